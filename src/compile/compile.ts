@@ -1,0 +1,367 @@
+// compile(config, facts, states) -> Plan: the nft batch and routing state for one moment. Pure.
+import { MwanError } from '../errors.js';
+import type { Interface, NftMwanConfig, Rule } from '../generated/config.js';
+import { allocateIds, markLayout, parseMask, type MarkLayout } from './marks.js';
+import { normaliseIntervals, parseIpv4Element, parsePort, type Ipv4Interval } from './net.js';
+import * as x from './nft-expr.js';
+import type { NftCommand, Plan, PlannedInterface, PlannedPolicy, Route, RoutingRule } from './plan.js';
+
+export const DEFAULTS = {
+  table: 'nft_mwan',
+  markMask: 0x3f00,
+  routeTableBase: 1000,
+  rulePriority: 1000,
+  routeProtocol: 77,
+  metric: 1,
+  weight: 1,
+  lastResort: 'unreachable',
+} as const;
+
+/** What the system looked like when compiling; gathered by src/system/discover.ts. */
+export interface SystemFacts {
+  /** Gateways found in the main table for interfaces configured with gateway "auto". */
+  autoGateways: Readonly<Record<string, string>>;
+  /** Destination networks (CIDR) of the main table's non-default routes: never balanced. */
+  connected: readonly string[];
+  /** Interface ids recorded in the installed table, so they survive re-applies. */
+  previousIds: Readonly<Record<string, number>>;
+  /** Objects in the installed table, so stale ones are deleted in the same transaction. */
+  installed?: { chains: readonly string[]; sets: readonly string[]; maps: readonly string[] };
+}
+
+/** Link state per interface name; an enabled interface that is absent counts as online. */
+export type LinkStates = Readonly<Record<string, 'online' | 'offline'>>;
+
+export const EMPTY_FACTS: SystemFacts = { autoGateways: {}, connected: [], previousIds: {} };
+
+const FAMILY = 'inet';
+const SPECIALS = ['default', 'blackhole', 'unreachable'] as const;
+type Special = (typeof SPECIALS)[number];
+
+/** Chain names: one place, so status/explain/verify agree with compile. */
+export const chainName = {
+  mark: (target: string) => `mark_${target}`,
+  keep: (target: string) => `keep_${target}`,
+  policy: (name: string) => `policy_${name}`,
+  // Specials start with "_": interface names cannot, so they never collide.
+  special: (s: Special) => `_${s}`,
+};
+export const IDS_MAP = 'interface_ids';
+export const BYPASS_SET = 'bypass_v4';
+
+export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS, states: LinkStates = {}): Plan {
+  const g = config.globals ?? {};
+  const table = g.table ?? DEFAULTS.table;
+  const layout = markLayout(parseMask(g.markMask));
+  const tableBase = g.routeTableBase ?? DEFAULTS.routeTableBase;
+  const priority = g.rulePriority ?? DEFAULTS.rulePriority;
+  const protocol = g.routeProtocol ?? DEFAULTS.routeProtocol;
+  const warnings: string[] = [];
+
+  const names = Object.keys(config.interfaces);
+  const allocation = allocateIds(
+    names.map((name) => ({ name, explicitId: config.interfaces[name]?.id })),
+    new Map(Object.entries(facts.previousIds)),
+    layout.maxId,
+  );
+  for (const m of allocation.moved) warnings.push(`interface ${m.name}: id ${m.from} -> ${m.to} (${m.reason}); its live connections lose their WAN`);
+
+  const interfaces: PlannedInterface[] = names
+    .map((name) => {
+      const iface = config.interfaces[name] as Interface;
+      const id = allocation.ids.get(name) as number;
+      const enabled = iface.enabled ?? true;
+      return {
+        name,
+        device: iface.device,
+        id,
+        mark: layout.markOf(id),
+        table: tableBase + id,
+        gateway: enabled ? resolveGateway(name, iface, facts) : null,
+        enabled,
+        online: enabled && (states[name] ?? 'online') === 'online',
+      };
+    })
+    .sort((a, b) => a.id - b.id);
+  const byName = new Map(interfaces.map((i) => [i.name, i]));
+  const enabled = interfaces.filter((i) => i.enabled);
+
+  const policies = planPolicies(config, byName);
+  const chains = new Chains(table);
+
+  // Base chains. Priorities are integers: a string prio makes a hookless chain on nft 1.0.6.
+  chains.base('prerouting', { type: 'filter', hook: 'prerouting', prio: -150, policy: 'accept' });
+  chains.base('output', { type: 'route', hook: 'output', prio: -150, policy: 'accept' });
+  chains.base('postrouting', { type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' });
+
+  const targets: { name: string; mark: number }[] = [
+    ...enabled.map((i) => ({ name: i.name, mark: i.mark })),
+    ...SPECIALS.map((s) => ({ name: chainName.special(s), mark: layout.special[s] })),
+  ];
+  for (const t of targets) {
+    chains.rule(chainName.mark(t.name), [
+      x.setMarkBits(x.meta('mark'), layout.mask, t.mark),
+      x.setMarkBits(x.ct('mark'), layout.mask, t.mark),
+      x.accept,
+    ]);
+    chains.rule(chainName.keep(t.name), [x.setMarkBits(x.meta('mark'), layout.mask, t.mark), x.accept]);
+  }
+
+  // Prerouting: a packet that already carries one of our marks was decided upstream; an established
+  // connection gets its mark back from conntrack (constants only: nft < 1.1.2 cannot OR two
+  // non-constant operands, so one small chain per mark); inbound from a WAN is pinned to it.
+  const alreadyMarked = x.match('!=', x.and(x.meta('mark'), layout.mask), 0);
+  const restore = x.vmap(
+    x.and(x.ct('mark'), layout.mask),
+    targets.map((t) => [t.mark, x.goTo(chainName.keep(t.name))]),
+  );
+  for (const chain of ['prerouting', 'output']) {
+    chains.rule(chain, [alreadyMarked, x.accept]);
+    chains.rule(chain, [restore]);
+  }
+  if (enabled.length > 0) {
+    chains.rule('prerouting', [
+      x.vmap(
+        x.meta('iifname'),
+        enabled.map((i) => [i.device, x.goTo(chainName.mark(i.name))]),
+      ),
+    ]);
+  }
+  chains.rule('prerouting', [x.match('in', x.ct('state'), 'new'), x.goTo('classify')]);
+
+  // classify: NEW connections. The router itself, broadcast/multicast and connected networks are never balanced.
+  chains.rule('classify', [
+    x.match('==', { fib: { result: 'type', flags: ['daddr'] } }, { set: ['local', 'broadcast', 'multicast'] }),
+    x.accept,
+  ]);
+  chains.rule('classify', [x.match('==', x.payload('ip', 'daddr'), `@${BYPASS_SET}`), x.accept]);
+  (config.rules ?? []).forEach((rule) => {
+    chains.rule('classify', [...ruleMatches(rule), x.goTo(policyTarget(rule.policy))], `rule ${rule.name}`);
+  });
+
+  for (const p of policies) chains.rule(chainName.policy(p.name), [policyVerdict(p)]);
+  // Policies referenced by nothing still get a chain, so `explain`/status can show them.
+
+  if (enabled.length > 0) {
+    chains.rule('postrouting', [
+      x.match('==', x.meta('oifname'), x.oneOrSet(enabled.map((i) => i.device))),
+      { masquerade: null },
+    ]);
+  }
+
+  const bypass = bypassElements([...facts.connected, ...(g.bypass ?? [])]);
+
+  const commands: NftCommand[] = [x.addTable(FAMILY, table), { flush: { table: { family: FAMILY, name: table } } }];
+  // Stale objects from an older config go in the same transaction, after the flush emptied their users.
+  const plannedChains = new Set(chains.names());
+  for (const name of facts.installed?.chains ?? []) {
+    if (!plannedChains.has(name)) commands.push({ delete: { chain: { family: FAMILY, table, name } } });
+  }
+  for (const name of facts.installed?.maps ?? []) {
+    if (name !== IDS_MAP) commands.push({ delete: { map: { family: FAMILY, table, name } } });
+  }
+  for (const name of facts.installed?.sets ?? []) {
+    if (name !== BYPASS_SET) commands.push({ delete: { set: { family: FAMILY, table, name } } });
+  }
+  commands.push(...chains.chainCommands());
+  const setRef = { family: FAMILY, table, name: BYPASS_SET };
+  commands.push({ add: { set: { ...setRef, type: 'ipv4_addr', flags: ['interval'] } } }, { flush: { set: setRef } });
+  if (bypass.length > 0) commands.push({ add: { element: { ...setRef, elem: bypass } } });
+  // The id allocation lives in the table itself, so what is installed describes itself.
+  const mapRef = { family: FAMILY, table, name: IDS_MAP };
+  commands.push(
+    { add: { map: { ...mapRef, type: 'ifname', map: 'mark' } } },
+    { flush: { map: mapRef } },
+    { add: { element: { ...mapRef, elem: interfaces.map((i) => [i.name, i.id]) } } },
+  );
+  commands.push(...chains.ruleCommands());
+
+  return {
+    table: { family: FAMILY, name: table },
+    markMask: layout.mask,
+    nft: { nftables: commands },
+    routing: planRouting(enabled, layout, { priority, protocol }),
+    interfaces,
+    policies,
+    warnings,
+  };
+}
+
+function resolveGateway(name: string, iface: Interface, facts: SystemFacts): string | null {
+  if (iface.gateway === undefined) return null;
+  if (iface.gateway !== 'auto') return iface.gateway;
+  const found = facts.autoGateways[name];
+  if (found === undefined) {
+    throw new MwanError({
+      code: 'GATEWAY_NOT_FOUND',
+      summary: `interface ${name}: gateway "auto" but the main table has no default route through device ${iface.device}; set "gateway" to an address, or bring ${iface.device} up first`,
+    });
+  }
+  return found;
+}
+
+function planPolicies(config: NftMwanConfig, byName: Map<string, PlannedInterface>): PlannedPolicy[] {
+  return Object.entries(config.policies).map(([name, policy]) => {
+    const members = policy.members.map((m) => ({
+      interface: m.interface,
+      metric: m.metric ?? DEFAULTS.metric,
+      weight: m.weight ?? DEFAULTS.weight,
+      online: byName.get(m.interface)?.online ?? false,
+    }));
+    const online = members.filter((m) => m.online);
+    const tier = Math.min(...online.map((m) => m.metric));
+    const total = online.filter((m) => m.metric === tier).reduce((s, m) => s + m.weight, 0);
+    return {
+      name,
+      lastResort: policy.lastResort ?? DEFAULTS.lastResort,
+      members: members.map(({ online: isOnline, ...m }) => {
+        const active = isOnline && m.metric === tier;
+        return { ...m, active, share: active ? m.weight / total : 0 };
+      }),
+      usingLastResort: online.length === 0,
+    };
+  });
+}
+
+function policyTarget(policy: string): string {
+  if ((SPECIALS as readonly string[]).includes(policy)) return chainName.mark(chainName.special(policy as Special));
+  return chainName.policy(policy);
+}
+
+/** Weighted choice among the active members: numgen over the weight total (reduced by their gcd). */
+function policyVerdict(p: PlannedPolicy): x.Stmt {
+  const active = p.members.filter((m) => m.active);
+  if (active.length === 0) return x.goTo(chainName.mark(chainName.special(p.lastResort)));
+  if (active.length === 1) return x.goTo(chainName.mark((active[0] as { interface: string }).interface));
+  const divisor = active.reduce((d, m) => gcd(d, m.weight), 0);
+  const entries: [x.Expr, x.Stmt][] = [];
+  let from = 0;
+  for (const m of active) {
+    const to = from + m.weight / divisor - 1;
+    entries.push([from === to ? from : { range: [from, to] }, x.goTo(chainName.mark(m.interface))]);
+    from = to + 1;
+  }
+  return x.vmap({ numgen: { mode: 'random', mod: from, offset: 0 } }, entries);
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+function addressMatch(field: 'saddr' | 'daddr', texts: readonly string[]): x.Stmt {
+  const intervals: Ipv4Interval[] = texts.map((t) => {
+    const parsed = parseIpv4Element(t);
+    if ('error' in parsed) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated address ${t}` });
+    return parsed.interval;
+  });
+  return x.match('==', x.payload('ip', field), x.oneOrSet(normaliseIntervals(intervals).map(x.addrElement)));
+}
+
+function portMatch(proto: 'tcp' | 'udp', field: 'sport' | 'dport', ports: readonly (number | string)[]): x.Stmt {
+  const ranges = ports.map((p) => {
+    const parsed = parsePort(p);
+    if ('error' in parsed) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated port ${p}` });
+    return parsed;
+  });
+  // Sorted and merged so overlapping entries cannot make nft reject the anonymous interval set.
+  ranges.sort((a, b) => a.first - b.first);
+  const merged: typeof ranges = [];
+  for (const r of ranges) {
+    const last = merged[merged.length - 1];
+    if (last && r.first <= last.last + 1) last.last = Math.max(last.last, r.last);
+    else merged.push({ ...r });
+  }
+  return x.match('==', x.payload(proto, field), x.oneOrSet(merged.map(x.portElement)));
+}
+
+function ruleMatches(rule: Rule): x.Stmt[] {
+  const out: x.Stmt[] = [];
+  const proto = rule.proto ?? 'all';
+  const hasPorts = rule.srcPort !== undefined || rule.destPort !== undefined;
+  // `tcp dport` already implies `meta l4proto tcp`; emitting both would not read back identically.
+  if (proto !== 'all' && !hasPorts) out.push(x.match('==', x.meta('l4proto'), proto));
+  if (rule.srcIp) out.push(addressMatch('saddr', rule.srcIp));
+  if (rule.destIp) out.push(addressMatch('daddr', rule.destIp));
+  if (proto === 'tcp' || proto === 'udp') {
+    if (rule.srcPort) out.push(portMatch(proto, 'sport', rule.srcPort));
+    if (rule.destPort) out.push(portMatch(proto, 'dport', rule.destPort));
+  }
+  return out;
+}
+
+function bypassElements(texts: readonly string[]): x.Expr[] {
+  const intervals = texts.flatMap((t) => {
+    const parsed = parseIpv4Element(t);
+    return 'error' in parsed ? [] : [parsed.interval];
+  });
+  return normaliseIntervals(intervals).map(x.addrElement);
+}
+
+function planRouting(
+  enabled: readonly PlannedInterface[],
+  layout: MarkLayout,
+  o: { priority: number; protocol: number },
+): Plan['routing'] {
+  const rules: RoutingRule[] = [];
+  const routes: Route[] = [];
+  const fw = (mark: number) => ({ family: 4 as const, fwmark: mark, fwmask: layout.mask, protocol: o.protocol });
+  for (const i of enabled) {
+    routes.push({
+      family: 4,
+      table: i.table,
+      dst: 'default',
+      ...(i.gateway ? { gateway: i.gateway } : {}),
+      dev: i.device,
+      protocol: o.protocol,
+    });
+    // Marked traffic still reaches networks the main table knows specifically (LANs, the ISP's own subnet).
+    rules.push({ ...fw(i.mark), priority: o.priority, action: 'lookup', table: 'main', suppressPrefixLength: 0 });
+    rules.push({ ...fw(i.mark), priority: o.priority + 1, action: 'lookup', table: i.table });
+    // If the WAN's table has no route (device gone), never fall through to the main table's default.
+    rules.push({ ...fw(i.mark), priority: o.priority + 2, action: 'unreachable' });
+  }
+  rules.push({ ...fw(layout.special.unreachable), priority: o.priority + 2, action: 'unreachable' });
+  rules.push({ ...fw(layout.special.blackhole), priority: o.priority + 2, action: 'blackhole' });
+  return { protocol: o.protocol, tables: enabled.map((i) => i.table), rules, routes };
+}
+
+/** Collects chains and their rules in a stable order (base chains first, then by first use). */
+class Chains {
+  private readonly order: string[] = [];
+  private readonly specs = new Map<string, x.ChainSpec>();
+  private readonly rules = new Map<string, { expr: x.Stmt[]; comment?: string | undefined }[]>();
+
+  constructor(private readonly table: string) {}
+
+  base(name: string, base: NonNullable<x.ChainSpec['base']>): void {
+    this.ensure(name);
+    this.specs.set(name, { name, base });
+  }
+
+  rule(chain: string, expr: x.Stmt[], comment?: string): void {
+    this.ensure(chain);
+    this.rules.get(chain)?.push({ expr, comment });
+  }
+
+  names(): string[] {
+    return [...this.order];
+  }
+
+  chainCommands(): NftCommand[] {
+    return this.order.map((name) => x.addChain(FAMILY, this.table, this.specs.get(name) ?? { name }));
+  }
+
+  ruleCommands(): NftCommand[] {
+    return this.order.flatMap((chain) =>
+      (this.rules.get(chain) ?? []).map((r) => x.addRule(FAMILY, this.table, chain, r.expr, r.comment)),
+    );
+  }
+
+  private ensure(name: string): void {
+    if (!this.specs.has(name)) {
+      this.order.push(name);
+      this.specs.set(name, { name });
+      this.rules.set(name, []);
+    }
+  }
+}

@@ -1,0 +1,123 @@
+// Compares the table nft lists back with the batch that was applied, ignoring what nft adds or reorders.
+import type { NftBatch } from './plan.js';
+
+/** One table's content in a comparable form: chains with their rules, sets and maps with elements. */
+export interface TableImage {
+  chains: Record<string, { spec: Record<string, unknown>; rules: string[] }>;
+  sets: Record<string, { spec: Record<string, unknown>; elements: string[] }>;
+}
+
+type Obj = Record<string, unknown>;
+
+const CHAIN_SPEC_KEYS = ['type', 'hook', 'prio', 'policy'] as const;
+const SET_SPEC_KEYS = ['type', 'map', 'flags', 'timeout'] as const;
+
+function pick(o: Obj, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    let v = o[k];
+    // Up to nft 1.1.4 a single flag is listed as a string, later as an array.
+    if (k === 'flags' && typeof v === 'string') v = [v];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** Canonical JSON: object keys sorted, anonymous set members sorted (nft may reorder them). */
+export function canonical(value: unknown): string {
+  return JSON.stringify(sortDeep(value));
+}
+
+function sortDeep(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortDeep);
+  if (value !== null && typeof value === 'object') {
+    const o = value as Obj;
+    const out: Obj = {};
+    for (const k of Object.keys(o).sort()) {
+      const v = sortDeep(o[k]);
+      out[k] = k === 'set' && Array.isArray(v) ? [...v].sort((a, b) => cmp(JSON.stringify(a), JSON.stringify(b))) : v;
+    }
+    return out;
+  }
+  return value;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function ruleKey(r: Obj): string {
+  return canonical({ expr: r.expr, comment: r.comment ?? null });
+}
+
+/** What the batch leaves in the table (it starts with add+flush, so earlier content does not matter). */
+export function imageOfBatch(batch: NftBatch, tableName: string): TableImage {
+  const img: TableImage = { chains: {}, sets: {} };
+  for (const cmd of batch.nftables) {
+    const [verb, body] = Object.entries(cmd)[0] as [string, Obj];
+    const [kind, o] = Object.entries(body)[0] as [string, Obj];
+    if (o.table !== tableName && kind !== 'table') continue;
+    const name = o.name as string;
+    if (verb === 'add' && kind === 'chain') img.chains[name] = { spec: pick(o, CHAIN_SPEC_KEYS), rules: [] };
+    else if (verb === 'add' && (kind === 'set' || kind === 'map')) {
+      img.sets[name] = { spec: { kind, ...pick(o, SET_SPEC_KEYS) }, elements: ((o.elem as unknown[]) ?? []).map(canonical) };
+    } else if (verb === 'flush' && (kind === 'set' || kind === 'map')) {
+      const s = img.sets[name];
+      if (s) s.elements = [];
+    } else if (verb === 'add' && kind === 'element') {
+      img.sets[name]?.elements.push(...((o.elem as unknown[]) ?? []).map(canonical));
+    } else if (verb === 'add' && kind === 'rule') {
+      img.chains[o.chain as string]?.rules.push(ruleKey(o));
+    }
+  }
+  return img;
+}
+
+/** The same image from `nft -j list table` output. */
+export function imageOfListing(listing: readonly Obj[]): TableImage {
+  const img: TableImage = { chains: {}, sets: {} };
+  for (const item of listing) {
+    const [kind, o] = Object.entries(item)[0] as [string, Obj];
+    if (kind === 'chain') img.chains[o.name as string] = { spec: pick(o, CHAIN_SPEC_KEYS), rules: [] };
+    if (kind === 'set' || kind === 'map') {
+      img.sets[o.name as string] = { spec: { kind, ...pick(o, SET_SPEC_KEYS) }, elements: ((o.elem as unknown[]) ?? []).map(canonical) };
+    }
+  }
+  // Rules after chains: 1.0.6 lists sets first, 1.1+ chains first; rules always follow their chain.
+  for (const item of listing) {
+    const [kind, o] = Object.entries(item)[0] as [string, Obj];
+    if (kind === 'rule') img.chains[o.chain as string]?.rules.push(ruleKey(o));
+  }
+  return img;
+}
+
+/** Human-readable differences, empty when the table is what was planned. */
+export function diffImages(expected: TableImage, actual: TableImage): string[] {
+  const out: string[] = [];
+  for (const [name, c] of Object.entries(expected.chains)) {
+    const a = actual.chains[name];
+    if (!a) {
+      out.push(`chain ${name} is missing`);
+      continue;
+    }
+    if (canonical(c.spec) !== canonical(a.spec)) out.push(`chain ${name}: expected ${canonical(c.spec)}, found ${canonical(a.spec)}`);
+    const n = Math.max(c.rules.length, a.rules.length);
+    for (let i = 0; i < n; i++) {
+      if (c.rules[i] !== a.rules[i]) out.push(`chain ${name} rule ${i}: expected ${c.rules[i] ?? '(none)'}, found ${a.rules[i] ?? '(none)'}`);
+    }
+  }
+  for (const name of Object.keys(actual.chains)) if (!expected.chains[name]) out.push(`unexpected chain ${name}`);
+  for (const [name, s] of Object.entries(expected.sets)) {
+    const a = actual.sets[name];
+    if (!a) {
+      out.push(`set ${name} is missing`);
+      continue;
+    }
+    if (canonical(s.spec) !== canonical(a.spec)) out.push(`set ${name}: expected ${canonical(s.spec)}, found ${canonical(a.spec)}`);
+    if (canonical([...s.elements].sort()) !== canonical([...a.elements].sort())) {
+      out.push(`set ${name}: expected elements ${s.elements.join(' ')}, found ${a.elements.join(' ')}`);
+    }
+  }
+  for (const name of Object.keys(actual.sets)) if (!expected.sets[name]) out.push(`unexpected set ${name}`);
+  return out;
+}

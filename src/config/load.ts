@@ -1,0 +1,45 @@
+// Reads a config file and validates it; user errors come back as data, never as exceptions.
+import { readFile } from 'node:fs/promises';
+import type { ConfigIssue, ErrorCode } from '../errors.js';
+import { MwanError } from '../errors.js';
+import type { NftMwanConfig } from '../generated/config.js';
+import { validateConfig } from './validate.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/nft-mwan/config.json';
+
+export type LoadResult =
+  | { ok: true; file: string; config: NftMwanConfig }
+  | { ok: false; file: string; code: ErrorCode; summary: string; issues: ConfigIssue[] };
+
+export async function loadConfig(file: string, read: (f: string) => Promise<string> = (f) => readFile(f, 'utf8')): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await read(file);
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return { ok: false, file, code: 'CONFIG_READ', summary: 'cannot read the config file', issues: [{ path: '', message: reason }] };
+  }
+  return parseConfigText(file, text);
+}
+
+export function parseConfigText(file: string, text: string): LoadResult {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return { ok: false, file, code: 'CONFIG_SYNTAX', summary: 'the config is not valid JSON', issues: [{ path: '', message: reason }] };
+  }
+  const result = validateConfig(data);
+  if (!result.ok) {
+    const n = result.issues.length;
+    return { ok: false, file, code: 'CONFIG_INVALID', summary: `invalid config (${n} problem${n === 1 ? '' : 's'})`, issues: result.issues };
+  }
+  return { ok: true, file, config: result.config };
+}
+
+/** For callers that cannot go on without a config (the CLI): the failure as one MwanError. */
+export function configOrThrow(result: LoadResult): NftMwanConfig {
+  if (result.ok) return result.config;
+  throw new MwanError({ code: result.code, summary: result.summary, file: result.file, issues: result.issues });
+}

@@ -1,0 +1,201 @@
+// Validates a parsed config: JSON Schema (ajv) first, then the checks a schema cannot express.
+import { createRequire } from 'node:module';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { ConfigIssue } from '../errors.js';
+import type { NftMwanConfig } from '../generated/config.js';
+import { parseIpv4, parseIpv4Element, parsePort } from '../compile/net.js';
+import { markLayout, parseMask } from '../compile/marks.js';
+import configSchema from '../../schema/config.schema.json' with { type: 'json' };
+
+// ajv is CommonJS; createRequire gives its constructor without ESM interop guesswork.
+const require = createRequire(import.meta.url);
+const Ajv = require('ajv') as typeof import('ajv').default;
+
+let compiled: ValidateFunction | undefined;
+function schemaValidator(): ValidateFunction {
+  compiled ??= new Ajv({ allErrors: true, strict: true, verbose: true }).compile(configSchema);
+  return compiled;
+}
+
+export type ValidationResult = { ok: true; config: NftMwanConfig } | { ok: false; issues: ConfigIssue[] };
+
+export const RESERVED_POLICIES = ['default', 'unreachable', 'blackhole'] as const;
+/** Routing tables nft-mwan must never use. */
+const RESERVED_TABLES = new Map([
+  [220, 'IPsec (strongSwan)'],
+  [253, 'default'],
+  [254, 'main'],
+  [255, 'local'],
+]);
+
+export function validateConfig(data: unknown): ValidationResult {
+  const validate = schemaValidator();
+  if (!validate(data)) return { ok: false, issues: schemaIssues(validate.errors ?? []) };
+  const config = data as NftMwanConfig;
+  const issues = semanticIssues(config);
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, config };
+}
+
+function pointer(...parts: (string | number)[]): string {
+  return parts.map((p) => `/${String(p).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+}
+
+/** Turns ajv errors into one readable issue per problem, saying what would be valid. */
+function schemaIssues(errors: readonly ErrorObject[]): ConfigIssue[] {
+  // A failed oneOf reports each branch too; keep only the oneOf, described by its schema.
+  const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
+  const seen = new Set<string>();
+  const issues: ConfigIssue[] = [];
+  for (const e of errors) {
+    if (e.keyword !== 'oneOf' && oneOfPaths.has(e.instancePath) && e.schemaPath.includes('/oneOf/')) continue;
+    if (e.keyword === 'if' || e.keyword === 'not' && e.schemaPath.endsWith('propertyNames/not')) {
+      // handled by propertyName below
+    }
+    const issue = describe(e);
+    const key = `${issue.path}\0${issue.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      issues.push(issue);
+    }
+  }
+  return issues;
+}
+
+function describe(e: ErrorObject): ConfigIssue {
+  const parent = e.parentSchema as { description?: string; enum?: unknown[] } | undefined;
+  const hint = parent?.description ? ` (${parent.description})` : '';
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const allowed = Object.keys((parent as { properties?: object } | undefined)?.properties ?? {});
+      return {
+        path: e.instancePath,
+        message: `unknown property "${String(params.additionalProperty)}"${allowed.length ? ` (allowed: ${allowed.join(', ')})` : ''}`,
+      };
+    }
+    case 'required':
+      return { path: e.instancePath, message: `missing required property "${String(params.missingProperty)}"` };
+    case 'enum':
+      return {
+        path: e.instancePath,
+        message: `${JSON.stringify(e.data)} is not allowed; use one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      };
+    case 'propertyNames':
+      return { path: pointer(...splitPointer(e.instancePath), String(params.propertyName)), message: 'invalid name' };
+    case 'pattern':
+    case 'not':
+      if (e.propertyName !== undefined) {
+        return {
+          path: pointer(...splitPointer(e.instancePath), e.propertyName),
+          message: `invalid name "${e.propertyName}"${hint}`,
+        };
+      }
+      return { path: e.instancePath, message: `${JSON.stringify(e.data)} is not valid${hint}` };
+    case 'oneOf':
+      return { path: e.instancePath, message: `${JSON.stringify(e.data)} is not valid${hint}` };
+    case 'type':
+      return { path: e.instancePath, message: `must be ${String(params.type)}, not ${JSON.stringify(e.data)}` };
+    default:
+      return { path: e.instancePath, message: `${e.message ?? 'invalid'}${hint}` };
+  }
+}
+
+function splitPointer(p: string): string[] {
+  return p === '' ? [] : p.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function list(names: Iterable<string>): string {
+  return [...names].map((n) => `"${n}"`).join(', ');
+}
+
+/** Checks across fields: references, uniqueness, value syntax the schema leaves to code. */
+function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const add = (path: string, message: string) => issues.push({ path, message });
+  const g = config.globals ?? {};
+  const ifaceNames = Object.keys(config.interfaces);
+  const policyNames = Object.keys(config.policies);
+
+  const mask = parseMask(g.markMask);
+  const layout = markLayout(mask);
+  if (layout.maxId < ifaceNames.length) {
+    add(
+      '/globals/markMask',
+      `mask 0x${mask.toString(16)} has room for ${layout.maxId} interface id(s) but ${ifaceNames.length} interfaces are configured (each set bit doubles the room; 3 values are reserved)`,
+    );
+  }
+
+  const tableBase = g.routeTableBase ?? 1000;
+  const idOwner = new Map<number, string>();
+  const deviceOwner = new Map<string, string>();
+  for (const [name, iface] of Object.entries(config.interfaces)) {
+    const at = (...p: string[]) => pointer('interfaces', name, ...p);
+    if (iface.id !== undefined) {
+      const other = idOwner.get(iface.id);
+      if (other !== undefined) add(at('id'), `id ${iface.id} is already used by interface "${other}"`);
+      else idOwner.set(iface.id, name);
+      if (iface.id > layout.maxId) {
+        add(at('id'), `id ${iface.id} does not fit the mark mask 0x${mask.toString(16)} (ids 1-${layout.maxId})`);
+      }
+    }
+    const otherDev = deviceOwner.get(iface.device);
+    if (otherDev !== undefined) add(at('device'), `device "${iface.device}" is already used by interface "${otherDev}"`);
+    else deviceOwner.set(iface.device, name);
+    if (iface.gateway !== undefined && iface.gateway !== 'auto' && parseIpv4(iface.gateway) === undefined) {
+      add(at('gateway'), `"${iface.gateway}" is not an IPv4 address or "auto"`);
+    }
+  }
+  // Every id that could be allocated must stay clear of reserved tables.
+  for (let id = 1; id <= Math.min(layout.maxId, Math.max(ifaceNames.length, ...idOwner.keys())); id++) {
+    const reserved = RESERVED_TABLES.get(tableBase + id);
+    if (reserved) {
+      add('/globals/routeTableBase', `table ${tableBase + id} (interface id ${id}) would collide with the ${reserved} table`);
+    }
+  }
+
+  for (const [name, policy] of Object.entries(config.policies)) {
+    const used = new Set<string>();
+    policy.members.forEach((m, i) => {
+      const at = pointer('policies', name, 'members', i, 'interface');
+      if (!(m.interface in config.interfaces)) {
+        add(at, `unknown interface "${m.interface}" (interfaces: ${list(ifaceNames)})`);
+      } else if (used.has(m.interface)) {
+        add(at, `interface "${m.interface}" is already a member of this policy`);
+      }
+      used.add(m.interface);
+    });
+  }
+
+  const ruleNames = new Set<string>();
+  (config.rules ?? []).forEach((rule, i) => {
+    const at = (...p: (string | number)[]) => pointer('rules', i, ...p);
+    if (ruleNames.has(rule.name)) add(at('name'), `rule name "${rule.name}" is used twice`);
+    ruleNames.add(rule.name);
+    if (!(rule.policy in config.policies) && !(RESERVED_POLICIES as readonly string[]).includes(rule.policy)) {
+      add(at('policy'), `unknown policy "${rule.policy}" (policies: ${list([...policyNames, ...RESERVED_POLICIES])})`);
+    }
+    for (const field of ['srcIp', 'destIp'] as const) {
+      rule[field]?.forEach((text, j) => {
+        const parsed = parseIpv4Element(text);
+        if ('error' in parsed) add(at(field, j), parsed.error);
+      });
+    }
+    for (const field of ['srcPort', 'destPort'] as const) {
+      const ports = rule[field];
+      if (!ports) continue;
+      if (rule.proto !== 'tcp' && rule.proto !== 'udp') {
+        add(at(field), `ports need "proto": "tcp" or "udp" (proto is ${JSON.stringify(rule.proto ?? 'all')})`);
+      }
+      ports.forEach((p, j) => {
+        const parsed = parsePort(p);
+        if ('error' in parsed) add(at(field, j), parsed.error);
+      });
+    }
+  });
+
+  (g.bypass ?? []).forEach((text, i) => {
+    const parsed = parseIpv4Element(text);
+    if ('error' in parsed) add(pointer('globals', 'bypass', i), parsed.error);
+  });
+  return issues;
+}

@@ -1,0 +1,90 @@
+// The one error type of nft-mwan: data fields first, message built from them in one place.
+
+/** Every error code nft-mwan raises; docs/errors.md documents each one. */
+export type ErrorCode =
+  | 'CONFIG_READ' // the config file could not be read
+  | 'CONFIG_SYNTAX' // not valid JSON
+  | 'CONFIG_INVALID' // schema or semantic violations (issues listed)
+  | 'GATEWAY_NOT_FOUND' // gateway "auto" with no default route through the device
+  | 'USAGE' // bad command line
+  | 'COMMAND_FAILED' // an external command (nft, ip, conntrack) exited non-zero
+  | 'COMMAND_TIMEOUT' // an external command did not finish in time
+  | 'COMMAND_MISSING' // an external command is not installed
+  | 'VERIFY_MISMATCH' // the table read back differs from the one applied
+  | 'ROLLBACK_FAILED' // a failed apply could not be undone completely
+  | 'NOT_INSTALLED' // status/stop found nothing of nft-mwan's
+  | 'INTERNAL'; // a bug
+
+/** Exit statuses: 0 success, 2 bad usage, 78 invalid config (EX_CONFIG), 1 any runtime failure. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, config: 78 } as const;
+
+export function exitStatusFor(code: ErrorCode): number {
+  switch (code) {
+    case 'USAGE':
+      return EXIT.usage;
+    case 'CONFIG_READ':
+    case 'CONFIG_SYNTAX':
+    case 'CONFIG_INVALID':
+      return EXIT.config;
+    default:
+      return EXIT.failure;
+  }
+}
+
+/** One problem found in a config: where (file + JSON pointer) and what. */
+export interface ConfigIssue {
+  /** JSON pointer into the config, e.g. /policies/balanced/members/1/interface ("" = whole document). */
+  path: string;
+  message: string;
+}
+
+export interface MwanErrorFields {
+  code: ErrorCode;
+  /** Human summary of what was being done, e.g. "apply the nftables batch". */
+  summary: string;
+  file?: string;
+  issues?: readonly ConfigIssue[];
+  /** The command as it would be typed, shell-escaped for display only. */
+  command?: string;
+  exitCode?: number;
+  stderr?: string;
+  cause?: unknown;
+}
+
+export class MwanError extends Error {
+  readonly code: ErrorCode;
+  readonly summary: string;
+  readonly file: string | undefined;
+  readonly issues: readonly ConfigIssue[];
+  readonly command: string | undefined;
+  readonly exitCode: number | undefined;
+  readonly stderr: string | undefined;
+
+  constructor(fields: MwanErrorFields) {
+    super(formatMessage(fields), fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.name = 'MwanError';
+    this.code = fields.code;
+    this.summary = fields.summary;
+    this.file = fields.file;
+    this.issues = fields.issues ?? [];
+    this.command = fields.command;
+    this.exitCode = fields.exitCode;
+    this.stderr = fields.stderr;
+  }
+
+  get exitStatus(): number {
+    return exitStatusFor(this.code);
+  }
+}
+
+function formatMessage(f: MwanErrorFields): string {
+  const lines = [f.file ? `${f.file}: ${f.summary}` : f.summary];
+  for (const issue of f.issues ?? []) {
+    lines.push(`  ${issue.path || '/'}: ${issue.message}`);
+  }
+  if (f.command) lines.push(`  command: ${f.command}`);
+  if (f.exitCode !== undefined) lines.push(`  exit code: ${f.exitCode}`);
+  const stderr = f.stderr?.trim();
+  if (stderr) lines.push(...stderr.split('\n').map((l) => `  | ${l}`));
+  return lines.join('\n');
+}

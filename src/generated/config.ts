@@ -1,0 +1,137 @@
+// GENERATED from schema/config.schema.json by scripts/gen-types.mjs: do not edit by hand.
+
+/**
+ * Letters, digits and '_' (as UCI section names), starting with a letter or digit; at most 15 characters.
+ */
+export type InterfaceName = string;
+export type Port = number | string;
+
+/**
+ * nft-mwan configuration: WAN interfaces, policies (members by metric and weight) and ordered rules.
+ */
+export interface NftMwanConfig {
+  /**
+   * Path or URL of this schema, for editors.
+   */
+  $schema?: string;
+  globals?: Globals;
+  /**
+   * WAN interfaces by logical name (up to 15 characters, like mwan3's netifd names).
+   */
+  interfaces: {
+    [k: string]: Interface;
+  };
+  /**
+   * Policies by name: which interfaces carry NEW connections, by metric (failover tier) and weight (share).
+   */
+  policies: {
+    [k: string]: Policy;
+  };
+  /**
+   * Evaluated in order for NEW connections; the first match decides. Unmatched traffic uses the main routing table.
+   */
+  rules?: Rule[];
+}
+export interface Globals {
+  /**
+   * The firewall-mark bits nft-mwan owns (mwan3's mmx_mask). Bits outside it are preserved. A hex string like "0x3f00" or an integer.
+   */
+  markMask?: string | number;
+  /**
+   * Name of the inet nftables table nft-mwan owns. Nothing outside it is touched.
+   */
+  table?: string;
+  /**
+   * Interface id N uses routing table routeTableBase + N. The default keeps clear of local (255), main (254), default (253) and IPsec's 220.
+   */
+  routeTableBase?: number;
+  /**
+   * First ip rule priority used: P (main table without its default route), P+1 (fwmark lookups), P+2 (fwmark unreachable/blackhole).
+   */
+  rulePriority?: number;
+  /**
+   * rt protocol number stamped on every ip rule and route nft-mwan installs; only those are ever changed or removed.
+   */
+  routeProtocol?: number;
+  /**
+   * Extra destination networks (CIDR) that are never balanced, in addition to the router's own addresses and directly connected networks.
+   */
+  bypass?: string[];
+}
+export interface Interface {
+  /**
+   * Linux network device (at most 15 characters).
+   */
+  device: string;
+  /**
+   * Next-hop IPv4 address, or "auto" to use the default route through `device` found in the main table. Absent for point-to-point devices (route through the device).
+   */
+  gateway?: string;
+  /**
+   * Stable id that fixes the interface's mark and routing table. When absent, an id is allocated once and kept across re-applies.
+   */
+  id?: number;
+  /**
+   * A disabled interface is configured but never used.
+   */
+  enabled?: boolean;
+}
+export interface Policy {
+  /**
+   * @minItems 1
+   */
+  members: [Member, ...Member[]];
+  /**
+   * What happens when no member is online: reject (unreachable), drop silently (blackhole), or use the main routing table (default).
+   */
+  lastResort?: 'unreachable' | 'blackhole' | 'default';
+}
+export interface Member {
+  interface: InterfaceName;
+  /**
+   * Failover tier: the online members with the lowest metric share traffic; higher metrics take over when they fail.
+   */
+  metric?: number;
+  /**
+   * Share of NEW connections among members of the same metric.
+   */
+  weight?: number;
+}
+export interface Rule {
+  /**
+   * Unique rule name: letters, digits and '_', at most 64 characters.
+   */
+  name: string;
+  /**
+   * Source addresses: IPv4 CIDRs ("10.0.0.0/8"), addresses or ranges ("10.0.0.5-10.0.0.9").
+   *
+   * @minItems 1
+   */
+  srcIp?: [string, ...string[]];
+  /**
+   * Destination addresses, as srcIp.
+   *
+   * @minItems 1
+   */
+  destIp?: [string, ...string[]];
+  /**
+   * Protocol name (tcp, udp, icmp), an IP protocol number, or all (the default).
+   */
+  proto?: ('all' | 'tcp' | 'udp' | 'icmp') | number;
+  /**
+   * Source ports (tcp or udp only): numbers or ranges like "8000-8080".
+   *
+   * @minItems 1
+   */
+  srcPort?: [Port, ...Port[]];
+  /**
+   * Destination ports (tcp or udp only): numbers or ranges like "8000-8080".
+   *
+   * @minItems 1
+   */
+  destPort?: [Port, ...Port[]];
+  /**
+   * A policy name, or default (main table), unreachable or blackhole.
+   */
+  policy: string;
+}
