@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what nft-mwan's tests and demo need on a fresh Debian/Ubuntu machine (as root), then builds it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bootstrap: run as root (namespaces, nftables and ip rules need it): sudo $0" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# iputils-ping and conntrack are used by tests; kmod lets the kernel load nft modules on demand.
+packages=(nftables iproute2 conntrack iputils-ping ca-certificates)
+node_major() { node -e 'process.stdout.write(String(process.versions.node.split(".")[0]))' 2>/dev/null || echo 0; }
+if [ "$(node_major)" -lt 20 ]; then packages+=(nodejs npm); fi
+
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+
+if [ "$(node_major)" -lt 20 ]; then
+  echo "bootstrap: nft-mwan needs Node.js >= 20, this distribution ships $(node --version 2>/dev/null || echo none)." >&2
+  echo "bootstrap: install Node.js 20 or newer (e.g. Debian 13 / Ubuntu 24.04 packages, or NodeSource), then rerun." >&2
+  exit 1
+fi
+
+# npm ci runs the prepare script: generated types + TypeScript build into dist/.
+npm ci --no-audit --no-fund

@@ -1,0 +1,124 @@
+// Entry point: parses the command line, runs one command, maps errors to exit statuses in one place.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { EXIT, MwanError } from '../errors.js';
+import { DEFAULT_CONFIG_PATH } from '../config/load.js';
+import { createRunner } from '../system/runner.js';
+import { createLogger, type Logger } from './log.js';
+import type { Runner } from '../system/runner.js';
+
+export interface CommandContext {
+  configPath: string;
+  json: boolean;
+  log: Logger;
+  run: Runner;
+  out: (text: string) => void;
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+interface CommandSpec {
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  load: () => Promise<{ default: (ctx: CommandContext) => Promise<number> }>;
+}
+
+const COMMON = {
+  config: { type: 'string', short: 'c' },
+  verbose: { type: 'boolean', short: 'v' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const COMMANDS: Record<string, CommandSpec> = {
+  check: {
+    summary: 'validate the config, compile it and let nft check the batch; changes nothing',
+    usage: 'check [--config FILE]',
+    options: {},
+    load: () => import('./check.js'),
+  },
+  apply: {
+    summary: 'install the config: one nft transaction, verified, plus ip rules and routes (idempotent)',
+    usage: 'apply [--config FILE] [--print]',
+    options: { print: { type: 'boolean' } },
+    load: () => import('./apply.js'),
+  },
+  status: {
+    summary: 'show what is installed: interfaces, marks, tables, policies with shares',
+    usage: 'status [--config FILE] [--json]',
+    options: { json: { type: 'boolean' } },
+    load: () => import('./status.js'),
+  },
+  stop: {
+    summary: "remove exactly what nft-mwan installed (its table, ip rules and routes), nothing else",
+    usage: 'stop [--config FILE]',
+    options: {},
+    load: () => import('./stop.js'),
+  },
+};
+
+function usage(): string {
+  const lines = ['usage: nft-mwan COMMAND [OPTIONS]', '', 'commands:'];
+  for (const [name, spec] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${spec.summary}`);
+  lines.push(
+    '',
+    'options for every command:',
+    `  -c, --config FILE   config file (default ${DEFAULT_CONFIG_PATH})`,
+    '  -v, --verbose       log every command run (nft, ip)',
+    '  -q, --quiet         only log warnings and errors',
+    '',
+    `exit status: ${EXIT.ok} success, ${EXIT.usage} bad usage, ${EXIT.config} invalid config, ${EXIT.failure} runtime failure`,
+  );
+  return lines.join('\n');
+}
+
+export async function main(argv: string[], out = (t: string) => process.stdout.write(t)): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    out(`${usage()}\n`);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const spec = COMMANDS[name];
+  if (!spec) throw new MwanError({ code: 'USAGE', summary: `unknown command "${name}"\n${usage()}` });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: { ...COMMON, ...spec.options }, allowPositionals: true, strict: true });
+  } catch (cause) {
+    throw new MwanError({ code: 'USAGE', summary: `${(cause as Error).message}\nusage: nft-mwan ${spec.usage}` });
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) {
+    out(`usage: nft-mwan ${spec.usage}\n${spec.summary}\n`);
+    return EXIT.ok;
+  }
+  const log = createLogger(values.verbose ? 'debug' : values.quiet ? 'warn' : 'info');
+  const ctx: CommandContext = {
+    configPath: (values.config as string | undefined) ?? DEFAULT_CONFIG_PATH,
+    json: values.json === true,
+    log,
+    run: createRunner({ log: (line) => log.debug(line) }),
+    out: (text) => out(text.endsWith('\n') ? text : `${text}\n`),
+    values,
+    positionals: parsed.positionals,
+  };
+  const command = await spec.load();
+  return command.default(ctx);
+}
+
+// Run when executed (bin/nft-mwan imports this module), not when imported by tests.
+if (process.argv[1] && /nft-mwan$|main\.js$/.test(process.argv[1])) {
+  main(process.argv.slice(2)).then(
+    (status) => {
+      process.exitCode = status;
+    },
+    (error: unknown) => {
+      if (error instanceof MwanError) {
+        process.stderr.write(`nft-mwan: error: ${error.message}\n`);
+        process.exitCode = error.exitStatus;
+      } else {
+        process.stderr.write(`nft-mwan: internal error (a bug, please report): ${(error as Error)?.stack ?? String(error)}\n`);
+        process.exitCode = EXIT.failure;
+      }
+    },
+  );
+}

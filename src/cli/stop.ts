@@ -1,0 +1,15 @@
+// `nft-mwan stop`: remove nft-mwan's table, ip rules and routes; nothing that belongs to anyone else.
+import { loadConfig } from '../config/load.js';
+import { stop } from '../engine/stop.js';
+import type { CommandContext } from './main.js';
+
+export default async function stopCommand(ctx: CommandContext): Promise<number> {
+  const loaded = await loadConfig(ctx.configPath);
+  // Stopping must work even when the config is broken: fall back to the default names.
+  if (!loaded.ok) ctx.log.warn(`${ctx.configPath}: ${loaded.summary}; removing the default table and rule protocol`);
+  const removed = await stop(ctx.run, loaded.ok ? loaded.config.globals ?? {} : {});
+  ctx.log.info(
+    `stopped: ${removed.table ? `table inet ${removed.table} deleted` : 'no table installed'}; ${removed.rules} ip rules and ${removed.routes} routes removed`,
+  );
+  return 0;
+}

@@ -1,0 +1,40 @@
+// Turns a table listed by `nft -j list table` back into a batch that recreates it exactly (for rollback).
+import type { NftBatch, NftCommand } from './plan.js';
+
+type Obj = Record<string, unknown>;
+
+const DROP_KEYS = new Set(['handle', 'expires', 'size']);
+
+function strip(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(strip);
+  if (value !== null && typeof value === 'object') {
+    const out: Obj = {};
+    for (const [k, v] of Object.entries(value as Obj)) if (!DROP_KEYS.has(k)) out[k] = strip(v);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * A batch that replaces table `name` with the listed content: delete and re-add in one transaction,
+ * so a rollback is as atomic as the apply it undoes. A null listing means "there was no table".
+ */
+export function batchRestoring(family: string, name: string, listing: readonly Obj[] | null): NftBatch {
+  const ref = { family, name };
+  // add-then-delete works whether or not the table exists now.
+  const commands: NftCommand[] = [{ add: { table: ref } }, { delete: { table: ref } }];
+  if (listing === null) return { nftables: commands };
+  commands.push({ add: { table: ref } });
+  const chains: NftCommand[] = [];
+  const sets: NftCommand[] = [];
+  const rules: NftCommand[] = [];
+  for (const item of listing) {
+    const [kind, body] = Object.entries(item)[0] as [string, Obj];
+    const o = strip(body) as Obj;
+    if (kind === 'chain') chains.push({ add: { chain: o } });
+    else if (kind === 'set' || kind === 'map') sets.push({ add: { [kind]: o } });
+    else if (kind === 'rule') rules.push({ add: { rule: o } });
+  }
+  // Chains before rules that jump to them, sets before rules that reference them.
+  return { nftables: [...commands, ...chains, ...sets, ...rules] };
+}

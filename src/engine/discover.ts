@@ -1,0 +1,70 @@
+// Reads what compile needs from the live system: installed table, owned routing, gateways, connected networks.
+import { DEFAULTS, IDS_MAP, type SystemFacts } from '../compile/compile.js';
+import type { Route, RoutingRule } from '../compile/plan.js';
+import type { NftMwanConfig } from '../generated/config.js';
+import { listTable } from '../system/nft.js';
+import { readMainRoutes, readRoutesWithProtocol, readRules } from '../system/ip.js';
+import type { Runner } from '../system/runner.js';
+
+type Obj = Record<string, unknown>;
+
+export interface OwnedRouting {
+  rules: RoutingRule[];
+  routes: Route[];
+}
+
+export interface Discovery {
+  facts: SystemFacts;
+  /** The installed table as listed (null when absent): the rollback snapshot. */
+  listing: Obj[] | null;
+  routing: OwnedRouting;
+}
+
+/** ip rules and routes stamped with nft-mwan's protocol: the only ones it ever changes. */
+export async function readOwnedRouting(run: Runner, protocol: number): Promise<OwnedRouting> {
+  const [rules, routes] = await Promise.all([readRules(run, 4), readRoutesWithProtocol(run, 4, protocol)]);
+  const owned = rules.flatMap((r): RoutingRule[] => {
+    if (r.protocol !== protocol || r.action === 'other') return [];
+    const { raw: _raw, ...rest } = r;
+    const table = typeof r.table === 'string' && r.table !== 'main' ? undefined : r.table;
+    return [{ ...rest, action: r.action, protocol, ...(table === undefined ? {} : { table }) } as RoutingRule];
+  });
+  return { rules: owned, routes };
+}
+
+export async function discover(run: Runner, config: NftMwanConfig): Promise<Discovery> {
+  const g = config.globals ?? {};
+  const name = g.table ?? DEFAULTS.table;
+  const protocol = g.routeProtocol ?? DEFAULTS.routeProtocol;
+  const [listing, routing, main] = await Promise.all([listTable(run, 'inet', name), readOwnedRouting(run, protocol), readMainRoutes(run, 4)]);
+
+  const autoGateways: Record<string, string> = {};
+  for (const [ifName, iface] of Object.entries(config.interfaces)) {
+    if (iface.gateway !== 'auto') continue;
+    const best = main
+      .filter((r) => r.dst === 'default' && r.dev === iface.device && r.gateway !== undefined)
+      .sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
+    if (best?.gateway) autoGateways[ifName] = best.gateway;
+  }
+  // Specific unicast routes of the main table (LANs, the ISPs' own subnets, static routes) are never balanced.
+  const connected = main.filter((r) => r.dst !== 'default' && (r.type === undefined || r.type === 'unicast')).map((r) => r.dst);
+
+  return { facts: { autoGateways, connected, previousIds: idsOf(listing), installed: namesOf(listing) }, listing, routing };
+}
+
+function idsOf(listing: Obj[] | null): Record<string, number> {
+  const ids: Record<string, number> = {};
+  for (const item of listing ?? []) {
+    const map = item.map as Obj | undefined;
+    if (map?.name !== IDS_MAP) continue;
+    for (const e of (map.elem as unknown[]) ?? []) {
+      if (Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number') ids[e[0]] = e[1];
+    }
+  }
+  return ids;
+}
+
+function namesOf(listing: Obj[] | null): SystemFacts['installed'] {
+  const of = (kind: string) => (listing ?? []).filter((i) => kind in i).map((i) => String((i[kind] as Obj).name));
+  return { chains: of('chain'), sets: of('set'), maps: of('map') };
+}

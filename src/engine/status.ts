@@ -1,0 +1,47 @@
+// What is installed now, compared with what the config compiles to: the data behind `nft-mwan status`.
+import type { NftMwanConfig } from '../generated/config.js';
+import type { LinkStates } from '../compile/compile.js';
+import { diffImages, imageOfBatch, imageOfListing } from '../compile/verify.js';
+import { diffRouting } from '../compile/routing-diff.js';
+import type { PlannedInterface, PlannedPolicy } from '../compile/plan.js';
+import type { Runner } from '../system/runner.js';
+import { plan } from './apply.js';
+
+export interface Status {
+  table: string;
+  installed: boolean;
+  /** True when the installed table and routing are exactly what the config compiles to. */
+  inSync: boolean;
+  differences: string[];
+  interfaces: (PlannedInterface & { state: 'online' | 'offline' | 'disabled' })[];
+  policies: PlannedPolicy[];
+  routing: { rules: number; routes: number; priorities: number[]; tables: number[] };
+}
+
+export async function readStatus(run: Runner, config: NftMwanConfig, states: LinkStates = {}): Promise<Status> {
+  const { plan: p, discovery } = await plan(run, config, states);
+  const differences: string[] = [];
+  if (discovery.listing === null) differences.push(`table inet ${p.table.name} is not installed`);
+  else differences.push(...diffImages(imageOfBatch(p.nft, p.table.name), imageOfListing(discovery.listing)));
+  const ops = diffRouting(discovery.routing, p.routing);
+  for (const op of [...ops.add, ...ops.remove]) differences.push(`routing: ${describeOp(op)}`);
+  return {
+    table: p.table.name,
+    installed: discovery.listing !== null,
+    inSync: differences.length === 0,
+    differences,
+    interfaces: p.interfaces.map((i) => ({ ...i, state: !i.enabled ? 'disabled' : i.online ? 'online' : 'offline' })),
+    policies: p.policies,
+    routing: {
+      rules: discovery.routing.rules.length,
+      routes: discovery.routing.routes.length,
+      priorities: [...new Set(discovery.routing.rules.map((r) => r.priority))].sort((a, b) => a - b),
+      tables: [...new Set(discovery.routing.routes.map((r) => r.table))].sort((a, b) => a - b),
+    },
+  };
+}
+
+function describeOp(op: { op: string; rule?: unknown; route?: unknown }): string {
+  const verb = op.op.startsWith('del') ? 'unexpected' : 'missing';
+  return `${verb} ${op.op.endsWith('rule') ? 'ip rule' : 'route'} ${JSON.stringify(op.rule ?? op.route)}`;
+}

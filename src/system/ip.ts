@@ -1,0 +1,135 @@
+// Adapter around iproute2 `ip -j`: read ip rules and routes, apply rule/route changes as one `ip -batch`.
+import { MwanError } from '../errors.js';
+import type { IpFamily, Route, RoutingOp, RoutingRule } from '../compile/plan.js';
+import { runChecked, type Runner } from './runner.js';
+
+type Obj = Record<string, unknown>;
+
+/** A rule as iproute2 reports it; foreign rules keep whatever we do not model in `raw`. */
+export interface ListedRule extends Omit<RoutingRule, 'protocol' | 'action' | 'table'> {
+  action: RoutingRule['action'] | 'other';
+  table?: number | string;
+  /** Numeric rt protocol, or undefined when iproute2 printed none (unspec) or a name. */
+  protocol?: number;
+  raw: Obj;
+}
+
+export interface MainRoute {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  metric?: number;
+  scope?: string;
+  type?: string;
+}
+
+const num = (v: unknown): number | undefined => {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(v)) return Number(v);
+  return undefined;
+};
+
+function familyFlag(family: IpFamily): string {
+  return family === 4 ? '-4' : '-6';
+}
+
+export async function readRules(run: Runner, family: IpFamily): Promise<ListedRule[]> {
+  const r = await runChecked(run, 'cannot read ip rules', 'ip', ['-j', familyFlag(family), 'rule', 'show']);
+  return (JSON.parse(r.stdout || '[]') as Obj[]).map((o) => {
+    const action = o.action === undefined ? 'lookup' : o.action === 'unreachable' || o.action === 'blackhole' ? o.action : 'other';
+    const table = o.table === undefined ? undefined : o.table === 'main' ? 'main' : (num(o.table) ?? String(o.table));
+    const rule: ListedRule = { family, priority: Number(o.priority), action, raw: o };
+    const fwmark = num(o.fwmark);
+    if (fwmark !== undefined) {
+      rule.fwmark = fwmark;
+      // iproute2 omits the mask when it is 0xffffffff.
+      rule.fwmask = num(o.fwmask) ?? 0xffffffff;
+    }
+    if (table !== undefined) rule.table = table;
+    if (typeof o.suppress_prefixlen === 'number') rule.suppressPrefixLength = o.suppress_prefixlen;
+    const protocol = num(o.protocol);
+    if (protocol !== undefined) rule.protocol = protocol;
+    return rule;
+  });
+}
+
+/** Routes stamped with `protocol`, in every table but the kernel's own (local, main, default). */
+export async function readRoutesWithProtocol(run: Runner, family: IpFamily, protocol: number): Promise<Route[]> {
+  const r = await runChecked(run, 'cannot read routes', 'ip', ['-j', familyFlag(family), 'route', 'show', 'table', 'all', 'proto', String(protocol)]);
+  return (JSON.parse(r.stdout || '[]') as Obj[]).flatMap((o) => {
+    const table = num(o.table);
+    if (table === undefined) return []; // main/local/default are never nft-mwan's
+    const route: Route = { family, table, dst: String(o.dst), dev: String(o.dev), protocol };
+    if (typeof o.gateway === 'string') route.gateway = o.gateway;
+    if (typeof o.metric === 'number') route.metric = o.metric;
+    return [route];
+  });
+}
+
+export async function readMainRoutes(run: Runner, family: IpFamily): Promise<MainRoute[]> {
+  const r = await runChecked(run, 'cannot read the main routing table', 'ip', ['-j', familyFlag(family), 'route', 'show', 'table', 'main']);
+  return (JSON.parse(r.stdout || '[]') as Obj[]).map((o) => {
+    const route: MainRoute = { dst: String(o.dst) };
+    if (typeof o.gateway === 'string') route.gateway = o.gateway;
+    if (typeof o.dev === 'string') route.dev = o.dev;
+    if (typeof o.metric === 'number') route.metric = o.metric;
+    if (typeof o.scope === 'string') route.scope = o.scope;
+    if (typeof o.type === 'string') route.type = o.type;
+    return route;
+  });
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/** Every token goes on one batch line, so none may contain white space (a newline would start a new command). */
+function token(value: string | number): string {
+  const s = String(value);
+  if (!/^[^\s]+$/.test(s)) throw new MwanError({ code: 'INTERNAL', summary: `refusing to pass ${JSON.stringify(s)} to ip -batch` });
+  return s;
+}
+
+export function ruleArgs(rule: RoutingRule): string[] {
+  const args = ['priority', token(rule.priority)];
+  if (rule.fwmark !== undefined) args.push('fwmark', `${hex(rule.fwmark)}/${hex(rule.fwmask ?? 0xffffffff)}`);
+  if (rule.action === 'lookup') {
+    args.push('lookup', token(rule.table ?? 'main'));
+    if (rule.suppressPrefixLength !== undefined) args.push('suppress_prefixlength', token(rule.suppressPrefixLength));
+  } else {
+    args.push(rule.action);
+  }
+  args.push('protocol', token(rule.protocol));
+  return args;
+}
+
+export function routeArgs(route: Route): string[] {
+  const args = [token(route.dst)];
+  if (route.gateway) args.push('via', token(route.gateway));
+  args.push('dev', token(route.dev), 'table', token(route.table), 'proto', token(route.protocol));
+  if (route.metric !== undefined) args.push('metric', token(route.metric));
+  return args;
+}
+
+function opLine(op: RoutingOp): string {
+  switch (op.op) {
+    case 'add-rule':
+      return ['rule', 'add', ...ruleArgs(op.rule)].join(' ');
+    case 'del-rule':
+      return ['rule', 'del', ...ruleArgs(op.rule)].join(' ');
+    case 'replace-route':
+      return ['route', 'replace', ...routeArgs(op.route)].join(' ');
+    case 'del-route':
+      return ['route', 'del', ...routeArgs(op.route)].join(' ');
+  }
+}
+
+/**
+ * Applies ops in order, one `ip -batch` per family (iproute2 6.1 batch lines cannot carry -4/-6).
+ * Stops at the first failure; callers re-read the state and reconcile rather than parse which line failed.
+ */
+export async function applyRoutingOps(run: Runner, ops: readonly RoutingOp[]): Promise<void> {
+  for (const family of [4, 6] as const) {
+    const lines = ops.filter((o) => ('rule' in o ? o.rule.family : o.route.family) === family).map(opLine);
+    if (lines.length === 0) continue;
+    await runChecked(run, 'ip rejected a routing change', 'ip', [familyFlag(family), '-batch', '-'], { input: `${lines.join('\n')}\n` });
+  }
+}
