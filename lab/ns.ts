@@ -1,5 +1,7 @@
 // Network-namespace lab plumbing: unique names, commands inside namespaces, undo stack, polling, dumps.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 
 export interface ExecResult {
@@ -17,6 +19,11 @@ export interface Background {
   /** SIGTERM, then SIGKILL after a grace period; resolves with what was printed. */
   stop(): Promise<string>;
 }
+
+// The agent is plain JavaScript beside this file; from the compiled dist/lab/ it is two levels up.
+const AGENT = [new URL('./agent.mjs', import.meta.url), new URL('../../lab/agent.mjs', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((p) => existsSync(p)) as string;
 
 /**
  * A lab owns every namespace it creates (named `${prefix}-...`) and every process it starts; `teardown()`
@@ -120,7 +127,7 @@ export class Lab {
 
   /** Runs a lab agent script (lab/agent.mjs) with this Node binary inside `ns`. */
   agentArgs(sub: string, args: readonly string[]): [string, string[]] {
-    return [process.execPath, [new URL('./agent.mjs', import.meta.url).pathname, sub, ...args]];
+    return [process.execPath, [AGENT, sub, ...args]];
   }
 
   async dump(): Promise<string> {
