@@ -8,13 +8,13 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/integration/**', 'test/lab/**', 'test/system/**'],
+          exclude: ['test/integration/**', 'test/lab/**', 'test/**/*.integration.test.ts'],
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/lab/**/*.test.ts', 'test/system/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/lab/**/*.test.ts', 'test/**/*.integration.test.ts'],
           // Namespaces and traffic share two cores: one file at a time keeps timings sane.
           fileParallelism: false,
           testTimeout: 120_000,
