@@ -48,9 +48,6 @@ function schemaIssues(errors: readonly ErrorObject[]): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   for (const e of errors) {
     if (e.keyword !== 'oneOf' && oneOfPaths.has(e.instancePath) && e.schemaPath.includes('/oneOf/')) continue;
-    if (e.keyword === 'if' || e.keyword === 'not' && e.schemaPath.endsWith('propertyNames/not')) {
-      // handled by propertyName below
-    }
     const issue = describe(e);
     const key = `${issue.path}\0${issue.message}`;
     if (!seen.has(key)) {

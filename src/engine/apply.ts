@@ -1,5 +1,5 @@
 // Brings the system to a plan: routing additions, one verified nft transaction, routing removals, rollback on failure.
-import { compile, IDS_MAP, type LinkStates } from '../compile/compile.js';
+import { compile, type LinkStates } from '../compile/compile.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import type { Plan, RoutingPlan } from '../compile/plan.js';
 import { diffImages, imageOfBatch, imageOfListing } from '../compile/verify.js';
@@ -104,4 +104,3 @@ async function restoreRouting(run: Runner, snapshot: OwnedRouting, protocol: num
   if (ops.remove.length > 0) await applyRoutingOps(run, ops.remove);
 }
 
-export { IDS_MAP };
