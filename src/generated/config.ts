@@ -57,6 +57,14 @@ export interface Globals {
    * Extra destination networks (CIDR) that are never balanced, in addition to the router's own addresses and directly connected networks.
    */
   bypass?: string[];
+  /**
+   * An executable, or a directory of executables, run on every state change with ACTION, INTERFACE, DEVICE (mwan3.user names) and NFT_MWAN_* variables in the environment. Must be owned by root and not writable by others.
+   */
+  hooks?: string;
+  /**
+   * Seconds a hook may run before it is killed.
+   */
+  hookTimeout?: number;
 }
 export interface Interface {
   /**
@@ -75,6 +83,92 @@ export interface Interface {
    * A disabled interface is configured but never used.
    */
   enabled?: boolean;
+  track?: Track;
+  /**
+   * State assumed when the daemon starts, before the first probe round decides (mwan3's initial_state).
+   */
+  initialState?: 'online' | 'offline';
+  /**
+   * When this interface goes offline (and/or comes back online), delete the conntrack entries marked for THIS interface only, after the new rules are in place. Never a global flush.
+   */
+  flushConntrack?: ('offline' | 'online')[];
+}
+/**
+ * Health tracking: probe rounds through this WAN decide whether it is online. Times are seconds and may be fractions.
+ */
+export interface Track {
+  /**
+   * Hosts to probe: IPv4 addresses (ping, dns), host:port (tcp) or URLs (http).
+   *
+   * @minItems 1
+   */
+  targets: [string, ...string[]];
+  /**
+   * ping: ICMP echo (an ICMP error is a failure); tcp: TCP connect; http: HTTP(S) GET with an expected status; dns: a DNS query over UDP.
+   */
+  method?: 'ping' | 'tcp' | 'http' | 'dns';
+  /**
+   * How many targets must answer for a round to succeed.
+   */
+  reliability?: number;
+  /**
+   * Probes per target per round.
+   */
+  count?: number;
+  /**
+   * Seconds to wait for each probe's answer.
+   */
+  timeout?: number;
+  /**
+   * Seconds between rounds while online.
+   */
+  interval?: number;
+  /**
+   * Seconds between rounds while failing (default: interval).
+   */
+  failureInterval?: number;
+  /**
+   * Seconds between rounds while offline or recovering (default: interval).
+   */
+  recoveryInterval?: number;
+  /**
+   * Failed rounds in a row that take the interface offline.
+   */
+  down?: number;
+  /**
+   * Good rounds in a row that bring it back online.
+   */
+  up?: number;
+  /**
+   * http: statuses that count as success (default 200-399).
+   */
+  expectStatus?: number[];
+  /**
+   * dns: the name queried (default: the root zone's NS records).
+   */
+  dnsName?: string;
+  quality?: Quality;
+}
+/**
+ * Latency and loss thresholds over a sliding window of recent probes; a round that breaks them counts as failed.
+ */
+export interface Quality {
+  /**
+   * While online, a round fails when the average RTT exceeds this.
+   */
+  failureLatencyMs?: number;
+  /**
+   * While online, a round fails when the loss over the window exceeds this.
+   */
+  failureLossPct?: number;
+  /**
+   * While offline, a round only counts as good when the average RTT is at most this.
+   */
+  recoveryLatencyMs?: number;
+  /**
+   * While offline, a round only counts as good when the loss is at most this.
+   */
+  recoveryLossPct?: number;
 }
 export interface Policy {
   /**
