@@ -1,9 +1,9 @@
-// Typed wrappers that run the lab's TCP agents (lab/agents/*.mjs) inside namespaces and parse what they print.
+// Typed wrappers that run the lab's agents (lab/agents/*.mjs: TCP, HTTP, DNS) inside namespaces and parse what they print.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { BackgroundProcess, Lab } from './netns.js';
 
-export type AgentName = 'tcp-server' | 'tcp-client' | 'tcp-hold';
+export type AgentName = 'tcp-server' | 'tcp-client' | 'tcp-hold' | 'http-server' | 'dns-server';
 
 /**
  * The agents sit next to this file in the source tree (vitest). tsc does not copy .mjs files, so
@@ -24,6 +24,20 @@ export function endpoint(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** Starts a server agent listening on every endpoint and waits until it says ready. */
+async function startServer(
+  lab: Lab,
+  ns: string,
+  name: AgentName,
+  listen: readonly string[],
+  extra: readonly string[],
+  timeoutMs: number,
+): Promise<BackgroundProcess> {
+  const proc = lab.node(ns, agentPath(name), [...listen.flatMap((l) => ['--listen', l]), ...extra]);
+  await proc.waitForLine((line) => line === 'ready', { timeoutMs });
+  return proc;
+}
+
 /** Starts tcp-server listening on every endpoint and waits until it says ready. */
 export async function startTcpServer(
   lab: Lab,
@@ -31,13 +45,33 @@ export async function startTcpServer(
   listen: readonly string[],
   { timeoutMs = 5_000 }: { timeoutMs?: number } = {},
 ): Promise<BackgroundProcess> {
-  const proc = lab.node(
-    ns,
-    agentPath('tcp-server'),
-    listen.flatMap((l) => ['--listen', l]),
-  );
-  await proc.waitForLine((line) => line === 'ready', { timeoutMs });
-  return proc;
+  return startServer(lab, ns, 'tcp-server', listen, [], timeoutMs);
+}
+
+/**
+ * Starts http-server: every request gets `status` (default 200), except one for /status/NNN (200-599), which
+ * gets NNN; the body is "<status> peer <client> local <server>".
+ */
+export async function startHttpServer(
+  lab: Lab,
+  ns: string,
+  listen: readonly string[],
+  { status, timeoutMs = 5_000 }: { status?: number; timeoutMs?: number } = {},
+): Promise<BackgroundProcess> {
+  return startServer(lab, ns, 'http-server', listen, status === undefined ? [] : ['--status', String(status)], timeoutMs);
+}
+
+/** The address dns-server answers every A query with. */
+export const DNS_ANSWER_A = '192.0.2.99';
+
+/** Starts dns-server (UDP): A queries get DNS_ANSWER_A with TTL 60, other types an empty NOERROR. */
+export async function startDnsServer(
+  lab: Lab,
+  ns: string,
+  listen: readonly string[],
+  { timeoutMs = 5_000 }: { timeoutMs?: number } = {},
+): Promise<BackgroundProcess> {
+  return startServer(lab, ns, 'dns-server', listen, [], timeoutMs);
 }
 
 export interface TcpClientOptions {

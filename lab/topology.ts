@@ -128,10 +128,26 @@ function ispCut(state: 'drop' | 'reject'): string {
 `;
 }
 
-/** The built topology, with the knobs tests turn (upstream cuts, carrier loss) and what they read (ISP counters). */
+/**
+ * Random loss on everything the ISP forwards, both ways. Runs before ispcut and ispfilter, so a
+ * lost packet is lost whatever the upstream state, and the anti-spoofing counters only see survivors.
+ */
+function ispLoss(percent: number): string {
+  // `<= percent - 1`, not `< percent`: nft refuses 100 as out of range for `mod 100`.
+  return `table inet isploss {
+  chain forward_loss {
+    type filter hook forward priority -20; policy accept;
+    numgen random mod 100 <= ${percent - 1} drop
+  }
+}
+`;
+}
+
+/** The built topology, with the knobs tests turn (upstream cuts, carrier loss, packet loss) and what they read (ISP counters). */
 export class MultiWan {
   readonly net = LAB_NET;
   private readonly upstream = new Map<WanIndex, UpstreamState>();
+  private readonly lossPercent = new Map<WanIndex, number>();
 
   constructor(
     readonly lab: Lab,
@@ -182,6 +198,29 @@ export class MultiWan {
     if (state === 'drop' || state === 'reject') await this.lab.nft(ns, ispCut(state));
     if (state === 'down') await this.lab.ip(ns, ['link', 'set', 'dev', LAB_NET.wan[k].upstream.ispDev, 'down']);
     this.upstream.set(k, state);
+  }
+
+  /** The percentage of forwarded packets ISP k drops at random (0: none). */
+  loss(k: WanIndex): number {
+    this.check(k);
+    return this.lossPercent.get(k) ?? 0;
+  }
+
+  /**
+   * A lossy ISP: ISP k drops `percent`% of the packets it forwards, customer to server and server
+   * to customer alike, each packet on its own draw. Independent of setUpstream; 0 removes it.
+   */
+  async setLoss(k: WanIndex, percent: number): Promise<void> {
+    if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
+      throw new Error(`loss must be a whole percentage from 0 to 100, got ${percent}`);
+    }
+    const was = this.loss(k);
+    if (was === percent) return;
+    const ns = this.ns.isp(k);
+    if (percent === 0) await this.lab.exec(ns, 'nft', ['delete', 'table', 'inet', 'isploss']);
+    // Replaced in one transaction, so changing the rate leaves no moment without loss.
+    else await this.lab.nft(ns, (was > 0 ? 'delete table inet isploss\n' : '') + ispLoss(percent));
+    this.lossPercent.set(k, percent);
   }
 
   /**

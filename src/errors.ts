@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'VERIFY_MISMATCH' // the table read back differs from the one applied
   | 'ROLLBACK_FAILED' // a failed apply could not be undone completely
   | 'NOT_INSTALLED' // status/stop found nothing of nft-mwan's
+  | 'NOT_RUNNING' // ifup/ifdown found no daemon to ask
+  | 'DAEMON' // the daemon refused a request or could not be talked to
   | 'INTERNAL'; // a bug
 
 /** Exit statuses: 0 success, 2 bad usage, 78 invalid config (EX_CONFIG), 1 any runtime failure. */

@@ -44,10 +44,28 @@ const COMMANDS: Record<string, CommandSpec> = {
     load: () => import('./apply.js'),
   },
   status: {
-    summary: 'show what is installed: interfaces, marks, tables, policies with shares',
-    usage: 'status [--config FILE] [--json]',
-    options: { json: { type: 'boolean' } },
+    summary: "show what is installed and, with the daemon running, each WAN's live state, RTT, loss and last probes",
+    usage: 'status [--config FILE] [--json] [--state-dir DIR]',
+    options: { json: { type: 'boolean' }, 'state-dir': { type: 'string' } },
     load: () => import('./status.js'),
+  },
+  daemon: {
+    summary: 'track every WAN and re-apply on each change (foreground; SIGHUP reloads, SIGTERM stops)',
+    usage: 'daemon [--config FILE] [--state-dir DIR] [--stop-on-exit]',
+    options: { 'state-dir': { type: 'string' }, 'stop-on-exit': { type: 'boolean' } },
+    load: () => import('./daemon.js'),
+  },
+  ifdown: {
+    summary: 'take a WAN out of service until ifup (asks the running daemon)',
+    usage: 'ifdown INTERFACE [--state-dir DIR]',
+    options: { 'state-dir': { type: 'string' } },
+    load: () => import('./ifdown.js'),
+  },
+  ifup: {
+    summary: 'put a WAN taken out by ifdown back under tracking (asks the running daemon)',
+    usage: 'ifup INTERFACE [--state-dir DIR]',
+    options: { 'state-dir': { type: 'string' } },
+    load: () => import('./ifup.js'),
   },
   stop: {
     summary: "remove exactly what nft-mwan installed (its table, ip rules and routes), nothing else",

@@ -23,14 +23,20 @@ export interface SystemFacts {
   autoGateways: Readonly<Record<string, string>>;
   /** Destination networks (CIDR) of the main table's non-default routes: never balanced. */
   connected: readonly string[];
+  /** IPv4 address of each interface's device (by interface name), when it has one. */
+  addresses?: Readonly<Record<string, string>>;
   /** Interface ids recorded in the installed table, so they survive re-applies. */
   previousIds: Readonly<Record<string, number>>;
   /** Objects in the installed table, so stale ones are deleted in the same transaction. */
   installed?: { chains: readonly string[]; sets: readonly string[]; maps: readonly string[] };
 }
 
-/** Link state per interface name; an enabled interface that is absent counts as online. */
-export type LinkStates = Readonly<Record<string, 'online' | 'offline'>>;
+/**
+ * State per interface name, as the tracker decided; an enabled interface that is absent counts as online.
+ * "down": offline and its device is down or gone, so its table gets no route (and no gateway is needed).
+ */
+export type LinkState = 'online' | 'offline' | 'down';
+export type LinkStates = Readonly<Record<string, LinkState>>;
 
 export const EMPTY_FACTS: SystemFacts = { autoGateways: {}, connected: [], previousIds: {} };
 
@@ -71,15 +77,19 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
       const iface = config.interfaces[name] as Interface;
       const id = allocation.ids.get(name) as number;
       const enabled = iface.enabled ?? true;
+      const state = states[name] ?? 'online';
+      const linkUp = enabled && state !== 'down';
       return {
         name,
         device: iface.device,
         id,
         mark: layout.markOf(id),
         table: tableBase + id,
-        gateway: enabled ? resolveGateway(name, iface, facts) : null,
+        gateway: linkUp ? resolveGateway(name, iface, facts) : null,
         enabled,
-        online: enabled && (states[name] ?? 'online') === 'online',
+        online: enabled && state === 'online',
+        linkUp,
+        address: enabled ? (facts.addresses?.[name] ?? null) : null,
       };
     })
     .sort((a, b) => a.id - b.id);
@@ -306,17 +316,25 @@ function planRouting(
   const routes: Route[] = [];
   const fw = (mark: number) => ({ family: 4 as const, fwmark: mark, fwmask: layout.mask, protocol: o.protocol });
   for (const i of enabled) {
-    routes.push({
-      family: 4,
-      table: i.table,
-      dst: 'default',
-      ...(i.gateway ? { gateway: i.gateway } : {}),
-      dev: i.device,
-      protocol: o.protocol,
-    });
+    if (i.linkUp) {
+      routes.push({
+        family: 4,
+        table: i.table,
+        dst: 'default',
+        ...(i.gateway ? { gateway: i.gateway } : {}),
+        dev: i.device,
+        protocol: o.protocol,
+      });
+    }
     // Marked traffic still reaches networks the main table knows specifically (LANs, the ISP's own subnet).
     rules.push({ ...fw(i.mark), priority: o.priority, action: 'lookup', table: 'main', suppressPrefixLength: 0 });
     rules.push({ ...fw(i.mark), priority: o.priority + 1, action: 'lookup', table: i.table });
+    // Traffic the router sends from this WAN's own address (health probes, local services) leaves through it.
+    if (i.address !== null) {
+      const from = { family: 4 as const, src: `${i.address}/32`, protocol: o.protocol };
+      rules.push({ ...from, priority: o.priority, action: 'lookup', table: 'main', suppressPrefixLength: 0 });
+      rules.push({ ...from, priority: o.priority + 1, action: 'lookup', table: i.table });
+    }
     // If the WAN's table has no route (device gone), never fall through to the main table's default.
     rules.push({ ...fw(i.mark), priority: o.priority + 2, action: 'unreachable' });
   }

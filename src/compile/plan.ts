@@ -17,6 +17,8 @@ export interface RoutingRule {
   /** fwmark match: value and mask (both present or both absent). */
   fwmark?: number;
   fwmask?: number;
+  /** `from CIDR` match (e.g. a WAN's own address as "198.51.100.10/32"). */
+  src?: string;
   /** lookup action: the table to look up; absent for unreachable/blackhole. */
   table?: number | 'main';
   /** `suppress_prefixlength N` (only with a lookup). */
@@ -65,6 +67,10 @@ export interface PlannedInterface {
   gateway: string | null;
   enabled: boolean;
   online: boolean;
+  /** False when the device is down or gone: its table then holds no route. */
+  linkUp: boolean;
+  /** The device's IPv4 address, when known: traffic from it is routed through this WAN. */
+  address: string | null;
 }
 
 export interface PlannedMember {

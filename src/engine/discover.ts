@@ -3,7 +3,7 @@ import { DEFAULTS, IDS_MAP, type SystemFacts } from '../compile/compile.js';
 import type { Route, RoutingRule } from '../compile/plan.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import { listTable } from '../system/nft.js';
-import { readMainRoutes, readRoutesWithProtocol, readRules } from '../system/ip.js';
+import { readAddresses, readMainRoutes, readRoutesWithProtocol, readRules } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
 
 type Obj = Record<string, unknown>;
@@ -36,7 +36,17 @@ export async function discover(run: Runner, config: NftMwanConfig): Promise<Disc
   const g = config.globals ?? {};
   const name = g.table ?? DEFAULTS.table;
   const protocol = g.routeProtocol ?? DEFAULTS.routeProtocol;
-  const [listing, routing, main] = await Promise.all([listTable(run, 'inet', name), readOwnedRouting(run, protocol), readMainRoutes(run, 4)]);
+  const [listing, routing, main, deviceAddresses] = await Promise.all([
+    listTable(run, 'inet', name),
+    readOwnedRouting(run, protocol),
+    readMainRoutes(run, 4),
+    readAddresses(run),
+  ]);
+  const addresses: Record<string, string> = {};
+  for (const [ifName, iface] of Object.entries(config.interfaces)) {
+    const address = deviceAddresses.get(iface.device);
+    if (address !== undefined) addresses[ifName] = address;
+  }
 
   const autoGateways: Record<string, string> = {};
   for (const [ifName, iface] of Object.entries(config.interfaces)) {
@@ -49,7 +59,7 @@ export async function discover(run: Runner, config: NftMwanConfig): Promise<Disc
   // Specific unicast routes of the main table (LANs, the ISPs' own subnets, static routes) are never balanced.
   const connected = main.filter((r) => r.dst !== 'default' && (r.type === undefined || r.type === 'unicast')).map((r) => r.dst);
 
-  return { facts: { autoGateways, connected, previousIds: idsOf(listing), installed: namesOf(listing) }, listing, routing };
+  return { facts: { autoGateways, addresses, connected, previousIds: idsOf(listing), installed: namesOf(listing) }, listing, routing };
 }
 
 function idsOf(listing: Obj[] | null): Record<string, number> {

@@ -94,11 +94,11 @@ export interface Interface {
   flushConntrack?: ('offline' | 'online')[];
 }
 /**
- * Health tracking: probe rounds through this WAN decide whether it is online. Times are seconds and may be fractions.
+ * Health tracking: probe rounds through this WAN decide whether it is online. Times are seconds and may be fractions. Without track, an interface is online while its device has carrier.
  */
 export interface Track {
   /**
-   * Hosts to probe: IPv4 addresses (ping, dns), host:port (tcp) or URLs (http).
+   * Hosts to probe: IPv4 addresses (ping, dns), address:port (tcp) or http(s)://address[:port]/path URLs (http). Each probe leaves through this WAN, whatever the main table says.
    *
    * @minItems 1
    */
@@ -120,7 +120,7 @@ export interface Track {
    */
   timeout?: number;
   /**
-   * Seconds between rounds while online.
+   * Seconds between the starts of rounds while online (a round that takes longer is followed at once by the next).
    */
   interval?: number;
   /**
@@ -169,6 +169,10 @@ export interface Quality {
    * While offline, a round only counts as good when the loss is at most this.
    */
   recoveryLossPct?: number;
+  /**
+   * How many recent probes the latency average and the loss are computed over. The window is cleared on every state change, so a decision is always made on fresh probes.
+   */
+  window?: number;
 }
 export interface Policy {
   /**

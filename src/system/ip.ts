@@ -45,6 +45,8 @@ export async function readRules(run: Runner, family: IpFamily): Promise<ListedRu
       // iproute2 omits the mask when it is 0xffffffff.
       rule.fwmask = num(o.fwmask) ?? 0xffffffff;
     }
+    // iproute2 prints `from A/N` as src "A" and srclen N; "all" is no match at all.
+    if (typeof o.src === 'string' && o.src !== 'all') rule.src = `${o.src}/${typeof o.srclen === 'number' ? o.srclen : 32}`;
     if (table !== undefined) rule.table = table;
     if (typeof o.suppress_prefixlen === 'number') rule.suppressPrefixLength = o.suppress_prefixlen;
     const protocol = num(o.protocol);
@@ -90,6 +92,7 @@ function token(value: string | number): string {
 
 export function ruleArgs(rule: RoutingRule): string[] {
   const args = ['priority', token(rule.priority)];
+  if (rule.src !== undefined) args.push('from', token(rule.src));
   if (rule.fwmark !== undefined) args.push('fwmark', `${hex(rule.fwmark)}/${hex(rule.fwmask ?? 0xffffffff)}`);
   if (rule.action === 'lookup') {
     args.push('lookup', token(rule.table ?? 'main'));
@@ -132,4 +135,37 @@ export async function applyRoutingOps(run: Runner, ops: readonly RoutingOp[]): P
     if (lines.length === 0) continue;
     await runChecked(run, 'ip rejected a routing change', 'ip', [familyFlag(family), '-batch', '-'], { input: `${lines.join('\n')}\n` });
   }
+}
+
+/** The first global IPv4 address of every device that has one. */
+export async function readAddresses(run: Runner): Promise<Map<string, string>> {
+  const r = await runChecked(run, 'cannot read addresses', 'ip', ['-j', '-4', 'addr', 'show']);
+  const out = new Map<string, string>();
+  for (const link of JSON.parse(r.stdout || '[]') as Obj[]) {
+    const info = (link.addr_info as Obj[] | undefined) ?? [];
+    const global = info.find((a) => a.family === 'inet' && a.scope === 'global' && typeof a.local === 'string');
+    if (typeof link.ifname === 'string' && global) out.set(link.ifname, String(global.local));
+  }
+  return out;
+}
+
+export interface LinkInfo {
+  /** Administratively up (UP) and with carrier (LOWER_UP). */
+  carrier: boolean;
+  operstate: string;
+}
+
+/** Every device with its carrier; a device that does not exist is absent from the map. */
+export async function readLinks(run: Runner): Promise<Map<string, LinkInfo>> {
+  const r = await runChecked(run, 'cannot read links', 'ip', ['-j', 'link', 'show']);
+  const out = new Map<string, LinkInfo>();
+  for (const link of JSON.parse(r.stdout || '[]') as Obj[]) {
+    if (typeof link.ifname !== 'string') continue;
+    const flags = Array.isArray(link.flags) ? (link.flags as unknown[]) : [];
+    out.set(link.ifname, {
+      carrier: flags.includes('UP') && flags.includes('LOWER_UP'),
+      operstate: String(link.operstate ?? 'UNKNOWN'),
+    });
+  }
+  return out;
 }

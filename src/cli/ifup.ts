@@ -1,0 +1,2 @@
+import { ifUpDown } from './ifupdown.js';
+export default ifUpDown('ifup');

@@ -1,0 +1,450 @@
+// The daemon: tracks every WAN, re-applies one verified transaction on each state change, then flushes and runs hooks.
+import { join } from 'node:path';
+import type { Server } from 'node:net';
+import { execa, type ResultPromise } from 'execa';
+import type { LinkState } from '../compile/compile.js';
+import { configOrThrow, loadConfig } from '../config/load.js';
+import { apply } from '../engine/apply.js';
+import { stop as stopEngine } from '../engine/stop.js';
+import type { Interface, NftMwanConfig } from '../generated/config.js';
+import { flushByMark } from '../system/conntrack.js';
+import { readLinks, readMainRoutes } from '../system/ip.js';
+import type { Runner } from '../system/runner.js';
+import { initialTracker, linkState, nextInterval, step, trackSettings, type Reason, type TrackEvent, type Tracker, type TrackSettings } from '../track/machine.js';
+import { runRound, type Egress, type Prober } from '../track/probes.js';
+import { serveControl, type ControlReply, type ControlRequest } from './control.js';
+import { runHooks, type HookEvent } from './hooks.js';
+import { CONTROL_SOCKET, interfaceRecord, readState, writeState, type DaemonState } from './state-file.js';
+
+export interface DaemonLogger {
+  debug(m: string): void;
+  info(m: string): void;
+  warn(m: string): void;
+  error(m: string): void;
+}
+
+export interface DaemonOptions {
+  configPath: string;
+  stateDir: string;
+  run: Runner;
+  log: DaemonLogger;
+  /** Replaceable in unit tests; the real one pings and connects. */
+  prober?: Prober;
+  /** Remove nft-mwan's table, rules and routes on exit (default: leave them, so forwarding goes on). */
+  stopOnExit?: boolean;
+  /** Seconds between link polls, on top of `ip monitor` events. */
+  linkPollS?: number;
+}
+
+interface Transition {
+  name: string;
+  from: LinkState;
+  to: LinkState;
+  reason: Reason;
+  detail: string;
+}
+
+const BACKOFF_MS = [250, 500, 1_000, 2_000, 5_000, 10_000, 30_000];
+
+export class Daemon {
+  private config!: NftMwanConfig;
+  private readonly trackers = new Map<string, Tracker>();
+  private readonly settings = new Map<string, TrackSettings | null>();
+  /** The state compile was last told per interface, and since when it holds. */
+  private readonly states = new Map<string, { state: LinkState; since: number }>();
+  private readonly egress = new Map<string, Egress>();
+  private readonly loops = new Map<string, AbortController>();
+  private pending: Transition[] = [];
+  private readonly prober: Prober;
+  private readonly startedAt = new Date().toISOString();
+  private lastApply: DaemonState['lastApply'] = null;
+
+  private applyWanted = 0;
+  private applyDone = 0;
+  private applyRunning: Promise<void> | null = null;
+  private waiters: { gen: number; resolve: () => void }[] = [];
+  private failures = 0;
+
+  private monitor: ResultPromise | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private linkReadQueued = false;
+  private server: Server | null = null;
+  private stateWrite: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private readonly stopped: Promise<void>;
+  private resolveStopped!: () => void;
+  private readonly hookChain = new Map<string, Promise<void>>();
+
+  constructor(private readonly o: DaemonOptions) {
+    this.prober = o.prober ?? runRound;
+    this.stopped = new Promise((r) => (this.resolveStopped = r));
+  }
+
+  /** Loads the config, installs the first plan and starts tracking; resolves once running. */
+  async start(): Promise<void> {
+    this.config = configOrThrow(await loadConfig(this.o.configPath));
+    const previous = await readState(this.o.stateDir).catch(() => null);
+    const links = await this.readUsable();
+    const now = Date.now();
+    for (const [name, iface] of Object.entries(this.config.interfaces)) {
+      const before = previous?.interfaces[name];
+      // A restarted daemon goes on from what the last one knew; a fresh start uses initialState.
+      const initial = before?.tracked ?? iface.initialState ?? 'online';
+      this.trackers.set(name, initialTracker(initial, links.get(name) ?? false, now, before?.forcedDown ?? false));
+      this.settings.set(name, trackSettings(iface));
+    }
+    this.server = await serveControl(join(this.o.stateDir, CONTROL_SOCKET), (req) => this.control(req));
+    this.o.log.info(
+      `started (pid ${process.pid}, config ${this.o.configPath}, state ${this.o.stateDir}): ${[...this.trackers].map(([n, t]) => `${n} ${linkState(t)}`).join(', ')}`,
+    );
+    this.refreshStates('start');
+    await this.applyAndWait();
+    this.startMonitor();
+    this.startLoops();
+  }
+
+  /** Resolves when the daemon has stopped (after SIGTERM/SIGINT or `shutdown()`). */
+  whenStopped(): Promise<void> {
+    return this.stopped;
+  }
+
+  /** SIGHUP: a valid new config replaces the old one; an invalid one is logged and ignored. */
+  async reload(): Promise<ControlReply> {
+    let config: NftMwanConfig;
+    try {
+      config = configOrThrow(await loadConfig(this.o.configPath));
+    } catch (e) {
+      const why = (e as Error).message;
+      this.o.log.error(`reload: keeping the running config; ${why.replace(/\n/g, '; ')}`);
+      return { ok: false, message: `config not reloaded, the running one stays: ${why}` };
+    }
+    this.config = config;
+    const links = await this.readUsable();
+    const now = Date.now();
+    for (const name of [...this.trackers.keys()]) {
+      if (!(name in this.config.interfaces)) {
+        this.trackers.delete(name);
+        this.states.delete(name);
+        this.settings.delete(name);
+      }
+    }
+    for (const [name, iface] of Object.entries(this.config.interfaces)) {
+      this.settings.set(name, trackSettings(iface));
+      if (!this.trackers.has(name)) {
+        this.trackers.set(name, initialTracker(iface.initialState ?? 'online', links.get(name) ?? false, now));
+      }
+    }
+    this.o.log.info(`reload: config ${this.o.configPath} loaded (${Object.keys(this.config.interfaces).length} interfaces)`);
+    this.refreshStates('operator');
+    this.startLoops();
+    await this.applyAndWait();
+    return { ok: true, message: 'config reloaded and applied' };
+  }
+
+  async shutdown(signal = 'request'): Promise<void> {
+    if (this.stopping) return this.stopped;
+    this.stopping = true;
+    this.o.log.info(`stopping (${signal})`);
+    for (const ac of this.loops.values()) ac.abort();
+    this.loops.clear();
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.monitor?.kill();
+    this.server?.close();
+    await this.applyRunning?.catch(() => undefined);
+    await Promise.all([...this.hookChain.values()]);
+    if (this.o.stopOnExit) {
+      try {
+        const r = await stopEngine(this.o.run, this.config.globals ?? {});
+        this.o.log.info(`removed table ${r.table ?? '(none)'}, ${r.rules} ip rules, ${r.routes} routes`);
+      } catch (e) {
+        this.o.log.error(`could not remove nft-mwan's rules: ${(e as Error).message}`);
+      }
+    } else {
+      this.o.log.info('rules stay installed (traffic keeps flowing with the last known states)');
+    }
+    if (this.stateWrite) clearTimeout(this.stateWrite);
+    await this.writeStateNow(false);
+    this.resolveStopped();
+  }
+
+  // ---- events --------------------------------------------------------------------------------------------
+
+  private onEvent(name: string, e: TrackEvent): void {
+    const t = this.trackers.get(name);
+    if (!t || this.stopping) return;
+    const next = step(t, this.settings.get(name) ?? null, e);
+    this.trackers.set(name, next);
+    if (e.type === 'round' && next.lastRound && !next.lastRound.ok) {
+      const r = next.lastRound;
+      const failed = r.results.filter((p) => !p.ok).map((p) => `${p.target}: ${p.error ?? 'failed'}`);
+      this.o.log.debug(`${name}: round failed (${next.state === 'online' ? `${next.fails} in a row` : 'offline'}): ${r.quality ?? failed.slice(0, 3).join(', ')}`);
+    }
+    this.refreshStates(next.lastReason);
+    this.scheduleStateWrite();
+  }
+
+  /** Compares every tracker's state with the last one recorded; a change queues an apply. */
+  private refreshStates(reason: Reason): void {
+    let changed = false;
+    for (const [name, t] of this.trackers) {
+      const state = linkState(t);
+      const before = this.states.get(name);
+      if (before?.state === state) continue;
+      this.states.set(name, { state, since: Date.now() });
+      changed = true;
+      if (before === undefined) continue;
+      const why = t.forcedDown && state !== 'down' ? 'operator' : t.lastReason === 'start' ? reason : t.lastReason;
+      const detail = describe(why, t);
+      this.o.log.info(`${name}: ${before.state} -> ${state} (${detail})`);
+      this.pending.push({ name, from: before.state, to: state, reason: why, detail });
+    }
+    if (changed) this.requestApply();
+  }
+
+  // ---- apply -------------------------------------------------------------------------------------------
+
+  private requestApply(): number {
+    const gen = ++this.applyWanted;
+    if (!this.applyRunning) {
+      this.applyRunning = this.applyLoop().finally(() => (this.applyRunning = null));
+    }
+    return gen;
+  }
+
+  /** Resolves once an apply that started after this call has succeeded. */
+  private applyAndWait(): Promise<void> {
+    const gen = this.requestApply();
+    if (this.applyDone >= gen) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ gen, resolve }));
+  }
+
+  private currentStates(): Record<string, LinkState> {
+    return Object.fromEntries([...this.states].map(([n, s]) => [n, s.state]));
+  }
+
+  private async applyLoop(): Promise<void> {
+    while (this.applyDone < this.applyWanted && !this.stopping) {
+      const gen = this.applyWanted;
+      const states = this.currentStates();
+      const transitions = this.pending;
+      this.pending = [];
+      const t0 = performance.now();
+      try {
+        const result = await apply(this.o.run, this.config, this.o.log, states);
+        for (const i of result.plan.interfaces) {
+          this.egress.set(i.name, { device: i.device, mark: i.mark, address: i.address });
+        }
+        this.applyDone = gen;
+        this.failures = 0;
+        this.lastApply = { at: new Date().toISOString(), ok: true, error: null };
+        const summary = Object.entries(states).map(([n, s]) => `${n}=${s}`).join(' ');
+        this.o.log.info(`states applied in ${(performance.now() - t0).toFixed(0)} ms: ${summary}`);
+        await this.afterApply(transitions, result.plan.markMask, new Map(result.plan.interfaces.map((i) => [i.name, i.mark])));
+        this.waiters = this.waiters.filter((w) => (w.gen <= gen ? (w.resolve(), false) : true));
+      } catch (e) {
+        // Nothing changed (apply rolls back); the transitions are still owed their flush and hooks.
+        this.pending = [...transitions, ...this.pending];
+        const wait = BACKOFF_MS[Math.min(this.failures, BACKOFF_MS.length - 1)] as number;
+        this.failures++;
+        this.lastApply = { at: new Date().toISOString(), ok: false, error: (e as Error).message };
+        this.o.log.error(`apply failed (attempt ${this.failures}), retrying in ${wait / 1000} s: ${(e as Error).message.replace(/\n/g, '; ')}`);
+        this.scheduleStateWrite();
+        await sleep(wait);
+      }
+    }
+    this.scheduleStateWrite();
+  }
+
+  /** Only now are the new rules in place: flush the failed WAN's connections, then tell the hooks. */
+  private async afterApply(transitions: Transition[], mask: number, marks: Map<string, number>): Promise<void> {
+    const flushed = new Set<string>();
+    for (const tr of [...transitions].reverse()) {
+      if (flushed.has(tr.name)) continue;
+      flushed.add(tr.name);
+      const when = this.config.interfaces[tr.name]?.flushConntrack ?? [];
+      const mark = marks.get(tr.name);
+      const current = this.states.get(tr.name)?.state;
+      const trigger = tr.to === 'online' ? 'online' : 'offline';
+      if (mark === undefined || current !== tr.to || !when.includes(trigger)) continue;
+      try {
+        const n = await flushByMark(this.o.run, mark, mask);
+        this.o.log.info(`${tr.name}: deleted ${n} conntrack entr${n === 1 ? 'y' : 'ies'} marked for it (flushConntrack ${trigger})`);
+      } catch (e) {
+        this.o.log.warn(`${tr.name}: conntrack flush failed: ${(e as Error).message.replace(/\n/g, '; ')}`);
+      }
+    }
+    for (const tr of transitions) this.queueHook(tr);
+  }
+
+  private queueHook(tr: Transition): void {
+    const hooks = this.config.globals?.hooks;
+    if (!hooks) return;
+    const iface = this.config.interfaces[tr.name] as Interface | undefined;
+    const up = tr.to === 'online';
+    const action: HookEvent['action'] = tr.reason === 'probes' ? (up ? 'connected' : 'disconnected') : up ? 'ifup' : 'ifdown';
+    const event: HookEvent = { action, interface: tr.name, device: iface?.device ?? '', state: tr.to, reason: tr.detail };
+    const timeout = this.config.globals?.hookTimeout ?? 10;
+    // One chain per interface keeps its events in order without ever making the daemon wait.
+    const prev = this.hookChain.get(tr.name) ?? Promise.resolve();
+    const next = prev.then(() => runHooks(hooks, event, timeout, this.o.log)).catch((e: unknown) => this.o.log.warn(`hooks: ${(e as Error).message}`));
+    this.hookChain.set(tr.name, next);
+  }
+
+  // ---- probes ------------------------------------------------------------------------------------------
+
+  private startLoops(): void {
+    for (const ac of this.loops.values()) ac.abort();
+    this.loops.clear();
+    for (const [name, s] of this.settings) {
+      if (s === null || (this.config.interfaces[name]?.enabled ?? true) === false) continue;
+      const ac = new AbortController();
+      this.loops.set(name, ac);
+      void this.probeLoop(name, s, ac.signal);
+    }
+  }
+
+  private async probeLoop(name: string, s: TrackSettings, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const started = performance.now();
+      const t = this.trackers.get(name);
+      const egress = this.egress.get(name);
+      if (t && egress && t.carrier) {
+        try {
+          const results = await this.prober(s, egress, signal);
+          if (signal.aborted) return;
+          this.onEvent(name, { type: 'round', at: Date.now(), results });
+        } catch (e) {
+          this.o.log.warn(`${name}: probe round failed to run: ${(e as Error).message}`);
+        }
+      }
+      const tracker = this.trackers.get(name);
+      const interval = tracker ? nextInterval(tracker, s) : s.interval;
+      await sleep(Math.max(0, interval * 1000 - (performance.now() - started)), signal);
+    }
+  }
+
+  // ---- links ---------------------------------------------------------------------------------------------
+
+  /**
+   * Per interface: can it carry traffic at all? Device present, up, with carrier, and for gateway "auto"
+   * a default route through it in the main table (else there is no next hop to use).
+   */
+  private async readUsable(): Promise<Map<string, boolean>> {
+    const [links, main] = await Promise.all([readLinks(this.o.run), readMainRoutes(this.o.run, 4)]);
+    const out = new Map<string, boolean>();
+    for (const [name, iface] of Object.entries(this.config.interfaces)) {
+      const link = links.get(iface.device);
+      const gatewayOk = iface.gateway !== 'auto' || main.some((r) => r.dst === 'default' && r.dev === iface.device && r.gateway);
+      out.set(name, (link?.carrier ?? false) && gatewayOk);
+    }
+    return out;
+  }
+
+  private startMonitor(): void {
+    const spawn = () => {
+      if (this.stopping) return;
+      const child = execa('ip', ['-o', 'monitor', 'link', 'route'], { reject: false, buffer: false, stdin: 'ignore', env: { LC_ALL: 'C' } });
+      this.monitor = child;
+      child.stdout?.on('data', () => this.queueLinkRead());
+      void child.then((r) => {
+        if (this.stopping) return;
+        this.o.log.warn(`ip monitor exited (${r.exitCode ?? r.signal}); restarting it`);
+        setTimeout(spawn, 1_000);
+      });
+    };
+    spawn();
+    // Polling as well: a missed netlink event must not leave a dead link in service for long.
+    this.pollTimer = setInterval(() => this.queueLinkRead(), (this.o.linkPollS ?? 2) * 1000);
+  }
+
+  private queueLinkRead(): void {
+    if (this.linkReadQueued || this.stopping) return;
+    this.linkReadQueued = true;
+    setTimeout(() => {
+      this.linkReadQueued = false;
+      this.readUsable().then(
+        (usable) => {
+          for (const [name, up] of usable) this.onEvent(name, { type: 'carrier', at: Date.now(), up });
+        },
+        (e: unknown) => this.o.log.warn(`cannot read links: ${(e as Error).message}`),
+      );
+    }, 20);
+  }
+
+  // ---- control and state -----------------------------------------------------------------------------------
+
+  private async control(req: ControlRequest): Promise<ControlReply> {
+    if (req.command === 'reload') return this.reload();
+    if (req.command !== 'ifup' && req.command !== 'ifdown') return { ok: false, message: `unknown command ${JSON.stringify((req as { command?: unknown }).command)}` };
+    const name = req.interface;
+    if (!this.trackers.has(name)) {
+      return { ok: false, message: `unknown interface "${name}" (interfaces: ${[...this.trackers.keys()].join(', ')})` };
+    }
+    this.o.log.info(`${req.command} ${name} (operator)`);
+    this.onEvent(name, { type: 'force', at: Date.now(), down: req.command === 'ifdown' });
+    await this.applyAndWait();
+    const state = this.states.get(name)?.state ?? 'offline';
+    return { ok: true, message: `${name} is ${state}${req.command === 'ifup' && state !== 'online' ? ' (waiting for its link and probes)' : ''}` };
+  }
+
+  private scheduleStateWrite(): void {
+    if (this.stateWrite || this.stopping) return;
+    this.stateWrite = setTimeout(() => {
+      this.stateWrite = null;
+      void this.writeStateNow(true);
+    }, 100);
+  }
+
+  private async writeStateNow(running: boolean): Promise<void> {
+    const interfaces: DaemonState['interfaces'] = {};
+    for (const [name, t] of this.trackers) {
+      const s = this.states.get(name) ?? { state: linkState(t), since: t.since };
+      interfaces[name] = interfaceRecord(t, s.state, s.since, this.settings.get(name) != null);
+    }
+    try {
+      await writeState(this.o.stateDir, {
+        version: 1,
+        pid: process.pid,
+        running,
+        configPath: this.o.configPath,
+        startedAt: this.startedAt,
+        updatedAt: new Date().toISOString(),
+        interfaces,
+        lastApply: this.lastApply,
+      });
+    } catch (e) {
+      this.o.log.warn(`cannot write the state file in ${this.o.stateDir}: ${(e as Error).message}`);
+    }
+  }
+}
+
+function describe(reason: Reason, t: Tracker): string {
+  switch (reason) {
+    case 'carrier':
+      return t.carrier ? 'link back; waiting for good probe rounds' : 'link down, device gone or no gateway';
+    case 'operator':
+      return t.forcedDown ? 'ifdown by operator' : 'ifup by operator';
+    case 'probes': {
+      const r = t.lastRound;
+      if (!r) return 'probes';
+      if (t.state === 'online') return `probes answered (rtt ${r.rttMs?.toFixed(1) ?? '-'} ms, loss ${r.lossPct.toFixed(0)}%)`;
+      const failed = r.results.find((p) => !p.ok);
+      return `probes failing: ${r.quality ?? `${failed?.target ?? '?'} ${failed?.error ?? ''}`.trim()}`;
+    }
+    case 'start':
+      return 'start';
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done);
+  });
+}

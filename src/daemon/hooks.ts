@@ -1,0 +1,75 @@
+// User hooks (mwan3.user's successor): run on every state change, in the background, each with a timeout.
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+
+export interface HookEvent {
+  /** mwan3 names: ifup/ifdown (link or operator), connected/disconnected (probes). */
+  action: 'ifup' | 'ifdown' | 'connected' | 'disconnected';
+  interface: string;
+  device: string;
+  state: string;
+  reason: string;
+}
+
+export interface HookLog {
+  info(m: string): void;
+  warn(m: string): void;
+}
+
+/** Executables to run: the file itself, or a directory's regular executable files in name order. */
+export async function hookPrograms(path: string, log: HookLog): Promise<string[]> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch {
+    log.warn(`hooks: ${path} does not exist; no hook run`);
+    return [];
+  }
+  const candidates = st.isDirectory() ? (await readdir(path)).sort().map((n) => join(path, n)) : [path];
+  const out: string[] = [];
+  for (const file of candidates) {
+    const s = await stat(file).catch(() => undefined);
+    if (!s?.isFile() || (s.mode & 0o111) === 0) continue;
+    // Hooks run as root: one anybody could have written would hand them the router.
+    if ((process.getuid?.() === 0 && s.uid !== 0) || (s.mode & 0o022) !== 0) {
+      log.warn(`hooks: skipping ${file}: it must be owned by root and not writable by group or others`);
+      continue;
+    }
+    out.push(file);
+  }
+  return out;
+}
+
+export function hookEnv(e: HookEvent): Record<string, string> {
+  return {
+    ACTION: e.action,
+    INTERFACE: e.interface,
+    DEVICE: e.device,
+    NFT_MWAN_ACTION: e.action,
+    NFT_MWAN_INTERFACE: e.interface,
+    NFT_MWAN_DEVICE: e.device,
+    NFT_MWAN_STATE: e.state,
+    NFT_MWAN_REASON: e.reason,
+  };
+}
+
+/**
+ * Runs the hooks for one event, one after the other (so a directory's scripts see events in order).
+ * Never throws: a failing, crashing or hanging hook is logged and, at the timeout, killed.
+ */
+export async function runHooks(path: string, e: HookEvent, timeoutS: number, log: HookLog): Promise<void> {
+  for (const file of await hookPrograms(path, log)) {
+    const r = await execa(file, [], {
+      reject: false,
+      timeout: timeoutS * 1000,
+      env: hookEnv(e),
+      stdin: 'ignore',
+      all: true,
+    });
+    const output = String(r.all ?? '').trim().split('\n').slice(-3).join(' | ');
+    if (r.timedOut) log.warn(`hook ${file} (${e.action} ${e.interface}) killed after ${timeoutS} s`);
+    else if (r.exitCode !== 0) log.warn(`hook ${file} (${e.action} ${e.interface}) failed: ${r.shortMessage}${output ? `: ${output}` : ''}`);
+    else log.info(`hook ${file} (${e.action} ${e.interface}) done${output ? `: ${output}` : ''}`);
+  }
+}

@@ -1,0 +1,89 @@
+// The daemon's state on disk: written atomically (temp file + rename) so `status` and a restarted daemon read it whole.
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LinkState } from '../compile/compile.js';
+import type { RoundSummary, Tracker } from '../track/machine.js';
+
+export const DEFAULT_STATE_DIR = '/run/nft-mwan';
+export const STATE_FILE = 'state.json';
+export const CONTROL_SOCKET = 'control.sock';
+
+export interface InterfaceRecord {
+  /** What compile was told: online, offline, or down (no usable device). */
+  state: LinkState;
+  /** What the probes say, regardless of an operator's ifdown. */
+  tracked: 'online' | 'offline';
+  /** ISO time the current `state` began. */
+  since: string;
+  carrier: boolean;
+  forcedDown: boolean;
+  tracking: boolean;
+  fails: number;
+  goods: number;
+  lossPct: number | null;
+  rttMs: number | null;
+  lastRound: (Omit<RoundSummary, 'at'> & { at: string }) | null;
+}
+
+export interface DaemonState {
+  version: 1;
+  pid: number;
+  running: boolean;
+  configPath: string;
+  startedAt: string;
+  updatedAt: string;
+  interfaces: Record<string, InterfaceRecord>;
+  lastApply: { at: string; ok: boolean; error: string | null } | null;
+}
+
+export function interfaceRecord(t: Tracker, state: LinkState, stateSince: number, tracking: boolean): InterfaceRecord {
+  const r = t.lastRound;
+  return {
+    state,
+    tracked: t.state,
+    since: new Date(stateSince).toISOString(),
+    carrier: t.carrier,
+    forcedDown: t.forcedDown,
+    tracking,
+    fails: t.fails,
+    goods: t.goods,
+    lossPct: r?.lossPct ?? null,
+    rttMs: r?.rttMs ?? null,
+    lastRound: r ? { ...r, at: new Date(r.at).toISOString() } : null,
+  };
+}
+
+export async function writeState(dir: string, state: DaemonState): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const path = join(dir, STATE_FILE);
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
+  await rename(tmp, path);
+}
+
+/** The state file, or null when there is none (or it is not one of ours). */
+export async function readState(dir: string): Promise<DaemonState | null> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, STATE_FILE), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  try {
+    const parsed = JSON.parse(text) as DaemonState;
+    return parsed.version === 1 && typeof parsed.interfaces === 'object' ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True when a process with this pid exists (signal 0 checks without sending anything). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

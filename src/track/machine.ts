@@ -1,0 +1,203 @@
+// The tracking state machine of one WAN: probe rounds, carrier and operator commands in, state out. Pure.
+import type { Interface } from '../generated/config.js';
+import type { LinkState } from '../compile/compile.js';
+import type { Method } from './targets.js';
+
+/** Defaults for `track` (documented in the schema and docs/nft-mwan.md). */
+export const TRACK_DEFAULTS = {
+  method: 'ping',
+  reliability: 1,
+  count: 1,
+  timeout: 1,
+  interval: 2,
+  down: 3,
+  up: 3,
+  quality: { failureLatencyMs: 1000, failureLossPct: 40, recoveryLatencyMs: 500, recoveryLossPct: 10, window: 10 },
+} as const;
+
+export interface Quality {
+  failureLatencyMs: number;
+  failureLossPct: number;
+  recoveryLatencyMs: number;
+  recoveryLossPct: number;
+  window: number;
+}
+
+/** `track` with every default filled in; times in seconds. */
+export interface TrackSettings {
+  targets: string[];
+  method: Method;
+  reliability: number;
+  count: number;
+  timeout: number;
+  interval: number;
+  failureInterval: number;
+  recoveryInterval: number;
+  down: number;
+  up: number;
+  expectStatus: number[] | null;
+  dnsName: string | null;
+  quality: Quality | null;
+}
+
+export function trackSettings(iface: Interface): TrackSettings | null {
+  const t = iface.track;
+  if (t === undefined) return null;
+  const d = TRACK_DEFAULTS;
+  const interval = t.interval ?? d.interval;
+  const q = t.quality;
+  return {
+    targets: [...t.targets],
+    method: t.method ?? d.method,
+    // More than there are targets could never succeed; the validator warns, the tracker caps.
+    reliability: Math.min(t.reliability ?? d.reliability, t.targets.length),
+    count: t.count ?? d.count,
+    timeout: t.timeout ?? d.timeout,
+    interval,
+    failureInterval: t.failureInterval ?? interval,
+    recoveryInterval: t.recoveryInterval ?? interval,
+    down: t.down ?? d.down,
+    up: t.up ?? d.up,
+    expectStatus: t.expectStatus ?? null,
+    dnsName: t.dnsName ?? null,
+    quality:
+      q === undefined
+        ? null
+        : {
+            failureLatencyMs: q.failureLatencyMs ?? d.quality.failureLatencyMs,
+            failureLossPct: q.failureLossPct ?? d.quality.failureLossPct,
+            recoveryLatencyMs: q.recoveryLatencyMs ?? d.quality.recoveryLatencyMs,
+            recoveryLossPct: q.recoveryLossPct ?? d.quality.recoveryLossPct,
+            window: q.window ?? d.quality.window,
+          },
+  };
+}
+
+/** One probe: one echo, connect, request or query to one target. */
+export interface ProbeResult {
+  target: string;
+  ok: boolean;
+  rttMs: number | null;
+  /** Why it failed (timeout, "Destination Host Unreachable", ECONNREFUSED, HTTP 503, ...). */
+  error: string | null;
+}
+
+export interface RoundSummary {
+  at: number;
+  ok: boolean;
+  /** Targets with at least one answer. */
+  answered: number;
+  /** Over the quality window (or this round without quality). */
+  lossPct: number;
+  rttMs: number | null;
+  /** Set when the probes answered but the round failed a quality threshold. */
+  quality: string | null;
+  results: ProbeResult[];
+}
+
+export type Reason = 'start' | 'probes' | 'carrier' | 'operator';
+
+export interface Tracker {
+  /** What the probes (and carrier) say, regardless of any operator command. */
+  state: 'online' | 'offline';
+  /** Time (ms) `state` was entered. */
+  since: number;
+  carrier: boolean;
+  /** `nft-mwan ifdown`: out of service until `ifup`, whatever the probes say. */
+  forcedDown: boolean;
+  /** Failed rounds in a row while online; good rounds in a row while offline. */
+  fails: number;
+  goods: number;
+  window: { ok: boolean; rttMs: number | null }[];
+  lastRound: RoundSummary | null;
+  lastReason: Reason;
+}
+
+export type TrackEvent =
+  | { type: 'round'; at: number; results: readonly ProbeResult[] }
+  | { type: 'carrier'; at: number; up: boolean }
+  | { type: 'force'; at: number; down: boolean };
+
+export function initialTracker(
+  initial: 'online' | 'offline',
+  carrier: boolean,
+  at: number,
+  forcedDown = false,
+): Tracker {
+  return {
+    state: carrier ? initial : 'offline',
+    since: at,
+    carrier,
+    forcedDown,
+    fails: 0,
+    goods: 0,
+    window: [],
+    lastRound: null,
+    lastReason: 'start',
+  };
+}
+
+/** What compile is told: in service, out of service, or out with no usable device. */
+export function linkState(t: Tracker): LinkState {
+  if (!t.carrier) return 'down';
+  return t.state === 'online' && !t.forcedDown ? 'online' : 'offline';
+}
+
+/** Seconds until the next round should start, counted from the start of the last one. */
+export function nextInterval(t: Tracker, s: TrackSettings): number {
+  if (t.state === 'offline') return s.recoveryInterval;
+  return t.fails > 0 ? s.failureInterval : s.interval;
+}
+
+export function step(t: Tracker, s: TrackSettings | null, e: TrackEvent): Tracker {
+  switch (e.type) {
+    case 'carrier': {
+      if (e.up === t.carrier) return t;
+      if (!e.up) return { ...t, carrier: false, ...enter('offline', e.at, 'carrier') };
+      // Carrier back: untracked links are online at once; tracked ones must earn it with `up` good rounds.
+      return { ...t, carrier: true, ...enter(s === null ? 'online' : 'offline', e.at, 'carrier') };
+    }
+    case 'force':
+      return e.down === t.forcedDown ? t : { ...t, forcedDown: e.down, lastReason: 'operator' };
+    case 'round':
+      return s === null ? t : round(t, s, e.at, e.results);
+  }
+}
+
+function enter(state: 'online' | 'offline', at: number, reason: Reason): Partial<Tracker> {
+  // A fresh window: every decision after a change is made on probes taken after it.
+  return { state, since: at, fails: 0, goods: 0, window: [], lastReason: reason };
+}
+
+function round(t: Tracker, s: TrackSettings, at: number, results: readonly ProbeResult[]): Tracker {
+  const answered = new Set(results.filter((r) => r.ok).map((r) => r.target)).size;
+  const reached = answered >= s.reliability;
+  const samples = results.map((r) => ({ ok: r.ok, rttMs: r.ok ? r.rttMs : null }));
+  const window = s.quality ? [...t.window, ...samples].slice(-s.quality.window) : samples;
+  const lost = window.filter((w) => !w.ok).length;
+  const rtts = window.flatMap((w) => (w.ok && w.rttMs !== null ? [w.rttMs] : []));
+  const lossPct = window.length === 0 ? 100 : (100 * lost) / window.length;
+  const rttMs = rtts.length === 0 ? null : rtts.reduce((a, b) => a + b, 0) / rtts.length;
+
+  let quality: string | null = null;
+  if (s.quality && reached) {
+    const q = s.quality;
+    const [maxLoss, maxRtt] = t.state === 'online' ? [q.failureLossPct, q.failureLatencyMs] : [q.recoveryLossPct, q.recoveryLatencyMs];
+    if (lossPct > maxLoss) quality = `loss ${lossPct.toFixed(0)}% > ${maxLoss}%`;
+    else if (rttMs !== null && rttMs > maxRtt) quality = `latency ${rttMs.toFixed(1)} ms > ${maxRtt} ms`;
+  }
+  const ok = reached && quality === null;
+  const summary: RoundSummary = { at, ok, answered, lossPct, rttMs, quality, results: [...results] };
+  const next: Tracker = { ...t, window, lastRound: summary };
+  // Without carrier the probes cannot leave; their results are recorded but decide nothing.
+  if (!t.carrier) return next;
+
+  if (t.state === 'online') {
+    const fails = ok ? 0 : t.fails + 1;
+    if (fails >= s.down) return { ...next, ...enter('offline', at, 'probes'), lastRound: summary };
+    return { ...next, fails };
+  }
+  const goods = ok ? t.goods + 1 : 0;
+  if (goods >= s.up) return { ...next, ...enter('online', at, 'probes'), lastRound: summary };
+  return { ...next, goods };
+}

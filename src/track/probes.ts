@@ -1,0 +1,158 @@
+// Probes that leave through one WAN: ping with the WAN's firewall mark and device, or sockets bound to its address.
+import { createSocket } from 'node:dgram';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
+import { randomInt } from 'node:crypto';
+import { execa } from 'execa';
+import type { ProbeResult, TrackSettings } from './machine.js';
+import { parseTarget, type Target } from './targets.js';
+
+/** How a probe leaves through its WAN. */
+export interface Egress {
+  device: string;
+  /** The WAN's firewall mark (its ip rules send marked packets to its table). */
+  mark: number;
+  /** The device's IPv4 address: sockets bound to it are routed by the `from` rule into the WAN's table. */
+  address: string | null;
+}
+
+/** Runs one round: every target probed `count` times, targets in parallel; never throws. */
+export type Prober = (settings: TrackSettings, egress: Egress, signal: AbortSignal) => Promise<ProbeResult[]>;
+
+export const runRound: Prober = async (s, egress, signal) => {
+  const perTarget = await Promise.all(
+    s.targets.map(async (text) => {
+      const target = parseTarget(s.method, text);
+      if ('error' in target) return [fail(text, target.error)];
+      try {
+        if (target.method === 'ping') return await ping(target, s, egress, signal);
+        const out: ProbeResult[] = [];
+        for (let i = 0; i < s.count && !signal.aborted; i++) out.push(await socketProbe(target, s, egress, signal));
+        return out;
+      } catch (e) {
+        // A probe program that crashes or cannot start is a failed probe, not a dead daemon.
+        return [fail(text, `probe error: ${(e as Error).message}`)];
+      }
+    }),
+  );
+  return perTarget.flat();
+};
+
+function fail(target: string, error: string): ProbeResult {
+  return { target, ok: false, rttMs: null, error };
+}
+
+/** Spacing between echoes of one target within a round (ping -i; below 0.2 s needs root, which the daemon is). */
+const PING_SPACING_S = 0.1;
+
+async function ping(target: Target, s: TrackSettings, egress: Egress, signal: AbortSignal): Promise<ProbeResult[]> {
+  // -I binds to the device, -m marks the echoes so the WAN's ip rules route them, whatever the main table says.
+  const args = ['-n', '-c', String(s.count), '-W', String(s.timeout), '-I', egress.device, '-m', String(egress.mark)];
+  if (s.count > 1) args.push('-i', String(PING_SPACING_S));
+  // A hard stop: the last echo's timeout after the last echo is sent.
+  const deadlineMs = Math.ceil((s.timeout + (s.count - 1) * PING_SPACING_S) * 1000) + 500;
+  const r = await execa('ping', [...args, target.host], {
+    reject: false,
+    timeout: deadlineMs,
+    cancelSignal: signal,
+    env: { LC_ALL: 'C' },
+    stdin: 'ignore',
+  });
+  if (r.exitCode === undefined && !r.timedOut && !r.isCanceled) {
+    return [fail(target.text, `ping could not run: ${r.shortMessage ?? 'unknown error'}`)];
+  }
+  const parsed = parsePing(String(r.stdout ?? ''), s.count);
+  if (parsed.length === 0 || (r.exitCode === 2 && parsed.every((p) => !p.ok))) {
+    const why = String(r.stderr ?? '').trim().split('\n')[0] || (r.timedOut ? 'timed out' : `ping exited ${r.exitCode}`);
+    return Array.from({ length: s.count }, () => fail(target.text, why));
+  }
+  return parsed.map((p) => ({ target: target.text, ...p }));
+}
+
+/**
+ * Reads `ping -n` output: one result per echo sent. A reply line is a success with its RTT; an ICMP error
+ * ("From X icmp_seq=N Destination Host Unreachable", "Time to live exceeded") is a failure, never a success.
+ */
+export function parsePing(stdout: string, count: number): Omit<ProbeResult, 'target'>[] {
+  const bySeq = new Map<number, Omit<ProbeResult, 'target'>>();
+  for (const line of stdout.split('\n')) {
+    const reply = /^\d+ bytes from .*icmp_seq=(\d+).* time=([\d.]+) ms/.exec(line);
+    if (reply) {
+      const seq = Number(reply[1]);
+      // A duplicate or a reply after an error for the same echo does not undo the error.
+      if (!bySeq.has(seq)) bySeq.set(seq, { ok: true, rttMs: Number(reply[2]), error: null });
+      continue;
+    }
+    const error = /^From (\S+).*icmp_seq=(\d+) (.+)$/.exec(line);
+    if (error) bySeq.set(Number(error[2]), { ok: false, rttMs: null, error: `${error[3]} (from ${error[1]})` });
+  }
+  return Array.from({ length: count }, (_, i) => bySeq.get(i + 1) ?? { ok: false, rttMs: null, error: 'no reply' });
+}
+
+function socketProbe(target: Target, s: TrackSettings, egress: Egress, signal: AbortSignal): Promise<ProbeResult> {
+  if (egress.address === null) {
+    return Promise.resolve(fail(target.text, `device ${egress.device} has no IPv4 address to probe from`));
+  }
+  const local = egress.address;
+  const started = performance.now();
+  const ms = () => Math.round((performance.now() - started) * 1000) / 1000;
+  return new Promise<ProbeResult>((resolve) => {
+    let done = false;
+    const cleanups: (() => void)[] = [];
+    const finish = (ok: boolean, error: string | null) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      for (const c of cleanups) c();
+      resolve({ target: target.text, ok, rttMs: ok ? ms() : null, error });
+    };
+    const timer = setTimeout(() => finish(false, `no answer within ${s.timeout} s`), s.timeout * 1000);
+    const onAbort = () => finish(false, 'cancelled');
+    signal.addEventListener('abort', onAbort);
+
+    if (target.method === 'tcp') {
+      const sock = connect({ host: target.host, port: target.port, localAddress: local });
+      cleanups.push(() => sock.destroy());
+      sock.once('connect', () => finish(true, null));
+      sock.once('error', (e: NodeJS.ErrnoException) => finish(false, e.code ?? e.message));
+    } else if (target.method === 'http') {
+      const url = target.url;
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', localAddress: local, agent: false });
+      cleanups.push(() => req.destroy());
+      req.once('response', (res) => {
+        const status = res.statusCode ?? 0;
+        res.resume();
+        const good = s.expectStatus ? s.expectStatus.includes(status) : status >= 200 && status <= 399;
+        finish(good, good ? null : `HTTP ${status}`);
+      });
+      req.once('error', (e: NodeJS.ErrnoException) => finish(false, e.code ?? e.message));
+      req.end();
+    } else {
+      const sock = createSocket('udp4');
+      cleanups.push(() => sock.close());
+      const id = randomInt(0, 0x10000);
+      sock.on('error', (e: NodeJS.ErrnoException) => finish(false, e.code ?? e.message));
+      sock.on('message', (msg) => {
+        // Any answer to our id (even NXDOMAIN) proves the path; ICMP errors surface as socket errors.
+        if (msg.length >= 12 && msg.readUInt16BE(0) === id && (msg[2] as number) & 0x80) finish(true, null);
+      });
+      sock.bind(0, local, () => sock.send(dnsQuery(id, s.dnsName ?? '.'), target.port, target.host));
+    }
+  });
+}
+
+/** A DNS query for `name`, type NS (the root's NS when name is "."), recursion desired. */
+export function dnsQuery(id: number, name: string): Buffer {
+  const labels = name.split('.').filter((l) => l.length > 0);
+  const qname = Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')])), Buffer.from([0])]);
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(id, 0);
+  header.writeUInt16BE(0x0100, 2); // RD
+  header.writeUInt16BE(1, 4); // QDCOUNT
+  const question = Buffer.alloc(4);
+  question.writeUInt16BE(2, 0); // NS
+  question.writeUInt16BE(1, 2); // IN
+  return Buffer.concat([header, qname, question]);
+}
