@@ -338,6 +338,11 @@ function planRouting(
     // If the WAN's table has no route (device gone), never fall through to the main table's default.
     rules.push({ ...fw(i.mark), priority: o.priority + 2, action: 'unreachable' });
   }
+  // The specials too reach what the main table knows specifically: the router's own ICMP errors for such a
+  // connection carry its mark back to the LAN host, and must not be swallowed by the rule they report on.
+  for (const special of [layout.special.unreachable, layout.special.blackhole]) {
+    rules.push({ ...fw(special), priority: o.priority, action: 'lookup', table: 'main', suppressPrefixLength: 0 });
+  }
   rules.push({ ...fw(layout.special.unreachable), priority: o.priority + 2, action: 'unreachable' });
   rules.push({ ...fw(layout.special.blackhole), priority: o.priority + 2, action: 'blackhole' });
   return { protocol: o.protocol, tables: enabled.map((i) => i.table), rules, routes };

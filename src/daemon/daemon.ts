@@ -1,4 +1,5 @@
 // The daemon: tracks every WAN, re-applies one verified transaction on each state change, then flushes and runs hooks.
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server } from 'node:net';
 import { execa, type ResultPromise } from 'execa';
@@ -54,6 +55,8 @@ export class Daemon {
   private readonly states = new Map<string, { state: LinkState; since: number }>();
   private readonly egress = new Map<string, Egress>();
   private readonly loops = new Map<string, AbortController>();
+  /** Cuts a probe loop's wait short (after a carrier change) so it re-reads its interval. */
+  private readonly wakers = new Map<string, () => void>();
   private pending: Transition[] = [];
   private readonly prober: Prober;
   private readonly startedAt = new Date().toISOString();
@@ -93,6 +96,7 @@ export class Daemon {
       this.trackers.set(name, initialTracker(initial, links.get(name) ?? false, now, before?.forcedDown ?? false));
       this.settings.set(name, trackSettings(iface));
     }
+    await mkdir(this.o.stateDir, { recursive: true, mode: 0o755 });
     this.server = await serveControl(join(this.o.stateDir, CONTROL_SOCKET), (req) => this.control(req));
     this.o.log.info(
       `started (pid ${process.pid}, config ${this.o.configPath}, state ${this.o.stateDir}): ${[...this.trackers].map(([n, t]) => `${n} ${linkState(t)}`).join(', ')}`,
@@ -174,6 +178,7 @@ export class Daemon {
     if (!t || this.stopping) return;
     const next = step(t, this.settings.get(name) ?? null, e);
     this.trackers.set(name, next);
+    if (e.type !== 'round' && next !== t) this.wakers.get(name)?.();
     if (e.type === 'round' && next.lastRound && !next.lastRound.ok) {
       const r = next.lastRound;
       const failed = r.results.filter((p) => !p.ok).map((p) => `${p.target}: ${p.error ?? 'failed'}`);
@@ -317,9 +322,24 @@ export class Daemon {
           this.o.log.warn(`${name}: probe round failed to run: ${(e as Error).message}`);
         }
       }
-      const tracker = this.trackers.get(name);
-      const interval = tracker ? nextInterval(tracker, s) : s.interval;
-      await sleep(Math.max(0, interval * 1000 - (performance.now() - started)), signal);
+      // Re-evaluated on every wake-up: a state change (carrier back, say) can shorten the wait.
+      for (;;) {
+        const tracker = this.trackers.get(name);
+        const interval = tracker ? nextInterval(tracker, s) : s.interval;
+        const wait = interval * 1000 - (performance.now() - started);
+        if (wait <= 0 || signal.aborted) break;
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', wake);
+            this.wakers.delete(name);
+            resolve();
+          };
+          const timer = setTimeout(wake, wait);
+          signal.addEventListener('abort', wake);
+          this.wakers.set(name, wake);
+        });
+      }
     }
   }
 

@@ -60,15 +60,24 @@ export function hookEnv(e: HookEvent): Record<string, string> {
  */
 export async function runHooks(path: string, e: HookEvent, timeoutS: number, log: HookLog): Promise<void> {
   for (const file of await hookPrograms(path, log)) {
-    const r = await execa(file, [], {
-      reject: false,
-      timeout: timeoutS * 1000,
-      env: hookEnv(e),
-      stdin: 'ignore',
-      all: true,
-    });
+    // Its own process group, so at the timeout everything it started goes too (a `sleep` left holding
+    // the output pipe would otherwise keep the hook "running").
+    const child = execa(file, [], { reject: false, env: hookEnv(e), stdin: 'ignore', all: true, detached: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }, timeoutS * 1000);
+    const r = await child;
+    clearTimeout(timer);
     const output = String(r.all ?? '').trim().split('\n').slice(-3).join(' | ');
-    if (r.timedOut) log.warn(`hook ${file} (${e.action} ${e.interface}) killed after ${timeoutS} s`);
+    if (timedOut) log.warn(`hook ${file} (${e.action} ${e.interface}) killed after ${timeoutS} s`);
     else if (r.exitCode !== 0) log.warn(`hook ${file} (${e.action} ${e.interface}) failed: ${r.shortMessage}${output ? `: ${output}` : ''}`);
     else log.info(`hook ${file} (${e.action} ${e.interface}) done${output ? `: ${output}` : ''}`);
   }

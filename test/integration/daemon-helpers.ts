@@ -1,0 +1,50 @@
+// Runs `nft-mwan daemon` in the lab's gateway and reads what it decided (its state file and log).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BackgroundProcess, Lab } from '../../lab/netns.js';
+import { readState, type DaemonState, type InterfaceRecord } from '../../src/daemon/state-file.js';
+import { BIN } from './helpers.js';
+
+export interface RunningDaemon {
+  proc: BackgroundProcess;
+  configPath: string;
+  stateDir: string;
+  state(): Promise<DaemonState | null>;
+  iface(name: string): Promise<InterfaceRecord | undefined>;
+  /** Waits until `name` is in `state`; returns the milliseconds it took from the call. */
+  waitFor(name: string, state: InterfaceRecord['state'], timeoutMs?: number): Promise<number>;
+  /** Log lines (stderr) so far. */
+  log(): string[];
+  writeConfig(config: unknown): void;
+  /** SIGTERM and wait: returns the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export async function startDaemon(lab: Lab, config: unknown, extraArgs: string[] = []): Promise<RunningDaemon> {
+  const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-daemon-'));
+  const configPath = join(dir, 'config.json');
+  const stateDir = join(dir, 'state');
+  const writeConfig = (c: unknown) => writeFileSync(configPath, typeof c === 'string' ? c : JSON.stringify(c, null, 2));
+  writeConfig(config);
+  const proc = lab.node('gw', BIN, ['daemon', '--config', configPath, '--state-dir', stateDir, '--verbose', ...extraArgs]);
+  const state = () => readState(stateDir);
+  const iface = async (name: string) => (await state())?.interfaces[name];
+  const log = () => proc.stderr().split('\n').filter((l) => l.length > 0);
+  const waitFor = async (name: string, want: InterfaceRecord['state'], timeoutMs = 10_000) => {
+    const t0 = performance.now();
+    await lab.waitFor(async () => {
+      if (!proc.running) throw new Error(`daemon exited:\n${log().slice(-30).join('\n')}`);
+      return (await iface(name))?.state === want;
+    }, { timeoutMs, intervalMs: 20, what: `${name} ${want}\n${log().slice(-15).join('\n')}` });
+    return performance.now() - t0;
+  };
+  const running = { proc, configPath, stateDir, state, iface, waitFor, log, writeConfig, stop: async () => (await proc.kill(10_000)).exitCode };
+  // Up once the first apply is done: the state file then shows every interface.
+  await lab.waitFor(async () => {
+    if (!proc.running) throw new Error(`daemon exited at start:\n${log().join('\n')}`);
+    const s = await state();
+    return s !== null && s.lastApply?.ok === true;
+  }, { timeoutMs: 15_000, intervalMs: 50, what: 'the daemon to start' });
+  return running;
+}
