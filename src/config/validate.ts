@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { ConfigIssue } from '../errors.js';
 import type { NftMwanConfig } from '../generated/config.js';
+import { parseTarget } from '../track/targets.js';
 import { parseIpv4, parseIpv4Element, parsePort } from '../compile/net.js';
 import { markLayout, parseMask } from '../compile/marks.js';
 import configSchema from '../../schema/config.schema.json' with { type: 'json' };
@@ -140,6 +141,19 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     else deviceOwner.set(iface.device, name);
     if (iface.gateway !== undefined && iface.gateway !== 'auto' && parseIpv4(iface.gateway) === undefined) {
       add(at('gateway'), `"${iface.gateway}" is not an IPv4 address or "auto"`);
+    }
+    const track = iface.track;
+    if (track) {
+      const method = track.method ?? 'ping';
+      track.targets.forEach((text, i) => {
+        const parsed = parseTarget(method, text);
+        if ('error' in parsed) add(at('track', 'targets', String(i)), parsed.error);
+      });
+      if ((track.reliability ?? 1) > track.targets.length) {
+        add(at('track', 'reliability'), `reliability ${track.reliability} needs that many targets, but there are ${track.targets.length}: no round could ever succeed`);
+      }
+      if (track.expectStatus && method !== 'http') add(at('track', 'expectStatus'), `only for method "http" (method is "${method}")`);
+      if (track.dnsName !== undefined && method !== 'dns') add(at('track', 'dnsName'), `only for method "dns" (method is "${method}")`);
     }
   }
   // Every id that could be allocated must stay clear of reserved tables.

@@ -49,7 +49,7 @@ export function trackSettings(iface: Interface): TrackSettings | null {
   return {
     targets: [...t.targets],
     method: t.method ?? d.method,
-    // More than there are targets could never succeed; the validator warns, the tracker caps.
+    // The validator refuses more than there are targets; capped here too so a round can always succeed.
     reliability: Math.min(t.reliability ?? d.reliability, t.targets.length),
     count: t.count ?? d.count,
     timeout: t.timeout ?? d.timeout,
