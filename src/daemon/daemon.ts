@@ -45,7 +45,7 @@ interface Transition {
   detail: string;
 }
 
-const BACKOFF_MS = [250, 500, 1_000, 2_000, 5_000, 10_000, 30_000];
+const BACKOFF_MS = [250, 500, 1_000, 2_000, 5_000, 10_000];
 
 export class Daemon {
   private config!: NftMwanConfig;
@@ -252,7 +252,7 @@ export class Daemon {
         const wait = BACKOFF_MS[Math.min(this.failures, BACKOFF_MS.length - 1)] as number;
         this.failures++;
         this.lastApply = { at: new Date().toISOString(), ok: false, error: (e as Error).message };
-        this.o.log.error(`apply failed (attempt ${this.failures}), retrying in ${wait / 1000} s: ${(e as Error).message.replace(/\n/g, '; ')}`);
+        this.o.log.error(`apply failed (attempt ${this.failures}), retrying in ${wait / 1000} s: ${(e as Error).message}`);
         this.scheduleStateWrite();
         await sleep(wait);
       }
@@ -275,7 +275,7 @@ export class Daemon {
         const n = await flushByMark(this.o.run, mark, mask);
         this.o.log.info(`${tr.name}: deleted ${n} conntrack entr${n === 1 ? 'y' : 'ies'} marked for it (flushConntrack ${trigger})`);
       } catch (e) {
-        this.o.log.warn(`${tr.name}: conntrack flush failed: ${(e as Error).message.replace(/\n/g, '; ')}`);
+        this.o.log.warn(`${tr.name}: conntrack flush failed: ${(e as Error).message}`);
       }
     }
     for (const tr of transitions) this.queueHook(tr);

@@ -59,15 +59,16 @@ async function ping(target: Target, s: TrackSettings, egress: Egress, signal: Ab
     env: { LC_ALL: 'C' },
     stdin: 'ignore',
   });
-  if (r.exitCode === undefined && !r.timedOut && !r.isCanceled) {
-    return [fail(target.text, `ping could not run: ${r.shortMessage ?? 'unknown error'}`)];
-  }
   const parsed = parsePing(String(r.stdout ?? ''), s.count);
-  if (parsed.length === 0 || (r.exitCode === 2 && parsed.every((p) => !p.ok))) {
-    const why = String(r.stderr ?? '').trim().split('\n')[0] || (r.timedOut ? 'timed out' : `ping exited ${r.exitCode}`);
-    return Array.from({ length: s.count }, () => fail(target.text, why));
-  }
-  return parsed.map((p) => ({ target: target.text, ...p }));
+  if (parsed.some((p) => p.ok)) return parsed.map((p) => ({ target: target.text, ...p }));
+  // No answer at all: say why when ping itself failed, so `status` and the log tell a dead probe from a dead WAN.
+  let why: string | null = null;
+  if (r.timedOut) why = `ping did not finish within ${deadlineMs} ms (killed)`;
+  else if (r.isCanceled) why = 'cancelled';
+  else if (r.signal) why = `ping died (${r.signal})`;
+  else if (r.exitCode === undefined || r.exitCode > 1) why = String(r.stderr ?? '').trim().split('\n')[0] || (r.shortMessage ?? `ping exited ${r.exitCode}`);
+  if (why === null) return parsed.map((p) => ({ target: target.text, ...p }));
+  return Array.from({ length: s.count }, () => fail(target.text, why));
 }
 
 /**

@@ -21,13 +21,20 @@ export interface RunningDaemon {
   stop(): Promise<number | null>;
 }
 
-export async function startDaemon(lab: Lab, config: unknown, extraArgs: string[] = []): Promise<RunningDaemon> {
+export async function startDaemon(
+  lab: Lab,
+  config: unknown,
+  extraArgs: string[] = [],
+  { path }: { path?: string } = {},
+): Promise<RunningDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-daemon-'));
   const configPath = join(dir, 'config.json');
   const stateDir = join(dir, 'state');
   const writeConfig = (c: unknown) => writeFileSync(configPath, typeof c === 'string' ? c : JSON.stringify(c, null, 2));
   writeConfig(config);
-  const proc = lab.node('gw', BIN, ['daemon', '--config', configPath, '--state-dir', stateDir, '--verbose', ...extraArgs]);
+  const args = [BIN, 'daemon', '--config', configPath, '--state-dir', stateDir, '--verbose', ...extraArgs];
+  // `env` execs in place, so the pid is still the daemon's own.
+  const proc = path === undefined ? lab.spawn('gw', process.execPath, args) : lab.spawn('gw', 'env', [`PATH=${path}`, process.execPath, ...args]);
   const state = () => readState(stateDir);
   const iface = async (name: string) => (await state())?.interfaces[name];
   const log = () => proc.stderr().split('\n').filter((l) => l.length > 0);

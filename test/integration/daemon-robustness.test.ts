@@ -1,0 +1,142 @@
+// The daemon through bad moments: probe programs that hang or crash, nft failing, a device that vanishes and returns.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, expect, it, onTestFailed } from 'vitest';
+import { endpoint, runTcpClient, startTcpServer } from '../../lab/agents.js';
+import { Lab } from '../../lab/netns.js';
+import { buildMultiWan, LAB_NET, type MultiWan } from '../../lab/topology.js';
+import { describeLab } from '../../lab/vitest.js';
+import { cli } from './helpers.js';
+import { startDaemon, type RunningDaemon } from './daemon-helpers.js';
+
+const W1 = LAB_NET.wan[1];
+const W2 = LAB_NET.wan[2];
+const [SRV1] = LAB_NET.server.addrs as [string];
+
+const track = { targets: [SRV1], interval: 0.2, timeout: 0.3, down: 3, up: 3 };
+const config = {
+  interfaces: {
+    wan1: { device: 'wan1', gateway: 'auto', track },
+    wan2: { device: 'wan2', gateway: 'auto', track },
+  },
+  policies: { balanced: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },
+  rules: [{ name: 'default', policy: 'balanced' }],
+};
+
+/**
+ * Stand-ins for ping and nft, first in the daemon's PATH: each behaves like the real program until a
+ * mode file next to it says otherwise (ping: "hang" or "crash"; nft: "fail").
+ */
+function wrappers(): { dir: string; set(tool: 'ping' | 'nft', mode: string | null): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-wrap-'));
+  const script = (tool: string, real: string, modes: string) =>
+    `#!/bin/sh\nmode=$(cat ${dir}/${tool}.mode 2>/dev/null)\n${modes}\nexec ${real} "$@"\n`;
+  writeFileSync(
+    join(dir, 'ping'),
+    script('ping', '/usr/bin/ping', 'case "$mode" in hang) exec sleep 3600;; crash) kill -SEGV $$;; esac'),
+  );
+  writeFileSync(join(dir, 'nft'), script('nft', '/usr/sbin/nft', '[ "$mode" = fail ] && { echo "nft: simulated failure" >&2; exit 1; }'));
+  chmodSync(join(dir, 'ping'), 0o755);
+  chmodSync(join(dir, 'nft'), 0o755);
+  return {
+    dir,
+    set(tool, mode) {
+      const file = join(dir, `${tool}.mode`);
+      if (mode === null) rmSync(file, { force: true });
+      else writeFileSync(file, mode);
+    },
+  };
+}
+
+describeLab('nft-mwan daemon: survives bad moments', () => {
+  const lab = new Lab();
+  let net: MultiWan;
+  let daemon: RunningDaemon | null = null;
+  const wrap = wrappers();
+
+  const flows = async (count = 20) => {
+    const r = await runTcpClient(lab, LAB_NET.lan.ns, { target: endpoint(SRV1, 5001), count, concurrency: 10, timeoutMs: 2_000 });
+    return { ok: r.ok, wan1: r.peers[W1.addr] ?? 0, wan2: r.peers[W2.addr] ?? 0 };
+  };
+
+  const start = async () => {
+    const d = await startDaemon(lab, config, [], { path: `${wrap.dir}:/usr/sbin:/usr/bin:/sbin:/bin` });
+    daemon = d;
+    onTestFailed(() => console.error(`daemon log:\n${d.log().filter((l) => !l.includes('debug: run:')).join('\n')}`));
+    await d.waitFor('wan1', 'online');
+    await d.waitFor('wan2', 'online');
+    return d;
+  };
+
+  beforeAll(async () => {
+    net = await buildMultiWan(lab, { wans: 2 });
+    await startTcpServer(lab, 'srv', [endpoint(SRV1, 5001)]);
+    await lab.addNamespace('park');
+  });
+
+  afterEach(async () => {
+    wrap.set('ping', null);
+    wrap.set('nft', null);
+    await net.setUpstream(2, 'up');
+    if (daemon) {
+      expect(await daemon.stop()).toBe(0);
+      expect((await cli(lab, 'gw', 'stop', '--config', daemon.configPath)).exitCode).toBe(0);
+      daemon = null;
+    }
+  });
+
+  afterAll(async () => {
+    rmSync(wrap.dir, { recursive: true, force: true });
+    await lab.teardown();
+  });
+
+  it.each(['hang', 'crash'])('a probe program that starts to %s fails its rounds; the daemon carries on and recovers', async (mode) => {
+    const d = await start();
+    wrap.set('ping', mode);
+    await d.waitFor('wan1', 'offline', 5_000);
+    await d.waitFor('wan2', 'offline', 5_000);
+    expect(d.proc.running).toBe(true);
+    // status tells a broken probe from a broken WAN.
+    const error = (await d.iface('wan1'))?.lastRound?.results[0]?.error;
+    expect(error).toMatch(mode === 'hang' ? /ping did not finish within \d+ ms \(killed\)/ : /ping died \(SIGSEGV\)/);
+    wrap.set('ping', null);
+    await d.waitFor('wan1', 'online', 5_000);
+    await d.waitFor('wan2', 'online', 5_000);
+    expect((await flows()).ok).toBe(20);
+  });
+
+  it('nft failing: the apply is retried with backoff and logged, and lands once nft works again', async () => {
+    const d = await start();
+    wrap.set('nft', 'fail');
+    await net.setUpstream(2, 'drop');
+    await d.waitFor('wan2', 'offline', 3_000);
+    await lab.waitFor(() => d.log().filter((l) => /error: apply failed \(attempt \d+\), retrying in/.test(l)).length >= 2, {
+      timeoutMs: 5_000,
+      what: 'two failed attempts',
+    });
+    expect(d.log().join('\n')).toMatch(/nft: simulated failure/);
+    expect((await d.state())?.lastApply).toMatchObject({ ok: false });
+    // Still the old rules: some new connections still go to wan2, into its dead ISP, and fail.
+    expect((await flows(20)).ok).toBeLessThan(20);
+    wrap.set('nft', null);
+    await lab.waitFor(async () => (await d.state())?.lastApply?.ok === true, { timeoutMs: 10_000, what: 'a successful apply' });
+    expect(await flows(20)).toMatchObject({ ok: 20, wan2: 0 });
+  });
+
+  it('a device that disappears and returns: down at once, back in service after good rounds', async () => {
+    const d = await start();
+    // Moving the device out of the gateway's namespace is, for the gateway, the device disappearing.
+    await lab.ip('gw', ['link', 'set', 'dev', W2.dev, 'netns', lab.nsName('park')]);
+    await d.waitFor('wan2', 'down', 3_000);
+    expect(await flows(20)).toMatchObject({ ok: 20, wan2: 0 });
+    await lab.ip('park', ['link', 'set', 'dev', W2.dev, 'netns', lab.nsName('gw')]);
+    await lab.ip('gw', ['addr', 'add', `${W2.addr}/${W2.len}`, 'dev', W2.dev]);
+    await lab.ip('gw', ['link', 'set', 'dev', W2.dev, 'up']);
+    await lab.sysctl('gw', { [`net.ipv4.conf.${W2.dev}.rp_filter`]: 0 });
+    await lab.ip('gw', ['route', 'replace', 'default', 'via', W2.gateway, 'dev', W2.dev, 'metric', String(W2.metric)]);
+    await d.waitFor('wan2', 'online', 5_000);
+    expect(d.proc.running).toBe(true);
+    expect((await flows(30)).wan2).toBeGreaterThan(0);
+  });
+});
