@@ -39,8 +39,8 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   apply: {
     summary: 'install the config: one nft transaction, verified, plus ip rules and routes (idempotent)',
-    usage: 'apply [--config FILE] [--print]',
-    options: { print: { type: 'boolean' } },
+    usage: 'apply [--config FILE] [--print] [--state-dir DIR]',
+    options: { print: { type: 'boolean' }, 'state-dir': { type: 'string' } },
     load: () => import('./apply.js'),
   },
   status: {

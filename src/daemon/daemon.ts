@@ -1,6 +1,6 @@
 // The daemon: tracks every WAN, re-applies one verified transaction on each state change, then flushes and runs hooks.
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Server } from 'node:net';
 import { execa, type ResultPromise } from 'execa';
 import type { LinkState } from '../compile/compile.js';
@@ -426,7 +426,7 @@ export class Daemon {
         version: 1,
         pid: process.pid,
         running,
-        configPath: this.o.configPath,
+        configPath: resolve(this.o.configPath),
         startedAt: this.startedAt,
         updatedAt: new Date().toISOString(),
         interfaces,

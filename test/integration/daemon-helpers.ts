@@ -25,11 +25,12 @@ export async function startDaemon(
   lab: Lab,
   config: unknown,
   extraArgs: string[] = [],
-  { path }: { path?: string } = {},
+  { path, reuse }: { path?: string; reuse?: RunningDaemon } = {},
 ): Promise<RunningDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-daemon-'));
-  const configPath = join(dir, 'config.json');
-  const stateDir = join(dir, 'state');
+  // `reuse`: the same config file and state directory as an earlier daemon (a restart).
+  const configPath = reuse?.configPath ?? join(dir, 'config.json');
+  const stateDir = reuse?.stateDir ?? join(dir, 'state');
   const writeConfig = (c: unknown) => writeFileSync(configPath, typeof c === 'string' ? c : JSON.stringify(c, null, 2));
   writeConfig(config);
   const args = [BIN, 'daemon', '--config', configPath, '--state-dir', stateDir, '--verbose', ...extraArgs];
@@ -51,7 +52,7 @@ export async function startDaemon(
   await lab.waitFor(async () => {
     if (!proc.running) throw new Error(`daemon exited at start:\n${log().join('\n')}`);
     const s = await state();
-    return s !== null && s.lastApply?.ok === true;
+    return s !== null && s.pid === proc.pid && s.lastApply?.ok === true;
   }, { timeoutMs: 15_000, intervalMs: 50, what: 'the daemon to start' });
   return running;
 }

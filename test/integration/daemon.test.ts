@@ -7,7 +7,7 @@ import { endpoint, runTcpClient, startDnsServer, startHttpServer, startTcpHold, 
 import { Lab } from '../../lab/netns.js';
 import { buildMultiWan, LAB_NET, type MultiWan, type WanIndex } from '../../lab/topology.js';
 import { describeLab } from '../../lab/vitest.js';
-import { cli, conntrackMarks } from './helpers.js';
+import { cli, configFile, conntrackMarks } from './helpers.js';
 import { startDaemon, type RunningDaemon } from './daemon-helpers.js';
 
 const W1 = LAB_NET.wan[1];
@@ -333,5 +333,25 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     const during = await failAndRecover(d, () => net.setUpstream(2, 'drop'), () => net.setUpstream(2, 'up'));
     expect(during).toMatchObject({ ok: 20, wan2: 0 });
     expect((await d.iface('wan2'))?.lastRound?.results[0]).toMatchObject({ ok: true });
+  });
+
+  it('a restarted daemon goes on from the state file; apply while it runs reloads through it, keeping live states', async () => {
+    const first = await start(config());
+    await first.waitFor('wan2', 'online');
+    expect((await cli(lab, 'gw', 'ifdown', 'wan2', '--state-dir', first.stateDir)).exitCode).toBe(0);
+    expect(await first.stop()).toBe(0);
+    const d = await startDaemon(lab, config(), [], { reuse: first });
+    daemon = d;
+    // Still out: the operator's ifdown survives the restart, no flap back online.
+    expect(await d.iface('wan2')).toMatchObject({ state: 'offline', forcedDown: true });
+    expect(d.log().filter((l) => /wan2: \w+ -> online/.test(l))).toEqual([]);
+    const applied = await cli(lab, 'gw', 'apply', '--config', d.configPath, '--state-dir', d.stateDir);
+    expect(applied.exitCode).toBe(0);
+    expect(applied.stderr).toMatch(/the daemon \(pid \d+\) reloaded/);
+    expect(await flows(20)).toMatchObject({ ok: 20, wan2: 0 });
+    // A different config file would fight the daemon: refused, nothing changed.
+    const other = await cli(lab, 'gw', 'apply', '--config', configFile(config()), '--state-dir', d.stateDir);
+    expect(other.exitCode).toBe(1);
+    expect(other.stderr).toMatch(/the running daemon \(pid \d+\) uses .*config\.json, not /);
   });
 });
