@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { endpoint, runTcpClient, startTcpServer } from '../lab/agents.js';
 import { type Lab, listNamespaces, newPrefix, withLab } from '../lab/netns.js';
 import { buildMultiWan, LAB_NET } from '../lab/topology.js';
+import { readState } from '../src/daemon/state-file.js';
 
 const BIN = fileURLToPath(new URL('../../bin/nft-mwan', import.meta.url));
 const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -28,7 +29,7 @@ const config = {
 
 async function demo(lab: Lab): Promise<void> {
   say(`building the lab (namespaces ${lab.prefix}-*): LAN host -> gateway -> isp1, isp2 -> server`);
-  await buildMultiWan(lab, { wans: 2 });
+  const net = await buildMultiWan(lab, { wans: 2 });
   const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-demo-'));
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(config, null, 2));
@@ -61,6 +62,36 @@ async function demo(lab: Lab): Promise<void> {
   say(`  failed: ${r.failed}`);
   const pinned = await connect(endpoint(srv2, 5001), 50);
   say(`rule docs_via_wan2: 50 connections to ${srv2} -> ${JSON.stringify(pinned.peers)}`);
+
+  // Failover: the daemon with fast tracking; isp2 starts dropping everything upstream (its link stays up).
+  const tracked = {
+    ...config,
+    interfaces: Object.fromEntries(
+      Object.entries(config.interfaces).map(([n, i]) => [n, { ...i, track: { targets: [srv1], interval: 0.2, timeout: 0.2, down: 3, up: 3 } }]),
+    ),
+  };
+  writeFileSync(file, JSON.stringify(tracked, null, 2));
+  const stateDir = join(dir, 'state');
+  say(`
+$ nft-mwan daemon --config ${file} --state-dir ${stateDir}   (tracking every 0.2 s, 3 failed rounds = offline)`);
+  const daemon = lab.spawn('gw', process.execPath, [BIN, 'daemon', '--config', file, '--state-dir', stateDir]);
+  const wan2Balanced = async () =>
+    (await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'policy_balanced'])).stdout.includes('"mark_wan2"');
+  await lab.waitFor(async () => (await readState(stateDir))?.lastApply?.ok === true && (await wan2Balanced()), { timeoutMs: 15_000, what: 'the daemon' });
+  say('isp2 now silently drops everything it would forward ...');
+  const t0 = performance.now();
+  await net.setUpstream(2, 'drop');
+  await lab.waitFor(async () => !(await wan2Balanced()), { timeoutMs: 10_000, intervalMs: 10, what: 'failover' });
+  say(`  wan2 left the balancing policy ${((performance.now() - t0) / 1000).toFixed(2)} s later`);
+  const during = await connect(endpoint(srv1, 5001), 200);
+  say(`  200 new connections: ${JSON.stringify(during.peers)}, failed: ${during.failed}`);
+  await run('status', '--config', file, '--state-dir', stateDir);
+  const t1 = performance.now();
+  await net.setUpstream(2, 'up');
+  await lab.waitFor(wan2Balanced, { timeoutMs: 10_000, intervalMs: 10, what: 'recovery' });
+  say(`isp2 repaired: wan2 back in the policy ${((performance.now() - t1) / 1000).toFixed(2)} s later (3 good rounds)`);
+  await daemon.kill(5_000);
+  say(daemon.stderr().split('\n').filter((l) => / -> |hook|deleted/.test(l)).map((l) => `  daemon log: ${l}`).join('\n'));
   await run('stop', '--config', file);
 }
 

@@ -69,8 +69,8 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   stop: {
     summary: "remove exactly what nft-mwan installed (its table, ip rules and routes), nothing else",
-    usage: 'stop [--config FILE]',
-    options: {},
+    usage: 'stop [--config FILE] [--state-dir DIR]',
+    options: { 'state-dir': { type: 'string' } },
     load: () => import('./stop.js'),
   },
 };

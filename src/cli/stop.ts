@@ -2,8 +2,19 @@
 import { loadConfig } from '../config/load.js';
 import { stop } from '../engine/stop.js';
 import type { CommandContext } from './main.js';
+import { MwanError } from '../errors.js';
+import { processAlive, readState } from '../daemon/state-file.js';
+import { stateDir } from './state-dir.js';
 
 export default async function stopCommand(ctx: CommandContext): Promise<number> {
+  const file = await readState(stateDir(ctx));
+  if (file !== null && file.running && processAlive(file.pid)) {
+    // It would put everything back at its next state change: stop it instead, it can take the rules along.
+    throw new MwanError({
+      code: 'DAEMON',
+      summary: `the daemon (pid ${file.pid}) is running and would re-install the rules; stop it first (systemctl stop nft-mwan), then run stop, or run the daemon with --stop-on-exit`,
+    });
+  }
   const loaded = await loadConfig(ctx.configPath);
   // Stopping must work even when the config is broken: fall back to the default names.
   if (!loaded.ok) ctx.log.warn(`${ctx.configPath}: ${loaded.summary}; removing the default table and rule protocol`);

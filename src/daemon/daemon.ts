@@ -73,6 +73,7 @@ export class Daemon {
   private linkReadQueued = false;
   private server: Server | null = null;
   private stateWrite: NodeJS.Timeout | null = null;
+  private stateWrites: Promise<void> = Promise.resolve();
   private stopping = false;
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
@@ -415,7 +416,13 @@ export class Daemon {
     }, 100);
   }
 
-  private async writeStateNow(running: boolean): Promise<void> {
+  /** Writes go one after another, so the last one written is the last one made (shutdown's `running: false`). */
+  private writeStateNow(running: boolean): Promise<void> {
+    this.stateWrites = this.stateWrites.then(() => this.writeStateOnce(running));
+    return this.stateWrites;
+  }
+
+  private async writeStateOnce(running: boolean): Promise<void> {
     const interfaces: DaemonState['interfaces'] = {};
     for (const [name, t] of this.trackers) {
       const s = this.states.get(name) ?? { state: linkState(t), since: t.since };

@@ -53,10 +53,13 @@ export function interfaceRecord(t: Tracker, state: LinkState, stateSince: number
   };
 }
 
+let writes = 0;
+
 export async function writeState(dir: string, state: DaemonState): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const path = join(dir, STATE_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
+  // Unique per write: two writes in flight never share (and lose) a temp file.
+  const tmp = `${path}.${process.pid}.${++writes}.tmp`;
   await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
   await rename(tmp, path);
 }

@@ -85,8 +85,11 @@ export function parsePing(stdout: string, count: number): Omit<ProbeResult, 'tar
       if (!bySeq.has(seq)) bySeq.set(seq, { ok: true, rttMs: Number(reply[2]), error: null });
       continue;
     }
-    const error = /^From (\S+).*icmp_seq=(\d+) (.+)$/.exec(line);
-    if (error) bySeq.set(Number(error[2]), { ok: false, rttMs: null, error: `${error[3]} (from ${error[1]})` });
+    const error = /^From (\S+?):? .*icmp_seq=(\d+) (.+)$/.exec(line);
+    // A redirect only tells of a better next hop: the echo was forwarded, its reply may well come.
+    if (error && !(error[3] as string).startsWith('Redirect')) {
+      bySeq.set(Number(error[2]), { ok: false, rttMs: null, error: `${error[3]} (from ${error[1]})` });
+    }
   }
   return Array.from({ length: count }, (_, i) => bySeq.get(i + 1) ?? { ok: false, rttMs: null, error: 'no reply' });
 }

@@ -34,6 +34,7 @@ export function parseTarget(method: Method, text: string): Target | { error: str
       // Names would need DNS through the WAN under test; an address keeps the probe about the path only.
       if (parseIpv4(url.hostname) === undefined) return { error: `"${text}": the host must be an IPv4 address, not a name` };
       const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+      if (port < 1) return { error: `"${text}": port ${port} is not a port to connect to` };
       return { method, text, host: url.hostname, port, url };
     }
   }

@@ -74,3 +74,11 @@ describe('validateConfig', () => {
     }
   });
 });
+
+describe('shipped files', () => {
+  it('examples/config.json (the README config) is valid', async () => {
+    const { loadConfig } = await import('../../src/config/load.js');
+    const r = await loadConfig(new URL('../../examples/config.json', import.meta.url).pathname);
+    expect(r.ok ? [] : r.issues).toEqual([]);
+  });
+});

@@ -297,6 +297,9 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     expect(st.stdout).toMatch(new RegExp(`wan1\\s+online\\s+\\S+\\s+up\\s+[\\d.]+ms\\s+0%\\s+${SRV1.replace(/\./g, '\\.')} [\\d.]+ms`));
     const json = JSON.parse((await cli(lab, 'gw', 'status', '--json', '--config', d.configPath, '--state-dir', d.stateDir)).stdout);
     expect(json.daemon.interfaces.wan2).toMatchObject({ state: 'offline', forcedDown: true, tracked: 'online' });
+    const stopped = await cli(lab, 'gw', 'stop', '--config', d.configPath, '--state-dir', d.stateDir);
+    expect(stopped.exitCode).toBe(1);
+    expect(stopped.stderr).toMatch(/the daemon \(pid \d+\) is running/);
     const unknown = await cli(lab, 'gw', 'ifdown', 'wan9', '--state-dir', d.stateDir);
     expect(unknown.exitCode).toBe(1);
     expect(unknown.stderr).toMatch(/unknown interface "wan9"/);

@@ -1,0 +1,150 @@
+// Failover benchmark (not a test): how long from an ISP failing upstream until the gateway's rules stop
+// sending new connections to it, and from its repair until they use it again. Three tracking settings run
+// side by side in one namespace lab; mwan3's default timings are the baseline the others are divided by.
+// Everything runs inside namespaces it creates and removes. Usage:
+//   node dist/scripts/bench-failover.js [--trials N] [--baseline-trials N] [--json FILE]
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { endpoint, startTcpHold, startTcpServer } from '../lab/agents.js';
+import { type BackgroundProcess, type Lab, withLab } from '../lab/netns.js';
+import { buildMultiWan, LAB_NET, type MultiWan } from '../lab/topology.js';
+
+const BIN = fileURLToPath(new URL('../../bin/nft-mwan', import.meta.url));
+const say = (s: string) => process.stdout.write(`${s}\n`);
+const [SRV1, SRV2] = LAB_NET.server.addrs as [string, string];
+
+interface Setting {
+  name: string;
+  what: string;
+  track: Record<string, number>;
+  baseline?: true;
+}
+
+const SETTINGS: Setting[] = [
+  {
+    name: 'mwan3-defaults',
+    what: "mwan3's defaults: interval 10 s, timeout 4 s, down 5, up 5",
+    track: { interval: 10, timeout: 4, down: 5, up: 5 },
+    baseline: true,
+  },
+  { name: 'nft-mwan-defaults', what: "nft-mwan's defaults: interval 2 s, timeout 1 s, down 3, up 3", track: {} },
+  { name: 'fast', what: 'the issue\'s fast setting: interval 0.2 s, timeout 0.2 s, down 3, up 3', track: { interval: 0.2, timeout: 0.2, down: 3, up: 3 } },
+];
+
+const config = (track: Record<string, number>) => ({
+  interfaces: {
+    wan1: { device: 'wan1', gateway: 'auto', track: { targets: [SRV1], ...track } },
+    wan2: { device: 'wan2', gateway: 'auto', track: { targets: [SRV1], ...track } },
+  },
+  policies: {
+    balanced: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] },
+    wan1_first: { members: [{ interface: 'wan1', metric: 1 }, { interface: 'wan2', metric: 2 }] },
+  },
+  rules: [
+    { name: 'hold', destIp: [`${SRV2}/32`], policy: 'wan1_first' },
+    { name: 'default', policy: 'balanced' },
+  ],
+});
+
+/** Does the installed balancing policy send new connections to wan2? Read from the kernel, not the daemon. */
+async function wan2InPolicy(lab: Lab): Promise<boolean> {
+  // Not there yet (the daemon still starting) reads as "not in the policy".
+  const r = await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'policy_balanced'], { reject: false });
+  return r.exitCode === 0 && r.stdout.includes('"mark_wan2"');
+}
+
+async function until(lab: Lab, want: boolean, limitMs: number): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < limitMs) {
+    if ((await wan2InPolicy(lab)) === want) return performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`wan2 ${want ? 'not back' : 'still in the policy'} after ${limitMs} ms`);
+}
+
+interface Trial {
+  failoverMs: number;
+  recoveryMs: number;
+}
+
+async function runSetting(lab: Lab, net: MultiWan, s: Setting, trials: number): Promise<Trial[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-bench-'));
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(config(s.track)));
+  const daemon: BackgroundProcess = lab.spawn('gw', process.execPath, [BIN, 'daemon', '--config', file, '--state-dir', join(dir, 'state'), '--quiet']);
+  try {
+    await until(lab, true, 30_000);
+    const out: Trial[] = [];
+    // A generous limit: the baseline needs about a minute each way.
+    const limit = 180_000;
+    for (let i = 0; i < trials; i++) {
+      // Let a round or two pass, so the cut lands at a random point of the probe cycle.
+      await new Promise((r) => setTimeout(r, 300 + Math.random() * 700));
+      await net.setUpstream(2, 'drop');
+      const failoverMs = await until(lab, false, limit);
+      await new Promise((r) => setTimeout(r, 300 + Math.random() * 700));
+      await net.setUpstream(2, 'up');
+      const recoveryMs = await until(lab, true, limit);
+      out.push({ failoverMs, recoveryMs });
+      say(`  ${s.name} trial ${i + 1}/${trials}: failover ${(failoverMs / 1000).toFixed(2)} s, recovery ${(recoveryMs / 1000).toFixed(2)} s`);
+    }
+    return out;
+  } finally {
+    await daemon.kill(5_000);
+    await lab.exec('gw', BIN, ['stop', '--config', file], { reject: false });
+  }
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+};
+const median = (xs: number[]) => pct(xs, 50);
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { trials: { type: 'string', default: '10' }, 'baseline-trials': { type: 'string', default: '2' }, json: { type: 'string' } },
+  });
+  const trials = Number(values.trials);
+  const baselineTrials = Number(values['baseline-trials']);
+  await withLab(async (lab) => {
+    const net = await buildMultiWan(lab, { wans: 2 });
+    await startTcpServer(lab, 'srv', [endpoint(SRV1, 5001), endpoint(SRV2, 5001)]);
+    const results: Record<string, Trial[]> = {};
+    let holdGap = 0;
+    for (const s of SETTINGS) {
+      say(`${s.name}: ${s.what}`);
+      // A long-lived flow on wan1 through every trial: failover must never touch it.
+      const hold = s.baseline ? null : await startTcpHold(lab, 'lan', { target: endpoint(SRV2, 5001), intervalMs: 20 });
+      results[s.name] = await runSetting(lab, net, s, s.baseline ? baselineTrials : trials);
+      if (hold) {
+        const summary = await hold.stop();
+        if (summary.closed || summary.mismatched > 0) throw new Error(`the wan1 flow was disturbed: ${JSON.stringify(summary)}`);
+        holdGap = Math.max(holdGap, summary.maxGapMs);
+      }
+    }
+    const base = results[SETTINGS[0]?.name ?? ''] ?? [];
+    const baseF = median(base.map((t) => t.failoverMs));
+    const baseR = median(base.map((t) => t.recoveryMs));
+    say('\nsetting             trials  failover median / p90 / max   recovery median / p90 / max   vs mwan3 defaults (failover, recovery)');
+    const rows = SETTINGS.map((s) => {
+      const ts = results[s.name] ?? [];
+      const f = ts.map((t) => t.failoverMs);
+      const r = ts.map((t) => t.recoveryMs);
+      const fmt = (xs: number[]) => [median(xs), pct(xs, 90), Math.max(...xs)].map((x) => (x / 1000).toFixed(2)).join(' / ');
+      const ratio = `${(median(f) / baseF).toFixed(3)}x, ${(median(r) / baseR).toFixed(3)}x`;
+      say(`${s.name.padEnd(19)} ${String(ts.length).padStart(6)}  ${fmt(f).padEnd(28)}  ${fmt(r).padEnd(28)}  ${ratio}`);
+      return { setting: s.name, what: s.what, trials: ts, failoverMedianMs: median(f), recoveryMedianMs: median(r) };
+    });
+    say(`\nlongest pause of a flow on the healthy WAN (echo every 20 ms) through all trials: ${holdGap} ms`);
+    if (values.json) writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), rows, holdMaxGapMs: holdGap }, null, 2));
+  });
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench-failover: ${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,78 @@
+// Validation of `track`: bad targets per method, reliability against the target count, method-only options and
+// schema violations are each reported at their JSON pointer, saying what would be valid.
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/validate.js';
+
+type Track = Record<string, unknown>;
+
+const configWith = (track: Track, more: Record<string, unknown> = {}) => ({
+  interfaces: {
+    wan1: { device: 'wan1', gateway: '198.51.100.1', track, ...more },
+    wan2: { device: 'wan2', gateway: 'auto' },
+  },
+  policies: { balanced: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },
+  rules: [{ name: 'default', policy: 'balanced' }],
+});
+
+const issuesOf = (track: Track) => {
+  const r = validateConfig(configWith(track));
+  return r.ok ? [] : r.issues;
+};
+
+const T = '/interfaces/wan1/track';
+
+describe('validateConfig: track', () => {
+  it.each<[string, Track]>([
+    ['ping with defaults', { targets: ['192.0.2.1'] }],
+    ['ping, 2 of 3, every option', { targets: ['192.0.2.1', '192.0.2.2', '192.0.2.3'], method: 'ping', reliability: 2, count: 3, timeout: 0.5, interval: 1.5, failureInterval: 0.5, recoveryInterval: 10, down: 5, up: 2, quality: { failureLatencyMs: 300, failureLossPct: 20, recoveryLatencyMs: 150, recoveryLossPct: 5, window: 30 } }],
+    ['reliability equal to the target count', { targets: ['192.0.2.1', '192.0.2.2'], reliability: 2 }],
+    ['tcp', { method: 'tcp', targets: ['192.0.2.1:443', '192.0.2.2:22'] }],
+    ['http with statuses', { method: 'http', targets: ['http://192.0.2.80/health', 'https://192.0.2.81:8443/'], expectStatus: [200, 204] }],
+    ['dns with a name', { method: 'dns', targets: ['192.0.2.53'], dnsName: 'example.com' }],
+    ['an empty quality (all defaults)', { targets: ['192.0.2.1'], quality: {} }],
+  ])('accepts %s', (_what, track) => {
+    const r = validateConfig(configWith(track));
+    expect(r.ok ? [] : r.issues).toEqual([]);
+  });
+
+  it.each<[string, Track, string, RegExp]>([
+    ['a tcp target without a port', { method: 'tcp', targets: ['192.0.2.1'] }, `${T}/targets/0`, /"192\.0\.2\.1" is not address:port \(tcp targets look like "192\.0\.2\.53:443"\)/],
+    ['a bad second target', { method: 'tcp', targets: ['192.0.2.1:443', '192.0.2.2:0'] }, `${T}/targets/1`, /"192\.0\.2\.2:0" is not address:port/],
+    ['an http target with a host name', { method: 'http', targets: ['http://example.com/health'] }, `${T}/targets/0`, /the host must be an IPv4 address, not a name/],
+    ['an http target that is not a URL', { method: 'http', targets: ['192.0.2.80'] }, `${T}/targets/0`, /is not a URL/],
+    ['a ping target that is a name (default method)', { targets: ['one.one.one.one'] }, `${T}/targets/0`, /not an IPv4 address \(ping targets are addresses\)/],
+    ['a dns target with a port', { method: 'dns', targets: ['192.0.2.53:53'] }, `${T}/targets/0`, /not an IPv4 address \(dns targets are addresses\)/],
+    ['an http URL given to ping', { targets: ['http://192.0.2.80/'] }, `${T}/targets/0`, /not an IPv4 address/],
+    ['reliability 3 with 2 targets', { targets: ['192.0.2.1', '192.0.2.2'], reliability: 3 }, `${T}/reliability`, /reliability 3 needs that many targets, but there are 2: no round could ever succeed/],
+    ['expectStatus with method ping', { method: 'ping', targets: ['192.0.2.1'], expectStatus: [200] }, `${T}/expectStatus`, /only for method "http" \(method is "ping"\)/],
+    ['expectStatus with the default method', { targets: ['192.0.2.1'], expectStatus: [200] }, `${T}/expectStatus`, /only for method "http" \(method is "ping"\)/],
+    ['dnsName with method tcp', { method: 'tcp', targets: ['192.0.2.1:53'], dnsName: 'example.com' }, `${T}/dnsName`, /only for method "dns" \(method is "tcp"\)/],
+    ['an unknown property inside track', { targets: ['192.0.2.1'], intervall: 5 }, T, /unknown property "intervall" \(allowed: targets, method, reliability, count, timeout, interval, failureInterval, recoveryInterval, down, up, expectStatus, dnsName, quality\)/],
+    ['an unknown property inside quality', { targets: ['192.0.2.1'], quality: { lossPct: 5 } }, `${T}/quality`, /unknown property "lossPct" \(allowed: failureLatencyMs, failureLossPct, recoveryLatencyMs, recoveryLossPct, window\)/],
+    ['a negative interval', { targets: ['192.0.2.1'], interval: -1 }, `${T}/interval`, /must be > 0/],
+    ['a zero timeout', { targets: ['192.0.2.1'], timeout: 0 }, `${T}/timeout`, /must be > 0/],
+    ['a fractional down', { targets: ['192.0.2.1'], down: 1.5 }, `${T}/down`, /must be integer/],
+    ['reliability 0', { targets: ['192.0.2.1'], reliability: 0 }, `${T}/reliability`, /must be >= 1/],
+    ['no targets', { targets: [] }, `${T}/targets`, /must NOT have fewer than 1 items/],
+    ['missing targets', { method: 'ping' }, T, /missing required property "targets"/],
+    ['an unknown method', { method: 'icmp', targets: ['192.0.2.1'] }, `${T}/method`, /"icmp" is not allowed; use one of "ping", "tcp", "http", "dns"/],
+    ['a status outside 100-599', { method: 'http', targets: ['http://192.0.2.80/'], expectStatus: [700] }, `${T}/expectStatus/0`, /must be <= 599/],
+    ['a loss threshold above 100%', { targets: ['192.0.2.1'], quality: { failureLossPct: 101 } }, `${T}/quality/failureLossPct`, /must be <= 100/],
+  ])('rejects %s', (_what, track, path, message) => {
+    const issues = issuesOf(track);
+    expect(issues.map((i) => i.path)).toContain(path);
+    expect(issues.find((i) => i.path === path)?.message).toMatch(message);
+  });
+
+  it('reports every bad target and option of a track at once', () => {
+    const issues = issuesOf({ method: 'tcp', targets: ['192.0.2.1', 'x:1', '192.0.2.3:22'], reliability: 4, expectStatus: [200], dnsName: 'a' });
+    expect(issues.map((i) => i.path).sort()).toEqual([`${T}/dnsName`, `${T}/expectStatus`, `${T}/reliability`, `${T}/targets/0`, `${T}/targets/1`].sort());
+  });
+
+  it('reports each interface at its own path', () => {
+    const c = configWith({ targets: ['192.0.2.1'] });
+    (c.interfaces.wan2 as Record<string, unknown>).track = { method: 'tcp', targets: ['192.0.2.1'] };
+    const r = validateConfig(c);
+    expect(r.ok ? [] : r.issues.map((i) => i.path)).toEqual(['/interfaces/wan2/track/targets/0']);
+  });
+});

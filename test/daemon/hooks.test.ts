@@ -1,0 +1,181 @@
+// User hooks: which files run (and which are refused as unsafe), the environment they get, and that a failing or
+// hanging hook is logged and, at its timeout, killed with everything it started, never thrown.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hookEnv, hookPrograms, runHooks, type HookEvent } from '../../src/daemon/hooks.js';
+
+const isRoot = process.getuid?.() === 0;
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'nft-mwan-hooks-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function recorder() {
+  const info: string[] = [];
+  const warn: string[] = [];
+  return { info, warn, log: { info: (m: string) => info.push(m), warn: (m: string) => warn.push(m) } };
+}
+
+function script(path: string, body: string, mode = 0o755): string {
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, mode);
+  return path;
+}
+
+const event: HookEvent = { action: 'disconnected', interface: 'wan1', device: 'eth1', state: 'offline', reason: 'probes' };
+
+/** True while the process exists and is not a zombie waiting to be reaped. */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+describe('hookPrograms', () => {
+  it('a single executable file is the hook', async () => {
+    const file = script(join(dir, 'hook'), 'true');
+    const { log, warn } = recorder();
+    expect(await hookPrograms(file, log)).toEqual([file]);
+    expect(warn).toEqual([]);
+  });
+
+  it("a directory's executables run in name order; non-executables and subdirectories are skipped", async () => {
+    script(join(dir, 'b-second'), 'true');
+    script(join(dir, 'c-third'), 'true');
+    script(join(dir, 'a-first'), 'true');
+    script(join(dir, 'README'), 'not a hook', 0o644);
+    mkdirSync(join(dir, 'd-subdir'), { mode: 0o755 });
+    const { log, warn } = recorder();
+    expect(await hookPrograms(dir, log)).toEqual([join(dir, 'a-first'), join(dir, 'b-second'), join(dir, 'c-third')]);
+    expect(warn).toEqual([]);
+  });
+
+  it.each([
+    ['group-writable', 0o775],
+    ['other-writable', 0o757],
+    ['group- and other-writable', 0o777],
+  ])('refuses a %s hook with a warning', async (_what, mode) => {
+    script(join(dir, 'a-ok'), 'true');
+    const bad = script(join(dir, 'b-unsafe'), 'true', mode);
+    const { log, warn } = recorder();
+    expect(await hookPrograms(dir, log)).toEqual([join(dir, 'a-ok')]);
+    expect(warn).toHaveLength(1);
+    expect(warn[0]).toContain(`skipping ${bad}`);
+    expect(warn[0]).toMatch(/owned by root and not writable by group or others/);
+  });
+
+  it.runIf(isRoot)('refuses a hook owned by another user when running as root', async () => {
+    const bad = script(join(dir, 'hook'), 'true');
+    chownSync(bad, 1000, 1000);
+    const { log, warn } = recorder();
+    expect(await hookPrograms(bad, log)).toEqual([]);
+    expect(warn).toEqual([expect.stringContaining(`skipping ${bad}`)]);
+  });
+
+  it('a missing path runs nothing and says so', async () => {
+    const { log, warn } = recorder();
+    expect(await hookPrograms(join(dir, 'nope'), log)).toEqual([]);
+    expect(warn).toEqual([expect.stringContaining(`${join(dir, 'nope')} does not exist`)]);
+  });
+});
+
+describe('hookEnv', () => {
+  it('gives the mwan3 names and the NFT_MWAN_* variables', () => {
+    expect(hookEnv(event)).toEqual({
+      ACTION: 'disconnected',
+      INTERFACE: 'wan1',
+      DEVICE: 'eth1',
+      NFT_MWAN_ACTION: 'disconnected',
+      NFT_MWAN_INTERFACE: 'wan1',
+      NFT_MWAN_DEVICE: 'eth1',
+      NFT_MWAN_STATE: 'offline',
+      NFT_MWAN_REASON: 'probes',
+    });
+  });
+});
+
+describe('runHooks', () => {
+  it('passes the event in the environment', async () => {
+    const out = join(dir, 'env.txt');
+    const hook = script(join(dir, 'hook'), `env > '${out}'`);
+    const { log, info, warn } = recorder();
+    await runHooks(hook, event, 5, log);
+    const env = Object.fromEntries(
+      readFileSync(out, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    expect(env).toMatchObject(hookEnv(event));
+    expect(warn).toEqual([]);
+    expect(info).toEqual([expect.stringContaining(`hook ${hook} (disconnected wan1) done`)]);
+  });
+
+  it("runs a directory's hooks one after the other in name order", async () => {
+    const out = join(dir, 'order.txt');
+    const hooks = join(dir, 'hooks.d');
+    mkdirSync(hooks);
+    script(join(hooks, '20-second'), `sleep 0.2; echo second >> '${out}'`);
+    script(join(hooks, '10-first'), `sleep 0.3; echo first >> '${out}'`);
+    script(join(hooks, '30-third'), `echo third >> '${out}'`);
+    const { log } = recorder();
+    await runHooks(hooks, event, 5, log);
+    expect(readFileSync(out, 'utf8')).toBe('first\nsecond\nthird\n');
+  });
+
+  it('logs a failing hook with its exit code and last output, does not throw, and runs the next one', async () => {
+    const hooks = join(dir, 'hooks.d');
+    mkdirSync(hooks);
+    const failing = script(join(hooks, '10-fail'), 'echo "cannot reach the VPN" >&2; exit 3');
+    const next = script(join(hooks, '20-ok'), 'echo fine');
+    const { log, info, warn } = recorder();
+    await expect(runHooks(hooks, event, 5, log)).resolves.toBeUndefined();
+    expect(warn).toHaveLength(1);
+    expect(warn[0]).toContain(`hook ${failing} (disconnected wan1) failed`);
+    expect(warn[0]).toMatch(/exit code 3/);
+    expect(warn[0]).toMatch(/cannot reach the VPN/);
+    expect(info).toEqual([`hook ${next} (disconnected wan1) done: fine`]);
+  });
+
+  it('kills a hook that outlives its timeout, together with the child it started', async () => {
+    const pidFile = join(dir, 'child.pid');
+    const hook = script(join(dir, 'hook'), `sleep 30 &\necho $! > '${pidFile}'\nwait`);
+    const { log, info, warn } = recorder();
+    const started = Date.now();
+    await runHooks(hook, event, 0.5, log);
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(450);
+    expect(elapsed).toBeLessThan(1500);
+    expect(warn).toEqual([`hook ${hook} (disconnected wan1) killed after 0.5 s`]);
+    expect(info).toEqual([]);
+    expect(existsSync(pidFile)).toBe(true);
+    const child = Number(readFileSync(pidFile, 'utf8'));
+    // Reparented to init once the shell is gone; give it a moment to be reaped.
+    for (let i = 0; i < 20 && running(child); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(running(child)).toBe(false);
+  });
+
+  it('kills a hook stuck in a foreground sleep', async () => {
+    const hook = script(join(dir, 'hook'), 'sleep 30');
+    const { log, warn } = recorder();
+    const started = Date.now();
+    await runHooks(hook, event, 0.5, log);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(warn).toEqual([`hook ${hook} (disconnected wan1) killed after 0.5 s`]);
+  });
+
+  it('a missing hook path is a warning, not an error', async () => {
+    const { log, warn } = recorder();
+    await expect(runHooks(join(dir, 'nope'), event, 1, log)).resolves.toBeUndefined();
+    expect(warn).toEqual([expect.stringContaining('does not exist')]);
+  });
+});

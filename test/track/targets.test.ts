@@ -1,0 +1,52 @@
+// Probe targets per method: what each method accepts (host and port filled in) and what it refuses, saying why.
+import { describe, expect, it } from 'vitest';
+import { parseTarget, type Method } from '../../src/track/targets.js';
+
+describe('parseTarget', () => {
+  it.each<[Method, string, { host: string; port: number }]>([
+    ['ping', '192.0.2.1', { host: '192.0.2.1', port: 0 }],
+    ['ping', '0.0.0.0', { host: '0.0.0.0', port: 0 }],
+    ['dns', '192.0.2.53', { host: '192.0.2.53', port: 53 }],
+    ['tcp', '192.0.2.53:443', { host: '192.0.2.53', port: 443 }],
+    ['tcp', '192.0.2.53:1', { host: '192.0.2.53', port: 1 }],
+    ['tcp', '192.0.2.53:65535', { host: '192.0.2.53', port: 65535 }],
+    ['http', 'http://192.0.2.80/health', { host: '192.0.2.80', port: 80 }],
+    ['http', 'https://192.0.2.80/', { host: '192.0.2.80', port: 443 }],
+    ['http', 'http://192.0.2.80:8080/x?y=1', { host: '192.0.2.80', port: 8080 }],
+    ['http', 'https://192.0.2.80:8443', { host: '192.0.2.80', port: 8443 }],
+  ])('%s accepts %j', (method, text, want) => {
+    const t = parseTarget(method, text);
+    expect(t).toMatchObject({ method, text, ...want });
+  });
+
+  it('an http target keeps its URL for the request', () => {
+    const t = parseTarget('http', 'http://192.0.2.80:8080/health?deep=1');
+    if ('error' in t || t.method !== 'http') throw new Error('expected an http target');
+    expect(t.url.href).toBe('http://192.0.2.80:8080/health?deep=1');
+  });
+
+  it.each<[Method, string, string]>([
+    ['ping', 'example.com', '"example.com" is not an IPv4 address (ping targets are addresses)'],
+    ['ping', '192.0.2.1:80', '"192.0.2.1:80" is not an IPv4 address (ping targets are addresses)'],
+    ['ping', '256.0.0.1', '"256.0.0.1" is not an IPv4 address (ping targets are addresses)'],
+    ['ping', '010.0.0.1', '"010.0.0.1" is not an IPv4 address (ping targets are addresses)'],
+    ['ping', '2001:db8::1', '"2001:db8::1" is not an IPv4 address (ping targets are addresses)'],
+    ['dns', 'ns.example.com', '"ns.example.com" is not an IPv4 address (dns targets are addresses)'],
+    ['dns', '192.0.2.53:53', '"192.0.2.53:53" is not an IPv4 address (dns targets are addresses)'],
+    ['tcp', '192.0.2.1', '"192.0.2.1" is not address:port (tcp targets look like "192.0.2.53:443")'],
+    ['http', 'http://192.0.2.80:0/', '"http://192.0.2.80:0/": port 0 is not a port to connect to'],
+    ['tcp', '192.0.2.1:0', '"192.0.2.1:0" is not address:port (tcp targets look like "192.0.2.53:443")'],
+    ['tcp', '192.0.2.1:65536', '"192.0.2.1:65536" is not address:port (tcp targets look like "192.0.2.53:443")'],
+    ['tcp', '192.0.2.1:123456', '"192.0.2.1:123456" is not address:port (tcp targets look like "192.0.2.53:443")'],
+    ['tcp', 'example.com:443', '"example.com:443" is not address:port (tcp targets look like "192.0.2.53:443")'],
+    ['tcp', ':443', '":443" is not address:port (tcp targets look like "192.0.2.53:443")'],
+    ['tcp', '192.0.2.1:https', '"192.0.2.1:https" is not address:port (tcp targets look like "192.0.2.53:443")'],
+    ['http', '192.0.2.80/health', '"192.0.2.80/health" is not a URL (http targets look like "http://192.0.2.80/health")'],
+    ['http', 'not a url', '"not a url" is not a URL (http targets look like "http://192.0.2.80/health")'],
+    ['http', 'ftp://192.0.2.80/', '"ftp://192.0.2.80/" must start with http:// or https://'],
+    ['http', 'http://example.com/health', '"http://example.com/health": the host must be an IPv4 address, not a name'],
+    ['http', 'https://[2001:db8::1]/', '"https://[2001:db8::1]/": the host must be an IPv4 address, not a name'],
+  ])('%s refuses %j', (method, text, error) => {
+    expect(parseTarget(method, text)).toEqual({ error });
+  });
+});
