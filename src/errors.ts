@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'CONFIG_READ' // the config file could not be read
   | 'CONFIG_SYNTAX' // not valid JSON
   | 'CONFIG_INVALID' // schema or semantic violations (issues listed)
+  | 'CONFIG_INSECURE' // running as root, the config file is writable or owned by someone else
   | 'GATEWAY_NOT_FOUND' // gateway "auto" with no default route through the device
   | 'USAGE' // bad command line
   | 'COMMAND_FAILED' // an external command (nft, ip, conntrack) exited non-zero
@@ -15,6 +16,8 @@ export type ErrorCode =
   | 'NOT_INSTALLED' // status/stop found nothing of nft-mwan's
   | 'NOT_RUNNING' // ifup/ifdown found no daemon to ask
   | 'DAEMON' // the daemon refused a request or could not be talked to
+  | 'TRY_REFUSED' // apply --try cannot guarantee a rollback (or confirm found nothing pending)
+  | 'TRY_ROLLED_BACK' // apply --try was not confirmed: the previous state is back
   | 'INTERNAL'; // a bug
 
 /** Exit statuses: 0 success, 2 bad usage, 78 invalid config (EX_CONFIG), 1 any runtime failure. */
@@ -27,6 +30,7 @@ export function exitStatusFor(code: ErrorCode): number {
     case 'CONFIG_READ':
     case 'CONFIG_SYNTAX':
     case 'CONFIG_INVALID':
+    case 'CONFIG_INSECURE':
       return EXIT.config;
     default:
       return EXIT.failure;

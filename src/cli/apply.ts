@@ -6,21 +6,24 @@ import { configOrThrow, loadConfig } from '../config/load.js';
 import { apply, plan } from '../engine/apply.js';
 import { MwanError } from '../errors.js';
 import { sendControl } from '../daemon/control.js';
-import { CONTROL_SOCKET, processAlive, readState } from '../daemon/state-file.js';
-import type { LinkStates } from '../compile/compile.js';
+import { CONTROL_SOCKET } from '../daemon/state-file.js';
+import { liveStates } from './live.js';
+import { runTry } from './try.js';
 import { stateDir } from './state-dir.js';
 import type { CommandContext } from './main.js';
 
 export default async function applyCommand(ctx: CommandContext): Promise<number> {
   const config = configOrThrow(await loadConfig(ctx.configPath));
   const dir = stateDir(ctx);
-  const file = await readState(dir);
-  const daemon = file !== null && file.running && processAlive(file.pid) ? file : null;
+  const { states, daemon } = await liveStates(ctx);
   if (ctx.values.print) {
-    const states: LinkStates = daemon ? Object.fromEntries(Object.entries(daemon.interfaces).map(([n, i]) => [n, i.state])) : {};
     const { plan: p } = await plan(ctx.run, config, states);
     ctx.out(JSON.stringify({ nftables: p.nft.nftables, routing: p.routing, warnings: p.warnings }, null, 2));
     return 0;
+  }
+  const trySeconds = ctx.values.try === undefined ? null : Number(ctx.values.try);
+  if (trySeconds !== null && (!Number.isFinite(trySeconds) || trySeconds < 1 || trySeconds > 3600)) {
+    throw new MwanError({ code: 'USAGE', summary: `--try ${String(ctx.values.try)}: seconds between 1 and 3600` });
   }
   if (daemon) {
     if (daemon.configPath !== resolve(ctx.configPath)) {
@@ -29,11 +32,13 @@ export default async function applyCommand(ctx: CommandContext): Promise<number>
         summary: `the running daemon (pid ${daemon.pid}) uses ${daemon.configPath}, not ${ctx.configPath}; edit that file and run apply with it, or stop the daemon first`,
       });
     }
+    if (trySeconds !== null) return runTry(ctx, config, trySeconds, states, daemon);
     const reply = await sendControl(join(dir, CONTROL_SOCKET), { command: 'reload' });
     if (!reply.ok) throw new MwanError({ code: 'DAEMON', summary: reply.message });
     ctx.log.info(`the daemon (pid ${daemon.pid}) reloaded ${ctx.configPath} and applied it with its live WAN states`);
     return 0;
   }
+  if (trySeconds !== null) return runTry(ctx, config, trySeconds, states, null);
   await apply(ctx.run, config, ctx.log);
   return 0;
 }

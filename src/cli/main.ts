@@ -39,15 +39,41 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   apply: {
     summary: 'install the config: one nft transaction, verified, plus ip rules and routes (idempotent)',
-    usage: 'apply [--config FILE] [--print] [--state-dir DIR]',
-    options: { print: { type: 'boolean' }, 'state-dir': { type: 'string' } },
+    usage: 'apply [--config FILE] [--print] [--try [SECONDS]] [--state-dir DIR]',
+    options: { print: { type: 'boolean' }, try: { type: 'string' }, 'state-dir': { type: 'string' } },
     load: () => import('./apply.js'),
   },
   status: {
     summary: "show what is installed and, with the daemon running, each WAN's live state, RTT, loss and last probes",
-    usage: 'status [--config FILE] [--json] [--state-dir DIR]',
-    options: { json: { type: 'boolean' }, 'state-dir': { type: 'string' } },
+    usage: 'status [--config FILE] [--json] [--watch SECONDS] [--state-dir DIR]',
+    options: { json: { type: 'boolean' }, watch: { type: 'string' }, 'state-dir': { type: 'string' } },
     load: () => import('./status.js'),
+  },
+  confirm: {
+    summary: 'keep the change a pending `apply --try` made',
+    usage: 'confirm [--state-dir DIR]',
+    options: { 'state-dir': { type: 'string' } },
+    load: async () => ({ default: (await import('./try.js')).confirmCommand }),
+  },
+  'try-watchdog': {
+    summary: '',
+    usage: 'try-watchdog --state-dir DIR (started by apply --try; not for people)',
+    options: { 'state-dir': { type: 'string' } },
+    load: async () => ({ default: (await import('./try.js')).watchdogCommand }),
+  },
+  explain: {
+    summary: 'which rule, policy and WANs (with probabilities) a NEW connection gets now, and why',
+    usage: 'explain --src ADDR --dst ADDR [--proto tcp|udp|icmp|N] [--sport N] [--dport N] [--json] [--config FILE]',
+    options: {
+      src: { type: 'string' },
+      dst: { type: 'string' },
+      proto: { type: 'string' },
+      sport: { type: 'string' },
+      dport: { type: 'string' },
+      json: { type: 'boolean' },
+      'state-dir': { type: 'string' },
+    },
+    load: () => import('./explain.js'),
   },
   daemon: {
     summary: 'track every WAN and re-apply on each change (foreground; SIGHUP reloads, SIGTERM stops)',
@@ -77,7 +103,7 @@ const COMMANDS: Record<string, CommandSpec> = {
 
 function usage(): string {
   const lines = ['usage: nft-mwan COMMAND [OPTIONS]', '', 'commands:'];
-  for (const [name, spec] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${spec.summary}`);
+  for (const [name, spec] of Object.entries(COMMANDS)) if (spec.summary) lines.push(`  ${name.padEnd(8)} ${spec.summary}`);
   lines.push(
     '',
     'options for every command:',
@@ -98,9 +124,11 @@ export async function main(argv: string[], out = (t: string) => process.stdout.w
   }
   const spec = COMMANDS[name];
   if (!spec) throw new MwanError({ code: 'USAGE', summary: `unknown command "${name}"\n${usage()}` });
+  // `--try` takes an optional number of seconds (default 120).
+  const args = rest.flatMap((a, i) => (a === '--try' && !/^\d+(\.\d+)?$/.test(rest[i + 1] ?? '') ? ['--try=120'] : [a]));
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: { ...COMMON, ...spec.options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: { ...COMMON, ...spec.options }, allowPositionals: true, strict: true });
   } catch (cause) {
     throw new MwanError({ code: 'USAGE', summary: `${(cause as Error).message}\nusage: nft-mwan ${spec.usage}` });
   }

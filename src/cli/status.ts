@@ -3,21 +3,59 @@ import { configOrThrow, loadConfig } from '../config/load.js';
 import { hex } from '../compile/marks.js';
 import { readStatus, type Status } from '../engine/status.js';
 import type { CommandContext } from './main.js';
-import { processAlive, readState, type DaemonState } from '../daemon/state-file.js';
-import type { LinkStates } from '../compile/compile.js';
+import type { DaemonState } from '../daemon/state-file.js';
+import { MwanError } from '../errors.js';
+import { liveStates } from './live.js';
 import { stateDir } from './state-dir.js';
 
 export default async function status(ctx: CommandContext): Promise<number> {
-  const config = configOrThrow(await loadConfig(ctx.configPath));
-  const dir = stateDir(ctx);
-  const file = await readState(dir);
-  const live = file !== null && file.running && processAlive(file.pid) ? file : null;
-  // With a daemon running, "in sync" means: what it decided is what is installed.
-  const states: LinkStates = live ? Object.fromEntries(Object.entries(live.interfaces).map(([n, i]) => [n, i.state])) : {};
-  const s = await readStatus(ctx.run, config, states);
-  const daemon = live ?? (file ? { ...file, running: false } : null);
-  ctx.out(ctx.json ? JSON.stringify({ ...s, daemon }, null, 2) : render(s, ctx.configPath, daemon, dir));
+  const watch = ctx.values.watch === undefined ? null : Number(ctx.values.watch);
+  if (watch !== null && !(watch >= 0.2 && watch <= 3600)) {
+    throw new MwanError({ code: 'USAGE', summary: `--watch ${String(ctx.values.watch)}: seconds between 0.2 and 3600` });
+  }
+  const once = async () => {
+    const config = configOrThrow(await loadConfig(ctx.configPath));
+    // With a daemon running, "in sync" means: what it decided is what is installed.
+    const { states, daemon: live, file } = await liveStates(ctx);
+    const s = await readStatus(ctx.run, config, states);
+    const daemon = live ?? (file ? { ...file, running: false } : null);
+    return ctx.json ? JSON.stringify({ ...s, daemon }) : render(s, ctx.configPath, daemon, stateDir(ctx), paint(process.stdout.isTTY === true));
+  };
+  if (watch === null) {
+    ctx.out(ctx.json ? JSON.stringify(JSON.parse(await once()), null, 2) : await once());
+    return 0;
+  }
+  // Until interrupted: a terminal gets the screen redrawn, anything else one frame (JSON: one line) after another.
+  let stop = false;
+  process.once('SIGINT', () => (stop = true));
+  process.once('SIGTERM', () => (stop = true));
+  while (!stop) {
+    const frame = await once();
+    ctx.out(process.stdout.isTTY && !ctx.json ? `\x1b[H\x1b[2J${new Date().toLocaleTimeString()}  (every ${watch} s, Ctrl-C to end)\n${frame}` : frame);
+    await new Promise((r) => setTimeout(r, watch * 1000));
+  }
   return 0;
+}
+
+type Paint = (text: string, state: string) => string;
+
+/** Colour only on a terminal, and never with NO_COLOR set. */
+function paint(tty: boolean): Paint {
+  if (!tty || process.env.NO_COLOR) return (t) => t;
+  const codes: Record<string, string> = { online: '32', offline: '33', down: '31', disabled: '90' };
+  return (t, state) => (codes[state] ? `\x1b[${codes[state]}m${t}\x1b[0m` : t);
+}
+
+function bytes(n: number | null): string {
+  if (n === null) return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(1)}${units[u]}`;
 }
 
 function table(rows: string[][]): string[] {
@@ -54,7 +92,7 @@ function renderDaemon(d: DaemonState | null, dir: string): string[] {
   return lines;
 }
 
-export function render(s: Status, configPath: string, daemon: DaemonState | null = null, dir = ''): string {
+export function render(s: Status, configPath: string, daemon: DaemonState | null = null, dir = '', colour: Paint = (t) => t): string {
   const lines: string[] = [];
   if (!s.installed) lines.push(`table inet ${s.table}: not installed (run nft-mwan apply)`);
   else if (s.inSync) lines.push(`table inet ${s.table}: installed, in sync with ${configPath}`);
@@ -62,9 +100,29 @@ export function render(s: Status, configPath: string, daemon: DaemonState | null
   lines.push('', 'interfaces:');
   lines.push(
     ...table([
-      ['NAME', 'DEVICE', 'ID', 'MARK', 'TABLE', 'GATEWAY', 'STATE'],
-      ...s.interfaces.map((i) => [i.name, i.device, String(i.id), hex(i.mark), String(i.table), i.gateway ?? '(device)', i.state]),
-    ]).map((l) => `  ${l}`),
+      ['NAME', 'DEVICE', 'ID', 'MARK', 'TABLE', 'GATEWAY', 'STATE', 'CONNS', 'SHARE', 'RX', 'TX'],
+      ...s.interfaces.map((i) => {
+        const t = s.traffic[i.name];
+        const total = Object.values(s.traffic).reduce((sum, c) => sum + (c.connections ?? 0), 0);
+        const conns = t?.connections ?? null;
+        return [
+          i.name,
+          i.device,
+          String(i.id),
+          hex(i.mark),
+          String(i.table),
+          i.gateway ?? '(device)',
+          i.state,
+          conns === null ? '-' : String(conns),
+          conns === null || total === 0 ? '-' : `${((100 * conns) / total).toFixed(1)}%`,
+          bytes(t?.rxBytes ?? null),
+          bytes(t?.txBytes ?? null),
+        ];
+      }),
+    ]).map((l, row) => {
+      const state = row === 0 ? '' : (s.interfaces[row - 1]?.state ?? '');
+      return `  ${colour(l, state)}`;
+    }),
   );
   lines.push('', 'policies:');
   for (const p of s.policies) {

@@ -3,12 +3,11 @@ import { loadConfig } from '../config/load.js';
 import { stop } from '../engine/stop.js';
 import type { CommandContext } from './main.js';
 import { MwanError } from '../errors.js';
-import { processAlive, readState } from '../daemon/state-file.js';
-import { stateDir } from './state-dir.js';
+import { liveStates } from './live.js';
 
 export default async function stopCommand(ctx: CommandContext): Promise<number> {
-  const file = await readState(stateDir(ctx));
-  if (file !== null && file.running && processAlive(file.pid)) {
+  const { daemon: file } = await liveStates(ctx);
+  if (file !== null) {
     // It would put everything back at its next state change: stop it instead, it can take the rules along.
     throw new MwanError({
       code: 'DAEMON',

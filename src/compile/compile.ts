@@ -28,7 +28,7 @@ export interface SystemFacts {
   /** Interface ids recorded in the installed table, so they survive re-applies. */
   previousIds: Readonly<Record<string, number>>;
   /** Objects in the installed table, so stale ones are deleted in the same transaction. */
-  installed?: { chains: readonly string[]; sets: readonly string[]; maps: readonly string[] };
+  installed?: { chains: readonly string[]; sets: readonly string[]; maps: readonly string[]; counters?: readonly string[] };
 }
 
 /**
@@ -51,7 +51,10 @@ export const chainName = {
   policy: (name: string) => `policy_${name}`,
   // Specials start with "_": interface names cannot, so they never collide.
   special: (s: Special) => `_${s}`,
+  count: (dir: 'rx' | 'tx', iface: string) => `count_${dir}_${iface}`,
 };
+/** Named counters per WAN: bytes and packets received from (rx) and sent to (tx) it, forwarded traffic. */
+export const counterName = (dir: 'rx' | 'tx', iface: string) => `${dir}_${iface}`;
 export const IDS_MAP = 'interface_ids';
 export const BYPASS_SET = 'bypass_v4';
 
@@ -152,6 +155,21 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   for (const p of policies) chains.rule(chainName.policy(p.name), [policyVerdict(p)]);
   // Policies referenced by nothing still get a chain, so `explain`/status can show them.
 
+  // Accounting: bytes and packets forwarded through each WAN, into named counters that outlive re-applies
+  // (`flush table` empties chains, not objects). One map lookup per direction, whatever the number of WANs.
+  if (enabled.length > 0) {
+    chains.base('forward', { type: 'filter', hook: 'forward', prio: -150, policy: 'accept' });
+    for (const dir of ['rx', 'tx'] as const) {
+      chains.rule('forward', [
+        x.vmap(
+          x.meta(dir === 'rx' ? 'iifname' : 'oifname'),
+          enabled.map((i) => [i.device, { jump: { target: chainName.count(dir, i.name) } }]),
+        ),
+      ]);
+      for (const i of enabled) chains.rule(chainName.count(dir, i.name), [{ counter: counterName(dir, i.name) }]);
+    }
+  }
+
   if (enabled.length > 0) {
     chains.rule('postrouting', [
       x.match('==', x.meta('oifname'), x.oneOrSet(enabled.map((i) => i.device))),
@@ -173,6 +191,12 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   for (const name of facts.installed?.sets ?? []) {
     if (name !== BYPASS_SET) commands.push({ delete: { set: { family: FAMILY, table, name } } });
   }
+  const counters = enabled.flatMap((i) => (['rx', 'tx'] as const).map((d) => counterName(d, i.name)));
+  for (const name of facts.installed?.counters ?? []) {
+    if (!counters.includes(name)) commands.push({ delete: { counter: { family: FAMILY, table, name } } });
+  }
+  // `add` keeps an existing counter's values: re-applies and failovers do not reset the accounting.
+  for (const name of counters) commands.push({ add: { counter: { family: FAMILY, table, name } } });
   commands.push(...chains.chainCommands());
   const setRef = { family: FAMILY, table, name: BYPASS_SET };
   commands.push({ add: { set: { ...setRef, type: 'ipv4_addr', flags: ['interval'] } } }, { flush: { set: setRef } });

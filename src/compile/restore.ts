@@ -32,9 +32,10 @@ export function batchRestoring(family: string, name: string, listing: readonly O
     const [kind, body] = Object.entries(item)[0] as [string, Obj];
     const o = strip(body) as Obj;
     if (kind === 'chain') chains.push({ add: { chain: o } });
-    else if (kind === 'set' || kind === 'map') sets.push({ add: { [kind]: o } });
+    // Counters keep their values (packets, bytes are part of the listed object).
+    else if (kind === 'set' || kind === 'map' || kind === 'counter') sets.push({ add: { [kind]: o } });
     else if (kind === 'rule') rules.push({ add: { rule: o } });
   }
-  // Chains before rules that jump to them, sets before rules that reference them.
+  // Chains before rules that jump to them, sets and counters before rules that reference them.
   return { nftables: [...commands, ...chains, ...sets, ...rules] };
 }

@@ -1,5 +1,5 @@
 // Reads a config file and validates it; user errors come back as data, never as exceptions.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { ConfigIssue, ErrorCode } from '../errors.js';
 import { MwanError } from '../errors.js';
 import type { NftMwanConfig } from '../generated/config.js';
@@ -11,7 +11,23 @@ export type LoadResult =
   | { ok: true; file: string; config: NftMwanConfig }
   | { ok: false; file: string; code: ErrorCode; summary: string; issues: ConfigIssue[] };
 
+/**
+ * Running as root, a config anybody else can change would let them steer the router's traffic and name
+ * the hooks root runs: it must be owned by root and not writable by group or others. Not checked for other users.
+ */
+export function insecureReason(st: { uid: number; mode: number }, uid: number | undefined): string | null {
+  if (uid === undefined || uid !== 0) return null;
+  if (st.uid !== 0) return `it is owned by uid ${st.uid}, not root`;
+  if ((st.mode & 0o022) !== 0) return `it is writable by ${(st.mode & 0o002) !== 0 ? 'anyone' : 'its group'} (mode ${(st.mode & 0o777).toString(8)}); chmod go-w it`;
+  return null;
+}
+
 export async function loadConfig(file: string, read: (f: string) => Promise<string> = (f) => readFile(f, 'utf8')): Promise<LoadResult> {
+  const st = await stat(file).catch(() => null);
+  const insecure = st && insecureReason(st, process.getuid?.());
+  if (insecure) {
+    return { ok: false, file, code: 'CONFIG_INSECURE', summary: `refusing the config file: ${insecure}`, issues: [] };
+  }
   let text: string;
   try {
     text = await read(file);

@@ -7,6 +7,10 @@ import type { LinkState } from '../compile/compile.js';
 import { configOrThrow, loadConfig } from '../config/load.js';
 import { apply } from '../engine/apply.js';
 import { stop as stopEngine } from '../engine/stop.js';
+import { readWanCounters } from '../engine/counters.js';
+import { renderMetrics } from '../metrics/prometheus.js';
+import { serveMetrics, writeTextfile } from '../metrics/serve.js';
+import type { Plan } from '../compile/plan.js';
 import type { Interface, NftMwanConfig } from '../generated/config.js';
 import { flushByMark } from '../system/conntrack.js';
 import { readLinks, readMainRoutes } from '../system/ip.js';
@@ -15,7 +19,8 @@ import { initialTracker, linkState, nextInterval, step, trackSettings, type Reas
 import { runRound, type Egress, type Prober } from '../track/probes.js';
 import { serveControl, type ControlReply, type ControlRequest } from './control.js';
 import { runHooks, type HookEvent } from './hooks.js';
-import { CONTROL_SOCKET, interfaceRecord, readState, writeState, type DaemonState } from './state-file.js';
+import { CONTROL_SOCKET, interfaceRecord, processAlive, readState, writeState, type DaemonState } from './state-file.js';
+import { readTry } from '../engine/trial.js';
 
 export interface DaemonLogger {
   debug(m: string): void;
@@ -67,6 +72,7 @@ export class Daemon {
   private applyRunning: Promise<void> | null = null;
   private waiters: { gen: number; resolve: () => void }[] = [];
   private failures = 0;
+  private heldForTry = false;
 
   private monitor: ResultPromise | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
@@ -78,6 +84,10 @@ export class Daemon {
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
   private readonly hookChain = new Map<string, Promise<void>>();
+  private readonly stateChanges = new Map<string, number>();
+  private lastPlan: Plan | null = null;
+  private metricsServer: Server | null = null;
+  private textfileTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: DaemonOptions) {
     this.prober = o.prober ?? runRound;
@@ -106,6 +116,49 @@ export class Daemon {
     await this.applyAndWait();
     this.startMonitor();
     this.startLoops();
+    await this.startMetrics();
+  }
+
+  /** The daemon's state as the state file holds it: also the input of the metrics. */
+  snapshot(running = !this.stopping): DaemonState {
+    const interfaces: DaemonState['interfaces'] = {};
+    for (const [name, t] of this.trackers) {
+      const s = this.states.get(name) ?? { state: linkState(t), since: t.since };
+      interfaces[name] = interfaceRecord(t, s.state, s.since, this.settings.get(name) != null);
+    }
+    return {
+      version: 1,
+      pid: process.pid,
+      running,
+      configPath: resolve(this.o.configPath),
+      startedAt: this.startedAt,
+      updatedAt: new Date().toISOString(),
+      interfaces,
+      lastApply: this.lastApply,
+    };
+  }
+
+  /** Prometheus text for this moment: the live state plus counters read from the kernel. */
+  async metrics(): Promise<string> {
+    const counters = this.lastPlan ? await readWanCounters(this.o.run, this.lastPlan) : {};
+    return renderMetrics({ state: this.snapshot(), counters, stateChanges: Object.fromEntries(this.stateChanges), now: Date.now() });
+  }
+
+  private async startMetrics(): Promise<void> {
+    const m = this.config.globals?.metrics;
+    if (m?.listen) {
+      this.metricsServer = await serveMetrics(m.listen, () => this.metrics());
+      this.o.log.info(`metrics on http://${m.listen}/metrics`);
+    }
+    if (m?.textfile) {
+      const path = m.textfile;
+      const write = () =>
+        void this.metrics()
+          .then((text) => writeTextfile(path, text))
+          .catch((e: unknown) => this.o.log.warn(`metrics textfile ${path}: ${(e as Error).message}`));
+      write();
+      this.textfileTimer = setInterval(write, (m.interval ?? 15) * 1000);
+    }
   }
 
   /** Resolves when the daemon has stopped (after SIGTERM/SIGINT or `shutdown()`). */
@@ -155,6 +208,8 @@ export class Daemon {
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.monitor?.kill();
     this.server?.close();
+    this.metricsServer?.close();
+    if (this.textfileTimer) clearInterval(this.textfileTimer);
     await this.applyRunning?.catch(() => undefined);
     await Promise.all([...this.hookChain.values()]);
     if (this.o.stopOnExit) {
@@ -202,6 +257,7 @@ export class Daemon {
       const why = t.forcedDown && state !== 'down' ? 'operator' : t.lastReason === 'start' ? reason : t.lastReason;
       const detail = describe(why, t);
       this.o.log.info(`${name}: ${before.state} -> ${state} (${detail})`);
+      this.stateChanges.set(name, (this.stateChanges.get(name) ?? 0) + 1);
       this.pending.push({ name, from: before.state, to: state, reason: why, detail });
     }
     if (changed) this.requestApply();
@@ -230,6 +286,16 @@ export class Daemon {
 
   private async applyLoop(): Promise<void> {
     while (this.applyDone < this.applyWanted && !this.stopping) {
+      // An operator's `apply --try` is pending: its rollback must find exactly what it left.
+      const trial = await readTry(this.o.stateDir);
+      if (trial !== null && (processAlive(trial.pid) || (trial.watchdogPid !== null && processAlive(trial.watchdogPid)))) {
+        if (!this.heldForTry) this.o.log.warn(`a try (pid ${trial.pid}) is pending: re-applies wait until it is confirmed or rolled back`);
+        this.heldForTry = true;
+        await sleep(200);
+        continue;
+      }
+      if (this.heldForTry) this.o.log.info('the try is decided: re-applies resume');
+      this.heldForTry = false;
       const gen = this.applyWanted;
       const states = this.currentStates();
       const transitions = this.pending;
@@ -237,6 +303,7 @@ export class Daemon {
       const t0 = performance.now();
       try {
         const result = await apply(this.o.run, this.config, this.o.log, states);
+        this.lastPlan = result.plan;
         for (const i of result.plan.interfaces) {
           this.egress.set(i.name, { device: i.device, mark: i.mark, address: i.address });
         }
@@ -423,22 +490,8 @@ export class Daemon {
   }
 
   private async writeStateOnce(running: boolean): Promise<void> {
-    const interfaces: DaemonState['interfaces'] = {};
-    for (const [name, t] of this.trackers) {
-      const s = this.states.get(name) ?? { state: linkState(t), since: t.since };
-      interfaces[name] = interfaceRecord(t, s.state, s.since, this.settings.get(name) != null);
-    }
     try {
-      await writeState(this.o.stateDir, {
-        version: 1,
-        pid: process.pid,
-        running,
-        configPath: resolve(this.o.configPath),
-        startedAt: this.startedAt,
-        updatedAt: new Date().toISOString(),
-        interfaces,
-        lastApply: this.lastApply,
-      });
+      await writeState(this.o.stateDir, this.snapshot(running));
     } catch (e) {
       this.o.log.warn(`cannot write the state file in ${this.o.stateDir}: ${(e as Error).message}`);
     }

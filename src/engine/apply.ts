@@ -96,7 +96,7 @@ export async function apply(run: Runner, config: NftMwanConfig, log: Logger, sta
 }
 
 /** Puts nft-mwan's ip rules and routes back to a snapshot taken before a change. */
-async function restoreRouting(run: Runner, snapshot: OwnedRouting, protocol: number): Promise<void> {
+export async function restoreRouting(run: Runner, snapshot: OwnedRouting, protocol: number): Promise<void> {
   const now = await readOwnedRouting(run, protocol);
   const target: RoutingPlan = { protocol, tables: [], rules: snapshot.rules, routes: snapshot.routes };
   const ops = diffRouting(now, target);

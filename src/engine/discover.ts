@@ -76,5 +76,5 @@ function idsOf(listing: Obj[] | null): Record<string, number> {
 
 function namesOf(listing: Obj[] | null): SystemFacts['installed'] {
   const of = (kind: string) => (listing ?? []).filter((i) => kind in i).map((i) => String((i[kind] as Obj).name));
-  return { chains: of('chain'), sets: of('set'), maps: of('map') };
+  return { chains: of('chain'), sets: of('set'), maps: of('map'), counters: of('counter') };
 }

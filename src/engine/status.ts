@@ -6,6 +6,8 @@ import { diffRouting } from '../compile/routing-diff.js';
 import type { PlannedInterface, PlannedPolicy } from '../compile/plan.js';
 import type { Runner } from '../system/runner.js';
 import { plan } from './apply.js';
+import { readWanCounters } from './counters.js';
+import type { WanCounters } from '../metrics/prometheus.js';
 
 export interface Status {
   table: string;
@@ -16,6 +18,8 @@ export interface Status {
   interfaces: (PlannedInterface & { state: 'online' | 'offline' | 'disabled' })[];
   policies: PlannedPolicy[];
   routing: { rules: number; routes: number; priorities: number[]; tables: number[] };
+  /** Per enabled WAN: live connections (conntrack, by mark), bytes and packets forwarded (nft counters). */
+  traffic: Record<string, WanCounters>;
 }
 
 export async function readStatus(run: Runner, config: NftMwanConfig, states: LinkStates = {}): Promise<Status> {
@@ -24,6 +28,7 @@ export async function readStatus(run: Runner, config: NftMwanConfig, states: Lin
   if (discovery.listing === null) differences.push(`table inet ${p.table.name} is not installed`);
   else differences.push(...diffImages(imageOfBatch(p.nft, p.table.name), imageOfListing(discovery.listing)));
   const ops = diffRouting(discovery.routing, p.routing);
+  const traffic = discovery.listing === null ? {} : await readWanCounters(run, p);
   for (const op of [...ops.add, ...ops.remove]) differences.push(`routing: ${describeOp(op)}`);
   return {
     table: p.table.name,
@@ -32,6 +37,7 @@ export async function readStatus(run: Runner, config: NftMwanConfig, states: Lin
     differences,
     interfaces: p.interfaces.map((i) => ({ ...i, state: !i.enabled ? 'disabled' : i.online ? 'online' : 'offline' })),
     policies: p.policies,
+    traffic,
     routing: {
       rules: discovery.routing.rules.length,
       routes: discovery.routing.routes.length,

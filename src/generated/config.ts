@@ -65,6 +65,23 @@ export interface Globals {
    * Seconds a hook may run before it is killed.
    */
   hookTimeout?: number;
+  /**
+   * Prometheus metrics from the daemon: WAN state, probe RTT and loss, state changes, connections and bytes per WAN.
+   */
+  metrics?: {
+    /**
+     * Serve GET /metrics on this loopback address, e.g. "127.0.0.1:9523" (only 127.0.0.0/8 or [::1]: metrics stay on the router).
+     */
+    listen?: string;
+    /**
+     * Write the metrics to this file for node_exporter's textfile collector (atomically), e.g. "/var/lib/prometheus/node-exporter/nft_mwan.prom".
+     */
+    textfile?: string;
+    /**
+     * Seconds between textfile writes (also written on every state change).
+     */
+    interval?: number;
+  };
 }
 export interface Interface {
   /**

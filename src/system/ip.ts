@@ -169,3 +169,11 @@ export async function readLinks(run: Runner): Promise<Map<string, LinkInfo>> {
   }
   return out;
 }
+
+/** Every IPv4 address configured on the system (the router's own: `fib daddr type local`). */
+export async function readLocalAddresses(run: Runner): Promise<string[]> {
+  const r = await runChecked(run, 'cannot read addresses', 'ip', ['-j', '-4', 'addr', 'show']);
+  return (JSON.parse(r.stdout || '[]') as Obj[]).flatMap((link) =>
+    ((link.addr_info as Obj[] | undefined) ?? []).flatMap((a) => (a.family === 'inet' && typeof a.local === 'string' ? [a.local] : [])),
+  );
+}

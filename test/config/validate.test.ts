@@ -82,3 +82,19 @@ describe('shipped files', () => {
     expect(r.ok ? [] : r.issues).toEqual([]);
   });
 });
+
+describe('insecureReason (config files, when running as root)', () => {
+  it.each<[string, { uid: number; mode: number }, number | undefined, RegExp | null]>([
+    ['root-owned 0644', { uid: 0, mode: 0o100644 }, 0, null],
+    ['root-owned 0600', { uid: 0, mode: 0o100600 }, 0, null],
+    ['world-writable', { uid: 0, mode: 0o100666 }, 0, /writable by anyone \(mode 666\)/],
+    ['group-writable', { uid: 0, mode: 0o100664 }, 0, /writable by its group/],
+    ['owned by another user', { uid: 1000, mode: 0o100644 }, 0, /owned by uid 1000, not root/],
+    ['anything, not running as root', { uid: 1000, mode: 0o100666 }, 1000, null],
+  ])('%s', async (_what, st, uid, want) => {
+    const { insecureReason } = await import('../../src/config/load.js');
+    const got = insecureReason(st, uid);
+    if (want === null) expect(got).toBeNull();
+    else expect(got).toMatch(want);
+  });
+});

@@ -357,4 +357,33 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     expect(other.exitCode).toBe(1);
     expect(other.stderr).toMatch(/the running daemon \(pid \d+\) uses .*config\.json, not /);
   });
+
+  it('serves Prometheus metrics on loopback and writes the textfile: states, probes, connections, bytes per WAN', async () => {
+    const textfile = join(mkdtempSync(join(tmpdir(), 'nft-mwan-prom-')), 'nft_mwan.prom');
+    const d = await start(config({ globals: { metrics: { listen: '127.0.0.1:9523', textfile, interval: 0.5 } } }));
+    await d.waitFor('wan2', 'online');
+    await flows(20);
+    await net.setUpstream(2, 'drop');
+    await d.waitFor('wan2', 'offline', 3_000);
+    // Scraped from inside the gateway's namespace: the endpoint exists only on its loopback.
+    const scrape = await lab.exec('gw', process.execPath, ['-e', "fetch('http://127.0.0.1:9523/metrics').then(async (r) => console.log(r.status, r.headers.get('content-type'), '\\n' + await r.text()))"]);
+    expect(scrape.stdout).toMatch(/^200 text\/plain; version=0\.0\.4/);
+    const text = scrape.stdout;
+    expect(text).toMatch(/^nft_mwan_wan_online\{interface="wan1"\} 1$/m);
+    expect(text).toMatch(/^nft_mwan_wan_online\{interface="wan2"\} 0$/m);
+    expect(text).toMatch(/^nft_mwan_wan_state\{interface="wan2",state="offline"\} 1$/m);
+    expect(text).toMatch(/^nft_mwan_wan_state_changes_total\{interface="wan2"\} 1$/m);
+    expect(text).toMatch(/^nft_mwan_probe_rtt_seconds\{interface="wan1"\} [\d.e-]+$/m);
+    expect(text).toMatch(/^nft_mwan_probe_target_up\{interface="wan2",target="192\.0\.2\.10"\} 0$/m);
+    const txBytes = (k: string) => Number(new RegExp(`^nft_mwan_wan_bytes_total\\{interface="${k}",direction="tx"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+    expect(txBytes('wan1') + txBytes('wan2')).toBeGreaterThan(20 * 60);
+    expect(text).toMatch(/^nft_mwan_wan_connections\{interface="wan1"\} \d+$/m);
+    await lab.waitFor(() => {
+      try {
+        return /nft_mwan_wan_online\{interface="wan2"\} 0/.test(readFileSync(textfile, 'utf8'));
+      } catch {
+        return false;
+      }
+    }, { timeoutMs: 3_000, what: 'the textfile' });
+  });
 });

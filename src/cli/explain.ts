@@ -1,0 +1,65 @@
+// `nft-mwan explain --src A --dst B [--proto P] [--sport N] [--dport N]`: where a NEW connection would go, and why.
+import { configOrThrow, loadConfig } from '../config/load.js';
+import { describeCandidates, explain, type Flow } from '../compile/explain.js';
+import { diffImages, imageOfBatch, imageOfListing } from '../compile/verify.js';
+import { plan } from '../engine/apply.js';
+import { MwanError } from '../errors.js';
+import { readLocalAddresses } from '../system/ip.js';
+import { liveStates } from './live.js';
+import type { CommandContext } from './main.js';
+
+export default async function explainCommand(ctx: CommandContext): Promise<number> {
+  const config = configOrThrow(await loadConfig(ctx.configPath));
+  const flow = parseFlow(ctx.values);
+  // The daemon's states when it runs: the explanation is for the plan actually installed.
+  const { states, daemon } = await liveStates(ctx);
+  const { plan: p, discovery } = await plan(ctx.run, config, states);
+  const local = await readLocalAddresses(ctx.run);
+  const e = explain(config, p, flow, { bypass: [...discovery.facts.connected, ...(config.globals?.bypass ?? [])], local });
+  const installed = discovery.listing !== null;
+  const inSync = installed && diffImages(imageOfBatch(p.nft, p.table.name), imageOfListing(discovery.listing ?? [])).length === 0;
+  if (ctx.json) {
+    ctx.out(JSON.stringify({ ...e, installed, inSync, daemon: daemon !== null }, null, 2));
+    return 0;
+  }
+  const lines = [
+    `${flow.proto} ${flow.src}${flow.sport !== undefined ? `:${flow.sport}` : ''} -> ${flow.dst}${flow.dport !== undefined ? `:${flow.dport}` : ''}`,
+    `  ${e.reason}`,
+  ];
+  if (e.verdict === 'rule') lines.push(`  goes to: ${describeCandidates(e)}`);
+  lines.push(`  ${e.sticky}`);
+  lines.push(`  WAN states: ${daemon ? 'from the running daemon' : 'no daemon running, every enabled interface counts as online'}`);
+  if (!installed) lines.push(`  NOTE: table inet ${p.table.name} is not installed: this is what apply would do`);
+  else if (!inSync) lines.push(`  NOTE: the installed table differs from ${ctx.configPath}: run status to see how; this explains the config`);
+  ctx.out(lines.join('\n'));
+  return 0;
+}
+
+function parseFlow(v: CommandContext['values']): Flow {
+  const need = (name: string) => {
+    const value = v[name];
+    if (typeof value !== 'string') throw new MwanError({ code: 'USAGE', summary: `explain needs --${name}` });
+    return value;
+  };
+  const port = (name: string) => {
+    const value = v[name];
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new MwanError({ code: 'USAGE', summary: `--${name} ${String(value)} is not a port` });
+    return n;
+  };
+  const protoText = (v.proto as string | undefined) ?? 'tcp';
+  const proto = /^\d+$/.test(protoText) ? Number(protoText) : protoText;
+  if (typeof proto === 'string' && !['tcp', 'udp', 'icmp'].includes(proto)) {
+    throw new MwanError({ code: 'USAGE', summary: `--proto ${proto}: use tcp, udp, icmp or a protocol number` });
+  }
+  const flow: Flow = { src: need('src'), dst: need('dst'), proto: proto as Flow['proto'] };
+  const sport = port('sport');
+  const dport = port('dport');
+  if (sport !== undefined) flow.sport = sport;
+  if (dport !== undefined) flow.dport = dport;
+  for (const [name, a] of [['src', flow.src], ['dst', flow.dst]] as const) {
+    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(a)) throw new MwanError({ code: 'USAGE', summary: `--${name} ${a} is not an IPv4 address` });
+  }
+  return flow;
+}

@@ -1,0 +1,12 @@
+// The running daemon's view, for commands that must agree with what it installed (status, explain, apply).
+import { processAlive, readState, type DaemonState } from '../daemon/state-file.js';
+import type { LinkStates } from '../compile/compile.js';
+import { stateDir } from './state-dir.js';
+import type { CommandContext } from './main.js';
+
+export async function liveStates(ctx: CommandContext): Promise<{ states: LinkStates; daemon: DaemonState | null; file: DaemonState | null }> {
+  const file = await readState(stateDir(ctx));
+  const daemon = file !== null && file.running && processAlive(file.pid) ? file : null;
+  const states: LinkStates = daemon ? Object.fromEntries(Object.entries(daemon.interfaces).map(([n, i]) => [n, i.state])) : {};
+  return { states, daemon, file };
+}

@@ -1,0 +1,133 @@
+// `apply --try [SECONDS]`: apply, then keep it only if confirmed in time (Enter on the terminal, or `nft-mwan
+// confirm`); the timeout, Ctrl-C, a lost terminal or a crash put back exactly the previous table and routing.
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { apply } from '../engine/apply.js';
+import { claimTry, killQuietly, readTry, rollback, snapshotFor, writeTry, type TryRecord } from '../engine/trial.js';
+import type { LinkStates } from '../compile/compile.js';
+import type { NftMwanConfig } from '../generated/config.js';
+import { MwanError } from '../errors.js';
+import { sendControl } from '../daemon/control.js';
+import { CONTROL_SOCKET, processAlive, type DaemonState } from '../daemon/state-file.js';
+import { stateDir } from './state-dir.js';
+import type { CommandContext } from './main.js';
+
+export async function runTry(ctx: CommandContext, config: NftMwanConfig, seconds: number, states: LinkStates, daemon: DaemonState | null): Promise<number> {
+  const dir = stateDir(ctx);
+  const pending = await readTry(dir);
+  if (pending !== null && (processAlive(pending.pid) || (pending.watchdogPid !== null && processAlive(pending.watchdogPid)))) {
+    throw new MwanError({
+      code: 'TRY_REFUSED',
+      summary: `another try is pending (pid ${pending.pid}, rolls back at ${new Date(pending.deadline).toISOString()}); confirm it (nft-mwan confirm) or let it roll back first`,
+    });
+  }
+  const taken = await snapshotFor(ctx.run, config);
+  const record: TryRecord = { version: 1, pid: process.pid, watchdogPid: null, deadline: Date.now() + seconds * 1000, configPath: resolve(ctx.configPath), ...taken };
+  await writeTry(dir, record);
+  // The watchdog is a separate process group: it rolls back at the deadline even if this terminal dies.
+  const watchdog = spawn(process.execPath, [process.argv[1] as string, 'try-watchdog', '--state-dir', dir], { detached: true, stdio: 'ignore' });
+  watchdog.unref();
+  if (watchdog.pid === undefined) {
+    await claimTry(dir, 'rollback');
+    throw new MwanError({ code: 'TRY_REFUSED', summary: 'cannot try: the rollback watchdog could not be started' });
+  }
+  record.watchdogPid = watchdog.pid;
+  await writeTry(dir, record);
+
+  try {
+    await apply(ctx.run, config, ctx.log, states);
+  } catch (e) {
+    // apply already put everything back; there is nothing left to try.
+    killQuietly((await claimTry(dir, 'rollback'))?.watchdogPid ?? watchdog.pid);
+    throw e;
+  }
+  const at = new Date(record.deadline).toLocaleTimeString();
+  ctx.log.warn(`applied on trial: press Enter here, or run \`nft-mwan confirm\`, within ${seconds} s (before ${at}); otherwise everything is put back`);
+
+  const outcome = await waitForOutcome(dir, record.deadline);
+  if (outcome === 'confirmed-elsewhere') {
+    ctx.log.info('confirmed (nft-mwan confirm)');
+  } else if (outcome === 'enter') {
+    const mine = await claimTry(dir, 'confirm');
+    if (mine === null) return reportTaken(ctx);
+    killQuietly(mine.watchdogPid);
+    ctx.log.info('confirmed');
+  } else {
+    const mine = await claimTry(dir, 'rollback');
+    if (mine === null) return reportTaken(ctx);
+    killQuietly(mine.watchdogPid);
+    await rollback(ctx.run, mine);
+    throw new MwanError({ code: 'TRY_ROLLED_BACK', summary: `${outcome === 'timeout' ? `not confirmed within ${seconds} s` : `interrupted (${outcome})`}: the previous table and routing are back` });
+  }
+  if (daemon) {
+    // The daemon held back while the try was pending; now it takes the confirmed config over.
+    const reply = await sendControl(join(dir, CONTROL_SOCKET), { command: 'reload' });
+    if (!reply.ok) throw new MwanError({ code: 'DAEMON', summary: reply.message });
+  }
+  return 0;
+}
+
+async function reportTaken(ctx: CommandContext): Promise<number> {
+  // Someone else (confirm, or the watchdog at the deadline) decided first.
+  ctx.log.warn('the try was decided elsewhere in the meantime (nft-mwan confirm, or the watchdog)');
+  return 0;
+}
+
+type Outcome = 'enter' | 'confirmed-elsewhere' | 'timeout' | NodeJS.Signals;
+
+function waitForOutcome(dir: string, deadline: number): Promise<Outcome> {
+  return new Promise((done) => {
+    const cleanups: (() => void)[] = [];
+    const finish = (o: Outcome) => {
+      for (const c of cleanups) c();
+      done(o);
+    };
+    const timer = setTimeout(() => finish('timeout'), Math.max(0, deadline - Date.now()));
+    cleanups.push(() => clearTimeout(timer));
+    const poll = setInterval(() => {
+      void readTry(dir).then((r) => {
+        if (r === null || r.pid !== process.pid) finish('confirmed-elsewhere');
+      });
+    }, 200);
+    cleanups.push(() => clearInterval(poll));
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      const h = () => finish(sig);
+      process.once(sig, h);
+      cleanups.push(() => process.removeListener(sig, h));
+    }
+    // Only a terminal confirms with Enter: a pipe could hold input meant for something else.
+    if (process.stdin.isTTY) {
+      const rl = createInterface({ input: process.stdin });
+      rl.once('line', () => finish('enter'));
+      cleanups.push(() => rl.close());
+    }
+  });
+}
+
+/** `nft-mwan confirm`: keep the change a pending try made. */
+export async function confirmCommand(ctx: CommandContext): Promise<number> {
+  const mine = await claimTry(stateDir(ctx), 'confirm');
+  if (mine === null) throw new MwanError({ code: 'TRY_REFUSED', summary: 'no try is pending: nothing to confirm' });
+  killQuietly(mine.watchdogPid);
+  ctx.out(`confirmed: the change applied by pid ${mine.pid} stays`);
+  return 0;
+}
+
+/** Hidden: the detached watchdog of one try. Rolls back at the deadline unless the try was decided before. */
+export async function watchdogCommand(ctx: CommandContext): Promise<number> {
+  const dir = stateDir(ctx);
+  for (;;) {
+    const r = await readTry(dir);
+    if (r === null) return 0;
+    if (Date.now() >= r.deadline) break;
+    // The terminal died before deciding: no point waiting for it any longer than the deadline.
+    await new Promise((res) => setTimeout(res, Math.min(200, Math.max(0, r.deadline - Date.now()))));
+  }
+  const mine = await claimTry(dir, 'rollback');
+  if (mine !== null) {
+    await rollback(ctx.run, mine);
+    killQuietly(mine.pid);
+  }
+  return 0;
+}

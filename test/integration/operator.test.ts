@@ -1,0 +1,190 @@
+// Operator safety and visibility in the lab: apply --try with its rollbacks, explain checked against real flows.
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { endpoint, runTcpClient, startTcpServer } from '../../lab/agents.js';
+import { Lab, type BackgroundProcess } from '../../lab/netns.js';
+import { buildMultiWan, LAB_NET } from '../../lab/topology.js';
+import { describeLab } from '../../lab/vitest.js';
+import { BIN, cli, cliOk, configFile, snapshot } from './helpers.js';
+import { startDaemon } from './daemon-helpers.js';
+
+const W1 = LAB_NET.wan[1];
+const W2 = LAB_NET.wan[2];
+const [SRV1, SRV2] = LAB_NET.server.addrs as [string, string];
+const { lan: LAN, lan2: LAN2 } = LAB_NET;
+
+const v1 = {
+  interfaces: { wan1: { device: 'wan1', gateway: 'auto' }, wan2: { device: 'wan2', gateway: 'auto' } },
+  policies: {
+    balanced: { members: [{ interface: 'wan1', weight: 3 }, { interface: 'wan2', weight: 1 }] },
+    wan2_only: { members: [{ interface: 'wan2' }] },
+  },
+  rules: [
+    { name: 'pin_srv2', destIp: [`${SRV2}/32`], proto: 'tcp', destPort: [5001], policy: 'wan2_only' },
+    { name: 'default', policy: 'balanced' },
+  ],
+};
+/** The change being tried: everything through wan1. */
+const v2 = { ...v1, rules: [{ name: 'all_wan1', policy: 'wan1_only' }], policies: { ...v1.policies, wan1_only: { members: [{ interface: 'wan1' }] } } };
+
+describeLab('operator safety and visibility', () => {
+  const lab = new Lab();
+  const state = mkdtempSync(join(tmpdir(), 'nft-mwan-op-'));
+  const stateDir = join(state, 'state');
+  const c1 = configFile(v1);
+  const c2 = configFile(v2);
+  const running: BackgroundProcess[] = [];
+
+  /** `nft-mwan apply --try` in the background (its own stdin is not a terminal). */
+  const tryApply = async (seconds: number) => {
+    const p = lab.spawn('gw', BIN, ['apply', '--config', c2, '--try', String(seconds), '--state-dir', stateDir]);
+    running.push(p);
+    // Applied once the try announces its deadline.
+    await lab.waitFor(() => /applied on trial/.test(p.stderr()) || !p.running, { timeoutMs: 15_000, what: 'the trial apply' });
+    expect(p.stderr()).toMatch(/applied on trial: press Enter here, or run `nft-mwan confirm`/);
+    return p;
+  };
+
+  beforeAll(async () => {
+    await buildMultiWan(lab, { wans: 2 });
+    await startTcpServer(lab, 'srv', [endpoint(SRV1, 5001), endpoint(SRV2, 5001)]);
+    await startTcpServer(lab, LAN2.ns, [endpoint(LAN2.addr, 5001)]);
+  });
+
+  afterEach(async () => {
+    for (const p of running.splice(0)) await p.kill();
+    await cli(lab, 'gw', 'stop', '--config', c1, '--state-dir', stateDir);
+  });
+
+  afterAll(async () => {
+    await lab.teardown();
+  });
+
+  it('apply --try rolls back to exactly the previous table and routing when nobody confirms', async () => {
+    await cliOk(lab, 'gw', 'apply', '--config', c1);
+    const before = await snapshot(lab, 'gw');
+    const p = await tryApply(2);
+    expect(await snapshot(lab, 'gw')).not.toBe(before);
+    const exit = await p.exited;
+    expect(exit.exitCode).toBe(1);
+    expect(p.stderr()).toMatch(/not confirmed within 2 s: the previous table and routing are back/);
+    expect(await snapshot(lab, 'gw')).toBe(before);
+  });
+
+  it('nft-mwan confirm keeps the change; the try exits 0', async () => {
+    await cliOk(lab, 'gw', 'apply', '--config', c1);
+    const p = await tryApply(30);
+    const confirmed = await cliOk(lab, 'gw', 'confirm', '--state-dir', stateDir);
+    expect(confirmed).toMatch(/confirmed: the change applied by pid \d+ stays/);
+    expect((await p.exited).exitCode).toBe(0);
+    const r = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 10, concurrency: 5 });
+    expect(r.peers).toEqual({ [W1.addr]: 10 });
+    // Nothing pending any more.
+    expect((await cli(lab, 'gw', 'confirm', '--state-dir', stateDir)).stderr).toMatch(/no try is pending/);
+  });
+
+  it('Ctrl-C rolls back at once; a second try while one is pending is refused', async () => {
+    await cliOk(lab, 'gw', 'apply', '--config', c1);
+    const before = await snapshot(lab, 'gw');
+    const p = await tryApply(60);
+    const second = await cli(lab, 'gw', 'apply', '--config', c2, '--try', '5', '--state-dir', stateDir);
+    expect(second.exitCode).toBe(1);
+    expect(second.stderr).toMatch(/another try is pending/);
+    p.signal('SIGINT');
+    expect((await p.exited).exitCode).toBe(1);
+    expect(p.stderr()).toMatch(/interrupted \(SIGINT\)/);
+    expect(await snapshot(lab, 'gw')).toBe(before);
+  });
+
+  it('a crashed try (SIGKILL) is rolled back by its watchdog at the deadline', async () => {
+    await cliOk(lab, 'gw', 'apply', '--config', c1);
+    const before = await snapshot(lab, 'gw');
+    const p = await tryApply(3);
+    p.signal('SIGKILL');
+    await p.exited;
+    expect(await snapshot(lab, 'gw')).not.toBe(before);
+    await lab.waitFor(async () => (await snapshot(lab, 'gw')) === before, { timeoutMs: 8_000, what: 'the watchdog rollback' });
+  });
+
+  it('the daemon holds its re-applies while a try is pending', async () => {
+    const d = await startDaemon(lab, v1);
+    try {
+      const p = lab.spawn('gw', BIN, ['apply', '--config', d.configPath, '--try', '30', '--state-dir', d.stateDir]);
+      running.push(p);
+      await lab.waitFor(() => /applied on trial/.test(p.stderr()), { timeoutMs: 15_000, what: 'the trial apply' });
+      // A state change the daemon would normally apply at once; ifdown answers only once it is applied.
+      const ifdown = cli(lab, 'gw', 'ifdown', 'wan2', '--state-dir', d.stateDir);
+      await lab.waitFor(() => d.log().some((l) => /a try \(pid \d+\) is pending: re-applies wait/.test(l)), { timeoutMs: 5_000, what: 'the hold' });
+      await cliOk(lab, 'gw', 'confirm', '--state-dir', d.stateDir);
+      expect((await p.exited).exitCode).toBe(0);
+      await lab.waitFor(() => d.log().some((l) => /re-applies resume/.test(l)), { timeoutMs: 5_000, what: 'the resume' });
+      expect((await ifdown).stdout).toMatch(/wan2 is offline/);
+      const r = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 10, concurrency: 5 });
+      // wan2 is out: the pinned destination has no member left, so it is refused.
+      expect(r.ok).toBe(0);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('explain tells where real flows go: pinned, balanced with the configured shares, bypassed', async () => {
+    await cliOk(lab, 'gw', 'apply', '--config', c1);
+    const ask = async (...args: string[]) => JSON.parse(await cliOk(lab, 'gw', 'explain', '--config', c1, '--json', ...args));
+    const pinned = await ask('--src', LAN.addr, '--dst', SRV2, '--proto', 'tcp', '--dport', '5001');
+    expect(pinned).toMatchObject({ verdict: 'rule', rule: 'pin_srv2', policy: 'wan2_only', inSync: true });
+    expect(pinned.candidates).toEqual([expect.objectContaining({ interface: 'wan2', probability: 1 })]);
+    const balanced = await ask('--src', LAN.addr, '--dst', SRV1, '--proto', 'tcp', '--dport', '5001');
+    expect(balanced).toMatchObject({ rule: 'default', policy: 'balanced' });
+    const share = Object.fromEntries(balanced.candidates.map((c: { interface: string; probability: number }) => [c.interface, c.probability]));
+    expect(share).toEqual({ wan1: 0.75, wan2: 0.25 });
+    const bypass = await ask('--src', LAN.addr, '--dst', LAN2.addr, '--proto', 'tcp', '--dport', '5001');
+    expect(bypass.verdict).toBe('bypass');
+    const text = await cliOk(lab, 'gw', 'explain', '--config', c1, '--src', LAN.addr, '--dst', SRV1, '--dport', '5001');
+    expect(text).toMatch(/rule "default" is the first that matches/);
+    expect(text).toMatch(/wan1 \(wan1\) 75\.0%, wan2 \(wan2\) 25\.0%/);
+
+    // The same flows, sent for real.
+    const toSrv2 = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 40, concurrency: 10 });
+    expect(toSrv2.peers).toEqual({ [W2.addr]: 40 });
+    const toSrv1 = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV1, 5001), count: 400, concurrency: 20 });
+    const wan1 = toSrv1.peers[W1.addr] ?? 0;
+    expect(toSrv1.ok).toBe(400);
+    // 0.75 of 400 within 5 standard deviations.
+    expect(Math.abs(wan1 - 300)).toBeLessThan(5 * Math.sqrt(400 * 0.75 * 0.25));
+    const toLan2 = await runTcpClient(lab, LAN.ns, { target: endpoint(LAN2.addr, 5001), count: 10, concurrency: 5 });
+    // Bypassed: not masqueraded, the LAN2 host sees the LAN host itself.
+    expect(toLan2.peers).toEqual({ [LAN.addr]: 10 });
+  });
+
+  it('status counts live connections by mark and forwarded bytes per WAN, and --watch keeps redrawing', async () => {
+    await cliOk(lab, 'gw', 'apply', '--config', c1);
+    const hold = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 8, concurrency: 8 });
+    expect(hold.ok).toBe(8);
+    const json = JSON.parse(await cliOk(lab, 'gw', 'status', '--json', '--config', c1, '--state-dir', stateDir));
+    // The 8 flows to SRV2 are pinned to wan2: their conntrack entries (in TIME_WAIT) carry its mark.
+    expect(json.traffic.wan2.connections).toBeGreaterThanOrEqual(8);
+    expect(json.traffic.wan2.txBytes).toBeGreaterThan(0);
+    expect(json.traffic.wan2.rxBytes).toBeGreaterThan(0);
+    const text = await cliOk(lab, 'gw', 'status', '--config', c1, '--state-dir', stateDir);
+    expect(text).toMatch(/NAME\s+DEVICE\s+ID\s+MARK\s+TABLE\s+GATEWAY\s+STATE\s+CONNS\s+SHARE\s+RX\s+TX/);
+    // Not a terminal: no colour codes.
+    expect(text).not.toMatch(/\x1b\[/);
+    const watch = lab.spawn('gw', BIN, ['status', '--watch', '0.3', '--json', '--config', c1, '--state-dir', stateDir]);
+    running.push(watch);
+    await lab.waitFor(() => watch.lines().filter((l) => l.startsWith('{')).length >= 3, { timeoutMs: 10_000, what: 'three frames' });
+    await watch.kill();
+    expect(JSON.parse(watch.lines()[0] as string).table).toBe('nft_mwan');
+  });
+
+  it('refuses a config file others can write, as root, with exit 78 and nothing changed', async () => {
+    const before = await snapshot(lab, 'gw');
+    const loose = configFile(v1);
+    chmodSync(loose, 0o666);
+    const r = await cli(lab, 'gw', 'apply', '--config', loose);
+    expect(r.exitCode).toBe(78);
+    expect(r.stderr).toMatch(/refusing the config file: it is writable by anyone \(mode 666\)/);
+    expect(await snapshot(lab, 'gw')).toBe(before);
+  });
+});

@@ -1,0 +1,224 @@
+// The npm package: `npm pack` ships the CLI and its docs but none of the repository's tests, lab or
+// sources, and the tarball installed into an empty prefix runs: usage, config errors, the validator
+// with its schema. Nothing here touches the network configuration (no check, no apply without --print).
+import { execa, execaSync } from 'execa';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const TIMEOUT = 180_000;
+
+/** Files the package must hold. */
+const REQUIRED = [
+  'package.json',
+  'README.md',
+  'bin/nft-mwan',
+  'dist/src/cli/main.js',
+  'dist/src/config/validate.js',
+  // dist/src/config/validate.js imports ../../schema/config.schema.json: tsc emits it here.
+  'dist/schema/config.schema.json',
+  'schema/config.schema.json',
+  'contrib/nft-mwan.service',
+  'docs/nft-mwan.md',
+  'docs/errors.md',
+  'examples/config.json',
+];
+
+/** Paths the package must not hold: repository-only material, sources, build and test output. */
+const FORBIDDEN: [string, RegExp][] = [
+  ['tests', /^test\//],
+  ['the namespace lab', /^lab\//],
+  ['repository scripts (demo, benchmarks)', /^scripts\//],
+  ['TypeScript sources', /^src\//],
+  ['the compiled lab and scripts', /^dist\/(lab|scripts|test)\//],
+  ['installed dependencies', /(^|\/)node_modules\//],
+  ['CI files', /^\.ci\//],
+  ['TypeScript files', /\.(c|m)?ts$/],
+  ['the tsc build info', /\.tsbuildinfo$/],
+  ['source maps of sources not shipped', /\.map$/],
+  ['packed tarballs', /\.tgz$/],
+  ['test output', /^(bench-results|coverage|test-results)\/|\.log$/],
+];
+
+const COMMANDS = ['check', 'apply', 'status', 'stop', 'daemon', 'ifup', 'ifdown'];
+
+/** The environment without what a surrounding `npm test` injects for its own package. */
+function npmEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^npm_(lifecycle_|package_)|^npm_config_(local_prefix|global_prefix)$/i.test(k)) continue;
+    env[k] = v;
+  }
+  return env;
+}
+
+function npmMissing(): string | null {
+  const r = execaSync('npm', ['--version'], { reject: false, env: npmEnv(), extendEnv: false });
+  return r.exitCode === 0 ? null : `npm is not available (${r.failed && r.exitCode === undefined ? r.shortMessage : `exit ${r.exitCode}`})`;
+}
+
+type PackResult = {
+  filename: string;
+  size: number;
+  unpackedSize: number;
+  entryCount: number;
+  files: { path: string; size: number; mode: number }[];
+};
+
+function describePackage(name: string, fn: () => void): void {
+  const missing = npmMissing();
+  if (missing === null) {
+    describe(name, fn);
+  } else if (process.env.CI === 'true') {
+    describe(name, () => {
+      it('has npm', () => {
+        throw new Error(`${missing} (CI=true, so this fails instead of skipping)`);
+      });
+    });
+  } else {
+    console.warn(`skipping the package test: ${missing}`);
+    describe.skip(`${name} (skipped: ${missing})`, fn);
+  }
+}
+
+/** Every file under `dir`, relative to it. */
+async function walk(dir: string, base = dir): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(p, base)));
+    else out.push(p.slice(base.length + 1));
+  }
+  return out;
+}
+
+/** Module specifiers of a compiled file: static imports and re-exports, dynamic imports, require() calls. */
+function importSpecifiers(js: string): string[] {
+  const patterns = [
+    /^\s*(?:import|export)\s[^;]*?\sfrom\s*(['"])([^'"\n]+)\1/gm,
+    /^\s*import\s*(['"])([^'"\n]+)\1/gm,
+    /\bimport\(\s*(['"])([^'"\n]+)\1\s*\)/g,
+    /\brequire\(\s*(['"])([^'"\n]+)\1\s*\)/g,
+  ];
+  return patterns.flatMap((re) => [...js.matchAll(re)].map((m) => m[2]!));
+}
+
+describePackage('the npm package', () => {
+  let tmp: string;
+  let pack: PackResult;
+  let prefix: string;
+  /** The installed package's directory. */
+  let installed: string;
+  /** The installed command, as npm linked it. */
+  let bin: string;
+
+  const run = (file: string, args: string[], opts: { cwd?: string } = {}) =>
+    execa(file, args, { reject: false, env: npmEnv(), extendEnv: false, timeout: 120_000, cwd: opts.cwd ?? tmp });
+
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'nft-mwan-pack-'));
+    // Runs `prepare` (the build) first, as publishing would.
+    const packed = await run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: REPO });
+    if (packed.exitCode !== 0) throw new Error(`npm pack exited ${packed.exitCode}:\n${packed.stderr}\n${packed.stdout}`);
+    const results = JSON.parse(packed.stdout) as PackResult[];
+    expect(results).toHaveLength(1);
+    pack = results[0]!;
+    console.info(
+      `npm pack: ${pack.filename}, ${pack.entryCount} entries, ${pack.size} bytes packed, ${pack.unpackedSize} bytes unpacked`,
+    );
+
+    prefix = join(tmp, 'prefix');
+    const tarball = join(tmp, pack.filename);
+    const inst = await run('npm', ['install', '--global', '--prefix', prefix, '--no-audit', '--no-fund', tarball]);
+    if (inst.exitCode !== 0) throw new Error(`npm install exited ${inst.exitCode}:\n${inst.stderr}\n${inst.stdout}`);
+    installed = join(prefix, 'lib', 'node_modules', 'nft-mwan');
+    bin = join(prefix, 'bin', 'nft-mwan');
+  }, TIMEOUT);
+
+  afterAll(async () => {
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('holds the CLI, its compiled code and schema, docs, the systemd unit and the example config', () => {
+    const paths = new Set(pack.files.map((f) => f.path));
+    expect(REQUIRED.filter((p) => !paths.has(p))).toEqual([]);
+    expect([...paths].filter((p) => p.startsWith('dist/src/')).length).toBeGreaterThan(10);
+    expect(pack.files.find((f) => f.path === 'bin/nft-mwan')!.mode & 0o111).not.toBe(0);
+  });
+
+  it('holds no tests, lab, scripts, sources or build and test output', () => {
+    const bad = pack.files.flatMap((f) => FORBIDDEN.filter(([, re]) => re.test(f.path)).map(([what]) => `${f.path} (${what})`));
+    expect(bad).toEqual([]);
+  });
+
+  it('installed, every import of its compiled code resolves inside the package or to a dependency', async () => {
+    const pkg = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const deps = new Set(Object.keys(pkg.dependencies));
+    const problems: string[] = [];
+    const seen = new Set<string>();
+    const files = (await walk(join(installed, 'dist'))).filter((f) => f.endsWith('.js'));
+    expect(files.length).toBeGreaterThan(10);
+    for (const f of files) {
+      const file = join(installed, 'dist', f);
+      const text = await readFile(file, 'utf8');
+      for (const spec of importSpecifiers(text)) {
+        seen.add(spec);
+        if (spec.startsWith('.')) {
+          const target = resolve(dirname(file), spec);
+          if (!target.startsWith(`${installed}/`) || !existsSync(target)) problems.push(`dist/${f}: ${spec}`);
+        } else if (!spec.startsWith('node:')) {
+          const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+          if (!deps.has(name)) problems.push(`dist/${f}: ${spec} (not a dependency)`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    // The scan does find imports: both runtime dependencies are among them.
+    for (const dep of deps) expect(seen).toContain(dep);
+    // Runtime dependencies only: the build tools and test runner stay behind.
+    for (const dev of ['typescript', 'vitest', 'json-schema-to-typescript']) {
+      expect(existsSync(join(installed, 'node_modules', dev))).toBe(false);
+    }
+  });
+
+  it('installed, `nft-mwan --help` prints the usage with every command', async () => {
+    const r = await run(bin, ['--help']);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^usage: nft-mwan COMMAND/);
+    for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
+  });
+
+  it('installed, a config that cannot be read is a config error (78), before anything touches the system', async () => {
+    const r = await run(bin, ['apply', '--print', '--config', '/nonexistent']);
+    expect(r.stderr).toMatch(/cannot read the config file/);
+    expect(r.exitCode).toBe(78);
+  });
+
+  it('installed, an invalid config is rejected by the schema (78)', async () => {
+    const file = join(tmp, 'invalid.json');
+    await writeFile(file, JSON.stringify({ bogus: 1 }));
+    const r = await run(bin, ['apply', '--print', '--config', file]);
+    expect(r.stderr).toMatch(/invalid config/);
+    expect(r.stderr).toMatch(/missing required property "interfaces"/);
+    expect(r.stderr).toMatch(/unknown property "bogus"/);
+    expect(r.exitCode).toBe(78);
+  });
+
+  it('installed, the validator accepts the shipped example config', async () => {
+    // In a separate node, from the installed files only: loadConfig reads and validates, nothing else.
+    const script = [
+      `const { loadConfig } = await import(${JSON.stringify(join(installed, 'dist/src/config/load.js'))});`,
+      `const r = await loadConfig(${JSON.stringify(join(installed, 'examples/config.json'))});`,
+      'console.log(JSON.stringify({ ok: r.ok, summary: r.summary, issues: r.issues }));',
+    ].join('\n');
+    const r = await run(process.execPath, ['--input-type=module', '-e', script]);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ ok: true });
+  });
+});
