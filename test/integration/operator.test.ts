@@ -51,6 +51,12 @@ describeLab('operator safety and visibility', () => {
     await buildMultiWan(lab, { wans: 2 });
     await startTcpServer(lab, 'srv', [endpoint(SRV1, 5001), endpoint(SRV2, 5001)]);
     await startTcpServer(lab, LAN2.ns, [endpoint(LAN2.addr, 5001)]);
+    // Byte-for-byte snapshots below: let the kernel finish IPv6 duplicate address detection on the new
+    // links first (it adds link-local routes a second or two after the links come up).
+    await lab.waitFor(async () => (await lab.ip('gw', ['-6', 'addr', 'show', 'tentative'])).stdout.trim() === '', {
+      timeoutMs: 15_000,
+      what: 'IPv6 DAD to settle in the gateway',
+    });
   });
 
   afterEach(async () => {
