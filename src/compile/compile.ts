@@ -247,6 +247,7 @@ function planPolicies(config: NftMwanConfig, byName: Map<string, PlannedInterfac
     const total = online.filter((m) => m.metric === tier).reduce((s, m) => s + m.weight, 0);
     return {
       name,
+      mode: policy.mode ?? 'random',
       lastResort: policy.lastResort ?? DEFAULTS.lastResort,
       members: members.map(({ online: isOnline, ...m }) => {
         const active = isOnline && m.metric === tier;
@@ -275,7 +276,19 @@ function policyVerdict(p: PlannedPolicy): x.Stmt {
     entries.push([from === to ? from : { range: [from, to] }, x.goTo(chainName.mark(m.interface))]);
     from = to + 1;
   }
-  return x.vmap({ numgen: { mode: 'random', mod: from, offset: 0 } }, entries);
+  const key =
+    p.mode === 'srchash'
+      ? // A seed fixed per policy name: re-applies never reshuffle sources (nft lists jhash without offset).
+        { jhash: { mod: from, seed: seedOf(p.name), expr: x.payload('ip', 'saddr') } }
+      : { numgen: { mode: p.mode === 'roundrobin' ? 'inc' : 'random', mod: from, offset: 0 } };
+  return x.vmap(key, entries);
+}
+
+/** FNV-1a of the policy name: a stable 32-bit jhash seed. */
+export function seedOf(name: string): number {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(name, 'utf8')) h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  return h;
 }
 
 function gcd(a: number, b: number): number {

@@ -85,6 +85,7 @@ export interface PlannedMember {
 
 export interface PlannedPolicy {
   name: string;
+  mode: 'random' | 'roundrobin' | 'srchash';
   lastResort: 'unreachable' | 'blackhole' | 'default';
   members: PlannedMember[];
   /** Set when no member is online: the last resort in force. */

@@ -200,6 +200,10 @@ export interface Policy {
    * What happens when no member is online: reject (unreachable), drop silently (blackhole), or use the main routing table (default).
    */
   lastResort?: 'unreachable' | 'blackhole' | 'default';
+  /**
+   * How NEW connections are spread over the active members by weight. random (default): numgen random, stateless, no shared counter, unaffected by re-applies, statistically exact (as mwan3). roundrobin: numgen inc, exactly weight-proportional in every cycle (3:1 = 3 then 1 of each 4), the counter restarts at each re-apply. srchash: jhash of the source address with a fixed seed per policy, so one source keeps its WAN across re-applies while the members stay the same.
+   */
+  mode?: 'random' | 'roundrobin' | 'srchash';
 }
 export interface Member {
   interface: InterfaceName;
