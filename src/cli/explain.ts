@@ -1,7 +1,7 @@
 // `nft-mwan explain --src A --dst B [--proto P] [--sport N] [--dport N]`: where a NEW connection would go, and why.
 import { configOrThrow, loadConfig } from '../config/load.js';
 import { describeCandidates, explain, type Flow } from '../compile/explain.js';
-import { diffImages, imageOfBatch, imageOfListing } from '../compile/verify.js';
+import { diffPlan } from '../compile/verify.js';
 import { plan } from '../engine/apply.js';
 import { MwanError } from '../errors.js';
 import { readLocalAddresses } from '../system/ip.js';
@@ -17,7 +17,7 @@ export default async function explainCommand(ctx: CommandContext): Promise<numbe
   const local = await readLocalAddresses(ctx.run);
   const e = explain(config, p, flow, { bypass: [...discovery.facts.connected, ...(config.globals?.bypass ?? [])], local });
   const installed = discovery.listing !== null;
-  const inSync = installed && diffImages(imageOfBatch(p.nft, p.table.name), imageOfListing(discovery.listing ?? [])).length === 0;
+  const inSync = installed && diffPlan(p, discovery.listing ?? []).length === 0;
   if (ctx.json) {
     ctx.out(JSON.stringify({ ...e, installed, inSync, daemon: daemon !== null }, null, 2));
     return 0;

@@ -4,6 +4,7 @@ import type { Interface, NftMwanConfig, Rule } from '../generated/config.js';
 import { allocateIds, markLayout, parseMask, type MarkLayout } from './marks.js';
 import { normaliseIntervals, parseIpv4Element, parsePort, type Ipv4Interval } from './net.js';
 import * as x from './nft-expr.js';
+import { compileRules } from './rules.js';
 import type { NftCommand, Plan, PlannedInterface, PlannedPolicy, Route, RoutingRule } from './plan.js';
 
 export const DEFAULTS = {
@@ -29,6 +30,8 @@ export interface SystemFacts {
   previousIds: Readonly<Record<string, number>>;
   /** Objects in the installed table, so stale ones are deleted in the same transaction. */
   installed?: { chains: readonly string[]; sets: readonly string[]; maps: readonly string[]; counters?: readonly string[] };
+  /** Type and timeout of the installed named sets (sticky sets are only re-created when these change). */
+  installedSets?: Readonly<Record<string, { type: unknown; timeout: number | null }>>;
 }
 
 /**
@@ -52,6 +55,8 @@ export const chainName = {
   // Specials start with "_": interface names cannot, so they never collide.
   special: (s: Special) => `_${s}`,
   count: (dir: 'rx' | 'tx', iface: string) => `count_${dir}_${iface}`,
+  sticky: (rule: string) => `sticky_${rule}`,
+  stick: (rule: string, iface: string) => `stick_${rule}_${iface}`,
 };
 /** Named counters per WAN: bytes and packets received from (rx) and sent to (tx) it, forwarded traffic. */
 export const counterName = (dir: 'rx' | 'tx', iface: string) => `${dir}_${iface}`;
@@ -148,9 +153,27 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
     x.accept,
   ]);
   chains.rule('classify', [x.match('==', x.payload('ip', 'daddr'), `@${BYPASS_SET}`), x.accept]);
-  (config.rules ?? []).forEach((rule) => {
-    chains.rule('classify', [...ruleMatches(rule), x.goTo(policyTarget(rule.policy))], `rule ${rule.name}`);
-  });
+  const sticky = planSticky(config, policies, byName);
+  for (const r of compileRules(config.rules ?? [], (rule) => (rule.sticky ? chainName.sticky(rule.name) : policyTarget(rule.policy)))) {
+    chains.rule('classify', r.expr, r.comment);
+  }
+  for (const st of sticky.rules) {
+    const p = policies.find((q) => q.name === st.policy) as PlannedPolicy;
+    const active = p.members.filter((m) => m.active);
+    // A source seen on an active WAN under this rule goes back to it; entries of offline WANs are not consulted.
+    for (const m of active) {
+      chains.rule(chainName.sticky(st.rule), [
+        x.match('==', st.key, `@${st.set(m.interface)}`),
+        { set: { op: 'update', elem: st.key, set: `@${st.set(m.interface)}` } },
+        x.goTo(chainName.mark(m.interface)),
+      ]);
+      chains.rule(chainName.stick(st.rule, m.interface), [
+        { set: { op: 'update', elem: st.key, set: `@${st.set(m.interface)}` } },
+        x.goTo(chainName.mark(m.interface)),
+      ]);
+    }
+    chains.rule(chainName.sticky(st.rule), [policyVerdict(p, (iface) => chainName.stick(st.rule, iface))]);
+  }
 
   for (const p of policies) chains.rule(chainName.policy(p.name), [policyVerdict(p)]);
   // Policies referenced by nothing still get a chain, so `explain`/status can show them.
@@ -188,8 +211,10 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   for (const name of facts.installed?.maps ?? []) {
     if (name !== IDS_MAP) commands.push({ delete: { map: { family: FAMILY, table, name } } });
   }
+  const userSets = Object.keys(config.sets ?? {});
+  const keepSets = new Set([BYPASS_SET, ...userSets, ...sticky.sets.map((st) => st.name)]);
   for (const name of facts.installed?.sets ?? []) {
-    if (name !== BYPASS_SET) commands.push({ delete: { set: { family: FAMILY, table, name } } });
+    if (!keepSets.has(name)) commands.push({ delete: { set: { family: FAMILY, table, name } } });
   }
   const counters = enabled.flatMap((i) => (['rx', 'tx'] as const).map((d) => counterName(d, i.name)));
   for (const name of facts.installed?.counters ?? []) {
@@ -201,6 +226,24 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   const setRef = { family: FAMILY, table, name: BYPASS_SET };
   commands.push({ add: { set: { ...setRef, type: 'ipv4_addr', flags: ['interval'] } } }, { flush: { set: setRef } });
   if (bypass.length > 0) commands.push({ add: { element: { ...setRef, elem: bypass } } });
+  // Named sets: re-declared as they are (an existing set keeps the elements others added), config elements added.
+  for (const [name, set] of Object.entries(config.sets ?? {})) {
+    const ref = { family: FAMILY, table, name };
+    commands.push({ add: { set: { ...ref, type: set.type, flags: set.timeout ? ['interval', 'timeout'] : ['interval'], ...(set.timeout ? { timeout: set.timeout } : {}) } } });
+    const elements = bypassElements(set.elements ?? []);
+    if (elements.length > 0) commands.push({ add: { element: { ...ref, elem: elements } } });
+  }
+  // Sticky sets: nft marks a timeout set "dynamic" once a rule updates it, and 1.0.6 has no JSON for that
+  // flag, so an existing one is left as it is (re-adding would fail); a changed one is replaced.
+  for (const st of sticky.sets) {
+    const ref = { family: FAMILY, table, name: st.name };
+    const installed = facts.installedSets?.[st.name];
+    const same = installed !== undefined && installed.timeout === st.timeout && canonicalType(installed.type) === canonicalType(st.type);
+    if (installed !== undefined && !same) commands.push({ delete: { set: ref } });
+    if (!same) commands.push({ add: { set: { ...ref, type: st.type, flags: ['timeout'], timeout: st.timeout } } });
+    // An offline WAN's entries go: when it returns, its sources are balanced afresh.
+    if (!st.online && installed !== undefined && same) commands.push({ flush: { set: ref } });
+  }
   // The id allocation lives in the table itself, so what is installed describes itself.
   const mapRef = { family: FAMILY, table, name: IDS_MAP };
   commands.push(
@@ -218,7 +261,41 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
     interfaces,
     policies,
     warnings,
+    dynamicSets: userSets,
+    stickySets: sticky.sets.map((st) => st.name),
   };
+}
+
+function canonicalType(t: unknown): string {
+  return JSON.stringify(t);
+}
+
+interface StickyRule {
+  rule: string;
+  policy: string;
+  key: x.Expr;
+  set: (iface: string) => string;
+}
+
+/** Sticky rules and their sets: one timeout set per (rule, WAN) of the rule's policy. */
+function planSticky(config: NftMwanConfig, policies: PlannedPolicy[], byName: Map<string, PlannedInterface>) {
+  const rules: StickyRule[] = [];
+  const sets: { name: string; type: string | string[]; timeout: number; online: boolean }[] = [];
+  for (const rule of config.rules ?? []) {
+    if (!rule.sticky) continue;
+    const p = policies.find((q) => q.name === rule.policy);
+    if (!p) continue;
+    const bySrcDst = rule.stickyBy === 'srcdst';
+    const key = bySrcDst ? { concat: [x.payload('ip', 'saddr'), x.payload('ip', 'daddr')] } : x.payload('ip', 'saddr');
+    const setName = (iface: string) => `sticky_${rule.name}_${iface}`;
+    rules.push({ rule: rule.name, policy: p.name, key, set: setName });
+    for (const m of p.members) {
+      const iface = byName.get(m.interface);
+      if (!iface?.enabled) continue;
+      sets.push({ name: setName(m.interface), type: bySrcDst ? ['ipv4_addr', 'ipv4_addr'] : 'ipv4_addr', timeout: rule.stickyTimeout ?? 600, online: iface.online });
+    }
+  }
+  return { rules, sets };
 }
 
 function resolveGateway(name: string, iface: Interface, facts: SystemFacts): string | null {
@@ -264,16 +341,16 @@ function policyTarget(policy: string): string {
 }
 
 /** Weighted choice among the active members: numgen over the weight total (reduced by their gcd). */
-function policyVerdict(p: PlannedPolicy): x.Stmt {
+function policyVerdict(p: PlannedPolicy, targetOf: (iface: string) => string = chainName.mark): x.Stmt {
   const active = p.members.filter((m) => m.active);
   if (active.length === 0) return x.goTo(chainName.mark(chainName.special(p.lastResort)));
-  if (active.length === 1) return x.goTo(chainName.mark((active[0] as { interface: string }).interface));
+  if (active.length === 1) return x.goTo(targetOf((active[0] as { interface: string }).interface));
   const divisor = active.reduce((d, m) => gcd(d, m.weight), 0);
   const entries: [x.Expr, x.Stmt][] = [];
   let from = 0;
   for (const m of active) {
     const to = from + m.weight / divisor - 1;
-    entries.push([from === to ? from : { range: [from, to] }, x.goTo(chainName.mark(m.interface))]);
+    entries.push([from === to ? from : { range: [from, to] }, x.goTo(targetOf(m.interface))]);
     from = to + 1;
   }
   const key =
@@ -293,47 +370,6 @@ export function seedOf(name: string): number {
 
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
-}
-
-function addressMatch(field: 'saddr' | 'daddr', texts: readonly string[]): x.Stmt {
-  const intervals: Ipv4Interval[] = texts.map((t) => {
-    const parsed = parseIpv4Element(t);
-    if ('error' in parsed) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated address ${t}` });
-    return parsed.interval;
-  });
-  return x.match('==', x.payload('ip', field), x.oneOrSet(normaliseIntervals(intervals).map(x.addrElement)));
-}
-
-function portMatch(proto: 'tcp' | 'udp', field: 'sport' | 'dport', ports: readonly (number | string)[]): x.Stmt {
-  const ranges = ports.map((p) => {
-    const parsed = parsePort(p);
-    if ('error' in parsed) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated port ${p}` });
-    return parsed;
-  });
-  // Sorted and merged so overlapping entries cannot make nft reject the anonymous interval set.
-  ranges.sort((a, b) => a.first - b.first);
-  const merged: typeof ranges = [];
-  for (const r of ranges) {
-    const last = merged[merged.length - 1];
-    if (last && r.first <= last.last + 1) last.last = Math.max(last.last, r.last);
-    else merged.push({ ...r });
-  }
-  return x.match('==', x.payload(proto, field), x.oneOrSet(merged.map(x.portElement)));
-}
-
-function ruleMatches(rule: Rule): x.Stmt[] {
-  const out: x.Stmt[] = [];
-  const proto = rule.proto ?? 'all';
-  const hasPorts = rule.srcPort !== undefined || rule.destPort !== undefined;
-  // `tcp dport` already implies `meta l4proto tcp`; emitting both would not read back identically.
-  if (proto !== 'all' && !hasPorts) out.push(x.match('==', x.meta('l4proto'), proto));
-  if (rule.srcIp) out.push(addressMatch('saddr', rule.srcIp));
-  if (rule.destIp) out.push(addressMatch('daddr', rule.destIp));
-  if (proto === 'tcp' || proto === 'udp') {
-    if (rule.srcPort) out.push(portMatch(proto, 'sport', rule.srcPort));
-    if (rule.destPort) out.push(portMatch(proto, 'dport', rule.destPort));
-  }
-  return out;
 }
 
 function bypassElements(texts: readonly string[]): x.Expr[] {

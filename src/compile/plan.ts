@@ -101,4 +101,8 @@ export interface Plan {
   policies: PlannedPolicy[];
   /** Things the user should know that do not stop the apply (e.g. an id that had to move). */
   warnings: string[];
+  /** Named sets from the config: others may add elements at run time. */
+  dynamicSets: string[];
+  /** Sticky sets: their elements are live state, never part of a comparison. */
+  stickySets: string[];
 }

@@ -1,5 +1,5 @@
 // Compares the table nft lists back with the batch that was applied, ignoring what nft adds or reorders.
-import type { NftBatch } from './plan.js';
+import type { NftBatch, Plan } from './plan.js';
 
 /** One table's content in a comparable form: chains with their rules, sets and maps with elements. */
 export interface TableImage {
@@ -80,7 +80,7 @@ export function imageOfListing(listing: readonly Obj[]): TableImage {
     const [kind, o] = Object.entries(item)[0] as [string, Obj];
     if (kind === 'chain') img.chains[o.name as string] = { spec: pick(o, CHAIN_SPEC_KEYS), rules: [] };
     if (kind === 'set' || kind === 'map') {
-      img.sets[o.name as string] = { spec: { kind, ...pick(o, SET_SPEC_KEYS) }, elements: ((o.elem as unknown[]) ?? []).map(canonical) };
+      img.sets[o.name as string] = { spec: { kind, ...pick(o, SET_SPEC_KEYS) }, elements: ((o.elem as unknown[]) ?? []).map((e) => canonical(elementValue(e))) };
     }
   }
   // Rules after chains: 1.0.6 lists sets first, 1.1+ chains first; rules always follow their chain.
@@ -91,8 +91,21 @@ export function imageOfListing(listing: readonly Obj[]): TableImage {
   return img;
 }
 
+/** Elements of timeout sets list as {elem: {val, timeout, expires}}: compare the value. */
+function elementValue(e: unknown): unknown {
+  if (e !== null && typeof e === 'object' && 'elem' in e) return ((e as Obj).elem as Obj).val;
+  return e;
+}
+
+export interface DiffOptions {
+  /** Sets others fill at run time: the planned elements must be there, more are fine. */
+  subsetSets?: ReadonlySet<string>;
+  /** Sets whose content is state, not configuration (sticky entries): not compared at all. */
+  ignoreSets?: ReadonlySet<string>;
+}
+
 /** Human-readable differences, empty when the table is what was planned. */
-export function diffImages(expected: TableImage, actual: TableImage): string[] {
+export function diffImages(expected: TableImage, actual: TableImage, o: DiffOptions = {}): string[] {
   const out: string[] = [];
   for (const [name, c] of Object.entries(expected.chains)) {
     const a = actual.chains[name];
@@ -108,16 +121,28 @@ export function diffImages(expected: TableImage, actual: TableImage): string[] {
   }
   for (const name of Object.keys(actual.chains)) if (!expected.chains[name]) out.push(`unexpected chain ${name}`);
   for (const [name, s] of Object.entries(expected.sets)) {
+    if (o.ignoreSets?.has(name)) continue;
     const a = actual.sets[name];
     if (!a) {
       out.push(`set ${name} is missing`);
       continue;
     }
     if (canonical(s.spec) !== canonical(a.spec)) out.push(`set ${name}: expected ${canonical(s.spec)}, found ${canonical(a.spec)}`);
-    if (canonical([...s.elements].sort()) !== canonical([...a.elements].sort())) {
+    if (o.subsetSets?.has(name)) {
+      const missing = s.elements.filter((e) => !a.elements.includes(e));
+      if (missing.length > 0) out.push(`set ${name}: missing elements ${missing.join(' ')}`);
+    } else if (canonical([...s.elements].sort()) !== canonical([...a.elements].sort())) {
       out.push(`set ${name}: expected elements ${s.elements.join(' ')}, found ${a.elements.join(' ')}`);
     }
   }
-  for (const name of Object.keys(actual.sets)) if (!expected.sets[name]) out.push(`unexpected set ${name}`);
+  for (const name of Object.keys(actual.sets)) if (!expected.sets[name] && !o.ignoreSets?.has(name)) out.push(`unexpected set ${name}`);
   return out;
+}
+
+/** The differences between a plan's table and a listing of the installed one. */
+export function diffPlan(plan: Pick<Plan, 'nft' | 'table' | 'dynamicSets' | 'stickySets'>, listing: readonly Obj[]): string[] {
+  return diffImages(imageOfBatch(plan.nft, plan.table.name), imageOfListing(listing), {
+    subsetSets: new Set(plan.dynamicSets),
+    ignoreSets: new Set(plan.stickySets),
+  });
 }

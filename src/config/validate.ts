@@ -191,6 +191,15 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
         if ('error' in parsed) add(at(field, j), parsed.error);
       });
     }
+    if (rule.sticky && (RESERVED_POLICIES as readonly string[]).includes(rule.policy)) {
+      add(at('sticky'), `a sticky rule needs a policy with members; "${rule.policy}" has none to stick to`);
+    }
+    if ((rule.stickyTimeout !== undefined || rule.stickyBy !== undefined) && !rule.sticky) {
+      add(at(rule.stickyTimeout !== undefined ? 'stickyTimeout' : 'stickyBy'), 'only takes effect with "sticky": true');
+    }
+    if (rule.set !== undefined && !(rule.set in (config.sets ?? {}))) {
+      add(at('set'), `unknown set "${rule.set}" (sets: ${list(Object.keys(config.sets ?? {})) || 'none declared in "sets"'})`);
+    }
     for (const field of ['srcPort', 'destPort'] as const) {
       const ports = rule[field];
       if (!ports) continue;
@@ -204,6 +213,12 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     }
   });
 
+  for (const [name, set] of Object.entries(config.sets ?? {})) {
+    (set.elements ?? []).forEach((text, i) => {
+      const parsed = parseIpv4Element(text);
+      if ('error' in parsed) add(pointer('sets', name, 'elements', i), parsed.error);
+    });
+  }
   (g.bypass ?? []).forEach((text, i) => {
     const parsed = parseIpv4Element(text);
     if ('error' in parsed) add(pointer('globals', 'bypass', i), parsed.error);

@@ -2,7 +2,7 @@
 import { compile, type LinkStates } from '../compile/compile.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import type { Plan, RoutingPlan } from '../compile/plan.js';
-import { diffImages, imageOfBatch, imageOfListing } from '../compile/verify.js';
+import { diffPlan } from '../compile/verify.js';
 import { batchRestoring } from '../compile/restore.js';
 import { diffRouting } from '../compile/routing-diff.js';
 import { MwanError } from '../errors.js';
@@ -36,8 +36,7 @@ export async function apply(run: Runner, config: NftMwanConfig, log: Logger, sta
   for (const w of p.warnings) log.warn(w);
   const before = discovery.routing;
   const ops = diffRouting(before, p.routing);
-  const expected = imageOfBatch(p.nft, p.table.name);
-  const nftChanged = discovery.listing === null || diffImages(expected, imageOfListing(discovery.listing)).length > 0;
+  const nftChanged = discovery.listing === null || diffPlan(p, discovery.listing).length > 0;
   if (!nftChanged && ops.add.length === 0 && ops.remove.length === 0) {
     log.info(`already up to date (table inet ${p.table.name}, ${p.routing.rules.length} ip rules, ${p.routing.routes.length} routes)`);
     return { plan: p, changed: false, nftChanged: false, routingOps: 0 };
@@ -76,7 +75,7 @@ export async function apply(run: Runner, config: NftMwanConfig, log: Logger, sta
       // Only now is there something to undo: a failed transaction changes nothing.
       nftTouched = true;
       const listed = await listTable(run, p.table.family, p.table.name);
-      const diff = diffImages(expected, imageOfListing(listed ?? []));
+      const diff = diffPlan(p, listed ?? []);
       if (diff.length > 0) {
         throw new MwanError({
           code: 'VERIFY_MISMATCH',

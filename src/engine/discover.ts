@@ -59,7 +59,16 @@ export async function discover(run: Runner, config: NftMwanConfig): Promise<Disc
   // Specific unicast routes of the main table (LANs, the ISPs' own subnets, static routes) are never balanced.
   const connected = main.filter((r) => r.dst !== 'default' && (r.type === undefined || r.type === 'unicast')).map((r) => r.dst);
 
-  return { facts: { autoGateways, addresses, connected, previousIds: idsOf(listing), installed: namesOf(listing) }, listing, routing };
+  return {
+    facts: { autoGateways, addresses, connected, ...tableFacts(listing) },
+    listing,
+    routing,
+  };
+}
+
+/** What compile needs to know about the installed table: its ids, its objects, its sets' types and timeouts. */
+export function tableFacts(listing: Obj[] | null): Pick<SystemFacts, 'previousIds' | 'installed' | 'installedSets'> {
+  return { previousIds: idsOf(listing), installed: namesOf(listing), installedSets: setsOf(listing) };
 }
 
 function idsOf(listing: Obj[] | null): Record<string, number> {
@@ -72,6 +81,15 @@ function idsOf(listing: Obj[] | null): Record<string, number> {
     }
   }
   return ids;
+}
+
+function setsOf(listing: Obj[] | null): SystemFacts['installedSets'] {
+  const out: Record<string, { type: unknown; timeout: number | null }> = {};
+  for (const item of listing ?? []) {
+    const set = item.set as Obj | undefined;
+    if (set && typeof set.name === 'string') out[set.name] = { type: set.type, timeout: typeof set.timeout === 'number' ? set.timeout : null };
+  }
+  return out;
 }
 
 function namesOf(listing: Obj[] | null): SystemFacts['installed'] {

@@ -1,7 +1,7 @@
 // What is installed now, compared with what the config compiles to: the data behind `nft-mwan status`.
 import type { NftMwanConfig } from '../generated/config.js';
 import type { LinkStates } from '../compile/compile.js';
-import { diffImages, imageOfBatch, imageOfListing } from '../compile/verify.js';
+import { diffPlan } from '../compile/verify.js';
 import { diffRouting } from '../compile/routing-diff.js';
 import type { PlannedInterface, PlannedPolicy } from '../compile/plan.js';
 import type { Runner } from '../system/runner.js';
@@ -26,7 +26,7 @@ export async function readStatus(run: Runner, config: NftMwanConfig, states: Lin
   const { plan: p, discovery } = await plan(run, config, states);
   const differences: string[] = [];
   if (discovery.listing === null) differences.push(`table inet ${p.table.name} is not installed`);
-  else differences.push(...diffImages(imageOfBatch(p.nft, p.table.name), imageOfListing(discovery.listing)));
+  else differences.push(...diffPlan(p, discovery.listing));
   const ops = diffRouting(discovery.routing, p.routing);
   const traffic = discovery.listing === null ? {} : await readWanCounters(run, p);
   for (const op of [...ops.add, ...ops.remove]) differences.push(`routing: ${describeOp(op)}`);

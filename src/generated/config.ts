@@ -31,6 +31,12 @@ export interface NftMwanConfig {
    * Evaluated in order for NEW connections; the first match decides. Unmatched traffic uses the main routing table.
    */
   rules?: Rule[];
+  /**
+   * Named sets rules can match ("set"), kept across re-applies and fillable at run time (nft-mwan set add, dnsmasq nftset: inet#TABLE#NAME).
+   */
+  sets?: {
+    [k: string]: NamedSet;
+  };
 }
 export interface Globals {
   /**
@@ -253,4 +259,44 @@ export interface Rule {
    * A policy name, or default (main table), unreachable or blackhole.
    */
   policy: string;
+  /**
+   * Devices the connection comes in on (e.g. ["lan0"]); nft-mwan matches the device name, like mwan3 src_iface but with the device rather than the netifd name.
+   *
+   * @minItems 1
+   */
+  srcIface?: [string, ...string[]];
+  /**
+   * A named set (see "sets"): matches when the destination address is in it, like mwan3's ipset option.
+   */
+  set?: string;
+  /**
+   * Log each NEW connection this rule matches (kernel log, prefix "nft-mwan RULE: ").
+   */
+  log?: boolean;
+  /**
+   * A source that opened a connection through a WAN under this rule keeps that WAN for its new connections until stickyTimeout passes without any; never a WAN that is offline (the source is rebalanced).
+   */
+  sticky?: boolean;
+  /**
+   * Seconds a sticky entry lives after the last new connection that used it.
+   */
+  stickyTimeout?: number;
+  /**
+   * Sticky per source address, or per source and destination pair.
+   */
+  stickyBy?: 'src' | 'srcdst';
+}
+export interface NamedSet {
+  /**
+   * What the set holds: IPv4 addresses, CIDRs and ranges.
+   */
+  type: 'ipv4_addr';
+  /**
+   * Elements installed with the config; elements added at run time are kept across re-applies.
+   */
+  elements?: string[];
+  /**
+   * Seconds an element added at run time lives (dnsmasq nftset entries expire with it); config elements never expire.
+   */
+  timeout?: number;
 }

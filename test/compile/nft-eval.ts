@@ -1,0 +1,287 @@
+// A tiny interpreter for the libnftables JSON that compile emits in the classify chain, so tests can run
+// packets through a batch the way the kernel would. Deliberately strict: any statement or expression form it
+// does not know throws, so a new emission form cannot be silently misjudged.
+
+/** One IPv4 packet of a NEW connection, as seen in prerouting. */
+export interface Packet {
+  /** Input device name (meta iifname). */
+  iifname: string;
+  /** IP protocol number (meta l4proto): 1 icmp, 6 tcp, 17 udp, ... */
+  l4proto: number;
+  saddr: string;
+  daddr: string;
+  /** Present for tcp and udp packets. */
+  sport?: number;
+  dport?: number;
+}
+
+export interface EvalOptions {
+  /** Elements of named sets, by name; added to the elements the batch itself adds (`add element`). */
+  sets?: Readonly<Record<string, readonly unknown[]>>;
+  /** `fib daddr type` of a destination; "unicast" when absent. */
+  fibType?: (daddr: string) => string;
+}
+
+export type Verdict =
+  | { kind: 'goto' | 'jump'; target: string }
+  | { kind: 'accept' | 'drop' | 'return' }
+  /** Fell off the end of the chain. */
+  | { kind: 'none' };
+
+export interface EvalResult {
+  verdict: Verdict;
+  /** Index (0-based) of the classify rule that decided, or null. */
+  ruleIndex: number | null;
+  /** That rule's comment, if any. */
+  comment: string | null;
+}
+
+const PROTO_NUMBERS: Readonly<Record<string, number>> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, sctp: 132 };
+
+type Kind = 'ipv4' | 'port' | 'proto' | 'ifname' | 'fibtype';
+/** A key evaluated on a packet: its value and how to read set elements against it; null = key absent (no match). */
+type KeyValue = { kind: Kind; value: number | string } | null;
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function fail(what: string, v: unknown): never {
+  throw new Error(`nft-eval: unsupported ${what}: ${JSON.stringify(v)}`);
+}
+
+export function ipv4ToNumber(text: string): number {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (!m) throw new Error(`nft-eval: not an IPv4 address: ${text}`);
+  return m.slice(1, 5).reduce((acc, part) => {
+    const o = Number(part);
+    if (o > 255) throw new Error(`nft-eval: not an IPv4 address: ${text}`);
+    return acc * 256 + o;
+  }, 0);
+}
+
+function onlyKey(o: Obj, what: string): [string, unknown] {
+  const entries = Object.entries(o);
+  if (entries.length !== 1) fail(what, o);
+  return entries[0] as [string, unknown];
+}
+
+/** Evaluates a key expression (the left of a match, the key of a vmap, or one part of a concat). */
+function evalKey(expr: unknown, p: Packet, o: EvalOptions): KeyValue {
+  if (!isObj(expr)) fail('key', expr);
+  const [k, body] = onlyKey(expr, 'key');
+  if (k === 'meta' && isObj(body)) {
+    if (body.key === 'l4proto') return { kind: 'proto', value: p.l4proto };
+    if (body.key === 'iifname') return { kind: 'ifname', value: p.iifname };
+    fail('meta key', expr);
+  }
+  if (k === 'payload' && isObj(body)) {
+    const { protocol, field } = body;
+    if (protocol === 'ip' && (field === 'saddr' || field === 'daddr')) return { kind: 'ipv4', value: ipv4ToNumber(p[field]) };
+    if ((protocol === 'tcp' || protocol === 'udp') && (field === 'sport' || field === 'dport')) {
+      // nft adds the dependency `meta l4proto <protocol>`: a tcp header match never matches a udp packet.
+      if (p.l4proto !== PROTO_NUMBERS[protocol]) return null;
+      const port = p[field];
+      if (port === undefined) throw new Error(`nft-eval: ${protocol} packet without ${field}`);
+      return { kind: 'port', value: port };
+    }
+    fail('payload', expr);
+  }
+  if (k === 'fib' && isObj(body)) {
+    const flags = body.flags;
+    if (body.result === 'type' && Array.isArray(flags) && flags.length === 1 && flags[0] === 'daddr') {
+      return { kind: 'fibtype', value: (o.fibType ?? (() => 'unicast'))(p.daddr) };
+    }
+    fail('fib', expr);
+  }
+  return fail('key', expr);
+}
+
+/** A scalar of the key's type (addresses as numbers, protocol names as numbers). */
+function scalar(kind: Kind, v: unknown): number | string {
+  switch (kind) {
+    case 'ipv4':
+      if (typeof v === 'string') return ipv4ToNumber(v);
+      break;
+    case 'port':
+      if (typeof v === 'number' && Number.isInteger(v)) return v;
+      break;
+    case 'proto':
+      if (typeof v === 'number') return v;
+      if (typeof v === 'string' && PROTO_NUMBERS[v] !== undefined) return PROTO_NUMBERS[v] as number;
+      break;
+    case 'ifname':
+    case 'fibtype':
+      if (typeof v === 'string') return v;
+      break;
+  }
+  return fail(`${kind} value`, v);
+}
+
+/** Does a value of the key's type match one set element (value, prefix or range)? */
+function elementMatches(kind: Kind, elem: unknown, value: number | string): boolean {
+  if (isObj(elem)) {
+    if ('elem' in elem && isObj(elem.elem) && 'val' in elem.elem) return elementMatches(kind, elem.elem.val, value);
+    if ('prefix' in elem && isObj(elem.prefix) && kind === 'ipv4') {
+      const { addr, len } = elem.prefix;
+      if (typeof len !== 'number' || len < 0 || len > 32) fail('prefix', elem);
+      const base = scalar('ipv4', addr) as number;
+      const size = 2 ** (32 - len);
+      if (base % size !== 0) fail('prefix with host bits', elem);
+      return (value as number) >= base && (value as number) < base + size;
+    }
+    if ('range' in elem && Array.isArray(elem.range) && elem.range.length === 2 && (kind === 'ipv4' || kind === 'port')) {
+      const lo = scalar(kind, elem.range[0]) as number;
+      const hi = scalar(kind, elem.range[1]) as number;
+      if (lo > hi) fail('reversed range', elem);
+      return (value as number) >= lo && (value as number) <= hi;
+    }
+    return fail('set element', elem);
+  }
+  if (kind === 'ifname' && typeof elem === 'string' && elem.endsWith('*') && !elem.endsWith('\\*')) {
+    return (value as string).startsWith(elem.slice(0, -1));
+  }
+  return scalar(kind, elem) === value;
+}
+
+/** Named sets: the batch's own `add element` commands plus the caller's. */
+function namedSets(batch: unknown, o: EvalOptions): Map<string, unknown[]> {
+  const sets = new Map<string, unknown[]>();
+  for (const cmd of commandsOf(batch)) {
+    const add = isObj(cmd) && isObj(cmd.add) ? cmd.add : null;
+    const el = add && isObj(add.element) ? add.element : null;
+    if (el && typeof el.name === 'string' && Array.isArray(el.elem)) sets.set(el.name, [...(sets.get(el.name) ?? []), ...el.elem]);
+  }
+  for (const [name, elems] of Object.entries(o.sets ?? {})) sets.set(name, [...(sets.get(name) ?? []), ...elems]);
+  return sets;
+}
+
+function commandsOf(batch: unknown): unknown[] {
+  if (isObj(batch) && Array.isArray(batch.nftables)) return batch.nftables;
+  if (Array.isArray(batch)) return batch;
+  return fail('batch', batch);
+}
+
+/** The right-hand side of a match as a list of set elements (a single value is a one-element set). */
+function rightElements(right: unknown, sets: Map<string, unknown[]>): unknown[] {
+  if (typeof right === 'string' && right.startsWith('@')) {
+    const s = sets.get(right.slice(1));
+    if (s === undefined) throw new Error(`nft-eval: unknown named set ${right}`);
+    return s;
+  }
+  if (isObj(right) && 'set' in right) {
+    if (!Array.isArray(right.set)) fail('set', right);
+    return right.set;
+  }
+  return [right];
+}
+
+type StmtResult = 'next' | 'stop' | Verdict;
+
+function verdictOf(stmt: Obj): Verdict | null {
+  const [k, body] = onlyKey(stmt, 'statement');
+  if ((k === 'goto' || k === 'jump') && isObj(body) && typeof body.target === 'string') return { kind: k, target: body.target };
+  if ((k === 'accept' || k === 'drop' || k === 'return') && body === null) return { kind: k };
+  return null;
+}
+
+function evalStmt(stmt: unknown, p: Packet, o: EvalOptions, sets: Map<string, unknown[]>): StmtResult {
+  if (!isObj(stmt)) fail('statement', stmt);
+  const verdict = verdictOf(stmt);
+  if (verdict) return verdict;
+  const [k, body] = onlyKey(stmt, 'statement');
+  if (k === 'log' || k === 'counter') return 'next';
+  if (k === 'match' && isObj(body)) {
+    const { op, left, right } = body;
+    if (op !== '==' && op !== '!=' && op !== 'in') fail('match op', stmt);
+    const key = evalKey(left, p, o);
+    if (key === null) return 'stop';
+    const elems = rightElements(right, sets);
+    const hits = elems.filter((e) => elementMatches(key.kind, e, key.value)).length;
+    // nft refuses overlapping elements in an anonymous interval set: catch an emission that has them.
+    if (hits > 1 && isObj(right) && 'set' in right) throw new Error(`nft-eval: overlapping set elements match ${JSON.stringify(p)}: ${JSON.stringify(right)}`);
+    const hit = hits > 0;
+    return (op === '!=' ? !hit : hit) ? 'next' : 'stop';
+  }
+  if (k === 'vmap' && isObj(body)) {
+    const { key, data } = body;
+    const parts = isObj(key) && 'concat' in key ? key.concat : [key];
+    if (!Array.isArray(parts) || parts.length === 0) fail('vmap key', key);
+    const values = parts.map((e) => evalKey(e, p, o));
+    // A missing header (a tcp port of a udp packet) fails the dependency: the lookup does not happen.
+    if (values.some((v) => v === null)) return 'stop';
+    const entries = isObj(data) && Array.isArray(data.set) ? data.set : fail('vmap data', data);
+    const found: Verdict[] = [];
+    for (const entry of entries) {
+      if (!Array.isArray(entry) || entry.length !== 2 || !isObj(entry[1])) fail('vmap entry', entry);
+      const [elem, v] = entry as [unknown, Obj];
+      let comps: unknown[] = [elem];
+      if (parts.length > 1) {
+        if (!isObj(elem) || !Array.isArray(elem.concat) || elem.concat.length !== parts.length) fail('concat element', elem);
+        comps = elem.concat;
+      }
+      const hit = comps.every((c, i) => {
+        const kv = values[i] as NonNullable<KeyValue>;
+        return elementMatches(kv.kind, c, kv.value);
+      });
+      if (hit) found.push(verdictOf(v) ?? fail('vmap verdict', v));
+    }
+    // The kernel rejects overlapping elements; an evaluator that silently picked one would hide that.
+    if (found.length > 1) throw new Error(`nft-eval: ${found.length} overlapping vmap elements match ${JSON.stringify(p)}: ${JSON.stringify(body)}`);
+    return found[0] ?? 'stop';
+  }
+  return fail('statement', stmt);
+}
+
+export interface ChainRule {
+  expr: unknown[];
+  comment: string | null;
+}
+
+/** The rules of one chain, in order, from a batch (`add rule` commands). */
+export function chainRules(batch: unknown, chain: string): ChainRule[] {
+  const out: ChainRule[] = [];
+  for (const cmd of commandsOf(batch)) {
+    const rule = isObj(cmd) && isObj(cmd.add) && isObj(cmd.add.rule) ? cmd.add.rule : null;
+    if (rule && rule.chain === chain) {
+      if (!Array.isArray(rule.expr)) fail('rule', rule);
+      out.push({ expr: rule.expr, comment: typeof rule.comment === 'string' ? rule.comment : null });
+    }
+  }
+  return out;
+}
+
+/** Runs a packet through chain "classify" (all of it, including the fixed local/bypass rules). */
+export function evalClassifyDetailed(batch: unknown, packet: Packet, options: EvalOptions = {}): EvalResult {
+  const sets = namedSets(batch, options);
+  const rules = chainRules(batch, 'classify');
+  for (const [i, rule] of rules.entries()) {
+    for (const stmt of rule.expr) {
+      const r = evalStmt(stmt, packet, options, sets);
+      if (r === 'next') continue;
+      if (r === 'stop') break;
+      return { verdict: r, ruleIndex: i, comment: rule.comment };
+    }
+  }
+  return { verdict: { kind: 'none' }, ruleIndex: null, comment: null };
+}
+
+/**
+ * The chain the classify chain sends a packet to (goto/jump target), "accept"/"drop" for those verdicts,
+ * or null when no rule decides (the packet leaves classify unmarked).
+ */
+export function evalClassify(batch: unknown, packet: Packet, options: EvalOptions = {}): string | null {
+  const { verdict } = evalClassifyDetailed(batch, packet, options);
+  switch (verdict.kind) {
+    case 'goto':
+    case 'jump':
+      return verdict.target;
+    case 'accept':
+    case 'drop':
+      return verdict.kind;
+    default:
+      return null;
+  }
+}
