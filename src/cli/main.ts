@@ -75,6 +75,18 @@ const COMMANDS: Record<string, CommandSpec> = {
     },
     load: () => import('./explain.js'),
   },
+  use: {
+    summary: 'run a command whose new connections leave through one WAN',
+    usage: 'use WAN -- COMMAND [ARG...] [--config FILE]',
+    options: {},
+    load: () => import('./use.js'),
+  },
+  set: {
+    summary: 'add, remove or list the run-time elements of a named set from the config',
+    usage: 'set add|del NAME ELEMENT... | set list NAME [--config FILE]',
+    options: {},
+    load: () => import('./set.js'),
+  },
   daemon: {
     summary: 'track every WAN and re-apply on each change (foreground; SIGHUP reloads, SIGTERM stops)',
     usage: 'daemon [--config FILE] [--state-dir DIR] [--stop-on-exit]',

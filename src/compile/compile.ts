@@ -5,6 +5,7 @@ import { allocateIds, markLayout, parseMask, type MarkLayout } from './marks.js'
 import { normaliseIntervals, parseIpv4Element, parsePort, type Ipv4Interval } from './net.js';
 import * as x from './nft-expr.js';
 import { compileRules } from './rules.js';
+import { parseTarget } from '../track/targets.js';
 import type { NftCommand, Plan, PlannedInterface, PlannedPolicy, Route, RoutingRule } from './plan.js';
 
 export const DEFAULTS = {
@@ -16,6 +17,8 @@ export const DEFAULTS = {
   metric: 1,
   weight: 1,
   lastResort: 'unreachable',
+  /** `nft-mwan use WAN`: the command runs with group id useGidBase + the WAN's id. */
+  useGidBase: 0x7f000000,
 } as const;
 
 /** What the system looked like when compiling; gathered by src/system/discover.ts. */
@@ -146,6 +149,27 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
     ]);
   }
   chains.rule('prerouting', [x.match('in', x.ct('state'), 'new'), x.goTo('classify')]);
+
+  // The router's own NEW connections follow the rules too (a route chain: a mark change re-routes them,
+  // masquerade then gives them the right source address). Two kinds keep their own way out:
+  // `nft-mwan use WAN -- CMD` (its processes run with the WAN's group id) and the daemon's probes
+  // from a WAN's address to its targets (ping probes carry the WAN's mark already).
+  if (enabled.length > 0) {
+    const gidBase = g.useGidBase ?? DEFAULTS.useGidBase;
+    chains.rule('output', [x.vmap(x.meta('skgid'), enabled.map((i) => [gidBase + i.id, x.goTo(chainName.mark(i.name))]))]);
+  }
+  const probePairs = enabled.flatMap((i) => {
+    const t = config.interfaces[i.name]?.track;
+    if (!t || (t.method ?? 'ping') === 'ping' || i.address === null) return [];
+    return t.targets.flatMap((text) => {
+      const target = parseTarget(t.method ?? 'ping', text);
+      return 'error' in target ? [] : [{ concat: [i.address as string, target.host] }];
+    });
+  });
+  if (probePairs.length > 0) {
+    chains.rule('output', [x.match('==', { concat: [x.payload('ip', 'saddr'), x.payload('ip', 'daddr')] }, { set: probePairs }), x.accept]);
+  }
+  chains.rule('output', [x.match('==', x.meta('nfproto'), 'ipv4'), x.match('in', x.ct('state'), 'new'), x.goTo('classify')]);
 
   // classify: NEW connections. The router itself, broadcast/multicast and connected networks are never balanced.
   chains.rule('classify', [
@@ -406,7 +430,9 @@ function planRouting(
     if (i.address !== null) {
       const from = { family: 4 as const, src: `${i.address}/32`, protocol: o.protocol };
       rules.push({ ...from, priority: o.priority, action: 'lookup', table: 'main', suppressPrefixLength: 0 });
-      rules.push({ ...from, priority: o.priority + 1, action: 'lookup', table: i.table });
+      // After the fwmark lookups: a connection the rules marked for another WAN keeps that WAN, even though
+      // its source address (chosen before the mark) is this one's; masquerade then corrects the source.
+      rules.push({ ...from, priority: o.priority + 2, action: 'lookup', table: i.table });
     }
     // If the WAN's table has no route (device gone), never fall through to the main table's default.
     rules.push({ ...fw(i.mark), priority: o.priority + 2, action: 'unreachable' });

@@ -88,6 +88,10 @@ export interface Globals {
      */
     interval?: number;
   };
+  /**
+   * nft-mwan use WAN -- CMD runs CMD with group id useGidBase + the WAN's id; the output chain sends that group's new connections through that WAN. Pick a range no real group uses.
+   */
+  useGidBase?: number;
 }
 export interface Interface {
   /**

@@ -52,7 +52,18 @@ function fail(what: string, v: unknown): never {
   throw new Error(`nft-eval: unsupported ${what}: ${JSON.stringify(v)}`);
 }
 
+const parsedAddresses = new Map<string, number>();
+
 export function ipv4ToNumber(text: string): number {
+  const cached = parsedAddresses.get(text);
+  if (cached !== undefined) return cached;
+  const value = parseIpv4Text(text);
+  if (parsedAddresses.size > 100_000) parsedAddresses.clear();
+  parsedAddresses.set(text, value);
+  return value;
+}
+
+function parseIpv4Text(text: string): number {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
   if (!m) throw new Error(`nft-eval: not an IPv4 address: ${text}`);
   return m.slice(1, 5).reduce((acc, part) => {
@@ -151,6 +162,9 @@ function namedSets(batch: unknown, o: EvalOptions): Map<string, unknown[]> {
   const sets = new Map<string, unknown[]>();
   for (const cmd of commandsOf(batch)) {
     const add = isObj(cmd) && isObj(cmd.add) ? cmd.add : null;
+    // A declared set starts empty (compile adds and flushes bypass_v4 before filling it).
+    const declared = add && (isObj(add.set) ? add.set : isObj(add.map) ? add.map : null);
+    if (declared && typeof declared.name === 'string' && !sets.has(declared.name)) sets.set(declared.name, []);
     const el = add && isObj(add.element) ? add.element : null;
     if (el && typeof el.name === 'string' && Array.isArray(el.elem)) sets.set(el.name, [...(sets.get(el.name) ?? []), ...el.elem]);
   }
@@ -284,4 +298,68 @@ export function evalClassify(batch: unknown, packet: Packet, options: EvalOption
     default:
       return null;
   }
+}
+
+type Interval = [number | string, number | string];
+
+function keyKind(expr: unknown): Kind {
+  const probe: Packet = { iifname: 'x', l4proto: 6, saddr: '0.0.0.0', daddr: '0.0.0.0', sport: 0, dport: 0 };
+  const kv = evalKey(expr, probe, {});
+  if (kv !== null) return kv.kind;
+  return 'port';
+}
+
+/** An element as an inclusive interval of its key's values (names and protocols as single values). */
+function intervalOf(kind: Kind, elem: unknown): Interval {
+  if (isObj(elem) && 'prefix' in elem && isObj(elem.prefix) && kind === 'ipv4') {
+    const base = scalar('ipv4', elem.prefix.addr) as number;
+    return [base, base + 2 ** (32 - Number(elem.prefix.len)) - 1];
+  }
+  if (isObj(elem) && 'range' in elem && Array.isArray(elem.range) && (kind === 'ipv4' || kind === 'port')) {
+    return [scalar(kind, elem.range[0]), scalar(kind, elem.range[1])];
+  }
+  const v = scalar(kind, elem);
+  return [v, v];
+}
+
+function intersects(a: Interval, b: Interval): boolean {
+  if (typeof a[0] === 'string' || typeof b[0] === 'string') return a[0] === b[0];
+  return a[0] <= b[1] && b[0] <= a[1];
+}
+
+/**
+ * Elements of anonymous sets and verdict maps in a chain that overlap (nft refuses such a set), whether or not
+ * a packet happens to hit them: one description per overlapping pair.
+ */
+export function overlappingElements(batch: unknown, chain: string): string[] {
+  const out: string[] = [];
+  const check = (where: string, kinds: Kind[], elems: unknown[]) => {
+    const ivs = elems.map((e) => {
+      const comps = kinds.length > 1 && isObj(e) && Array.isArray(e.concat) ? e.concat : [e];
+      if (comps.length !== kinds.length) fail('concat element', e);
+      return comps.map((c, i) => intervalOf(kinds[i] as Kind, c));
+    });
+    for (let i = 0; i < ivs.length; i++) {
+      for (let j = i + 1; j < ivs.length; j++) {
+        const a = ivs[i] as Interval[];
+        const b = ivs[j] as Interval[];
+        if (a.every((c, k) => intersects(c, b[k] as Interval))) out.push(`${where}: ${JSON.stringify(elems[i])} overlaps ${JSON.stringify(elems[j])}`);
+      }
+    }
+  };
+  for (const [n, rule] of chainRules(batch, chain).entries()) {
+    for (const stmt of rule.expr) {
+      if (!isObj(stmt)) continue;
+      const where = `${chain} rule ${n} (${rule.comment ?? 'no comment'})`;
+      if (isObj(stmt.match) && isObj(stmt.match.right) && Array.isArray(stmt.match.right.set)) {
+        check(where, [keyKind(stmt.match.left)], stmt.match.right.set);
+      }
+      if (isObj(stmt.vmap) && isObj(stmt.vmap.data) && Array.isArray(stmt.vmap.data.set)) {
+        const key = stmt.vmap.key;
+        const parts = isObj(key) && Array.isArray(key.concat) ? key.concat : [key];
+        check(where, parts.map(keyKind), stmt.vmap.data.set.map((entry) => (Array.isArray(entry) ? entry[0] : fail('vmap entry', entry))));
+      }
+    }
+  }
+  return out;
 }

@@ -1,19 +1,598 @@
-import { it } from 'vitest';
+// Property test of the classify chain: random rule lists (first match wins) compiled to nft JSON, merged
+// into verdict maps where rules cannot overlap, must send every packet where the rules, read one by one, say.
+// The reference below is written from the config semantics alone (not from src/compile), and the batch is run
+// by a small interpreter (./nft-eval.ts).
+import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/compile.js';
-it('explore', () => {
-  const cfg: any = {
-    interfaces: { wan1: { device: 'eth1' }, wan2: { device: 'eth2' } },
-    policies: { A: { members: [{ interface: 'wan1' }] }, B: { members: [{ interface: 'wan2' }] } },
-    rules: [
-      { name: 'r1', destIp: ['10.0.0.0/30'], policy: 'A' },
-      { name: 'r2', destIp: ['10.0.0.4-10.0.0.6', '10.0.1.1'], policy: 'B' },
-      { name: 'r3', proto: 'tcp', srcIp: ['10.0.0.1'], destPort: [1, '3-5'], policy: 'unreachable' },
-      { name: 'r4', proto: 'tcp', srcIp: ['10.0.0.2'], destPort: [1], policy: 'A' },
-      { name: 'r5', proto: 'icmp', policy: 'A' },
-      { name: 'r6', srcIface: ['lan0'], policy: 'B' },
-      { name: 'r7', policy: 'B', log: true, destIp: ['1.2.3.4'] },
-    ],
+import { validateConfig } from '../../src/config/validate.js';
+import type { NftMwanConfig, Rule } from '../../src/generated/config.js';
+import { chainRules, evalClassify, evalClassifyDetailed, ipv4ToNumber, overlappingElements, type Packet } from './nft-eval.js';
+
+// ---------------------------------------------------------------------------------------------------------
+// Reference semantics
+
+const PROTO_NUMBERS: Readonly<Record<string, number>> = { tcp: 6, udp: 17, icmp: 1 };
+const SPECIAL_POLICIES = ['unreachable', 'blackhole', 'default'];
+type Field = 'srcIface' | 'srcIp' | 'destIp' | 'srcPort' | 'destPort';
+const FIELDS: readonly Field[] = ['srcIface', 'srcIp', 'destIp', 'srcPort', 'destPort'];
+/** A field's values as inclusive intervals (device names as themselves). */
+type Values = [number, number][] | string[];
+
+function ipInterval(text: string): [number, number] {
+  const dash = text.indexOf('-');
+  if (dash >= 0) return [ipv4ToNumber(text.slice(0, dash)), ipv4ToNumber(text.slice(dash + 1))];
+  const slash = text.indexOf('/');
+  if (slash >= 0) {
+    const base = ipv4ToNumber(text.slice(0, slash));
+    return [base, base + 2 ** (32 - Number(text.slice(slash + 1))) - 1];
+  }
+  const a = ipv4ToNumber(text);
+  return [a, a];
+}
+
+function portInterval(p: number | string): [number, number] {
+  if (typeof p === 'number') return [p, p];
+  const [lo, hi] = p.split('-');
+  return [Number(lo), Number(hi ?? lo)];
+}
+
+function valuesOf(rule: Rule, f: Field): Values | undefined {
+  switch (f) {
+    case 'srcIface':
+      return rule.srcIface;
+    case 'srcIp':
+    case 'destIp':
+      return rule[f]?.map(ipInterval);
+    case 'srcPort':
+    case 'destPort':
+      return rule[f]?.map(portInterval);
+  }
+}
+
+function protoNumber(proto: Rule['proto']): number | 'all' {
+  if (proto === undefined || proto === 'all') return 'all';
+  return typeof proto === 'number' ? proto : (PROTO_NUMBERS[proto] as number);
+}
+
+function inIntervals(ivs: [number, number][], v: number | undefined): boolean {
+  return v !== undefined && ivs.some(([lo, hi]) => lo <= v && v <= hi);
+}
+
+/** A rule matches when every field it has matches. */
+function ruleMatches(rule: Rule, p: Packet, sets: Readonly<Record<string, readonly string[]>>): boolean {
+  const proto = protoNumber(rule.proto);
+  if (proto !== 'all' && proto !== p.l4proto) return false;
+  if (rule.srcIface && !rule.srcIface.includes(p.iifname)) return false;
+  if (rule.srcIp && !inIntervals(rule.srcIp.map(ipInterval), ipv4ToNumber(p.saddr))) return false;
+  if (rule.destIp && !inIntervals(rule.destIp.map(ipInterval), ipv4ToNumber(p.daddr))) return false;
+  // Ports exist only for tcp/udp rules, whose proto check above already passed.
+  if (rule.srcPort && !inIntervals(rule.srcPort.map(portInterval), p.sport)) return false;
+  if (rule.destPort && !inIntervals(rule.destPort.map(portInterval), p.dport)) return false;
+  if (rule.set !== undefined && !inIntervals((sets[rule.set] ?? []).map(ipInterval), ipv4ToNumber(p.daddr))) return false;
+  return true;
+}
+
+/** The chain compile names for a rule's policy (a sticky rule has its own chain). */
+function targetOf(rule: Rule): string {
+  if (rule.sticky) return `sticky_${rule.name}`;
+  return SPECIAL_POLICIES.includes(rule.policy) ? `mark__${rule.policy}` : `policy_${rule.policy}`;
+}
+
+function setsOf(config: NftMwanConfig): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(config.sets ?? {}).map(([n, s]) => [n, s.elements ?? []]));
+}
+
+function referenceRule(config: NftMwanConfig, p: Packet): Rule | undefined {
+  const sets = setsOf(config);
+  return (config.rules ?? []).find((r) => ruleMatches(r, p, sets));
+}
+
+// Shapes, as the config defines them: rules of one shape with no packet matching both can share one lookup.
+function shapeOf(rule: Rule): string {
+  return JSON.stringify([protoNumber(rule.proto) === 'all' ? 'all' : rule.proto, FIELDS.filter((f) => rule[f] !== undefined)]);
+}
+function mergeable(rule: Rule): boolean {
+  return rule.set === undefined && rule.log !== true && FIELDS.some((f) => rule[f] !== undefined);
+}
+function disjoint(a: Rule, b: Rule): boolean {
+  return FIELDS.some((f) => {
+    const va = valuesOf(a, f);
+    const vb = valuesOf(b, f);
+    if (va === undefined || vb === undefined) return false;
+    if (f === 'srcIface') return !(va as string[]).some((d) => (vb as string[]).includes(d));
+    return !(va as [number, number][]).some(([a1, a2]) => (vb as [number, number][]).some(([b1, b2]) => a1 <= b2 && b1 <= a2));
+  });
+}
+/** Two neighbours that could share a lookup: then compile must emit fewer classify rules than config rules. */
+function hasMergeablePair(rules: readonly Rule[]): boolean {
+  return rules.some((r, i) => {
+    const next = rules[i + 1];
+    return next !== undefined && mergeable(r) && mergeable(next) && shapeOf(r) === shapeOf(next) && disjoint(r, next);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Random generation
+
+/** mulberry32: a small seeded PRNG, so every failure can be replayed from its seed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  const plan = compile(cfg);
-  for (const c of plan.nft.nftables as any[]) if (c.add?.rule?.chain === 'classify') console.log(JSON.stringify(c.add.rule));
+}
+
+class Gen {
+  private readonly next: () => number;
+  constructor(seed: number) {
+    this.next = mulberry32(seed);
+  }
+  /** Integer in [lo, hi]. */
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(0, xs.length - 1)] as T;
+  }
+  /** 1 element most of the time, so rules of one shape are often disjoint. */
+  list<T>(make: () => T): [T, ...T[]] {
+    const n = this.chance(0.7) ? 1 : this.chance(0.65) ? 2 : 3;
+    const out: T[] = [];
+    for (let i = 0; i < n; i++) out.push(make());
+    return out as [T, ...T[]];
+  }
+}
+
+const NETS = ['10.0.0', '10.0.1'];
+const LAN_DEVICES = ['lan0', 'lan1', 'wg0'];
+const WIDE = ['10.0.0.0/28', '10.0.1.0/28', '10.0.0.0/24', '10.0.0.0/23', '10.0.0.14-10.0.1.1', '10.0.0.8/29', '0.0.0.0/0'];
+
+function genAddr(g: Gen): string {
+  const net = g.pick(NETS);
+  const r = g.int(0, 99);
+  if (r < 40) {
+    const host = g.int(0, 15);
+    return g.chance(0.15) ? `${net}.${host}/32` : `${net}.${host}`;
+  }
+  if (r < 70) {
+    const len = g.pick([30, 31, 31, 32]);
+    const size = 2 ** (32 - len);
+    return `${net}.${g.int(0, 16 / size - 1) * size}/${len}`;
+  }
+  if (r < 92) {
+    const from = g.int(0, 15);
+    return `${net}.${from}-${net}.${Math.min(15, from + g.int(0, 4))}`;
+  }
+  return g.pick(WIDE);
+}
+
+function genPort(g: Gen): number | string {
+  const r = g.int(0, 99);
+  const p = g.int(1, 20);
+  if (r < 50) return p;
+  if (r < 60) return String(p);
+  if (r < 95) return `${p}-${Math.min(20, p + g.int(0, 4))}`;
+  return g.pick<number | string>([0, '0-65535', '1-10', 65535]);
+}
+
+interface Shape {
+  proto?: Rule['proto'];
+  fields: Field[];
+}
+const SHAPES: readonly Shape[] = [
+  { fields: ['destIp'] },
+  { fields: ['destIp'] },
+  { proto: 'all', fields: ['destIp'] },
+  { fields: ['srcIp'] },
+  { fields: ['srcIp', 'destIp'] },
+  { fields: ['srcIface', 'destIp'] },
+  { fields: ['srcIface'] },
+  { proto: 'tcp', fields: ['destPort'] },
+  { proto: 'tcp', fields: ['destIp', 'destPort'] },
+  { proto: 'udp', fields: ['srcIp', 'srcPort', 'destPort'] },
+  { proto: 'udp', fields: ['destPort'] },
+  { proto: 'tcp', fields: ['srcIface', 'srcIp', 'destIp', 'srcPort', 'destPort'] },
+  { proto: 'icmp', fields: ['destIp'] },
+  { proto: 47, fields: ['srcIp'] },
+  { proto: 6, fields: ['destIp'] },
+];
+
+function genRule(g: Gen, name: string, shape: Shape, policies: readonly string[]): Rule {
+  const rule: Rule = { name, policy: g.pick(policies) };
+  // Now and then sticky: the rule then leads to its own chain, so its map entry differs from its neighbours'.
+  if (!SPECIAL_POLICIES.includes(rule.policy) && g.chance(0.08)) rule.sticky = true;
+  if (shape.proto !== undefined) rule.proto = shape.proto;
+  for (const f of shape.fields) {
+    if (f === 'srcIface') rule.srcIface = g.chance(0.75) ? [g.pick(LAN_DEVICES)] : [g.pick(LAN_DEVICES), g.pick(LAN_DEVICES)];
+    else if (f === 'srcIp' || f === 'destIp') rule[f] = g.list(() => genAddr(g));
+    else rule[f] = g.list(() => genPort(g));
+  }
+  return rule;
+}
+
+function genConfig(g: Gen): NftMwanConfig {
+  const nIfaces = g.int(2, 3);
+  const interfaces: NftMwanConfig['interfaces'] = {};
+  for (let i = 1; i <= nIfaces; i++) interfaces[`wan${i}`] = { device: `eth${i}` };
+  const ifaceNames = Object.keys(interfaces);
+  const policies: NftMwanConfig['policies'] = {};
+  for (const name of ['A', 'B', 'C'].slice(0, g.int(2, 3))) {
+    const first = g.pick(ifaceNames);
+    const second = g.pick(ifaceNames);
+    policies[name] = { members: first === second ? [{ interface: first }] : [{ interface: first }, { interface: second, metric: 2 }] };
+  }
+  const ruleTargets = [...Object.keys(policies), ...Object.keys(policies), ...Object.keys(policies), ...SPECIAL_POLICIES];
+  const shapes = [g.pick(SHAPES), g.pick(SHAPES), g.pick(SHAPES)].slice(0, g.int(1, 3));
+  const sets = { S1: { type: 'ipv4_addr' as const, elements: [genAddr(g), genAddr(g)] } };
+  const total = g.int(1, 40);
+  const rules: Rule[] = [];
+  while (rules.length < total) {
+    const name = () => `r${rules.length}`;
+    const r = g.int(0, 99);
+    if (r < 88) {
+      // A run of one shape: where merging happens.
+      const shape = g.pick(shapes);
+      for (let n = g.int(1, 8); n > 0 && rules.length < total; n--) rules.push(genRule(g, name(), shape, ruleTargets));
+    } else if (r < 93) {
+      // A catch-all (maybe one protocol): always alone.
+      const rule: Rule = { name: name(), policy: g.pick(ruleTargets) };
+      const proto = g.pick<Rule['proto'] | undefined>([undefined, 'all', 'icmp', 'udp', 'tcp', 47]);
+      if (proto !== undefined) rule.proto = proto;
+      rules.push(rule);
+    } else if (r < 97) {
+      // A logged rule of a common shape: alone too.
+      rules.push({ ...genRule(g, name(), g.pick(shapes), ruleTargets), log: true });
+    } else {
+      rules.push({ name: name(), set: 'S1', policy: g.pick(ruleTargets) });
+    }
+  }
+  return { interfaces, policies, rules, ...(rules.some((r) => r.set) ? { sets } : {}) };
+}
+
+function genPacket(g: Gen): Packet {
+  const addr = () => {
+    const r = g.int(0, 99);
+    if (r < 85) return `${g.pick(NETS)}.${g.int(0, 15)}`;
+    if (r < 95) return g.pick(['10.0.0.16', '10.0.0.20', '10.0.1.200', '10.0.2.1', '10.0.0.255']);
+    return '192.168.7.9';
+  };
+  const l4proto = g.pick([6, 6, 6, 17, 17, 1, 47]);
+  const p: Packet = { iifname: g.pick([...LAN_DEVICES, 'eth1']), l4proto, saddr: addr(), daddr: addr() };
+  if (l4proto === 6 || l4proto === 17) {
+    const port = () => (g.chance(0.95) ? g.int(1, 22) : g.pick([0, 65535, 1000]));
+    p.sport = port();
+    p.dport = port();
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Checking one config
+
+interface Stats {
+  configs: number;
+  packets: number;
+  matched: number;
+  mergedConfigs: number;
+  mergeableConfigs: number;
+  configRules: number;
+  classifyRules: number;
+  vmapRules: number;
+  rulesInVmaps: number;
+  /** Packets decided by a sticky, a named-set, a logged or a special-policy rule. */
+  byKind: { sticky: number; set: number; log: number; special: number };
+}
+
+const FIXED_CLASSIFY_RULES = 2;
+
+function userClassifyRules(batch: unknown) {
+  const all = chainRules(batch, 'classify');
+  return all.slice(FIXED_CLASSIFY_RULES);
+}
+
+function names(comment: string | null): string[] | null {
+  if (comment === null) return null;
+  if (comment.startsWith('rule ')) return [comment.slice(5)];
+  if (comment.startsWith('rules ') && !comment.includes('...')) return comment.slice(6).split(', ');
+  return null;
+}
+
+/** Compiles one config and runs packets through it; returns a failure description or null. */
+function checkConfig(config: NftMwanConfig, packets: readonly Packet[], stats: Stats, context: string): string | null {
+  const validation = validateConfig(config);
+  if (!validation.ok) return `${context}: generated config is invalid: ${JSON.stringify(validation.issues)}`;
+  const plan = compile(validation.config);
+  const batch = plan.nft;
+  const rules = config.rules ?? [];
+  const fixed = chainRules(batch, 'classify').slice(0, FIXED_CLASSIFY_RULES);
+  if (fixed.some((r) => r.comment !== null)) return `${context}: the first classify rules are not the fixed ones`;
+  const user = userClassifyRules(batch);
+  const vmaps = user.filter((r) => r.expr.some((s) => typeof s === 'object' && s !== null && 'vmap' in s));
+  stats.configs++;
+  stats.configRules += rules.length;
+  stats.classifyRules += user.length;
+  stats.vmapRules += vmaps.length;
+  for (const v of vmaps) stats.rulesInVmaps += names(v.comment)?.length ?? Number(/\((\d+)\)$/.exec(v.comment ?? '')?.[1] ?? 0);
+  if (user.length < rules.length) stats.mergedConfigs++;
+  if (user.length > rules.length) return `${context}: ${user.length} classify rules for ${rules.length} config rules`;
+  if (hasMergeablePair(rules)) {
+    stats.mergeableConfigs++;
+    if (user.length >= rules.length) return `${context}: two neighbouring disjoint rules of one shape were not merged (${user.length} classify rules for ${rules.length} config rules)`;
+  }
+  // Named sets: the evaluator takes their elements from the batch, as compile fills them from the config.
+  const overlaps = overlappingElements(batch, 'classify');
+  if (overlaps.length > 0) return `${context}: nft would refuse overlapping elements:\n  ${overlaps.slice(0, 5).join('\n  ')}\n  config rules: ${clip(JSON.stringify(rules))}`;
+  for (const p of packets) {
+    stats.packets++;
+    const want = referenceRule(config, p);
+    if (want) {
+      stats.matched++;
+      if (want.sticky) stats.byKind.sticky++;
+      if (want.set !== undefined) stats.byKind.set++;
+      if (want.log) stats.byKind.log++;
+      if (SPECIAL_POLICIES.includes(want.policy)) stats.byKind.special++;
+    }
+    const expected = want ? targetOf(want) : null;
+    let got: ReturnType<typeof evalClassifyDetailed>;
+    try {
+      got = evalClassifyDetailed(batch, p);
+    } catch (e) {
+      return `${context}: packet ${JSON.stringify(p)}: ${(e as Error).message}\nconfig: ${clip(JSON.stringify(config))}`;
+    }
+    const actual = evalClassify(batch, p);
+    const decidedBy = names(got.comment);
+    const wrongRule = want !== undefined && decidedBy !== null && !decidedBy.includes(want.name);
+    if (actual !== expected || wrongRule) {
+      return [
+        `${context}: packet ${JSON.stringify(p)}`,
+        `  expected ${expected} (rule ${want?.name ?? 'none'}), got ${actual} (classify rule "${got.comment}")`,
+        `  config rules: ${clip(JSON.stringify(rules))}`,
+        `  classify: ${clip(JSON.stringify(user))}`,
+      ].join('\n');
+    }
+  }
+  return null;
+}
+
+const clip = (text: string) => (text.length > 6000 ? `${text.slice(0, 6000)}... (${text.length} characters)` : text);
+
+function newStats(): Stats {
+  return { configs: 0, packets: 0, matched: 0, mergedConfigs: 0, mergeableConfigs: 0, configRules: 0, classifyRules: 0, vmapRules: 0, rulesInVmaps: 0, byKind: { sticky: 0, set: 0, log: 0, special: 0 } };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+const BASE = {
+  interfaces: { wan1: { device: 'eth1' }, wan2: { device: 'eth2' } },
+  policies: { A: { members: [{ interface: 'wan1' }] }, B: { members: [{ interface: 'wan2' }] }, C: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },
+} satisfies NftMwanConfig;
+
+function configWith(rules: Rule[], extra: Partial<NftMwanConfig> = {}): NftMwanConfig {
+  const config = { ...BASE, ...extra, rules };
+  const v = validateConfig(config);
+  if (!v.ok) throw new Error(`invalid test config: ${JSON.stringify(v.issues)}`);
+  return v.config;
+}
+
+const pkt = (daddr: string, more: Partial<Packet> = {}): Packet => ({ iifname: 'lan0', l4proto: 6, saddr: '10.0.0.100', daddr, sport: 40000, dport: 443, ...more });
+
+describe('classify rules: merged verdict maps keep first-match-wins semantics', () => {
+  it('agrees with the one-by-one reference on random configs (seeded)', () => {
+    // RULES_PROPERTY_SEED=n changes the base seed; RULES_PROPERTY_ONLY=seed replays one config of a failure.
+    const SEED = Number(process.env.RULES_PROPERTY_SEED ?? 0x5eed1);
+    const ONLY = process.env.RULES_PROPERTY_ONLY;
+    const CONFIGS = ONLY === undefined ? 300 : 1;
+    const PACKETS = 200;
+    const stats = newStats();
+    for (let i = 0; i < CONFIGS; i++) {
+      const seed = ONLY === undefined ? (SEED + i * 0x9e3779b1) >>> 0 : Number(ONLY);
+      const g = new Gen(seed);
+      const config = genConfig(g);
+      const packets = Array.from({ length: PACKETS }, () => genPacket(g));
+      const failure = checkConfig(config, packets, stats, `seed ${seed} (config #${i}, base seed ${SEED})`);
+      if (failure) expect.fail(failure);
+    }
+    console.log(
+      `rules-property: ${stats.configs} configs, ${stats.packets} packets (${((100 * stats.matched) / stats.packets).toFixed(1)}% matched a rule); ` +
+        `merging in ${stats.mergedConfigs} configs (${stats.mergeableConfigs} had a mergeable neighbour pair); ` +
+        `${stats.configRules} config rules -> ${stats.classifyRules} classify rules, ${stats.vmapRules} vmaps holding ${stats.rulesInVmaps} rules; packets decided by kind ${JSON.stringify(stats.byKind)}`,
+    );
+    // The generator must exercise what it is for.
+    expect(stats.configs).toBe(CONFIGS);
+    if (ONLY !== undefined) return;
+    expect(stats.mergedConfigs).toBeGreaterThan(CONFIGS / 2);
+    expect(stats.matched / stats.packets).toBeGreaterThan(0.3);
+    expect(stats.matched).toBeLessThan(stats.packets);
+    for (const n of Object.values(stats.byKind)) expect(n).toBeGreaterThan(100);
+  });
+
+  it('1,000 rules each pinning a distinct /32 compile to one classify rule that agrees on 2,000 packets', () => {
+    const g = new Gen(1000);
+    const policies = ['A', 'B', 'C'];
+    const addrOf = (i: number) => `10.1.${i >> 8}.${i & 255}`;
+    const rules: Rule[] = Array.from({ length: 1000 }, (_, i) => ({
+      name: `pin${i}`,
+      destIp: [i % 7 === 0 ? `${addrOf(i)}/32` : addrOf(i)],
+      policy: g.pick(policies),
+    }));
+    const config = configWith(rules);
+    const batch = compile(config).nft;
+    const classify = chainRules(batch, 'classify');
+    expect(classify).toHaveLength(FIXED_CLASSIFY_RULES + 1);
+    expect(classify[2]?.comment).toBe('rules pin0, pin1, pin2 ... pin999 (1000)');
+    const stats = newStats();
+    const packets = Array.from({ length: 2000 }, () => pkt(g.chance(0.9) ? addrOf(g.int(0, 1030)) : `10.${g.int(0, 2)}.${g.int(0, 4)}.${g.int(0, 255)}`, { l4proto: g.pick([1, 6, 17]) }));
+    const failure = checkConfig(config, packets, stats, 'pinned /32s');
+    if (failure) expect.fail(failure);
+    expect(stats.matched).toBeGreaterThan(1500);
+  });
+
+  it('20 disjoint destIp rules become one vmap', () => {
+    const rules: Rule[] = Array.from({ length: 20 }, (_, i) => ({ name: `d${i}`, destIp: [`10.0.${i}.0/24`], policy: i % 2 ? 'A' : 'B' }));
+    const batch = compile(configWith(rules)).nft;
+    const user = userClassifyRules(batch);
+    expect(user).toHaveLength(1);
+    expect(evalClassify(batch, pkt('10.0.7.9'))).toBe('policy_A');
+    expect(evalClassify(batch, pkt('10.0.8.9'))).toBe('policy_B');
+    expect(evalClassify(batch, pkt('10.0.20.1'))).toBeNull();
+  });
+
+  it('an overlapped later rule of the same shape never matches: the earlier one wins', () => {
+    const config = configWith([
+      { name: 'wide', destIp: ['10.0.0.0/24'], policy: 'A' },
+      { name: 'narrow', destIp: ['10.0.0.5'], policy: 'B' },
+    ]);
+    const batch = compile(config).nft;
+    expect(userClassifyRules(batch)).toHaveLength(2);
+    expect(evalClassify(batch, pkt('10.0.0.5'))).toBe('policy_A');
+    expect(evalClassify(batch, pkt('10.0.0.200'))).toBe('policy_A');
+    expect(evalClassify(batch, pkt('10.0.1.5'))).toBeNull();
+    // A third rule disjoint from "narrow" may join it, even though it overlaps "wide", which runs first anyway.
+    const three = compile(configWith([...(config.rules ?? []), { name: 'more', destIp: ['10.0.0.6-10.0.1.3'], policy: 'C' }])).nft;
+    expect(userClassifyRules(three).map((r) => r.comment)).toEqual(['rule wide', 'rules narrow, more']);
+    expect(evalClassify(three, pkt('10.0.0.6'))).toBe('policy_A');
+    expect(evalClassify(three, pkt('10.0.1.2'))).toBe('policy_C');
+  });
+
+  it('rules of one shape separated by another shape are not merged across it', () => {
+    const config = configWith([
+      { name: 'd1', destIp: ['10.0.0.1'], policy: 'A' },
+      { name: 's', srcIp: ['10.0.0.9'], policy: 'B' },
+      { name: 'd2', destIp: ['10.0.0.2'], policy: 'C' },
+      { name: 'd3', destIp: ['10.0.0.3'], policy: 'unreachable' },
+    ]);
+    const batch = compile(config).nft;
+    expect(userClassifyRules(batch).map((r) => r.comment)).toEqual(['rule d1', 'rule s', 'rules d2, d3']);
+    expect(evalClassify(batch, pkt('10.0.0.2', { saddr: '10.0.0.9' }))).toBe('policy_B');
+    expect(evalClassify(batch, pkt('10.0.0.1', { saddr: '10.0.0.9' }))).toBe('policy_A');
+    expect(evalClassify(batch, pkt('10.0.0.2'))).toBe('policy_C');
+    expect(evalClassify(batch, pkt('10.0.0.3'))).toBe('mark__unreachable');
+  });
+
+  it('concatenated keys with address and port ranges', () => {
+    const config = configWith([
+      { name: 'c1', proto: 'tcp', srcIp: ['10.0.0.0-10.0.0.9'], destPort: ['1-100', 443], policy: 'A' },
+      { name: 'c2', proto: 'tcp', srcIp: ['10.0.0.10-10.0.0.20'], destPort: ['50-60'], policy: 'B' },
+      { name: 'c3', proto: 'tcp', srcIp: ['10.0.0.0/28'], destPort: ['101-442'], policy: 'blackhole' },
+      { name: 'c4', proto: 'tcp', srcIp: ['10.0.0.5'], destPort: [80], policy: 'C' }, // overlaps c1: alone, never matches
+    ]);
+    const batch = compile(config).nft;
+    const user = userClassifyRules(batch);
+    expect(user.map((r) => r.comment)).toEqual(['rules c1, c2, c3', 'rule c4']);
+    expect(JSON.stringify(user[0]?.expr)).toContain('"concat"');
+    const t = (saddr: string, dport: number, l4proto = 6) => evalClassify(batch, pkt('1.1.1.1', { saddr, dport, l4proto }));
+    expect(t('10.0.0.0', 1)).toBe('policy_A');
+    expect(t('10.0.0.9', 100)).toBe('policy_A');
+    expect(t('10.0.0.9', 443)).toBe('policy_A');
+    expect(t('10.0.0.5', 80)).toBe('policy_A');
+    expect(t('10.0.0.10', 50)).toBe('policy_B');
+    expect(t('10.0.0.20', 60)).toBe('policy_B');
+    expect(t('10.0.0.21', 60)).toBeNull();
+    expect(t('10.0.0.10', 61)).toBeNull();
+    expect(t('10.0.0.15', 101)).toBe('mark__blackhole');
+    expect(t('10.0.0.16', 101)).toBeNull();
+    expect(t('10.0.0.0', 443)).toBe('policy_A');
+    expect(t('10.0.0.10', 443)).toBeNull();
+    // tcp ports never match a udp packet.
+    expect(t('10.0.0.0', 1, 17)).toBeNull();
+  });
+
+  it('input devices, protocols and catch-alls', () => {
+    const config = configWith([
+      { name: 'i1', srcIface: ['lan0', 'wg0'], destIp: ['10.0.0.0/24'], policy: 'A' },
+      { name: 'i2', srcIface: ['lan1'], destIp: ['10.0.0.0/24'], policy: 'B' },
+      { name: 'i3', srcIface: ['lan0'], destIp: ['10.0.1.0/24'], policy: 'C' },
+      { name: 'ping', proto: 'icmp', policy: 'B' },
+      { name: 'p6', proto: 6, destIp: ['10.0.2.1'], policy: 'A' },
+      { name: 'ptcp', proto: 'tcp', destIp: ['10.0.2.2'], policy: 'B' },
+      { name: 'all', policy: 'default' },
+    ]);
+    const batch = compile(config).nft;
+    expect(userClassifyRules(batch).map((r) => r.comment)).toEqual(['rules i1, i2, i3', 'rule ping', 'rule p6', 'rule ptcp', 'rule all']);
+    expect(evalClassify(batch, pkt('10.0.0.1', { iifname: 'wg0' }))).toBe('policy_A');
+    expect(evalClassify(batch, pkt('10.0.0.1', { iifname: 'lan1' }))).toBe('policy_B');
+    expect(evalClassify(batch, pkt('10.0.1.1', { iifname: 'lan0' }))).toBe('policy_C');
+    expect(evalClassify(batch, pkt('10.0.1.1', { iifname: 'lan1', l4proto: 1 }))).toBe('policy_B');
+    expect(evalClassify(batch, pkt('10.0.2.1'))).toBe('policy_A');
+    expect(evalClassify(batch, pkt('10.0.2.1', { l4proto: 17 }))).toBe('mark__default');
+    expect(evalClassify(batch, pkt('10.0.2.2'))).toBe('policy_B');
+    expect(evalClassify(batch, pkt('10.0.9.9', { iifname: 'eth1' }))).toBe('mark__default');
+  });
+
+  it('local, broadcast and bypassed destinations are accepted before any rule', () => {
+    const config = configWith([{ name: 'all', policy: 'A' }], { globals: { bypass: ['192.168.0.0/16'] } });
+    const batch = compile(config, { autoGateways: {}, connected: ['10.9.0.0/24'], previousIds: {} }).nft;
+    const fibType = (d: string) => (d === '10.9.0.1' ? 'local' : d === '10.9.0.255' ? 'broadcast' : 'unicast');
+    expect(evalClassify(batch, pkt('10.9.0.1'), { fibType })).toBe('accept');
+    expect(evalClassify(batch, pkt('10.9.0.255'), { fibType })).toBe('accept');
+    expect(evalClassify(batch, pkt('10.9.0.7'), { fibType })).toBe('accept');
+    expect(evalClassify(batch, pkt('192.168.44.1'), { fibType })).toBe('accept');
+    expect(evalClassify(batch, pkt('8.8.8.8'), { fibType })).toBe('policy_A');
+  });
+});
+
+describe('nft-eval itself', () => {
+  const rule = (expr: unknown[]) => ({ add: { rule: { family: 'inet', table: 't', chain: 'classify', expr } } });
+  const daddr = { payload: { protocol: 'ip', field: 'daddr' } };
+  const dport = { payload: { protocol: 'tcp', field: 'dport' } };
+
+  it('evaluates matches on values, prefixes, ranges, anonymous and named sets, and != ', () => {
+    const batch = {
+      nftables: [
+        rule([{ match: { op: '!=', left: { meta: { key: 'iifname' } }, right: { set: ['lan*', 'wg0'] } } }, { goto: { target: 'not_lan' } }]),
+        rule([{ match: { op: '==', left: daddr, right: '@s' } }, { log: { prefix: 'x' } }, { jump: { target: 'in_s' } }]),
+        rule([{ match: { op: 'in', left: dport, right: { set: [1, { range: [5, 7] }] } } }, { goto: { target: 'ports' } }]),
+        rule([{ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'udp' } }, { match: { op: '==', left: daddr, right: { prefix: { addr: '10.0.0.0', len: 8 } } } }, { goto: { target: 'udp10' } }]),
+      ],
+    };
+    const sets = { s: [{ range: ['1.1.1.1', '1.1.1.3'] }, '2.2.2.2'] };
+    expect(evalClassify(batch, pkt('1.1.1.1', { iifname: 'eth0' }), { sets })).toBe('not_lan');
+    expect(evalClassify(batch, pkt('1.1.1.3', { iifname: 'lan5' }), { sets })).toBe('in_s');
+    expect(evalClassify(batch, pkt('2.2.2.2', { iifname: 'wg0' }), { sets })).toBe('in_s');
+    expect(evalClassify(batch, pkt('1.1.1.4', { dport: 6 }), { sets })).toBe('ports');
+    expect(evalClassify(batch, pkt('1.1.1.4', { dport: 6, l4proto: 17 }), { sets })).toBeNull();
+    expect(evalClassify(batch, pkt('10.200.0.1', { l4proto: 17 }), { sets })).toBe('udp10');
+    expect(evalClassify(batch, pkt('11.0.0.0', { l4proto: 17 }), { sets })).toBeNull();
+  });
+
+  it('refuses forms it does not know and overlapping map elements', () => {
+    expect(() => evalClassify({ nftables: [rule([{ match: { op: '==', left: { ct: { key: 'state' } }, right: 'new' } }])] }, pkt('1.1.1.1'))).toThrow(/unsupported/);
+    const overlapping = {
+      nftables: [
+        rule([{ vmap: { key: daddr, data: { set: [[{ prefix: { addr: '1.1.1.0', len: 24 } }, { goto: { target: 'a' } }], ['1.1.1.1', { goto: { target: 'b' } }]] } } }]),
+      ],
+    };
+    expect(() => evalClassify(overlapping, pkt('1.1.1.1'))).toThrow(/overlapping/);
+    expect(evalClassify(overlapping, pkt('1.1.1.2'))).toBe('a');
+    expect(overlappingElements(overlapping, 'classify')).toHaveLength(1);
+    const concat = { concat: [daddr, dport] };
+    const disjointPairs = {
+      nftables: [
+        rule([
+          {
+            vmap: {
+              key: concat,
+              data: {
+                set: [
+                  [{ concat: [{ prefix: { addr: '1.1.1.0', len: 24 } }, { range: [1, 5] }] }, { goto: { target: 'a' } }],
+                  [{ concat: ['1.1.1.1', 6] }, { goto: { target: 'b' } }],
+                ],
+              },
+            },
+          },
+        ]),
+      ],
+    };
+    expect(overlappingElements(disjointPairs, 'classify')).toEqual([]);
+    expect(evalClassify(disjointPairs, pkt('1.1.1.1', { dport: 6 }))).toBe('b');
+    expect(evalClassify(disjointPairs, pkt('1.1.1.1', { dport: 5 }))).toBe('a');
+    expect(evalClassify(disjointPairs, pkt('1.1.1.1', { dport: 5, l4proto: 17 }))).toBeNull();
+  });
 });

@@ -1,0 +1,53 @@
+// `nft-mwan set add|del|list NAME [ELEMENT...]`: the run-time content of a named set from the config.
+import { configOrThrow, loadConfig } from '../config/load.js';
+import { DEFAULTS } from '../compile/compile.js';
+import { parseIpv4Element } from '../compile/net.js';
+import { addrElement } from '../compile/nft-expr.js';
+import { MwanError } from '../errors.js';
+import { applyBatch } from '../system/nft.js';
+import { runChecked } from '../system/runner.js';
+import type { CommandContext } from './main.js';
+
+export default async function setCommand(ctx: CommandContext): Promise<number> {
+  const [verb, name, ...elements] = ctx.positionals;
+  if (!['add', 'del', 'list'].includes(verb ?? '') || name === undefined) {
+    throw new MwanError({ code: 'USAGE', summary: 'usage: nft-mwan set add|del NAME ELEMENT... | set list NAME' });
+  }
+  const config = configOrThrow(await loadConfig(ctx.configPath));
+  if (!(name in (config.sets ?? {}))) {
+    throw new MwanError({ code: 'USAGE', summary: `no set "${name}" in ${ctx.configPath} (sets: ${Object.keys(config.sets ?? {}).join(', ') || 'none'})` });
+  }
+  const table = config.globals?.table ?? DEFAULTS.table;
+  if (verb === 'list') {
+    const r = await runChecked(ctx.run, `cannot list set ${name} (is the config applied?)`, 'nft', ['-j', 'list', 'set', 'inet', table, name]);
+    const set = (JSON.parse(r.stdout) as { nftables: Record<string, unknown>[] }).nftables.find((o) => 'set' in o)?.set as { elem?: unknown[] } | undefined;
+    for (const e of set?.elem ?? []) ctx.out(formatElement(e));
+    return 0;
+  }
+  if (elements.length === 0) throw new MwanError({ code: 'USAGE', summary: `set ${verb} ${name}: give at least one element` });
+  const elem = elements.map((text) => {
+    const parsed = parseIpv4Element(text);
+    if ('error' in parsed) throw new MwanError({ code: 'USAGE', summary: parsed.error });
+    return addrElement(parsed.element);
+  });
+  // One transaction for every element: all are added (or removed), or none.
+  await applyBatch(ctx.run, { nftables: [{ [verb === 'add' ? 'add' : 'delete']: { element: { family: 'inet', table, name, elem } } }] });
+  ctx.log.info(`${verb === 'add' ? 'added to' : 'removed from'} set ${name}: ${elements.join(' ')}`);
+  return 0;
+}
+
+function formatElement(e: unknown): string {
+  if (typeof e === 'string' || typeof e === 'number') return String(e);
+  const o = e as Record<string, unknown>;
+  if (o.prefix) {
+    const p = o.prefix as { addr: string; len: number };
+    return `${p.addr}/${p.len}`;
+  }
+  if (o.range) return (o.range as unknown[]).join('-');
+  // Timeout sets: {elem: {val, timeout, expires}}.
+  if (o.elem) {
+    const inner = o.elem as { val: unknown; expires?: number };
+    return `${formatElement(inner.val)}${inner.expires !== undefined ? ` (expires in ${inner.expires} s)` : ''}`;
+  }
+  return JSON.stringify(e);
+}
