@@ -15,7 +15,10 @@ export default async function explainCommand(ctx: CommandContext): Promise<numbe
   const { states, daemon } = await liveStates(ctx);
   const { plan: p, discovery } = await plan(ctx.run, config, states);
   const local = await readLocalAddresses(ctx.run);
-  const e = explain(config, p, flow, { bypass: [...discovery.facts.connected, ...(config.globals?.bypass ?? [])], local });
+  // Named sets as installed (run-time elements included), else as configured.
+  const sets: Record<string, string[]> = {};
+  for (const [name, set] of Object.entries(config.sets ?? {})) sets[name] = setElements(discovery.listing, name) ?? set.elements ?? [];
+  const e = explain(config, p, flow, { bypass: [...discovery.facts.connected, ...(config.globals?.bypass ?? [])], local, sets });
   const installed = discovery.listing !== null;
   const inSync = installed && diffPlan(p, discovery.listing ?? []).length === 0;
   if (ctx.json) {
@@ -54,6 +57,7 @@ function parseFlow(v: CommandContext['values']): Flow {
     throw new MwanError({ code: 'USAGE', summary: `--proto ${proto}: use tcp, udp, icmp or a protocol number` });
   }
   const flow: Flow = { src: need('src'), dst: need('dst'), proto: proto as Flow['proto'] };
+  if (typeof v.iif === 'string') flow.iif = v.iif;
   const sport = port('sport');
   const dport = port('dport');
   if (sport !== undefined) flow.sport = sport;
@@ -62,4 +66,15 @@ function parseFlow(v: CommandContext['values']): Flow {
     if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(a)) throw new MwanError({ code: 'USAGE', summary: `--${name} ${a} is not an IPv4 address` });
   }
   return flow;
+}
+
+function setElements(listing: Record<string, unknown>[] | null, name: string): string[] | null {
+  const set = listing?.map((o) => o.set as Record<string, unknown> | undefined).find((s) => s?.name === name);
+  if (!set) return null;
+  return ((set.elem as unknown[] | undefined) ?? []).map((e) => {
+    const v = e !== null && typeof e === 'object' && 'elem' in e ? (e as { elem: { val: unknown } }).elem.val : e;
+    if (typeof v === 'string') return v;
+    const o = v as { prefix?: { addr: string; len: number }; range?: [string, string] };
+    return o.prefix ? `${o.prefix.addr}/${o.prefix.len}` : o.range ? `${o.range[0]}-${o.range[1]}` : String(v);
+  });
 }

@@ -63,13 +63,14 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   explain: {
     summary: 'which rule, policy and WANs (with probabilities) a NEW connection gets now, and why',
-    usage: 'explain --src ADDR --dst ADDR [--proto tcp|udp|icmp|N] [--sport N] [--dport N] [--json] [--config FILE]',
+    usage: 'explain --src ADDR --dst ADDR [--proto tcp|udp|icmp|N] [--sport N] [--dport N] [--iif DEVICE] [--json] [--config FILE]',
     options: {
       src: { type: 'string' },
       dst: { type: 'string' },
       proto: { type: 'string' },
       sport: { type: 'string' },
       dport: { type: 'string' },
+      iif: { type: 'string' },
       json: { type: 'boolean' },
       'state-dir': { type: 'string' },
     },

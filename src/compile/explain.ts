@@ -10,6 +10,8 @@ export interface Flow {
   proto: 'tcp' | 'udp' | 'icmp' | number;
   sport?: number;
   dport?: number;
+  /** The device it comes in on (rules with srcIface only match when this is given). */
+  iif?: string;
 }
 
 export interface Candidate {
@@ -45,7 +47,7 @@ export function explain(
   config: NftMwanConfig,
   plan: Plan,
   flow: Flow,
-  context: { bypass: readonly string[]; local: readonly string[] },
+  context: { bypass: readonly string[]; local: readonly string[]; sets?: Readonly<Record<string, readonly string[]>> },
 ): Explanation {
   const base = { flow, rule: null, policy: null, candidates: [], lastResort: null, sticky: 'no sticky rules: every NEW connection is placed on its own' };
   const dst = parseIpv4(flow.dst);
@@ -57,7 +59,7 @@ export function explain(
   if (hit) {
     return { ...base, verdict: 'bypass', reason: `${flow.dst} is in ${hit}, a network the main table routes specifically (or globals.bypass): never balanced` };
   }
-  const rule = (config.rules ?? []).find((r) => matches(r, flow));
+  const rule = (config.rules ?? []).find((r) => matches(r, flow, context.sets ?? {}));
   if (!rule) {
     return { ...base, verdict: 'unmatched', reason: 'no rule matches: the main routing table decides, unmarked' };
   }
@@ -104,7 +106,9 @@ function inPorts(ports: readonly (number | string)[], port: number | undefined):
 }
 
 /** The classify chain's match for one rule, as compile emits it. */
-function matches(rule: Rule, flow: Flow): boolean {
+function matches(rule: Rule, flow: Flow, sets: Readonly<Record<string, readonly string[]>>): boolean {
+  if (rule.srcIface && (flow.iif === undefined || !rule.srcIface.includes(flow.iif))) return false;
+  if (rule.set !== undefined && !(sets[rule.set] ?? []).some((t) => inElement(t, parseIpv4(flow.dst) as number))) return false;
   const proto = rule.proto ?? 'all';
   if (proto !== 'all') {
     const want = typeof proto === 'number' ? proto : PROTO_NUMBERS[proto];

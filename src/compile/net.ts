@@ -122,3 +122,134 @@ export function parsePort(value: number | string): PortRange | { error: string }
   if (first > last) return { error: `port range "${text}" ends before it starts` };
   return { first, last };
 }
+
+// ---- both families ----------------------------------------------------------------------------------------
+
+export type IpFamilyName = 'ipv4' | 'ipv6';
+
+/** An inclusive interval of one family's addresses, as big integers (IPv6 needs 128 bits). */
+export interface IpInterval {
+  family: IpFamilyName;
+  first: bigint;
+  last: bigint;
+}
+
+const BITS: Record<IpFamilyName, number> = { ipv4: 32, ipv6: 128 };
+
+export function parseIpv6(text: string): bigint | undefined {
+  if (!/^[0-9a-fA-F:.]+$/.test(text) || text.includes(':::')) return undefined;
+  let head = text;
+  let tailV4: number[] = [];
+  // An embedded IPv4 tail ("::ffff:192.0.2.1") is two groups.
+  const lastColon = text.lastIndexOf(':');
+  if (text.slice(lastColon + 1).includes('.')) {
+    const v4 = parseIpv4(text.slice(lastColon + 1));
+    if (v4 === undefined) return undefined;
+    tailV4 = [Math.floor(v4 / 65536), v4 % 65536];
+    const prefix = text.slice(0, lastColon + 1);
+    head = prefix.endsWith('::') ? prefix : prefix.slice(0, -1);
+  }
+  const halves = head.split('::');
+  if (halves.length > 2) return undefined;
+  const part = (s: string) => (s === '' ? [] : s.split(':'));
+  const left = part(halves[0] as string);
+  const right = halves.length === 2 ? part(halves[1] as string) : [];
+  const groups = 8 - tailV4.length;
+  if (halves.length === 1 && left.length !== groups) return undefined;
+  if (halves.length === 2 && left.length + right.length > groups - 1) return undefined;
+  const all = halves.length === 2 ? [...left, ...Array<string>(groups - left.length - right.length).fill('0'), ...right] : left;
+  let value = 0n;
+  for (const g of all) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+    value = (value << 16n) | BigInt(parseInt(g, 16));
+  }
+  for (const g of tailV4) value = (value << 16n) | BigInt(g);
+  return value;
+}
+
+/** RFC 5952 text (what nft lists): lower case, the first longest run of 2+ zero groups as "::". */
+export function formatIpv6(value: bigint): string {
+  const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
+  let best = { at: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > best.len && j - i >= 2) best = { at: i, len: j - i };
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best.at < 0) return hex.join(':');
+  return `${hex.slice(0, best.at).join(':')}::${hex.slice(best.at + best.len).join(':')}`;
+}
+
+export function parseIp(text: string): { family: IpFamilyName; value: bigint } | undefined {
+  const v4 = parseIpv4(text);
+  if (v4 !== undefined) return { family: 'ipv4', value: BigInt(v4) };
+  const v6 = text.includes(':') ? parseIpv6(text) : undefined;
+  return v6 === undefined ? undefined : { family: 'ipv6', value: v6 };
+}
+
+export function formatIp(family: IpFamilyName, value: bigint): string {
+  return family === 'ipv4' ? formatIpv4(Number(value)) : formatIpv6(value);
+}
+
+/** An address, CIDR or range of either family; errors say what is valid, as parseIpv4Element does. */
+export function parseIpElement(text: string): { interval: IpInterval } | { error: string } {
+  if (!text.includes(':')) {
+    const v4 = parseIpv4Element(text);
+    if ('error' in v4) return v4;
+    return { interval: { family: 'ipv4', first: BigInt(v4.interval.first), last: BigInt(v4.interval.last) } };
+  }
+  const dash = text.indexOf('-');
+  if (dash >= 0) {
+    const from = parseIpv6(text.slice(0, dash));
+    const to = parseIpv6(text.slice(dash + 1));
+    if (from === undefined || to === undefined) return { error: `"${text}" is not an IPv6 range (expected a::1-a::9)` };
+    if (from > to) return { error: `range "${text}" ends before it starts` };
+    return { interval: { family: 'ipv6', first: from, last: to } };
+  }
+  const slash = text.indexOf('/');
+  const addr = parseIpv6(slash >= 0 ? text.slice(0, slash) : text);
+  if (slash < 0) {
+    if (addr === undefined) return { error: `"${text}" is not an IPv6 address, CIDR or range` };
+    return { interval: { family: 'ipv6', first: addr, last: addr } };
+  }
+  const lenText = text.slice(slash + 1);
+  const len = /^\d{1,3}$/.test(lenText) ? Number(lenText) : NaN;
+  if (addr === undefined || !(len >= 0 && len <= 128)) return { error: `"${text}" is not an IPv6 CIDR (expected a:b::/0-128)` };
+  const size = 1n << BigInt(128 - len);
+  if (addr % size !== 0n) return { error: `"${text}" has host bits set (did you mean ${formatIpv6(addr - (addr % size))}/${len}?)` };
+  return { interval: { family: 'ipv6', first: addr, last: addr + size - 1n } };
+}
+
+/** As normaliseIntervals, for one family of big-integer intervals: merged, then the fewest prefixes. */
+export function normaliseIpIntervals(family: IpFamilyName, intervals: readonly IpInterval[]): Ipv4Element[] {
+  const bits = BITS[family];
+  const sorted = intervals.filter((i) => i.family === family).sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  const merged: { first: bigint; last: bigint }[] = [];
+  for (const iv of sorted) {
+    const last = merged[merged.length - 1];
+    if (last && iv.first <= last.last + 1n) last.last = iv.last > last.last ? iv.last : last.last;
+    else merged.push({ first: iv.first, last: iv.last });
+  }
+  const out: Ipv4Element[] = [];
+  for (const { first, last } of merged) {
+    let cursor = first;
+    while (cursor <= last) {
+      let len = bits;
+      while (len > 0) {
+        const size = 1n << BigInt(bits - len + 1);
+        if (cursor % size !== 0n || cursor + size - 1n > last) break;
+        len--;
+      }
+      const addr = formatIp(family, cursor);
+      out.push(len === bits ? { kind: 'addr', addr } : { kind: 'prefix', addr, len });
+      cursor += 1n << BigInt(bits - len);
+    }
+  }
+  return out;
+}

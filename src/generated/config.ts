@@ -119,6 +119,26 @@ export interface Interface {
    * When this interface goes offline (and/or comes back online), delete the conntrack entries marked for THIS interface only, after the new rules are in place. Never a global flush.
    */
   flushConntrack?: ('offline' | 'online')[];
+  /**
+   * Which address families this WAN carries. "both": one interface for a dual-stack uplink (mwan3 needs a wan and a wan6 section).
+   */
+  family?: 'ipv4' | 'ipv6' | 'both';
+  /**
+   * IPv6 next hop: an address, "auto" (the main table's IPv6 default route through the device, as installed by router advertisements or DHCPv6), or absent for a point-to-point device.
+   */
+  gateway6?: string;
+  /**
+   * IPv4 NAT on this WAN: masquerade (the usual: the WAN's address) or none (your addresses are routed by the ISP).
+   */
+  nat?: 'masquerade' | 'none';
+  /**
+   * IPv6 NAT on this WAN: masquerade (NAT66 to the WAN's address), npt (stateless-style prefix translation to npt6Prefix: nft snat prefix, keeps the host part), or none (your prefix is routed by this ISP, or you run NPTv6 elsewhere).
+   */
+  nat6?: 'masquerade' | 'npt' | 'none';
+  /**
+   * With nat6 "npt": the IPv6 prefix (CIDR) this ISP routes to you; LAN sources are mapped into it.
+   */
+  npt6Prefix?: string;
 }
 /**
  * Health tracking: probe rounds through this WAN decide whether it is online. Times are seconds and may be fractions. Without track, an interface is online while its device has carrier.
@@ -232,7 +252,7 @@ export interface Rule {
    */
   name: string;
   /**
-   * Source addresses: IPv4 CIDRs ("10.0.0.0/8"), addresses or ranges ("10.0.0.5-10.0.0.9").
+   * Source addresses: IPv4 or IPv6 CIDRs ("10.0.0.0/8", "2001:db8::/48"), addresses or ranges ("10.0.0.5-10.0.0.9").
    *
    * @minItems 1
    */
@@ -244,9 +264,9 @@ export interface Rule {
    */
   destIp?: [string, ...string[]];
   /**
-   * Protocol name (tcp, udp, icmp), an IP protocol number, or all (the default).
+   * Protocol name (tcp, udp, icmp, icmpv6), an IP protocol number, or all (the default).
    */
-  proto?: ('all' | 'tcp' | 'udp' | 'icmp') | number;
+  proto?: ('all' | 'tcp' | 'udp' | 'icmp' | 'icmpv6') | number;
   /**
    * Source ports (tcp or udp only): numbers or ranges like "8000-8080".
    *
@@ -289,18 +309,22 @@ export interface Rule {
    * Sticky per source address, or per source and destination pair.
    */
   stickyBy?: 'src' | 'srcdst';
+  /**
+   * Which address family the rule applies to; with addresses given it follows from them (a rule may hold both families).
+   */
+  family?: 'ipv4' | 'ipv6' | 'any';
 }
 export interface NamedSet {
   /**
-   * What the set holds: IPv4 addresses, CIDRs and ranges.
+   * What the set holds: IPv4 or IPv6 addresses, CIDRs and ranges.
    */
-  type: 'ipv4_addr';
+  type: 'ipv4_addr' | 'ipv6_addr';
   /**
    * Elements installed with the config; elements added at run time are kept across re-applies.
    */
   elements?: string[];
   /**
-   * Seconds an element added at run time lives (dnsmasq nftset entries expire with it); config elements never expire.
+   * Seconds an element lives (config elements are added again at every apply): for sets filled at run time, such as dnsmasq nftset.
    */
   timeout?: number;
 }

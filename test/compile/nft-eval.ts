@@ -323,8 +323,10 @@ function intervalOf(kind: Kind, elem: unknown): Interval {
 }
 
 function intersects(a: Interval, b: Interval): boolean {
-  if (typeof a[0] === 'string' || typeof b[0] === 'string') return a[0] === b[0];
-  return a[0] <= b[1] && b[0] <= a[1];
+  const [a0, a1] = a;
+  const [b0, b1] = b;
+  if (typeof a0 === 'number' && typeof a1 === 'number' && typeof b0 === 'number' && typeof b1 === 'number') return a0 <= b1 && b0 <= a1;
+  return a0 === b0;
 }
 
 /**

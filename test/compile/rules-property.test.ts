@@ -4,6 +4,7 @@
 // by a small interpreter (./nft-eval.ts).
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/compile.js';
+import { explain } from '../../src/compile/explain.js';
 import { validateConfig } from '../../src/config/validate.js';
 import type { NftMwanConfig, Rule } from '../../src/generated/config.js';
 import { chainRules, evalClassify, evalClassifyDetailed, ipv4ToNumber, overlappingElements, type Packet } from './nft-eval.js';
@@ -535,6 +536,39 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
     expect(evalClassify(batch, pkt('10.9.0.7'), { fibType })).toBe('accept');
     expect(evalClassify(batch, pkt('192.168.44.1'), { fibType })).toBe('accept');
     expect(evalClassify(batch, pkt('8.8.8.8'), { fibType })).toBe('policy_A');
+  });
+});
+
+// explain once ignored srcIface and set, naming a rule the classify chain never applies to the flow.
+describe('explain agrees with the classify chain', () => {
+  const config = configWith(
+    [
+      { name: 'fromlan9', srcIface: ['lan9'], policy: 'A' },
+      { name: 'inset', set: 'S1', policy: 'A' },
+      { name: 'rest', policy: 'B' },
+    ],
+    { sets: { S1: { type: 'ipv4_addr', elements: ['1.2.3.0/24'] } } },
+  );
+  const plan = compile(config);
+  const flow = { src: '192.168.1.10', dst: '8.8.8.8', proto: 'tcp' as const, sport: 40000, dport: 443 };
+  const packet: Packet = { iifname: 'lan0', l4proto: 6, saddr: flow.src, daddr: flow.dst, sport: flow.sport, dport: flow.dport };
+
+  it('the classify chain sends 8.8.8.8 from lan0 to the catch-all', () => {
+    expect(evalClassify(plan.nft, packet)).toBe('policy_B');
+  });
+
+  it('explain does not claim a srcIface rule for a flow that did not come in on that device', () => {
+    expect(explain(config, plan, { ...flow, iif: 'lan0' }, { bypass: [], local: [] }).rule).not.toBe('fromlan9');
+    expect(explain(config, plan, { ...flow, iif: 'lan9' }, { bypass: [], local: [] }).rule).toBe('fromlan9');
+  });
+
+  it('explain does not claim a set rule for a destination outside the set', () => {
+    const withoutIface = configWith(config.rules?.slice(1) ?? [], { sets: config.sets ?? {} });
+    const sets = { S1: ['1.2.3.0/24'] };
+    const e = explain(withoutIface, compile(withoutIface), flow, { bypass: [], local: [], sets });
+    expect(evalClassify(compile(withoutIface).nft, packet)).toBe('policy_B');
+    expect(e.rule).toBe('rest');
+    expect(explain(withoutIface, compile(withoutIface), { ...flow, dst: '1.2.3.4' }, { bypass: [], local: [], sets }).rule).toBe('inset');
   });
 });
 
