@@ -2,7 +2,7 @@
 import { MwanError } from '../errors.js';
 import type { Interface, NftMwanConfig, Rule } from '../generated/config.js';
 import { allocateIds, markLayout, parseMask, type MarkLayout } from './marks.js';
-import { normaliseIntervals, parseIpv4Element, parsePort, type Ipv4Interval } from './net.js';
+import { normaliseIpIntervals, parseIpElement } from './net.js';
 import * as x from './nft-expr.js';
 import { compileRules } from './rules.js';
 import { parseTarget } from '../track/targets.js';
@@ -29,6 +29,10 @@ export interface SystemFacts {
   connected: readonly string[];
   /** IPv4 address of each interface's device (by interface name), when it has one. */
   addresses?: Readonly<Record<string, string>>;
+  /** The same for IPv6 (global addresses), and the main table's IPv6 gateways and specific routes. */
+  addresses6?: Readonly<Record<string, string>>;
+  autoGateways6?: Readonly<Record<string, string>>;
+  connected6?: readonly string[];
   /** Interface ids recorded in the installed table, so they survive re-applies. */
   previousIds: Readonly<Record<string, number>>;
   /** Objects in the installed table, so stale ones are deleted in the same transaction. */
@@ -59,12 +63,16 @@ export const chainName = {
   special: (s: Special) => `_${s}`,
   count: (dir: 'rx' | 'tx', iface: string) => `count_${dir}_${iface}`,
   sticky: (rule: string) => `sticky_${rule}`,
-  stick: (rule: string, iface: string) => `stick_${rule}_${iface}`,
+  stick: (rule: string, iface: string, family: 'ipv4' | 'ipv6' = 'ipv4') => `stick${family === 'ipv6' ? '6' : ''}_${rule}_${iface}`,
 };
 /** Named counters per WAN: bytes and packets received from (rx) and sent to (tx) it, forwarded traffic. */
 export const counterName = (dir: 'rx' | 'tx', iface: string) => `${dir}_${iface}`;
 export const IDS_MAP = 'interface_ids';
 export const BYPASS_SET = 'bypass_v4';
+export const BYPASS_SET6 = 'bypass_v6';
+
+const has4 = (i: { family: string }) => i.family !== 'ipv6';
+const has6 = (i: { family: string }) => i.family !== 'ipv4';
 
 export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS, states: LinkStates = {}): Plan {
   const g = config.globals ?? {};
@@ -96,18 +104,23 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
         id,
         mark: layout.markOf(id),
         table: tableBase + id,
-        gateway: linkUp ? resolveGateway(name, iface, facts) : null,
+        family: iface.family ?? 'ipv4',
+        gateway: linkUp && has4({ family: iface.family ?? 'ipv4' }) ? resolveGateway(name, iface.gateway, facts.autoGateways, iface.device, '') : null,
+        gateway6: linkUp && has6({ family: iface.family ?? 'ipv4' }) ? resolveGateway(name, iface.gateway6, facts.autoGateways6 ?? {}, iface.device, '6') : null,
         enabled,
         online: enabled && state === 'online',
         linkUp,
-        address: enabled ? (facts.addresses?.[name] ?? null) : null,
+        address: enabled && has4({ family: iface.family ?? 'ipv4' }) ? (facts.addresses?.[name] ?? null) : null,
+        address6: enabled && has6({ family: iface.family ?? 'ipv4' }) ? (facts.addresses6?.[name] ?? null) : null,
       };
     })
     .sort((a, b) => a.id - b.id);
   const byName = new Map(interfaces.map((i) => [i.name, i]));
   const enabled = interfaces.filter((i) => i.enabled);
 
-  const policies = planPolicies(config, byName);
+  const policies = planPolicies(config, byName, 'ipv4');
+  const v6 = enabled.some(has6);
+  const policies6 = v6 ? planPolicies(config, byName, 'ipv6') : [];
   const chains = new Chains(table);
 
   // Base chains. Priorities are integers: a string prio makes a hookless chain on nft 1.0.6.
@@ -137,6 +150,8 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
     targets.map((t) => [t.mark, x.goTo(chainName.keep(t.name))]),
   );
   for (const chain of ['prerouting', 'output']) {
+    // Neighbour discovery and router advertisements are the link's business: never marked, never balanced.
+    chains.rule(chain, [x.match('==', x.payload('icmpv6', 'type'), { set: ND_TYPES }), x.accept]);
     chains.rule(chain, [alreadyMarked, x.accept]);
     chains.rule(chain, [restore]);
   }
@@ -169,7 +184,8 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   if (probePairs.length > 0) {
     chains.rule('output', [x.match('==', { concat: [x.payload('ip', 'saddr'), x.payload('ip', 'daddr')] }, { set: probePairs }), x.accept]);
   }
-  chains.rule('output', [x.match('==', x.meta('nfproto'), 'ipv4'), x.match('in', x.ct('state'), 'new'), x.goTo('classify')]);
+  // Without an IPv6 WAN the router's IPv6 connections are left to the main table.
+  chains.rule('output', [...(v6 ? [] : [x.match('==', x.meta('nfproto'), 'ipv4')]), x.match('in', x.ct('state'), 'new'), x.goTo('classify')]);
 
   // classify: NEW connections. The router itself, broadcast/multicast and connected networks are never balanced.
   chains.rule('classify', [
@@ -177,29 +193,36 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
     x.accept,
   ]);
   chains.rule('classify', [x.match('==', x.payload('ip', 'daddr'), `@${BYPASS_SET}`), x.accept]);
+  // IPv6: its own bypass set with a WAN that carries it; else not balanced at all.
+  if (v6) chains.rule('classify', [x.match('==', x.payload('ip6', 'daddr'), `@${BYPASS_SET6}`), x.accept]);
+  else chains.rule('classify', [x.match('==', x.meta('nfproto'), 'ipv6'), x.accept]);
   const sticky = planSticky(config, policies, byName);
-  for (const r of compileRules(config.rules ?? [], (rule) => (rule.sticky ? chainName.sticky(rule.name) : policyTarget(rule.policy)))) {
+  for (const r of compileRules(config.rules ?? [], (rule) => (rule.sticky ? chainName.sticky(rule.name) : policyTarget(rule.policy)), config.sets ?? {})) {
     chains.rule('classify', r.expr, r.comment);
   }
   for (const st of sticky.rules) {
-    const p = policies.find((q) => q.name === st.policy) as PlannedPolicy;
-    const active = p.members.filter((m) => m.active);
-    // A source seen on an active WAN under this rule goes back to it; entries of offline WANs are not consulted.
-    for (const m of active) {
-      chains.rule(chainName.sticky(st.rule), [
-        x.match('==', st.key, `@${st.set(m.interface)}`),
-        { set: { op: 'update', elem: st.key, set: `@${st.set(m.interface)}` } },
-        x.goTo(chainName.mark(m.interface)),
-      ]);
-      chains.rule(chainName.stick(st.rule, m.interface), [
-        { set: { op: 'update', elem: st.key, set: `@${st.set(m.interface)}` } },
-        x.goTo(chainName.mark(m.interface)),
-      ]);
+    const views = [
+      { family: 'ipv4' as const, p: policies.find((q) => q.name === st.policy) },
+      { family: 'ipv6' as const, p: policies6.find((q) => q.name === st.policy) },
+    ];
+    for (const { family, p } of views) {
+      if (!p) continue;
+      const key = st.key(family);
+      const only = v6 ? [x.match('==', x.meta('nfproto'), family)] : [];
+      // A source seen on an active WAN under this rule goes back to it; entries of offline WANs are not consulted.
+      for (const m of p.members.filter((q) => q.active)) {
+        const set = `@${st.set(family, m.interface)}`;
+        chains.rule(chainName.sticky(st.rule), [...only, x.match('==', key, set), { set: { op: 'update', elem: key, set } }, x.goTo(chainName.mark(m.interface))]);
+        chains.rule(chainName.stick(st.rule, m.interface, family), [{ set: { op: 'update', elem: key, set } }, x.goTo(chainName.mark(m.interface))]);
+      }
+      chains.rule(chainName.sticky(st.rule), [...only, policyVerdict(p, (iface) => chainName.stick(st.rule, iface, family))]);
     }
-    chains.rule(chainName.sticky(st.rule), [policyVerdict(p, (iface) => chainName.stick(st.rule, iface))]);
   }
 
-  for (const p of policies) chains.rule(chainName.policy(p.name), [policyVerdict(p)]);
+  for (const p of policies) {
+    const p6 = policies6.find((q) => q.name === p.name);
+    for (const r of perFamily(policyVerdict(p), p6 && policyVerdict(p6))) chains.rule(chainName.policy(p.name), r);
+  }
   // Policies referenced by nothing still get a chain, so `explain`/status can show them.
 
   // Accounting: bytes and packets forwarded through each WAN, into named counters that outlive re-applies
@@ -218,13 +241,29 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   }
 
   if (enabled.length > 0) {
-    chains.rule('postrouting', [
-      x.match('==', x.meta('oifname'), x.oneOrSet(enabled.map((i) => i.device))),
-      { masquerade: null },
-    ]);
+    const nat4 = enabled.filter((i) => has4(i) && (config.interfaces[i.name]?.nat ?? 'masquerade') === 'masquerade');
+    if (nat4.length > 0) {
+      chains.rule('postrouting', [x.match('==', x.meta('nfproto'), 'ipv4'), x.match('==', x.meta('oifname'), x.oneOrSet(nat4.map((i) => i.device))), { masquerade: null }]);
+    }
+    const nat6 = (mode: string) => enabled.filter((i) => has6(i) && (config.interfaces[i.name]?.nat6 ?? 'masquerade') === mode);
+    if (nat6('masquerade').length > 0) {
+      chains.rule('postrouting', [x.match('==', x.meta('nfproto'), 'ipv6'), x.match('==', x.meta('oifname'), x.oneOrSet(nat6('masquerade').map((i) => i.device))), { masquerade: null }]);
+    }
+    // Prefix translation: the LAN prefix's host part kept, the WAN's routed prefix in front.
+    for (const i of nat6('npt')) {
+      const prefix = parseIpElement(config.interfaces[i.name]?.npt6Prefix ?? '');
+      if ('error' in prefix) continue;
+      const [el] = normaliseIpIntervals('ipv6', [prefix.interval]);
+      if (el?.kind !== 'prefix') continue;
+      chains.rule('postrouting', [
+        x.match('==', x.meta('oifname'), i.device),
+        { snat: { family: 'ip6', addr: { prefix: { addr: el.addr, len: el.len } }, flags: 'netmap', type_flags: 'prefix' } },
+      ]);
+    }
   }
 
-  const bypass = bypassElements([...facts.connected, ...(g.bypass ?? [])]);
+  const bypass = bypassElements('ipv4', [...facts.connected, ...(g.bypass ?? [])]);
+  const bypass6 = bypassElements('ipv6', [...(facts.connected6 ?? []), ...(g.bypass ?? [])]);
 
   const commands: NftCommand[] = [x.addTable(FAMILY, table), { flush: { table: { family: FAMILY, name: table } } }];
   // Stale objects from an older config go in the same transaction, after the flush emptied their users.
@@ -236,7 +275,7 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
     if (name !== IDS_MAP) commands.push({ delete: { map: { family: FAMILY, table, name } } });
   }
   const userSets = Object.keys(config.sets ?? {});
-  const keepSets = new Set([BYPASS_SET, ...userSets, ...sticky.sets.map((st) => st.name)]);
+  const keepSets = new Set([BYPASS_SET, ...(v6 ? [BYPASS_SET6] : []), ...userSets, ...sticky.sets.map((st) => st.name)]);
   for (const name of facts.installed?.sets ?? []) {
     if (!keepSets.has(name)) commands.push({ delete: { set: { family: FAMILY, table, name } } });
   }
@@ -250,11 +289,16 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   const setRef = { family: FAMILY, table, name: BYPASS_SET };
   commands.push({ add: { set: { ...setRef, type: 'ipv4_addr', flags: ['interval'] } } }, { flush: { set: setRef } });
   if (bypass.length > 0) commands.push({ add: { element: { ...setRef, elem: bypass } } });
+  if (v6) {
+    const ref6 = { family: FAMILY, table, name: BYPASS_SET6 };
+    commands.push({ add: { set: { ...ref6, type: 'ipv6_addr', flags: ['interval'] } } }, { flush: { set: ref6 } });
+    if (bypass6.length > 0) commands.push({ add: { element: { ...ref6, elem: bypass6 } } });
+  }
   // Named sets: re-declared as they are (an existing set keeps the elements others added), config elements added.
   for (const [name, set] of Object.entries(config.sets ?? {})) {
     const ref = { family: FAMILY, table, name };
     commands.push({ add: { set: { ...ref, type: set.type, flags: set.timeout ? ['interval', 'timeout'] : ['interval'], ...(set.timeout ? { timeout: set.timeout } : {}) } } });
-    const elements = bypassElements(set.elements ?? []);
+    const elements = bypassElements(set.type === 'ipv6_addr' ? 'ipv6' : 'ipv4', set.elements ?? []);
     if (elements.length > 0) commands.push({ add: { element: { ...ref, elem: elements } } });
   }
   // Sticky sets: nft marks a timeout set "dynamic" once a rule updates it, and 1.0.6 has no JSON for that
@@ -284,6 +328,7 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
     routing: planRouting(enabled, layout, { priority, protocol }),
     interfaces,
     policies,
+    policies6,
     warnings,
     dynamicSets: userSets,
     stickySets: sticky.sets.map((st) => st.name),
@@ -297,11 +342,11 @@ function canonicalType(t: unknown): string {
 interface StickyRule {
   rule: string;
   policy: string;
-  key: x.Expr;
-  set: (iface: string) => string;
+  key: (family: 'ipv4' | 'ipv6') => x.Expr;
+  set: (family: 'ipv4' | 'ipv6', iface: string) => string;
 }
 
-/** Sticky rules and their sets: one timeout set per (rule, WAN) of the rule's policy. */
+/** Sticky rules and their sets: one timeout set per (rule, WAN, family) of the rule's policy. */
 function planSticky(config: NftMwanConfig, policies: PlannedPolicy[], byName: Map<string, PlannedInterface>) {
   const rules: StickyRule[] = [];
   const sets: { name: string; type: string | string[]; timeout: number; online: boolean }[] = [];
@@ -310,38 +355,45 @@ function planSticky(config: NftMwanConfig, policies: PlannedPolicy[], byName: Ma
     const p = policies.find((q) => q.name === rule.policy);
     if (!p) continue;
     const bySrcDst = rule.stickyBy === 'srcdst';
-    const key = bySrcDst ? { concat: [x.payload('ip', 'saddr'), x.payload('ip', 'daddr')] } : x.payload('ip', 'saddr');
-    const setName = (iface: string) => `sticky_${rule.name}_${iface}`;
+    const proto = (f: 'ipv4' | 'ipv6') => (f === 'ipv6' ? 'ip6' : 'ip');
+    const key = (f: 'ipv4' | 'ipv6') => (bySrcDst ? { concat: [x.payload(proto(f), 'saddr'), x.payload(proto(f), 'daddr')] } : x.payload(proto(f), 'saddr'));
+    const setName = (f: 'ipv4' | 'ipv6', iface: string) => `sticky${f === 'ipv6' ? '6' : ''}_${rule.name}_${iface}`;
     rules.push({ rule: rule.name, policy: p.name, key, set: setName });
     for (const m of p.members) {
       const iface = byName.get(m.interface);
       if (!iface?.enabled) continue;
-      sets.push({ name: setName(m.interface), type: bySrcDst ? ['ipv4_addr', 'ipv4_addr'] : 'ipv4_addr', timeout: rule.stickyTimeout ?? 600, online: iface.online });
+      for (const f of ['ipv4', 'ipv6'] as const) {
+        if ((f === 'ipv4' && !has4(iface)) || (f === 'ipv6' && !has6(iface))) continue;
+        const t = f === 'ipv6' ? 'ipv6_addr' : 'ipv4_addr';
+        sets.push({ name: setName(f, m.interface), type: bySrcDst ? [t, t] : t, timeout: rule.stickyTimeout ?? 600, online: iface.online });
+      }
     }
   }
   return { rules, sets };
 }
 
-function resolveGateway(name: string, iface: Interface, facts: SystemFacts): string | null {
-  if (iface.gateway === undefined) return null;
-  if (iface.gateway !== 'auto') return iface.gateway;
-  const found = facts.autoGateways[name];
+function resolveGateway(name: string, gateway: string | undefined, auto: Readonly<Record<string, string>>, device: string, v: '' | '6'): string | null {
+  if (gateway === undefined) return null;
+  if (gateway !== 'auto') return gateway;
+  const found = auto[name];
   if (found === undefined) {
     throw new MwanError({
       code: 'GATEWAY_NOT_FOUND',
-      summary: `interface ${name}: gateway "auto" but the main table has no default route through device ${iface.device}; set "gateway" to an address, or bring ${iface.device} up first`,
+      summary: `interface ${name}: gateway${v} "auto" but the main table has no IPv${v || '4'} default route through device ${device}; set "gateway${v}" to an address, or bring ${device} up first`,
     });
   }
   return found;
 }
 
-function planPolicies(config: NftMwanConfig, byName: Map<string, PlannedInterface>): PlannedPolicy[] {
+/** The policies as one family sees them: a member whose WAN does not carry the family is never online for it. */
+function planPolicies(config: NftMwanConfig, byName: Map<string, PlannedInterface>, family: 'ipv4' | 'ipv6'): PlannedPolicy[] {
+  const carries = (i: PlannedInterface | undefined) => i !== undefined && (family === 'ipv4' ? has4(i) : has6(i));
   return Object.entries(config.policies).map(([name, policy]) => {
     const members = policy.members.map((m) => ({
       interface: m.interface,
       metric: m.metric ?? DEFAULTS.metric,
       weight: m.weight ?? DEFAULTS.weight,
-      online: byName.get(m.interface)?.online ?? false,
+      online: (byName.get(m.interface)?.online ?? false) && carries(byName.get(m.interface)),
     }));
     const online = members.filter((m) => m.online);
     const tier = Math.min(...online.map((m) => m.metric));
@@ -357,6 +409,19 @@ function planPolicies(config: NftMwanConfig, byName: Map<string, PlannedInterfac
       usingLastResort: online.length === 0,
     };
   });
+}
+
+/** ICMPv6 neighbour discovery and router advertisement types (nft names, as listed). */
+const ND_TYPES = ['nd-router-solicit', 'nd-router-advert', 'nd-neighbor-solicit', 'nd-neighbor-advert', 'nd-redirect'];
+
+/** One verdict for both families when they agree, else one rule per family. */
+function perFamily(v4: x.Stmt, v6: x.Stmt | undefined): x.Stmt[][] {
+  if (v6 === undefined) return [[v4]];
+  if (JSON.stringify(v4) === JSON.stringify(v6)) return [[v4]];
+  return [
+    [x.match('==', x.meta('nfproto'), 'ipv4'), v4],
+    [x.match('==', x.meta('nfproto'), 'ipv6'), v6],
+  ];
 }
 
 function policyTarget(policy: string): string {
@@ -396,12 +461,13 @@ function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
-function bypassElements(texts: readonly string[]): x.Expr[] {
+/** The texts of one family (others are skipped), merged into the fewest prefixes. */
+function bypassElements(family: 'ipv4' | 'ipv6', texts: readonly string[]): x.Expr[] {
   const intervals = texts.flatMap((t) => {
-    const parsed = parseIpv4Element(t);
+    const parsed = parseIpElement(t);
     return 'error' in parsed ? [] : [parsed.interval];
   });
-  return normaliseIntervals(intervals).map(x.addrElement);
+  return normaliseIpIntervals(family, intervals).map(x.addrElement);
 }
 
 function planRouting(
@@ -411,39 +477,38 @@ function planRouting(
 ): Plan['routing'] {
   const rules: RoutingRule[] = [];
   const routes: Route[] = [];
-  const fw = (mark: number) => ({ family: 4 as const, fwmark: mark, fwmask: layout.mask, protocol: o.protocol });
-  for (const i of enabled) {
-    if (i.linkUp) {
-      routes.push({
-        family: 4,
-        table: i.table,
-        dst: 'default',
-        ...(i.gateway ? { gateway: i.gateway } : {}),
-        dev: i.device,
-        protocol: o.protocol,
-      });
+  const families: (4 | 6)[] = enabled.some(has6) ? [4, 6] : [4];
+  for (const family of families) {
+    const fw = (mark: number) => ({ family, fwmark: mark, fwmask: layout.mask, protocol: o.protocol });
+    for (const i of enabled) {
+      if (!(family === 4 ? has4(i) : has6(i))) continue;
+      const gateway = family === 4 ? i.gateway : i.gateway6;
+      if (i.linkUp) {
+        routes.push({ family, table: i.table, dst: 'default', ...(gateway ? { gateway } : {}), dev: i.device, protocol: o.protocol });
+      }
+      // Marked traffic still reaches networks the main table knows specifically (LANs, the ISP's own subnet).
+      rules.push({ ...fw(i.mark), priority: o.priority, action: 'lookup', table: 'main', suppressPrefixLength: 0 });
+      rules.push({ ...fw(i.mark), priority: o.priority + 1, action: 'lookup', table: i.table });
+      // Traffic the router sends from this WAN's own address (health probes, local services) leaves through it.
+      const address = family === 4 ? i.address : i.address6;
+      if (address !== null) {
+        const from = { family, src: `${address}/${family === 4 ? 32 : 128}`, protocol: o.protocol };
+        rules.push({ ...from, priority: o.priority, action: 'lookup', table: 'main', suppressPrefixLength: 0 });
+        // After the fwmark lookups: a connection the rules marked for another WAN keeps that WAN, even though
+        // its source address (chosen before the mark) is this one's; masquerade then corrects the source.
+        rules.push({ ...from, priority: o.priority + 2, action: 'lookup', table: i.table });
+      }
+      // If the WAN's table has no route (device gone), never fall through to the main table's default.
+      rules.push({ ...fw(i.mark), priority: o.priority + 2, action: 'unreachable' });
     }
-    // Marked traffic still reaches networks the main table knows specifically (LANs, the ISP's own subnet).
-    rules.push({ ...fw(i.mark), priority: o.priority, action: 'lookup', table: 'main', suppressPrefixLength: 0 });
-    rules.push({ ...fw(i.mark), priority: o.priority + 1, action: 'lookup', table: i.table });
-    // Traffic the router sends from this WAN's own address (health probes, local services) leaves through it.
-    if (i.address !== null) {
-      const from = { family: 4 as const, src: `${i.address}/32`, protocol: o.protocol };
-      rules.push({ ...from, priority: o.priority, action: 'lookup', table: 'main', suppressPrefixLength: 0 });
-      // After the fwmark lookups: a connection the rules marked for another WAN keeps that WAN, even though
-      // its source address (chosen before the mark) is this one's; masquerade then corrects the source.
-      rules.push({ ...from, priority: o.priority + 2, action: 'lookup', table: i.table });
+    // The specials too reach what the main table knows specifically: the router's own ICMP errors for such a
+    // connection carry its mark back to the LAN host, and must not be swallowed by the rule they report on.
+    for (const special of [layout.special.unreachable, layout.special.blackhole]) {
+      rules.push({ ...fw(special), priority: o.priority, action: 'lookup', table: 'main', suppressPrefixLength: 0 });
     }
-    // If the WAN's table has no route (device gone), never fall through to the main table's default.
-    rules.push({ ...fw(i.mark), priority: o.priority + 2, action: 'unreachable' });
+    rules.push({ ...fw(layout.special.unreachable), priority: o.priority + 2, action: 'unreachable' });
+    rules.push({ ...fw(layout.special.blackhole), priority: o.priority + 2, action: 'blackhole' });
   }
-  // The specials too reach what the main table knows specifically: the router's own ICMP errors for such a
-  // connection carry its mark back to the LAN host, and must not be swallowed by the rule they report on.
-  for (const special of [layout.special.unreachable, layout.special.blackhole]) {
-    rules.push({ ...fw(special), priority: o.priority, action: 'lookup', table: 'main', suppressPrefixLength: 0 });
-  }
-  rules.push({ ...fw(layout.special.unreachable), priority: o.priority + 2, action: 'unreachable' });
-  rules.push({ ...fw(layout.special.blackhole), priority: o.priority + 2, action: 'blackhole' });
   return { protocol: o.protocol, tables: enabled.map((i) => i.table), rules, routes };
 }
 

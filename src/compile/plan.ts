@@ -63,14 +63,18 @@ export interface PlannedInterface {
   id: number;
   mark: number;
   table: number;
-  /** Next hop, or null for a point-to-point device. */
+  family: 'ipv4' | 'ipv6' | 'both';
+  /** Next hop, or null for a point-to-point device (or when the WAN does not carry IPv4). */
   gateway: string | null;
+  /** IPv6 next hop, likewise. */
+  gateway6: string | null;
   enabled: boolean;
   online: boolean;
   /** False when the device is down or gone: its table then holds no route. */
   linkUp: boolean;
   /** The device's IPv4 address, when known: traffic from it is routed through this WAN. */
   address: string | null;
+  address6: string | null;
 }
 
 export interface PlannedMember {
@@ -98,7 +102,10 @@ export interface Plan {
   nft: NftBatch;
   routing: RoutingPlan;
   interfaces: PlannedInterface[];
+  /** As IPv4 sees them (shares among the members that carry IPv4). */
   policies: PlannedPolicy[];
+  /** As IPv6 sees them; empty when no WAN carries IPv6. */
+  policies6: PlannedPolicy[];
   /** Things the user should know that do not stop the apply (e.g. an id that had to move). */
   warnings: string[];
   /** Named sets from the config: others may add elements at run time. */

@@ -2,17 +2,19 @@
 // cannot overlap become ONE verdict-map lookup, so first match wins exactly as if evaluated one by one. Pure.
 import { MwanError } from '../errors.js';
 import type { Rule } from '../generated/config.js';
-import { normaliseIntervals, parseIpv4Element, parsePort, type Ipv4Interval, type PortRange } from './net.js';
+import { normaliseIpIntervals, parseIpElement, parsePort, type IpFamilyName, type IpInterval, type PortRange } from './net.js';
 import * as x from './nft-expr.js';
 
 type Field = 'srcIface' | 'srcIp' | 'destIp' | 'srcPort' | 'destPort';
 const FIELDS: readonly Field[] = ['srcIface', 'srcIp', 'destIp', 'srcPort', 'destPort'];
 
-/** One rule, parsed: per present field its values as inclusive numeric intervals (device names as themselves). */
+/** One rule for one family, parsed: per present field its values as inclusive intervals (device names as themselves). */
 interface Parsed {
   rule: Rule;
   proto: Rule['proto'];
-  fields: Partial<Record<Field, Ipv4Interval[] | PortRange[] | string[]>>;
+  /** 'any' when nothing in the rule ties it to one family. */
+  family: IpFamilyName | 'any';
+  fields: Partial<Record<Field, IpInterval[] | PortRange[] | string[]>>;
   /** Shape: the rules that can share one map lookup have the same one. */
   shape: string;
   /** Named-set, log and catch-all rules are always emitted on their own. */
@@ -29,8 +31,12 @@ export interface ClassifyRule {
  * `target(rule)` names the chain a match goes to (a policy chain, a sticky chain, a special mark chain).
  * The result, in order, is the tail of the classify chain.
  */
-export function compileRules(rules: readonly Rule[], target: (rule: Rule) => string): ClassifyRule[] {
-  const parsed = rules.map((r) => parse(r, target(r)));
+export function compileRules(
+  rules: readonly Rule[],
+  target: (rule: Rule) => string,
+  sets: Readonly<Record<string, { type: string }>> = {},
+): ClassifyRule[] {
+  const parsed = rules.flatMap((r) => parse(r, target(r), sets));
   const out: ClassifyRule[] = [];
   let group: Parsed[] = [];
   const flush = () => {
@@ -48,39 +54,62 @@ export function compileRules(rules: readonly Rule[], target: (rule: Rule) => str
   return out;
 }
 
-function parse(rule: Rule, target: string): Parsed {
-  const fields: Parsed['fields'] = {};
-  if (rule.srcIface) fields.srcIface = [...new Set(rule.srcIface)].sort();
+/**
+ * A rule whose addresses hold both families becomes one parsed rule per family (a packet is only ever one
+ * of them, so first-match order is kept).
+ */
+function parse(rule: Rule, target: string, sets: Readonly<Record<string, { type: string }>>): Parsed[] {
+  const addresses: Partial<Record<'srcIp' | 'destIp', IpInterval[]>> = {};
   for (const f of ['srcIp', 'destIp'] as const) {
     const texts = rule[f];
     if (!texts) continue;
-    fields[f] = texts.map((t) => {
-      const e = parseIpv4Element(t);
+    addresses[f] = texts.map((t) => {
+      const e = parseIpElement(t);
       if ('error' in e) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated address ${t}` });
       return e.interval;
     });
   }
-  for (const f of ['srcPort', 'destPort'] as const) {
-    const ports = rule[f];
-    if (!ports) continue;
-    fields[f] = mergePorts(
-      ports.map((p) => {
-        const r = parsePort(p);
-        if ('error' in r) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated port ${p}` });
-        return r;
-      }),
-    );
-  }
-  const present = FIELDS.filter((f) => fields[f] !== undefined);
-  const proto = rule.proto ?? 'all';
-  return {
-    rule,
-    proto,
-    fields,
-    shape: JSON.stringify([proto, present]),
-    alone: rule.set !== undefined || rule.log === true || present.length === 0,
-    target,
-  };
+  const present = new Set([...(addresses.srcIp ?? []), ...(addresses.destIp ?? [])].map((i) => i.family));
+  if (rule.set !== undefined) present.add(sets[rule.set]?.type === 'ipv6_addr' ? 'ipv6' : 'ipv4');
+  if (rule.proto === 'icmp') present.add('ipv4');
+  if (rule.proto === 'icmpv6') present.add('ipv6');
+  const wanted = rule.family === 'ipv4' || rule.family === 'ipv6' ? [rule.family] : present.size > 0 ? [...present].sort() : ['any' as const];
+  return wanted.flatMap((family) => {
+    const fields: Parsed['fields'] = {};
+    if (rule.srcIface) fields.srcIface = [...new Set(rule.srcIface)].sort();
+    for (const f of ['srcIp', 'destIp'] as const) {
+      const all = addresses[f];
+      if (!all) continue;
+      const mine = all.filter((i) => i.family === family);
+      // This family has no address in a field the rule restricts: the rule cannot match it.
+      if (mine.length === 0) return [];
+      fields[f] = mine;
+    }
+    for (const f of ['srcPort', 'destPort'] as const) {
+      const ports = rule[f];
+      if (!ports) continue;
+      fields[f] = mergePorts(
+        ports.map((p) => {
+          const r = parsePort(p);
+          if ('error' in r) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated port ${p}` });
+          return r;
+        }),
+      );
+    }
+    const present2 = FIELDS.filter((f) => fields[f] !== undefined);
+    const proto = rule.proto ?? 'all';
+    return [
+      {
+        rule,
+        proto,
+        family,
+        fields,
+        shape: JSON.stringify([proto, family, present2]),
+        alone: rule.set !== undefined || rule.log === true || present2.length === 0,
+        target,
+      },
+    ];
+  });
 }
 
 function mergePorts(ranges: PortRange[]): PortRange[] {
@@ -101,7 +130,9 @@ function overlaps(a: Parsed, b: Parsed): boolean {
     const vb = b.fields[f];
     if (va === undefined || vb === undefined) return true;
     if (f === 'srcIface') return (va as string[]).some((d) => (vb as string[]).includes(d));
-    return (va as { first: number; last: number }[]).some((i) => (vb as { first: number; last: number }[]).some((j) => i.first <= j.last && j.first <= i.last));
+    return (va as { first: number | bigint; last: number | bigint }[]).some((i) =>
+      (vb as { first: number | bigint; last: number | bigint }[]).some((j) => i.first <= j.last && j.first <= i.last),
+    );
   });
 }
 
@@ -114,9 +145,9 @@ function keyOf(p: Parsed, f: Field): x.Expr {
     case 'srcIface':
       return x.meta('iifname');
     case 'srcIp':
-      return x.payload('ip', 'saddr');
+      return x.payload(p.family === 'ipv6' ? 'ip6' : 'ip', 'saddr');
     case 'destIp':
-      return x.payload('ip', 'daddr');
+      return x.payload(p.family === 'ipv6' ? 'ip6' : 'ip', 'daddr');
     case 'srcPort':
       return x.payload(protoOf(p) as string, 'sport');
     case 'destPort':
@@ -126,22 +157,30 @@ function keyOf(p: Parsed, f: Field): x.Expr {
 
 /** The elements of one field of one rule, as nft set elements. */
 function elementsOf(p: Parsed, f: Field): x.Expr[] {
-  const v = p.fields[f] as Ipv4Interval[] | PortRange[] | string[];
+  const v = p.fields[f] as IpInterval[] | PortRange[] | string[];
   if (f === 'srcIface') return v as string[];
-  if (f === 'srcIp' || f === 'destIp') return normaliseIntervals(v as Ipv4Interval[]).map(x.addrElement);
+  if (f === 'srcIp' || f === 'destIp') return normaliseIpIntervals(p.family as IpFamilyName, v as IpInterval[]).map(x.addrElement);
   return (v as PortRange[]).map(x.portElement);
 }
 
-/** `tcp dport` already implies `meta l4proto tcp`; emitting both would not read back identically. */
+/**
+ * `tcp dport` already implies `meta l4proto tcp`, and an address match its family: emitting both would not
+ * read back identically. ICMPv6 is emitted as its number (nft lists the name "ipv6-icmp").
+ */
 function protoMatch(p: Parsed): x.Stmt[] {
+  const out: x.Stmt[] = [];
+  const hasAddresses = p.fields.srcIp !== undefined || p.fields.destIp !== undefined || p.rule.set !== undefined;
+  const impliedByProto = p.proto === 'icmp' || p.proto === 'icmpv6';
+  if (p.family !== 'any' && !hasAddresses && !impliedByProto) out.push(x.match('==', x.meta('nfproto'), p.family));
   const hasPorts = p.fields.srcPort !== undefined || p.fields.destPort !== undefined;
-  return p.proto !== 'all' && p.proto !== undefined && !hasPorts ? [x.match('==', x.meta('l4proto'), p.proto)] : [];
+  if (p.proto !== 'all' && p.proto !== undefined && !hasPorts) out.push(x.match('==', x.meta('l4proto'), p.proto === 'icmpv6' ? 58 : p.proto));
+  return out;
 }
 
 function single(p: Parsed): ClassifyRule {
   const expr: x.Stmt[] = [...protoMatch(p)];
   for (const f of FIELDS) if (p.fields[f] !== undefined) expr.push(x.match('==', keyOf(p, f), x.oneOrSet(elementsOf(p, f))));
-  if (p.rule.set !== undefined) expr.push(x.match('==', x.payload('ip', 'daddr'), `@${p.rule.set}`));
+  if (p.rule.set !== undefined) expr.push(x.match('==', x.payload(p.family === 'ipv6' ? 'ip6' : 'ip', 'daddr'), `@${p.rule.set}`));
   if (p.rule.log) expr.push({ log: { prefix: `nft-mwan ${p.rule.name}: ` } });
   expr.push(x.goTo(p.target));
   return { expr, comment: `rule ${p.rule.name}` };

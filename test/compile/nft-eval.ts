@@ -38,7 +38,7 @@ export interface EvalResult {
 
 const PROTO_NUMBERS: Readonly<Record<string, number>> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, sctp: 132 };
 
-type Kind = 'ipv4' | 'port' | 'proto' | 'ifname' | 'fibtype';
+type Kind = 'ipv4' | 'port' | 'proto' | 'ifname' | 'fibtype' | 'nfproto';
 /** A key evaluated on a packet: its value and how to read set elements against it; null = key absent (no match). */
 type KeyValue = { kind: Kind; value: number | string } | null;
 
@@ -86,6 +86,8 @@ function evalKey(expr: unknown, p: Packet, o: EvalOptions): KeyValue {
   if (k === 'meta' && isObj(body)) {
     if (body.key === 'l4proto') return { kind: 'proto', value: p.l4proto };
     if (body.key === 'iifname') return { kind: 'ifname', value: p.iifname };
+    // Every packet here is IPv4.
+    if (body.key === 'nfproto') return { kind: 'nfproto', value: 'ipv4' };
     fail('meta key', expr);
   }
   if (k === 'payload' && isObj(body)) {
@@ -125,6 +127,7 @@ function scalar(kind: Kind, v: unknown): number | string {
       break;
     case 'ifname':
     case 'fibtype':
+    case 'nfproto':
       if (typeof v === 'string') return v;
       break;
   }

@@ -291,7 +291,8 @@ interface Stats {
   byKind: { sticky: number; set: number; log: number; special: number };
 }
 
-const FIXED_CLASSIFY_RULES = 2;
+/** Local/broadcast destinations, the IPv4 bypass set, and IPv6 left alone (no WAN carries it here). */
+const FIXED_CLASSIFY_RULES = 3;
 
 function userClassifyRules(batch: unknown) {
   const all = chainRules(batch, 'classify');
@@ -427,7 +428,7 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
     const batch = compile(config).nft;
     const classify = chainRules(batch, 'classify');
     expect(classify).toHaveLength(FIXED_CLASSIFY_RULES + 1);
-    expect(classify[2]?.comment).toBe('rules pin0, pin1, pin2 ... pin999 (1000)');
+    expect(classify[FIXED_CLASSIFY_RULES]?.comment).toBe('rules pin0, pin1, pin2 ... pin999 (1000)');
     const stats = newStats();
     const packets = Array.from({ length: 2000 }, () => pkt(g.chance(0.9) ? addrOf(g.int(0, 1030)) : `10.${g.int(0, 2)}.${g.int(0, 4)}.${g.int(0, 255)}`, { l4proto: g.pick([1, 6, 17]) }));
     const failure = checkConfig(config, packets, stats, 'pinned /32s');

@@ -42,7 +42,7 @@ describe('validateConfig', () => {
     ['a port above 65535', (c) => (c.rules[0] = { name: 'r', proto: 'udp', destPort: ['70000'], policy: 'balanced' }), '/rules/0/destPort/0', /out of range/],
     ['ports without tcp or udp', (c) => (c.rules[0] = { name: 'r', proto: 'icmp', destPort: [80], policy: 'balanced' }), '/rules/0/destPort', /ports need "proto": "tcp" or "udp"/],
     ['a gateway that is not an address', (c) => (c.interfaces.wan1.gateway = 'router.lan'), '/interfaces/wan1/gateway', /not an IPv4 address or "auto"/],
-    ['an unknown property', (c) => (c.interfaces.wan1.gw = '1.2.3.4'), '/interfaces/wan1', /unknown property "gw" \(allowed: device, gateway, id, enabled, track, initialState, flushConntrack\)/],
+    ['an unknown property', (c) => (c.interfaces.wan1.gw = '1.2.3.4'), '/interfaces/wan1', /unknown property "gw" \(allowed: device, gateway, id, enabled, track, initialState, flushConntrack, family, gateway6, nat, nat6, npt6Prefix\)/],
     ['a bad lastResort', (c) => ((c.policies.balanced as Record<string, unknown>).lastResort = 'drop'), '/policies/balanced/lastResort', /use one of "unreachable", "blackhole", "default"/],
     ['a weight of zero', (c) => ((c.policies.balanced as { members: Record<string, unknown>[] }).members[0]!.weight = 0), '/policies/balanced/members/0/weight', /must be >= 1/],
     ['a malformed mark mask', (c) => (c.globals = { markMask: '3f00' }), '/globals/markMask', /not valid \(The firewall-mark bits/],
