@@ -212,16 +212,18 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
       // A source seen on an active WAN under this rule goes back to it; entries of offline WANs are not consulted.
       for (const m of p.members.filter((q) => q.active)) {
         const set = `@${st.set(family, m.interface)}`;
-        chains.rule(chainName.sticky(st.rule), [...only, x.match('==', key, set), { set: { op: 'update', elem: key, set } }, x.goTo(chainName.mark(m.interface))]);
+        // The address match implies the family (nft would drop an explicit nfproto from the listing).
+        chains.rule(chainName.sticky(st.rule), [x.match('==', key, set), { set: { op: 'update', elem: key, set } }, x.goTo(chainName.mark(m.interface))]);
         chains.rule(chainName.stick(st.rule, m.interface, family), [{ set: { op: 'update', elem: key, set } }, x.goTo(chainName.mark(m.interface))]);
       }
-      chains.rule(chainName.sticky(st.rule), [...only, policyVerdict(p, (iface) => chainName.stick(st.rule, iface, family))]);
+      const verdict = policyVerdict(p, (iface) => chainName.stick(st.rule, iface, family), family);
+      chains.rule(chainName.sticky(st.rule), [...(impliesFamily(verdict) ? [] : only), verdict]);
     }
   }
 
   for (const p of policies) {
     const p6 = policies6.find((q) => q.name === p.name);
-    for (const r of perFamily(policyVerdict(p), p6 && policyVerdict(p6))) chains.rule(chainName.policy(p.name), r);
+    for (const r of perFamily(policyVerdict(p), p6 && policyVerdict(p6, chainName.mark, 'ipv6'))) chains.rule(chainName.policy(p.name), r);
   }
   // Policies referenced by nothing still get a chain, so `explain`/status can show them.
 
@@ -414,14 +416,17 @@ function planPolicies(config: NftMwanConfig, byName: Map<string, PlannedInterfac
 /** ICMPv6 neighbour discovery and router advertisement types (nft names, as listed). */
 const ND_TYPES = ['nd-router-solicit', 'nd-router-advert', 'nd-neighbor-solicit', 'nd-neighbor-advert', 'nd-redirect'];
 
+/** A source-hash verdict hashes `ip saddr` or `ip6 saddr`, which already restricts it to its family. */
+function impliesFamily(verdict: x.Stmt): boolean {
+  return JSON.stringify(verdict).includes('"jhash"');
+}
+
 /** One verdict for both families when they agree, else one rule per family. */
 function perFamily(v4: x.Stmt, v6: x.Stmt | undefined): x.Stmt[][] {
   if (v6 === undefined) return [[v4]];
   if (JSON.stringify(v4) === JSON.stringify(v6)) return [[v4]];
-  return [
-    [x.match('==', x.meta('nfproto'), 'ipv4'), v4],
-    [x.match('==', x.meta('nfproto'), 'ipv6'), v6],
-  ];
+  const only = (family: 'ipv4' | 'ipv6', v: x.Stmt) => (impliesFamily(v) ? [v] : [x.match('==', x.meta('nfproto'), family), v]);
+  return [only('ipv4', v4), only('ipv6', v6)];
 }
 
 function policyTarget(policy: string): string {
@@ -430,7 +435,7 @@ function policyTarget(policy: string): string {
 }
 
 /** Weighted choice among the active members: numgen over the weight total (reduced by their gcd). */
-function policyVerdict(p: PlannedPolicy, targetOf: (iface: string) => string = chainName.mark): x.Stmt {
+function policyVerdict(p: PlannedPolicy, targetOf: (iface: string) => string = chainName.mark, family: 'ipv4' | 'ipv6' = 'ipv4'): x.Stmt {
   const active = p.members.filter((m) => m.active);
   if (active.length === 0) return x.goTo(chainName.mark(chainName.special(p.lastResort)));
   if (active.length === 1) return x.goTo(targetOf((active[0] as { interface: string }).interface));
@@ -445,7 +450,7 @@ function policyVerdict(p: PlannedPolicy, targetOf: (iface: string) => string = c
   const key =
     p.mode === 'srchash'
       ? // A seed fixed per policy name: re-applies never reshuffle sources (nft lists jhash without offset).
-        { jhash: { mod: from, seed: seedOf(p.name), expr: x.payload('ip', 'saddr') } }
+        { jhash: { mod: from, seed: seedOf(p.name), expr: x.payload(family === 'ipv6' ? 'ip6' : 'ip', 'saddr') } }
       : { numgen: { mode: p.mode === 'roundrobin' ? 'inc' : 'random', mod: from, offset: 0 } };
   return x.vmap(key, entries);
 }

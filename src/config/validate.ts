@@ -4,7 +4,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { ConfigIssue } from '../errors.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import { parseTarget } from '../track/targets.js';
-import { parseIpv4, parseIpv4Element, parsePort } from '../compile/net.js';
+import { parseIpElement, parseIpv4, parseIpv6, parsePort } from '../compile/net.js';
 import { markLayout, parseMask } from '../compile/marks.js';
 import configSchema from '../../schema/config.schema.json' with { type: 'json' };
 
@@ -124,6 +124,7 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
   }
 
   const tableBase = g.routeTableBase ?? 1000;
+  const carries6 = Object.values(config.interfaces).some((i) => (i.family ?? 'ipv4') !== 'ipv4');
   const idOwner = new Map<number, string>();
   const deviceOwner = new Map<string, string>();
   for (const [name, iface] of Object.entries(config.interfaces)) {
@@ -139,6 +140,23 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     const otherDev = deviceOwner.get(iface.device);
     if (otherDev !== undefined) add(at('device'), `device "${iface.device}" is already used by interface "${otherDev}"`);
     else deviceOwner.set(iface.device, name);
+    const fam = iface.family ?? 'ipv4';
+    if (iface.gateway6 !== undefined && iface.gateway6 !== 'auto' && parseIpv6(iface.gateway6) === undefined) {
+      add(at('gateway6'), `"${iface.gateway6}" is not an IPv6 address or "auto"`);
+    }
+    if (fam === 'ipv4' && (iface.gateway6 !== undefined || iface.npt6Prefix !== undefined || iface.nat6 !== undefined)) {
+      add(at(iface.gateway6 !== undefined ? 'gateway6' : iface.nat6 !== undefined ? 'nat6' : 'npt6Prefix'), 'IPv6 settings on an interface with "family": "ipv4" (set "family": "both" or "ipv6")');
+    }
+    if (fam === 'ipv6' && (iface.gateway !== undefined || iface.nat !== undefined)) {
+      add(at(iface.gateway !== undefined ? 'gateway' : 'nat'), 'IPv4 settings on an interface with "family": "ipv6" (set "family": "both")');
+    }
+    if (iface.nat6 === 'npt') {
+      const prefix = iface.npt6Prefix === undefined ? undefined : parseIpElement(iface.npt6Prefix);
+      if (prefix === undefined) add(at('npt6Prefix'), '"nat6": "npt" needs npt6Prefix, the IPv6 prefix this ISP routes to you');
+      else if ('error' in prefix || prefix.interval.family !== 'ipv6' || !iface.npt6Prefix?.includes('/')) add(at('npt6Prefix'), `"${iface.npt6Prefix}" is not an IPv6 CIDR`);
+    } else if (iface.npt6Prefix !== undefined) {
+      add(at('npt6Prefix'), 'only used with "nat6": "npt"');
+    }
     if (iface.gateway !== undefined && iface.gateway !== 'auto' && parseIpv4(iface.gateway) === undefined) {
       add(at('gateway'), `"${iface.gateway}" is not an IPv4 address or "auto"`);
     }
@@ -185,11 +203,20 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     if (!(rule.policy in config.policies) && !(RESERVED_POLICIES as readonly string[]).includes(rule.policy)) {
       add(at('policy'), `unknown policy "${rule.policy}" (policies: ${list([...policyNames, ...RESERVED_POLICIES])})`);
     }
+    const ruleFamily = rule.family ?? 'any';
     for (const field of ['srcIp', 'destIp'] as const) {
       rule[field]?.forEach((text, j) => {
-        const parsed = parseIpv4Element(text);
+        const parsed = parseIpElement(text);
         if ('error' in parsed) add(at(field, j), parsed.error);
+        else if (ruleFamily !== 'any' && parsed.interval.family !== ruleFamily) {
+          add(at(field, j), `${text} is ${parsed.interval.family === 'ipv6' ? 'an IPv6' : 'an IPv4'} address but the rule is "family": "${ruleFamily}"`);
+        } else if (parsed.interval.family === 'ipv6' && !carries6) {
+          add(at(field, j), `${text} is IPv6 but no interface carries IPv6 (set "family": "both" or "ipv6" on one)`);
+        }
       });
+    }
+    if ((rule.proto === 'icmp' && ruleFamily === 'ipv6') || (rule.proto === 'icmpv6' && ruleFamily === 'ipv4')) {
+      add(at('proto'), `${rule.proto} does not exist in ${ruleFamily}`);
     }
     if (rule.sticky && (RESERVED_POLICIES as readonly string[]).includes(rule.policy)) {
       add(at('sticky'), `a sticky rule needs a policy with members; "${rule.policy}" has none to stick to`);
@@ -214,13 +241,15 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
   });
 
   for (const [name, set] of Object.entries(config.sets ?? {})) {
+    const want = set.type === 'ipv6_addr' ? 'ipv6' : 'ipv4';
     (set.elements ?? []).forEach((text, i) => {
-      const parsed = parseIpv4Element(text);
+      const parsed = parseIpElement(text);
       if ('error' in parsed) add(pointer('sets', name, 'elements', i), parsed.error);
+      else if (parsed.interval.family !== want) add(pointer('sets', name, 'elements', i), `${text} does not fit a set of type ${set.type}`);
     });
   }
   (g.bypass ?? []).forEach((text, i) => {
-    const parsed = parseIpv4Element(text);
+    const parsed = parseIpElement(text);
     if ('error' in parsed) add(pointer('globals', 'bypass', i), parsed.error);
   });
   return issues;

@@ -418,12 +418,21 @@ export class Daemon {
    * a default route through it in the main table (else there is no next hop to use).
    */
   private async readUsable(): Promise<Map<string, boolean>> {
-    const [links, main] = await Promise.all([readLinks(this.o.run), readMainRoutes(this.o.run, 4)]);
+    const ifaces = Object.entries(this.config.interfaces);
+    const auto6 = ifaces.some(([, i]) => i.gateway6 === 'auto' && (i.family ?? 'ipv4') !== 'ipv4');
+    const [links, main, main6] = await Promise.all([
+      readLinks(this.o.run),
+      readMainRoutes(this.o.run, 4),
+      auto6 ? readMainRoutes(this.o.run, 6) : Promise.resolve([]),
+    ]);
+    const hasDefault = (routes: typeof main, device: string) => routes.some((r) => r.dst === 'default' && r.dev === device && r.gateway);
     const out = new Map<string, boolean>();
-    for (const [name, iface] of Object.entries(this.config.interfaces)) {
+    for (const [name, iface] of ifaces) {
       const link = links.get(iface.device);
-      const gatewayOk = iface.gateway !== 'auto' || main.some((r) => r.dst === 'default' && r.dev === iface.device && r.gateway);
-      out.set(name, (link?.carrier ?? false) && gatewayOk);
+      const family = iface.family ?? 'ipv4';
+      const ok4 = family === 'ipv6' || iface.gateway !== 'auto' || hasDefault(main, iface.device);
+      const ok6 = family === 'ipv4' || iface.gateway6 !== 'auto' || hasDefault(main6, iface.device);
+      out.set(name, (link?.carrier ?? false) && ok4 && ok6);
     }
     return out;
   }

@@ -22,7 +22,14 @@ export interface Discovery {
 
 /** ip rules and routes stamped with nft-mwan's protocol: the only ones it ever changes. */
 export async function readOwnedRouting(run: Runner, protocol: number): Promise<OwnedRouting> {
-  const [rules, routes] = await Promise.all([readRules(run, 4), readRoutesWithProtocol(run, 4, protocol)]);
+  const [rules4, rules6, routes4, routes6] = await Promise.all([
+    readRules(run, 4),
+    readRules(run, 6),
+    readRoutesWithProtocol(run, 4, protocol),
+    readRoutesWithProtocol(run, 6, protocol),
+  ]);
+  const rules = [...rules4, ...rules6];
+  const routes = [...routes4, ...routes6];
   const owned = rules.flatMap((r): RoutingRule[] => {
     if (r.protocol !== protocol || r.action === 'other') return [];
     const { raw: _raw, ...rest } = r;
@@ -36,34 +43,49 @@ export async function discover(run: Runner, config: NftMwanConfig): Promise<Disc
   const g = config.globals ?? {};
   const name = g.table ?? DEFAULTS.table;
   const protocol = g.routeProtocol ?? DEFAULTS.routeProtocol;
-  const [listing, routing, main, deviceAddresses] = await Promise.all([
+  const has6 = Object.values(config.interfaces).some((i) => (i.family ?? 'ipv4') !== 'ipv4');
+  // IPv6 main routes and addresses only matter with an IPv6 WAN (owned IPv6 routing is always read: it may be stale).
+  const [listing, routing, main, main6, deviceAddresses, deviceAddresses6] = await Promise.all([
     listTable(run, 'inet', name),
     readOwnedRouting(run, protocol),
     readMainRoutes(run, 4),
-    readAddresses(run),
+    has6 ? readMainRoutes(run, 6) : Promise.resolve([]),
+    readAddresses(run, 4),
+    has6 ? readAddresses(run, 6) : Promise.resolve(new Map<string, string>()),
   ]);
-  const addresses: Record<string, string> = {};
-  for (const [ifName, iface] of Object.entries(config.interfaces)) {
-    const address = deviceAddresses.get(iface.device);
-    if (address !== undefined) addresses[ifName] = address;
-  }
-
-  const autoGateways: Record<string, string> = {};
-  for (const [ifName, iface] of Object.entries(config.interfaces)) {
-    if (iface.gateway !== 'auto') continue;
-    const best = main
-      .filter((r) => r.dst === 'default' && r.dev === iface.device && r.gateway !== undefined)
-      .sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
-    if (best?.gateway) autoGateways[ifName] = best.gateway;
-  }
-  // Specific unicast routes of the main table (LANs, the ISPs' own subnets, static routes) are never balanced.
-  const connected = main.filter((r) => r.dst !== 'default' && (r.type === undefined || r.type === 'unicast')).map((r) => r.dst);
-
-  return {
-    facts: { autoGateways, addresses, connected, ...tableFacts(listing) },
-    listing,
-    routing,
+  const byInterface = (devices: Map<string, string>) => {
+    const out: Record<string, string> = {};
+    for (const [ifName, iface] of Object.entries(config.interfaces)) {
+      const address = devices.get(iface.device);
+      if (address !== undefined) out[ifName] = address;
+    }
+    return out;
   };
+  const gateways = (routes: typeof main, setting: (i: (typeof config.interfaces)[string]) => string | undefined) => {
+    const out: Record<string, string> = {};
+    for (const [ifName, iface] of Object.entries(config.interfaces)) {
+      if (setting(iface) !== 'auto') continue;
+      const best = routes
+        .filter((r) => r.dst === 'default' && r.dev === iface.device && r.gateway !== undefined)
+        .sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
+      if (best?.gateway) out[ifName] = best.gateway;
+    }
+    return out;
+  };
+  // Specific unicast routes of the main table (LANs, the ISPs' own subnets, static routes) are never balanced.
+  const specific = (routes: typeof main) => routes.filter((r) => r.dst !== 'default' && (r.type === undefined || r.type === 'unicast')).map((r) => r.dst);
+  const facts: SystemFacts = {
+    autoGateways: gateways(main, (i) => i.gateway),
+    addresses: byInterface(deviceAddresses),
+    connected: specific(main),
+    ...tableFacts(listing),
+  };
+  if (has6) {
+    facts.autoGateways6 = gateways(main6, (i) => i.gateway6);
+    facts.addresses6 = byInterface(deviceAddresses6);
+    facts.connected6 = specific(main6);
+  }
+  return { facts, listing, routing };
 }
 
 /** What compile needs to know about the installed table: its ids, its objects, its sets' types and timeouts. */

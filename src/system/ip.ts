@@ -46,7 +46,7 @@ export async function readRules(run: Runner, family: IpFamily): Promise<ListedRu
       rule.fwmask = num(o.fwmask) ?? 0xffffffff;
     }
     // iproute2 prints `from A/N` as src "A" and srclen N; "all" is no match at all.
-    if (typeof o.src === 'string' && o.src !== 'all') rule.src = `${o.src}/${typeof o.srclen === 'number' ? o.srclen : 32}`;
+    if (typeof o.src === 'string' && o.src !== 'all') rule.src = `${o.src}/${typeof o.srclen === 'number' ? o.srclen : family === 4 ? 32 : 128}`;
     if (table !== undefined) rule.table = table;
     if (typeof o.suppress_prefixlen === 'number') rule.suppressPrefixLength = o.suppress_prefixlen;
     const protocol = num(o.protocol);
@@ -63,7 +63,8 @@ export async function readRoutesWithProtocol(run: Runner, family: IpFamily, prot
     if (table === undefined) return []; // main/local/default are never nft-mwan's
     const route: Route = { family, table, dst: String(o.dst), dev: String(o.dev), protocol };
     if (typeof o.gateway === 'string') route.gateway = o.gateway;
-    if (typeof o.metric === 'number') route.metric = o.metric;
+    // The kernel gives IPv6 routes metric 1024 when none is set: that is "no metric" as planned.
+    if (typeof o.metric === 'number' && !(family === 6 && o.metric === 1024)) route.metric = o.metric;
     return [route];
   });
 }
@@ -137,13 +138,14 @@ export async function applyRoutingOps(run: Runner, ops: readonly RoutingOp[]): P
   }
 }
 
-/** The first global IPv4 address of every device that has one. */
-export async function readAddresses(run: Runner): Promise<Map<string, string>> {
-  const r = await runChecked(run, 'cannot read addresses', 'ip', ['-j', '-4', 'addr', 'show']);
+/** The first global address of one family of every device that has one. */
+export async function readAddresses(run: Runner, family: IpFamily = 4): Promise<Map<string, string>> {
+  const r = await runChecked(run, 'cannot read addresses', 'ip', ['-j', familyFlag(family), 'addr', 'show']);
   const out = new Map<string, string>();
+  const want = family === 4 ? 'inet' : 'inet6';
   for (const link of JSON.parse(r.stdout || '[]') as Obj[]) {
     const info = (link.addr_info as Obj[] | undefined) ?? [];
-    const global = info.find((a) => a.family === 'inet' && a.scope === 'global' && typeof a.local === 'string');
+    const global = info.find((a) => a.family === want && a.scope === 'global' && typeof a.local === 'string');
     if (typeof link.ifname === 'string' && global) out.set(link.ifname, String(global.local));
   }
   return out;
