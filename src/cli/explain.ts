@@ -4,6 +4,7 @@ import { describeCandidates, explain, type Flow } from '../compile/explain.js';
 import { diffPlan } from '../compile/verify.js';
 import { plan } from '../engine/apply.js';
 import { MwanError } from '../errors.js';
+import { parseIp } from '../compile/net.js';
 import { readLocalAddresses } from '../system/ip.js';
 import { liveStates } from './live.js';
 import type { CommandContext } from './main.js';
@@ -14,11 +15,12 @@ export default async function explainCommand(ctx: CommandContext): Promise<numbe
   // The daemon's states when it runs: the explanation is for the plan actually installed.
   const { states, daemon } = await liveStates(ctx);
   const { plan: p, discovery } = await plan(ctx.run, config, states);
-  const local = await readLocalAddresses(ctx.run);
+  const local = [...(await readLocalAddresses(ctx.run, 4)), ...(await readLocalAddresses(ctx.run, 6))];
   // Named sets as installed (run-time elements included), else as configured.
   const sets: Record<string, string[]> = {};
   for (const [name, set] of Object.entries(config.sets ?? {})) sets[name] = setElements(discovery.listing, name) ?? set.elements ?? [];
-  const e = explain(config, p, flow, { bypass: [...discovery.facts.connected, ...(config.globals?.bypass ?? [])], local, sets });
+  const bypass = [...discovery.facts.connected, ...(discovery.facts.connected6 ?? []), ...(config.globals?.bypass ?? [])];
+  const e = explain(config, p, flow, { bypass, local, sets });
   const installed = discovery.listing !== null;
   const inSync = installed && diffPlan(p, discovery.listing ?? []).length === 0;
   if (ctx.json) {
@@ -53,8 +55,8 @@ function parseFlow(v: CommandContext['values']): Flow {
   };
   const protoText = (v.proto as string | undefined) ?? 'tcp';
   const proto = /^\d+$/.test(protoText) ? Number(protoText) : protoText;
-  if (typeof proto === 'string' && !['tcp', 'udp', 'icmp'].includes(proto)) {
-    throw new MwanError({ code: 'USAGE', summary: `--proto ${proto}: use tcp, udp, icmp or a protocol number` });
+  if (typeof proto === 'string' && !['tcp', 'udp', 'icmp', 'icmpv6'].includes(proto)) {
+    throw new MwanError({ code: 'USAGE', summary: `--proto ${proto}: use tcp, udp, icmp, icmpv6 or a protocol number` });
   }
   const flow: Flow = { src: need('src'), dst: need('dst'), proto: proto as Flow['proto'] };
   if (typeof v.iif === 'string') flow.iif = v.iif;
@@ -63,8 +65,9 @@ function parseFlow(v: CommandContext['values']): Flow {
   if (sport !== undefined) flow.sport = sport;
   if (dport !== undefined) flow.dport = dport;
   for (const [name, a] of [['src', flow.src], ['dst', flow.dst]] as const) {
-    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(a)) throw new MwanError({ code: 'USAGE', summary: `--${name} ${a} is not an IPv4 address` });
+    if (parseIp(a) === undefined) throw new MwanError({ code: 'USAGE', summary: `--${name} ${a} is not an IPv4 or IPv6 address` });
   }
+  if (parseIp(flow.src)?.family !== parseIp(flow.dst)?.family) throw new MwanError({ code: 'USAGE', summary: '--src and --dst must be of one family' });
   return flow;
 }
 

@@ -1,13 +1,13 @@
 // What happens to one NEW connection, read off a Plan: the same rules, in the same order, the kernel runs. Pure.
 import type { NftMwanConfig, Rule } from '../generated/config.js';
-import { parseIpv4, parseIpv4Element, parsePort } from './net.js';
+import { parseIp, parseIpElement, parsePort } from './net.js';
 import type { Plan } from './plan.js';
 
 export interface Flow {
   src: string;
   dst: string;
-  /** tcp, udp, icmp or an IP protocol number. */
-  proto: 'tcp' | 'udp' | 'icmp' | number;
+  /** tcp, udp, icmp, icmpv6 or an IP protocol number. */
+  proto: 'tcp' | 'udp' | 'icmp' | 'icmpv6' | number;
   sport?: number;
   dport?: number;
   /** The device it comes in on (rules with srcIface only match when this is given). */
@@ -37,7 +37,7 @@ export interface Explanation {
   sticky: string;
 }
 
-const PROTO_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17 };
+const PROTO_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58 };
 
 /**
  * `bypass` holds the destinations the classify chain never balances (the plan's bypass_v4 set:
@@ -50,12 +50,14 @@ export function explain(
   context: { bypass: readonly string[]; local: readonly string[]; sets?: Readonly<Record<string, readonly string[]>> },
 ): Explanation {
   const base = { flow, rule: null, policy: null, candidates: [], lastResort: null, sticky: 'no sticky rules: every NEW connection is placed on its own' };
-  const dst = parseIpv4(flow.dst);
-  if (dst === undefined || parseIpv4(flow.src) === undefined) throw new Error(`not IPv4 addresses: ${flow.src} -> ${flow.dst}`);
+  const dst = parseIp(flow.dst);
+  const src = parseIp(flow.src);
+  if (dst === undefined || src === undefined || src.family !== dst.family) throw new Error(`not addresses of one family: ${flow.src} -> ${flow.dst}`);
+  const family = dst.family;
   if (context.local.includes(flow.dst)) {
     return { ...base, verdict: 'bypass', reason: `${flow.dst} is the router's own address: delivered locally, never balanced` };
   }
-  const hit = context.bypass.find((c) => inElement(c, dst));
+  const hit = context.bypass.find((c) => inElement(c, flow.dst));
   if (hit) {
     return { ...base, verdict: 'bypass', reason: `${flow.dst} is in ${hit}, a network the main table routes specifically (or globals.bypass): never balanced` };
   }
@@ -70,7 +72,11 @@ export function explain(
   if (rule.policy === 'unreachable' || rule.policy === 'blackhole') {
     return { ...base, verdict: 'rule', rule: rule.name, policy: rule.policy, lastResort: rule.policy, reason: `${reason}; policy ${rule.policy}` };
   }
-  const policy = plan.policies.find((p) => p.name === rule.policy);
+  // A policy as this flow's family sees it: only members whose WAN carries the family.
+  const policy = (family === 'ipv6' ? plan.policies6 : plan.policies).find((p) => p.name === rule.policy);
+  if (!policy && family === 'ipv6') {
+    return { ...base, verdict: 'rule', rule: rule.name, policy: rule.policy, lastResort: null, reason: `rule "${rule.name}" matches, but no WAN carries IPv6: not balanced` };
+  }
   if (!policy) throw new Error(`plan has no policy ${rule.policy}`);
   const byName = new Map(plan.interfaces.map((i) => [i.name, i]));
   const candidates = policy.members
@@ -92,9 +98,10 @@ export function explain(
   };
 }
 
-function inElement(text: string, addr: number): boolean {
-  const parsed = parseIpv4Element(text);
-  return !('error' in parsed) && parsed.interval.first <= addr && addr <= parsed.interval.last;
+function inElement(text: string, address: string): boolean {
+  const parsed = parseIpElement(text);
+  const a = parseIp(address);
+  return !('error' in parsed) && a !== undefined && parsed.interval.family === a.family && parsed.interval.first <= a.value && a.value <= parsed.interval.last;
 }
 
 function inPorts(ports: readonly (number | string)[], port: number | undefined): boolean {
@@ -108,17 +115,17 @@ function inPorts(ports: readonly (number | string)[], port: number | undefined):
 /** The classify chain's match for one rule, as compile emits it. */
 function matches(rule: Rule, flow: Flow, sets: Readonly<Record<string, readonly string[]>>): boolean {
   if (rule.srcIface && (flow.iif === undefined || !rule.srcIface.includes(flow.iif))) return false;
-  if (rule.set !== undefined && !(sets[rule.set] ?? []).some((t) => inElement(t, parseIpv4(flow.dst) as number))) return false;
+  if (rule.set !== undefined && !(sets[rule.set] ?? []).some((t) => inElement(t, flow.dst))) return false;
+  const family = parseIp(flow.dst)?.family;
+  if (rule.family !== undefined && rule.family !== 'any' && rule.family !== family) return false;
   const proto = rule.proto ?? 'all';
   if (proto !== 'all') {
     const want = typeof proto === 'number' ? proto : PROTO_NUMBERS[proto];
     const have = typeof flow.proto === 'number' ? flow.proto : PROTO_NUMBERS[flow.proto];
     if (want !== have) return false;
   }
-  const src = parseIpv4(flow.src) as number;
-  const dst = parseIpv4(flow.dst) as number;
-  if (rule.srcIp && !rule.srcIp.some((t) => inElement(t, src))) return false;
-  if (rule.destIp && !rule.destIp.some((t) => inElement(t, dst))) return false;
+  if (rule.srcIp && !rule.srcIp.some((t) => inElement(t, flow.src))) return false;
+  if (rule.destIp && !rule.destIp.some((t) => inElement(t, flow.dst))) return false;
   if (rule.srcPort && !inPorts(rule.srcPort, flow.sport)) return false;
   if (rule.destPort && !inPorts(rule.destPort, flow.dport)) return false;
   return true;

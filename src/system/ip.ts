@@ -173,9 +173,10 @@ export async function readLinks(run: Runner): Promise<Map<string, LinkInfo>> {
 }
 
 /** Every IPv4 address configured on the system (the router's own: `fib daddr type local`). */
-export async function readLocalAddresses(run: Runner): Promise<string[]> {
-  const r = await runChecked(run, 'cannot read addresses', 'ip', ['-j', '-4', 'addr', 'show']);
+export async function readLocalAddresses(run: Runner, family: IpFamily = 4): Promise<string[]> {
+  const r = await runChecked(run, 'cannot read addresses', 'ip', ['-j', familyFlag(family), 'addr', 'show']);
+  const want = family === 4 ? 'inet' : 'inet6';
   return (JSON.parse(r.stdout || '[]') as Obj[]).flatMap((link) =>
-    ((link.addr_info as Obj[] | undefined) ?? []).flatMap((a) => (a.family === 'inet' && typeof a.local === 'string' ? [a.local] : [])),
+    ((link.addr_info as Obj[] | undefined) ?? []).flatMap((a) => (a.family === want && typeof a.local === 'string' ? [a.local] : [])),
   );
 }
