@@ -76,6 +76,36 @@ const COMMANDS: Record<string, CommandSpec> = {
     },
     load: () => import('./explain.js'),
   },
+  interfaces: {
+    summary: "mwan3's view: each interface online/offline, for how long, and its tracking",
+    usage: 'interfaces [--config FILE] [--state-dir DIR]',
+    options: { 'state-dir': { type: 'string' } },
+    load: async () => ({ default: (await import('./views.js')).interfacesView }),
+  },
+  policies: {
+    summary: "mwan3's view: each policy's members with their live percentage",
+    usage: 'policies [--config FILE] [--state-dir DIR]',
+    options: { 'state-dir': { type: 'string' } },
+    load: async () => ({ default: (await import('./views.js')).policiesView }),
+  },
+  connected: {
+    summary: "mwan3's view: the networks never balanced (connected routes and bypass)",
+    usage: 'connected [--config FILE]',
+    options: {},
+    load: async () => ({ default: (await import('./views.js')).connectedView }),
+  },
+  rules: {
+    summary: "mwan3's view: the user rules in order with their policy",
+    usage: 'rules [--config FILE]',
+    options: {},
+    load: async () => ({ default: (await import('./views.js')).rulesView }),
+  },
+  'import-uci': {
+    summary: "print mwan3's UCI config as an nft-mwan config; notes on stderr for what maps differently",
+    usage: 'import-uci [/etc/config/mwan3] [--network /etc/config/network] [--device IF=DEV ...]',
+    options: { network: { type: 'string' }, device: { type: 'string', multiple: true } },
+    load: () => import('./import-uci.js'),
+  },
   use: {
     summary: 'run a command whose new connections leave through one WAN',
     usage: 'use WAN -- COMMAND [ARG...] [--config FILE]',
@@ -116,7 +146,7 @@ const COMMANDS: Record<string, CommandSpec> = {
 
 function usage(): string {
   const lines = ['usage: nft-mwan COMMAND [OPTIONS]', '', 'commands:'];
-  for (const [name, spec] of Object.entries(COMMANDS)) if (spec.summary) lines.push(`  ${name.padEnd(8)} ${spec.summary}`);
+  for (const [name, spec] of Object.entries(COMMANDS)) if (spec.summary) lines.push(`  ${name.padEnd(10)} ${spec.summary}`);
   lines.push(
     '',
     'options for every command:',

@@ -114,13 +114,16 @@ export async function confirmCommand(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
+const WATCHDOG_GRACE_MS = 3_000;
+
 /** Hidden: the detached watchdog of one try. Rolls back at the deadline unless the try was decided before. */
 export async function watchdogCommand(ctx: CommandContext): Promise<number> {
   const dir = stateDir(ctx);
   for (;;) {
     const r = await readTry(dir);
     if (r === null) return 0;
-    if (Date.now() >= r.deadline) break;
+    // The terminal handles its own deadline; the watchdog steps in when it is gone, or a little later.
+    if (Date.now() >= r.deadline && (!processAlive(r.pid) || Date.now() >= r.deadline + WATCHDOG_GRACE_MS)) break;
     // The terminal died before deciding: no point waiting for it any longer than the deadline.
     await new Promise((res) => setTimeout(res, Math.min(200, Math.max(0, r.deadline - Date.now()))));
   }

@@ -18,7 +18,7 @@ import type { Runner } from '../system/runner.js';
 import { initialTracker, linkState, nextInterval, step, trackSettings, type Reason, type TrackEvent, type Tracker, type TrackSettings } from '../track/machine.js';
 import { runRound, type Egress, type Prober } from '../track/probes.js';
 import { serveControl, type ControlReply, type ControlRequest } from './control.js';
-import { runHooks, type HookEvent } from './hooks.js';
+import { runHooks, runMwan3User, type HookEvent } from './hooks.js';
 import { CONTROL_SOCKET, interfaceRecord, processAlive, readState, writeState, type DaemonState } from './state-file.js';
 import { readTry } from '../engine/trial.js';
 
@@ -351,7 +351,8 @@ export class Daemon {
 
   private queueHook(tr: Transition): void {
     const hooks = this.config.globals?.hooks;
-    if (!hooks) return;
+    const mwan3User = this.config.globals?.mwan3User;
+    if (!hooks && !mwan3User) return;
     const iface = this.config.interfaces[tr.name] as Interface | undefined;
     const up = tr.to === 'online';
     const action: HookEvent['action'] = tr.reason === 'probes' ? (up ? 'connected' : 'disconnected') : up ? 'ifup' : 'ifdown';
@@ -359,7 +360,12 @@ export class Daemon {
     const timeout = this.config.globals?.hookTimeout ?? 10;
     // One chain per interface keeps its events in order without ever making the daemon wait.
     const prev = this.hookChain.get(tr.name) ?? Promise.resolve();
-    const next = prev.then(() => runHooks(hooks, event, timeout, this.o.log)).catch((e: unknown) => this.o.log.warn(`hooks: ${(e as Error).message}`));
+    const next = prev
+      .then(async () => {
+        if (hooks) await runHooks(hooks, event, timeout, this.o.log);
+        if (mwan3User) await runMwan3User(mwan3User, event, timeout, this.o.log);
+      })
+      .catch((e: unknown) => this.o.log.warn(`hooks: ${(e as Error).message}`));
     this.hookChain.set(tr.name, next);
   }
 

@@ -51,7 +51,22 @@ export function hookEnv(e: HookEvent): Record<string, string> {
     NFT_MWAN_DEVICE: e.device,
     NFT_MWAN_STATE: e.state,
     NFT_MWAN_REASON: e.reason,
+    // Only these and PATH: a hook sees nothing else of the daemon's environment.
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   };
+}
+
+/**
+ * mwan3's own way: /etc/mwan3.user is sourced by a shell with only ACTION, INTERFACE and DEVICE set
+ * (it need not be executable); root-owned and not writable by others, like every hook.
+ */
+export async function runMwan3User(file: string, e: HookEvent, timeoutS: number, log: HookLog): Promise<void> {
+  const st = await stat(file).catch(() => undefined);
+  if (!st?.isFile()) return log.warn(`mwan3User: ${file} does not exist; not run`);
+  if ((process.getuid?.() === 0 && st.uid !== 0) || (st.mode & 0o022) !== 0) {
+    return log.warn(`mwan3User: skipping ${file}: it must be owned by root and not writable by group or others`);
+  }
+  await runOne('/bin/sh', [file], { ACTION: e.action, INTERFACE: e.interface, DEVICE: e.device, PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, e, timeoutS, log, file);
 }
 
 /**
@@ -59,26 +74,28 @@ export function hookEnv(e: HookEvent): Record<string, string> {
  * Never throws: a failing, crashing or hanging hook is logged and, at the timeout, killed.
  */
 export async function runHooks(path: string, e: HookEvent, timeoutS: number, log: HookLog): Promise<void> {
-  for (const file of await hookPrograms(path, log)) {
-    // Its own process group, so at the timeout everything it started goes too (a `sleep` left holding
-    // the output pipe would otherwise keep the hook "running").
-    const child = execa(file, [], { reject: false, env: hookEnv(e), stdin: 'ignore', all: true, detached: true });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
+  for (const file of await hookPrograms(path, log)) await runOne(file, [], hookEnv(e), e, timeoutS, log, file);
+}
+
+async function runOne(file: string, args: string[], env: Record<string, string>, e: HookEvent, timeoutS: number, log: HookLog, shown: string): Promise<void> {
+  // Its own process group, so at the timeout everything it started goes too (a `sleep` left holding
+  // the output pipe would otherwise keep the hook "running").
+  const child = execa(file, args, { reject: false, env, extendEnv: false, stdin: 'ignore', all: true, detached: true });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
       }
-    }, timeoutS * 1000);
-    const r = await child;
-    clearTimeout(timer);
-    const output = String(r.all ?? '').trim().split('\n').slice(-3).join(' | ');
-    if (timedOut) log.warn(`hook ${file} (${e.action} ${e.interface}) killed after ${timeoutS} s`);
-    else if (r.exitCode !== 0) log.warn(`hook ${file} (${e.action} ${e.interface}) failed: ${r.shortMessage}${output ? `: ${output}` : ''}`);
-    else log.info(`hook ${file} (${e.action} ${e.interface}) done${output ? `: ${output}` : ''}`);
-  }
+    }
+  }, timeoutS * 1000);
+  const r = await child;
+  clearTimeout(timer);
+  const output = String(r.all ?? '').trim().split('\n').slice(-3).join(' | ');
+  if (timedOut) log.warn(`hook ${shown} (${e.action} ${e.interface}) killed after ${timeoutS} s`);
+  else if (r.exitCode !== 0) log.warn(`hook ${shown} (${e.action} ${e.interface}) failed: ${r.shortMessage}${output ? `: ${output}` : ''}`);
+  else log.info(`hook ${shown} (${e.action} ${e.interface}) done${output ? `: ${output}` : ''}`);
 }

@@ -92,6 +92,10 @@ export interface Globals {
    * nft-mwan use WAN -- CMD runs CMD with group id useGidBase + the WAN's id; the output chain sends that group's new connections through that WAN. Pick a range no real group uses.
    */
   useGidBase?: number;
+  /**
+   * An existing /etc/mwan3.user: run by /bin/sh on every state change with only ACTION (ifup, ifdown, connected, disconnected), INTERFACE and DEVICE set, as mwan3 does. Must be owned by root and not writable by others.
+   */
+  mwan3User?: string;
 }
 export interface Interface {
   /**

@@ -69,8 +69,8 @@ describeLab('policy language', () => {
     const config = await apply({ interfaces, policies: wanOnly, rules });
     const classify = (await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'classify'])).stdout;
     const n = (JSON.parse(classify) as { nftables: { rule?: unknown }[] }).nftables.filter((o) => o.rule).length;
-    // The two fixed rules (local, bypass) and ONE map for the 1,000.
-    expect(n).toBe(3);
+    // The three fixed rules (local, IPv4 bypass, IPv6 left alone) and ONE map for the 1,000.
+    expect(n).toBe(4);
     expect(await flows(LAN.ns, SRV1, 10, 5)).toEqual({ ok: 10, wan1: 10, wan2: 0 });
     expect(await flows(LAN.ns, SRV2, 10, 5)).toEqual({ ok: 10, wan1: 0, wan2: 10 });
     const status = await cliOk(lab, 'gw', 'status', '--config', config);

@@ -1,0 +1,276 @@
+// mwan3's UCI config -> an nft-mwan config, with a note for every option mapped differently or not at all. Pure.
+import type { Interface, NftMwanConfig, Policy, Rule, Track } from '../generated/config.js';
+import { MwanError } from '../errors.js';
+import { parseIpElement } from '../compile/net.js';
+import type { UciSection } from './parse.js';
+
+export interface ImportOptions {
+  /** netifd interface name -> device, from --device flags (they win over the network config). */
+  devices?: Readonly<Record<string, string>>;
+  /** Parsed /etc/config/network, to find each interface's device. */
+  network?: readonly UciSection[];
+}
+
+export interface ImportResult {
+  config: NftMwanConfig;
+  /** One line per option mapped differently or not at all, with the reason. */
+  notes: string[];
+}
+
+const SPECIAL_POLICIES = new Set(['default', 'unreachable', 'blackhole']);
+
+export function importMwan3(sections: readonly UciSection[], o: ImportOptions = {}): ImportResult {
+  const notes: string[] = [];
+  const note = (where: string, text: string) => notes.push(`${where}: ${text}`);
+  const of = (type: string) => sections.filter((s) => s.type === type);
+  const id = (s: UciSection) => s.name ?? `@${s.type}[${s.index}]`;
+
+  // --- devices --------------------------------------------------------------------------------------------
+  const netIfaces = new Map((o.network ?? []).filter((s) => s.type === 'interface' && s.name).map((s) => [s.name as string, s]));
+  const deviceOf = (name: string): string | null => {
+    if (o.devices?.[name]) return o.devices[name] as string;
+    const n = netIfaces.get(name);
+    if (!n) return null;
+    const proto = n.options.proto ?? '';
+    // netifd names the device of a PPP-family protocol after the interface.
+    if (['pppoe', 'pppoa', 'pptp', 'l2tp', '3g', 'ppp'].includes(proto)) return `${proto === 'pppoa' ? 'pppoa' : proto === 'pppoe' ? 'pppoe' : proto}-${name}`;
+    if (['qmi', 'ncm', 'wwan', 'modemmanager'].includes(proto)) return `wwan-${name}`;
+    const dev = n.options.device ?? n.options.ifname ?? n.lists.ifname?.[0] ?? null;
+    // "@wan" is an alias: the device of interface wan.
+    if (dev?.startsWith('@')) return deviceOf(dev.slice(1));
+    return dev;
+  };
+
+  // --- globals --------------------------------------------------------------------------------------------
+  const config: NftMwanConfig = { interfaces: {}, policies: {}, rules: [] };
+  const globals = of('globals')[0];
+  if (globals) {
+    const mask = globals.options.mmx_mask;
+    if (mask !== undefined) config.globals = { markMask: /^0x/i.test(mask) ? mask : `0x${Number(mask).toString(16)}` };
+    if (globals.lists.rt_table_lookup || globals.options.rt_table_lookup) {
+      note('globals.rt_table_lookup', 'not mapped: nft-mwan never balances destinations the main table routes specifically; add other tables\' networks to globals.bypass');
+    }
+    if (globals.options.source_routing === '1') note('globals.source_routing', 'not needed: replies always leave through the WAN a connection came in on');
+    if (globals.options.logging !== undefined || globals.options.loglevel !== undefined) note('globals.logging', 'not mapped: the daemon logs every event to stderr/journald; use "log" on rules');
+    for (const k of Object.keys(globals.options)) {
+      if (!['mmx_mask', 'rt_table_lookup', 'source_routing', 'logging', 'loglevel'].includes(k)) note(`globals.${k}`, 'unknown to mwan3 2.12: ignored');
+    }
+  }
+
+  // --- interfaces, with wan/wan6 pairs merged ------------------------------------------------------------
+  const ifaceSections = of('interface');
+  const renamed = new Map<string, string>();
+  const missing: string[] = [];
+  for (const s of ifaceSections) {
+    const name = id(s);
+    const family = s.options.family ?? 'ipv4';
+    const device = deviceOf(name);
+    if (device === null) {
+      // A disabled section without a device does nothing in mwan3 either.
+      if (s.options.enabled !== '1') note(`interface ${name}`, 'disabled and no device known: left out');
+      else missing.push(name);
+      continue;
+    }
+    if (family === 'ipv6') {
+      // A wan6 next to a wan on the same device is one dual-stack uplink to nft-mwan.
+      const partner = ifaceSections.find((t) => t !== s && (t.options.family ?? 'ipv4') === 'ipv4' && deviceOf(id(t)) === device);
+      if (partner) {
+        renamed.set(name, id(partner));
+        note(`interface ${name}`, `merged into ${id(partner)} ("family": "both"): same device ${device}`);
+        if (s.lists.track_ip?.length) note(`interface ${name}.track_ip`, `not mapped: ${id(partner)}'s IPv4 tracking decides for both families`);
+        continue;
+      }
+    }
+    config.interfaces[name] = mapInterface(s, name, device, family, note);
+  }
+  if (missing.length > 0) {
+    throw new MwanError({
+      code: 'CONFIG_INVALID',
+      summary: `no device known for interface${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: give --network /etc/config/network or --device ${missing[0]}=DEVICE`,
+    });
+  }
+  for (const to of renamed.values()) {
+    const target = config.interfaces[to] as Interface;
+    target.family = 'both';
+    target.gateway6 = 'auto';
+  }
+  const ifaceName = (n: string) => renamed.get(n) ?? n;
+
+  // --- members inline into policies -----------------------------------------------------------------------
+  const members = new Map(of('member').map((m) => [id(m), m]));
+  for (const p of of('policy')) {
+    const name = id(p);
+    const policy: Policy = { members: [] as unknown as Policy['members'] };
+    const seen = new Set<string>();
+    for (const mName of p.lists.use_member ?? []) {
+      const m = members.get(mName);
+      if (!m) throw new MwanError({ code: 'CONFIG_INVALID', summary: `policy ${name}: use_member ${mName} is not a member section` });
+      const iface = ifaceName(m.options.interface ?? '');
+      if (!(iface in config.interfaces)) {
+        if (ifaceSections.some((t) => id(t) === iface)) {
+          note(`policy ${name}`, `member ${mName} dropped: interface ${iface} was left out`);
+          continue;
+        }
+        throw new MwanError({ code: 'CONFIG_INVALID', summary: `member ${mName}: interface "${m.options.interface}" is not an interface section` });
+      }
+      if (seen.has(iface)) {
+        note(`policy ${name}`, `member ${mName} (${m.options.interface}) dropped: ${iface} is already a member (IPv4 and IPv6 of one uplink are one interface now)`);
+        continue;
+      }
+      seen.add(iface);
+      const member: Policy['members'][number] = { interface: iface };
+      if (m.options.metric !== undefined) member.metric = Number(m.options.metric);
+      if (m.options.weight !== undefined) member.weight = Number(m.options.weight);
+      policy.members.push(member);
+    }
+    if (policy.members.length === 0) {
+      note(`policy ${name}`, 'has no member: skipped (rules using it use "unreachable")');
+      continue;
+    }
+    const lr = p.options.last_resort;
+    if (lr === 'unreachable' || lr === 'blackhole' || lr === 'default') policy.lastResort = lr;
+    else if (lr !== undefined) note(`policy ${name}.last_resort`, `"${lr}" is not unreachable, blackhole or default: unreachable used`);
+    config.policies[name] = policy;
+  }
+
+  // --- rules ----------------------------------------------------------------------------------------------
+  const sets: NonNullable<NftMwanConfig['sets']> = {};
+  for (const r of of('rule')) {
+    const name = id(r).replace(/[^A-Za-z0-9_.-]/g, '_');
+    const rule: Rule = { name, policy: r.options.use_policy ?? 'default' };
+    if (!(rule.policy in config.policies) && !SPECIAL_POLICIES.has(rule.policy)) {
+      note(`rule ${name}.use_policy`, `"${rule.policy}" is not a policy with members: "unreachable" used`);
+      rule.policy = 'unreachable';
+    }
+    const proto = r.options.proto ?? 'all';
+    if (proto !== 'all') {
+      if (['tcp', 'udp', 'icmp', 'icmpv6'].includes(proto)) rule.proto = proto as Rule['proto'];
+      else if (/^\d+$/.test(proto)) rule.proto = Number(proto);
+      else note(`rule ${name}.proto`, `"${proto}" not mapped: rule matches every protocol`);
+    }
+    const family = r.options.family;
+    if (family === 'ipv4' || family === 'ipv6') rule.family = family;
+    for (const [opt, field] of [['src_ip', 'srcIp'], ['dest_ip', 'destIp']] as const) {
+      const values = split(r.options[opt], r.lists[opt]);
+      const kept = values.filter((v) => {
+        // 0.0.0.0/0 and ::/0 mean "this family, any address".
+        if (v === '0.0.0.0/0' || v === '::/0') {
+          rule.family ??= v === '::/0' ? 'ipv6' : 'ipv4';
+          return false;
+        }
+        return true;
+      });
+      for (const v of kept) {
+        const parsed = parseIpElement(v);
+        if ('error' in parsed) throw new MwanError({ code: 'CONFIG_INVALID', summary: `rule ${name}.${opt}: ${parsed.error}` });
+      }
+      if (kept.length > 0) rule[field] = kept as [string, ...string[]];
+    }
+    for (const [opt, field] of [['src_port', 'srcPort'], ['dest_port', 'destPort']] as const) {
+      const values = split(r.options[opt], r.lists[opt]).map((p) => p.replace(':', '-'));
+      if (values.length === 0) continue;
+      if (rule.proto !== 'tcp' && rule.proto !== 'udp') {
+        note(`rule ${name}.${opt}`, `ports need tcp or udp (proto is ${proto}): dropped, as mwan3 ignores them`);
+        continue;
+      }
+      rule[field] = values.map((v) => (/^\d+$/.test(v) ? Number(v) : v)) as [number | string, ...(number | string)[]];
+    }
+    const srcIface = r.options.src_iface;
+    if (srcIface !== undefined) {
+      const dev = deviceOf(srcIface);
+      if (dev === null) note(`rule ${name}.src_iface`, `no device known for "${srcIface}": dropped (give --device ${srcIface}=DEVICE)`);
+      else rule.srcIface = [dev];
+    }
+    if (r.options.ipset !== undefined) {
+      const setName = r.options.ipset.replace(/[^A-Za-z0-9_]/g, '_');
+      sets[setName] ??= { type: rule.family === 'ipv6' ? 'ipv6_addr' : 'ipv4_addr' };
+      rule.set = setName;
+      note(`rule ${name}.ipset`, `now the nft set "${setName}" (inet nft_mwan): fill it with \`nft-mwan set add ${setName} ...\` or dnsmasq nftset=/domain/4#inet#nft_mwan#${setName}`);
+    }
+    if (r.options.sticky === '1') {
+      if (SPECIAL_POLICIES.has(rule.policy)) note(`rule ${name}.sticky`, `dropped: policy ${rule.policy} has no WAN to stick to`);
+      else {
+        rule.sticky = true;
+        if (r.options.timeout !== undefined) rule.stickyTimeout = Number(r.options.timeout);
+      }
+    }
+    if (r.options.logging === '1') rule.log = true;
+    config.rules?.push(rule);
+  }
+  if (Object.keys(sets).length > 0) config.sets = sets;
+  return { config, notes };
+}
+
+function split(option: string | undefined, list: readonly string[] | undefined): string[] {
+  return [...(option === undefined ? [] : [option]), ...(list ?? [])].flatMap((v) => v.split(/[\s,]+/)).filter((v) => v.length > 0);
+}
+
+const TRACK_METHODS: Record<string, { method: Track['method']; why?: string }> = {
+  ping: { method: 'ping' },
+  nping_icmp: { method: 'ping', why: 'nping-icmp is an ICMP echo: ping' },
+  'nping-icmp': { method: 'ping', why: 'nping-icmp is an ICMP echo: ping' },
+  'nping-tcp': { method: 'tcp', why: 'TCP connect to port 80 of each target, as nping --tcp does' },
+  'nping-udp': { method: 'ping', why: 'UDP probes prove little (no answer is also "up" to some servers): ICMP echo used' },
+  'nping-arp': { method: 'ping', why: 'ARP only proves the next hop: ICMP echo used' },
+  arping: { method: 'ping', why: 'ARP only proves the next hop: ICMP echo used' },
+  httping: { method: 'http', why: 'HTTP GET of http://TARGET/ with a 2xx/3xx answer' },
+  nslookup: { method: 'dns', why: 'a DNS query to each target' },
+};
+
+function mapInterface(s: UciSection, name: string, device: string, family: string, note: (w: string, t: string) => void): Interface {
+  const o = s.options;
+  const iface: Interface = { device };
+  if (family === 'ipv6') {
+    iface.family = 'ipv6';
+    iface.gateway6 = 'auto';
+  } else {
+    iface.gateway = 'auto';
+  }
+  // mwan3's default is enabled 0: an interface section without `option enabled '1'` does nothing.
+  if (o.enabled !== '1') {
+    iface.enabled = false;
+    note(`interface ${name}.enabled`, `is ${o.enabled === undefined ? 'unset (mwan3 default 0)' : `"${o.enabled}"`}: imported as "enabled": false`);
+  }
+  if (o.initial_state === 'offline' || o.initial_state === 'online') iface.initialState = o.initial_state;
+  const targets = s.lists.track_ip ?? [];
+  if (targets.length > 0) {
+    const m = TRACK_METHODS[o.track_method ?? 'ping'] ?? { method: 'ping' as const, why: `unknown track_method "${o.track_method}": ping used` };
+    if (m.why) note(`interface ${name}.track_method`, `${o.track_method} -> ${m.method}: ${m.why}`);
+    const v4 = targets.filter((t) => !t.includes(':'));
+    if (v4.length < targets.length) note(`interface ${name}.track_ip`, `IPv6 targets dropped (${targets.filter((t) => t.includes(':')).join(', ')}): tracking probes IPv4 targets`);
+    const track: Track = {
+      targets: (m.method === 'tcp' ? v4.map((t) => `${t}:80`) : m.method === 'http' ? v4.map((t) => `http://${t}/`) : v4) as [string, ...string[]],
+      method: m.method,
+    };
+    const num = (k: string) => (o[k] === undefined ? undefined : Number(o[k]));
+    const set = <K extends keyof Track>(k: K, v: Track[K] | undefined) => {
+      if (v !== undefined && !Number.isNaN(v)) track[k] = v;
+    };
+    set('reliability', num('reliability'));
+    set('count', num('count'));
+    set('timeout', num('timeout'));
+    set('interval', num('interval'));
+    set('failureInterval', num('failure_interval'));
+    set('recoveryInterval', num('recovery_interval'));
+    set('down', num('down'));
+    set('up', num('up'));
+    if (track.reliability !== undefined && track.reliability > track.targets.length) track.reliability = track.targets.length;
+    if (o.check_quality === '1') {
+      track.quality = {};
+      if (o.failure_latency) track.quality.failureLatencyMs = Number(o.failure_latency);
+      if (o.failure_loss) track.quality.failureLossPct = Number(o.failure_loss);
+      if (o.recovery_latency) track.quality.recoveryLatencyMs = Number(o.recovery_latency);
+      if (o.recovery_loss) track.quality.recoveryLossPct = Number(o.recovery_loss);
+    }
+    for (const k of ['size', 'max_ttl', 'keep_failure_interval']) if (o[k] !== undefined) note(`interface ${name}.${k}`, 'not mapped: probes use the system defaults');
+    if (v4.length > 0) iface.track = track;
+  } else {
+    note(`interface ${name}`, 'has no track_ip: online while its link is up (as mwan3 without tracking)');
+  }
+  const flush = (s.lists.flush_conntrack ?? []).flatMap((v) => (v === 'ifdown' || v === 'disconnected' ? ['offline' as const] : v === 'ifup' || v === 'connected' ? ['online' as const] : []));
+  if (flush.length > 0) {
+    iface.flushConntrack = [...new Set(flush)];
+    note(`interface ${name}.flush_conntrack`, 'now deletes only the connections of this WAN, never every connection on the router');
+  }
+  return iface;
+}
