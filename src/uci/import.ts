@@ -25,6 +25,24 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   const of = (type: string) => sections.filter((s) => s.type === type);
   const id = (s: UciSection) => s.name ?? `@${s.type}[${s.index}]`;
 
+  // Options mwan3 2.12 knows, per section type: anything else is noted, never silently dropped.
+  const KNOWN: Record<string, string[]> = {
+    interface: ['enabled', 'initial_state', 'family', 'track_ip', 'track_method', 'reliability', 'count', 'size', 'max_ttl', 'timeout', 'interval', 'failure_interval', 'recovery_interval', 'keep_failure_interval', 'down', 'up', 'check_quality', 'failure_latency', 'failure_loss', 'recovery_latency', 'recovery_loss', 'flush_conntrack'],
+    member: ['interface', 'metric', 'weight'],
+    policy: ['use_member', 'last_resort'],
+    rule: ['proto', 'src_ip', 'src_port', 'dest_ip', 'dest_port', 'src_iface', 'ipset', 'sticky', 'timeout', 'use_policy', 'family', 'logging'],
+  };
+  for (const sec of sections) {
+    const known = KNOWN[sec.type];
+    if (known === undefined) {
+      if (sec.type !== 'globals') note(`${sec.type} ${id(sec)}`, `section type "${sec.type}" is not mwan3's: ignored`);
+      continue;
+    }
+    for (const k of [...Object.keys(sec.options), ...Object.keys(sec.lists)]) {
+      if (!known.includes(k)) note(`${sec.type} ${id(sec)}.${k}`, 'not an mwan3 2.12 option: ignored');
+    }
+  }
+
   // --- devices --------------------------------------------------------------------------------------------
   const netIfaces = new Map((o.network ?? []).filter((s) => s.type === 'interface' && s.name).map((s) => [s.name as string, s]));
   const deviceOf = (name: string): string | null => {

@@ -69,7 +69,8 @@ export function parseUci(text: string, file: string): UciSection[] {
   let current: UciSection | null = null;
 
   for (const [keyword, ...args] of tokenize(text, fail)) {
-    switch (KEYWORDS.get(keyword.raw)) {
+    const command = KEYWORDS.get(keyword.raw);
+    switch (command) {
       case 'package': {
         const name = argument(args, 0, keyword, `expected a package name after ${quote(keyword.raw)}`, fail);
         if (!PACKAGE_NAME.test(name.text)) fail(name.line, `invalid package name ${quote(name.text)}: expected letters, digits, _ and - only`);
@@ -106,7 +107,7 @@ export function parseUci(text: string, file: string): UciSection[] {
         if (!NAME.test(name.text)) fail(name.line, `invalid option name ${quote(name.text)}: expected letters, digits and _ only`);
         const value = argument(args, 1, name, `expected a value after ${quote(`${keyword.raw} ${name.text}`)}`, fail);
         expectEnd(args, 2, `the ${quote(keyword.raw)} line after the value`, fail, ' (quote a value that contains spaces)');
-        if (KEYWORDS.get(keyword.raw) === 'list') addToList(current, name.text, value.text);
+        if (command === 'list') addToList(current, name.text, value.text);
         else setOption(current, name.text, value.text);
         break;
       }
@@ -178,7 +179,7 @@ function tokenize(source: string, fail: Fail): Command[] {
       endCommand();
       pos++;
       line++;
-    } else if (false) {
+    } else if (c === ';') {
       endCommand();
       pos++;
     } else if (c === '#') {

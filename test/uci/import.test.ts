@@ -39,3 +39,15 @@ describe('import-uci golden fixtures', () => {
     expect(config.interfaces.dsl6).toBeUndefined();
   });
 });
+
+describe('import-uci notes', () => {
+  it('notes unknown options and section types instead of dropping them silently', () => {
+    const { notes } = importMwan3(
+      parseUci("config interface 'wan'\n\toption enabled '1'\n\toption bogus 'x'\nconfig thing 't'\nconfig rule 'r'\n\toption use_policy 'default'\n\tlist weird 'y'\n", 'm'),
+      { devices: { wan: 'eth1' } },
+    );
+    expect(notes).toContain('interface wan.bogus: not an mwan3 2.12 option: ignored');
+    expect(notes).toContain('thing t: section type "thing" is not mwan3\'s: ignored');
+    expect(notes).toContain('rule r.weird: not an mwan3 2.12 option: ignored');
+  });
+});
