@@ -1,7 +1,7 @@
 // Builds the multi-WAN lab: two LANs, a gateway with 2-3 WAN links, one ISP namespace per WAN, and a server behind every ISP.
 import type { Lab } from './netns.js';
 
-export type WanIndex = 1 | 2 | 3;
+export type WanIndex = 1 | 2 | 3 | 4;
 
 function wan(k: WanIndex) {
   const base = 8 * (k - 1);
@@ -65,7 +65,7 @@ export const LAB_NET = {
     len6: 64,
   },
   gw: { ns: 'gw' },
-  wan: { 1: wan(1), 2: wan(2), 3: wan(3) },
+  wan: { 1: wan(1), 2: wan(2), 3: wan(3), 4: wan(4) },
   server: {
     ns: 'srv',
     /** Two addresses, so tests can tell destinations apart (e.g. a rule for one host only). */
@@ -87,7 +87,8 @@ export type UpstreamState =
   | 'down';
 
 export interface MultiWanOptions {
-  wans: 2 | 3;
+  /** How many WANs (and ISPs): 2 to 4. */
+  wans: 2 | 3 | 4;
   /** Also give every link and host the `*6` addresses of LAB_NET, with routes and the anti-spoofing rule. */
   ipv6?: boolean;
 }
@@ -306,7 +307,7 @@ function baseSysctls(forward: boolean, ipv6: boolean): Record<string, number> {
  */
 export async function buildMultiWan(lab: Lab, options: MultiWanOptions): Promise<MultiWan> {
   const ipv6 = options.ipv6 ?? false;
-  const wans: WanIndex[] = options.wans === 3 ? [1, 2, 3] : [1, 2];
+  const wans = ([1, 2, 3, 4] as const).slice(0, options.wans) as WanIndex[];
   const { lan, lan2, server } = LAB_NET;
 
   // Sequential: concurrent `ip netns add` race to set up /run/netns on a fresh machine.

@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { endpoint, startTcpHold, startTcpServer } from '../lab/agents.js';
-import { type BackgroundProcess, type Lab, withLab } from '../lab/netns.js';
-import { buildMultiWan, LAB_NET, type MultiWan } from '../lab/topology.js';
+import { endpoint, startTcpServer } from '../lab/agents.js';
+import { withLab } from '../lab/netns.js';
+import { buildMultiWan, LAB_NET } from '../lab/topology.js';
+import { runFailover, type Trial } from './bench/failover.js';
 
 const BIN = fileURLToPath(new URL('../../bin/nft-mwan', import.meta.url));
 const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -35,75 +36,6 @@ const SETTINGS: Setting[] = [
   { name: 'fast', what: 'the issue\'s fast setting: interval 0.2 s, timeout 0.2 s, down 3, up 3', track: { interval: 0.2, timeout: 0.2, down: 3, up: 3 } },
 ];
 
-const config = (track: Record<string, number>) => ({
-  interfaces: {
-    wan1: { device: 'wan1', gateway: 'auto', track: { targets: [SRV1], ...track } },
-    wan2: { device: 'wan2', gateway: 'auto', track: { targets: [SRV1], ...track } },
-  },
-  policies: {
-    balanced: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] },
-    wan1_first: { members: [{ interface: 'wan1', metric: 1 }, { interface: 'wan2', metric: 2 }] },
-  },
-  rules: [
-    { name: 'hold', destIp: [`${SRV2}/32`], policy: 'wan1_first' },
-    { name: 'default', policy: 'balanced' },
-  ],
-});
-
-/** Does the installed balancing policy send new connections to wan2? Read from the kernel, not the daemon. */
-async function wan2InPolicy(lab: Lab): Promise<boolean> {
-  // Not there yet (the daemon still starting) reads as "not in the policy".
-  const r = await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'policy_balanced'], { reject: false });
-  return r.exitCode === 0 && r.stdout.includes('"mark_wan2"');
-}
-
-async function until(lab: Lab, want: boolean, limitMs: number): Promise<number> {
-  const t0 = performance.now();
-  while (performance.now() - t0 < limitMs) {
-    if ((await wan2InPolicy(lab)) === want) return performance.now() - t0;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`wan2 ${want ? 'not back' : 'still in the policy'} after ${limitMs} ms`);
-}
-
-interface Trial {
-  failoverMs: number;
-  recoveryMs: number;
-}
-
-async function runSetting(lab: Lab, net: MultiWan, s: Setting, trials: number): Promise<{ trials: Trial[]; holdGapMs: number | null }> {
-  const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-bench-'));
-  const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify(config(s.track)));
-  const daemon: BackgroundProcess = lab.spawn('gw', process.execPath, [BIN, 'daemon', '--config', file, '--state-dir', join(dir, 'state'), '--quiet']);
-  try {
-    await until(lab, true, 30_000);
-    // A long-lived flow on wan1 through every trial: failover must never touch it.
-    const hold = s.baseline ? null : await startTcpHold(lab, 'lan', { target: endpoint(SRV2, 5001), intervalMs: 20 });
-    const out: Trial[] = [];
-    // A generous limit: the baseline needs about a minute each way.
-    const limit = 180_000;
-    for (let i = 0; i < trials; i++) {
-      // Let a round or two pass, so the cut lands at a random point of the probe cycle.
-      await new Promise((r) => setTimeout(r, 300 + Math.random() * 700));
-      await net.setUpstream(2, 'drop');
-      const failoverMs = await until(lab, false, limit);
-      await new Promise((r) => setTimeout(r, 300 + Math.random() * 700));
-      await net.setUpstream(2, 'up');
-      const recoveryMs = await until(lab, true, limit);
-      out.push({ failoverMs, recoveryMs });
-      say(`  ${s.name} trial ${i + 1}/${trials}: failover ${(failoverMs / 1000).toFixed(2)} s, recovery ${(recoveryMs / 1000).toFixed(2)} s`);
-    }
-    if (!hold) return { trials: out, holdGapMs: null };
-    const summary = await hold.stop();
-    if (summary.closed || summary.mismatched > 0) throw new Error(`the wan1 flow was disturbed: ${JSON.stringify(summary)}`);
-    return { trials: out, holdGapMs: summary.maxGapMs };
-  } finally {
-    await daemon.kill(5_000);
-    await lab.exec('gw', BIN, ['stop', '--config', file], { reject: false });
-  }
-}
-
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
@@ -123,9 +55,17 @@ async function main(): Promise<void> {
     let holdGap = 0;
     for (const s of SETTINGS) {
       say(`${s.name}: ${s.what}`);
-      const r = await runSetting(lab, net, s, s.baseline ? baselineTrials : trials);
-      results[s.name] = r.trials;
-      holdGap = Math.max(holdGap, r.holdGapMs ?? 0);
+      const r = await runFailover(lab, net, {
+        track: s.track,
+        trials: s.baseline ? baselineTrials : trials,
+        kinds: ['upstream'],
+        bin: BIN,
+        log: say,
+        label: s.name,
+        hold: !s.baseline,
+      });
+      results[s.name] = r.trials.upstream;
+      holdGap = Math.max(holdGap, r.holdMaxGapMs ?? 0);
     }
     const base = results[SETTINGS[0]?.name ?? ''] ?? [];
     const baseF = median(base.map((t) => t.failoverMs));

@@ -89,8 +89,9 @@ describe('hookPrograms', () => {
 });
 
 describe('hookEnv', () => {
-  it('gives the mwan3 names and the NFT_MWAN_* variables', () => {
+  it('gives the mwan3 names, the NFT_MWAN_* variables and a PATH, nothing else', () => {
     expect(hookEnv(event)).toEqual({
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       ACTION: 'disconnected',
       INTERFACE: 'wan1',
       DEVICE: 'eth1',
