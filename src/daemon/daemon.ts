@@ -80,6 +80,7 @@ export class Daemon {
   private server: Server | null = null;
   private stateWrite: NodeJS.Timeout | null = null;
   private stateWrites: Promise<void> = Promise.resolve();
+  private stateWriteUrgent = false;
   private stopping = false;
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
@@ -240,12 +241,12 @@ export class Daemon {
       const failed = r.results.filter((p) => !p.ok).map((p) => `${p.target}: ${p.error ?? 'failed'}`);
       this.o.log.debug(`${name}: round failed (${next.state === 'online' ? `${next.fails} in a row` : 'offline'}): ${r.quality ?? failed.slice(0, 3).join(', ')}`);
     }
-    this.refreshStates(next.lastReason);
-    this.scheduleStateWrite();
+    const changed = this.refreshStates(next.lastReason);
+    this.scheduleStateWrite(changed || e.type !== 'round');
   }
 
   /** Compares every tracker's state with the last one recorded; a change queues an apply. */
-  private refreshStates(reason: Reason): void {
+  private refreshStates(reason: Reason): boolean {
     let changed = false;
     for (const [name, t] of this.trackers) {
       const state = linkState(t);
@@ -261,6 +262,7 @@ export class Daemon {
       this.pending.push({ name, from: before.state, to: state, reason: why, detail });
     }
     if (changed) this.requestApply();
+    return changed;
   }
 
   // ---- apply -------------------------------------------------------------------------------------------
@@ -321,11 +323,11 @@ export class Daemon {
         this.failures++;
         this.lastApply = { at: new Date().toISOString(), ok: false, error: (e as Error).message };
         this.o.log.error(`apply failed (attempt ${this.failures}), retrying in ${wait / 1000} s: ${(e as Error).message}`);
-        this.scheduleStateWrite();
+        this.scheduleStateWrite(true);
         await sleep(wait);
       }
     }
-    this.scheduleStateWrite();
+    this.scheduleStateWrite(true);
   }
 
   /** Only now are the new rules in place: flush the failed WAN's connections, then tell the hooks. */
@@ -457,7 +459,7 @@ export class Daemon {
     };
     spawn();
     // Polling as well: a missed netlink event must not leave a dead link in service for long.
-    this.pollTimer = setInterval(() => this.queueLinkRead(), (this.o.linkPollS ?? 2) * 1000);
+    this.pollTimer = setInterval(() => this.queueLinkRead(), (this.o.linkPollS ?? 5) * 1000);
   }
 
   private queueLinkRead(): void {
@@ -490,12 +492,21 @@ export class Daemon {
     return { ok: true, message: `${name} is ${state}${req.command === 'ifup' && state !== 'online' ? ' (waiting for its link and probes)' : ''}` };
   }
 
-  private scheduleStateWrite(): void {
-    if (this.stateWrite || this.stopping) return;
+  /**
+   * Soon after a state change or an apply; otherwise (probe rounds only) at most once a second: the file
+   * stays fresh for `status` without costing the daemon a write per round.
+   */
+  private scheduleStateWrite(urgent = false): void {
+    if (this.stopping) return;
+    if (this.stateWrite) {
+      if (!urgent || this.stateWriteUrgent) return;
+      clearTimeout(this.stateWrite);
+    }
+    this.stateWriteUrgent = urgent;
     this.stateWrite = setTimeout(() => {
       this.stateWrite = null;
       void this.writeStateNow(true);
-    }, 100);
+    }, urgent ? 50 : 1_000);
   }
 
   /** Writes go one after another, so the last one written is the last one made (shutdown's `running: false`). */

@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { randomInt } from 'node:crypto';
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
 import type { ProbeResult, TrackSettings } from './machine.js';
 import { parseTarget, type Target } from './targets.js';
 
@@ -52,21 +52,31 @@ async function ping(target: Target, s: TrackSettings, egress: Egress, signal: Ab
   if (s.count > 1) args.push('-i', String(PING_SPACING_S));
   // A hard stop: the last echo's timeout after the last echo is sent.
   const deadlineMs = Math.ceil((s.timeout + (s.count - 1) * PING_SPACING_S) * 1000) + 500;
-  const r = await execa('ping', [...args, target.host], {
-    reject: false,
-    timeout: deadlineMs,
-    cancelSignal: signal,
-    env: { LC_ALL: 'C' },
-    stdin: 'ignore',
+  // node's execFile, not execa: a probe runs every round on every WAN, and the lighter spawn is what keeps
+  // the daemon's idle CPU low.
+  const r = await new Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null; timedOut: boolean; error: string | null }>((resolve) => {
+    const started = performance.now();
+    execFile('ping', [...args, target.host], { timeout: deadlineMs, killSignal: 'SIGKILL', signal, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } }, (error, stdout, stderr) => {
+      const e = error as (NodeJS.ErrnoException & { code?: number | string; signal?: string; killed?: boolean }) | null;
+      resolve({
+        stdout: String(stdout),
+        stderr: String(stderr),
+        code: e === null ? 0 : typeof e.code === 'number' ? e.code : null,
+        signal: e?.signal ?? null,
+        timedOut: e?.killed === true && performance.now() - started >= deadlineMs - 50,
+        error: e !== null && typeof e.code === 'string' ? `${e.code}: ${e.message}` : null,
+      });
+    });
   });
-  const parsed = parsePing(String(r.stdout ?? ''), s.count);
+  const parsed = parsePing(r.stdout, s.count);
   if (parsed.some((p) => p.ok)) return parsed.map((p) => ({ target: target.text, ...p }));
   // No answer at all: say why when ping itself failed, so `status` and the log tell a dead probe from a dead WAN.
   let why: string | null = null;
   if (r.timedOut) why = `ping did not finish within ${deadlineMs} ms (killed)`;
-  else if (r.isCanceled) why = 'cancelled';
+  else if (signal.aborted) why = 'cancelled';
+  else if (r.error !== null) why = `ping could not run: ${r.error}`;
   else if (r.signal) why = `ping died (${r.signal})`;
-  else if (r.exitCode === undefined || r.exitCode > 1) why = String(r.stderr ?? '').trim().split('\n')[0] || (r.shortMessage ?? `ping exited ${r.exitCode}`);
+  else if (r.code === null || r.code > 1) why = r.stderr.trim().split('\n')[0] || `ping exited ${r.code}`;
   if (why === null) return parsed.map((p) => ({ target: target.text, ...p }));
   return Array.from({ length: s.count }, () => fail(target.text, why));
 }
