@@ -1,0 +1,148 @@
+// `npm run bench`: every benchmark in one go, in namespace labs it builds and removes; prints markdown
+// tables and writes the raw figures as JSON. Repeated, interleaved measurements; medians and ratios.
+// Usage: node dist/scripts/bench.js [--only control,dataplane,balance,failover,footprint] [--rounds N] [--json FILE] [--quick]
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { endpoint, startTcpServer } from '../lab/agents.js';
+import { withLab } from '../lab/netns.js';
+import { buildMultiWan, LAB_NET } from '../lab/topology.js';
+import { runBalance, type BalanceRow } from './bench/balance.js';
+import { median, runControl, prepareControlNamespace } from './bench/control.js';
+import { runFailover, type Trial } from './bench/failover.js';
+import { runFootprint, type Footprint } from './bench/footprint.js';
+
+const BIN = fileURLToPath(new URL('../../bin/nft-mwan', import.meta.url));
+const say = (s: string) => process.stdout.write(`${s}\n`);
+const SECTIONS = ['control', 'dataplane', 'balance', 'failover', 'footprint'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+const pct90 = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(0.9 * xs.length))] ?? NaN;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      rounds: { type: 'string' },
+      json: { type: 'string', default: 'bench-results.json' },
+      quick: { type: 'boolean' },
+    },
+  });
+  const quick = values.quick === true;
+  const rounds = Number(values.rounds ?? (quick ? 2 : 5));
+  const only = new Set<Section>((values.only?.split(',') as Section[] | undefined) ?? SECTIONS);
+  const results: Record<string, unknown> = { date: new Date().toISOString(), rounds, quick };
+  const tables: string[] = [];
+
+  if (only.has('control')) {
+    say('control plane ...');
+    await withLab(async (lab) => {
+      await prepareControlNamespace(lab, 32);
+      const c = await runControl(lab, { rounds, perRound: quick ? 3 : 7, wans: [2, 8, 32], rules: [10, 100, 1000], bin: BIN, log: say });
+      results.control = c;
+      tables.push(
+        '### Control plane (median of per-round medians)',
+        '',
+        '| WANs | rules | batch commands | compile (ms) | apply: compile + one nft transaction + read-back verify + routing (ms) |',
+        '|---|---|---|---|---|',
+        ...c.rows.map((r) => `| ${r.wans} | ${r.rules} | ${r.batchCommands} | ${fmt(median(r.compileMs), 2)} | ${fmt(median(r.applyMs))} |`),
+        '',
+        '| `nft-mwan apply` end to end | wall median (ms) | wall p90 (ms) | peak RSS median (MB) |',
+        '|---|---|---|---|',
+        ...c.endToEnd.map((e) => `| ${e.wans} WANs, ${e.rules} rules | ${fmt(median(e.wallMs), 0)} | ${fmt(pct90(e.wallMs), 0)} | ${fmt(median(e.peakRssKb) / 1024)} |`),
+        '',
+      );
+    });
+  }
+
+  if (only.has('dataplane')) {
+    say('data plane ...');
+    const { runDataplane } = (await import('./bench/dataplane.js')) as typeof import('./bench/dataplane.js');
+    await withLab(async (lab) => {
+      const net = await buildMultiWan(lab, { wans: 3 });
+      const rows = await runDataplane(lab, net, { rounds, seconds: quick ? 3 : 5, ruleCounts: [0, 200, 1000], log: say, bin: BIN });
+      results.dataplane = rows;
+      const ecmp = rows.find((r) => r.setup === 'ecmp');
+      const ratio = (xs: number[], base: number[] | undefined) => (base ? median(xs) / median(base) : NaN);
+      tables.push(
+        '### Data plane, 3 WANs (medians; ratios to kernel ECMP in the same runs)',
+        '',
+        '| setup | user rules | NEW connections/s | vs ECMP | single-stream TCP (Mbit/s) | vs ECMP |',
+        '|---|---|---|---|---|---|',
+        ...rows.map(
+          (r) =>
+            `| ${r.setup} | ${r.setup === 'ecmp' ? '-' : r.rules} | ${fmt(median(r.newConnPps), 0)} | ${fmt(ratio(r.newConnPps, ecmp?.newConnPps), 3)} | ${fmt(median(r.throughputMbps), 0)} | ${fmt(ratio(r.throughputMbps, ecmp?.throughputMbps), 3)} |`,
+        ),
+        '',
+      );
+    });
+  }
+
+  if (only.has('balance') || only.has('failover') || only.has('footprint')) {
+    await withLab(async (lab) => {
+      const net = await buildMultiWan(lab, { wans: 4 });
+      await startTcpServer(lab, 'srv', LAB_NET.server.addrs.map((a) => endpoint(a, 5001)));
+      if (only.has('balance')) {
+        say('balance accuracy ...');
+        const rows: BalanceRow[] = await runBalance(lab, { connections: quick ? 2_000 : 10_000, sources: 150, bin: BIN, log: say });
+        results.balance = rows;
+        tables.push(
+          '### Balance accuracy',
+          '',
+          '| mode | weights | counted | observed | expected | max deviation (binomial sd) |',
+          '|---|---|---|---|---|---|',
+          ...rows.map((r) => {
+            const sum = r.weights.reduce((a, b) => a + b, 0);
+            return `| ${r.mode} | ${r.weights.join(':')} | ${r.total} ${r.unit} | ${r.observed.join(' / ')} | ${r.weights.map((w) => ((r.total * w) / sum).toFixed(0)).join(' / ')} | ${r.exact ? 'exact' : fmt(r.maxZ, 2)} |`;
+          }),
+          '',
+        );
+      }
+      if (only.has('failover')) {
+        say('failover ...');
+        const track = { interval: 0.2, timeout: 0.2, down: 3, up: 3 };
+        const f = await runFailover(lab, net, { track, trials: quick ? 3 : 10, kinds: ['upstream', 'carrier'], bin: BIN, log: say, label: 'fast' });
+        results.failover = { track, ...f };
+        const line = (kind: string, ts: Trial[]) => {
+          const fo = ts.map((t) => t.failoverMs / 1000);
+          const re = ts.map((t) => t.recoveryMs / 1000);
+          return `| ${kind} | ${ts.length} | ${fmt(median(fo), 2)} / ${fmt(pct90(fo), 2)} / ${fmt(Math.max(...fo), 2)} | ${fmt(median(re), 2)} / ${fmt(pct90(re), 2)} / ${fmt(Math.max(...re), 2)} |`;
+        };
+        tables.push(
+          '### Failover and recovery (interval 0.2 s, timeout 0.2 s, down 3, up 3)',
+          '',
+          '| failure | trials | failover median / p90 / max (s) | recovery median / p90 / max (s) |',
+          '|---|---|---|---|',
+          line('ISP drops everything upstream (link up)', f.trials.upstream),
+          line('carrier down on the WAN link', f.trials.carrier),
+          '',
+          `A flow on the healthy WAN (an echo every 20 ms) never paused longer than ${f.holdMaxGapMs} ms.`,
+          '',
+        );
+      }
+      if (only.has('footprint')) {
+        say('daemon footprint ...');
+        const fp: Footprint = await runFootprint(lab, { seconds: quick ? 10 : 30, bin: BIN, log: say });
+        results.footprint = fp;
+        tables.push(
+          '### Daemon footprint (4 WANs tracked with ping at interval 1 s)',
+          '',
+          '| resident memory (MB) | peak (MB) | CPU, daemon (% of a core) | CPU, its probe processes (% of a core) |',
+          '|---|---|---|---|',
+          `| ${fmt(fp.rssMb)} | ${fmt(fp.peakRssMb)} | ${fmt(fp.cpuSelfPct, 2)} | ${fmt(fp.cpuChildrenPct, 2)} |`,
+          '',
+        );
+      }
+    });
+  }
+
+  say(`\n${tables.join('\n')}`);
+  writeFileSync(values.json as string, `${JSON.stringify(results, null, 2)}\n`);
+  say(`raw figures: ${values.json}`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});

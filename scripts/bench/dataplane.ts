@@ -1,0 +1,535 @@
+// Data-plane benchmark (not a test): what each way of spreading connections over three WANs costs the
+// gateway per packet. Measured through the lab's gateway namespace:
+//   - NEW-connection rate: trafgen in 'lan' sends TCP SYNs, every one a new flow (random source address
+//     in 192.168.10.0/24, random source port) to 192.0.2.10:5001; the server counts what arrives (an nft
+//     counter in its input hook, then drops it, so nothing answers);
+//   - established throughput: one iperf3 TCP stream from 'lan' to the server.
+// Setups: 'ecmp' (a multipath default route plus masquerade: the floor, no policy at all), 'mwan3-iptables'
+// (mwan3's iptables structure, see mwan3-iptables.ts) and 'nft-mwan' (bin/nft-mwan apply), the last two
+// with N user rules before the default rule. Rounds are interleaved: in round r every setup and rule count
+// runs once, in an order rotated by r, so drift of the machine hits all of them alike; every row is read
+// as a ratio to the ECMP run of the same round.
+//
+// Everything runs inside the lab's namespaces (trafgen never touches host IRQ affinity or socket memory:
+// --notouch-irq, --no-sock-mem). Every load run is bounded in packets (trafgen --num) and in time.
+//
+// The SYN flood runs in bursts, with `conntrack -F` in the gateway before each: a burst creates one
+// conntrack entry and one NAT mapping per packet, and both are finite. nf_conntrack_max is global and
+// read-only inside a namespace, and masquerade to one server address and port has about 64k source ports
+// per WAN address: once a good part of them is taken, NAT probes for free ports and the rate falls
+// (150k SYNs over three WANs measured ~20 % slower than 60k). So a burst is at most 60k packets (about
+// 20k, a third of the port space, per WAN) and at most half the conntrack table; bursts repeat until
+// `seconds` of wall time have passed, and the rate is delivered SYNs over trafgen's own sending time.
+//
+// trafgen, the gateway, the ISP and the server all run on one CPU: veth delivers in the sender's
+// softirq, so every packet is generated, forwarded twice and counted on the CPU trafgen runs on (-P 1).
+// The absolute rate therefore includes fixed costs (generator, ISP, server) common to every setup: the
+// ratios understate the gateway's own differences, never overstate them.
+//
+//   node dist/scripts/bench/dataplane.js [--rounds 3] [--seconds 5] [--rules 0,200,1000] [--burst 60000] [--json FILE]
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { endpoint, runTcpClient, startTcpServer } from '../../lab/agents.js';
+import { type BackgroundProcess, type Lab, withLab } from '../../lab/netns.js';
+import { buildMultiWan, LAB_NET, type MultiWan, type WanIndex } from '../../lab/topology.js';
+import { mwan3Ruleset, pinAddress, PIN_LIMIT, type Mwan3Route } from './mwan3-iptables.js';
+
+export type DataplaneSetup = 'ecmp' | 'mwan3-iptables' | 'nft-mwan';
+
+export interface DataplaneOptions {
+  rounds: number;
+  /** Wall time of each measurement: the SYN bursts of one run, and iperf3's -t. */
+  seconds: number;
+  /** User rules before the default rule, e.g. [0, 200, 1000] (at most 1024: 203.0.112.0/22). */
+  ruleCounts: number[];
+  log: (line: string) => void;
+  /** Path of bin/nft-mwan. */
+  bin: string;
+  /** SYNs per burst (default 60000; never more than half of nf_conntrack_max). */
+  burstPackets?: number;
+}
+
+export interface DataplaneRow {
+  setup: DataplaneSetup;
+  rules: number;
+  /** One per round. */
+  newConnPps: number[];
+  throughputMbps: number[];
+}
+
+export interface RatioRow {
+  setup: DataplaneSetup;
+  rules: number;
+  /** Per round: this row's value over the ECMP row's of the same round. */
+  newConnPps: number[];
+  throughputMbps: number[];
+}
+
+const SERVER = LAB_NET.server.addrs[0];
+const SYN_PORT = 5001;
+const IPERF_PORT = 5201;
+const DEFAULT_BURST = 60_000;
+/** A burst never asks for more than this share of the conntrack table. */
+const CONNTRACK_SHARE = 0.5;
+const CHECK_CONNECTIONS = 6;
+
+const BENCHCOUNT = `table inet benchcount {
+  counter syn { }
+  chain input {
+    type filter hook input priority -10; policy accept;
+    tcp dport ${SYN_PORT} counter name "syn" drop
+  }
+}
+`;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export const median = (xs: readonly number[]): number => {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+/** Every row as per-round ratios to the ECMP row of the same round (ECMP itself: all 1). */
+export function ecmpRatios(rows: readonly DataplaneRow[]): RatioRow[] {
+  const base = rows.find((r) => r.setup === 'ecmp');
+  if (!base) throw new Error('no ecmp row to divide by');
+  const div = (xs: number[], bs: number[]) => xs.map((x, i) => x / (bs[i] ?? Number.NaN));
+  return rows.map((r) => ({
+    setup: r.setup,
+    rules: r.rules,
+    newConnPps: div(r.newConnPps, base.newConnPps),
+    throughputMbps: div(r.throughputMbps, base.throughputMbps),
+  }));
+}
+
+/** nft-mwan's config for the benchmark: every WAN balanced, N /32 pins to wan1, then the default rule. */
+export function nftMwanConfig(wans: readonly WanIndex[], rules: number): unknown {
+  const interfaces = Object.fromEntries(wans.map((k) => [`wan${k}`, { device: LAB_NET.wan[k].dev, gateway: 'auto', id: k }]));
+  const pins = Array.from({ length: rules }, (_, i) => ({ name: `pin${i}`, destIp: [`${pinAddress(i)}/32`], policy: 'wan1_only' }));
+  return {
+    interfaces,
+    policies: {
+      balanced: { members: wans.map((k) => ({ interface: `wan${k}` })) },
+      wan1_only: { members: [{ interface: `wan${wans[0] ?? 1}` }] },
+    },
+    rules: [...pins, { name: 'default', policy: 'balanced' }],
+  };
+}
+
+interface Context {
+  lab: Lab;
+  net: MultiWan;
+  o: DataplaneOptions;
+  dir: string;
+  trafgenConfig: string;
+  burst: number;
+  /** The gateway's ruleset, ip rules and routes before any setup: every teardown must bring them back. */
+  baseline: string;
+}
+
+interface Job {
+  setup: DataplaneSetup;
+  rules: number;
+}
+
+const label = (j: Job) => (j.setup === 'ecmp' ? 'ecmp' : `${j.setup} rules=${j.rules}`);
+
+async function gwState(lab: Lab): Promise<string> {
+  const parts = await Promise.all([
+    lab.exec('gw', 'nft', ['list', 'ruleset']),
+    lab.ip('gw', ['-4', 'rule', 'show']),
+    lab.ip('gw', ['-4', 'route', 'show', 'table', 'all']),
+  ]);
+  return parts.map((p) => p.stdout.trim()).join('\n---\n');
+}
+
+function firstDifference(want: string, got: string): string {
+  const a = want.split('\n');
+  const b = got.split('\n');
+  const extra = b.filter((l) => !a.includes(l));
+  const missing = a.filter((l) => !b.includes(l));
+  return [...extra.map((l) => `+ ${l}`), ...missing.map((l) => `- ${l}`)].slice(0, 20).join('\n');
+}
+
+/** Main-table routes other than the defaults: what mwan3 mirrors into its tables and puts in its connected set. */
+async function connectedRoutes(lab: Lab): Promise<Mwan3Route[]> {
+  const r = await lab.ip('gw', ['-4', '-j', 'route', 'show', 'table', 'main']);
+  const routes = JSON.parse(r.stdout) as { dst: string; dev?: string }[];
+  return routes.filter((x) => x.dst !== 'default' && x.dev !== undefined).map((x) => ({ dst: x.dst, dev: x.dev as string }));
+}
+
+/** The lab's own default routes, one per WAN with metric 10k. */
+async function restoreDefaultRoutes(ctx: Context): Promise<void> {
+  for (const k of ctx.net.wans) {
+    const w = LAB_NET.wan[k];
+    await ctx.lab.ip('gw', ['route', 'replace', 'default', 'via', w.gateway, 'dev', w.dev, 'metric', String(w.metric)]);
+  }
+}
+
+type Undo = () => Promise<unknown>;
+
+/** Installs a setup; returns the steps that remove it, pushed before each step so a half install is undone too. */
+async function install(ctx: Context, job: Job, undo: Undo[]): Promise<void> {
+  const { lab, net } = ctx;
+  const quiet = { reject: false, timeoutMs: 60_000 } as const;
+  if (job.setup === 'ecmp') {
+    const nexthops = net.wans.flatMap((k) => ['nexthop', 'via', LAB_NET.wan[k].gateway, 'dev', LAB_NET.wan[k].dev]);
+    undo.push(() => restoreDefaultRoutes(ctx));
+    undo.push(() => lab.ip('gw', ['route', 'del', 'default', ...nexthops], quiet));
+    await lab.ip('gw', ['route', 'replace', 'default', ...nexthops]);
+    const devs = net.wans.map((k) => `"${LAB_NET.wan[k].dev}"`).join(', ');
+    undo.push(() => lab.exec('gw', 'nft', ['delete', 'table', 'inet', 'bench_ecmp'], quiet));
+    await lab.nft(
+      'gw',
+      `table inet bench_ecmp {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n    oifname { ${devs} } masquerade\n  }\n}\n`,
+    );
+    return;
+  }
+  if (job.setup === 'mwan3-iptables') {
+    const mirror = await connectedRoutes(lab);
+    // mwan3's connected set: the main table's networks plus loopback and multicast.
+    const connected = [...mirror.map((r) => r.dst), '127.0.0.0/8', '224.0.0.0/3'];
+    const rs = mwan3Ruleset({
+      wans: net.wans.map((k) => ({ name: `wan${k}`, dev: LAB_NET.wan[k].dev, id: k, gateway: LAB_NET.wan[k].gateway })),
+      rules: job.rules,
+      connected,
+      mirror,
+    });
+    // iptables-nft's tables: gw holds nothing else, so they go whole.
+    undo.push(async () => {
+      for (const t of ['mangle', 'nat']) await lab.exec('gw', 'nft', ['delete', 'table', 'ip', t], quiet);
+    });
+    await lab.exec('gw', 'iptables-nft-restore', [], { input: rs.iptables, timeoutMs: 120_000 });
+    undo.push(async () => {
+      for (const args of rs.ipUndo) await lab.ip('gw', args, quiet);
+    });
+    for (const args of rs.ipRules) await lab.ip('gw', args);
+    return;
+  }
+  const file = join(ctx.dir, `nft-mwan-${job.rules}.json`);
+  const state = join(ctx.dir, 'state');
+  writeFileSync(file, JSON.stringify(nftMwanConfig(net.wans, job.rules), null, 1));
+  undo.push(() => lab.exec('gw', process.execPath, [ctx.o.bin, 'stop', '--config', file, '--state-dir', state], quiet));
+  await lab.exec('gw', process.execPath, [ctx.o.bin, 'apply', '--config', file, '--state-dir', state], { timeoutMs: 120_000 });
+}
+
+async function teardown(ctx: Context, job: Job, undo: Undo[]): Promise<void> {
+  for (let u = undo.pop(); u; u = undo.pop()) await u();
+  await flushConntrack(ctx.lab);
+  const now = await gwState(ctx.lab);
+  if (now !== ctx.baseline) {
+    throw new Error(`${label(job)}: the gateway is not back to its state before the setup:\n${firstDifference(ctx.baseline, now)}`);
+  }
+}
+
+async function flushConntrack(lab: Lab): Promise<void> {
+  // Prints "N flow entries have been deleted" on stderr; an empty table is no error.
+  await lab.exec('gw', 'conntrack', ['-F'], { timeoutMs: 30_000 });
+}
+
+/** New connections from lan to the server: all must succeed, through a WAN (masqueraded). */
+async function checkForwarding(ctx: Context, job: Job): Promise<string> {
+  const r = await runTcpClient(ctx.lab, 'lan', {
+    target: endpoint(SERVER, SYN_PORT),
+    count: CHECK_CONNECTIONS,
+    concurrency: 3,
+    timeoutMs: 2_000,
+  });
+  const wanAddrs = new Set<string>(ctx.net.wans.map((k) => LAB_NET.wan[k].addr));
+  const unNatted = Object.keys(r.peers).filter((p) => !wanAddrs.has(p));
+  if (r.ok !== CHECK_CONNECTIONS || unNatted.length > 0) {
+    throw new Error(
+      `${label(job)} does not forward: ${r.ok}/${CHECK_CONNECTIONS} TCP connections from lan to ${SERVER}:${SYN_PORT} succeeded` +
+        ` (peers ${JSON.stringify(r.peers)}${r.errors.length ? `; errors: ${r.errors.join('; ')}` : ''})`,
+    );
+  }
+  return Object.entries(r.peers)
+    .map(([p, n]) => `${p}:${n}`)
+    .join(' ');
+}
+
+async function synCounter(lab: Lab): Promise<number> {
+  const r = await lab.exec('srv', 'nft', ['-j', 'list', 'counter', 'inet', 'benchcount', 'syn']);
+  const parsed = JSON.parse(r.stdout) as { nftables: { counter?: { packets: number } }[] };
+  const c = parsed.nftables.find((x) => x.counter)?.counter;
+  if (!c) throw new Error(`srv: no benchcount counter in ${r.stdout}`);
+  return c.packets;
+}
+
+export interface TrafgenRun {
+  sent: number;
+  seconds: number;
+}
+
+/** trafgen's summary: "N packets outgoing" and per CPU "S sec, U usec on CPUn (N packets)". */
+export function parseTrafgen(stdout: string): TrafgenRun {
+  const sent = /(\d+) packets outgoing/.exec(stdout);
+  const cpus = [...stdout.matchAll(/(\d+) sec,? (\d+) usec on CPU\d+/g)];
+  if (!sent || cpus.length === 0) throw new Error(`trafgen printed no summary:\n${stdout}`);
+  // One process per CPU, in parallel: the run lasts as long as the slowest.
+  const seconds = Math.max(...cpus.map((m) => Number(m[1]) + Number(m[2]) / 1e6));
+  return { sent: Number(sent[1]), seconds };
+}
+
+interface PpsResult {
+  pps: number;
+  bursts: number;
+  sent: number;
+  delivered: number;
+  sendSeconds: number;
+  /** Per WAN, the share of the SYNs its ISP forwarded (from its counters), e.g. "34/33/33". */
+  shares: string;
+  /** Packets the ISPs dropped because their source was not the gateway's WAN address (not masqueraded). */
+  spoofed: number;
+}
+
+async function ispTotals(net: MultiWan): Promise<{ passed: number[]; spoofed: number }> {
+  const counters = await Promise.all(net.wans.map((k) => net.ispCounters(k)));
+  return { passed: counters.map((c) => c.passed.packets), spoofed: counters.reduce((s, c) => s + c.spoofed.packets, 0) };
+}
+
+async function measureNewConnections(ctx: Context): Promise<PpsResult> {
+  const { lab, o } = ctx;
+  await lab.nft('srv', BENCHCOUNT);
+  try {
+    const isp0 = await ispTotals(ctx.net);
+    const deadline = performance.now() + o.seconds * 1000;
+    // Generous: a healthy burst takes well under a second; a broken setup still ends.
+    const burstTimeoutMs = Math.max(30_000, o.seconds * 3_000);
+    let bursts = 0;
+    let sent = 0;
+    let delivered = 0;
+    let sendSeconds = 0;
+    do {
+      await flushConntrack(lab);
+      const before = await synCounter(lab);
+      const r = await lab.exec(
+        'lan',
+        'trafgen',
+        ['--in', ctx.trafgenConfig, '--out', LAB_NET.lan.dev, '--cpus', '1', '--num', String(ctx.burst), '--no-sock-mem', '--notouch-irq'],
+        { timeoutMs: burstTimeoutMs },
+      );
+      const run = parseTrafgen(r.stdout);
+      // veth delivers in the sender's softirq: by the time trafgen exits the packets have arrived.
+      // A short pause anyway, in case some were deferred to ksoftirqd.
+      await sleep(20);
+      delivered += (await synCounter(lab)) - before;
+      sent += run.sent;
+      sendSeconds += run.seconds;
+      bursts++;
+    } while (performance.now() < deadline && bursts < 10_000);
+    const isp1 = await ispTotals(ctx.net);
+    const perWan = isp1.passed.map((p, i) => p - (isp0.passed[i] ?? 0));
+    const total = perWan.reduce((a, b) => a + b, 0) || 1;
+    const shares = perWan.map((p) => ((100 * p) / total).toFixed(0)).join('/');
+    return { pps: delivered / sendSeconds, bursts, sent, delivered, sendSeconds, shares, spoofed: isp1.spoofed - isp0.spoofed };
+  } finally {
+    await lab.exec('srv', 'nft', ['delete', 'table', 'inet', 'benchcount'], { reject: false });
+    await flushConntrack(lab);
+  }
+}
+
+interface IperfJson {
+  error?: string;
+  end?: { sum_received?: { bits_per_second?: number } };
+}
+
+async function measureThroughput(ctx: Context): Promise<number> {
+  const t = Math.max(1, Math.round(ctx.o.seconds));
+  const r = await ctx.lab.exec(
+    'lan',
+    'iperf3',
+    ['--client', SERVER, '--port', String(IPERF_PORT), '--time', String(t), '--json'],
+    { timeoutMs: t * 1000 + 30_000, reject: false },
+  );
+  let parsed: IperfJson;
+  try {
+    parsed = JSON.parse(r.stdout) as IperfJson;
+  } catch {
+    throw new Error(`iperf3 (exit ${r.exitCode}) printed no JSON:\n${r.stdout}\n${r.stderr}`);
+  }
+  const bps = parsed.end?.sum_received?.bits_per_second;
+  if (parsed.error || r.exitCode !== 0 || bps === undefined) {
+    throw new Error(`iperf3 failed (exit ${r.exitCode}): ${parsed.error ?? r.stderr}`);
+  }
+  return bps / 1e6;
+}
+
+async function requireTools(lab: Lab): Promise<void> {
+  const need: [string, string][] = [
+    ['lan', 'trafgen'],
+    ['lan', 'iperf3'],
+    ['gw', 'iptables-nft-restore'],
+    ['gw', 'conntrack'],
+  ];
+  const missing: string[] = [];
+  for (const [ns, tool] of need) {
+    const r = await lab.exec(ns, 'sh', ['-c', `command -v ${tool}`], { reject: false });
+    if (r.exitCode !== 0) missing.push(tool);
+  }
+  if (missing.length) throw new Error(`dataplane benchmark: missing ${missing.join(', ')}`);
+}
+
+/** How many SYNs one burst may send: what the conntrack table holds with room to spare. */
+async function burstSize(ctx: Pick<Context, 'lab' | 'o'>): Promise<{ burst: number; ctMax: number | null }> {
+  const wanted = ctx.o.burstPackets ?? DEFAULT_BURST;
+  const r = await ctx.lab.exec('gw', 'cat', ['/proc/sys/net/netfilter/nf_conntrack_max'], { reject: false });
+  const ctMax = r.exitCode === 0 ? Number(r.stdout.trim()) : Number.NaN;
+  if (!Number.isFinite(ctMax) || ctMax <= 0) return { burst: Math.min(wanted, 32_768), ctMax: null };
+  return { burst: Math.max(1_000, Math.min(wanted, Math.floor(ctMax * CONNTRACK_SHARE))), ctMax };
+}
+
+export async function runDataplane(lab: Lab, net: MultiWan, o: DataplaneOptions): Promise<DataplaneRow[]> {
+  if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error(`rounds must be a positive whole number, got ${o.rounds}`);
+  if (!(o.seconds > 0) || o.seconds > 600) throw new Error(`seconds must be in (0, 600], got ${o.seconds}`);
+  const ruleCounts = [...new Set(o.ruleCounts)];
+  for (const n of ruleCounts) {
+    if (!Number.isInteger(n) || n < 0 || n > PIN_LIMIT) throw new Error(`rule count ${n}: a whole number from 0 to ${PIN_LIMIT}`);
+  }
+  await requireTools(lab);
+
+  const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-dataplane-'));
+  let iperf: BackgroundProcess | undefined;
+  try {
+    const { burst, ctMax } = await burstSize({ lab, o });
+    o.log(
+      `conntrack: nf_conntrack_max ${ctMax ?? 'unreadable'} (global, read-only in a namespace); ` +
+        `SYN bursts of ${burst} packets, conntrack flushed in gw before each`,
+    );
+    const mac = (JSON.parse((await lab.ip('gw', ['-j', 'link', 'show', LAB_NET.lan.gwDev])).stdout) as { address: string }[])[0]?.address;
+    if (!mac) throw new Error(`no MAC address on gw's ${LAB_NET.lan.gwDev}`);
+    const trafgenConfig = join(dir, 'syn.trafgen');
+    // Every packet a new flow: source 192.168.10.2-254 (not .1, the gateway's own: a martian) and
+    // source port 1024-65535 at random; TTL set (trafgen's default is 0); checksums are recomputed.
+    writeFileSync(
+      trafgenConfig,
+      `{ eth(da=${mac}), ipv4(sa=${LAB_NET.lan.addr}, sa[3]=drnd(2, 254), da=${SERVER}, ttl=64, df), ` +
+        `tcp(sp=drnd(1024, 65535), dp=${SYN_PORT}, seq=drnd(), syn, win=64240) }\n`,
+    );
+
+    await startTcpServer(lab, 'srv', [endpoint(SERVER, SYN_PORT)]);
+    iperf = lab.spawn('srv', 'iperf3', ['--server', '--bind', SERVER, '--port', String(IPERF_PORT), '--forceflush']);
+    await iperf.waitForLine(/Server listening/, { timeoutMs: 5_000 });
+
+    const ctx: Context = { lab, net, o, dir, trafgenConfig, burst, baseline: await gwState(lab) };
+    const jobs: Job[] = [
+      { setup: 'ecmp', rules: 0 },
+      ...ruleCounts.flatMap((rules): Job[] => [
+        { setup: 'mwan3-iptables', rules },
+        { setup: 'nft-mwan', rules },
+      ]),
+    ];
+    const rows: DataplaneRow[] = jobs.map((j) => ({ setup: j.setup, rules: j.rules, newConnPps: [], throughputMbps: [] }));
+    const rowOf = (j: Job) => rows.find((r) => r.setup === j.setup && r.rules === j.rules) as DataplaneRow;
+
+    for (let round = 0; round < o.rounds; round++) {
+      const shift = round % jobs.length;
+      const order = [...jobs.slice(shift), ...jobs.slice(0, shift)];
+      o.log(`round ${round + 1}/${o.rounds}: ${order.map(label).join(', ')}`);
+      for (const job of order) {
+        const undo: Undo[] = [];
+        let pps: PpsResult;
+        let mbps: number;
+        let peers: string;
+        const t0 = performance.now();
+        try {
+          await install(ctx, job, undo);
+          const applyMs = performance.now() - t0;
+          peers = await checkForwarding(ctx, job);
+          pps = await measureNewConnections(ctx);
+          mbps = await measureThroughput(ctx);
+          o.log(
+            `  ${label(job).padEnd(26)} ${(pps.pps / 1000).toFixed(1).padStart(7)} kSYN/s ` +
+              `(${pps.bursts} bursts, ${pps.delivered}/${pps.sent} delivered in ${pps.sendSeconds.toFixed(2)} s, WAN shares % ${pps.shares}` +
+              `${pps.spoofed ? `, ${pps.spoofed} NOT MASQUERADED` : ''})  ` +
+              `${mbps.toFixed(0).padStart(6)} Mbit/s   install ${applyMs.toFixed(0)} ms, check ${peers}`,
+          );
+        } catch (error) {
+          // The measurement's failure is the news; a teardown failure on top of it is only appended.
+          await teardown(ctx, job, undo).catch((e: unknown) => {
+            if (error instanceof Error) error.message += `\n(teardown also failed: ${e instanceof Error ? e.message : String(e)})`;
+          });
+          throw error;
+        }
+        await teardown(ctx, job, undo);
+        const row = rowOf(job);
+        row.newConnPps.push(pps.pps);
+        row.throughputMbps.push(mbps);
+      }
+    }
+    return rows;
+  } finally {
+    await iperf?.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function format(rows: readonly DataplaneRow[]): string[] {
+  const ratios = ecmpRatios(rows);
+  const out = [
+    'setup            rules   new conns/s (median)   Mbit/s (median)   vs ecmp: conns/s   Mbit/s   (median of per-round ratios)',
+  ];
+  for (const [i, r] of rows.entries()) {
+    const q = ratios[i] as RatioRow;
+    out.push(
+      `${r.setup.padEnd(16)} ${String(r.rules).padStart(5)}   ${median(r.newConnPps).toFixed(0).padStart(20)}   ` +
+        `${median(r.throughputMbps).toFixed(0).padStart(15)}   ${median(q.newConnPps).toFixed(3).padStart(16)}   ` +
+        `${median(q.throughputMbps).toFixed(3).padStart(6)}`,
+    );
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '3' },
+      seconds: { type: 'string', default: '5' },
+      rules: { type: 'string', default: '0,200,1000' },
+      burst: { type: 'string' },
+      json: { type: 'string' },
+    },
+  });
+  const say = (s: string) => process.stdout.write(`${s}\n`);
+  const bin = fileURLToPath(new URL('../../../bin/nft-mwan', import.meta.url));
+  const o: DataplaneOptions = {
+    rounds: Number(values.rounds),
+    seconds: Number(values.seconds),
+    ruleCounts: values.rules.split(',').map((s) => Number(s.trim())),
+    log: say,
+    bin,
+    ...(values.burst === undefined ? {} : { burstPackets: Number(values.burst) }),
+  };
+  const rows = await withLab(async (lab) => {
+    const net = await buildMultiWan(lab, { wans: 3 });
+    return runDataplane(lab, net, o);
+  });
+  say('');
+  for (const line of format(rows)) say(line);
+  if (values.json) {
+    writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), options: { ...o, log: undefined }, rows, ratios: ecmpRatios(rows) }, null, 2));
+  }
+}
+
+/** Run directly (node dist/scripts/bench/dataplane.js), not imported. */
+function isMain(): boolean {
+  const invoked = process.argv[1];
+  if (invoked === undefined) return false;
+  try {
+    return realpathSync(invoked) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`dataplane: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  });
+}
