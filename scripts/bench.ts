@@ -90,11 +90,11 @@ async function main(): Promise<void> {
         tables.push(
           '### Balance accuracy',
           '',
-          '| mode | weights | counted | observed | expected | max deviation (binomial sd) |',
-          '|---|---|---|---|---|---|',
+          '| mode | weights | counted | observed | expected | max deviation (binomial sd) | failed |',
+          '|---|---|---|---|---|---|---|',
           ...rows.map((r) => {
             const sum = r.weights.reduce((a, b) => a + b, 0);
-            return `| ${r.mode} | ${r.weights.join(':')} | ${r.total} ${r.unit} | ${r.observed.join(' / ')} | ${r.weights.map((w) => ((r.total * w) / sum).toFixed(0)).join(' / ')} | ${r.exact ? 'exact' : fmt(r.maxZ, 2)} |`;
+            return `| ${r.mode} | ${r.weights.join(':')} | ${r.total} ${r.unit} | ${r.observed.join(' / ')} | ${r.weights.map((w) => ((r.total * w) / sum).toFixed(0)).join(' / ')} | ${r.exact ? 'exact' : fmt(r.maxZ, 2)} | ${r.failed} |`;
           }),
           '',
         );
