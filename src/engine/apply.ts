@@ -54,7 +54,7 @@ export async function apply(run: Runner, config: NftMwanConfig, log: Logger, sta
       }
     }
     try {
-      await restoreRouting(run, before, p.routing.protocol);
+      await restoreRouting(run, before, p.routing.protocol, discovery.routingFamilies);
     } catch (e) {
       problems.push(`restoring ip rules and routes: ${(e as Error).message}`);
     }
@@ -95,8 +95,8 @@ export async function apply(run: Runner, config: NftMwanConfig, log: Logger, sta
 }
 
 /** Puts nft-mwan's ip rules and routes back to a snapshot taken before a change. */
-export async function restoreRouting(run: Runner, snapshot: OwnedRouting, protocol: number): Promise<void> {
-  const now = await readOwnedRouting(run, protocol);
+export async function restoreRouting(run: Runner, snapshot: OwnedRouting, protocol: number, families: readonly (4 | 6)[] = [4, 6]): Promise<void> {
+  const now = await readOwnedRouting(run, protocol, families);
   const target: RoutingPlan = { protocol, tables: [], rules: snapshot.rules, routes: snapshot.routes };
   const ops = diffRouting(now, target);
   if (ops.add.length > 0) await applyRoutingOps(run, ops.add);

@@ -1,5 +1,5 @@
 // Reads what compile needs from the live system: installed table, owned routing, gateways, connected networks.
-import { DEFAULTS, IDS_MAP, type SystemFacts } from '../compile/compile.js';
+import { BYPASS_SET6, DEFAULTS, IDS_MAP, type SystemFacts } from '../compile/compile.js';
 import type { Route, RoutingRule } from '../compile/plan.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import { listTable } from '../system/nft.js';
@@ -18,18 +18,15 @@ export interface Discovery {
   /** The installed table as listed (null when absent): the rollback snapshot. */
   listing: Obj[] | null;
   routing: OwnedRouting;
+  /** The families whose owned routing was read (a rollback compares only those). */
+  routingFamilies: (4 | 6)[];
 }
 
 /** ip rules and routes stamped with nft-mwan's protocol: the only ones it ever changes. */
-export async function readOwnedRouting(run: Runner, protocol: number): Promise<OwnedRouting> {
-  const [rules4, rules6, routes4, routes6] = await Promise.all([
-    readRules(run, 4),
-    readRules(run, 6),
-    readRoutesWithProtocol(run, 4, protocol),
-    readRoutesWithProtocol(run, 6, protocol),
-  ]);
-  const rules = [...rules4, ...rules6];
-  const routes = [...routes4, ...routes6];
+export async function readOwnedRouting(run: Runner, protocol: number, families: readonly (4 | 6)[] = [4, 6]): Promise<OwnedRouting> {
+  const read = await Promise.all(families.map((f) => Promise.all([readRules(run, f), readRoutesWithProtocol(run, f, protocol)])));
+  const rules = read.flatMap(([r]) => r);
+  const routes = read.flatMap(([, r]) => r);
   const owned = rules.flatMap((r): RoutingRule[] => {
     if (r.protocol !== protocol || r.action === 'other') return [];
     const { raw: _raw, ...rest } = r;
@@ -45,9 +42,9 @@ export async function discover(run: Runner, config: NftMwanConfig): Promise<Disc
   const protocol = g.routeProtocol ?? DEFAULTS.routeProtocol;
   const has6 = Object.values(config.interfaces).some((i) => (i.family ?? 'ipv4') !== 'ipv4');
   // IPv6 main routes and addresses only matter with an IPv6 WAN (owned IPv6 routing is always read: it may be stale).
-  const [listing, routing, main, main6, deviceAddresses, deviceAddresses6] = await Promise.all([
+  const [listing, routing4or46, main, main6, deviceAddresses, deviceAddresses6] = await Promise.all([
     listTable(run, 'inet', name),
-    readOwnedRouting(run, protocol),
+    readOwnedRouting(run, protocol, has6 ? [4, 6] : [4]),
     readMainRoutes(run, 4),
     has6 ? readMainRoutes(run, 6) : Promise.resolve([]),
     readAddresses(run, 4),
@@ -74,6 +71,10 @@ export async function discover(run: Runner, config: NftMwanConfig): Promise<Disc
   };
   // Specific unicast routes of the main table (LANs, the ISPs' own subnets, static routes) are never balanced.
   const specific = (routes: typeof main) => routes.filter((r) => r.dst !== 'default' && (r.type === undefined || r.type === 'unicast')).map((r) => r.dst);
+  // A config without IPv6 still cleans up after one that had it: the installed table says so.
+  const stale6 = !has6 && (listing ?? []).some((o) => (o.set as Obj | undefined)?.name === BYPASS_SET6);
+  const routing = stale6 ? await readOwnedRouting(run, protocol) : routing4or46;
+  const routingFamilies: (4 | 6)[] = has6 || stale6 ? [4, 6] : [4];
   const facts: SystemFacts = {
     autoGateways: gateways(main, (i) => i.gateway),
     addresses: byInterface(deviceAddresses),
@@ -85,7 +86,7 @@ export async function discover(run: Runner, config: NftMwanConfig): Promise<Disc
     facts.addresses6 = byInterface(deviceAddresses6);
     facts.connected6 = specific(main6);
   }
-  return { facts, listing, routing };
+  return { facts, listing, routing, routingFamilies };
 }
 
 /** What compile needs to know about the installed table: its ids, its objects, its sets' types and timeouts. */

@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NftBatch } from '../compile/plan.js';
-import { runChecked, type Runner } from './runner.js';
+import { commandLine, runChecked, type Runner } from './runner.js';
+import { MwanError } from '../errors.js';
 
 type Obj = Record<string, unknown>;
 
@@ -35,11 +36,14 @@ export async function listTables(run: Runner): Promise<{ family: string; name: s
 
 /** The table's objects as `nft -j list table` gives them, or null when there is no such table. */
 export async function listTable(run: Runner, family: string, name: string): Promise<Obj[] | null> {
-  // Ask which tables exist first rather than reading an error message to find out.
+  // One nft call when the table is there (every apply); only a failure asks which tables exist, so an
+  // absent table is told from a real error without reading nft's message.
+  const args = ['-j', 'list', 'table', family, name];
+  const r = await run('nft', args);
+  if (r.exitCode === 0) return nftItems(r.stdout).filter((i) => !('metainfo' in i));
   const tables = await listTables(run);
   if (!tables.some((t) => t.family === family && t.name === name)) return null;
-  const r = await runChecked(run, `cannot list table ${family} ${name}`, 'nft', ['-j', 'list', 'table', family, name]);
-  return nftItems(r.stdout).filter((i) => !('metainfo' in i));
+  throw new MwanError({ code: 'COMMAND_FAILED', summary: `cannot list table ${family} ${name}`, command: commandLine('nft', args), exitCode: r.exitCode, stderr: r.stderr });
 }
 
 export async function deleteTable(run: Runner, family: string, name: string): Promise<void> {
