@@ -1,5 +1,5 @@
 // Daemon footprint: resident memory and CPU (its own and its probes') while tracking 4 WANs at interval 1 s.
-import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Lab } from '../../lab/netns.js';
@@ -11,18 +11,40 @@ export interface Footprint {
   seconds: number;
   rssMb: number;
   peakRssMb: number;
-  /** Percent of one core: the daemon itself, and the probe processes it started (reaped children). */
+  /** Percent of one core: the daemon itself, and the probe processes it started (running or exited). */
   cpuSelfPct: number;
   cpuChildrenPct: number;
 }
 
 const TICKS = 100; // USER_HZ on Linux
 
-function cpuTicks(pid: number): { self: number; children: number } {
+function statFields(pid: number): string[] {
   // Fields after the command name: state is field 3; utime 14, stime 15, cutime 16, cstime 17.
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { self: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The daemon's own CPU ticks, and its probes': exited children (reaped) plus the running ones. */
+function cpuTicks(pid: number): { self: number; children: number; live: Map<number, number> } {
+  const f = statFields(pid);
+  const live = new Map<number, number>();
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) {
+      try {
+        const c = statFields(Number(child));
+        live.set(Number(child), Number(c[11]) + Number(c[12]));
+      } catch {
+        // Exited meanwhile: counted in cutime/cstime once reaped.
+      }
+    }
+  }
+  return { self: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]), live };
+}
+
+function liveDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, ticks] of after) sum += ticks - (before.get(pid) ?? 0);
+  return sum;
 }
 
 function memory(pid: number): { rss: number; hwm: number } {
@@ -61,7 +83,7 @@ export async function runFootprint(lab: Lab, o: { seconds: number; bin: string; 
       rssMb: m.rss,
       peakRssMb: m.hwm,
       cpuSelfPct: ((t1.self - t0.self) / TICKS / elapsed) * 100,
-      cpuChildrenPct: ((t1.children - t0.children) / TICKS / elapsed) * 100,
+      cpuChildrenPct: ((t1.children - t0.children + liveDelta(t0.live, t1.live)) / TICKS / elapsed) * 100,
     };
     o.log(`  daemon, ${f.wans} WANs at interval 1 s over ${o.seconds} s: RSS ${f.rssMb.toFixed(1)} MB (peak ${f.peakRssMb.toFixed(1)}), CPU ${f.cpuSelfPct.toFixed(2)} % self + ${f.cpuChildrenPct.toFixed(2)} % probes`);
     return f;

@@ -17,6 +17,7 @@ import { readLinks, readMainRoutes } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
 import { initialTracker, linkState, nextInterval, step, trackSettings, type Reason, type TrackEvent, type Tracker, type TrackSettings } from '../track/machine.js';
 import { runRound, type Egress, type Prober } from '../track/probes.js';
+import { PingSession, type EchoResult } from '../track/ping-session.js';
 import { serveControl, type ControlReply, type ControlRequest } from './control.js';
 import { runHooks, runMwan3User, type HookEvent } from './hooks.js';
 import { CONTROL_SOCKET, interfaceRecord, processAlive, readState, writeState, type DaemonState } from './state-file.js';
@@ -62,6 +63,8 @@ export class Daemon {
   private readonly loops = new Map<string, AbortController>();
   /** Cuts a probe loop's wait short (after a carrier change) so it re-reads its interval. */
   private readonly wakers = new Map<string, () => void>();
+  /** Re-checks a continuous ping's processes (after a carrier change or an apply). */
+  private readonly syncers = new Map<string, () => void>();
   private pending: Transition[] = [];
   private readonly prober: Prober;
   private readonly startedAt = new Date().toISOString();
@@ -235,7 +238,10 @@ export class Daemon {
     if (!t || this.stopping) return;
     const next = step(t, this.settings.get(name) ?? null, e);
     this.trackers.set(name, next);
-    if (e.type !== 'round' && next !== t) this.wakers.get(name)?.();
+    if (e.type !== 'round' && next !== t) {
+      this.wakers.get(name)?.();
+      this.syncers.get(name)?.();
+    }
     if (e.type === 'round' && next.lastRound && !next.lastRound.ok) {
       const r = next.lastRound;
       const failed = r.results.filter((p) => !p.ok).map((p) => `${p.target}: ${p.error ?? 'failed'}`);
@@ -312,6 +318,8 @@ export class Daemon {
         this.applyDone = gen;
         this.failures = 0;
         this.lastApply = { at: new Date().toISOString(), ok: true, error: null };
+        // The WANs' marks and devices are known (or changed): continuous probes start or follow.
+        for (const sync of this.syncers.values()) sync();
         const summary = Object.entries(states).map(([n, s]) => `${n}=${s}`).join(' ');
         this.o.log.info(`states applied in ${(performance.now() - t0).toFixed(0)} ms: ${summary}`);
         await this.afterApply(transitions, result.plan.markMask, new Map(result.plan.interfaces.map((i) => [i.name, i.mark])));
@@ -380,8 +388,50 @@ export class Daemon {
       if (s === null || (this.config.interfaces[name]?.enabled ?? true) === false) continue;
       const ac = new AbortController();
       this.loops.set(name, ac);
-      void this.probeLoop(name, s, ac.signal);
+      // One echo per round with ping: long-running ping processes; anything else: a probe run per round.
+      if (this.o.prober === undefined && s.method === 'ping' && s.count === 1) this.continuousPing(name, s, ac.signal);
+      else void this.probeLoop(name, s, ac.signal);
     }
+  }
+
+  /**
+   * Rounds from one long-running ping per target: a round is one verdict per target. The processes are
+   * started again whenever what they need changes (the interval for the state, the WAN's device or mark)
+   * and stopped while the link is down.
+   */
+  private continuousPing(name: string, s: TrackSettings, signal: AbortSignal): void {
+    let sessions: PingSession[] = [];
+    let queues: EchoResult[][] = [];
+    let current = '';
+    const sync = () => {
+      const t = this.trackers.get(name);
+      const e = this.egress.get(name);
+      const interval = t ? nextInterval(t, s) : s.interval;
+      const key = !signal.aborted && t?.carrier && e ? `${e.device}/${e.mark}/${interval}` : '';
+      if (key === current) return;
+      for (const x of sessions) x.stop();
+      sessions = [];
+      current = key;
+      if (key === '' || !e) return;
+      queues = s.targets.map(() => []);
+      sessions = s.targets.map(
+        (target, i) =>
+          new PingSession(target, e, interval, s.timeout, (_gen, _seq, r) => {
+            queues[i]?.push(r);
+            if (!queues.every((q) => q.length > 0)) return;
+            const results = queues.map((q, j) => ({ target: s.targets[j] as string, ...(q.shift() as EchoResult) }));
+            this.onEvent(name, { type: 'round', at: Date.now(), results });
+            sync();
+          }),
+      );
+      for (const x of sessions) x.start();
+    };
+    this.syncers.set(name, sync);
+    signal.addEventListener('abort', () => {
+      this.syncers.delete(name);
+      sync();
+    });
+    sync();
   }
 
   private async probeLoop(name: string, s: TrackSettings, signal: AbortSignal): Promise<void> {

@@ -1,5 +1,5 @@
 // The daemon through bad moments: probe programs that hang or crash, nft failing, a device that vanishes and returns.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it, onTestFailed } from 'vitest';
@@ -49,6 +49,20 @@ function wrappers(): { dir: string; set(tool: 'ping' | 'nft', mode: string | nul
   };
 }
 
+/** SIGKILL the direct children of `pid` whose command is `comm` (processes this test's daemon started). */
+function killChildren(pid: number, comm: string): void {
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    for (const child of children.map(Number)) {
+      try {
+        if (readFileSync(`/proc/${child}/comm`, 'utf8').trim() === comm) process.kill(child, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+  }
+}
+
 describeLab('nft-mwan daemon: survives bad moments', () => {
   const lab = new Lab();
   let net: MultiWan;
@@ -94,12 +108,15 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
   it.each(['hang', 'crash'])('a probe program that starts to %s fails its rounds; the daemon carries on and recovers', async (mode) => {
     const d = await start();
     wrap.set('ping', mode);
+    // The daemon's pings run continuously: end the ones it has running (its own children, by pid), so
+    // the next ones it starts are the broken program.
+    killChildren(d.proc.pid, 'ping');
     await d.waitFor('wan1', 'offline', 5_000);
     await d.waitFor('wan2', 'offline', 5_000);
     expect(d.proc.running).toBe(true);
     // status tells a broken probe from a broken WAN.
     const error = (await d.iface('wan1'))?.lastRound?.results[0]?.error;
-    expect(error).toMatch(mode === 'hang' ? /ping did not finish within \d+ ms \(killed\)/ : /ping died \(SIGSEGV\)/);
+    expect(error).toMatch(mode === 'hang' ? /ping (did not finish|produced no result) within \d+ ms \(killed\)/ : /ping died \(SIGSEGV\)/);
     wrap.set('ping', null);
     await d.waitFor('wan1', 'online', 5_000);
     await d.waitFor('wan2', 'online', 5_000);
