@@ -37,7 +37,7 @@ import { type BackgroundProcess, type Lab, withLab } from '../../lab/netns.js';
 import { buildMultiWan, LAB_NET, type MultiWan, type WanIndex } from '../../lab/topology.js';
 import { mwan3Ruleset, pinAddress, PIN_LIMIT, type Mwan3Route } from './mwan3-iptables.js';
 
-export type DataplaneSetup = 'ecmp' | 'mwan3-iptables' | 'nft-mwan';
+export type DataplaneSetup = 'ecmp' | 'mark-floor' | 'mwan3-iptables' | 'nft-mwan';
 
 export interface DataplaneOptions {
   rounds: number;
@@ -137,7 +137,7 @@ interface Job {
   rules: number;
 }
 
-const label = (j: Job) => (j.setup === 'ecmp' ? 'ecmp' : `${j.setup} rules=${j.rules}`);
+const label = (j: Job) => (j.setup === 'ecmp' || j.setup === 'mark-floor' ? j.setup : `${j.setup} rules=${j.rules}`);
 
 async function gwState(lab: Lab): Promise<string> {
   const parts = await Promise.all([
@@ -188,6 +188,41 @@ async function install(ctx: Context, job: Job, undo: Undo[]): Promise<void> {
       'gw',
       `table inet bench_ecmp {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n    oifname { ${devs} } masquerade\n  }\n}\n`,
     );
+    return;
+  }
+  if (job.setup === 'mark-floor') {
+    // The least any per-connection policy router (mwan3's model, nft-mwan's) must do: restore the mark,
+    // pick a WAN for a NEW connection, save it, route by fwmark, masquerade. Nothing else: the floor of
+    // the design, between ECMP and a complete ruleset.
+    const ids = net.wans;
+    const marks = ids.map((k, i) => `${i} : 0x${(k * 0x100).toString(16)}`).join(', ');
+    const devs = ids.map((k) => `"${LAB_NET.wan[k].dev}"`).join(', ');
+    undo.push(() => lab.exec('gw', 'nft', ['delete', 'table', 'inet', 'bench_floor'], quiet));
+    await lab.nft(
+      'gw',
+      `table inet bench_floor {
+  chain pre {
+    type filter hook prerouting priority -150; policy accept;
+    ct mark != 0 meta mark set ct mark accept
+    ct state new meta mark set numgen random mod ${ids.length} map { ${marks} } ct mark set meta mark
+  }
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname { ${devs} } masquerade
+  }
+}
+`,
+    );
+    for (const k of ids) {
+      const w = LAB_NET.wan[k];
+      const mark = `0x${(k * 0x100).toString(16)}`;
+      undo.push(() => lab.ip('gw', ['rule', 'del', 'fwmark', mark, 'lookup', String(1000 + k), 'priority', String(1000 + k)], quiet));
+      await lab.ip('gw', ['rule', 'add', 'fwmark', mark, 'lookup', String(1000 + k), 'priority', String(1000 + k)]);
+      undo.push(() => lab.ip('gw', ['route', 'flush', 'table', String(1000 + k)], quiet));
+      await lab.ip('gw', ['route', 'add', 'default', 'via', w.gateway, 'dev', w.dev, 'table', String(1000 + k)]);
+      // Replies to the LAN: the main table's LAN route, for the marked packets too.
+      await lab.ip('gw', ['route', 'add', LAB_NET.lan.prefix, 'dev', LAB_NET.lan.gwDev, 'table', String(1000 + k)]);
+    }
     return;
   }
   if (job.setup === 'mwan3-iptables') {
@@ -419,6 +454,7 @@ export async function runDataplane(lab: Lab, net: MultiWan, o: DataplaneOptions)
     const ctx: Context = { lab, net, o, dir, trafgenConfig, burst, baseline: await gwState(lab) };
     const jobs: Job[] = [
       { setup: 'ecmp', rules: 0 },
+      { setup: 'mark-floor', rules: 0 },
       ...ruleCounts.flatMap((rules): Job[] => [
         { setup: 'mwan3-iptables', rules },
         { setup: 'nft-mwan', rules },
