@@ -9,9 +9,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-# iputils-ping and conntrack are used by tests; the benchmark (npm run bench) also uses trafgen
+# iputils-ping, conntrack and script (bsdutils: a terminal for the colour test) are used by tests; the benchmark (npm run bench) also uses trafgen
 # (netsniff-ng), iperf3, iptables (its mwan3-equivalent ruleset) and GNU time.
-packages=(nftables iproute2 conntrack iputils-ping ca-certificates netsniff-ng iperf3 iptables time)
+packages=(nftables iproute2 conntrack iputils-ping ca-certificates bsdutils netsniff-ng iperf3 iptables time)
 node_major() { node -e 'process.stdout.write(String(process.versions.node.split(".")[0]))' 2>/dev/null || echo 0; }
 if [ "$(node_major)" -lt 20 ]; then packages+=(nodejs npm); fi
 
