@@ -33,6 +33,9 @@ export interface SystemFacts {
   addresses6?: Readonly<Record<string, string>>;
   autoGateways6?: Readonly<Record<string, string>>;
   connected6?: readonly string[];
+  /** Every address of the router itself (IPv4 and IPv6): never balanced. */
+  local?: readonly string[];
+  local6?: readonly string[];
   /** Interface ids recorded in the installed table, so they survive re-applies. */
   previousIds: Readonly<Record<string, number>>;
   /** Objects in the installed table, so stale ones are deleted in the same transaction. */
@@ -61,11 +64,10 @@ export const chainName = {
   policy: (name: string) => `policy_${name}`,
   // Specials start with "_": interface names cannot, so they never collide.
   special: (s: Special) => `_${s}`,
-  count: (dir: 'rx' | 'tx', iface: string) => `count_${dir}_${iface}`,
   sticky: (rule: string) => `sticky_${rule}`,
   stick: (rule: string, iface: string, family: 'ipv4' | 'ipv6' = 'ipv4') => `stick${family === 'ipv6' ? '6' : ''}_${rule}_${iface}`,
 };
-/** Named counters per WAN: bytes and packets received from (rx) and sent to (tx) it, forwarded traffic. */
+/** Named counters per WAN: bytes and packets of the connections it carries, received from it (rx) and sent to it (tx). */
 export const counterName = (dir: 'rx' | 'tx', iface: string) => `${dir}_${iface}`;
 export const IDS_MAP = 'interface_ids';
 export const BYPASS_SET = 'bypass_v4';
@@ -132,13 +134,22 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
     ...enabled.map((i) => ({ name: i.name, mark: i.mark })),
     ...SPECIALS.map((s) => ({ name: chainName.special(s), mark: layout.special[s] })),
   ];
+  // Accounting rides on the chains every packet of a WAN's connections already passes (no hook of its own):
+  // arriving on the WAN's device is rx, anything else (from a LAN, from the router) is tx.
+  const devices = new Map(enabled.map((i) => [i.name, i.device]));
   for (const t of targets) {
-    chains.rule(chainName.mark(t.name), [
-      x.setMarkBits(x.meta('mark'), layout.mask, t.mark),
-      x.setMarkBits(x.ct('mark'), layout.mask, t.mark),
-      x.accept,
-    ]);
-    chains.rule(chainName.keep(t.name), [x.setMarkBits(x.meta('mark'), layout.mask, t.mark), x.accept]);
+    const device = devices.get(t.name);
+    for (const [chain, set] of [
+      [chainName.mark(t.name), [x.setMarkBits(x.meta('mark'), layout.mask, t.mark), x.setMarkBits(x.ct('mark'), layout.mask, t.mark)]],
+      [chainName.keep(t.name), [x.setMarkBits(x.meta('mark'), layout.mask, t.mark)]],
+    ] as const) {
+      if (device === undefined) {
+        chains.rule(chain, [...set, x.accept]);
+        continue;
+      }
+      chains.rule(chain, [...set, x.match('==', x.meta('iifname'), device), { counter: counterName('rx', t.name) }, x.accept]);
+      chains.rule(chain, [{ counter: counterName('tx', t.name) }, x.accept]);
+    }
   }
 
   // Prerouting: a packet that already carries one of our marks was decided upstream; an established
@@ -187,11 +198,8 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   // Without an IPv6 WAN the router's IPv6 connections are left to the main table.
   chains.rule('output', [...(v6 ? [] : [x.match('==', x.meta('nfproto'), 'ipv4')]), x.match('in', x.ct('state'), 'new'), x.goTo('classify')]);
 
-  // classify: NEW connections. The router itself, broadcast/multicast and connected networks are never balanced.
-  chains.rule('classify', [
-    x.match('==', { fib: { result: 'type', flags: ['daddr'] } }, { set: ['local', 'broadcast', 'multicast'] }),
-    x.accept,
-  ]);
+  // classify: NEW connections. The router's own addresses, loopback, broadcast, multicast and the main table's
+  // specific routes are never balanced: one set lookup (a `fib daddr type` test would cost a route lookup per packet).
   chains.rule('classify', [x.match('==', x.payload('ip', 'daddr'), `@${BYPASS_SET}`), x.accept]);
   // IPv6: its own bypass set with a WAN that carries it; else not balanced at all.
   if (v6) chains.rule('classify', [x.match('==', x.payload('ip6', 'daddr'), `@${BYPASS_SET6}`), x.accept]);
@@ -227,21 +235,6 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   }
   // Policies referenced by nothing still get a chain, so `explain`/status can show them.
 
-  // Accounting: bytes and packets forwarded through each WAN, into named counters that outlive re-applies
-  // (`flush table` empties chains, not objects). One map lookup per direction, whatever the number of WANs.
-  if (enabled.length > 0) {
-    chains.base('forward', { type: 'filter', hook: 'forward', prio: -150, policy: 'accept' });
-    for (const dir of ['rx', 'tx'] as const) {
-      chains.rule('forward', [
-        x.vmap(
-          x.meta(dir === 'rx' ? 'iifname' : 'oifname'),
-          enabled.map((i) => [i.device, { jump: { target: chainName.count(dir, i.name) } }]),
-        ),
-      ]);
-      for (const i of enabled) chains.rule(chainName.count(dir, i.name), [{ counter: counterName(dir, i.name) }]);
-    }
-  }
-
   if (enabled.length > 0) {
     const nat4 = enabled.filter((i) => has4(i) && (config.interfaces[i.name]?.nat ?? 'masquerade') === 'masquerade');
     if (nat4.length > 0) {
@@ -264,8 +257,8 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
     }
   }
 
-  const bypass = bypassElements('ipv4', [...facts.connected, ...(g.bypass ?? [])]);
-  const bypass6 = bypassElements('ipv6', [...(facts.connected6 ?? []), ...(g.bypass ?? [])]);
+  const bypass = bypassElements('ipv4', [...ALWAYS_LOCAL.ipv4, ...(facts.local ?? []), ...facts.connected, ...(g.bypass ?? [])]);
+  const bypass6 = bypassElements('ipv6', [...ALWAYS_LOCAL.ipv6, ...(facts.local6 ?? []), ...(facts.connected6 ?? []), ...(g.bypass ?? [])]);
 
   const commands: NftCommand[] = [x.addTable(FAMILY, table), { flush: { table: { family: FAMILY, name: table } } }];
   // Stale objects from an older config go in the same transaction, after the flush emptied their users.
@@ -412,6 +405,12 @@ function planPolicies(config: NftMwanConfig, byName: Map<string, PlannedInterfac
     };
   });
 }
+
+/** Destinations that are the router's or the link's whatever the addresses: loopback, broadcast, multicast, link-local. */
+const ALWAYS_LOCAL = {
+  ipv4: ['127.0.0.0/8', '224.0.0.0/4', '255.255.255.255/32'],
+  ipv6: ['::1/128', 'fe80::/10', 'ff00::/8'],
+} as const;
 
 /** ICMPv6 neighbour discovery and router advertisement types (nft names, as listed). */
 const ND_TYPES = ['nd-router-solicit', 'nd-router-advert', 'nd-neighbor-solicit', 'nd-neighbor-advert', 'nd-redirect'];

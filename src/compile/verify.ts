@@ -25,21 +25,18 @@ function pick(o: Obj, keys: readonly string[]): Record<string, unknown> {
 
 /** Canonical JSON: object keys sorted, anonymous set members sorted (nft may reorder them). */
 export function canonical(value: unknown): string {
-  return JSON.stringify(sortDeep(value));
-}
-
-function sortDeep(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortDeep);
-  if (value !== null && typeof value === 'object') {
-    const o = value as Obj;
-    const out: Obj = {};
-    for (const k of Object.keys(o).sort()) {
-      const v = sortDeep(o[k]);
-      out[k] = k === 'set' && Array.isArray(v) ? [...v].sort((a, b) => cmp(JSON.stringify(a), JSON.stringify(b))) : v;
-    }
-    return out;
+  // Built as a string in one pass: a large verdict map is compared on every apply.
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  const o = value as Obj;
+  const parts: string[] = [];
+  for (const k of Object.keys(o).sort()) {
+    const v = o[k];
+    if (v === undefined) continue;
+    const text = k === 'set' && Array.isArray(v) ? `[${v.map(canonical).sort(cmp).join(',')}]` : canonical(v);
+    parts.push(`${JSON.stringify(k)}:${text}`);
   }
-  return value;
+  return `{${parts.join(',')}}`;
 }
 
 function cmp(a: string, b: string): number {
@@ -58,23 +55,49 @@ function protocolNumber(v: unknown): unknown {
   return v;
 }
 
+/** The same value with l4proto matches as numbers; untouched parts are shared, not copied. */
 function normaliseProtocols(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(normaliseProtocols);
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    value.forEach((v, i) => {
+      const n = normaliseProtocols(v);
+      if (n !== v) (out ??= [...value])[i] = n;
+    });
+    return out ?? value;
+  }
   if (value === null || typeof value !== 'object') return value;
   const o = value as Obj;
   const m = o.match as Obj | undefined;
   if (m && (m.left as Obj | undefined)?.meta !== undefined && ((m.left as Obj).meta as Obj).key === 'l4proto') {
     return { ...o, match: { ...m, right: protocolNumber(m.right) } };
   }
-  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, normaliseProtocols(v)]));
+  let out: Obj | undefined;
+  for (const [k, v] of Object.entries(o)) {
+    const n = normaliseProtocols(v);
+    if (n !== v) (out ??= { ...o })[k] = n;
+  }
+  return out ?? o;
 }
 
 function ruleKey(r: Obj): string {
   return canonical({ expr: normaliseProtocols(r.expr), comment: r.comment ?? null });
 }
 
+/** Images of batches already seen: apply compares one plan's batch before and after the transaction. */
+const batchImages = new WeakMap<NftBatch, Map<string, TableImage>>();
+
 /** What the batch leaves in the table (it starts with add+flush, so earlier content does not matter). */
 export function imageOfBatch(batch: NftBatch, tableName: string): TableImage {
+  const byTable = batchImages.get(batch) ?? new Map<string, TableImage>();
+  batchImages.set(batch, byTable);
+  const seen = byTable.get(tableName);
+  if (seen) return seen;
+  const img = buildBatchImage(batch, tableName);
+  byTable.set(tableName, img);
+  return img;
+}
+
+function buildBatchImage(batch: NftBatch, tableName: string): TableImage {
   const img: TableImage = { chains: {}, sets: {} };
   for (const cmd of batch.nftables) {
     const [verb, body] = Object.entries(cmd)[0] as [string, Obj];
@@ -152,9 +175,10 @@ export function diffImages(expected: TableImage, actual: TableImage, o: DiffOpti
     }
     if (canonical(s.spec) !== canonical(a.spec)) out.push(`set ${name}: expected ${canonical(s.spec)}, found ${canonical(a.spec)}`);
     if (o.subsetSets?.has(name)) {
-      const missing = s.elements.filter((e) => !a.elements.includes(e));
+      const present = new Set(a.elements);
+      const missing = s.elements.filter((e) => !present.has(e));
       if (missing.length > 0) out.push(`set ${name}: missing elements ${missing.join(' ')}`);
-    } else if (canonical([...s.elements].sort()) !== canonical([...a.elements].sort())) {
+    } else if (s.elements.length !== a.elements.length || [...s.elements].sort(cmp).join('\n') !== [...a.elements].sort(cmp).join('\n')) {
       out.push(`set ${name}: expected elements ${s.elements.join(' ')}, found ${a.elements.join(' ')}`);
     }
   }

@@ -1,21 +1,16 @@
 // Validates a parsed config: JSON Schema (ajv) first, then the checks a schema cannot express.
-import { createRequire } from 'node:module';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { ConfigIssue } from '../errors.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import { parseTarget } from '../track/targets.js';
 import { parseIpElement, parseIpv4, parseIpv6, parsePort } from '../compile/net.js';
 import { markLayout, parseMask } from '../compile/marks.js';
-import configSchema from '../../schema/config.schema.json' with { type: 'json' };
+import { checkListen } from '../metrics/listen.js';
+import { validate as standaloneValidate } from '../generated/config-validator.js';
 
-// ajv is CommonJS; createRequire gives its constructor without ESM interop guesswork.
-const require = createRequire(import.meta.url);
-const Ajv = require('ajv') as typeof import('ajv').default;
-
-let compiled: ValidateFunction | undefined;
+// ajv's validator for the schema, generated as standalone code at build time (scripts/gen-types.mjs).
 function schemaValidator(): ValidateFunction {
-  compiled ??= new Ajv({ allErrors: true, strict: true, verbose: true }).compile(configSchema);
-  return compiled;
+  return standaloneValidate as unknown as ValidateFunction;
 }
 
 export type ValidationResult = { ok: true; config: NftMwanConfig } | { ok: false; issues: ConfigIssue[] };
@@ -226,6 +221,27 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     }
     if (rule.set !== undefined && !(rule.set in (config.sets ?? {}))) {
       add(at('set'), `unknown set "${rule.set}" (sets: ${list(Object.keys(config.sets ?? {})) || 'none declared in "sets"'})`);
+    } else if (rule.set !== undefined) {
+      // nft refuses `ip daddr @set` on an ipv6_addr set (and the reverse) at apply time: say so here instead.
+      const setType = config.sets?.[rule.set]?.type ?? 'ipv4_addr';
+      const setFamily = setType === 'ipv6_addr' ? 'ipv6' : 'ipv4';
+      const other = setFamily === 'ipv6' ? 'ipv4' : 'ipv6';
+      const onlyOther = (texts: string[] | undefined) =>
+        texts !== undefined && texts.every((t) => {
+          const p = parseIpElement(t);
+          return 'error' in p || p.interval.family === other;
+        });
+      const why =
+        ruleFamily === other
+          ? `"family": "${other}"`
+          : (other === 'ipv4' && rule.proto === 'icmp') || (other === 'ipv6' && rule.proto === 'icmpv6')
+            ? `"proto": "${rule.proto}"`
+            : onlyOther(rule.srcIp)
+              ? `its srcIp addresses are all ${other === 'ipv4' ? 'IPv4' : 'IPv6'}`
+              : onlyOther(rule.destIp)
+                ? `its destIp addresses are all ${other === 'ipv4' ? 'IPv4' : 'IPv6'}`
+                : null;
+      if (why !== null) add(at('set'), `set "${rule.set}" holds ${setType}, but the rule is ${other}-only (${why})`);
     }
     for (const field of ['srcPort', 'destPort'] as const) {
       const ports = rule[field];
@@ -252,5 +268,12 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     const parsed = parseIpElement(text);
     if ('error' in parsed) add(pointer('globals', 'bypass', i), parsed.error);
   });
+  // Checked here, not only when the daemon binds: `check` and apply refuse it before anything runs.
+  const listen = g.metrics?.listen;
+  if (listen !== undefined) {
+    const r = checkListen(listen);
+    if ('error' in r) add('/globals/metrics/listen', `"${listen}": ${r.error}`);
+    else if (r.port === 0) add('/globals/metrics/listen', `"${listen}": port 0 would be a new random port on every start; give a fixed one, e.g. 9523`);
+  }
   return issues;
 }

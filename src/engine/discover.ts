@@ -3,7 +3,7 @@ import { BYPASS_SET6, DEFAULTS, IDS_MAP, type SystemFacts } from '../compile/com
 import type { Route, RoutingRule } from '../compile/plan.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import { listTable } from '../system/nft.js';
-import { readAddresses, readMainRoutes, readRoutesWithProtocol, readRules } from '../system/ip.js';
+import { readIpState, readRoutesWithProtocol, readRules, type IpState, type ListedRule } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
 
 type Obj = Record<string, unknown>;
@@ -25,8 +25,14 @@ export interface Discovery {
 /** ip rules and routes stamped with nft-mwan's protocol: the only ones it ever changes. */
 export async function readOwnedRouting(run: Runner, protocol: number, families: readonly (4 | 6)[] = [4, 6]): Promise<OwnedRouting> {
   const read = await Promise.all(families.map((f) => Promise.all([readRules(run, f), readRoutesWithProtocol(run, f, protocol)])));
-  const rules = read.flatMap(([r]) => r);
-  const routes = read.flatMap(([, r]) => r);
+  return ownedRouting(
+    read.flatMap(([r]) => r),
+    read.flatMap(([, r]) => r),
+    protocol,
+  );
+}
+
+function ownedRouting(rules: readonly ListedRule[], routes: Route[], protocol: number): OwnedRouting {
   const owned = rules.flatMap((r): RoutingRule[] => {
     if (r.protocol !== protocol || r.action === 'other') return [];
     const { raw: _raw, ...rest } = r;
@@ -41,15 +47,22 @@ export async function discover(run: Runner, config: NftMwanConfig): Promise<Disc
   const name = g.table ?? DEFAULTS.table;
   const protocol = g.routeProtocol ?? DEFAULTS.routeProtocol;
   const has6 = Object.values(config.interfaces).some((i) => (i.family ?? 'ipv4') !== 'ipv4');
-  // IPv6 main routes and addresses only matter with an IPv6 WAN (owned IPv6 routing is always read: it may be stale).
-  const [listing, routing4or46, main, main6, deviceAddresses, deviceAddresses6] = await Promise.all([
+  // One ip process per family; IPv6 only with an IPv6 WAN (a stale IPv6 setup is read below when the table shows one).
+  const [listing, ip4, ip6] = await Promise.all([
     listTable(run, 'inet', name),
-    readOwnedRouting(run, protocol, has6 ? [4, 6] : [4]),
-    readMainRoutes(run, 4),
-    has6 ? readMainRoutes(run, 6) : Promise.resolve([]),
-    readAddresses(run, 4),
-    has6 ? readAddresses(run, 6) : Promise.resolve(new Map<string, string>()),
+    readIpState(run, 4, protocol),
+    has6 ? readIpState(run, 6, protocol) : Promise.resolve(null),
   ]);
+  const main = ip4.main;
+  const main6 = ip6?.main ?? [];
+  const deviceAddresses = ip4.addresses;
+  const deviceAddresses6 = ip6?.addresses ?? { byDevice: new Map<string, string>(), all: [] };
+  const states: IpState[] = ip6 ? [ip4, ip6] : [ip4];
+  const routing4or46 = ownedRouting(
+    states.flatMap((st) => st.rules),
+    states.flatMap((st) => st.owned),
+    protocol,
+  );
   const byInterface = (devices: Map<string, string>) => {
     const out: Record<string, string> = {};
     for (const [ifName, iface] of Object.entries(config.interfaces)) {
@@ -77,13 +90,15 @@ export async function discover(run: Runner, config: NftMwanConfig): Promise<Disc
   const routingFamilies: (4 | 6)[] = has6 || stale6 ? [4, 6] : [4];
   const facts: SystemFacts = {
     autoGateways: gateways(main, (i) => i.gateway),
-    addresses: byInterface(deviceAddresses),
+    addresses: byInterface(deviceAddresses.byDevice),
+    local: deviceAddresses.all,
     connected: specific(main),
     ...tableFacts(listing),
   };
   if (has6) {
     facts.autoGateways6 = gateways(main6, (i) => i.gateway6);
-    facts.addresses6 = byInterface(deviceAddresses6);
+    facts.addresses6 = byInterface(deviceAddresses6.byDevice);
+    facts.local6 = deviceAddresses6.all;
     facts.connected6 = specific(main6);
   }
   return { facts, listing, routing, routingFamilies };

@@ -18,7 +18,7 @@ export interface Status {
   interfaces: (PlannedInterface & { state: 'online' | 'offline' | 'disabled' })[];
   policies: PlannedPolicy[];
   routing: { rules: number; routes: number; priorities: number[]; tables: number[] };
-  /** Per enabled WAN: live connections (conntrack, by mark), bytes and packets forwarded (nft counters). */
+  /** Per enabled WAN: live connections (conntrack, by mark), bytes and packets of its connections (nft counters). */
   traffic: Record<string, WanCounters>;
 }
 

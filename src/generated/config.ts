@@ -99,7 +99,7 @@ export interface Globals {
 }
 export interface Interface {
   /**
-   * Linux network device (at most 15 characters).
+   * Linux network device: at most 15 characters, printable ASCII, not "." or "..", without white space, '/', ':', '#', quotes or backslash (what the kernel accepts and an ip -batch line carries whole).
    */
   device: string;
   /**

@@ -129,7 +129,7 @@ export function renderMetrics(input: MetricsInput): string {
     {
       name: 'nft_mwan_wan_bytes_total',
       type: 'counter',
-      help: 'Bytes received (rx) and sent (tx) through the WAN.',
+      help: 'Bytes of the connections nft-mwan marked for the WAN, received from it (rx) and sent to it (tx).',
       samples: perCounted((name, c) => [
         ...one({ interface: name, direction: 'rx' }, c.rxBytes),
         ...one({ interface: name, direction: 'tx' }, c.txBytes),
@@ -138,7 +138,7 @@ export function renderMetrics(input: MetricsInput): string {
     {
       name: 'nft_mwan_wan_packets_total',
       type: 'counter',
-      help: 'Packets received (rx) and sent (tx) through the WAN.',
+      help: 'Packets of the connections nft-mwan marked for the WAN, received from it (rx) and sent to it (tx).',
       samples: perCounted((name, c) => [
         ...one({ interface: name, direction: 'rx' }, c.rxPackets),
         ...one({ interface: name, direction: 'tx' }, c.txPackets),

@@ -35,7 +35,11 @@ function familyFlag(family: IpFamily): string {
 
 export async function readRules(run: Runner, family: IpFamily): Promise<ListedRule[]> {
   const r = await runChecked(run, 'cannot read ip rules', 'ip', ['-j', familyFlag(family), 'rule', 'show']);
-  return (JSON.parse(r.stdout || '[]') as Obj[]).map((o) => {
+  return parseRules(r.stdout, family);
+}
+
+function parseRules(stdout: string, family: IpFamily): ListedRule[] {
+  return (JSON.parse(stdout || '[]') as Obj[]).map((o) => {
     const action = o.action === undefined ? 'lookup' : o.action === 'unreachable' || o.action === 'blackhole' ? o.action : 'other';
     const table = o.table === undefined ? undefined : o.table === 'main' ? 'main' : (num(o.table) ?? String(o.table));
     const rule: ListedRule = { family, priority: Number(o.priority), action, raw: o };
@@ -58,7 +62,11 @@ export async function readRules(run: Runner, family: IpFamily): Promise<ListedRu
 /** Routes stamped with `protocol`, in every table but the kernel's own (local, main, default). */
 export async function readRoutesWithProtocol(run: Runner, family: IpFamily, protocol: number): Promise<Route[]> {
   const r = await runChecked(run, 'cannot read routes', 'ip', ['-j', familyFlag(family), 'route', 'show', 'table', 'all', 'proto', String(protocol)]);
-  return (JSON.parse(r.stdout || '[]') as Obj[]).flatMap((o) => {
+  return parseOwnedRoutes(r.stdout, family, protocol);
+}
+
+function parseOwnedRoutes(stdout: string, family: IpFamily, protocol: number): Route[] {
+  return (JSON.parse(stdout || '[]') as Obj[]).flatMap((o) => {
     const table = num(o.table);
     if (table === undefined) return []; // main/local/default are never nft-mwan's
     const route: Route = { family, table, dst: String(o.dst), dev: String(o.dev), protocol };
@@ -71,7 +79,11 @@ export async function readRoutesWithProtocol(run: Runner, family: IpFamily, prot
 
 export async function readMainRoutes(run: Runner, family: IpFamily): Promise<MainRoute[]> {
   const r = await runChecked(run, 'cannot read the main routing table', 'ip', ['-j', familyFlag(family), 'route', 'show', 'table', 'main']);
-  return (JSON.parse(r.stdout || '[]') as Obj[]).map((o) => {
+  return parseMainRoutes(r.stdout);
+}
+
+function parseMainRoutes(stdout: string): MainRoute[] {
+  return (JSON.parse(stdout || '[]') as Obj[]).map((o) => {
     const route: MainRoute = { dst: String(o.dst) };
     if (typeof o.gateway === 'string') route.gateway = o.gateway;
     if (typeof o.dev === 'string') route.dev = o.dev;
@@ -84,10 +96,16 @@ export async function readMainRoutes(run: Runner, family: IpFamily): Promise<Mai
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-/** Every token goes on one batch line, so none may contain white space (a newline would start a new command). */
+/**
+ * Every token goes on one batch line, read by iproute2's own splitter: white space ends a token (a newline
+ * starts a new command), '#' starts a comment that drops the rest of the line, quotes and backslashes are
+ * taken apart. The config schema already refuses such device names; this is the second line of defence.
+ */
 function token(value: string | number): string {
   const s = String(value);
-  if (!/^[^\s]+$/.test(s)) throw new MwanError({ code: 'INTERNAL', summary: `refusing to pass ${JSON.stringify(s)} to ip -batch` });
+  if (!/^[^\s\x00-\x1f\x7f#"'\\]+$/.test(s)) {
+    throw new MwanError({ code: 'INTERNAL', summary: `refusing to pass ${JSON.stringify(s)} to ip -batch: white space, control characters, '#', quotes and backslashes would change the line` });
+  }
   return s;
 }
 
@@ -138,17 +156,34 @@ export async function applyRoutingOps(run: Runner, ops: readonly RoutingOp[]): P
   }
 }
 
-/** The first global address of one family of every device that has one. */
-export async function readAddresses(run: Runner, family: IpFamily = 4): Promise<Map<string, string>> {
+/** The first global address of one family of every device that has one, and every address of that family. */
+export async function readAddressFacts(run: Runner, family: IpFamily = 4): Promise<AddressFacts> {
   const r = await runChecked(run, 'cannot read addresses', 'ip', ['-j', familyFlag(family), 'addr', 'show']);
-  const out = new Map<string, string>();
+  return parseAddresses(r.stdout, family);
+}
+
+export interface AddressFacts {
+  /** The first global address of each device that has one. */
+  byDevice: Map<string, string>;
+  /** Every address of the family, on any device. */
+  all: string[];
+}
+
+function parseAddresses(stdout: string, family: IpFamily): AddressFacts {
+  const byDevice = new Map<string, string>();
+  const all: string[] = [];
   const want = family === 4 ? 'inet' : 'inet6';
-  for (const link of JSON.parse(r.stdout || '[]') as Obj[]) {
-    const info = (link.addr_info as Obj[] | undefined) ?? [];
-    const global = info.find((a) => a.family === want && a.scope === 'global' && typeof a.local === 'string');
-    if (typeof link.ifname === 'string' && global) out.set(link.ifname, String(global.local));
+  for (const link of JSON.parse(stdout || '[]') as Obj[]) {
+    const info = ((link.addr_info as Obj[] | undefined) ?? []).filter((a) => a.family === want && typeof a.local === 'string');
+    all.push(...info.map((a) => String(a.local)));
+    const global = info.find((a) => a.scope === 'global');
+    if (typeof link.ifname === 'string' && global) byDevice.set(link.ifname, String(global.local));
   }
-  return out;
+  return { byDevice, all };
+}
+
+export async function readAddresses(run: Runner, family: IpFamily = 4): Promise<Map<string, string>> {
+  return (await readAddressFacts(run, family)).byDevice;
 }
 
 export interface LinkInfo {
@@ -172,11 +207,42 @@ export async function readLinks(run: Runner): Promise<Map<string, LinkInfo>> {
   return out;
 }
 
-/** Every IPv4 address configured on the system (the router's own: `fib daddr type local`). */
+/** Every address of one family configured on the system (the router's own). */
 export async function readLocalAddresses(run: Runner, family: IpFamily = 4): Promise<string[]> {
-  const r = await runChecked(run, 'cannot read addresses', 'ip', ['-j', familyFlag(family), 'addr', 'show']);
-  const want = family === 4 ? 'inet' : 'inet6';
-  return (JSON.parse(r.stdout || '[]') as Obj[]).flatMap((link) =>
-    ((link.addr_info as Obj[] | undefined) ?? []).flatMap((a) => (a.family === want && typeof a.local === 'string' ? [a.local] : [])),
-  );
+  return (await readAddressFacts(run, family)).all;
+}
+
+export interface IpState {
+  rules: ListedRule[];
+  /** Routes stamped with the protocol, outside the kernel's own tables. */
+  owned: Route[];
+  main: MainRoute[];
+  addresses: AddressFacts;
+}
+
+/**
+ * Everything discovery needs of one family in ONE `ip -j -batch` (a process per family, not per listing):
+ * iproute2 prints one JSON document per line, one line per command, in order.
+ */
+export async function readIpState(run: Runner, family: IpFamily, protocol: number): Promise<IpState> {
+  const commands = ['rule show', `route show table all proto ${token(protocol)}`, 'route show table main', 'addr show'];
+  const r = await runChecked(run, 'cannot read ip rules, routes and addresses', 'ip', ['-j', familyFlag(family), '-batch', '-'], {
+    input: `${commands.join('\n')}\n`,
+  });
+  const docs = r.stdout.split('\n').filter((l) => l.trim() !== '');
+  if (docs.length !== commands.length) {
+    throw new MwanError({
+      code: 'COMMAND_FAILED',
+      summary: `ip -j -batch printed ${docs.length} JSON documents for ${commands.length} commands`,
+      command: `ip -j ${familyFlag(family)} -batch -`,
+      stderr: r.stderr,
+    });
+  }
+  const [rules, owned, main, addresses] = docs as [string, string, string, string];
+  return {
+    rules: parseRules(rules, family),
+    owned: parseOwnedRoutes(owned, family, protocol),
+    main: parseMainRoutes(main),
+    addresses: parseAddresses(addresses, family),
+  };
 }

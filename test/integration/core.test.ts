@@ -143,6 +143,23 @@ describeLab('nft-mwan core in a namespace lab', () => {
     expect(await conntrackMarks(lab, 'gw', 6003)).toEqual([0, 0, 0, 0, 0]);
   });
 
+  it('leaves connections to a router address that no main-table route covers unmarked (a /32 on lo)', async () => {
+    dumpOnFailure();
+    // Only the local table knows 203.0.113.250: the bypass set must hold the router's own addresses.
+    const own = '203.0.113.250';
+    await lab.ip('gw', ['addr', 'add', `${own}/32`, 'dev', 'lo']);
+    try {
+      await cliOk(lab, 'gw', 'apply', '--config', config);
+      expect(await gw('nft', 'list', 'set', 'inet', 'nft_mwan', 'bypass_v4')).toContain(own);
+      await startTcpServer(lab, 'gw', [endpoint(own, 6004)]);
+      expect(await connectMany('lan', endpoint(own, 6004), 5, 1)).toMatchObject({ ok: 5, peers: { [LAN.addr]: 5 } });
+      expect(await conntrackMarks(lab, 'gw', 6004)).toEqual([0, 0, 0, 0, 0]);
+    } finally {
+      await lab.ip('gw', ['addr', 'del', `${own}/32`, 'dev', 'lo']);
+      await cliOk(lab, 'gw', 'apply', '--config', config);
+    }
+  });
+
   it('re-applying the same config changes nothing at all', async () => {
     dumpOnFailure();
     const before = await snapshot(lab, 'gw');

@@ -111,13 +111,13 @@ nft_mwan_wan_state_changes_total{interface="wan2"} 0
 # TYPE nft_mwan_wan_connections gauge
 nft_mwan_wan_connections{interface="wan1"} 17
 nft_mwan_wan_connections{interface="wan2"} 0
-# HELP nft_mwan_wan_bytes_total Bytes received (rx) and sent (tx) through the WAN.
+# HELP nft_mwan_wan_bytes_total Bytes of the connections nft-mwan marked for the WAN, received from it (rx) and sent to it (tx).
 # TYPE nft_mwan_wan_bytes_total counter
 nft_mwan_wan_bytes_total{interface="wan1",direction="rx"} 123456
 nft_mwan_wan_bytes_total{interface="wan1",direction="tx"} 7890
 nft_mwan_wan_bytes_total{interface="wan2",direction="rx"} 0
 nft_mwan_wan_bytes_total{interface="wan2",direction="tx"} 0
-# HELP nft_mwan_wan_packets_total Packets received (rx) and sent (tx) through the WAN.
+# HELP nft_mwan_wan_packets_total Packets of the connections nft-mwan marked for the WAN, received from it (rx) and sent to it (tx).
 # TYPE nft_mwan_wan_packets_total counter
 nft_mwan_wan_packets_total{interface="wan1",direction="rx"} 100
 nft_mwan_wan_packets_total{interface="wan1",direction="tx"} 50
