@@ -32,13 +32,13 @@ export const failoverConfig = (track: Record<string, number>) => ({
 });
 
 /** Does the installed balancing policy send new connections to wan2? Read from the kernel, not the daemon. */
-async function wan2InPolicy(lab: Lab): Promise<boolean> {
+export async function wan2InPolicy(lab: Lab): Promise<boolean> {
   // Not there yet (the daemon still starting) reads as "not in the policy".
   const r = await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'policy_balanced'], { reject: false });
   return r.exitCode === 0 && r.stdout.includes('"mark_wan2"');
 }
 
-async function until(lab: Lab, want: boolean, limitMs: number): Promise<number> {
+export async function until(lab: Lab, want: boolean, limitMs: number): Promise<number> {
   const t0 = performance.now();
   while (performance.now() - t0 < limitMs) {
     if ((await wan2InPolicy(lab)) === want) return performance.now() - t0;

@@ -1,11 +1,17 @@
 // User hooks (mwan3.user's successor): run on every state change, in the background, each with a timeout.
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import type { Stats } from 'node:fs';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
+import type { LinkState } from '../compile/compile.js';
+import type { Reason } from '../track/machine.js';
 
 export interface HookEvent {
-  /** mwan3 names: ifup/ifdown (link or operator), connected/disconnected (probes). */
-  action: 'ifup' | 'ifdown' | 'connected' | 'disconnected';
+  /**
+   * mwan3 names: ifup/ifdown (link or operator), connected/disconnected (probes), and the tracker's
+   * in-between states: disconnecting (first failed round while online), connecting (first good round while offline).
+   */
+  action: 'ifup' | 'ifdown' | 'connected' | 'disconnected' | 'connecting' | 'disconnecting';
   interface: string;
   device: string;
   state: string;
@@ -17,7 +23,25 @@ export interface HookLog {
   warn(m: string): void;
 }
 
-/** Executables to run: the file itself, or a directory's regular executable files in name order. */
+/** The mwan3 action of a state change: probes say connected/disconnected; the link or the operator ifup/ifdown. */
+export function hookAction(from: LinkState, to: LinkState, reason: Reason): HookEvent['action'] {
+  if (reason === 'probes') return to === 'online' ? 'connected' : 'disconnected';
+  if (to === 'down') return 'ifdown';
+  // The link is back (down -> offline: carrier, probes not yet good), as mwan3's ifup on the hotplug event.
+  if (from === 'down') return 'ifup';
+  return to === 'online' ? 'ifup' : 'ifdown';
+}
+
+/** Hooks run as root: one anybody could have written (or replaced) would hand them the router. */
+function unsafe(s: Stats): boolean {
+  return (process.getuid?.() === 0 && s.uid !== 0) || (s.mode & 0o022) !== 0;
+}
+
+/**
+ * Executables to run: the file itself, or a directory's regular executable files in name order. A directory
+ * that others could write to (so add a hook to) runs nothing; a symlink runs only when its target and the
+ * target's directory pass the same checks.
+ */
 export async function hookPrograms(path: string, log: HookLog): Promise<string[]> {
   let st;
   try {
@@ -26,13 +50,30 @@ export async function hookPrograms(path: string, log: HookLog): Promise<string[]
     log.warn(`hooks: ${path} does not exist; no hook run`);
     return [];
   }
+  if (st.isDirectory() && unsafe(st)) {
+    log.warn(`hooks: not running the hooks in ${path}: the directory must be owned by root and not writable by group or others`);
+    return [];
+  }
   const candidates = st.isDirectory() ? (await readdir(path)).sort().map((n) => join(path, n)) : [path];
   const out: string[] = [];
   for (const file of candidates) {
+    const l = await lstat(file).catch(() => undefined);
+    if (l?.isSymbolicLink() && file !== path) {
+      const target = await realpath(file).catch(() => null);
+      const [t, d] = target === null ? [] : await Promise.all([stat(target).catch(() => undefined), stat(dirname(target)).catch(() => undefined)]);
+      if (!t?.isFile() || (t.mode & 0o111) === 0) continue;
+      // A root-owned sticky directory (like /tmp) lets nobody but the target's owner replace it.
+      const dirUnsafe = !d || (process.getuid?.() === 0 && d.uid !== 0) || ((d.mode & 0o022) !== 0 && (d.mode & 0o1000) === 0);
+      if (unsafe(t) || dirUnsafe) {
+        log.warn(`hooks: skipping ${file}: it links to ${target}, which (and its directory) must be owned by root and not writable by group or others`);
+        continue;
+      }
+      out.push(file);
+      continue;
+    }
     const s = await stat(file).catch(() => undefined);
     if (!s?.isFile() || (s.mode & 0o111) === 0) continue;
-    // Hooks run as root: one anybody could have written would hand them the router.
-    if ((process.getuid?.() === 0 && s.uid !== 0) || (s.mode & 0o022) !== 0) {
+    if (unsafe(s)) {
       log.warn(`hooks: skipping ${file}: it must be owned by root and not writable by group or others`);
       continue;
     }
@@ -63,7 +104,7 @@ export function hookEnv(e: HookEvent): Record<string, string> {
 export async function runMwan3User(file: string, e: HookEvent, timeoutS: number, log: HookLog): Promise<void> {
   const st = await stat(file).catch(() => undefined);
   if (!st?.isFile()) return log.warn(`mwan3User: ${file} does not exist; not run`);
-  if ((process.getuid?.() === 0 && st.uid !== 0) || (st.mode & 0o022) !== 0) {
+  if (unsafe(st)) {
     return log.warn(`mwan3User: skipping ${file}: it must be owned by root and not writable by group or others`);
   }
   await runOne('/bin/sh', [file], { ACTION: e.action, INTERFACE: e.interface, DEVICE: e.device, PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, e, timeoutS, log, file);

@@ -201,3 +201,15 @@ function round(t: Tracker, s: TrackSettings, at: number, results: readonly Probe
   if (goods >= s.up) return { ...next, ...enter('online', at, 'probes'), lastRound: summary };
   return { ...next, goods };
 }
+
+/**
+ * mwan3's in-between states, which change no rule: the first failed round of a WAN in service
+ * (disconnecting) and the first good round of one out of it (connecting). None when that very round
+ * changes the state (then it is disconnected/connected), without carrier or while forced down.
+ */
+export function progress(before: Tracker, after: Tracker): 'connecting' | 'disconnecting' | null {
+  if (!before.carrier || !after.carrier || after.forcedDown || before.state !== after.state) return null;
+  if (after.state === 'online' && before.fails === 0 && after.fails === 1) return 'disconnecting';
+  if (after.state === 'offline' && before.goods === 0 && after.goods === 1) return 'connecting';
+  return null;
+}

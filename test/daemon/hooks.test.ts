@@ -1,10 +1,12 @@
 // User hooks: which files run (and which are refused as unsafe), the environment they get, and that a failing or
 // hanging hook is logged and, at its timeout, killed with everything it started, never thrown.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hookEnv, hookPrograms, runHooks, type HookEvent } from '../../src/daemon/hooks.js';
+import { hookAction, hookEnv, hookPrograms, runHooks, runMwan3User, type HookEvent } from '../../src/daemon/hooks.js';
+import type { LinkState } from '../../src/compile/compile.js';
+import type { Reason } from '../../src/track/machine.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -81,10 +83,86 @@ describe('hookPrograms', () => {
     expect(warn).toEqual([expect.stringContaining(`skipping ${bad}`)]);
   });
 
+  it.each([
+    ['group-writable', 0o775],
+    ['other-writable', 0o757],
+    ['other-writable even with the sticky bit (anyone could add a hook)', 0o1777],
+  ])('runs nothing from a %s directory, and says why', async (_what, mode) => {
+    const hooks = join(dir, 'hooks.d');
+    mkdirSync(hooks);
+    script(join(hooks, '10-ok'), 'true');
+    chmodSync(hooks, mode);
+    const { log, warn } = recorder();
+    expect(await hookPrograms(hooks, log)).toEqual([]);
+    expect(warn).toEqual([`hooks: not running the hooks in ${hooks}: the directory must be owned by root and not writable by group or others`]);
+  });
+
+  it.runIf(isRoot)('runs nothing from a directory owned by another user when running as root', async () => {
+    const hooks = join(dir, 'hooks.d');
+    mkdirSync(hooks, { mode: 0o755 });
+    script(join(hooks, '10-ok'), 'true');
+    chownSync(hooks, 1000, 1000);
+    const { log, warn } = recorder();
+    expect(await hookPrograms(hooks, log)).toEqual([]);
+    expect(warn).toEqual([expect.stringContaining(`not running the hooks in ${hooks}`)]);
+  });
+
+  it.each<[string, (target: string, targetDir: string) => void, boolean]>([
+    ['a safe file in a safe directory', () => undefined, true],
+    ['a group-writable file', (t) => chmodSync(t, 0o775), false],
+    ['a file in an other-writable directory (it could be replaced)', (_t, d) => chmodSync(d, 0o757), false],
+    ['a file in a sticky other-writable directory, like /tmp (only its owner can replace it)', (_t, d) => chmodSync(d, 0o1777), true],
+  ])('a symlink in the hooks directory runs only if it points to %s', async (_what, spoil, runs) => {
+    const hooks = join(dir, 'hooks.d');
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(hooks, { mode: 0o755 });
+    mkdirSync(elsewhere, { mode: 0o755 });
+    const target = script(join(elsewhere, 'real-hook'), 'true');
+    symlinkSync(target, join(hooks, '10-link'));
+    spoil(target, elsewhere);
+    const { log, warn } = recorder();
+    expect(await hookPrograms(hooks, log)).toEqual(runs ? [join(hooks, '10-link')] : []);
+    expect(warn).toEqual(runs ? [] : [`hooks: skipping ${join(hooks, '10-link')}: it links to ${target}, which (and its directory) must be owned by root and not writable by group or others`]);
+  });
+
+  it.runIf(isRoot)('a symlink to a file owned by another user is skipped when running as root', async () => {
+    const hooks = join(dir, 'hooks.d');
+    mkdirSync(hooks, { mode: 0o755 });
+    const target = script(join(dir, 'theirs'), 'true');
+    chownSync(target, 1000, 1000);
+    symlinkSync(target, join(hooks, '10-link'));
+    const { log, warn } = recorder();
+    expect(await hookPrograms(hooks, log)).toEqual([]);
+    expect(warn).toEqual([expect.stringContaining(`skipping ${join(hooks, '10-link')}: it links to ${target}`)]);
+  });
+
+  it('a dangling symlink runs nothing', async () => {
+    const hooks = join(dir, 'hooks.d');
+    mkdirSync(hooks, { mode: 0o755 });
+    symlinkSync(join(dir, 'gone'), join(hooks, '10-link'));
+    const { log } = recorder();
+    expect(await hookPrograms(hooks, log)).toEqual([]);
+  });
+
   it('a missing path runs nothing and says so', async () => {
     const { log, warn } = recorder();
     expect(await hookPrograms(join(dir, 'nope'), log)).toEqual([]);
     expect(warn).toEqual([expect.stringContaining(`${join(dir, 'nope')} does not exist`)]);
+  });
+});
+
+describe('hookAction', () => {
+  it.each<[string, LinkState, LinkState, Reason, HookEvent['action']]>([
+    ['probes failing take a WAN out', 'online', 'offline', 'probes', 'disconnected'],
+    ['probes answering bring it back', 'offline', 'online', 'probes', 'connected'],
+    ['carrier lost while online', 'online', 'down', 'carrier', 'ifdown'],
+    ['carrier lost while offline', 'offline', 'down', 'carrier', 'ifdown'],
+    ['carrier back on a tracked link (probes not yet good)', 'down', 'offline', 'carrier', 'ifup'],
+    ['carrier back on an untracked link', 'down', 'online', 'carrier', 'ifup'],
+    ['nft-mwan ifdown', 'online', 'offline', 'operator', 'ifdown'],
+    ['nft-mwan ifup', 'offline', 'online', 'operator', 'ifup'],
+  ])('%s: %s -> %s is %s', (_what, from, to, reason, action) => {
+    expect(hookAction(from, to, reason)).toBe(action);
   });
 });
 
@@ -178,5 +256,40 @@ describe('runHooks', () => {
     const { log, warn } = recorder();
     await expect(runHooks(join(dir, 'nope'), event, 1, log)).resolves.toBeUndefined();
     expect(warn).toEqual([expect.stringContaining('does not exist')]);
+  });
+});
+
+describe('runMwan3User', () => {
+  const user = (mode: number, out: string) => script(join(dir, 'mwan3.user'), `echo "$ACTION $INTERFACE $DEVICE" >> '${out}'`, mode);
+
+  it('sources the file with ACTION, INTERFACE and DEVICE (it need not be executable)', async () => {
+    const out = join(dir, 'out.txt');
+    const file = user(0o644, out);
+    const { log, warn } = recorder();
+    await runMwan3User(file, { ...event, action: 'connecting' }, 5, log);
+    expect(readFileSync(out, 'utf8')).toBe('connecting wan1 eth1\n');
+    expect(warn).toEqual([]);
+  });
+
+  it.each([
+    ['group-writable', 0o664],
+    ['other-writable', 0o646],
+  ])('refuses a %s mwan3.user: not run, and says why', async (_what, mode) => {
+    const out = join(dir, 'out.txt');
+    const file = user(mode, out);
+    const { log, warn } = recorder();
+    await runMwan3User(file, event, 5, log);
+    expect(existsSync(out)).toBe(false);
+    expect(warn).toEqual([`mwan3User: skipping ${file}: it must be owned by root and not writable by group or others`]);
+  });
+
+  it.runIf(isRoot)('refuses an mwan3.user owned by another user when running as root', async () => {
+    const out = join(dir, 'out.txt');
+    const file = user(0o644, out);
+    chownSync(file, 1000, 1000);
+    const { log, warn } = recorder();
+    await runMwan3User(file, event, 5, log);
+    expect(existsSync(out)).toBe(false);
+    expect(warn).toEqual([expect.stringContaining(`mwan3User: skipping ${file}`)]);
   });
 });

@@ -128,10 +128,12 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     wrap.set('nft', 'fail');
     await net.setUpstream(2, 'drop');
     await d.waitFor('wan2', 'offline', 3_000);
-    await lab.waitFor(() => d.log().filter((l) => /error: apply failed \(attempt \d+\), retrying in/.test(l)).length >= 2, {
-      timeoutMs: 5_000,
-      what: 'two failed attempts',
-    });
+    const waits = () => d.log().flatMap((l) => /error: apply failed \(attempt \d+\), retrying in ([\d.]+) s/.exec(l)?.[1] ?? []).map(Number);
+    await lab.waitFor(() => waits().length >= 3, { timeoutMs: 5_000, what: 'three failed attempts' });
+    // Backoff: each wait longer than the one before.
+    const [w1, w2, w3] = waits() as [number, number, number];
+    expect(w2).toBeGreaterThan(w1);
+    expect(w3).toBeGreaterThan(w2);
     expect(d.log().join('\n')).toMatch(/nft: simulated failure/);
     expect((await d.state())?.lastApply).toMatchObject({ ok: false });
     // Still the old rules: some new connections still go to wan2, into its dead ISP, and fail.

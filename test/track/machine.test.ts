@@ -5,6 +5,7 @@ import {
   initialTracker,
   linkState,
   nextInterval,
+  progress,
   step,
   TRACK_DEFAULTS,
   trackSettings,
@@ -396,5 +397,33 @@ describe('initialTracker', () => {
     const t = initialTracker(initial, hasCarrier, 42, forcedDown);
     expect(t).toMatchObject({ state, since: 42, carrier: hasCarrier, forcedDown, fails: 0, goods: 0, window: [], lastRound: null, lastReason: 'start' });
     expect(linkState(t)).toBe(link);
+  });
+});
+
+describe('progress: mwan3\'s connecting and disconnecting', () => {
+  const s = settings({ down: 3, up: 3 });
+  /** The step of each event in turn, with what progress() says about it. */
+  const steps = (t: Tracker, ...events: ((t: Tracker) => Tracker)[]) =>
+    events.map((e) => {
+      const next = e(t);
+      const p = progress(t, next);
+      t = next;
+      return p;
+    });
+  const good = (t: Tracker) => round(t, s, GOOD);
+  const bad = (t: Tracker) => round(t, s, FAIL);
+
+  it.each<[string, () => Tracker, ((t: Tracker) => Tracker)[], (string | null)[]]>([
+    ['the first failed round while online is disconnecting; the next ones, and the one that goes offline, are not', online, [bad, bad, bad], ['disconnecting', null, null]],
+    ['the first good round while offline is connecting; the one that comes online is not', offline, [good, good, good], ['connecting', null, null]],
+    ['a good round in between starts it again', online, [bad, good, bad], ['disconnecting', null, 'disconnecting']],
+    ['good rounds while online say nothing', online, [good, good], [null, null]],
+    ['failed rounds while offline say nothing', offline, [bad, bad], [null, null]],
+    ['with down 1 the first failed round is already disconnected', online, [(t) => round(t, settings({ down: 1 }), FAIL)], [null]],
+    ['rounds without carrier decide nothing, so say nothing', () => initialTracker('offline', false, 0), [good, good], [null, null]],
+    ['rounds while forced down (ifdown) say nothing', () => force(offline(), true), [good, good, good], [null, null, null]],
+    ['carrier changes are not rounds: nothing', online, [(t) => carrier(t, s, false), (t) => carrier(t, s, true)], [null, null]],
+  ])('%s', (_what, from, events, want) => {
+    expect(steps(from(), ...events)).toEqual(want);
   });
 });

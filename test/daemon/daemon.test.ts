@@ -1,0 +1,228 @@
+// The daemon against a fake system (nft, ip, conntrack and probes answered in process): what it runs and in which
+// order on a state change (flush only after the new rules are in, never after a failed apply), the retry backoff,
+// and the mwan3 actions its hooks get.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Daemon } from '../../src/daemon/daemon.js';
+import type { NftBatch } from '../../src/compile/plan.js';
+import type { Runner } from '../../src/system/runner.js';
+import type { Prober } from '../../src/track/probes.js';
+
+type Obj = Record<string, unknown>;
+
+const DEVICES = {
+  wan1: { net: '192.0.2.0/24', gateway: '192.0.2.1', address: '192.0.2.2' },
+  wan2: { net: '198.51.100.0/24', gateway: '198.51.100.1', address: '198.51.100.2' },
+} as const;
+type Wan = keyof typeof DEVICES;
+
+/** What nft lists for an applied batch: its objects, with set elements folded in and handles added. */
+function listingOf(b: NftBatch): Obj[] {
+  const out: Obj[] = [];
+  const elems = new Map<string, unknown[]>();
+  let handle = 1;
+  for (const cmd of b.nftables) {
+    const [verb, body] = Object.entries(cmd)[0] as [string, Record<string, Obj>];
+    const [kind, o] = Object.entries(body)[0] as [string, Obj];
+    if (verb !== 'add') continue;
+    if (kind === 'element') elems.get(o.name as string)?.push(...(o.elem as unknown[]));
+    else if (kind !== 'table') {
+      if (kind === 'set' || kind === 'map') elems.set(o.name as string, []);
+      out.push({ [kind]: { ...o, handle: handle++ } });
+    }
+  }
+  for (const item of out) {
+    const o = (item.set ?? item.map) as Obj | undefined;
+    const e = o ? elems.get(o.name as string) : undefined;
+    if (o && e && e.length > 0) o.elem = e;
+  }
+  return out;
+}
+
+/** Does a batch's balancing policy send new connections to wan2? */
+const wan2InPolicy = (b: NftBatch) =>
+  b.nftables.some((c) => {
+    const rule = (c as { add?: { rule?: Obj } }).add?.rule;
+    return rule?.chain === 'policy_balanced' && JSON.stringify(rule).includes('"mark_wan2"');
+  });
+
+/** A kernel, routing and conntrack that answer like the real ones, recording every command as it starts and ends. */
+function fakeSystem() {
+  const events: string[] = [];
+  const state = { listing: null as Obj[] | null, nftFails: false, carrier: { wan1: true, wan2: true } as Record<Wan, boolean> };
+  const ok = (stdout = '', stderr = '') => ({ stdout, stderr, exitCode: 0 });
+  const run: Runner = async (file, args, opts) => {
+    const cmd = [file, ...args].join(' ');
+    // Reads batched into one ip process: one JSON document per line, as `ip -j -batch` prints them.
+    const batchedRead = /^ip -j (-[46]) -batch -$/.exec(cmd);
+    if (batchedRead) {
+      const lines = (opts?.input ?? '').split('\n').filter((l) => l.trim() !== '');
+      const docs = await Promise.all(lines.map((l) => run('ip', ['-j', batchedRead[1] as string, ...l.trim().split(/\s+/)])));
+      return ok(docs.map((d) => d.stdout).join('\n') + '\n');
+    }
+    if (file === 'nft' && args[0] === '-j' && args[1] === '-f') {
+      const batch = JSON.parse(readFileSync(args[2] as string, 'utf8')) as NftBatch;
+      events.push('nft -j -f: start');
+      // A transaction takes a moment: anything run "after" it must wait for it, not just follow its start.
+      await new Promise((r) => setTimeout(r, 30));
+      if (state.nftFails) {
+        events.push('nft -j -f: failed');
+        return { stdout: '', stderr: 'nft: simulated failure\n', exitCode: 1 };
+      }
+      state.listing = listingOf(batch);
+      events.push(`nft -j -f: applied (wan2 in policy: ${wan2InPolicy(batch)})`);
+      return ok();
+    }
+    if (cmd === 'nft -j list table inet nft_mwan') {
+      return state.listing === null ? { stdout: '', stderr: 'No such file or directory\n', exitCode: 1 } : ok(JSON.stringify({ nftables: state.listing }));
+    }
+    if (cmd === 'nft -j list tables') return ok(JSON.stringify({ nftables: state.listing ? [{ table: { family: 'inet', name: 'nft_mwan' } }] : [] }));
+    if (file === 'conntrack') {
+      events.push(`conntrack ${args.join(' ')}`);
+      return ok('', 'conntrack v1.4.7 (conntrack-tools): 2 flow entries have been deleted.\n');
+    }
+    const wans = Object.entries(DEVICES) as [Wan, (typeof DEVICES)[Wan]][];
+    if (cmd === 'ip -j link show') {
+      return ok(JSON.stringify(wans.map(([dev]) => ({ ifname: dev, flags: state.carrier[dev] ? ['UP', 'LOWER_UP'] : ['NO-CARRIER', 'UP'], operstate: state.carrier[dev] ? 'UP' : 'DOWN' }))));
+    }
+    if (cmd === 'ip -j -4 route show table main') return ok(JSON.stringify(wans.map(([dev, d]) => ({ dst: d.net, dev, scope: 'link' }))));
+    if (cmd === 'ip -j -4 addr show') return ok(JSON.stringify(wans.map(([dev, d]) => ({ ifname: dev, addr_info: [{ family: 'inet', scope: 'global', local: d.address, prefixlen: 24 }] }))));
+    if (cmd === 'ip -j -4 rule show' || /^ip -j -4 route show table all proto \d+$/.test(cmd)) return ok('[]');
+    if (cmd === 'ip -4 -batch -') return ok();
+    throw new Error(`the fake system does not know ${cmd}`);
+  };
+  return { run, events, state };
+}
+
+let dir: string;
+let daemon: Daemon | null = null;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'nft-mwan-daemon-unit-'));
+});
+afterEach(async () => {
+  await daemon?.shutdown();
+  daemon = null;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function until<T>(what: string, f: () => T | false | undefined, timeoutMs = 5_000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = f();
+    if (v !== false && v !== undefined) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Starts a daemon on the fake system: rounds every 50 ms, 2 to go offline, 2 to come back. */
+async function start(o: { globals?: Obj } = {}) {
+  const sys = fakeSystem();
+  const answers: Record<Wan, boolean> = { wan1: true, wan2: true };
+  const prober: Prober = async (s, egress) => {
+    await new Promise((r) => setTimeout(r, 2));
+    const up = answers[egress.device as Wan];
+    return s.targets.map((target) => ({ target, ok: up, rttMs: up ? 1 : null, error: up ? null : 'no reply within 50 ms' }));
+  };
+  const track = { targets: ['203.0.113.1'], interval: 0.05, timeout: 0.05, down: 2, up: 2 };
+  const configPath = join(dir, 'config.json');
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      ...(o.globals ? { globals: o.globals } : {}),
+      interfaces: {
+        wan1: { device: 'wan1', gateway: DEVICES.wan1.gateway, track },
+        wan2: { device: 'wan2', gateway: DEVICES.wan2.gateway, track, flushConntrack: ['offline'] },
+      },
+      policies: { balanced: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },
+      rules: [{ name: 'default', policy: 'balanced' }],
+    }),
+  );
+  const lines: string[] = [];
+  const log = { debug: () => undefined, info: (m: string) => lines.push(`info: ${m}`), warn: (m: string) => lines.push(`warn: ${m}`), error: (m: string) => lines.push(`error: ${m}`) };
+  const d = new Daemon({ configPath, stateDir: join(dir, 'state'), run: sys.run, log, prober, linkPollS: 0.05, monitorLinks: false });
+  daemon = d;
+  // The fake answering something unexpected fails every apply: say so instead of timing out.
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the daemon did not start:\n${lines.slice(-5).join('\n')}`)), 3_000);
+  });
+  await Promise.race([d.start(), late]).finally(() => clearTimeout(timer));
+  const stateOf = (name: Wan) => d.snapshot().interfaces[name]?.state;
+  return { d, sys, answers, lines, stateOf };
+}
+
+describe('a state change: the new rules first, then the flush', () => {
+  it("deletes the failed WAN's connections only once the transaction without it has been applied", async () => {
+    const { sys, answers, stateOf } = await start();
+    expect(sys.events).toEqual(['nft -j -f: start', 'nft -j -f: applied (wan2 in policy: true)']);
+    answers.wan2 = false;
+    await until('wan2 offline', () => stateOf('wan2') === 'offline');
+    await until('the flush', () => sys.events.some((e) => e.startsWith('conntrack')));
+    // wan2's mark (0x200) under the mark mask: its connections only, never a global flush.
+    expect(sys.events).toEqual([
+      'nft -j -f: start',
+      'nft -j -f: applied (wan2 in policy: true)',
+      'nft -j -f: start',
+      'nft -j -f: applied (wan2 in policy: false)',
+      'conntrack -D -m 0x200/0x3f00',
+    ]);
+  });
+
+  it('a failed apply never flushes; it is retried with growing waits, and the flush follows the retry that lands', async () => {
+    const { sys, answers, lines, stateOf } = await start();
+    sys.state.nftFails = true;
+    answers.wan2 = false;
+    await until('wan2 offline', () => stateOf('wan2') === 'offline');
+    const retries = await until('three failed attempts', () => {
+      const waits = lines.flatMap((l) => /^error: apply failed \(attempt \d+\), retrying in ([\d.]+) s: .*nft: simulated failure/s.exec(l)?.[1] ?? []);
+      return waits.length >= 3 && waits.map(Number);
+    });
+    expect(retries.slice(0, 3)).toEqual([0.25, 0.5, 1]);
+    expect(sys.events.filter((e) => e.startsWith('conntrack'))).toEqual([]);
+    sys.state.nftFails = false;
+    await until('the flush', () => sys.events.some((e) => e.startsWith('conntrack')));
+    const applied = sys.events.indexOf('nft -j -f: applied (wan2 in policy: false)');
+    expect(applied).toBeGreaterThan(0);
+    expect(sys.events.slice(0, applied).filter((e) => e.startsWith('conntrack'))).toEqual([]);
+    expect(sys.events.slice(applied + 1)).toEqual(['conntrack -D -m 0x200/0x3f00']);
+  });
+});
+
+describe('hooks: the mwan3 actions, in order', () => {
+  it('probes: disconnecting, disconnected, connecting, connected; a carrier flap: ifdown, then ifup when the link is back', async () => {
+    const out = join(dir, 'events.log');
+    const hook = join(dir, 'hook');
+    writeFileSync(hook, `#!/bin/sh\necho "$ACTION $INTERFACE $NFT_MWAN_STATE" >> '${out}'\n`);
+    chmodSync(hook, 0o755);
+    const { sys, answers, stateOf } = await start({ globals: { hooks: hook, hookTimeout: 5 } });
+    const events = () => {
+      try {
+        return readFileSync(out, 'utf8').trim().split('\n');
+      } catch {
+        return [];
+      }
+    };
+    const step = async (what: string, act: () => void, wan2: string, count: number) => {
+      act();
+      await until(`wan2 ${wan2}`, () => stateOf('wan2') === wan2);
+      await until(`${what}: ${count} hook events`, () => events().length >= count);
+    };
+    await step('probes failing', () => (answers.wan2 = false), 'offline', 2);
+    await step('probes answering', () => (answers.wan2 = true), 'online', 4);
+    await step('carrier lost', () => (sys.state.carrier.wan2 = false), 'down', 5);
+    await step('carrier back', () => (sys.state.carrier.wan2 = true), 'online', 8);
+    expect(events()).toEqual([
+      'disconnecting wan2 online',
+      'disconnected wan2 offline',
+      'connecting wan2 offline',
+      'connected wan2 online',
+      'ifdown wan2 down',
+      'ifup wan2 offline',
+      'connecting wan2 offline',
+      'connected wan2 online',
+    ]);
+  });
+});
