@@ -167,7 +167,10 @@ export function parseIpv6(text: string): bigint | undefined {
   return value;
 }
 
-/** RFC 5952 text (what nft lists): lower case, the first longest run of 2+ zero groups as "::". */
+/**
+ * The text nft lists (glibc inet_ntop): RFC 5952, lower case, the first longest run of 2+ zero groups as "::",
+ * except that IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) addresses end in a dotted quad.
+ */
 export function formatIpv6(value: bigint): string {
   const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
   let best = { at: -1, len: 0 };
@@ -180,6 +183,9 @@ export function formatIpv6(value: bigint): string {
     while (j < 8 && groups[j] === 0) j++;
     if (j - i > best.len && j - i >= 2) best = { at: i, len: j - i };
     i = j;
+  }
+  if (best.at === 0 && (best.len === 6 || (best.len === 5 && groups[5] === 0xffff))) {
+    return `::${best.len === 5 ? 'ffff:' : ''}${formatIpv4(Number(value & 0xffffffffn))}`;
   }
   const hex = groups.map((g) => g.toString(16));
   if (best.at < 0) return hex.join(':');

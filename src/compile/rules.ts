@@ -37,24 +37,35 @@ export function compileRules(
   sets: Readonly<Record<string, { type: string }>> = {},
 ): ClassifyRule[] {
   const parsed = rules.flatMap((r) => parse(r, target(r), sets));
-  const out: ClassifyRule[] = [];
-  let group: Parsed[] = [];
-  let index = new DisjointIndex();
-  const flush = () => {
-    if (group.length === 1) out.push(single(group[0] as Parsed));
-    else if (group.length > 1) out.push(mapped(group));
-    group = [];
-    index = new DisjointIndex();
+  const out: (ClassifyRule | null)[] = [];
+  // One open group per family: a packet is only ever one family, so an IPv4 rule and an IPv6 rule never
+  // compete and the order between them is free. A group stays open across the other family's rules (rules
+  // holding both families, one after another, still merge) and takes the place of its first member: every
+  // later rule a packet of its family could meet (its family's next group, a rule of either family, "any")
+  // closes it first, so comes after it.
+  const groups = new Map<Parsed['family'], { members: Parsed[]; index: DisjointIndex; slot: number }>();
+  const flush = (family: Parsed['family']) => {
+    const group = groups.get(family);
+    if (group === undefined) return;
+    out[group.slot] = group.members.length === 1 ? single(group.members[0] as Parsed) : mapped(group.members);
+    groups.delete(family);
   };
   for (const p of parsed) {
-    const fits = !p.alone && group.length > 0 && group[0]?.shape === p.shape && !overlapsGroup(group, index, p);
-    if (!fits) flush();
-    group.push(p);
-    index.add(p);
-    if (p.alone) flush();
+    for (const f of p.family === 'any' ? (['ipv4', 'ipv6'] as const) : (['any'] as const)) flush(f);
+    const open = groups.get(p.family);
+    const fits = open !== undefined && !p.alone && open.members[0]?.shape === p.shape && !overlapsGroup(open.members, open.index, p);
+    if (!fits) flush(p.family);
+    let group = groups.get(p.family);
+    if (group === undefined) {
+      group = { members: [], index: new DisjointIndex(), slot: out.push(null) - 1 };
+      groups.set(p.family, group);
+    }
+    group.members.push(p);
+    group.index.add(p);
+    if (p.alone) flush(p.family);
   }
-  flush();
-  return out;
+  for (const f of ['any', 'ipv4', 'ipv6'] as const) flush(f);
+  return out.filter((r): r is ClassifyRule => r !== null);
 }
 
 type Bound = number | bigint;
@@ -147,7 +158,9 @@ function parse(rule: Rule, target: string, sets: Readonly<Record<string, { type:
   if (rule.proto === 'icmp') present.add('ipv4');
   if (rule.proto === 'icmpv6') present.add('ipv6');
   const wanted = rule.family === 'ipv4' || rule.family === 'ipv6' ? [rule.family] : present.size > 0 ? [...present].sort() : ['any' as const];
-  return wanted.flatMap((family) => {
+  // icmp is IPv4's and icmpv6 IPv6's: an icmpv6 rule's IPv4 addresses (and the reverse) can never match.
+  const possible = wanted.filter((f) => !(rule.proto === 'icmp' && f === 'ipv6') && !(rule.proto === 'icmpv6' && f === 'ipv4'));
+  return possible.flatMap((family) => {
     const fields: Parsed['fields'] = {};
     if (rule.srcIface) fields.srcIface = [...new Set(rule.srcIface)].sort();
     for (const f of ['srcIp', 'destIp'] as const) {
@@ -243,7 +256,8 @@ function elementsOf(p: Parsed, f: Field): x.Expr[] {
 function protoMatch(p: Parsed): x.Stmt[] {
   const out: x.Stmt[] = [];
   const hasAddresses = p.fields.srcIp !== undefined || p.fields.destIp !== undefined || p.rule.set !== undefined;
-  const impliedByProto = p.proto === 'icmp' || p.proto === 'icmpv6';
+  // nft lists `meta nfproto ipv4 meta l4proto icmp` (and ipv6 with 58) without the nfproto, by name or number.
+  const impliedByProto = (p.family === 'ipv4' && (p.proto === 'icmp' || p.proto === 1)) || (p.family === 'ipv6' && (p.proto === 'icmpv6' || p.proto === 58));
   if (p.family !== 'any' && !hasAddresses && !impliedByProto) out.push(x.match('==', x.meta('nfproto'), p.family));
   const hasPorts = p.fields.srcPort !== undefined || p.fields.destPort !== undefined;
   if (p.proto !== 'all' && p.proto !== undefined && !hasPorts) out.push(x.match('==', x.meta('l4proto'), p.proto === 'icmpv6' ? 58 : p.proto));

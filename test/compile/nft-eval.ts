@@ -2,11 +2,11 @@
 // packets through a batch the way the kernel would. Deliberately strict: any statement or expression form it
 // does not know throws, so a new emission form cannot be silently misjudged.
 
-/** One IPv4 packet of a NEW connection, as seen in prerouting. */
+/** One packet of a NEW connection, as seen in prerouting: IPv4 or IPv6 (by its addresses, both of one family). */
 export interface Packet {
   /** Input device name (meta iifname). */
   iifname: string;
-  /** IP protocol number (meta l4proto): 1 icmp, 6 tcp, 17 udp, ... */
+  /** IP protocol number (meta l4proto): 1 icmp, 6 tcp, 17 udp, 58 icmpv6, ... */
   l4proto: number;
   saddr: string;
   daddr: string;
@@ -38,9 +38,9 @@ export interface EvalResult {
 
 const PROTO_NUMBERS: Readonly<Record<string, number>> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, sctp: 132 };
 
-type Kind = 'ipv4' | 'port' | 'proto' | 'ifname' | 'fibtype' | 'nfproto';
+type Kind = 'ipv4' | 'ipv6' | 'port' | 'proto' | 'ifname' | 'fibtype' | 'nfproto';
 /** A key evaluated on a packet: its value and how to read set elements against it; null = key absent (no match). */
-type KeyValue = { kind: Kind; value: number | string } | null;
+type KeyValue = { kind: Kind; value: number | bigint | string } | null;
 
 type Obj = Record<string, unknown>;
 
@@ -73,6 +73,50 @@ function parseIpv4Text(text: string): number {
   }, 0);
 }
 
+/** An IPv6 address as a 128-bit integer: full, "::"-compressed, or with an IPv4 tail. Written apart from src/. */
+const parsed6 = new Map<string, bigint>();
+
+export function ipv6ToBigInt(text: string): bigint {
+  const cached = parsed6.get(text);
+  if (cached !== undefined) return cached;
+  const value = parseIpv6Text(text);
+  if (parsed6.size > 100_000) parsed6.clear();
+  parsed6.set(text, value);
+  return value;
+}
+
+function parseIpv6Text(text: string): bigint {
+  const bad = () => new Error(`nft-eval: not an IPv6 address: ${text}`);
+  let body = text.toLowerCase();
+  const tail: string[] = [];
+  const v4 = /:(\d+\.\d+\.\d+\.\d+)$/.exec(body);
+  if (v4) {
+    const n = parseIpv4Text(v4[1] as string);
+    tail.push(Math.floor(n / 65536).toString(16), (n % 65536).toString(16));
+    body = body.slice(0, -(v4[1] as string).length);
+    if (!body.endsWith('::')) body = body.slice(0, -1);
+  }
+  const halves = body.split('::');
+  if (halves.length > 2) throw bad();
+  const groups = (s: string) => (s === '' ? [] : s.split(':'));
+  const left = groups(halves[0] as string);
+  const right = halves.length === 2 ? groups(halves[1] as string) : [];
+  const missing = 8 - tail.length - left.length - right.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) throw bad();
+  const all = [...left, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...right, ...tail];
+  return all.reduce((acc, g) => {
+    if (!/^[0-9a-f]{1,4}$/.test(g)) throw bad();
+    return (acc << 16n) | BigInt(parseInt(g, 16));
+  }, 0n);
+}
+
+/** The family of a packet, from its addresses (which must agree). */
+export function packetFamily(p: Packet): 'ipv4' | 'ipv6' {
+  const f = (a: string) => (a.includes(':') ? 'ipv6' : 'ipv4');
+  if (f(p.saddr) !== f(p.daddr)) throw new Error(`nft-eval: packet mixes families: ${JSON.stringify(p)}`);
+  return f(p.saddr);
+}
+
 function onlyKey(o: Obj, what: string): [string, unknown] {
   const entries = Object.entries(o);
   if (entries.length !== 1) fail(what, o);
@@ -86,13 +130,14 @@ function evalKey(expr: unknown, p: Packet, o: EvalOptions): KeyValue {
   if (k === 'meta' && isObj(body)) {
     if (body.key === 'l4proto') return { kind: 'proto', value: p.l4proto };
     if (body.key === 'iifname') return { kind: 'ifname', value: p.iifname };
-    // Every packet here is IPv4.
-    if (body.key === 'nfproto') return { kind: 'nfproto', value: 'ipv4' };
+    if (body.key === 'nfproto') return { kind: 'nfproto', value: packetFamily(p) };
     fail('meta key', expr);
   }
   if (k === 'payload' && isObj(body)) {
     const { protocol, field } = body;
-    if (protocol === 'ip' && (field === 'saddr' || field === 'daddr')) return { kind: 'ipv4', value: ipv4ToNumber(p[field]) };
+    // nft adds the dependency `meta nfproto ipv4` (ipv6): an ip header match never matches an IPv6 packet.
+    if (protocol === 'ip' && (field === 'saddr' || field === 'daddr')) return packetFamily(p) === 'ipv4' ? { kind: 'ipv4', value: ipv4ToNumber(p[field]) } : null;
+    if (protocol === 'ip6' && (field === 'saddr' || field === 'daddr')) return packetFamily(p) === 'ipv6' ? { kind: 'ipv6', value: ipv6ToBigInt(p[field]) } : null;
     if ((protocol === 'tcp' || protocol === 'udp') && (field === 'sport' || field === 'dport')) {
       // nft adds the dependency `meta l4proto <protocol>`: a tcp header match never matches a udp packet.
       if (p.l4proto !== PROTO_NUMBERS[protocol]) return null;
@@ -112,11 +157,14 @@ function evalKey(expr: unknown, p: Packet, o: EvalOptions): KeyValue {
   return fail('key', expr);
 }
 
-/** A scalar of the key's type (addresses as numbers, protocol names as numbers). */
-function scalar(kind: Kind, v: unknown): number | string {
+/** A scalar of the key's type (IPv4 addresses as numbers, IPv6 as big integers, protocol names as numbers). */
+function scalar(kind: Kind, v: unknown): number | bigint | string {
   switch (kind) {
     case 'ipv4':
-      if (typeof v === 'string') return ipv4ToNumber(v);
+      if (typeof v === 'string' && !v.includes(':')) return ipv4ToNumber(v);
+      break;
+    case 'ipv6':
+      if (typeof v === 'string' && v.includes(':')) return ipv6ToBigInt(v);
       break;
     case 'port':
       if (typeof v === 'number' && Number.isInteger(v)) return v;
@@ -124,6 +172,8 @@ function scalar(kind: Kind, v: unknown): number | string {
     case 'proto':
       if (typeof v === 'number') return v;
       if (typeof v === 'string' && PROTO_NUMBERS[v] !== undefined) return PROTO_NUMBERS[v] as number;
+      // nft lists protocol 58 by its /etc/protocols name.
+      if (v === 'ipv6-icmp') return 58;
       break;
     case 'ifname':
     case 'fibtype':
@@ -135,22 +185,18 @@ function scalar(kind: Kind, v: unknown): number | string {
 }
 
 /** Does a value of the key's type match one set element (value, prefix or range)? */
-function elementMatches(kind: Kind, elem: unknown, value: number | string): boolean {
+function elementMatches(kind: Kind, elem: unknown, value: number | bigint | string): boolean {
   if (isObj(elem)) {
     if ('elem' in elem && isObj(elem.elem) && 'val' in elem.elem) return elementMatches(kind, elem.elem.val, value);
-    if ('prefix' in elem && isObj(elem.prefix) && kind === 'ipv4') {
-      const { addr, len } = elem.prefix;
-      if (typeof len !== 'number' || len < 0 || len > 32) fail('prefix', elem);
-      const base = scalar('ipv4', addr) as number;
-      const size = 2 ** (32 - len);
-      if (base % size !== 0) fail('prefix with host bits', elem);
-      return (value as number) >= base && (value as number) < base + size;
+    if ('prefix' in elem && isObj(elem.prefix) && (kind === 'ipv4' || kind === 'ipv6')) {
+      const [lo, hi] = prefixBounds(kind, elem);
+      return (value as number | bigint) >= lo && (value as number | bigint) <= hi;
     }
-    if ('range' in elem && Array.isArray(elem.range) && elem.range.length === 2 && (kind === 'ipv4' || kind === 'port')) {
-      const lo = scalar(kind, elem.range[0]) as number;
-      const hi = scalar(kind, elem.range[1]) as number;
+    if ('range' in elem && Array.isArray(elem.range) && elem.range.length === 2 && (kind === 'ipv4' || kind === 'ipv6' || kind === 'port')) {
+      const lo = scalar(kind, elem.range[0]);
+      const hi = scalar(kind, elem.range[1]);
       if (lo > hi) fail('reversed range', elem);
-      return (value as number) >= lo && (value as number) <= hi;
+      return value >= lo && value <= hi;
     }
     return fail('set element', elem);
   }
@@ -158,6 +204,23 @@ function elementMatches(kind: Kind, elem: unknown, value: number | string): bool
     return (value as string).startsWith(elem.slice(0, -1));
   }
   return scalar(kind, elem) === value;
+}
+
+/** First and last address of a prefix element; a prefix with host bits set is refused (nft would mask them). */
+function prefixBounds(kind: 'ipv4' | 'ipv6', elem: Obj): [number | bigint, number | bigint] {
+  const { addr, len } = elem.prefix as Obj;
+  const bits = kind === 'ipv4' ? 32 : 128;
+  if (typeof len !== 'number' || !Number.isInteger(len) || len < 0 || len > bits) fail('prefix', elem);
+  if (kind === 'ipv4') {
+    const base = scalar('ipv4', addr) as number;
+    const size = 2 ** (32 - len);
+    if (base % size !== 0) fail('prefix with host bits', elem);
+    return [base, base + size - 1];
+  }
+  const base = scalar('ipv6', addr) as bigint;
+  const size = 1n << BigInt(128 - len);
+  if (base % size !== 0n) fail('prefix with host bits', elem);
+  return [base, base + size - 1n];
 }
 
 /** Named sets: the batch's own `add element` commands plus the caller's. */
@@ -270,10 +333,18 @@ export function chainRules(batch: unknown, chain: string): ChainRule[] {
   return out;
 }
 
+// A batch is read once, not once per packet (the property test runs thousands of packets through each).
+const readBatches = new WeakMap<object, { sets: Map<string, unknown[]>; classify: ChainRule[] }>();
+
 /** Runs a packet through chain "classify" (all of it, including the fixed local/bypass rules). */
 export function evalClassifyDetailed(batch: unknown, packet: Packet, options: EvalOptions = {}): EvalResult {
-  const sets = namedSets(batch, options);
-  const rules = chainRules(batch, 'classify');
+  const cacheable = options.sets === undefined && typeof batch === 'object' && batch !== null;
+  let read = cacheable ? readBatches.get(batch) : undefined;
+  if (read === undefined) {
+    read = { sets: namedSets(batch, options), classify: chainRules(batch, 'classify') };
+    if (cacheable) readBatches.set(batch, read);
+  }
+  const { sets, classify: rules } = read;
   for (const [i, rule] of rules.entries()) {
     for (const stmt of rule.expr) {
       const r = evalStmt(stmt, packet, options, sets);
@@ -303,22 +374,21 @@ export function evalClassify(batch: unknown, packet: Packet, options: EvalOption
   }
 }
 
-type Interval = [number | string, number | string];
+type Interval = [number | bigint | string, number | bigint | string];
 
 function keyKind(expr: unknown): Kind {
-  const probe: Packet = { iifname: 'x', l4proto: 6, saddr: '0.0.0.0', daddr: '0.0.0.0', sport: 0, dport: 0 };
-  const kv = evalKey(expr, probe, {});
-  if (kv !== null) return kv.kind;
+  for (const [saddr, daddr] of [['0.0.0.0', '0.0.0.0'], ['::', '::']]) {
+    const probe: Packet = { iifname: 'x', l4proto: 6, saddr: saddr as string, daddr: daddr as string, sport: 0, dport: 0 };
+    const kv = evalKey(expr, probe, {});
+    if (kv !== null) return kv.kind;
+  }
   return 'port';
 }
 
 /** An element as an inclusive interval of its key's values (names and protocols as single values). */
 function intervalOf(kind: Kind, elem: unknown): Interval {
-  if (isObj(elem) && 'prefix' in elem && isObj(elem.prefix) && kind === 'ipv4') {
-    const base = scalar('ipv4', elem.prefix.addr) as number;
-    return [base, base + 2 ** (32 - Number(elem.prefix.len)) - 1];
-  }
-  if (isObj(elem) && 'range' in elem && Array.isArray(elem.range) && (kind === 'ipv4' || kind === 'port')) {
+  if (isObj(elem) && 'prefix' in elem && isObj(elem.prefix) && (kind === 'ipv4' || kind === 'ipv6')) return prefixBounds(kind, elem);
+  if (isObj(elem) && 'range' in elem && Array.isArray(elem.range) && (kind === 'ipv4' || kind === 'ipv6' || kind === 'port')) {
     return [scalar(kind, elem.range[0]), scalar(kind, elem.range[1])];
   }
   const v = scalar(kind, elem);
@@ -328,7 +398,8 @@ function intervalOf(kind: Kind, elem: unknown): Interval {
 function intersects(a: Interval, b: Interval): boolean {
   const [a0, a1] = a;
   const [b0, b1] = b;
-  if (typeof a0 === 'number' && typeof a1 === 'number' && typeof b0 === 'number' && typeof b1 === 'number') return a0 <= b1 && b0 <= a1;
+  const ordered = (v: unknown) => typeof v === 'number' || typeof v === 'bigint';
+  if (ordered(a0) && ordered(a1) && ordered(b0) && ordered(b1)) return a0 <= b1 && b0 <= a1;
   return a0 === b0;
 }
 

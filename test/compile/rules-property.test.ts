@@ -1,49 +1,93 @@
 // Property test of the classify chain: random rule lists (first match wins) compiled to nft JSON, merged
 // into verdict maps where rules cannot overlap, must send every packet where the rules, read one by one, say.
-// The reference below is written from the config semantics alone (not from src/compile), and the batch is run
-// by a small interpreter (./nft-eval.ts).
+// IPv4 and IPv6 both: rules with addresses of either family or both, `family`, icmp/icmpv6, named sets of
+// either type, and packets of both families. The reference below is written from the config semantics alone
+// (not from src/compile), and the batch is run by a small interpreter (./nft-eval.ts).
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/compile.js';
 import { explain } from '../../src/compile/explain.js';
 import { validateConfig } from '../../src/config/validate.js';
 import type { NftMwanConfig, Rule } from '../../src/generated/config.js';
-import { chainRules, evalClassify, evalClassifyDetailed, ipv4ToNumber, overlappingElements, type Packet } from './nft-eval.js';
+import { chainRules, evalClassify, evalClassifyDetailed, ipv4ToNumber, ipv6ToBigInt, overlappingElements, packetFamily, type Packet } from './nft-eval.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Reference semantics
 
-const PROTO_NUMBERS: Readonly<Record<string, number>> = { tcp: 6, udp: 17, icmp: 1 };
+const PROTO_NUMBERS: Readonly<Record<string, number>> = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 };
 const SPECIAL_POLICIES = ['unreachable', 'blackhole', 'default'];
 type Field = 'srcIface' | 'srcIp' | 'destIp' | 'srcPort' | 'destPort';
 const FIELDS: readonly Field[] = ['srcIface', 'srcIp', 'destIp', 'srcPort', 'destPort'];
+type Fam = 'ipv4' | 'ipv6';
+const FAMS: readonly Fam[] = ['ipv4', 'ipv6'];
+/** An inclusive interval of one family's addresses (both as big integers, so one comparison serves). */
+interface AddrInterval {
+  family: Fam;
+  lo: bigint;
+  hi: bigint;
+}
 /** A field's values as inclusive intervals (device names as themselves). */
-type Values = [number, number][] | string[];
+type Values = [bigint, bigint][] | string[];
 
-function ipInterval(text: string): [number, number] {
+function addrOf(text: string): { family: Fam; value: bigint } {
+  return text.includes(':') ? { family: 'ipv6', value: ipv6ToBigInt(text) } : { family: 'ipv4', value: BigInt(ipv4ToNumber(text)) };
+}
+
+function ipInterval(text: string): AddrInterval {
   const dash = text.indexOf('-');
-  if (dash >= 0) return [ipv4ToNumber(text.slice(0, dash)), ipv4ToNumber(text.slice(dash + 1))];
+  if (dash >= 0) {
+    const lo = addrOf(text.slice(0, dash));
+    return { family: lo.family, lo: lo.value, hi: addrOf(text.slice(dash + 1)).value };
+  }
   const slash = text.indexOf('/');
   if (slash >= 0) {
-    const base = ipv4ToNumber(text.slice(0, slash));
-    return [base, base + 2 ** (32 - Number(text.slice(slash + 1))) - 1];
+    const base = addrOf(text.slice(0, slash));
+    const bits = base.family === 'ipv4' ? 32n : 128n;
+    return { family: base.family, lo: base.value, hi: base.value + (1n << (bits - BigInt(text.slice(slash + 1)))) - 1n };
   }
-  const a = ipv4ToNumber(text);
-  return [a, a];
+  const a = addrOf(text);
+  return { family: a.family, lo: a.value, hi: a.value };
 }
 
-function portInterval(p: number | string): [number, number] {
-  if (typeof p === 'number') return [p, p];
+function portInterval(p: number | string): [bigint, bigint] {
+  if (typeof p === 'number') return [BigInt(p), BigInt(p)];
   const [lo, hi] = p.split('-');
-  return [Number(lo), Number(hi ?? lo)];
+  return [BigInt(Number(lo)), BigInt(Number(hi ?? lo))];
 }
 
-function valuesOf(rule: Rule, f: Field): Values | undefined {
+/** The addresses of one field that a packet of `family` can meet. */
+function addrs(texts: readonly string[], family: Fam): [bigint, bigint][] {
+  let parsed = parsedTexts.get(texts);
+  if (parsed === undefined) parsedTexts.set(texts, (parsed = texts.map(ipInterval)));
+  return parsed.flatMap((i) => (i.family === family ? [[i.lo, i.hi] as [bigint, bigint]] : []));
+}
+const parsedTexts = new WeakMap<readonly string[], AddrInterval[]>();
+
+type SetsOf = Readonly<Record<string, { family: Fam; elements: readonly string[] }>>;
+
+/**
+ * The families a rule can match: its `family`, the families its srcIp AND destIp (each) hold, its set's type,
+ * and icmp (IPv4's) or icmpv6. "any" when nothing ties it to one (a catch-all, ports, devices).
+ */
+function ruleFamilies(rule: Rule, sets: SetsOf): Fam[] | 'any' {
+  const tied = (rule.family !== undefined && rule.family !== 'any') || rule.srcIp || rule.destIp || rule.set !== undefined || rule.proto === 'icmp' || rule.proto === 'icmpv6';
+  if (!tied) return 'any';
+  return FAMS.filter((f) => {
+    if ((rule.family === 'ipv4' || rule.family === 'ipv6') && rule.family !== f) return false;
+    for (const field of ['srcIp', 'destIp'] as const) if (rule[field] && addrs(rule[field], f).length === 0) return false;
+    if (rule.set !== undefined && sets[rule.set]?.family !== f) return false;
+    if (rule.proto === 'icmp' && f === 'ipv6') return false;
+    if (rule.proto === 'icmpv6' && f === 'ipv4') return false;
+    return true;
+  });
+}
+
+function valuesOf(rule: Rule, f: Field, family: Fam | 'any'): Values | undefined {
   switch (f) {
     case 'srcIface':
       return rule.srcIface;
     case 'srcIp':
     case 'destIp':
-      return rule[f]?.map(ipInterval);
+      return rule[f] && addrs(rule[f], family as Fam);
     case 'srcPort':
     case 'destPort':
       return rule[f]?.map(portInterval);
@@ -55,21 +99,24 @@ function protoNumber(proto: Rule['proto']): number | 'all' {
   return typeof proto === 'number' ? proto : (PROTO_NUMBERS[proto] as number);
 }
 
-function inIntervals(ivs: [number, number][], v: number | undefined): boolean {
-  return v !== undefined && ivs.some(([lo, hi]) => lo <= v && v <= hi);
+function inIntervals(ivs: [bigint, bigint][], v: bigint | number | undefined): boolean {
+  return v !== undefined && ivs.some(([lo, hi]) => lo <= BigInt(v) && BigInt(v) <= hi);
 }
 
-/** A rule matches when every field it has matches. */
-function ruleMatches(rule: Rule, p: Packet, sets: Readonly<Record<string, readonly string[]>>): boolean {
+/** A rule matches when the packet's family is one it can match and every field it has matches. */
+function ruleMatches(rule: Rule, p: Packet, sets: SetsOf): boolean {
+  const family = packetFamily(p);
+  const families = ruleFamilies(rule, sets);
+  if (families !== 'any' && !families.includes(family)) return false;
   const proto = protoNumber(rule.proto);
   if (proto !== 'all' && proto !== p.l4proto) return false;
   if (rule.srcIface && !rule.srcIface.includes(p.iifname)) return false;
-  if (rule.srcIp && !inIntervals(rule.srcIp.map(ipInterval), ipv4ToNumber(p.saddr))) return false;
-  if (rule.destIp && !inIntervals(rule.destIp.map(ipInterval), ipv4ToNumber(p.daddr))) return false;
+  if (rule.srcIp && !inIntervals(addrs(rule.srcIp, family), addrOf(p.saddr).value)) return false;
+  if (rule.destIp && !inIntervals(addrs(rule.destIp, family), addrOf(p.daddr).value)) return false;
   // Ports exist only for tcp/udp rules, whose proto check above already passed.
   if (rule.srcPort && !inIntervals(rule.srcPort.map(portInterval), p.sport)) return false;
   if (rule.destPort && !inIntervals(rule.destPort.map(portInterval), p.dport)) return false;
-  if (rule.set !== undefined && !inIntervals((sets[rule.set] ?? []).map(ipInterval), ipv4ToNumber(p.daddr))) return false;
+  if (rule.set !== undefined && !inIntervals(addrs(sets[rule.set]?.elements ?? [], family), addrOf(p.daddr).value)) return false;
   return true;
 }
 
@@ -79,8 +126,12 @@ function targetOf(rule: Rule): string {
   return SPECIAL_POLICIES.includes(rule.policy) ? `mark__${rule.policy}` : `policy_${rule.policy}`;
 }
 
-function setsOf(config: NftMwanConfig): Record<string, string[]> {
-  return Object.fromEntries(Object.entries(config.sets ?? {}).map(([n, s]) => [n, s.elements ?? []]));
+function setsOf(config: NftMwanConfig): SetsOf {
+  return Object.fromEntries(Object.entries(config.sets ?? {}).map(([n, s]) => [n, { family: s.type === 'ipv6_addr' ? 'ipv6' : 'ipv4', elements: s.elements ?? [] }]));
+}
+
+function carries6(config: NftMwanConfig): boolean {
+  return Object.values(config.interfaces).some((i) => (i.family ?? 'ipv4') !== 'ipv4');
 }
 
 function referenceRule(config: NftMwanConfig, p: Packet): Rule | undefined {
@@ -88,27 +139,56 @@ function referenceRule(config: NftMwanConfig, p: Packet): Rule | undefined {
   return (config.rules ?? []).find((r) => ruleMatches(r, p, sets));
 }
 
-// Shapes, as the config defines them: rules of one shape with no packet matching both can share one lookup.
-function shapeOf(rule: Rule): string {
-  return JSON.stringify([protoNumber(rule.proto) === 'all' ? 'all' : rule.proto, FIELDS.filter((f) => rule[f] !== undefined)]);
+/**
+ * Where the classify chain must send a packet: the first matching rule's chain, or null. Without a WAN that
+ * carries IPv6, IPv6 is not balanced at all (documented: left to the main table), so it is accepted untouched.
+ */
+function referenceVerdict(config: NftMwanConfig, p: Packet): { rule: Rule | undefined; verdict: string | null } {
+  if (packetFamily(p) === 'ipv6' && !carries6(config)) return { rule: undefined, verdict: 'accept' };
+  const rule = referenceRule(config, p);
+  return { rule, verdict: rule ? targetOf(rule) : null };
 }
-function mergeable(rule: Rule): boolean {
-  return rule.set === undefined && rule.log !== true && FIELDS.some((f) => rule[f] !== undefined);
+
+// Shapes, as the config defines them: one family's view of rules of one shape with no packet matching both can
+// share one lookup. A rule of both families is two views (IPv4 first), each of which may join its neighbours.
+interface View {
+  rule: Rule;
+  family: Fam | 'any';
 }
-function disjoint(a: Rule, b: Rule): boolean {
-  return FIELDS.some((f) => {
-    const va = valuesOf(a, f);
-    const vb = valuesOf(b, f);
-    if (va === undefined || vb === undefined) return false;
-    if (f === 'srcIface') return !(va as string[]).some((d) => (vb as string[]).includes(d));
-    return !(va as [number, number][]).some(([a1, a2]) => (vb as [number, number][]).some(([b1, b2]) => a1 <= b2 && b1 <= a2));
+function viewsOf(rules: readonly Rule[], sets: SetsOf): View[] {
+  return rules.flatMap((rule): View[] => {
+    const families = ruleFamilies(rule, sets);
+    return families === 'any' ? [{ rule, family: 'any' as const }] : families.map((family) => ({ rule, family }));
   });
 }
-/** Two neighbours that could share a lookup: then compile must emit fewer classify rules than config rules. */
-function hasMergeablePair(rules: readonly Rule[]): boolean {
-  return rules.some((r, i) => {
-    const next = rules[i + 1];
-    return next !== undefined && mergeable(r) && mergeable(next) && shapeOf(r) === shapeOf(next) && disjoint(r, next);
+function shapeOf(v: View): string {
+  return JSON.stringify([protoNumber(v.rule.proto) === 'all' ? 'all' : v.rule.proto, v.family, FIELDS.filter((f) => v.rule[f] !== undefined)]);
+}
+function mergeable(v: View): boolean {
+  return v.rule.set === undefined && v.rule.log !== true && FIELDS.some((f) => v.rule[f] !== undefined);
+}
+function disjoint(a: View, b: View): boolean {
+  return FIELDS.some((f) => {
+    const va = valuesOf(a.rule, f, a.family);
+    const vb = valuesOf(b.rule, f, b.family);
+    if (va === undefined || vb === undefined) return false;
+    if (f === 'srcIface') return !(va as string[]).some((d) => (vb as string[]).includes(d));
+    return !(va as [bigint, bigint][]).some(([a1, a2]) => (vb as [bigint, bigint][]).some(([b1, b2]) => a1 <= b2 && b1 <= a2));
+  });
+}
+/**
+ * Two neighbours that could share a lookup: then compile must emit fewer classify rules than views. Neighbours
+ * as a packet of one family meets them: rules of the other family in between do not separate two rules of
+ * one family. Two rules of either family ("any") are neighbours only with nothing at all between them.
+ */
+function hasMergeablePair(views: readonly View[]): boolean {
+  return FAMS.some((family) => {
+    const seen = views.filter((v) => v.family === family || v.family === 'any');
+    return seen.some((v, i) => {
+      const next = seen[i + 1];
+      if (next === undefined || !mergeable(v) || !mergeable(next) || shapeOf(v) !== shapeOf(next) || !disjoint(v, next)) return false;
+      return v.family !== 'any' || views.indexOf(next) === views.indexOf(v) + 1;
+    });
   });
 }
 
@@ -152,12 +232,45 @@ class Gen {
 }
 
 const NETS = ['10.0.0', '10.0.1'];
+/** Two /64s, hosts 0-f in the last group: as dense as the IPv4 nets, so IPv6 rules overlap and merge as often. */
+const NETS6 = ['2001:db8::', '2001:db8:0:1::'];
 const LAN_DEVICES = ['lan0', 'lan1', 'wg0'];
 const WIDE = ['10.0.0.0/28', '10.0.1.0/28', '10.0.0.0/24', '10.0.0.0/23', '10.0.0.14-10.0.1.1', '10.0.0.8/29', '0.0.0.0/0'];
+const WIDE6 = [
+  '2001:db8::/124',
+  '2001:db8:0:1::/124',
+  '2001:db8::/64',
+  '2001:db8::/63',
+  '2001:db8::e-2001:db8:0:1::1',
+  '2001:db8::8/125',
+  '::/0',
+  // Upper case, uncompressed and an IPv4 tail: compile must emit them as nft lists them.
+  '2001:DB8::A',
+  '2001:db8:0:0:0:0:0:4/126',
+  '::ffff:10.0.0.0/124',
+];
 
-function genAddr(g: Gen): string {
-  const net = g.pick(NETS);
+function genAddr(g: Gen, family: Fam): string {
   const r = g.int(0, 99);
+  if (family === 'ipv6') {
+    const net = g.pick(NETS6);
+    const hex = (n: number) => n.toString(16);
+    if (r < 40) {
+      const host = g.int(0, 15);
+      return g.chance(0.15) ? `${net}${hex(host)}/128` : `${net}${hex(host)}`;
+    }
+    if (r < 70) {
+      const len = g.pick([126, 127, 127, 128]);
+      const size = 2 ** (128 - len);
+      return `${net}${hex(g.int(0, 16 / size - 1) * size)}/${len}`;
+    }
+    if (r < 92) {
+      const from = g.int(0, 15);
+      return `${net}${hex(from)}-${net}${hex(Math.min(15, from + g.int(0, 4)))}`;
+    }
+    return g.pick(WIDE6);
+  }
+  const net = g.pick(NETS);
   if (r < 40) {
     const host = g.int(0, 15);
     return g.chance(0.15) ? `${net}.${host}/32` : `${net}.${host}`;
@@ -201,18 +314,43 @@ const SHAPES: readonly Shape[] = [
   { proto: 'udp', fields: ['destPort'] },
   { proto: 'tcp', fields: ['srcIface', 'srcIp', 'destIp', 'srcPort', 'destPort'] },
   { proto: 'icmp', fields: ['destIp'] },
+  { proto: 'icmpv6', fields: ['destIp'] },
+  { proto: 'icmpv6', fields: ['srcIface'] },
   { proto: 47, fields: ['srcIp'] },
   { proto: 6, fields: ['destIp'] },
+  { proto: 58, fields: ['srcIp'] },
 ];
 
-function genRule(g: Gen, name: string, shape: Shape, policies: readonly string[]): Rule {
+/**
+ * The address families a rule's addresses come from. Without `family` a rule may mix both (then it matches
+ * each family by its own addresses); with one, only that family's addresses are valid.
+ */
+function genRuleFamily(g: Gen, proto: Rule['proto'], v6: boolean): { family?: Rule['family']; pool: Fam[] } {
+  const r = g.int(0, 99);
+  // Without an IPv6 WAN, IPv6 addresses in rules are a config error.
+  if (!v6) return r < 90 || proto === 'icmpv6' ? { pool: ['ipv4'] } : { family: 'ipv4', pool: ['ipv4'] };
+  if (r < 70) return { pool: ['ipv4', 'ipv6'] };
+  if (r < 75) return { family: 'any', pool: ['ipv4', 'ipv6'] };
+  // icmp is IPv4's and icmpv6 IPv6's: the other family is a config error.
+  if (proto === 'icmp') return { family: 'ipv4', pool: ['ipv4'] };
+  if (proto === 'icmpv6') return { family: 'ipv6', pool: ['ipv6'] };
+  const family = g.chance(0.55) ? 'ipv6' : 'ipv4';
+  return { family, pool: [family] };
+}
+
+function genRule(g: Gen, name: string, shape: Shape, policies: readonly string[], v6: boolean): Rule {
   const rule: Rule = { name, policy: g.pick(policies) };
   // Now and then sticky: the rule then leads to its own chain, so its map entry differs from its neighbours'.
   if (!SPECIAL_POLICIES.includes(rule.policy) && g.chance(0.08)) rule.sticky = true;
   if (shape.proto !== undefined) rule.proto = shape.proto;
+  const { family, pool } = genRuleFamily(g, shape.proto, v6);
+  if (family !== undefined) rule.family = family;
+  // Most rules keep to one family; some mix both in one field (each family then matches its own).
+  const ruleFam = g.pick(pool);
+  const addrFam = () => (g.chance(0.15) ? g.pick(pool) : ruleFam);
   for (const f of shape.fields) {
     if (f === 'srcIface') rule.srcIface = g.chance(0.75) ? [g.pick(LAN_DEVICES)] : [g.pick(LAN_DEVICES), g.pick(LAN_DEVICES)];
-    else if (f === 'srcIp' || f === 'destIp') rule[f] = g.list(() => genAddr(g));
+    else if (f === 'srcIp' || f === 'destIp') rule[f] = g.list(() => genAddr(g, addrFam()));
     else rule[f] = g.list(() => genPort(g));
   }
   return rule;
@@ -220,8 +358,13 @@ function genRule(g: Gen, name: string, shape: Shape, policies: readonly string[]
 
 function genConfig(g: Gen): NftMwanConfig {
   const nIfaces = g.int(2, 3);
+  // Most configs carry IPv6 on some WAN; the rest must leave IPv6 alone whatever the rules say.
+  const v6 = g.chance(0.85);
   const interfaces: NftMwanConfig['interfaces'] = {};
-  for (let i = 1; i <= nIfaces; i++) interfaces[`wan${i}`] = { device: `eth${i}` };
+  for (let i = 1; i <= nIfaces; i++) {
+    const family = v6 && i === 1 ? g.pick(['both', 'ipv6'] as const) : v6 ? g.pick(['ipv4', 'both', 'ipv6'] as const) : 'ipv4';
+    interfaces[`wan${i}`] = { device: `eth${i}`, ...(family !== 'ipv4' || g.chance(0.5) ? { family } : {}) };
+  }
   const ifaceNames = Object.keys(interfaces);
   const policies: NftMwanConfig['policies'] = {};
   for (const name of ['A', 'B', 'C'].slice(0, g.int(2, 3))) {
@@ -231,7 +374,10 @@ function genConfig(g: Gen): NftMwanConfig {
   }
   const ruleTargets = [...Object.keys(policies), ...Object.keys(policies), ...Object.keys(policies), ...SPECIAL_POLICIES];
   const shapes = [g.pick(SHAPES), g.pick(SHAPES), g.pick(SHAPES)].slice(0, g.int(1, 3));
-  const sets = { S1: { type: 'ipv4_addr' as const, elements: [genAddr(g), genAddr(g)] } };
+  const sets = {
+    S1: { type: 'ipv4_addr' as const, elements: [genAddr(g, 'ipv4'), genAddr(g, 'ipv4')] },
+    S6: { type: 'ipv6_addr' as const, elements: [genAddr(g, 'ipv6'), genAddr(g, 'ipv6')] },
+  };
   const total = g.int(1, 40);
   const rules: Rule[] = [];
   while (rules.length < total) {
@@ -240,31 +386,41 @@ function genConfig(g: Gen): NftMwanConfig {
     if (r < 88) {
       // A run of one shape: where merging happens.
       const shape = g.pick(shapes);
-      for (let n = g.int(1, 8); n > 0 && rules.length < total; n--) rules.push(genRule(g, name(), shape, ruleTargets));
+      for (let n = g.int(1, 8); n > 0 && rules.length < total; n--) rules.push(genRule(g, name(), shape, ruleTargets, v6));
     } else if (r < 93) {
-      // A catch-all (maybe one protocol): always alone.
+      // A catch-all (maybe one protocol, maybe one family): always alone.
       const rule: Rule = { name: name(), policy: g.pick(ruleTargets) };
-      const proto = g.pick<Rule['proto'] | undefined>([undefined, 'all', 'icmp', 'udp', 'tcp', 47]);
+      const proto = g.pick<Rule['proto'] | undefined>([undefined, 'all', 'icmp', 'icmpv6', 'udp', 'tcp', 47]);
       if (proto !== undefined) rule.proto = proto;
+      const { family } = genRuleFamily(g, proto, v6);
+      if (family !== undefined) rule.family = family;
       rules.push(rule);
     } else if (r < 97) {
       // A logged rule of a common shape: alone too.
-      rules.push({ ...genRule(g, name(), g.pick(shapes), ruleTargets), log: true });
+      rules.push({ ...genRule(g, name(), g.pick(shapes), ruleTargets, v6), log: true });
     } else {
-      rules.push({ name: name(), set: 'S1', policy: g.pick(ruleTargets) });
+      const set = v6 && g.chance(0.5) ? 'S6' : 'S1';
+      rules.push({ name: name(), set, policy: g.pick(ruleTargets), ...(g.chance(0.2) ? { family: set === 'S6' ? 'ipv6' : 'ipv4' } : {}) });
     }
   }
   return { interfaces, policies, rules, ...(rules.some((r) => r.set) ? { sets } : {}) };
 }
 
 function genPacket(g: Gen): Packet {
+  const v6 = g.chance(0.45);
   const addr = () => {
     const r = g.int(0, 99);
+    if (v6) {
+      if (r < 85) return `${g.pick(NETS6)}${g.int(0, 15).toString(16)}`;
+      if (r < 95) return g.pick(['2001:db8::10', '2001:db8::ffff', '2001:db8:0:1::100', '2001:db8:0:2::1', '::ffff:10.0.0.5']);
+      return '2001:db8:ffff::9';
+    }
     if (r < 85) return `${g.pick(NETS)}.${g.int(0, 15)}`;
     if (r < 95) return g.pick(['10.0.0.16', '10.0.0.20', '10.0.1.200', '10.0.2.1', '10.0.0.255']);
     return '192.168.7.9';
   };
-  const l4proto = g.pick([6, 6, 6, 17, 17, 1, 47]);
+  // Real packets only: ICMP travels in IPv4, ICMPv6 in IPv6.
+  const l4proto = g.pick(v6 ? [6, 6, 6, 17, 17, 58, 47] : [6, 6, 6, 17, 17, 1, 47]);
   const p: Packet = { iifname: g.pick([...LAN_DEVICES, 'eth1']), l4proto, saddr: addr(), daddr: addr() };
   if (l4proto === 6 || l4proto === 17) {
     const port = () => (g.chance(0.95) ? g.int(1, 22) : g.pick([0, 65535, 1000]));
@@ -289,14 +445,18 @@ interface Stats {
   rulesInVmaps: number;
   /** Packets decided by a sticky, a named-set, a logged or a special-policy rule. */
   byKind: { sticky: number; set: number; log: number; special: number };
+  /** IPv6 packets, those a rule matched, those decided by an IPv6 (ip6 key) map, and IPv6 left alone (no IPv6 WAN). */
+  v6: { packets: number; matched: number; byV6Map: number; leftAlone: number };
+  /** Packets decided by a rule that holds addresses of both families, and by a `family`-only rule. */
+  mixedRule: number;
+  familyOnlyRule: number;
 }
 
-/** Local/broadcast destinations, the IPv4 bypass set, and IPv6 left alone (no WAN carries it here). */
-const FIXED_CLASSIFY_RULES = 3;
+const isUserRule = (comment: string | null) => comment !== null && /^rules? /.test(comment);
 
+/** The classify rules compiled from the config's rules (the fixed ones before them carry no rule comment). */
 function userClassifyRules(batch: unknown) {
-  const all = chainRules(batch, 'classify');
-  return all.slice(FIXED_CLASSIFY_RULES);
+  return chainRules(batch, 'classify').filter((r) => isUserRule(r.comment));
 }
 
 function names(comment: string | null): string[] | null {
@@ -313,8 +473,10 @@ function checkConfig(config: NftMwanConfig, packets: readonly Packet[], stats: S
   const plan = compile(validation.config);
   const batch = plan.nft;
   const rules = config.rules ?? [];
-  const fixed = chainRules(batch, 'classify').slice(0, FIXED_CLASSIFY_RULES);
-  if (fixed.some((r) => r.comment !== null)) return `${context}: the first classify rules are not the fixed ones`;
+  const views = viewsOf(rules, setsOf(config));
+  const all = chainRules(batch, 'classify');
+  const firstUser = all.findIndex((r) => isUserRule(r.comment));
+  if (firstUser >= 0 && all.slice(firstUser).some((r) => !isUserRule(r.comment))) return `${context}: a fixed classify rule comes after the config's rules`;
   const user = userClassifyRules(batch);
   const vmaps = user.filter((r) => r.expr.some((s) => typeof s === 'object' && s !== null && 'vmap' in s));
   stats.configs++;
@@ -322,39 +484,60 @@ function checkConfig(config: NftMwanConfig, packets: readonly Packet[], stats: S
   stats.classifyRules += user.length;
   stats.vmapRules += vmaps.length;
   for (const v of vmaps) stats.rulesInVmaps += names(v.comment)?.length ?? Number(/\((\d+)\)$/.exec(v.comment ?? '')?.[1] ?? 0);
-  if (user.length < rules.length) stats.mergedConfigs++;
-  if (user.length > rules.length) return `${context}: ${user.length} classify rules for ${rules.length} config rules`;
-  if (hasMergeablePair(rules)) {
+  if (user.length < views.length) stats.mergedConfigs++;
+  if (user.length > views.length) {
+    return [
+      `${context}: ${user.length} classify rules for ${views.length} rule views (one per family a rule matches)`,
+      `  views: ${views.map((v) => `${v.rule.name}/${v.family}`).join(' ')}`,
+      `  classify: ${user.map((r) => r.comment).join(' | ')}`,
+      `  config rules: ${clip(JSON.stringify(rules))}`,
+    ].join('\n');
+  }
+  if (hasMergeablePair(views)) {
     stats.mergeableConfigs++;
-    if (user.length >= rules.length) return `${context}: two neighbouring disjoint rules of one shape were not merged (${user.length} classify rules for ${rules.length} config rules)`;
+    if (user.length >= views.length) {
+      return [
+        `${context}: two neighbouring disjoint rules of one shape were not merged (${user.length} classify rules for ${views.length} rule views)`,
+        `  views: ${views.map((v) => `${v.rule.name}/${v.family}`).join(' ')}`,
+        `  config rules: ${clip(JSON.stringify(rules))}`,
+      ].join('\n');
+    }
   }
   // Named sets: the evaluator takes their elements from the batch, as compile fills them from the config.
   const overlaps = overlappingElements(batch, 'classify');
   if (overlaps.length > 0) return `${context}: nft would refuse overlapping elements:\n  ${overlaps.slice(0, 5).join('\n  ')}\n  config rules: ${clip(JSON.stringify(rules))}`;
   for (const p of packets) {
     stats.packets++;
-    const want = referenceRule(config, p);
+    const v6 = packetFamily(p) === 'ipv6';
+    if (v6) stats.v6.packets++;
+    const { rule: want, verdict: expected } = referenceVerdict(config, p);
     if (want) {
       stats.matched++;
+      if (v6) stats.v6.matched++;
       if (want.sticky) stats.byKind.sticky++;
       if (want.set !== undefined) stats.byKind.set++;
       if (want.log) stats.byKind.log++;
       if (SPECIAL_POLICIES.includes(want.policy)) stats.byKind.special++;
-    }
-    const expected = want ? targetOf(want) : null;
+      const texts = [...(want.srcIp ?? []), ...(want.destIp ?? [])];
+      if (texts.some((t) => t.includes(':')) && texts.some((t) => !t.includes(':'))) stats.mixedRule++;
+      if ((want.family === 'ipv4' || want.family === 'ipv6') && texts.length === 0 && want.set === undefined) stats.familyOnlyRule++;
+    } else if (expected === 'accept') stats.v6.leftAlone++;
     let got: ReturnType<typeof evalClassifyDetailed>;
     try {
       got = evalClassifyDetailed(batch, p);
     } catch (e) {
       return `${context}: packet ${JSON.stringify(p)}: ${(e as Error).message}\nconfig: ${clip(JSON.stringify(config))}`;
     }
-    const actual = evalClassify(batch, p);
+    const v = got.verdict;
+    const actual = v.kind === 'goto' || v.kind === 'jump' ? v.target : v.kind === 'accept' || v.kind === 'drop' ? v.kind : null;
+    if (v6 && got.ruleIndex !== null && JSON.stringify(all[got.ruleIndex]?.expr).includes('"vmap"') && JSON.stringify(all[got.ruleIndex]?.expr).includes('"ip6"')) stats.v6.byV6Map++;
     const decidedBy = names(got.comment);
     const wrongRule = want !== undefined && decidedBy !== null && !decidedBy.includes(want.name);
     if (actual !== expected || wrongRule) {
       return [
         `${context}: packet ${JSON.stringify(p)}`,
         `  expected ${expected} (rule ${want?.name ?? 'none'}), got ${actual} (classify rule "${got.comment}")`,
+        `  interfaces: ${JSON.stringify(config.interfaces)}`,
         `  config rules: ${clip(JSON.stringify(rules))}`,
         `  classify: ${clip(JSON.stringify(user))}`,
       ].join('\n');
@@ -366,7 +549,21 @@ function checkConfig(config: NftMwanConfig, packets: readonly Packet[], stats: S
 const clip = (text: string) => (text.length > 6000 ? `${text.slice(0, 6000)}... (${text.length} characters)` : text);
 
 function newStats(): Stats {
-  return { configs: 0, packets: 0, matched: 0, mergedConfigs: 0, mergeableConfigs: 0, configRules: 0, classifyRules: 0, vmapRules: 0, rulesInVmaps: 0, byKind: { sticky: 0, set: 0, log: 0, special: 0 } };
+  return {
+    configs: 0,
+    packets: 0,
+    matched: 0,
+    mergedConfigs: 0,
+    mergeableConfigs: 0,
+    configRules: 0,
+    classifyRules: 0,
+    vmapRules: 0,
+    rulesInVmaps: 0,
+    byKind: { sticky: 0, set: 0, log: 0, special: 0 },
+    v6: { packets: 0, matched: 0, byV6Map: 0, leftAlone: 0 },
+    mixedRule: 0,
+    familyOnlyRule: 0,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -404,7 +601,8 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
     console.log(
       `rules-property: ${stats.configs} configs, ${stats.packets} packets (${((100 * stats.matched) / stats.packets).toFixed(1)}% matched a rule); ` +
         `merging in ${stats.mergedConfigs} configs (${stats.mergeableConfigs} had a mergeable neighbour pair); ` +
-        `${stats.configRules} config rules -> ${stats.classifyRules} classify rules, ${stats.vmapRules} vmaps holding ${stats.rulesInVmaps} rules; packets decided by kind ${JSON.stringify(stats.byKind)}`,
+        `${stats.configRules} config rules -> ${stats.classifyRules} classify rules, ${stats.vmapRules} vmaps holding ${stats.rulesInVmaps} rules; packets decided by kind ${JSON.stringify(stats.byKind)}; ` +
+        `IPv6 ${JSON.stringify(stats.v6)}; by a two-family rule ${stats.mixedRule}, by a family-only rule ${stats.familyOnlyRule}`,
     );
     // The generator must exercise what it is for.
     expect(stats.configs).toBe(CONFIGS);
@@ -413,7 +611,14 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
     expect(stats.matched / stats.packets).toBeGreaterThan(0.3);
     expect(stats.matched).toBeLessThan(stats.packets);
     for (const n of Object.values(stats.byKind)) expect(n).toBeGreaterThan(100);
-  });
+    // IPv6 as much as IPv4: matched by rules, decided by ip6 verdict maps, and left alone without an IPv6 WAN.
+    expect(stats.v6.packets).toBeGreaterThan(stats.packets / 3);
+    expect(stats.v6.matched / stats.v6.packets).toBeGreaterThan(0.3);
+    expect(stats.v6.byV6Map).toBeGreaterThan(500);
+    expect(stats.v6.leftAlone).toBeGreaterThan(100);
+    expect(stats.mixedRule).toBeGreaterThan(100);
+    expect(stats.familyOnlyRule).toBeGreaterThan(100);
+  }, 120_000);
 
   it('1,000 rules each pinning a distinct /32 compile to one classify rule that agrees on 2,000 packets', () => {
     const g = new Gen(1000);
@@ -426,15 +631,35 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
     }));
     const config = configWith(rules);
     const batch = compile(config).nft;
-    const classify = chainRules(batch, 'classify');
-    expect(classify).toHaveLength(FIXED_CLASSIFY_RULES + 1);
-    expect(classify[FIXED_CLASSIFY_RULES]?.comment).toBe('rules pin0, pin1, pin2 ... pin999 (1000)');
+    const classify = userClassifyRules(batch);
+    expect(classify).toHaveLength(1);
+    expect(classify[0]?.comment).toBe('rules pin0, pin1, pin2 ... pin999 (1000)');
     const stats = newStats();
     const packets = Array.from({ length: 2000 }, () => pkt(g.chance(0.9) ? addrOf(g.int(0, 1030)) : `10.${g.int(0, 2)}.${g.int(0, 4)}.${g.int(0, 255)}`, { l4proto: g.pick([1, 6, 17]) }));
     const failure = checkConfig(config, packets, stats, 'pinned /32s');
     if (failure) expect.fail(failure);
     expect(stats.matched).toBeGreaterThan(1500);
-  });
+  }, 120_000);
+
+  it('1,000 rules each pinning an IPv4 /32 and an IPv6 /128 compile to one lookup per family that agrees on 2,000 packets', () => {
+    const g = new Gen(1001);
+    const v4 = (i: number) => `10.1.${i >> 8}.${i & 255}`;
+    const v6 = (i: number) => `2001:db8:1::${i.toString(16)}`;
+    const rules: Rule[] = Array.from({ length: 1000 }, (_, i) => ({ name: `pin${i}`, destIp: [v4(i), i % 5 === 0 ? `${v6(i)}/128` : v6(i)], policy: g.pick(['A', 'B', 'C']) }));
+    const config = configWith(rules, { interfaces: { wan1: { device: 'eth1', family: 'both' }, wan2: { device: 'eth2', family: 'both' } } });
+    const classify = userClassifyRules(compile(config).nft);
+    expect(classify.map((r) => r.comment)).toEqual(['rules pin0, pin1, pin2 ... pin999 (1000)', 'rules pin0, pin1, pin2 ... pin999 (1000)']);
+    expect(classify.map((r) => JSON.stringify(r.expr).includes('"ip6"'))).toEqual([false, true]);
+    const stats = newStats();
+    const packets = Array.from({ length: 2000 }, () => {
+      const i = g.int(0, 1030);
+      return g.chance(0.5) ? pkt(v4(i), { l4proto: g.pick([1, 6, 17]) }) : pkt(v6(i), { saddr: '2001:db8::100', l4proto: g.pick([58, 6, 17]) });
+    });
+    const failure = checkConfig(config, packets, stats, 'pinned /32s and /128s');
+    if (failure) expect.fail(failure);
+    expect(stats.v6.matched).toBeGreaterThan(800);
+    expect(stats.matched - stats.v6.matched).toBeGreaterThan(800);
+  }, 120_000);
 
   it('20 disjoint destIp rules become one vmap', () => {
     const rules: Rule[] = Array.from({ length: 20 }, (_, i) => ({ name: `d${i}`, destIp: [`10.0.${i}.0/24`], policy: i % 2 ? 'A' : 'B' }));
@@ -595,6 +820,28 @@ describe('nft-eval itself', () => {
     expect(evalClassify(batch, pkt('1.1.1.4', { dport: 6, l4proto: 17 }), { sets })).toBeNull();
     expect(evalClassify(batch, pkt('10.200.0.1', { l4proto: 17 }), { sets })).toBe('udp10');
     expect(evalClassify(batch, pkt('11.0.0.0', { l4proto: 17 }), { sets })).toBeNull();
+  });
+
+  it('IPv6: ip6 keys meet only IPv6 packets and ip keys only IPv4 ones; prefixes, ranges, nfproto and listed names', () => {
+    const daddr6 = { payload: { protocol: 'ip6', field: 'daddr' } };
+    const batch = {
+      nftables: [
+        rule([{ match: { op: '==', left: daddr6, right: { set: [{ prefix: { addr: '2001:db8::', len: 126 } }, { range: ['2001:db8::10', '2001:db8::12'] }, '::ffff:192.0.2.1'] } } }, { goto: { target: 'six' } }]),
+        rule([{ match: { op: '==', left: daddr, right: { prefix: { addr: '0.0.0.0', len: 0 } } } }, { goto: { target: 'four' } }]),
+        rule([{ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'ipv6-icmp' } }, { goto: { target: 'icmp6' } }]),
+        rule([{ match: { op: '==', left: { meta: { key: 'nfproto' } }, right: 'ipv6' } }, { goto: { target: 'other6' } }]),
+      ],
+    };
+    const p6 = (d: string, more: Partial<Packet> = {}) => pkt(d, { saddr: '2001:db8:10::2', ...more });
+    expect(evalClassify(batch, p6('2001:db8::3'))).toBe('six');
+    expect(evalClassify(batch, p6('2001:DB8:0:0:0:0:0:11'))).toBe('six');
+    expect(evalClassify(batch, p6('::ffff:c000:201'))).toBe('six');
+    expect(evalClassify(batch, p6('2001:db8::4'))).toBe('other6');
+    expect(evalClassify(batch, p6('2001:db8::4', { l4proto: 58 }))).toBe('icmp6');
+    // `ip daddr` over 0.0.0.0/0 still never meets an IPv6 packet, nor `ip6 daddr` an IPv4 one.
+    expect(evalClassify(batch, pkt('192.0.2.1'))).toBe('four');
+    expect(() => evalClassify(batch, pkt('2001:db8::3'))).toThrow(/mixes families/);
+    expect(overlappingElements({ nftables: [rule([{ vmap: { key: daddr6, data: { set: [[{ prefix: { addr: '2001:db8::', len: 64 } }, { goto: { target: 'a' } }], ['2001:db8::ffff', { goto: { target: 'b' } }]] } } }])] }, 'classify')).toHaveLength(1);
   });
 
   it('refuses forms it does not know and overlapping map elements', () => {

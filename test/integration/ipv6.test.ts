@@ -1,4 +1,5 @@
-// Dual stack in the lab: IPv6 balanced and pinned next to IPv4, NAT per family, failover for both.
+// Dual stack in the lab: IPv6 balanced and pinned next to IPv4, NAT per family (masquerade, none, NPTv6),
+// failover for both, IPv6 named sets, and the router's own IPv6 connections.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { endpoint, runTcpClient, startTcpServer } from '../../lab/agents.js';
 import { Lab } from '../../lab/netns.js';
@@ -13,7 +14,7 @@ const [SRV1] = LAB_NET.server.addrs as [string, string];
 const [SRV6A, SRV6B] = LAB_NET.server.addrs6 as [string, string];
 const LAN = LAB_NET.lan;
 
-const dual = (wan2: Record<string, unknown> = {}) => ({
+const dual = (wan2: Record<string, unknown> = {}): { interfaces: Record<string, unknown>; policies: Record<string, unknown>; rules: Record<string, unknown>[] } => ({
   interfaces: {
     wan1: { device: 'wan1', family: 'both', gateway: 'auto', gateway6: 'auto', track: { targets: [SRV1], interval: 0.2, timeout: 0.2 } },
     wan2: { device: 'wan2', family: 'both', gateway: 'auto', gateway6: 'auto', track: { targets: [SRV1], interval: 0.2, timeout: 0.2 }, ...wan2 },
@@ -32,8 +33,8 @@ describeLab('dual stack', () => {
   const lab = new Lab();
   let net: MultiWan;
   let last: string | null = null;
-  const flows = async (target: string, count = 30) => {
-    const r = await runTcpClient(lab, LAN.ns, { target: endpoint(target, 5001), count, concurrency: 10, timeoutMs: 3_000 });
+  const flows = async (target: string, count = 30, ns: string = LAN.ns) => {
+    const r = await runTcpClient(lab, ns, { target: endpoint(target, 5001), count, concurrency: 10, timeoutMs: 3_000 });
     return { ok: r.ok, wan1: (r.peers[W1.addr6] ?? 0) + (r.peers[W1.addr] ?? 0), wan2: (r.peers[W2.addr6] ?? 0) + (r.peers[W2.addr] ?? 0), peers: r.peers };
   };
 
@@ -79,6 +80,90 @@ describeLab('dual stack', () => {
     expect(await net.ispDrops(2)).toBeGreaterThan(before);
     // IPv4 through the same WAN is still masqueraded.
     expect((await flows(SRV1, 20)).ok).toBe(20);
+  });
+
+  it('nat none (IPv4) leaves IPv4 sources alone and the ISP drops them; IPv6 through the same WAN is still masqueraded', async () => {
+    const config = dual({ nat: 'none' });
+    // Pinned to wan2, so every flow meets the unmasqueraded WAN. Numbered icmp rules of one family must also
+    // read back as applied (nft lists `meta nfproto ipv4 meta l4proto 1` without the nfproto).
+    config.policies.wan1_only = { members: [{ interface: 'wan1' }] };
+    config.rules = [
+      { name: 'lan2', srcIp: [LAB_NET.lan2.prefix], policy: 'wan1_only' },
+      { name: 'pin4', destIp: [`${SRV1}/32`], proto: 'tcp', destPort: [5001], policy: 'wan2_only' },
+      { name: 'icmp4', proto: 1, family: 'ipv4', policy: 'balanced' },
+      { name: 'icmp6', proto: 58, family: 'ipv6', policy: 'balanced' },
+      ...config.rules,
+    ];
+    last = configFile(config);
+    await cliOk(lab, 'gw', 'apply', '--config', last);
+    const before = await net.ispDrops(2);
+    expect((await flows(SRV1, 5)).ok).toBe(0);
+    expect(await net.ispDrops(2)).toBeGreaterThan(before);
+    expect(await flows(SRV6B, 5)).toMatchObject({ ok: 5, wan2: 5, peers: { [W2.addr6]: 5 } });
+    // wan1 still masquerades IPv4 (the other LAN is pinned to it).
+    expect(await flows(SRV1, 5, LAB_NET.lan2.ns)).toMatchObject({ ok: 5, peers: { [W1.addr]: 5 } });
+  });
+
+  it('nat6 npt maps the LAN prefix into the WAN\'s routed prefix: the server sees the LAN host\'s suffix under npt6Prefix', async () => {
+    const NPT = '2001:db8:22::/64';
+    const isp = LAB_NET.wan[2];
+    // ISP 2 routes the prefix to the gateway and forwards it from the customer; the server routes it back via ISP 2.
+    await lab.ip(isp.ns, ['-6', 'route', 'replace', NPT, 'via', isp.addr6, 'dev', 'cust']);
+    lab.defer(`isp2: route ${NPT}`, () => lab.ip(isp.ns, ['-6', 'route', 'del', NPT], { reject: false }));
+    await lab.ip(LAB_NET.server.ns, ['-6', 'route', 'replace', NPT, 'via', isp.upstream.isp6, 'dev', isp.upstream.srvDev]);
+    lab.defer(`srv: route ${NPT}`, () => lab.ip(LAB_NET.server.ns, ['-6', 'route', 'del', NPT], { reject: false }));
+    const inserted = await lab.exec(isp.ns, 'nft', ['--echo', '--handle', 'insert', 'rule', 'inet', 'ispfilter', 'forward_filter', 'iifname', 'cust', 'ip6', 'saddr', NPT, 'accept']);
+    const handle = /# handle (\d+)/.exec(inserted.stdout)?.[1];
+    expect(handle, inserted.stdout).toBeDefined();
+    lab.defer(`isp2: forward ${NPT}`, () => lab.exec(isp.ns, 'nft', ['delete', 'rule', 'inet', 'ispfilter', 'forward_filter', 'handle', handle as string], { reject: false }));
+    last = configFile(dual({ nat6: 'npt', npt6Prefix: NPT }));
+    await cliOk(lab, 'gw', 'apply', '--config', last);
+    // LAN host 2001:db8:10::2 keeps its host part: 2001:db8:22::2, on every flow through wan2.
+    const r = await flows(SRV6B, 10);
+    expect(r).toMatchObject({ ok: 10, peers: { '2001:db8:22::2': 10 } });
+    // wan1 still masquerades: balanced IPv6 reaches the server from wan1's address or the mapped one, nothing else.
+    const balanced = await flows(SRV6A, 30);
+    expect(balanced.ok).toBe(30);
+    expect(Object.keys(balanced.peers).sort()).toEqual(['2001:db8:22::2', W1.addr6].sort());
+  });
+
+  it('the router\'s own IPv6 connections follow the rules, from the chosen WAN\'s address', async () => {
+    last = configFile(dual());
+    await cliOk(lab, 'gw', 'apply', '--config', last);
+    // The main table's IPv6 default is wan1 (lower metric); the pin6 rule says wan2, and masquerade gives wan2's address.
+    expect(await flows(SRV6B, 10, 'gw')).toMatchObject({ ok: 10, peers: { [W2.addr6]: 10 } });
+    const balanced = await flows(SRV6A, 30, 'gw');
+    expect(balanced.ok).toBe(30);
+    expect(balanced.wan1).toBeGreaterThan(0);
+    expect(balanced.wan2).toBeGreaterThan(0);
+    expect(Object.keys(balanced.peers).sort()).toEqual([W1.addr6, W2.addr6].sort());
+  });
+
+  it('an ipv6_addr named set: set add/del take IPv6 addresses, prefixes and ranges and refuse IPv4 ones', async () => {
+    const config = dual();
+    config.rules = [{ name: 'pinned6', set: 'pinned6', policy: 'wan2_only' }, ...config.rules];
+    // An IPv4-mapped prefix too: nft lists it with a dotted tail, which compile must emit for the table to verify.
+    last = configFile({ ...config, sets: { pinned6: { type: 'ipv6_addr', elements: ['2001:db8:ee::/48', '::ffff:c633:6400/120'] } } });
+    await cliOk(lab, 'gw', 'apply', '--config', last);
+    const list = async () => (await cliOk(lab, 'gw', 'set', 'list', 'pinned6', '--config', last as string)).split('\n').filter(Boolean).sort();
+    await cliOk(lab, 'gw', 'set', 'add', 'pinned6', SRV6A, '2001:db8:ff::100/120', '2001:db8:ff::30-2001:db8:ff::40', '--config', last);
+    expect(await list()).toEqual(['2001:db8:ee::/48', '::ffff:198.51.100.0/120', '2001:db8:ff::100/120', '2001:db8:ff::10', '2001:db8:ff::30-2001:db8:ff::40'].sort());
+    // Every flow to the added address now goes through wan2 (balanced before: both WANs).
+    expect(await flows(SRV6A, 10)).toMatchObject({ ok: 10, wan2: 10 });
+    // The wrong family is refused before nft sees it, and nothing of that command is added.
+    const bad = await cli(lab, 'gw', 'set', 'add', 'pinned6', '2001:db8:ff::50', SRV1, '--config', last);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/set pinned6 holds ipv6_addr: "192\.0\.2\.10" is an IPv4 element/);
+    expect(await list()).not.toContain('2001:db8:ff::50');
+    const garbage = await cli(lab, 'gw', 'set', 'add', 'pinned6', '2001:db8:ff::1/64', '--config', last);
+    expect(garbage.exitCode).toBe(2);
+    expect(garbage.stderr).toMatch(/has host bits set/);
+    // del names the elements as add did.
+    await cliOk(lab, 'gw', 'set', 'del', 'pinned6', SRV6A, '2001:db8:ff::30-2001:db8:ff::40', '--config', last);
+    expect(await list()).toEqual(['2001:db8:ee::/48', '::ffff:198.51.100.0/120', '2001:db8:ff::100/120'].sort());
+    const after = await flows(SRV6A, 30);
+    expect(after.ok).toBe(30);
+    expect(after.wan1).toBeGreaterThan(0);
   });
 
   it('failover moves both families: isp2 cut, new IPv6 and IPv4 connections all go through wan1', async () => {

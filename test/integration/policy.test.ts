@@ -31,6 +31,31 @@ describeLab('policy language', () => {
     return { ok: r.ok, wan1: r.peers[W1.addr] ?? 0, wan2: r.peers[W2.addr] ?? 0 };
   };
 
+  /** The addresses in a named set of the gateway's table, as nft lists them (timeout sets: without the timers). */
+  const setMembers = async (name: string): Promise<string[]> => {
+    const r = await lab.exec('gw', 'nft', ['-j', 'list', 'set', 'inet', 'nft_mwan', name]);
+    const set = (JSON.parse(r.stdout) as { nftables: { set?: { elem?: unknown[] } }[] }).nftables.find((o) => o.set)?.set;
+    const text = (e: unknown): string => {
+      if (typeof e === 'string') return e;
+      const o = e as { elem?: { val: unknown }; prefix?: { addr: string; len: number } };
+      if (o.elem) return text(o.elem.val);
+      if (o.prefix) return `${o.prefix.addr}/${o.prefix.len}`;
+      return JSON.stringify(e);
+    };
+    return (set?.elem ?? []).map(text).sort();
+  };
+  /** Extra LAN hosts: more addresses on the LAN namespace's device, each a separate sticky source. */
+  const addSources = async (addrs: readonly string[]) => {
+    for (const a of addrs) await lab.ip(LAN.ns, ['addr', 'add', `${a}/${LAN.len}`, 'dev', LAN.dev]);
+  };
+  /** One new connection from `source` to SRV1; the WAN the server saw it through. */
+  const wanFrom = async (source: string): Promise<'wan1' | 'wan2'> => {
+    const r = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV1, 5001), count: 1, source, timeoutMs: 3_000 });
+    expect(r, `one connection from ${source}`).toMatchObject({ ok: 1 });
+    return r.peers[W1.addr] === 1 ? 'wan1' : 'wan2';
+  };
+  const classifyListing = async () => (await lab.exec('gw', 'nft', ['list', 'chain', 'inet', 'nft_mwan', 'classify'])).stdout;
+
   beforeAll(async () => {
     await buildMultiWan(lab, { wans: 2 });
     await startTcpServer(lab, 'srv', [endpoint(SRV1, 5001), endpoint(SRV2, 5001)]);
@@ -68,9 +93,10 @@ describeLab('policy language', () => {
     }
     const config = await apply({ interfaces, policies: wanOnly, rules });
     const classify = (await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'classify'])).stdout;
-    const n = (JSON.parse(classify) as { nftables: { rule?: unknown }[] }).nftables.filter((o) => o.rule).length;
-    // The three fixed rules (local, IPv4 bypass, IPv6 left alone) and ONE map for the 1,000.
-    expect(n).toBe(4);
+    const listed = (JSON.parse(classify) as { nftables: { rule?: { comment?: string } }[] }).nftables.flatMap((o) => (o.rule ? [o.rule] : []));
+    // ONE map for the 1,000, after a few fixed rules (local, bypass, IPv6) that do not grow with the rules.
+    expect(listed.filter((r) => /^rules? /.test(r.comment ?? '')).map((r) => r.comment)).toEqual(['rules r0, r1, r2 ... r999 (1000)']);
+    expect(listed.length).toBeLessThanOrEqual(5);
     expect(await flows(LAN.ns, SRV1, 10, 5)).toEqual({ ok: 10, wan1: 10, wan2: 0 });
     expect(await flows(LAN.ns, SRV2, 10, 5)).toEqual({ ok: 10, wan1: 0, wan2: 10 });
     const status = await cliOk(lab, 'gw', 'status', '--config', config);
@@ -78,18 +104,23 @@ describeLab('policy language', () => {
   });
 
   it('a named set steers its destinations; set add/del/list change it at run time and re-apply keeps it', async () => {
-    const config = await apply({
+    const named = (more: { elements?: string[]; rules?: unknown[] } = {}) => ({
       interfaces,
-      sets: { pinned: { type: 'ipv4_addr', elements: ['203.0.113.0/24'] } },
+      sets: { pinned: { type: 'ipv4_addr', elements: ['203.0.113.0/24', ...(more.elements ?? [])] } },
       policies: wanOnly,
-      rules: [{ name: 'pinned', set: 'pinned', policy: 'wan2_only' }, { name: 'rest', policy: 'wan1_only' }],
+      rules: [...(more.rules ?? []), { name: 'pinned', set: 'pinned', policy: 'wan2_only' }, { name: 'rest', policy: 'wan1_only' }],
     });
+    const config = await apply(named());
     expect(await flows(LAN.ns, SRV1, 5)).toMatchObject({ wan1: 5 });
     await cliOk(lab, 'gw', 'set', 'add', 'pinned', SRV1, '--config', config);
     expect(await flows(LAN.ns, SRV1, 5)).toMatchObject({ wan2: 5 });
-    // A re-apply (here with nothing changed, then a forced one through a config edit) keeps run-time elements.
-    await cliOk(lab, 'gw', 'apply', '--config', config);
-    expect((await cliOk(lab, 'gw', 'set', 'list', 'pinned', '--config', config)).split('\n').filter(Boolean).sort()).toEqual(['192.0.2.10', '203.0.113.0/24']);
+    // A re-apply with nothing changed is a no-op; one that changes the batch (a new rule ahead, a new config
+    // element) runs a transaction that re-declares the set, and the run-time element must survive it.
+    expect((await cli(lab, 'gw', 'apply', '--config', config)).stderr).toMatch(/already up to date/);
+    const changed = await apply(named({ elements: ['198.18.0.0/15'], rules: [{ name: 'extra', srcIface: ['nosuchdev0'], policy: 'wan1_only' }] }));
+    expect(await classifyListing()).toMatch(/comment "rule extra"/);
+    expect(await setMembers('pinned')).toEqual(['192.0.2.10', '198.18.0.0/15', '203.0.113.0/24']);
+    expect((await cliOk(lab, 'gw', 'set', 'list', 'pinned', '--config', changed)).split('\n').filter(Boolean).sort()).toEqual(['192.0.2.10', '198.18.0.0/15', '203.0.113.0/24']);
     expect(await flows(LAN.ns, SRV1, 5)).toMatchObject({ wan2: 5 });
     await cliOk(lab, 'gw', 'set', 'del', 'pinned', SRV1, '--config', config);
     expect(await flows(LAN.ns, SRV1, 5)).toMatchObject({ wan1: 5 });
@@ -98,30 +129,77 @@ describeLab('policy language', () => {
     expect(bad.stderr).toMatch(/no set "nope"/);
   });
 
-  it('sticky: a source keeps its WAN, across re-applies; never a WAN that went offline', async () => {
-    const d = await startDaemon(lab, {
+  it('sticky: every source stays in its WAN\'s set across a re-apply that changes the batch; an offline WAN\'s sources are rebalanced, the other WAN\'s kept', async () => {
+    // Four LAN hosts; round robin splits their first connections exactly 2:2, so both WANs have stuck sources.
+    const sources = ['192.168.10.31', '192.168.10.32', '192.168.10.33', '192.168.10.34'];
+    await addSources(sources);
+    const sticky = (weight2: number, extra: unknown[] = []) => ({
       interfaces,
-      policies: { balanced: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },
-      rules: [{ name: 'web', proto: 'tcp', destPort: [5001], policy: 'balanced', sticky: true, stickyTimeout: 600 }],
+      policies: { balanced: { mode: 'roundrobin', members: [{ interface: 'wan1' }, { interface: 'wan2', weight: weight2 }] } },
+      rules: [...extra, { name: 'web', proto: 'tcp', destPort: [5001], policy: 'balanced', sticky: true, stickyTimeout: 600 }],
     });
+    const d = await startDaemon(lab, sticky(1));
     last = d.configPath;
     try {
-      const first = await flows(LAN.ns, SRV1, 20, 5);
-      expect(first.ok).toBe(20);
-      expect([first.wan1, first.wan2].sort()).toEqual([0, 20]);
-      const stuck = first.wan1 === 20 ? 'wan1' : 'wan2';
-      const other = stuck === 'wan1' ? 'wan2' : 'wan1';
-      // Another source is balanced independently (not asserted: it may land on either), and re-applies keep entries.
+      const wanOf = new Map<string, 'wan1' | 'wan2'>();
+      for (const s of sources) wanOf.set(s, await wanFrom(s));
+      const on = (wan: string) => sources.filter((s) => wanOf.get(s) === wan).sort();
+      expect([on('wan1').length, on('wan2').length]).toEqual([2, 2]);
+      // Every source is in its WAN's set, and only there.
+      expect(await setMembers('sticky_web_wan1')).toEqual(on('wan1'));
+      expect(await setMembers('sticky_web_wan2')).toEqual(on('wan2'));
+
+      // A re-apply that changes the batch (a new rule ahead of web, wan2's weight 1 -> 3): the sets are kept as they are.
+      d.writeConfig(sticky(3, [{ name: 'extra', srcIface: ['nosuchdev0'], policy: 'balanced' }]));
       await cliOk(lab, 'gw', 'apply', '--config', d.configPath, '--state-dir', d.stateDir);
-      expect(await flows(LAN.ns, SRV2, 10, 5)).toMatchObject({ ok: 10, [stuck]: 10 });
-      await cliOk(lab, 'gw', 'ifdown', stuck, '--state-dir', d.stateDir);
-      expect(await flows(LAN.ns, SRV1, 10, 5)).toMatchObject({ ok: 10, [other]: 10 });
-      await cliOk(lab, 'gw', 'ifup', stuck, '--state-dir', d.stateDir);
-      // Rebalanced while it was out, the source now sticks to the other WAN.
-      expect(await flows(LAN.ns, SRV1, 10, 5)).toMatchObject({ ok: 10, [other]: 10 });
+      expect(await classifyListing()).toMatch(/comment "rule extra"/);
+      expect(await setMembers('sticky_web_wan1')).toEqual(on('wan1'));
+      expect(await setMembers('sticky_web_wan2')).toEqual(on('wan2'));
+      // ...and each source's new connections still go where it is stuck, to either destination.
+      for (const s of sources) {
+        const r = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 3, source: s, timeoutMs: 3_000 });
+        expect(r, s).toMatchObject({ ok: 3, peers: { [wanOf.get(s) === 'wan1' ? W1.addr : W2.addr]: 3 } });
+      }
+
+      // wan1 offline: its set is flushed and its sources are rebalanced (to wan2, the only member left);
+      // the sources stuck to wan2 stay in wan2's set, untouched.
+      await cliOk(lab, 'gw', 'ifdown', 'wan1', '--state-dir', d.stateDir);
+      expect(await setMembers('sticky_web_wan1')).toEqual([]);
+      expect(await setMembers('sticky_web_wan2')).toEqual(on('wan2'));
+      for (const s of sources) expect(await wanFrom(s), s).toBe('wan2');
+      expect(await setMembers('sticky_web_wan2')).toEqual([...sources].sort());
+      // wan1 back: nobody is stuck to it, and everyone stays on wan2, where they are now stuck.
+      await cliOk(lab, 'gw', 'ifup', 'wan1', '--state-dir', d.stateDir);
+      await d.waitFor('wan1', 'online');
+      expect(await setMembers('sticky_web_wan1')).toEqual([]);
+      expect(await setMembers('sticky_web_wan2')).toEqual([...sources].sort());
+      for (const s of sources) expect(await wanFrom(s), s).toBe('wan2');
     } finally {
       await d.stop();
     }
+  });
+
+  it('sticky expiry: after stickyTimeout without new connections the entry is gone and the source is balanced afresh', async () => {
+    const source = '192.168.10.41';
+    await addSources([source]);
+    await apply({
+      interfaces,
+      policies: { balanced: { mode: 'roundrobin', members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },
+      rules: [{ name: 'web', proto: 'tcp', destPort: [5001], policy: 'balanced', sticky: true, stickyTimeout: 2 }],
+    });
+    const first = await wanFrom(source);
+    const other = first === 'wan1' ? 'wan2' : 'wan1';
+    expect(await setMembers(`sticky_web_${first}`)).toEqual([source]);
+    // Within the timeout the source stays (and no balancing decision is taken for it).
+    expect(await wanFrom(source)).toBe(first);
+    const t0 = performance.now();
+    await lab.waitFor(async () => (await setMembers(`sticky_web_${first}`)).length === 0, { timeoutMs: 10_000, intervalMs: 200, what: `${source} to expire from sticky_web_${first}` });
+    // Refreshed by the second connection, so never gone sooner than about the timeout.
+    expect(performance.now() - t0).toBeGreaterThan(1_000);
+    // The next round-robin decision is the other WAN: the source was balanced, not sent back from a stale entry.
+    expect(await wanFrom(source)).toBe(other);
+    expect(await setMembers(`sticky_web_${other}`)).toEqual([source]);
+    expect(await setMembers(`sticky_web_${first}`)).toEqual([]);
   });
 
   it('srcIface rules pick by input device; the router\'s own connections follow the rules; use WAN -- CMD', async () => {

@@ -1,0 +1,96 @@
+// Address parsing and interval normalisation for both families (src/compile/net.ts), IPv6 in particular.
+import { describe, expect, it } from 'vitest';
+import { formatIpv6, normaliseIpIntervals, parseIpElement, type IpInterval } from '../../src/compile/net.js';
+
+const v6 = (text: string): bigint => {
+  // Written out here, not with net.ts: eight full groups.
+  const groups = text.split(':');
+  if (groups.length !== 8) throw new Error(`test helper wants 8 groups: ${text}`);
+  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+};
+const ALL_ONES = (1n << 128n) - 1n;
+
+describe('parseIpElement: IPv6 addresses, prefixes and ranges', () => {
+  it.each<[string, string, bigint, bigint]>([
+    ['a compressed address is one address', '2001:db8::1', v6('2001:db8:0:0:0:0:0:1'), v6('2001:db8:0:0:0:0:0:1')],
+    ['upper case reads as lower case', '2001:DB8::A', v6('2001:db8:0:0:0:0:0:a'), v6('2001:db8:0:0:0:0:0:a')],
+    ['an uncompressed address', '2001:db8:0:0:0:0:0:4', v6('2001:db8:0:0:0:0:0:4'), v6('2001:db8:0:0:0:0:0:4')],
+    ['an IPv4 tail fills the last two groups', '::ffff:192.0.2.1', v6('0:0:0:0:0:ffff:c000:201'), v6('0:0:0:0:0:ffff:c000:201')],
+    ['a /32 covers its 2^96 addresses', '2001:db8::/32', v6('2001:db8:0:0:0:0:0:0'), v6('2001:db8:ffff:ffff:ffff:ffff:ffff:ffff')],
+    ['a /64 ends where its host part does', '2001:db8:0:1::/64', v6('2001:db8:0:1:0:0:0:0'), v6('2001:db8:0:1:ffff:ffff:ffff:ffff')],
+    ['a /127 is two addresses', '2001:db8::4/127', v6('2001:db8:0:0:0:0:0:4'), v6('2001:db8:0:0:0:0:0:5')],
+    ['a /128 is one address', '2001:db8::7/128', v6('2001:db8:0:0:0:0:0:7'), v6('2001:db8:0:0:0:0:0:7')],
+    ['::/0 is every address', '::/0', 0n, ALL_ONES],
+    ['a range across a /64 boundary', '2001:db8::e-2001:db8:0:1::1', v6('2001:db8:0:0:0:0:0:e'), v6('2001:db8:0:1:0:0:0:1')],
+    ['a range of one address', '2001:db8::c-2001:db8::c', v6('2001:db8:0:0:0:0:0:c'), v6('2001:db8:0:0:0:0:0:c')],
+  ])('%s (%s)', (_name, text, first, last) => {
+    expect(parseIpElement(text)).toEqual({ interval: { family: 'ipv6', first, last } });
+  });
+
+  it.each<[string, string, RegExp]>([
+    ['host bits set under the prefix', '2001:db8::1/64', /has host bits set \(did you mean 2001:db8::\/64\?\)/],
+    ['a prefix longer than 128', '2001:db8::/129', /not an IPv6 CIDR/],
+    ['a range that ends before it starts', '2001:db8::9-2001:db8::1', /ends before it starts/],
+    ['a range from IPv6 to IPv4', '2001:db8::1-192.0.2.1', /not an IPv6 range/],
+    ['a range from IPv4 to IPv6', '192.0.2.1-2001:db8::1', /not an IPv6 range/],
+    ['three colons', '2001:db8:::1', /not an IPv6 address/],
+    ['two "::"', '2001::db8::1', /not an IPv6 address/],
+    ['nine groups', '1:2:3:4:5:6:7:8:9', /not an IPv6 address/],
+    ['a group of five digits', '2001:db8::12345', /not an IPv6 address/],
+    ['a non-hex digit', '2001:db8::g', /not an IPv6 address/],
+  ])('refuses %s (%s)', (_name, text, message) => {
+    const r = parseIpElement(text);
+    expect('error' in r && r.error).toMatch(message);
+  });
+});
+
+describe('normaliseIpIntervals: IPv6 intervals become the fewest prefixes', () => {
+  const iv = (text: string): IpInterval => {
+    const r = parseIpElement(text);
+    if ('error' in r) throw new Error(r.error);
+    return r.interval;
+  };
+  it.each<[string, string[], unknown[]]>([
+    ['an aligned range is one prefix', ['2001:db8::-2001:db8::ff'], [{ kind: 'prefix', addr: '2001:db8::', len: 120 }]],
+    [
+      'an unaligned range is split at alignment boundaries',
+      ['2001:db8::1-2001:db8::6'],
+      [
+        { kind: 'addr', addr: '2001:db8::1' },
+        { kind: 'prefix', addr: '2001:db8::2', len: 127 },
+        { kind: 'prefix', addr: '2001:db8::4', len: 127 },
+        { kind: 'addr', addr: '2001:db8::6' },
+      ],
+    ],
+    ['two adjacent halves merge into their /64', ['2001:db8:0:0:8000::/65', '2001:db8::/65'], [{ kind: 'prefix', addr: '2001:db8::', len: 64 }]],
+    ['an address inside a prefix disappears into it', ['2001:db8::5', '2001:db8::/64'], [{ kind: 'prefix', addr: '2001:db8::', len: 64 }]],
+    ['overlapping ranges merge', ['2001:db8::-2001:db8::9', '2001:db8::8-2001:db8::f'], [{ kind: 'prefix', addr: '2001:db8::', len: 124 }]],
+    ['a /128 is written as an address', ['2001:db8::7/128'], [{ kind: 'addr', addr: '2001:db8::7' }]],
+    ['::/0 stays one prefix', ['::/0', '2001:db8::1'], [{ kind: 'prefix', addr: '::', len: 0 }]],
+    ['the whole space as a range is ::/0', ['::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'], [{ kind: 'prefix', addr: '::', len: 0 }]],
+    ['the top address survives', ['ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'], [{ kind: 'prefix', addr: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe', len: 127 }]],
+    ['upper case and an IPv4 tail come out as nft lists them', ['2001:DB8::A', '::ffff:c000:200/120'], [{ kind: 'prefix', addr: '::ffff:192.0.2.0', len: 120 }, { kind: 'addr', addr: '2001:db8::a' }]],
+    ['IPv4 intervals are left out of an IPv6 normalisation', ['10.0.0.0/8', '2001:db8::1'], [{ kind: 'addr', addr: '2001:db8::1' }]],
+  ])('%s', (_name, texts, expected) => {
+    expect(normaliseIpIntervals('ipv6', texts.map(iv))).toEqual(expected);
+  });
+
+  it('IPv4 intervals normalise on their own, IPv6 ones left out', () => {
+    expect(normaliseIpIntervals('ipv4', ['10.0.0.0-10.0.0.255', '2001:db8::/64', '10.0.1.0/24'].map(iv))).toEqual([{ kind: 'prefix', addr: '10.0.0.0', len: 23 }]);
+  });
+
+  it.each<[string, bigint, string]>([
+    ['the first longest zero run becomes "::"', v6('2001:db8:0:0:1:0:0:1'), '2001:db8::1:0:0:1'],
+    ['a longer later run wins', v6('2001:0:0:1:0:0:0:1'), '2001:0:0:1::1'],
+    ['a single zero group is not compressed', v6('2001:db8:0:1:1:1:1:1'), '2001:db8:0:1:1:1:1:1'],
+    ['all zeros', 0n, '::'],
+    // As nft 1.0.6 lists them (glibc inet_ntop); hex there would not read back as applied.
+    ['an IPv4-mapped address ends in a dotted quad', v6('0:0:0:0:0:ffff:c000:201'), '::ffff:192.0.2.1'],
+    ['an IPv4-compatible address ends in a dotted quad', v6('0:0:0:0:0:0:102:304'), '::1.2.3.4'],
+    ['::1 is not IPv4-compatible', 1n, '::1'],
+    ['a NAT64 address stays hex', v6('64:ff9b:0:0:0:0:c000:201'), '64:ff9b::c000:201'],
+    ['::ffff:0:0 is mapped too', v6('0:0:0:0:0:ffff:0:0'), '::ffff:0.0.0.0'],
+  ])('formatIpv6: %s', (_name, value, text) => {
+    expect(formatIpv6(value)).toBe(text);
+  });
+});
