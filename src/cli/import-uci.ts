@@ -24,12 +24,13 @@ export default async function importUci(ctx: CommandContext): Promise<number> {
   const networkFile = ctx.values.network as string | undefined;
   const network = networkFile ? parseUci(await read(networkFile), networkFile) : undefined;
   const { config, notes } = importMwan3(parseUci(await read(file), file), { devices, ...(network ? { network } : {}) });
+  // Notes are for the person migrating, whatever -q says: one line each on stderr. They come first, so a
+  // config that fails the check below still says what was mapped differently (often the reason it fails).
+  for (const n of notes) process.stderr.write(`nft-mwan: note: ${n}\n`);
   const checked = validateConfig(config);
   if (!checked.ok) {
     throw new MwanError({ code: 'CONFIG_INVALID', summary: `the imported config does not validate (please report it with ${file})`, issues: checked.issues });
   }
-  // Notes are for the person migrating, whatever -q says: one line each on stderr.
-  for (const n of notes) process.stderr.write(`nft-mwan: note: ${n}\n`);
   ctx.out(JSON.stringify(config, null, 2));
   return 0;
 }

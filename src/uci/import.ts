@@ -1,7 +1,8 @@
 // mwan3's UCI config -> an nft-mwan config, with a note for every option mapped differently or not at all. Pure.
 import type { Interface, NftMwanConfig, Policy, Rule, Track } from '../generated/config.js';
 import { MwanError } from '../errors.js';
-import { parseIpElement } from '../compile/net.js';
+import { parseIpElement, parseIpv4 } from '../compile/net.js';
+import { mapProtocol } from './protocols.js';
 import type { UciSection } from './parse.js';
 
 export interface ImportOptions {
@@ -19,19 +20,20 @@ export interface ImportResult {
 
 const SPECIAL_POLICIES = new Set(['default', 'unreachable', 'blackhole']);
 
+// Options mwan3 2.12 knows, per section type: anything else is noted, never silently dropped.
+const KNOWN: Record<string, string[]> = {
+  interface: ['enabled', 'initial_state', 'family', 'track_ip', 'track_method', 'reliability', 'count', 'size', 'max_ttl', 'timeout', 'interval', 'failure_interval', 'recovery_interval', 'keep_failure_interval', 'down', 'up', 'check_quality', 'failure_latency', 'failure_loss', 'recovery_latency', 'recovery_loss', 'flush_conntrack'],
+  member: ['interface', 'metric', 'weight'],
+  policy: ['use_member', 'last_resort'],
+  rule: ['proto', 'src_ip', 'src_port', 'dest_ip', 'dest_port', 'src_iface', 'ipset', 'sticky', 'timeout', 'use_policy', 'family', 'logging'],
+};
+
 export function importMwan3(sections: readonly UciSection[], o: ImportOptions = {}): ImportResult {
   const notes: string[] = [];
   const note = (where: string, text: string) => notes.push(`${where}: ${text}`);
   const of = (type: string) => sections.filter((s) => s.type === type);
   const id = (s: UciSection) => s.name ?? `@${s.type}[${s.index}]`;
 
-  // Options mwan3 2.12 knows, per section type: anything else is noted, never silently dropped.
-  const KNOWN: Record<string, string[]> = {
-    interface: ['enabled', 'initial_state', 'family', 'track_ip', 'track_method', 'reliability', 'count', 'size', 'max_ttl', 'timeout', 'interval', 'failure_interval', 'recovery_interval', 'keep_failure_interval', 'down', 'up', 'check_quality', 'failure_latency', 'failure_loss', 'recovery_latency', 'recovery_loss', 'flush_conntrack'],
-    member: ['interface', 'metric', 'weight'],
-    policy: ['use_member', 'last_resort'],
-    rule: ['proto', 'src_ip', 'src_port', 'dest_ip', 'dest_port', 'src_iface', 'ipset', 'sticky', 'timeout', 'use_policy', 'family', 'logging'],
-  };
   for (const sec of sections) {
     const known = KNOWN[sec.type];
     if (known === undefined) {
@@ -64,9 +66,15 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   const globals = of('globals')[0];
   if (globals) {
     const mask = globals.options.mmx_mask;
-    if (mask !== undefined) config.globals = { markMask: /^0x/i.test(mask) ? mask : `0x${Number(mask).toString(16)}` };
-    if (globals.lists.rt_table_lookup || globals.options.rt_table_lookup) {
-      note('globals.rt_table_lookup', 'not mapped: nft-mwan never balances destinations the main table routes specifically; add other tables\' networks to globals.bypass');
+    if (mask !== undefined) {
+      // uci/mwan3 take the mask as hex (0x3F00) or decimal (16128).
+      if (/^0x[0-9a-f]+$/i.test(mask)) config.globals = { markMask: mask };
+      else if (/^\d+$/.test(mask)) config.globals = { markMask: `0x${Number(mask).toString(16)}` };
+      else note('globals.mmx_mask', `"${mask}" is neither hex (0x3F00) nor decimal: ignored, nft-mwan's default 0x3f00 used`);
+    }
+    const tables = split(globals.options.rt_table_lookup, globals.lists.rt_table_lookup);
+    if (tables.length > 0) {
+      note('globals.rt_table_lookup', `tables ${tables.join(', ')} not mapped: nft-mwan never balances destinations the main table routes specifically; add these tables' networks to globals.bypass`);
     }
     if (globals.options.source_routing === '1') note('globals.source_routing', 'not needed: replies always leave through the WAN a connection came in on');
     if (globals.options.logging !== undefined || globals.options.loglevel !== undefined) note('globals.logging', 'not mapped: the daemon logs every event to stderr/journald; use "log" on rules');
@@ -77,27 +85,49 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
 
   // --- interfaces, with wan/wan6 pairs merged ------------------------------------------------------------
   const ifaceSections = of('interface');
+  const familyOf = (s: UciSection) => s.options.family ?? 'ipv4';
+  const enabled = (s: UciSection) => s.options.enabled === '1';
+  const deviceBy = new Map(ifaceSections.map((s) => [s, deviceOf(id(s))]));
+  // A wan6 next to a wan on the same device is one dual-stack uplink to nft-mwan (one device, one interface).
+  const partnerOf = new Map<UciSection, UciSection>();
+  for (const s of ifaceSections) {
+    const device = deviceBy.get(s);
+    if (familyOf(s) !== 'ipv6' || device == null) continue;
+    const taken = new Set(partnerOf.values());
+    const partner = ifaceSections.find((t) => t !== s && familyOf(t) === 'ipv4' && deviceBy.get(t) === device && !taken.has(t));
+    if (partner) partnerOf.set(s, partner);
+  }
+  // When only one half of a pair is enabled, mwan3 balances only that family there: the other half is left out.
+  const leftOut = new Map<UciSection, string>();
+  for (const [v6, v4] of partnerOf) {
+    if (enabled(v6) === enabled(v4)) continue;
+    const [off, on] = enabled(v6) ? [v4, v6] : [v6, v4];
+    leftOut.set(off, `left out: disabled (enabled ${off.options.enabled ?? 'unset'}) while ${id(on)} on the same device ${deviceBy.get(on)} is enabled, so mwan3 balanced only ${familyOf(on)} there; ${id(on)} is imported alone ("family": "${familyOf(on)}")`);
+    partnerOf.delete(v6);
+  }
   const renamed = new Map<string, string>();
   const missing: string[] = [];
   for (const s of ifaceSections) {
     const name = id(s);
-    const family = s.options.family ?? 'ipv4';
-    const device = deviceOf(name);
+    const family = familyOf(s);
+    const device = deviceBy.get(s) ?? null;
     if (device === null) {
       // A disabled section without a device does nothing in mwan3 either.
-      if (s.options.enabled !== '1') note(`interface ${name}`, 'disabled and no device known: left out');
+      if (!enabled(s)) note(`interface ${name}`, 'disabled and no device known: left out');
       else missing.push(name);
       continue;
     }
-    if (family === 'ipv6') {
-      // A wan6 next to a wan on the same device is one dual-stack uplink to nft-mwan.
-      const partner = ifaceSections.find((t) => t !== s && (t.options.family ?? 'ipv4') === 'ipv4' && deviceOf(id(t)) === device);
-      if (partner) {
-        renamed.set(name, id(partner));
-        note(`interface ${name}`, `merged into ${id(partner)} ("family": "both"): same device ${device}`);
-        if (s.lists.track_ip?.length) note(`interface ${name}.track_ip`, `not mapped: ${id(partner)}'s IPv4 tracking decides for both families`);
-        continue;
-      }
+    const why = leftOut.get(s);
+    if (why !== undefined) {
+      note(`interface ${name}`, why);
+      continue;
+    }
+    const partner = partnerOf.get(s);
+    if (partner) {
+      renamed.set(name, id(partner));
+      note(`interface ${name}`, `merged into ${id(partner)} ("family": "both"): same device ${device}`);
+      mergeNotes(s, partner, note);
+      continue;
     }
     config.interfaces[name] = mapInterface(s, name, device, family, note);
   }
@@ -107,15 +137,20 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       summary: `no device known for interface${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: give --network /etc/config/network or --device ${missing[0]}=DEVICE`,
     });
   }
-  for (const to of renamed.values()) {
-    const target = config.interfaces[to] as Interface;
+  for (const [v6, v4] of partnerOf) {
+    const target = config.interfaces[id(v4)] as Interface;
     target.family = 'both';
     target.gateway6 = 'auto';
+    // Either half asking for a flush on an event: the one dual-stack interface flushes on it.
+    const flush = [...new Set([...(target.flushConntrack ?? []), ...flushEvents(v6)])];
+    if (flush.length > 0) target.flushConntrack = flush;
   }
   const ifaceName = (n: string) => renamed.get(n) ?? n;
 
   // --- members inline into policies -----------------------------------------------------------------------
   const members = new Map(of('member').map((m) => [id(m), m]));
+  // A policy with no member left is, in mwan3, a chain holding only its last resort.
+  const emptyPolicies = new Map<string, 'unreachable' | 'blackhole' | 'default'>();
   for (const p of of('policy')) {
     const name = id(p);
     const policy: Policy = { members: [] as unknown as Policy['members'] };
@@ -141,13 +176,15 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       if (m.options.weight !== undefined) member.weight = Number(m.options.weight);
       policy.members.push(member);
     }
-    if (policy.members.length === 0) {
-      note(`policy ${name}`, 'has no member: skipped (rules using it use "unreachable")');
-      continue;
-    }
     const lr = p.options.last_resort;
     if (lr === 'unreachable' || lr === 'blackhole' || lr === 'default') policy.lastResort = lr;
     else if (lr !== undefined) note(`policy ${name}.last_resort`, `"${lr}" is not unreachable, blackhole or default: unreachable used`);
+    if (policy.members.length === 0) {
+      const last = policy.lastResort ?? 'unreachable';
+      emptyPolicies.set(name, last);
+      note(`policy ${name}`, `has no member: skipped (rules using it use its last resort "${last}", as in mwan3)`);
+      continue;
+    }
     config.policies[name] = policy;
   }
 
@@ -155,16 +192,34 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   const sets: NonNullable<NftMwanConfig['sets']> = {};
   for (const r of of('rule')) {
     const name = id(r).replace(/[^A-Za-z0-9_.-]/g, '_');
-    const rule: Rule = { name, policy: r.options.use_policy ?? 'default' };
-    if (!(rule.policy in config.policies) && !SPECIAL_POLICIES.has(rule.policy)) {
-      note(`rule ${name}.use_policy`, `"${rule.policy}" is not a policy with members: "unreachable" used`);
+    // Rules mwan3 would not install are skipped, never widened: a rule that matches more steals traffic.
+    const skip = (why: string) => note(`rule ${name}`, `${why}: skipped, as mwan3 skips it`);
+    const usePolicy = r.options.use_policy;
+    if (usePolicy === undefined || usePolicy === '') {
+      skip('no use_policy');
+      continue;
+    }
+    const rule: Rule = { name, policy: usePolicy };
+    const last = emptyPolicies.get(usePolicy);
+    if (last !== undefined) {
+      note(`rule ${name}.use_policy`, `policy ${usePolicy} has no member: its last resort "${last}" used`);
+      rule.policy = last;
+    } else if (!(rule.policy in config.policies) && !SPECIAL_POLICIES.has(rule.policy)) {
+      note(`rule ${name}.use_policy`, `"${rule.policy}" is not a policy section: "unreachable" used`);
       rule.policy = 'unreachable';
     }
     const proto = r.options.proto ?? 'all';
-    if (proto !== 'all') {
-      if (['tcp', 'udp', 'icmp', 'icmpv6'].includes(proto)) rule.proto = proto as Rule['proto'];
-      else if (/^\d+$/.test(proto)) rule.proto = Number(proto);
-      else note(`rule ${name}.proto`, `"${proto}" not mapped: rule matches every protocol`);
+    const mapped = mapProtocol(proto);
+    if ('error' in mapped) {
+      skip(`proto ${mapped.error}`);
+      continue;
+    }
+    if (mapped.proto !== 'all') rule.proto = mapped.proto;
+    const srcIface = r.options.src_iface;
+    const srcDev = srcIface === undefined ? undefined : deviceOf(srcIface);
+    if (srcDev === null) {
+      skip(`src_iface: no device known for "${srcIface}" (give --network or --device ${srcIface}=DEVICE)`);
+      continue;
     }
     const family = r.options.family;
     if (family === 'ipv4' || family === 'ipv6') rule.family = family;
@@ -193,12 +248,7 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       }
       rule[field] = values.map((v) => (/^\d+$/.test(v) ? Number(v) : v)) as [number | string, ...(number | string)[]];
     }
-    const srcIface = r.options.src_iface;
-    if (srcIface !== undefined) {
-      const dev = deviceOf(srcIface);
-      if (dev === null) note(`rule ${name}.src_iface`, `no device known for "${srcIface}": dropped (give --device ${srcIface}=DEVICE)`);
-      else rule.srcIface = [dev];
-    }
+    if (srcDev !== undefined) rule.srcIface = [srcDev];
     if (r.options.ipset !== undefined) {
       const setName = r.options.ipset.replace(/[^A-Za-z0-9_]/g, '_');
       sets[setName] ??= { type: rule.family === 'ipv6' ? 'ipv6_addr' : 'ipv4_addr' };
@@ -235,6 +285,48 @@ const TRACK_METHODS: Record<string, { method: Track['method']; why?: string }> =
   nslookup: { method: 'dns', why: 'a DNS query to each target' },
 };
 
+/** mwan3's flush_conntrack events as nft-mwan's: ifdown and disconnected go offline, ifup and connected come online. */
+function flushEvents(s: UciSection): ('offline' | 'online')[] {
+  return (s.lists.flush_conntrack ?? []).flatMap((v) => (v === 'ifdown' || v === 'disconnected' ? ['offline' as const] : v === 'ifup' || v === 'connected' ? ['online' as const] : []));
+}
+
+const FLUSH_VALUES = ['ifup', 'ifdown', 'connected', 'disconnected'];
+
+/** Tracking targets nft-mwan can probe (IPv4 addresses), and a note for every one it cannot, with the reason. */
+function ipv4Targets(s: UciSection, name: string, note: (w: string, t: string) => void): string[] {
+  const targets = s.lists.track_ip ?? [];
+  const v4 = targets.filter((t) => parseIpv4(t) !== undefined);
+  const v6 = targets.filter((t) => parseIpv4(t) === undefined && t.includes(':'));
+  const other = targets.filter((t) => parseIpv4(t) === undefined && !t.includes(':'));
+  if (v6.length > 0) note(`interface ${name}.track_ip`, `IPv6 target${v6.length > 1 ? 's' : ''} ${v6.join(', ')} dropped: nft-mwan probes IPv4 targets only`);
+  if (other.length > 0) note(`interface ${name}.track_ip`, `${other.join(', ')} dropped: not an IPv4 address (probes go to addresses, never to names that would need DNS through the WAN under test)`);
+  return v4;
+}
+
+/** What a wan6 merged into its wan brings along, and what it loses: every difference is noted. */
+function mergeNotes(v6: UciSection, v4: UciSection, note: (w: string, t: string) => void): void {
+  const name = v6.name ?? `@interface[${v6.index}]`;
+  const into = v4.name ?? `@interface[${v4.index}]`;
+  const o = v6.options;
+  const targets = v6.lists.track_ip ?? [];
+  if (targets.length > 0) {
+    const kept = (v4.lists.track_ip ?? []).filter((t) => parseIpv4(t) !== undefined);
+    const decides = kept.length > 0 ? `${into}'s IPv4 tracking (${kept.join(', ')}) decides for both families` : `${into} has no IPv4 track_ip, so the dual-stack interface is online while its link is up`;
+    note(`interface ${name}.track_ip`, `${targets.join(', ')} not mapped: nft-mwan probes IPv4 targets only; ${decides}`);
+  }
+  const tracking = Object.keys(o).filter((k) => KNOWN.interface?.includes(k) && !['enabled', 'family', 'initial_state'].includes(k));
+  if (tracking.length > 0) note(`interface ${name}.${tracking.join(', ')}`, `not mapped: ${into}'s tracking settings decide for both families`);
+  const state = (s: UciSection) => s.options.initial_state ?? 'online';
+  if (state(v6) !== state(v4)) note(`interface ${name}.initial_state`, `"${state(v6)}" dropped: ${into}'s initial_state ("${state(v4)}") is the dual-stack interface's`);
+  const own = new Set(flushEvents(v4));
+  const added = (v6.lists.flush_conntrack ?? []).filter((v) => FLUSH_VALUES.includes(v) && !own.has(v === 'ifdown' || v === 'disconnected' ? 'offline' : 'online'));
+  if (added.length > 0) {
+    note(`interface ${name}.flush_conntrack`, `${added.join(', ')} merged into ${into}: the dual-stack interface deletes its own connections of both families on that event`);
+  }
+  const unknown = (v6.lists.flush_conntrack ?? []).filter((v) => !FLUSH_VALUES.includes(v));
+  if (unknown.length > 0) note(`interface ${name}.flush_conntrack`, `${unknown.join(', ')}: not ifup, ifdown, connected or disconnected: ignored`);
+}
+
 function mapInterface(s: UciSection, name: string, device: string, family: string, note: (w: string, t: string) => void): Interface {
   const o = s.options;
   const iface: Interface = { device };
@@ -250,19 +342,23 @@ function mapInterface(s: UciSection, name: string, device: string, family: strin
     note(`interface ${name}.enabled`, `is ${o.enabled === undefined ? 'unset (mwan3 default 0)' : `"${o.enabled}"`}: imported as "enabled": false`);
   }
   if (o.initial_state === 'offline' || o.initial_state === 'online') iface.initialState = o.initial_state;
-  const targets = s.lists.track_ip ?? [];
-  if (targets.length > 0) {
+  else if (o.initial_state !== undefined) note(`interface ${name}.initial_state`, `"${o.initial_state}" is not online or offline: online used`);
+  if ((s.lists.track_ip ?? []).length > 0) {
     const m = TRACK_METHODS[o.track_method ?? 'ping'] ?? { method: 'ping' as const, why: `unknown track_method "${o.track_method}": ping used` };
     if (m.why) note(`interface ${name}.track_method`, `${o.track_method} -> ${m.method}: ${m.why}`);
-    const v4 = targets.filter((t) => !t.includes(':'));
-    if (v4.length < targets.length) note(`interface ${name}.track_ip`, `IPv6 targets dropped (${targets.filter((t) => t.includes(':')).join(', ')}): tracking probes IPv4 targets`);
+    const v4 = ipv4Targets(s, name, note);
     const track: Track = {
       targets: (m.method === 'tcp' ? v4.map((t) => `${t}:80`) : m.method === 'http' ? v4.map((t) => `http://${t}/`) : v4) as [string, ...string[]],
       method: m.method,
     };
-    const num = (k: string) => (o[k] === undefined ? undefined : Number(o[k]));
+    const num = (k: string) => {
+      if (o[k] === undefined) return undefined;
+      if (/^\d+$/.test(o[k] as string)) return Number(o[k]);
+      note(`interface ${name}.${k}`, `"${o[k]}" is not a whole number: ignored, nft-mwan's default used`);
+      return undefined;
+    };
     const set = <K extends keyof Track>(k: K, v: Track[K] | undefined) => {
-      if (v !== undefined && !Number.isNaN(v)) track[k] = v;
+      if (v !== undefined) track[k] = v;
     };
     set('reliability', num('reliability'));
     set('count', num('count'));
@@ -272,7 +368,11 @@ function mapInterface(s: UciSection, name: string, device: string, family: strin
     set('recoveryInterval', num('recovery_interval'));
     set('down', num('down'));
     set('up', num('up'));
-    if (track.reliability !== undefined && track.reliability > track.targets.length) track.reliability = track.targets.length;
+    if (track.reliability !== undefined && v4.length > 0 && track.reliability > v4.length) {
+      // mwan3 would never see such an interface up; nft-mwan's schema refuses it.
+      note(`interface ${name}.reliability`, `${track.reliability} is more than the ${v4.length} IPv4 target${v4.length > 1 ? 's' : ''} kept: ${v4.length} used`);
+      track.reliability = v4.length;
+    }
     if (o.check_quality === '1') {
       track.quality = {};
       if (o.failure_latency) track.quality.failureLatencyMs = Number(o.failure_latency);
@@ -280,15 +380,21 @@ function mapInterface(s: UciSection, name: string, device: string, family: strin
       if (o.recovery_latency) track.quality.recoveryLatencyMs = Number(o.recovery_latency);
       if (o.recovery_loss) track.quality.recoveryLossPct = Number(o.recovery_loss);
     }
-    for (const k of ['size', 'max_ttl', 'keep_failure_interval']) if (o[k] !== undefined) note(`interface ${name}.${k}`, 'not mapped: probes use the system defaults');
+    for (const k of ['size', 'max_ttl']) if (o[k] !== undefined) note(`interface ${name}.${k}`, 'not mapped: probes use the system defaults');
+    if (o.keep_failure_interval === '1') {
+      note(`interface ${name}.keep_failure_interval`, 'not mapped: an offline interface is probed every recoveryInterval (set it to the failure interval for mwan3\'s rate)');
+    }
     if (v4.length > 0) iface.track = track;
+    else note(`interface ${name}.track_ip`, 'no IPv4 target left: not tracked, online while its link is up');
   } else {
     note(`interface ${name}`, 'has no track_ip: online while its link is up (as mwan3 without tracking)');
   }
-  const flush = (s.lists.flush_conntrack ?? []).flatMap((v) => (v === 'ifdown' || v === 'disconnected' ? ['offline' as const] : v === 'ifup' || v === 'connected' ? ['online' as const] : []));
+  const flush = flushEvents(s);
   if (flush.length > 0) {
     iface.flushConntrack = [...new Set(flush)];
     note(`interface ${name}.flush_conntrack`, 'now deletes only the connections of this WAN, never every connection on the router');
   }
+  const unknown = (s.lists.flush_conntrack ?? []).filter((v) => !FLUSH_VALUES.includes(v));
+  if (unknown.length > 0) note(`interface ${name}.flush_conntrack`, `${unknown.join(', ')}: not ifup, ifdown, connected or disconnected: ignored`);
   return iface;
 }

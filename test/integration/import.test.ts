@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { endpoint, runTcpClient, startTcpServer } from '../../lab/agents.js';
 import { Lab } from '../../lab/netns.js';
-import { buildMultiWan, LAB_NET } from '../../lab/topology.js';
+import { buildMultiWan, LAB_NET, type MultiWan } from '../../lab/topology.js';
 import { describeLab } from '../../lab/vitest.js';
 import { BIN, cli, cliOk } from './helpers.js';
 import { startDaemon } from './daemon-helpers.js';
@@ -19,12 +19,14 @@ describeLab('mwan3 configs imported and applied', () => {
   const lab = new Lab();
   const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-import-'));
   let applied: string | null = null;
+  let net: MultiWan;
 
+  /** import-uci in the gateway: the imported config, as text. */
+  const importUci = async (name: string) => (await lab.exec('gw', BIN, ['import-uci', join(fixtures, name, 'mwan3'), '--network', join(fixtures, 'network-lab')])).stdout;
   /** import-uci in the gateway, then apply: returns the config file. */
   const importAndApply = async (name: string) => {
-    const r = await lab.exec('gw', BIN, ['import-uci', join(fixtures, name, 'mwan3'), '--network', join(fixtures, 'network-lab')]);
     const file = join(dir, `${name}.json`);
-    writeFileSync(file, r.stdout);
+    writeFileSync(file, await importUci(name));
     await cliOk(lab, 'gw', 'apply', '--config', file);
     applied = file;
     return file;
@@ -37,7 +39,7 @@ describeLab('mwan3 configs imported and applied', () => {
   };
 
   beforeAll(async () => {
-    await buildMultiWan(lab, { wans: 3, ipv6: true });
+    net = await buildMultiWan(lab, { wans: 3, ipv6: true });
     await startTcpServer(lab, 'srv', [SRV1, SRV2, SRV6A, SRV6B].map((a) => endpoint(a, 5001)));
   });
   afterEach(async () => {
@@ -76,9 +78,31 @@ describeLab('mwan3 configs imported and applied', () => {
     ]);
   });
 
-  it('failover only: everything through wan while it is up', async () => {
-    await importAndApply('failover-only');
-    expect(await flows(SRV1)).toMatchObject({ ok: 40, wan1: 40 });
+  it('failover only: everything through wan while it is up; wan cut upstream, new connections go through wanb and back', async () => {
+    const d = await startDaemon(lab, JSON.parse(await importUci('failover-only')));
+    applied = d.configPath;
+    const policies = () => cliOk(lab, 'gw', 'policies', '--config', d.configPath, '--state-dir', d.stateDir);
+    try {
+      await d.waitFor('wan', 'online');
+      await d.waitFor('wanb', 'online');
+      expect(await flows(SRV1)).toMatchObject({ ok: 40, wan1: 40 });
+      expect(await policies()).toMatch(/failover:\n wan \(100%\)\n?$/);
+
+      await net.setUpstream(1, 'drop');
+      // The imported tracking (interval 1 s, timeout 1 s, down 3) fails over in seconds; mwan3's defaults take about a minute.
+      expect(await d.waitFor('wan', 'offline', 15_000)).toBeLessThan(10_000);
+      expect(await flows(SRV1)).toMatchObject({ ok: 40, wan2: 40 });
+      // Live percentages: the view asks the daemon, so wanb, the metric-2 member, now has everything.
+      expect(await policies()).toMatch(/failover:\n wanb \(100%\)\n?$/);
+
+      await net.setUpstream(1, 'up');
+      await d.waitFor('wan', 'online', 15_000);
+      expect(await flows(SRV1)).toMatchObject({ ok: 40, wan1: 40 });
+      expect(await policies()).toMatch(/failover:\n wan \(100%\)\n?$/);
+    } finally {
+      await net.setUpstream(1, 'up');
+      await d.stop();
+    }
   });
 
   it('three WANs by weight: all three carry traffic; the never-enabled one is left out', async () => {
