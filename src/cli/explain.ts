@@ -1,6 +1,6 @@
 // `nft-mwan explain --src A --dst B [--proto P] [--sport N] [--dport N]`: where a NEW connection would go, and why.
 import { configOrThrow, loadConfig } from '../config/load.js';
-import { describeCandidates, explain, type Flow } from '../compile/explain.js';
+import { describeCandidates, explain, stickyState, type Flow } from '../compile/explain.js';
 import { diffPlan } from '../compile/verify.js';
 import { plan } from '../engine/apply.js';
 import { MwanError } from '../errors.js';
@@ -20,7 +20,9 @@ export default async function explainCommand(ctx: CommandContext): Promise<numbe
   const sets: Record<string, string[]> = {};
   for (const [name, set] of Object.entries(config.sets ?? {})) sets[name] = setElements(discovery.listing, name) ?? set.elements ?? [];
   const bypass = [...discovery.facts.connected, ...(discovery.facts.connected6 ?? []), ...(config.globals?.bypass ?? [])];
-  const e = explain(config, p, flow, { bypass, local, sets });
+  // Sticky entries as installed: the same listing (one `nft -j list table`) the plan was compared with.
+  const sticky = stickyState(discovery.listing, p.stickySets);
+  const e = explain(config, p, flow, { bypass, local, sets, sticky });
   const installed = discovery.listing !== null;
   const inSync = installed && diffPlan(p, discovery.listing ?? []).length === 0;
   if (ctx.json) {

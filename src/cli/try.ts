@@ -4,12 +4,12 @@ import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { apply } from '../engine/apply.js';
-import { claimTry, killQuietly, readTry, rollback, snapshotFor, writeTry, type TryRecord } from '../engine/trial.js';
+import { claimTry, configHash, killQuietly, readTry, rollback, settleTry, snapshotFor, writeTry, type TryRecord } from '../engine/trial.js';
 import type { LinkStates } from '../compile/compile.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import { MwanError } from '../errors.js';
 import { sendControl } from '../daemon/control.js';
-import { CONTROL_SOCKET, processAlive, type DaemonState } from '../daemon/state-file.js';
+import { CONTROL_SOCKET, processAlive, readState, type DaemonState } from '../daemon/state-file.js';
 import { stateDir } from './state-dir.js';
 import type { CommandContext } from './main.js';
 
@@ -23,13 +23,29 @@ export async function runTry(ctx: CommandContext, config: NftMwanConfig, seconds
     });
   }
   const taken = await snapshotFor(ctx.run, config);
-  const record: TryRecord = { version: 1, pid: process.pid, watchdogPid: null, deadline: Date.now() + seconds * 1000, configPath: resolve(ctx.configPath), ...taken };
-  await writeTry(dir, record);
+  const record: TryRecord = {
+    version: 1,
+    pid: process.pid,
+    watchdogPid: null,
+    deadline: Date.now() + seconds * 1000,
+    configPath: resolve(ctx.configPath),
+    configHash: configHash(config),
+    ...taken,
+  };
+  // Without the record on disk neither the watchdog nor confirm could find the snapshot: no try at all.
+  await writeTry(dir, record).catch((e: unknown) => {
+    throw new MwanError({
+      code: 'TRY_REFUSED',
+      summary: `cannot try: the rollback record cannot be written to the state directory ${dir} (${(e as Error).message}); nothing was changed; give a writable --state-dir`,
+      cause: e,
+    });
+  });
   // The watchdog is a separate process group: it rolls back at the deadline even if this terminal dies.
   const watchdog = spawn(process.execPath, [process.argv[1] as string, 'try-watchdog', '--state-dir', dir], { detached: true, stdio: 'ignore' });
   watchdog.unref();
   if (watchdog.pid === undefined) {
     await claimTry(dir, 'rollback');
+    await settleTry(dir, 'rollback');
     throw new MwanError({ code: 'TRY_REFUSED', summary: 'cannot try: the rollback watchdog could not be started' });
   }
   record.watchdogPid = watchdog.pid;
@@ -40,6 +56,7 @@ export async function runTry(ctx: CommandContext, config: NftMwanConfig, seconds
   } catch (e) {
     // apply already put everything back; there is nothing left to try.
     killQuietly((await claimTry(dir, 'rollback'))?.watchdogPid ?? watchdog.pid);
+    await settleTry(dir, 'rollback');
     throw e;
   }
   const at = new Date(record.deadline).toLocaleTimeString();
@@ -53,19 +70,38 @@ export async function runTry(ctx: CommandContext, config: NftMwanConfig, seconds
     if (mine === null) return reportTaken(ctx);
     killQuietly(mine.watchdogPid);
     ctx.log.info('confirmed');
+    if (daemon) await daemonTakesOver(ctx, dir);
   } else {
     const mine = await claimTry(dir, 'rollback');
     if (mine === null) return reportTaken(ctx);
     killQuietly(mine.watchdogPid);
-    await rollback(ctx.run, mine);
+    await rollbackAndSettle(ctx, dir, mine);
     throw new MwanError({ code: 'TRY_ROLLED_BACK', summary: `${outcome === 'timeout' ? `not confirmed within ${seconds} s` : `interrupted (${outcome})`}: the previous table and routing are back` });
   }
-  if (daemon) {
-    // The daemon held back while the try was pending; now it takes the confirmed config over.
-    const reply = await sendControl(join(dir, CONTROL_SOCKET), { command: 'reload' });
-    if (!reply.ok) throw new MwanError({ code: 'DAEMON', summary: reply.message });
-  }
+  // Confirmed elsewhere: `nft-mwan confirm` told the daemon.
   return 0;
+}
+
+async function rollbackAndSettle(ctx: CommandContext, dir: string, mine: TryRecord): Promise<void> {
+  try {
+    await rollback(ctx.run, mine);
+  } finally {
+    // The daemon resumes now, on the config it kept in memory (it logs that the file on disk was rejected).
+    await settleTry(dir, 'rollback');
+  }
+}
+
+/**
+ * A confirmed try with the daemon running: the daemon reloads the (tried) config file and applies it with its
+ * live WAN states. It does so on its own as well when it held an apply for the try; asking makes it certain
+ * and tells the operator when it is done.
+ */
+async function daemonTakesOver(ctx: CommandContext, dir: string): Promise<void> {
+  const state = await readState(dir);
+  if (state === null || !state.running || !processAlive(state.pid)) return;
+  const reply = await sendControl(join(dir, CONTROL_SOCKET), { command: 'reload' });
+  if (!reply.ok) throw new MwanError({ code: 'DAEMON', summary: `confirmed, but the daemon (pid ${state.pid}) did not take the config up: ${reply.message}` });
+  ctx.log.info(`the daemon (pid ${state.pid}) runs the confirmed config now`);
 }
 
 async function reportTaken(ctx: CommandContext): Promise<number> {
@@ -107,10 +143,13 @@ function waitForOutcome(dir: string, deadline: number): Promise<Outcome> {
 
 /** `nft-mwan confirm`: keep the change a pending try made. */
 export async function confirmCommand(ctx: CommandContext): Promise<number> {
-  const mine = await claimTry(stateDir(ctx), 'confirm');
+  const dir = stateDir(ctx);
+  const mine = await claimTry(dir, 'confirm');
   if (mine === null) throw new MwanError({ code: 'TRY_REFUSED', summary: 'no try is pending: nothing to confirm' });
   killQuietly(mine.watchdogPid);
   ctx.out(`confirmed: the change applied by pid ${mine.pid} stays`);
+  // The try process may be gone (its terminal lost): the daemon is told here, not by it.
+  await daemonTakesOver(ctx, dir);
   return 0;
 }
 
@@ -129,7 +168,7 @@ export async function watchdogCommand(ctx: CommandContext): Promise<number> {
   }
   const mine = await claimTry(dir, 'rollback');
   if (mine !== null) {
-    await rollback(ctx.run, mine);
+    await rollbackAndSettle(ctx, dir, mine);
     killQuietly(mine.pid);
   }
   return 0;

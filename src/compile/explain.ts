@@ -34,8 +34,30 @@ export interface Explanation {
   candidates: Candidate[];
   /** Set when the policy has no member online: what happens instead. */
   lastResort: 'unreachable' | 'blackhole' | 'default' | null;
+  /** Whether sticky state applies, in one sentence. */
   sticky: string;
+  /** Set when the matching rule is sticky. */
+  stickyRule: StickyVerdict | null;
 }
+
+export interface StickyVerdict {
+  by: 'src' | 'srcdst';
+  /** Seconds an entry lives after the last NEW connection that used it. */
+  timeout: number;
+  /** The installed entry that decides (on an active WAN), or null: the policy places the connection. */
+  entry: { interface: string; set: string; expires: number | null } | null;
+  /** Entries of this source on WANs that are not active: the kernel does not consult them. */
+  ignored: { interface: string; set: string }[];
+}
+
+/** One element of an installed sticky set: [src] or [src, dst]; `expires` in seconds when the listing gives it. */
+export interface StickyElement {
+  key: string[];
+  expires?: number;
+}
+
+/** Installed sticky sets by name (from `nft -j list table`); a set absent here has no entries. */
+export type StickyState = Readonly<Record<string, readonly StickyElement[]>>;
 
 const PROTO_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58 };
 
@@ -47,9 +69,9 @@ export function explain(
   config: NftMwanConfig,
   plan: Plan,
   flow: Flow,
-  context: { bypass: readonly string[]; local: readonly string[]; sets?: Readonly<Record<string, readonly string[]>> },
+  context: { bypass: readonly string[]; local: readonly string[]; sets?: Readonly<Record<string, readonly string[]>>; sticky?: StickyState },
 ): Explanation {
-  const base = { flow, rule: null, policy: null, candidates: [], lastResort: null, sticky: 'no sticky rules: every NEW connection is placed on its own' };
+  const base = { flow, rule: null, policy: null, candidates: [], lastResort: null, sticky: 'no sticky rule applies: every NEW connection is placed on its own', stickyRule: null };
   const dst = parseIp(flow.dst);
   const src = parseIp(flow.src);
   if (dst === undefined || src === undefined || src.family !== dst.family) throw new Error(`not addresses of one family: ${flow.src} -> ${flow.dst}`);
@@ -79,15 +101,14 @@ export function explain(
   }
   if (!policy) throw new Error(`plan has no policy ${rule.policy}`);
   const byName = new Map(plan.interfaces.map((i) => [i.name, i]));
-  const candidates = policy.members
-    .filter((m) => m.active)
-    .map((m) => {
-      const i = byName.get(m.interface);
-      return { interface: m.interface, device: i?.device ?? '?', gateway: i?.gateway ?? null, probability: m.share };
-    });
-  return {
+  const active = policy.members.filter((m) => m.active);
+  const candidates = active.map((m) => {
+    const i = byName.get(m.interface);
+    return { interface: m.interface, device: i?.device ?? '?', gateway: i?.gateway ?? null, probability: m.share };
+  });
+  const placed = {
     ...base,
-    verdict: 'rule',
+    verdict: 'rule' as const,
     rule: rule.name,
     policy: policy.name,
     candidates,
@@ -96,6 +117,70 @@ export function explain(
       ? `${reason}; policy ${policy.name} has no member online, so its last resort (${policy.lastResort}) applies`
       : `${reason}; policy ${policy.name}: the online members of its lowest metric share NEW connections by weight`,
   };
+  if (!rule.sticky) return { ...placed, sticky: `rule "${rule.name}" is not sticky: every NEW connection is placed on its own` };
+  const stickyRule = stickyLookup(rule, policy.members, family, flow, plan, context.sticky ?? {});
+  const by = stickyRule.by === 'srcdst' ? `${flow.src} -> ${flow.dst}` : flow.src;
+  const ignored = stickyRule.ignored.length > 0 ? `; entries on ${stickyRule.ignored.map((i) => i.interface).join(', ')} are not consulted (not active)` : '';
+  if (stickyRule.entry === null) {
+    return {
+      ...placed,
+      stickyRule,
+      sticky: `sticky by ${stickyRule.by} (timeout ${stickyRule.timeout} s): no entry for ${by} on an active WAN, so the policy places it and the WAN it gets is remembered${ignored}`,
+    };
+  }
+  const e = stickyRule.entry;
+  const i = byName.get(e.interface);
+  return {
+    ...placed,
+    stickyRule,
+    candidates: [{ interface: e.interface, device: i?.device ?? '?', gateway: i?.gateway ?? null, probability: 1 }],
+    reason: `${reason}; sticky: ${by} has an entry in ${e.set}, so it goes back to ${e.interface}`,
+    sticky: `sticky by ${stickyRule.by} (timeout ${stickyRule.timeout} s): ${by} is on ${e.interface}${e.expires !== null ? ` for another ${e.expires} s unless a NEW connection renews it` : ''}${ignored}`,
+  };
+}
+
+/** The sticky chain as compile emits it: the active members' sets in member order, the first holding the key wins. */
+function stickyLookup(rule: Rule, members: Plan['policies'][number]['members'], family: 'ipv4' | 'ipv6', flow: Flow, plan: Plan, state: StickyState): StickyVerdict {
+  const by = rule.stickyBy === 'srcdst' ? 'srcdst' : 'src';
+  const key = by === 'srcdst' ? [flow.src, flow.dst] : [flow.src];
+  const verdict: StickyVerdict = { by, timeout: rule.stickyTimeout ?? 600, entry: null, ignored: [] };
+  for (const m of members) {
+    const set = stickySetName(rule.name, m.interface, family);
+    if (!plan.stickySets.includes(set)) continue;
+    const hit = (state[set] ?? []).find((el) => el.key.length === key.length && el.key.every((k, n) => sameAddress(k, key[n] as string)));
+    if (!hit) continue;
+    if (!m.active) verdict.ignored.push({ interface: m.interface, set });
+    else if (verdict.entry === null) verdict.entry = { interface: m.interface, set, expires: hit.expires ?? null };
+  }
+  return verdict;
+}
+
+/** The name compile gives a sticky set: one per (rule, WAN, family). */
+export function stickySetName(rule: string, iface: string, family: 'ipv4' | 'ipv6'): string {
+  return `sticky${family === 'ipv6' ? '6' : ''}_${rule}_${iface}`;
+}
+
+/** The elements of the installed sticky sets, read off an `nft -j list table` listing. */
+export function stickyState(listing: readonly Record<string, unknown>[] | null, names: readonly string[]): Record<string, StickyElement[]> {
+  const out: Record<string, StickyElement[]> = {};
+  for (const item of listing ?? []) {
+    const set = item.set as { name?: unknown; elem?: unknown[] } | undefined;
+    if (!set || typeof set.name !== 'string' || !names.includes(set.name)) continue;
+    out[set.name] = (set.elem ?? []).flatMap((e): StickyElement[] => {
+      const wrapped = e !== null && typeof e === 'object' && 'elem' in e ? (e as { elem: { val: unknown; expires?: unknown } }).elem : null;
+      const val = wrapped ? wrapped.val : e;
+      const key = typeof val === 'string' ? [val] : Array.isArray((val as { concat?: unknown } | null)?.concat) ? ((val as { concat: unknown[] }).concat.map(String)) : null;
+      if (key === null) return [];
+      return [typeof wrapped?.expires === 'number' ? { key, expires: wrapped.expires } : { key }];
+    });
+  }
+  return out;
+}
+
+function sameAddress(a: string, b: string): boolean {
+  const x = parseIp(a);
+  const y = parseIp(b);
+  return x !== undefined && y !== undefined ? x.family === y.family && x.value === y.value : a === b;
 }
 
 function inElement(text: string, address: string): boolean {

@@ -15,13 +15,13 @@ import type { Interface, NftMwanConfig } from '../generated/config.js';
 import { flushByMark } from '../system/conntrack.js';
 import { readLinks, readMainRoutes } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
-import { initialTracker, linkState, nextInterval, step, trackSettings, type Reason, type TrackEvent, type Tracker, type TrackSettings } from '../track/machine.js';
+import { initialTracker, linkState, nextInterval, progress, step, trackSettings, type Reason, type TrackEvent, type Tracker, type TrackSettings } from '../track/machine.js';
 import { runRound, type Egress, type Prober } from '../track/probes.js';
 import { PingSession, type EchoResult } from '../track/ping-session.js';
 import { serveControl, type ControlReply, type ControlRequest } from './control.js';
-import { runHooks, runMwan3User, type HookEvent } from './hooks.js';
+import { hookAction, runHooks, runMwan3User, type HookEvent } from './hooks.js';
 import { CONTROL_SOCKET, interfaceRecord, processAlive, readState, writeState, type DaemonState } from './state-file.js';
-import { readTry } from '../engine/trial.js';
+import { configHash, readTryOutcome, tryHold } from '../engine/trial.js';
 
 export interface DaemonLogger {
   debug(m: string): void;
@@ -41,6 +41,8 @@ export interface DaemonOptions {
   stopOnExit?: boolean;
   /** Seconds between link polls, on top of `ip monitor` events. */
   linkPollS?: number;
+  /** false: no `ip monitor` (unit tests change links through the runner, read by the polls). */
+  monitorLinks?: boolean;
 }
 
 interface Transition {
@@ -49,6 +51,8 @@ interface Transition {
   to: LinkState;
   reason: Reason;
   detail: string;
+  /** A tracker-only step (no state change, no apply): only its hook is owed. */
+  action?: 'connecting' | 'disconnecting';
 }
 
 const BACKOFF_MS = [250, 500, 1_000, 2_000, 5_000, 10_000];
@@ -66,6 +70,8 @@ export class Daemon {
   /** Re-checks a continuous ping's processes (after a carrier change or an apply). */
   private readonly syncers = new Map<string, () => void>();
   private pending: Transition[] = [];
+  /** State changes per interface whose hooks have not been queued yet (pending or being applied). */
+  private readonly undelivered = new Map<string, number>();
   private readonly prober: Prober;
   private readonly startedAt = new Date().toISOString();
   private lastApply: DaemonState['lastApply'] = null;
@@ -76,6 +82,9 @@ export class Daemon {
   private waiters: { gen: number; resolve: () => void }[] = [];
   private failures = 0;
   private heldForTry = false;
+  /** When the last try outcome this daemon followed was decided (ms); older ones were before its time. */
+  private tryOutcomeSeen = 0;
+  private tryFollow: Promise<void> = Promise.resolve();
 
   private monitor: ResultPromise | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
@@ -101,6 +110,7 @@ export class Daemon {
   /** Loads the config, installs the first plan and starts tracking; resolves once running. */
   async start(): Promise<void> {
     this.config = configOrThrow(await loadConfig(this.o.configPath));
+    this.tryOutcomeSeen = (await readTryOutcome(this.o.stateDir))?.at ?? 0;
     const previous = await readState(this.o.stateDir).catch(() => null);
     const links = await this.readUsable();
     const now = Date.now();
@@ -180,6 +190,14 @@ export class Daemon {
       this.o.log.error(`reload: keeping the running config; ${why.replace(/\n/g, '; ')}`);
       return { ok: false, message: `config not reloaded, the running one stays: ${why}` };
     }
+    await this.adopt(config);
+    this.o.log.info(`reload: config ${this.o.configPath} loaded (${Object.keys(this.config.interfaces).length} interfaces)`);
+    await this.applyAndWait();
+    return { ok: true, message: 'config reloaded and applied' };
+  }
+
+  /** Makes `config` the running one: trackers for new interfaces, none for removed ones, probe loops restarted. */
+  private async adopt(config: NftMwanConfig): Promise<void> {
     this.config = config;
     const links = await this.readUsable();
     const now = Date.now();
@@ -196,11 +214,38 @@ export class Daemon {
         this.trackers.set(name, initialTracker(iface.initialState ?? 'online', links.get(name) ?? false, now));
       }
     }
-    this.o.log.info(`reload: config ${this.o.configPath} loaded (${Object.keys(this.config.interfaces).length} interfaces)`);
     this.refreshStates('operator');
     this.startLoops();
-    await this.applyAndWait();
-    return { ok: true, message: 'config reloaded and applied' };
+  }
+
+  /**
+   * Follows an `apply --try` decided since the last look, even one whose process is gone: after a confirm the
+   * daemon runs the tried config (its file); after a rollback it keeps the previous one, in memory.
+   */
+  private followTry(): Promise<void> {
+    this.tryFollow = this.tryFollow.then(() => this.followTryOnce()).catch((e: unknown) => this.o.log.warn(`following the try: ${(e as Error).message}`));
+    return this.tryFollow;
+  }
+
+  private async followTryOnce(): Promise<void> {
+    if (this.stopping) return;
+    const o = await readTryOutcome(this.o.stateDir);
+    if (o === null || o.at <= this.tryOutcomeSeen || o.configPath !== resolve(this.o.configPath)) return;
+    this.tryOutcomeSeen = o.at;
+    if (o.outcome === 'rollback') {
+      this.o.log.warn(`the try of ${o.configPath} was rolled back: the daemon keeps running its previous config (in memory); the file on disk is the rejected one, and a reload or restart would take it up`);
+      return;
+    }
+    if (configHash(this.config) === o.configHash) return;
+    const loaded = await loadConfig(this.o.configPath);
+    const config = loaded.ok ? loaded.config : null;
+    if (config === null || configHash(config) !== o.configHash) {
+      this.o.log.warn(`the try of ${o.configPath} was confirmed, but the file no longer holds the config tried: keeping the running config; reload to take the file up`);
+      return;
+    }
+    this.o.log.info(`the try of ${o.configPath} was confirmed: the daemon takes that config up`);
+    await this.adopt(config);
+    this.requestApply();
   }
 
   async shutdown(signal = 'request'): Promise<void> {
@@ -238,6 +283,8 @@ export class Daemon {
     if (!t || this.stopping) return;
     const next = step(t, this.settings.get(name) ?? null, e);
     this.trackers.set(name, next);
+    const between = e.type === 'round' ? progress(t, next) : null;
+    if (between) this.queueBetween(name, between, next);
     if (e.type !== 'round' && next !== t) {
       this.wakers.get(name)?.();
       this.syncers.get(name)?.();
@@ -266,6 +313,7 @@ export class Daemon {
       this.o.log.info(`${name}: ${before.state} -> ${state} (${detail})`);
       this.stateChanges.set(name, (this.stateChanges.get(name) ?? 0) + 1);
       this.pending.push({ name, from: before.state, to: state, reason: why, detail });
+      this.undelivered.set(name, (this.undelivered.get(name) ?? 0) + 1);
     }
     if (changed) this.requestApply();
     return changed;
@@ -295,14 +343,18 @@ export class Daemon {
   private async applyLoop(): Promise<void> {
     while (this.applyDone < this.applyWanted && !this.stopping) {
       // An operator's `apply --try` is pending: its rollback must find exactly what it left.
-      const trial = await readTry(this.o.stateDir);
-      if (trial !== null && (processAlive(trial.pid) || (trial.watchdogPid !== null && processAlive(trial.watchdogPid)))) {
-        if (!this.heldForTry) this.o.log.warn(`a try (pid ${trial.pid}) is pending: re-applies wait until it is confirmed or rolled back`);
+      const hold = await tryHold(this.o.stateDir);
+      if (hold !== null) {
+        if (!this.heldForTry) this.o.log.warn(`${hold}: re-applies wait until it is confirmed or rolled back`);
         this.heldForTry = true;
         await sleep(200);
         continue;
       }
-      if (this.heldForTry) this.o.log.info('the try is decided: re-applies resume');
+      if (this.heldForTry) {
+        this.o.log.info('the try is decided: re-applies resume');
+        // Before anything is applied: after a confirm that is the tried config, not the one held in memory.
+        await this.followTry();
+      }
       this.heldForTry = false;
       const gen = this.applyWanted;
       const states = this.currentStates();
@@ -342,7 +394,7 @@ export class Daemon {
   private async afterApply(transitions: Transition[], mask: number, marks: Map<string, number>): Promise<void> {
     const flushed = new Set<string>();
     for (const tr of [...transitions].reverse()) {
-      if (flushed.has(tr.name)) continue;
+      if (tr.action !== undefined || flushed.has(tr.name)) continue;
       flushed.add(tr.name);
       const when = this.config.interfaces[tr.name]?.flushConntrack ?? [];
       const mark = marks.get(tr.name);
@@ -356,7 +408,28 @@ export class Daemon {
         this.o.log.warn(`${tr.name}: conntrack flush failed: ${(e as Error).message}`);
       }
     }
-    for (const tr of transitions) this.queueHook(tr);
+    for (const tr of transitions) {
+      this.queueHook(tr);
+      if (tr.action === undefined) this.undelivered.set(tr.name, (this.undelivered.get(tr.name) ?? 1) - 1);
+    }
+    // connecting/disconnecting that came during this apply waited for its hooks; due now, unless
+    // another change of the same WAN is still owed first.
+    const owed = new Set<string>();
+    this.pending = this.pending.filter((tr) => {
+      if (tr.action === undefined) owed.add(tr.name);
+      else if (!owed.has(tr.name)) return (this.queueHook(tr), false);
+      return true;
+    });
+  }
+
+  /** No rule changes: the hook runs at once, or after the state change still owed to this WAN (keeping mwan3's order). */
+  private queueBetween(name: string, action: 'connecting' | 'disconnecting', t: Tracker): void {
+    const state = linkState(t);
+    const r = t.lastRound?.results.find((p) => !p.ok);
+    const detail = action === 'connecting' ? 'first good probe round' : `first failed probe round: ${t.lastRound?.quality ?? `${r?.target ?? '?'} ${r?.error ?? ''}`.trim()}`;
+    const tr: Transition = { name, from: state, to: state, reason: 'probes', detail, action };
+    if ((this.undelivered.get(name) ?? 0) > 0) this.pending.push(tr);
+    else this.queueHook(tr);
   }
 
   private queueHook(tr: Transition): void {
@@ -364,8 +437,7 @@ export class Daemon {
     const mwan3User = this.config.globals?.mwan3User;
     if (!hooks && !mwan3User) return;
     const iface = this.config.interfaces[tr.name] as Interface | undefined;
-    const up = tr.to === 'online';
-    const action: HookEvent['action'] = tr.reason === 'probes' ? (up ? 'connected' : 'disconnected') : up ? 'ifup' : 'ifdown';
+    const action = tr.action ?? hookAction(tr.from, tr.to, tr.reason);
     const event: HookEvent = { action, interface: tr.name, device: iface?.device ?? '', state: tr.to, reason: tr.detail };
     const timeout = this.config.globals?.hookTimeout ?? 10;
     // One chain per interface keeps its events in order without ever making the daemon wait.
@@ -497,7 +569,7 @@ export class Daemon {
 
   private startMonitor(): void {
     const spawn = () => {
-      if (this.stopping) return;
+      if (this.stopping || this.o.monitorLinks === false) return;
       const child = execa('ip', ['-o', 'monitor', 'link', 'route'], { reject: false, buffer: false, stdin: 'ignore', env: { LC_ALL: 'C' } });
       this.monitor = child;
       child.stdout?.on('data', () => this.queueLinkRead());
@@ -509,7 +581,11 @@ export class Daemon {
     };
     spawn();
     // Polling as well: a missed netlink event must not leave a dead link in service for long.
-    this.pollTimer = setInterval(() => this.queueLinkRead(), (this.o.linkPollS ?? 5) * 1000);
+    // The same timer notices a try decided while no apply was held for it.
+    this.pollTimer = setInterval(() => {
+      this.queueLinkRead();
+      void this.followTry();
+    }, (this.o.linkPollS ?? 5) * 1000);
   }
 
   private queueLinkRead(): void {

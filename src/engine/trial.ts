@@ -1,5 +1,6 @@
 // apply --try: a pending change with its snapshot on disk, a watchdog that outlives the terminal, and the rollback.
-import { readFile, rename, unlink, writeFile, mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rename, stat, unlink, utimes, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { batchRestoring } from '../compile/restore.js';
 import { DEFAULTS } from '../compile/compile.js';
@@ -11,6 +12,8 @@ import { restoreRouting } from './apply.js';
 import { discover, type OwnedRouting } from './discover.js';
 
 export const TRY_FILE = 'try.json';
+/** The last decided try: the daemon reads it to follow a confirm or a rollback it did not see happen. */
+export const TRY_OUTCOME_FILE = 'try-outcome.json';
 
 export interface TryRecord {
   version: 1;
@@ -20,6 +23,8 @@ export interface TryRecord {
   /** ms since the epoch: no confirmation by then means rollback. */
   deadline: number;
   configPath: string;
+  /** configHash() of the config tried: the daemon takes up the file only if it still holds this. */
+  configHash: string;
   table: { family: 'inet'; name: string };
   protocol: number;
   snapshot: { listing: Record<string, unknown>[] | null; routing: OwnedRouting };
@@ -27,6 +32,20 @@ export interface TryRecord {
 
 /** Object kinds batchRestoring recreates; a table holding anything else could not be put back exactly. */
 const RESTORABLE = new Set(['table', 'chain', 'rule', 'set', 'map', 'counter']);
+
+export interface TryOutcome {
+  version: 1;
+  outcome: 'confirm' | 'rollback';
+  configPath: string;
+  configHash: string;
+  /** ms since the epoch. */
+  at: number;
+}
+
+/** Identifies a config's content (as loaded and validated), not its file. */
+export function configHash(config: NftMwanConfig): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex');
+}
 
 export async function readTry(dir: string): Promise<TryRecord | null> {
   try {
@@ -49,15 +68,74 @@ export async function writeTry(dir: string, record: TryRecord): Promise<void> {
  * watchdog, exactly one gets the record; the others see null and leave it alone.
  */
 export async function claimTry(dir: string, outcome: 'confirm' | 'rollback'): Promise<TryRecord | null> {
-  const claimed = join(dir, `try.${outcome}.${process.pid}.json`);
+  const claimed = claimedPath(dir, outcome);
   try {
     await rename(join(dir, TRY_FILE), claimed);
   } catch {
     return null;
   }
   const record = JSON.parse(await readFile(claimed, 'utf8')) as TryRecord;
-  await unlink(claimed).catch(() => undefined);
+  // The claim's age is the rollback's (tryHold), not the try's.
+  const now = new Date();
+  await utimes(claimed, now, now).catch(() => undefined);
+  // Written before the claim file goes: a daemon holding for the try never sees it decided without knowing how.
+  const decided: TryOutcome = { version: 1, outcome, configPath: record.configPath, configHash: record.configHash, at: Date.now() };
+  await writeAtomic(join(dir, TRY_OUTCOME_FILE), JSON.stringify(decided));
+  // A rollback keeps its claim (and so the daemon's hold) until settleTry, once the previous state is back.
+  if (outcome === 'confirm') await settleTry(dir, 'confirm');
   return record;
+}
+
+/** Ends a claim: the daemon's hold is over. */
+export async function settleTry(dir: string, outcome: 'confirm' | 'rollback'): Promise<void> {
+  await unlink(claimedPath(dir, outcome)).catch(() => undefined);
+}
+
+export async function readTryOutcome(dir: string): Promise<TryOutcome | null> {
+  try {
+    return JSON.parse(await readFile(join(dir, TRY_OUTCOME_FILE), 'utf8')) as TryOutcome;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Why the daemon must not re-apply now, or null: a try is pending (its process or watchdog alive), or one
+ * was claimed and its decider (alive) has not finished putting the previous state back.
+ */
+export async function tryHold(dir: string): Promise<string | null> {
+  const pending = await readTry(dir);
+  if (pending !== null && (alive(pending.pid) || (pending.watchdogPid !== null && alive(pending.watchdogPid)))) return `a try (pid ${pending.pid}) is pending`;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const n of names) {
+    const m = /^try\.rollback\.(\d+)\.json$/.exec(n);
+    if (!m || !alive(Number(m[1]))) continue;
+    // A rollback takes seconds: a claim this old belongs to a decider that died, its pid since reused.
+    const age = Date.now() - ((await stat(join(dir, n)).catch(() => null))?.mtimeMs ?? 0);
+    if (age < ROLLBACK_HOLD_MAX_MS) return `a try is being rolled back (pid ${m[1]})`;
+  }
+  return null;
+}
+
+const ROLLBACK_HOLD_MAX_MS = 60_000;
+
+function claimedPath(dir: string, outcome: 'confirm' | 'rollback'): string {
+  return join(dir, `try.${outcome}.${process.pid}.json`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, text, { mode: 0o600 });
+  await rename(tmp, path);
 }
 
 /** Reads what a rollback would restore, and refuses when it could not restore it exactly. */

@@ -1,32 +1,16 @@
 // Metrics out of the process: an HTTP /metrics endpoint on loopback only, or a file for node_exporter's textfile collector.
 import { createServer, type Server } from 'node:http';
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { open, rename, unlink } from 'node:fs/promises';
 import { MwanError } from '../errors.js';
+import { checkListen } from './listen.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
 /** "127.0.0.1:9523" or "[::1]:9523" -> host and port; anything not a loopback address literal is refused. */
 export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(listen) ?? /^([^:[\]]+):(\d+)$/.exec(listen);
-  const refuse = (why: string): never => {
-    throw new MwanError({ code: 'USAGE', summary: `metrics listen address "${listen}": ${why}` });
-  };
-  if (!m) return refuse('expected host:port, e.g. 127.0.0.1:9523 or [::1]:9523');
-  const host = m[1]!;
-  const port = Number(m[2]);
-  if (!Number.isInteger(port) || port > 65535) return refuse(`port ${m[2]} is not between 0 and 65535`);
-  const family = isIPv4(host) ? 'ipv4' : isIPv6(host) ? 'ipv6' : null;
-  // Names are refused too: what "localhost" resolves to is up to /etc/hosts, and the metrics must stay on this host.
-  if (!family) return refuse(`"${host}" is not an IP address; use 127.0.0.1 or [::1]`);
-  if (!LOOPBACK.check(host, family)) {
-    return refuse(`"${host}" is not a loopback address; metrics are served on 127.0.0.0/8 or ::1 only`);
-  }
-  return { host, port };
+  const r = checkListen(listen);
+  if ('error' in r) throw new MwanError({ code: 'USAGE', summary: `metrics listen address "${listen}": ${r.error}` });
+  return r;
 }
 
 export async function serveMetrics(listen: string, render: () => Promise<string>): Promise<Server> {

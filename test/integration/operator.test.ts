@@ -1,5 +1,5 @@
 // Operator safety and visibility in the lab: apply --try with its rollbacks, explain checked against real flows.
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -28,6 +28,12 @@ const v1 = {
 };
 /** The change being tried: everything through wan1. */
 const v2 = { ...v1, rules: [{ name: 'all_wan1', policy: 'wan1_only' }], policies: { ...v1.policies, wan1_only: { members: [{ interface: 'wan1' }] } } };
+
+/** The destination SRV1:5001 is sticky by source on the 3:1 policy. */
+const vSticky = {
+  ...v1,
+  rules: [{ name: 'srv1', destIp: [`${SRV1}/32`], proto: 'tcp', destPort: [5001], policy: 'balanced', sticky: true, stickyTimeout: 120 }, ...v1.rules],
+};
 
 describeLab('operator safety and visibility', () => {
   const lab = new Lab();
@@ -114,25 +120,147 @@ describeLab('operator safety and visibility', () => {
     await lab.waitFor(async () => (await snapshot(lab, 'gw')) === before, { timeoutMs: 8_000, what: 'the watchdog rollback' });
   });
 
-  it('the daemon holds its re-applies while a try is pending', async () => {
+  it('the daemon holds its re-applies while a try is pending, and after confirm runs the tried config though the try process is gone', async () => {
     const d = await startDaemon(lab, v1);
     try {
+      // The operator edits the daemon's config file and tries it.
+      d.writeConfig(v2);
       const p = lab.spawn('gw', BIN, ['apply', '--config', d.configPath, '--try', '30', '--state-dir', d.stateDir]);
       running.push(p);
       await lab.waitFor(() => /applied on trial/.test(p.stderr()), { timeoutMs: 15_000, what: 'the trial apply' });
       // A state change the daemon would normally apply at once; ifdown answers only once it is applied.
       const ifdown = cli(lab, 'gw', 'ifdown', 'wan2', '--state-dir', d.stateDir);
       await lab.waitFor(() => d.log().some((l) => /a try \(pid \d+\) is pending: re-applies wait/.test(l)), { timeoutMs: 5_000, what: 'the hold' });
-      await cliOk(lab, 'gw', 'confirm', '--state-dir', d.stateDir);
-      expect((await p.exited).exitCode).toBe(0);
+      // The terminal is lost; its watchdog stays.
+      p.signal('SIGKILL');
+      await p.exited;
+      expect(await cliOk(lab, 'gw', 'confirm', '--state-dir', d.stateDir)).toMatch(/confirmed: the change applied by pid \d+ stays/);
       await lab.waitFor(() => d.log().some((l) => /re-applies resume/.test(l)), { timeoutMs: 5_000, what: 'the resume' });
       expect((await ifdown).stdout).toMatch(/wan2 is offline/);
+      // The daemon re-applied with wan2 out: v1 would leave SRV2 pinned to wan2 with no member left (refused);
+      // the tried v2 sends everything through wan1.
       const r = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 10, concurrency: 5 });
-      // wan2 is out: the pinned destination has no member left, so it is refused.
-      expect(r.ok).toBe(0);
+      expect(r.peers).toEqual({ [W1.addr]: 10 });
+      // And it stays on v2 for its next re-apply.
+      await cliOk(lab, 'gw', 'ifup', 'wan2', '--state-dir', d.stateDir);
+      await d.waitFor('wan2', 'online', 15_000);
+      const again = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 10, concurrency: 5 });
+      expect(again.peers).toEqual({ [W1.addr]: 10 });
     } finally {
       await d.stop();
     }
+  });
+
+  it('a try confirmed with no apply held: confirm makes the daemon take the tried config up', async () => {
+    const d = await startDaemon(lab, v1);
+    try {
+      d.writeConfig(v2);
+      const p = lab.spawn('gw', BIN, ['apply', '--config', d.configPath, '--try', '30', '--state-dir', d.stateDir]);
+      running.push(p);
+      await lab.waitFor(() => /applied on trial/.test(p.stderr()), { timeoutMs: 15_000, what: 'the trial apply' });
+      p.signal('SIGKILL');
+      await p.exited;
+      await cliOk(lab, 'gw', 'confirm', '--state-dir', d.stateDir);
+      // The daemon's own next re-apply shows which config it holds: with wan2 out, v1 would refuse SRV2.
+      expect((await cliOk(lab, 'gw', 'ifdown', 'wan2', '--state-dir', d.stateDir))).toMatch(/wan2 is offline/);
+      const r = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 10, concurrency: 5 });
+      expect(r.peers).toEqual({ [W1.addr]: 10 });
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('after a rollback the daemon keeps its previous config and warns that the file on disk is the rejected one', async () => {
+    const d = await startDaemon(lab, v1);
+    try {
+      d.writeConfig(v2);
+      const p = lab.spawn('gw', BIN, ['apply', '--config', d.configPath, '--try', '2', '--state-dir', d.stateDir]);
+      running.push(p);
+      expect((await p.exited).exitCode).toBe(1);
+      expect(p.stderr()).toMatch(/not confirmed within 2 s/);
+      await lab.waitFor(() => d.log().some((l) => /the try of .* was rolled back: the daemon keeps running its previous config \(in memory\); the file on disk is the rejected one/.test(l)), {
+        timeoutMs: 10_000,
+        what: 'the warning',
+      });
+      // A re-apply of the daemon's own, with wan1 out: v1 pins SRV2 to wan2; the rejected v2 would refuse it.
+      expect(await cliOk(lab, 'gw', 'ifdown', 'wan1', '--state-dir', d.stateDir)).toMatch(/wan1 is offline/);
+      const r = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 10, concurrency: 5 });
+      expect(r.peers).toEqual({ [W2.addr]: 10 });
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('Enter on the terminal confirms the try', async () => {
+    await cliOk(lab, 'gw', 'apply', '--config', c1);
+    // script gives the try a terminal; Enter arrives a few seconds in (buffered by the terminal if early).
+    const cmd = `${BIN} apply --config ${c2} --try 12 --state-dir ${stateDir}`;
+    const r = await lab.exec('gw', 'sh', ['-c', `(sleep 4; printf '\\n'; sleep 4) | script -qec '${cmd}' /dev/null`], { timeoutMs: 40_000, reject: false });
+    expect(r.stdout).toMatch(/applied on trial: press Enter here/);
+    expect(r.stdout).not.toMatch(/not confirmed/);
+    expect(r.stdout).toMatch(/\bconfirmed\b/);
+    expect(r.exitCode).toBe(0);
+    const flows = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 10, concurrency: 5 });
+    expect(flows.peers).toEqual({ [W1.addr]: 10 });
+    expect((await cli(lab, 'gw', 'confirm', '--state-dir', stateDir)).stderr).toMatch(/no try is pending/);
+  });
+
+  it.each([
+    [
+      'the table holds an object a rollback could not recreate',
+      async () => void (await lab.exec('gw', 'nft', ['add', 'quota', 'inet', 'nft_mwan', 'q1', '1', 'mbytes'])),
+      () => stateDir,
+      /cannot try: table inet nft_mwan holds objects a rollback could not recreate exactly \(quota\)/,
+    ],
+    [
+      'the rollback record cannot be written to the state directory',
+      async () => undefined,
+      () => {
+        const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-op-ro-'));
+        // try.json cannot be replaced by a file: it is a directory with something in it.
+        mkdirSync(join(dir, 'try.json', 'x'), { recursive: true });
+        return dir;
+      },
+      /cannot try: the rollback record cannot be written to the state directory .*; nothing was changed/,
+    ],
+  ])('refuses a try when %s, with TRY_REFUSED and nothing changed', async (_what, prepare, dir, message) => {
+    await cliOk(lab, 'gw', 'apply', '--config', c1);
+    await prepare();
+    const before = await snapshot(lab, 'gw');
+    const r = await cli(lab, 'gw', 'apply', '--config', c2, '--try', '30', '--state-dir', dir());
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.exitCode).toBe(1);
+    expect(await snapshot(lab, 'gw')).toBe(before);
+  });
+
+  it('explain names the WAN a sticky source is held on, with probability 1, and the next connections go there', async () => {
+    const c = configFile(vSticky);
+    await cliOk(lab, 'gw', 'apply', '--config', c);
+    const ask = async () => JSON.parse(await cliOk(lab, 'gw', 'explain', '--config', c, '--json', '--src', LAN.addr, '--dst', SRV1, '--proto', 'tcp', '--dport', '5001'));
+    const fresh = await ask();
+    expect(fresh).toMatchObject({ rule: 'srv1', inSync: true, stickyRule: { by: 'src', timeout: 120, entry: null } });
+    expect(fresh.candidates.map((x: { interface: string }) => x.interface)).toEqual(['wan1', 'wan2']);
+    // One real connection makes the source sticky to whichever WAN it got.
+    const first = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV1, 5001), count: 1, concurrency: 1 });
+    expect(first.ok).toBe(1);
+    const peer = Object.keys(first.peers)[0];
+    const wan = peer === W1.addr ? 'wan1' : 'wan2';
+    const held = await ask();
+    expect(held.candidates).toEqual([expect.objectContaining({ interface: wan, probability: 1 })]);
+    expect(held.stickyRule.entry).toMatchObject({ interface: wan, set: `sticky_srv1_${wan}` });
+    expect(held.stickyRule.entry.expires).toBeGreaterThan(60);
+    expect(held.stickyRule.entry.expires).toBeLessThanOrEqual(120);
+    const text = await cliOk(lab, 'gw', 'explain', '--config', c, '--src', LAN.addr, '--dst', SRV1, '--dport', '5001');
+    expect(text).toMatch(new RegExp(`goes to: ${wan} \\(${wan}\\) 100\\.0%`));
+    expect(text).toMatch(new RegExp(`${LAN.addr.replace(/\./g, '\\.')} is on ${wan} for another \\d+ s`));
+    // The kernel agrees: every further connection from that source goes the same way (3:1 would split 20 of them).
+    const next = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV1, 5001), count: 20, concurrency: 5 });
+    expect(next.peers).toEqual({ [peer as string]: 20 });
+    // Another source has no entry: the policy places it.
+    const other = JSON.parse(await cliOk(lab, 'gw', 'explain', '--config', c, '--json', '--src', '192.168.1.250', '--dst', SRV1, '--proto', 'tcp', '--dport', '5001'));
+    expect(other.stickyRule.entry).toBeNull();
+    expect(other.candidates).toHaveLength(2);
   });
 
   it('explain tells where real flows go: pinned, balanced with the configured shares, bypassed', async () => {

@@ -18,7 +18,25 @@ describe('ip rule and route arguments', () => {
     expect(routeArgs({ family: 4, table: 1003, dst: 'default', dev: 'ppp0', protocol: 77 }).join(' ')).toBe('default dev ppp0 table 1003 proto 77');
   });
 
-  it('refuses a device name that would start a second batch command', () => {
-    expect(() => routeArgs({ family: 4, table: 1001, dst: 'default', dev: 'wan1\nrule flush', protocol: 77 })).toThrow(/refusing/);
+  it.each([
+    ['would start a second batch command', 'wan1\nrule flush'],
+    ['would be cut at a comment (dev wan#1 becomes dev wan)', 'wan#1'],
+    ['holds a space', 'wan 1'],
+    ['holds a double quote', 'wan"1'],
+    ['holds a single quote', "wan'1"],
+    ['holds a backslash', 'wan\\1'],
+    ['holds a control character', 'wan\u00011'],
+  ])('refuses a device name that %s', (_what, dev) => {
+    expect(() => routeArgs({ family: 4, table: 1001, dst: 'default', dev, protocol: 77 })).toThrow(/refusing to pass .* to ip -batch/);
+  });
+
+  it('refuses a rule table name with a comment character', () => {
+    expect(() => ruleArgs({ family: 4, priority: 1000, action: 'lookup', table: 'main#x', protocol: 77 })).toThrow(/refusing to pass "main#x" to ip -batch/);
+  });
+
+  it('passes device names Linux uses as they are', () => {
+    for (const dev of ['eth0.2', 'pppoe-wan', 'br-lan', 'wg0@x', 'wan_1']) {
+      expect(routeArgs({ family: 4, table: 1001, dst: 'default', dev, protocol: 77 })).toContain(dev);
+    }
   });
 });
