@@ -218,10 +218,13 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
       const key = st.key(family);
       const only = v6 ? [x.match('==', x.meta('nfproto'), family)] : [];
       // A source seen on an active WAN under this rule goes back to it; entries of offline WANs are not consulted.
-      for (const m of p.members.filter((q) => q.active)) {
+      for (const m of p.members) {
+        const iface = byName.get(m.interface);
+        if (!iface?.enabled || !(family === 'ipv4' ? has4(iface) : has6(iface))) continue;
         const set = `@${st.set(family, m.interface)}`;
         // The address match implies the family (nft would drop an explicit nfproto from the listing).
-        chains.rule(chainName.sticky(st.rule), [x.match('==', key, set), { set: { op: 'update', elem: key, set } }, x.goTo(chainName.mark(m.interface))]);
+        if (m.active) chains.rule(chainName.sticky(st.rule), [x.match('==', key, set), { set: { op: 'update', elem: key, set } }, x.goTo(chainName.mark(m.interface))]);
+        // Every member's chain, active or not: a WAN's state change then only rewrites rules (an incremental batch).
         chains.rule(chainName.stick(st.rule, m.interface, family), [{ set: { op: 'update', elem: key, set } }, x.goTo(chainName.mark(m.interface))]);
       }
       const verdict = policyVerdict(p, (iface) => chainName.stick(st.rule, iface, family), family);

@@ -20,7 +20,7 @@ import { runRound, type Egress, type Prober } from '../track/probes.js';
 import { PingSession, type EchoResult } from '../track/ping-session.js';
 import { serveControl, type ControlReply, type ControlRequest } from './control.js';
 import { hookAction, runHooks, runMwan3User, type HookEvent } from './hooks.js';
-import { CONTROL_SOCKET, interfaceRecord, processAlive, readState, writeState, type DaemonState } from './state-file.js';
+import { CONTROL_SOCKET, interfaceRecord, readState, writeState, type DaemonState } from './state-file.js';
 import { configHash, readTryOutcome, tryHold } from '../engine/trial.js';
 
 export interface DaemonLogger {

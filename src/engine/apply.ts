@@ -4,6 +4,7 @@ import type { NftMwanConfig } from '../generated/config.js';
 import type { Plan, RoutingPlan } from '../compile/plan.js';
 import { diffPlan } from '../compile/verify.js';
 import { batchRestoring } from '../compile/restore.js';
+import { incrementalBatch } from '../compile/incremental.js';
 import { diffRouting } from '../compile/routing-diff.js';
 import { MwanError } from '../errors.js';
 import { applyBatch, listTable } from '../system/nft.js';
@@ -44,6 +45,7 @@ export async function apply(run: Runner, config: NftMwanConfig, log: Logger, sta
 
   // Routes and rules first, so no packet is ever marked for a table that does not exist yet.
   let nftTouched = false;
+  let incremental = false;
   const rollback = async (why: unknown): Promise<never> => {
     const problems: string[] = [];
     if (nftTouched) {
@@ -71,7 +73,10 @@ export async function apply(run: Runner, config: NftMwanConfig, log: Logger, sta
   try {
     if (ops.add.length > 0) await applyRoutingOps(run, ops.add);
     if (nftChanged) {
-      await applyBatch(run, p.nft);
+      // Only the changed chains when nothing else changed (a WAN's state): still one transaction, far smaller.
+      const batch = (discovery.listing && incrementalBatch(p, discovery.listing)) ?? p.nft;
+      incremental = batch !== p.nft;
+      await applyBatch(run, batch);
       // Only now is there something to undo: a failed transaction changes nothing.
       nftTouched = true;
       const listed = await listTable(run, p.table.family, p.table.name);
@@ -89,7 +94,7 @@ export async function apply(run: Runner, config: NftMwanConfig, log: Logger, sta
   }
   const n = ops.add.length + ops.remove.length;
   log.info(
-    `applied: table inet ${p.table.name} ${nftChanged ? 'replaced in one transaction and verified' : 'unchanged'}; ${n} routing change${n === 1 ? '' : 's'}`,
+    `applied: table inet ${p.table.name} ${nftChanged ? (incremental ? 'updated in one transaction (changed chains only) and verified' : 'replaced in one transaction and verified') : 'unchanged'}; ${n} routing change${n === 1 ? '' : 's'}`,
   );
   return { plan: p, changed: true, nftChanged, routingOps: n };
 }

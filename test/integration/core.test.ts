@@ -169,6 +169,25 @@ describeLab('nft-mwan core in a namespace lab', () => {
     expect(await snapshot(lab, 'gw')).toBe(before);
   });
 
+  it('a weight change re-sends only the changed chain: the other chains keep their rules (same handles), the policy holds the new weights', async () => {
+    dumpOnFailure();
+    const handles = async (chain: string) =>
+      (JSON.parse(await gw('nft', '-j', '-a', 'list', 'chain', 'inet', 'nft_mwan', chain)) as { nftables: { rule?: { handle: number } }[] }).nftables
+        .flatMap((i) => (i.rule ? [i.rule.handle] : []));
+    const classify = await handles('classify');
+    const policy = await handles('policy_balanced');
+    const even = baseConfig();
+    even.policies.balanced = { members: [{ interface: 'wan1', weight: 1 }, { interface: 'wan2', weight: 1 }] };
+    const r = await cli(lab, 'gw', 'apply', '--config', configFile(even));
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain('updated in one transaction (changed chains only) and verified');
+    expect(await handles('classify')).toEqual(classify);
+    expect(await handles('policy_balanced')).not.toEqual(policy);
+    expect(await gw('nft', 'list', 'chain', 'inet', 'nft_mwan', 'policy_balanced')).toMatch(/numgen random mod 2 vmap/);
+    await cliOk(lab, 'gw', 'apply', '--config', config);
+    expect(await handles('classify')).toEqual(classify);
+  });
+
   it('keeps every surviving interface\'s mark and table when interfaces are reordered, added and removed', async () => {
     dumpOnFailure();
     const hold = await startTcpHold(lab, 'lan', { target: endpoint(SRV2, 5001), intervalMs: 50 });
