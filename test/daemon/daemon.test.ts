@@ -18,25 +18,26 @@ const DEVICES = {
 } as const;
 type Wan = keyof typeof DEVICES;
 
-/** What nft lists for an applied batch: its objects, with set elements folded in and handles added. */
-function listingOf(b: NftBatch): Obj[] {
-  const out: Obj[] = [];
-  const elems = new Map<string, unknown[]>();
-  let handle = 1;
+/** What nft lists after applying a batch to a table as listed: a small model of the kernel's transaction. */
+function applyTo(listing: readonly Obj[], b: NftBatch): Obj[] {
+  let out = listing.map((i) => structuredClone(i));
+  let handle = Math.max(0, ...out.map((i) => Number((Object.values(i)[0] as Obj).handle ?? 0))) + 1;
+  const named = (kind: string, name: unknown) => out.find((i) => (i[kind] as Obj | undefined)?.name === name)?.[kind] as Obj | undefined;
   for (const cmd of b.nftables) {
     const [verb, body] = Object.entries(cmd)[0] as [string, Record<string, Obj>];
     const [kind, o] = Object.entries(body)[0] as [string, Obj];
-    if (verb !== 'add') continue;
-    if (kind === 'element') elems.get(o.name as string)?.push(...(o.elem as unknown[]));
-    else if (kind !== 'table') {
-      if (kind === 'set' || kind === 'map') elems.set(o.name as string, []);
-      out.push({ [kind]: { ...o, handle: handle++ } });
+    if (kind === 'table') {
+      // flush table empties the chains; sets and their elements survive, as in nft.
+      if (verb === 'flush') out = out.filter((i) => !('rule' in i));
+      continue;
     }
-  }
-  for (const item of out) {
-    const o = (item.set ?? item.map) as Obj | undefined;
-    const e = o ? elems.get(o.name as string) : undefined;
-    if (o && e && e.length > 0) o.elem = e;
+    if (verb === 'delete') out = out.filter((i) => (i[kind] as Obj | undefined)?.name !== o.name);
+    else if (verb === 'flush' && kind === 'chain') out = out.filter((i) => (i.rule as Obj | undefined)?.chain !== o.name);
+    else if (verb === 'flush') delete (named(kind, o.name) ?? {}).elem;
+    else if (verb === 'add' && kind === 'element') {
+      const set = named('set', o.name) ?? named('map', o.name);
+      if (set) set.elem = [...((set.elem as unknown[] | undefined) ?? []), ...(o.elem as unknown[])];
+    } else if (verb === 'add' && (kind === 'rule' || !named(kind, o.name))) out.push({ [kind]: { ...o, handle: handle++ } });
   }
   return out;
 }
@@ -71,7 +72,7 @@ function fakeSystem() {
         events.push('nft -j -f: failed');
         return { stdout: '', stderr: 'nft: simulated failure\n', exitCode: 1 };
       }
-      state.listing = listingOf(batch);
+      state.listing = applyTo(state.listing ?? [], batch);
       events.push(`nft -j -f: applied (wan2 in policy: ${wan2InPolicy(batch)})`);
       return ok();
     }
