@@ -13,6 +13,8 @@ export interface ControlRow {
   /** One median per round (each round runs `perRound` compiles and applies). */
   compileMs: number[];
   applyMs: number[];
+  /** The same ip read, nft transaction and read-back run bare: what any apply through `nft` costs. */
+  floorMs: number[];
 }
 export interface EndToEnd {
   wans: number;
@@ -66,7 +68,7 @@ export async function runControl(
 ): Promise<{ rows: ControlRow[]; endToEnd: EndToEnd[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-bench-ctl-'));
   const combos = o.wans.flatMap((w) => o.rules.map((r) => ({ wans: w, rules: r })));
-  const rows: ControlRow[] = combos.map((c) => ({ ...c, batchCommands: 0, compileMs: [], applyMs: [] }));
+  const rows: ControlRow[] = combos.map((c) => ({ ...c, batchCommands: 0, compileMs: [], applyMs: [], floorMs: [] }));
   for (let round = 0; round < o.rounds; round++) {
     // Interleaved, in a rotating order: drift on a shared machine hits every combination alike.
     for (let i = 0; i < rows.length; i++) {
@@ -74,11 +76,15 @@ export async function runControl(
       const file = join(dir, `c${row.wans}-${row.rules}.json`);
       writeFileSync(file, JSON.stringify(benchConfig(row.wans, row.rules)));
       const r = await lab.exec(NS, process.execPath, [WORKER, file, String(o.perRound)], { timeoutMs: 300_000 });
-      const out = JSON.parse(r.stdout) as { compileMs: number[]; applyMs: number[]; batchCommands: number };
+      const out = JSON.parse(r.stdout) as { compileMs: number[]; applyMs: number[]; floorMs: number[]; batchCommands: number };
       row.batchCommands = out.batchCommands;
       row.compileMs.push(median(out.compileMs));
       row.applyMs.push(median(out.applyMs));
-      o.log(`  control round ${round + 1}: ${row.wans} WANs, ${row.rules} rules: compile ${median(out.compileMs).toFixed(2)} ms, apply ${median(out.applyMs).toFixed(1)} ms`);
+      row.floorMs.push(median(out.floorMs));
+      o.log(
+        `  control round ${round + 1}: ${row.wans} WANs, ${row.rules} rules: compile ${median(out.compileMs).toFixed(2)} ms, ` +
+          `apply ${median(out.applyMs).toFixed(1)} ms (its processes alone ${median(out.floorMs).toFixed(1)} ms)`,
+      );
     }
   }
   // End to end: the CLI as a user runs it (process start, config load and validation, discovery, one

@@ -28,7 +28,7 @@ export function incrementalBatch(plan: Pick<Plan, 'nft' | 'table' | 'dynamicSets
   for (const [name, c] of Object.entries(want.chains)) {
     const h = have.chains[name] as TableImage['chains'][string];
     if (canonical(c.spec) !== canonical(h.spec)) return null;
-    if (c.rules.length !== h.rules.length || c.rules.some((r, i) => r !== h.rules[i])) changed.add(name);
+    if (c.rules.length !== h.rules.length || c.rules.some((r, i) => !r.same(h.rules[i]))) changed.add(name);
   }
 
   const table = plan.table.name;

@@ -39,3 +39,20 @@ export function batchRestoring(family: string, name: string, listing: readonly O
   // Chains before rules that jump to them, sets and counters before rules that reference them.
   return { nftables: [...commands, ...chains, ...sets, ...rules] };
 }
+
+/**
+ * Undoes an incremental batch: the chains it flushed get back their rules as listed before it ran (a
+ * sticky set it emptied stays empty: those entries belonged to a WAN that went offline).
+ */
+export function batchRestoringChains(family: string, table: string, listing: readonly Obj[], incremental: NftBatch): NftBatch {
+  const chains = incremental.nftables.flatMap((c) => {
+    const chain = (c.flush as Obj | undefined)?.chain as Obj | undefined;
+    return chain ? [String(chain.name)] : [];
+  });
+  const commands: NftCommand[] = chains.map((name) => ({ flush: { chain: { family, table, name } } }));
+  for (const item of listing) {
+    const rule = item.rule as Obj | undefined;
+    if (rule && chains.includes(String(rule.chain))) commands.push({ add: { rule: strip(rule) } });
+  }
+  return { nftables: commands };
+}

@@ -1,9 +1,33 @@
 // Compares the table nft lists back with the batch that was applied, ignoring what nft adds or reorders.
 import type { NftBatch, Plan } from './plan.js';
 
+/**
+ * One rule as applied or listed: its JSON as it stands, and (computed only when that differs from the
+ * other side's) the canonical form. nft lists nearly every rule back exactly as it was sent, so most
+ * comparisons never canonicalise, which matters for a 1,000-element verdict map in a short-lived CLI.
+ */
+export class RuleImage {
+  readonly raw: string;
+  private key: string | undefined;
+
+  constructor(private readonly rule: Obj) {
+    this.raw = `${JSON.stringify(rule.expr)}\u0000${JSON.stringify(rule.comment ?? null)}`;
+  }
+
+  /** Canonical JSON, with l4proto matches as numbers. */
+  canonical(): string {
+    this.key ??= canonical({ expr: normaliseProtocols(this.rule.expr), comment: this.rule.comment ?? null });
+    return this.key;
+  }
+
+  same(other: RuleImage | undefined): boolean {
+    return other !== undefined && (other.raw === this.raw || other.canonical() === this.canonical());
+  }
+}
+
 /** One table's content in a comparable form: chains with their rules, sets and maps with elements. */
 export interface TableImage {
-  chains: Record<string, { spec: Record<string, unknown>; rules: string[] }>;
+  chains: Record<string, { spec: Record<string, unknown>; rules: RuleImage[] }>;
   sets: Record<string, { spec: Record<string, unknown>; elements: string[] }>;
 }
 
@@ -79,22 +103,9 @@ function normaliseProtocols(value: unknown): unknown {
   return out ?? o;
 }
 
-function ruleKey(r: Obj): string {
-  return canonical({ expr: normaliseProtocols(r.expr), comment: r.comment ?? null });
-}
-
-/** Images of batches already seen: apply compares one plan's batch before and after the transaction. */
-const batchImages = new WeakMap<NftBatch, Map<string, TableImage>>();
-
 /** What the batch leaves in the table (it starts with add+flush, so earlier content does not matter). */
 export function imageOfBatch(batch: NftBatch, tableName: string): TableImage {
-  const byTable = batchImages.get(batch) ?? new Map<string, TableImage>();
-  batchImages.set(batch, byTable);
-  const seen = byTable.get(tableName);
-  if (seen) return seen;
-  const img = buildBatchImage(batch, tableName);
-  byTable.set(tableName, img);
-  return img;
+  return buildBatchImage(batch, tableName);
 }
 
 function buildBatchImage(batch: NftBatch, tableName: string): TableImage {
@@ -113,7 +124,7 @@ function buildBatchImage(batch: NftBatch, tableName: string): TableImage {
     } else if (verb === 'add' && kind === 'element') {
       img.sets[name]?.elements.push(...((o.elem as unknown[]) ?? []).map(canonical));
     } else if (verb === 'add' && kind === 'rule') {
-      img.chains[o.chain as string]?.rules.push(ruleKey(o));
+      img.chains[o.chain as string]?.rules.push(new RuleImage(o));
     }
   }
   return img;
@@ -121,6 +132,10 @@ function buildBatchImage(batch: NftBatch, tableName: string): TableImage {
 
 /** The same image from `nft -j list table` output. */
 export function imageOfListing(listing: readonly Obj[]): TableImage {
+  return buildListingImage(listing);
+}
+
+function buildListingImage(listing: readonly Obj[]): TableImage {
   const img: TableImage = { chains: {}, sets: {} };
   for (const item of listing) {
     const [kind, o] = Object.entries(item)[0] as [string, Obj];
@@ -132,7 +147,7 @@ export function imageOfListing(listing: readonly Obj[]): TableImage {
   // Rules after chains: 1.0.6 lists sets first, 1.1+ chains first; rules always follow their chain.
   for (const item of listing) {
     const [kind, o] = Object.entries(item)[0] as [string, Obj];
-    if (kind === 'rule') img.chains[o.chain as string]?.rules.push(ruleKey(o));
+    if (kind === 'rule') img.chains[o.chain as string]?.rules.push(new RuleImage(o));
   }
   return img;
 }
@@ -162,7 +177,11 @@ export function diffImages(expected: TableImage, actual: TableImage, o: DiffOpti
     if (canonical(c.spec) !== canonical(a.spec)) out.push(`chain ${name}: expected ${canonical(c.spec)}, found ${canonical(a.spec)}`);
     const n = Math.max(c.rules.length, a.rules.length);
     for (let i = 0; i < n; i++) {
-      if (c.rules[i] !== a.rules[i]) out.push(`chain ${name} rule ${i}: expected ${c.rules[i] ?? '(none)'}, found ${a.rules[i] ?? '(none)'}`);
+      const want = c.rules[i];
+      const got = a.rules[i];
+      if (want === undefined || !want.same(got)) {
+        out.push(`chain ${name} rule ${i}: expected ${want?.canonical() ?? '(none)'}, found ${got?.canonical() ?? '(none)'}`);
+      }
     }
   }
   for (const name of Object.keys(actual.chains)) if (!expected.chains[name]) out.push(`unexpected chain ${name}`);

@@ -82,6 +82,8 @@ export class Daemon {
   private waiters: { gen: number; resolve: () => void }[] = [];
   private failures = 0;
   private heldForTry = false;
+  /** The table as this daemon's last apply verified it: state changes are planned against it (no re-listing). */
+  private known: Record<string, unknown>[] | null = null;
   /** When the last try outcome this daemon followed was decided (ms); older ones were before its time. */
   private tryOutcomeSeen = 0;
   private tryFollow: Promise<void> = Promise.resolve();
@@ -352,6 +354,8 @@ export class Daemon {
       }
       if (this.heldForTry) {
         this.o.log.info('the try is decided: re-applies resume');
+        // Another process changed the table meanwhile: what this daemon verified last is history.
+        this.known = null;
         // Before anything is applied: after a confirm that is the tried config, not the one held in memory.
         await this.followTry();
       }
@@ -362,7 +366,8 @@ export class Daemon {
       this.pending = [];
       const t0 = performance.now();
       try {
-        const result = await apply(this.o.run, this.config, this.o.log, states);
+        const result = await apply(this.o.run, this.config, this.o.log, states, this.known);
+        this.known = result.listing;
         this.lastPlan = result.plan;
         for (const i of result.plan.interfaces) {
           this.egress.set(i.name, { device: i.device, mark: i.mark, address: i.address });
@@ -379,6 +384,8 @@ export class Daemon {
       } catch (e) {
         // Nothing changed (apply rolls back); the transitions are still owed their flush and hooks.
         this.pending = [...transitions, ...this.pending];
+        // The next attempt reads the table afresh.
+        this.known = null;
         const wait = BACKOFF_MS[Math.min(this.failures, BACKOFF_MS.length - 1)] as number;
         this.failures++;
         this.lastApply = { at: new Date().toISOString(), ok: false, error: (e as Error).message };

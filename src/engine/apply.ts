@@ -1,9 +1,9 @@
 // Brings the system to a plan: routing additions, one verified nft transaction, routing removals, rollback on failure.
 import { compile, type LinkStates } from '../compile/compile.js';
 import type { NftMwanConfig } from '../generated/config.js';
-import type { Plan, RoutingPlan } from '../compile/plan.js';
+import type { NftBatch, Plan, RoutingPlan } from '../compile/plan.js';
 import { diffPlan } from '../compile/verify.js';
-import { batchRestoring } from '../compile/restore.js';
+import { batchRestoring, batchRestoringChains } from '../compile/restore.js';
 import { incrementalBatch } from '../compile/incremental.js';
 import { diffRouting } from '../compile/routing-diff.js';
 import { MwanError } from '../errors.js';
@@ -24,6 +24,8 @@ export interface ApplyResult {
   changed: boolean;
   nftChanged: boolean;
   routingOps: number;
+  /** The table as verified after this apply (or as found, when it needed no change): the next apply's `known`. */
+  listing: Record<string, unknown>[] | null;
 }
 
 /** Reads the system and compiles: the plan `apply` would install, without changing anything. */
@@ -32,25 +34,45 @@ export async function plan(run: Runner, config: NftMwanConfig, states: LinkState
   return { plan: compile(config, discovery.facts, states), discovery };
 }
 
-export async function apply(run: Runner, config: NftMwanConfig, log: Logger, states: LinkStates = {}): Promise<ApplyResult> {
-  const { plan: p, discovery } = await plan(run, config, states);
+/**
+ * `known`: the table as the caller's previous apply verified it (the daemon keeps it). When the plan against
+ * it is incremental (only rules of existing chains change) it stands in for listing the table again; else
+ * the table is read afresh. A stale `known` cannot go unnoticed: the read-back after the transaction is real.
+ */
+export async function apply(
+  run: Runner,
+  config: NftMwanConfig,
+  log: Logger,
+  states: LinkStates = {},
+  known: Record<string, unknown>[] | null = null,
+): Promise<ApplyResult> {
+  let discovery = await discover(run, config, known);
+  let p = compile(config, discovery.facts, states);
+  if (known !== null && incrementalBatch(p, known) === null) {
+    discovery = await discover(run, config);
+    p = compile(config, discovery.facts, states);
+  }
   for (const w of p.warnings) log.warn(w);
   const before = discovery.routing;
   const ops = diffRouting(before, p.routing);
   const nftChanged = discovery.listing === null || diffPlan(p, discovery.listing).length > 0;
   if (!nftChanged && ops.add.length === 0 && ops.remove.length === 0) {
     log.info(`already up to date (table inet ${p.table.name}, ${p.routing.rules.length} ip rules, ${p.routing.routes.length} routes)`);
-    return { plan: p, changed: false, nftChanged: false, routingOps: 0 };
+    return { plan: p, changed: false, nftChanged: false, routingOps: 0, listing: discovery.listing };
   }
 
   // Routes and rules first, so no packet is ever marked for a table that does not exist yet.
   let nftTouched = false;
   let incremental = false;
+  let applied: NftBatch = p.nft;
+  let verified: Record<string, unknown>[] | null = discovery.listing;
   const rollback = async (why: unknown): Promise<never> => {
     const problems: string[] = [];
     if (nftTouched) {
       try {
-        await applyBatch(run, batchRestoring(p.table.family, p.table.name, discovery.listing));
+        const { family, name } = p.table;
+        const listing = discovery.listing;
+        await applyBatch(run, incremental && listing ? batchRestoringChains(family, name, listing, applied) : batchRestoring(family, name, listing));
       } catch (e) {
         problems.push(`restoring table inet ${p.table.name}: ${(e as Error).message}`);
       }
@@ -74,12 +96,13 @@ export async function apply(run: Runner, config: NftMwanConfig, log: Logger, sta
     if (ops.add.length > 0) await applyRoutingOps(run, ops.add);
     if (nftChanged) {
       // Only the changed chains when nothing else changed (a WAN's state): still one transaction, far smaller.
-      const batch = (discovery.listing && incrementalBatch(p, discovery.listing)) ?? p.nft;
-      incremental = batch !== p.nft;
-      await applyBatch(run, batch);
+      applied = (discovery.listing && incrementalBatch(p, discovery.listing)) ?? p.nft;
+      incremental = applied !== p.nft;
+      await applyBatch(run, applied);
       // Only now is there something to undo: a failed transaction changes nothing.
       nftTouched = true;
       const listed = await listTable(run, p.table.family, p.table.name);
+      verified = listed;
       const diff = diffPlan(p, listed ?? []);
       if (diff.length > 0) {
         throw new MwanError({
@@ -96,7 +119,7 @@ export async function apply(run: Runner, config: NftMwanConfig, log: Logger, sta
   log.info(
     `applied: table inet ${p.table.name} ${nftChanged ? (incremental ? 'updated in one transaction (changed chains only) and verified' : 'replaced in one transaction and verified') : 'unchanged'}; ${n} routing change${n === 1 ? '' : 's'}`,
   );
-  return { plan: p, changed: true, nftChanged, routingOps: n };
+  return { plan: p, changed: true, nftChanged, routingOps: n, listing: verified };
 }
 
 /** Puts nft-mwan's ip rules and routes back to a snapshot taken before a change. */

@@ -42,14 +42,19 @@ function ownedRouting(rules: readonly ListedRule[], routes: Route[], protocol: n
   return { rules: owned, routes };
 }
 
-export async function discover(run: Runner, config: NftMwanConfig): Promise<Discovery> {
+/**
+ * `known`: the table as this process last verified it (the daemon's own last read-back), used instead of
+ * listing it again; only routing and addresses are read. The caller falls back to a full discovery when
+ * the plan against it is not an incremental one.
+ */
+export async function discover(run: Runner, config: NftMwanConfig, known: Obj[] | null = null): Promise<Discovery> {
   const g = config.globals ?? {};
   const name = g.table ?? DEFAULTS.table;
   const protocol = g.routeProtocol ?? DEFAULTS.routeProtocol;
   const has6 = Object.values(config.interfaces).some((i) => (i.family ?? 'ipv4') !== 'ipv4');
   // One ip process per family; IPv6 only with an IPv6 WAN (a stale IPv6 setup is read below when the table shows one).
   const [listing, ip4, ip6] = await Promise.all([
-    listTable(run, 'inet', name),
+    known ?? listTable(run, 'inet', name),
     readIpState(run, 4, protocol),
     has6 ? readIpState(run, 6, protocol) : Promise.resolve(null),
   ]);

@@ -6,6 +6,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Daemon } from '../../src/daemon/daemon.js';
+import { apply } from '../../src/engine/apply.js';
+import { validateConfig } from '../../src/config/validate.js';
 import type { NftBatch } from '../../src/compile/plan.js';
 import type { Runner } from '../../src/system/runner.js';
 import type { Prober } from '../../src/track/probes.js';
@@ -52,7 +54,7 @@ const wan2InPolicy = (b: NftBatch) =>
 /** A kernel, routing and conntrack that answer like the real ones, recording every command as it starts and ends. */
 function fakeSystem() {
   const events: string[] = [];
-  const state = { listing: null as Obj[] | null, nftFails: false, carrier: { wan1: true, wan2: true } as Record<Wan, boolean> };
+  const state = { listing: null as Obj[] | null, nftFails: false, lists: 0, carrier: { wan1: true, wan2: true } as Record<Wan, boolean> };
   const ok = (stdout = '', stderr = '') => ({ stdout, stderr, exitCode: 0 });
   const run: Runner = async (file, args, opts) => {
     const cmd = [file, ...args].join(' ');
@@ -77,6 +79,7 @@ function fakeSystem() {
       return ok();
     }
     if (cmd === 'nft -j list table inet nft_mwan') {
+      state.lists++;
       return state.listing === null ? { stdout: '', stderr: 'No such file or directory\n', exitCode: 1 } : ok(JSON.stringify({ nftables: state.listing }));
     }
     if (cmd === 'nft -j list tables') return ok(JSON.stringify({ nftables: state.listing ? [{ table: { family: 'inet', name: 'nft_mwan' } }] : [] }));
@@ -225,5 +228,34 @@ describe('hooks: the mwan3 actions, in order', () => {
       'connecting wan2 offline',
       'connected wan2 online',
     ]);
+  });
+});
+
+describe('state changes planned against the table the last apply verified', () => {
+  const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined };
+  const v = validateConfig({
+    interfaces: { wan1: { device: 'wan1', gateway: DEVICES.wan1.gateway }, wan2: { device: 'wan2', gateway: DEVICES.wan2.gateway } },
+    policies: { balanced: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },
+    rules: [{ name: 'default', policy: 'balanced' }],
+  });
+  if (!v.ok) throw new Error(JSON.stringify(v.issues));
+  const config = v.config;
+
+  it('lists the table only to verify, and a table changed behind its back is caught, rolled back and read afresh next time', async () => {
+    const sys = fakeSystem();
+    const first = await apply(sys.run, config, quiet);
+    expect(sys.state.lists).toBe(2); // discovery and read-back: nothing known yet
+    const off = await apply(sys.run, config, quiet, { wan2: 'offline' }, first.listing);
+    expect(sys.state.lists).toBe(3); // the read-back only
+    expect(off.nftChanged).toBe(true);
+    expect(sys.events.at(-1)).toBe('nft -j -f: applied (wan2 in policy: false)');
+
+    // Someone empties a chain behind the daemon's back: what it knows is stale, the read-back tells.
+    sys.state.listing = (sys.state.listing ?? []).filter((i) => (i.rule as Obj | undefined)?.chain !== 'classify');
+    await expect(apply(sys.run, config, quiet, {}, off.listing)).rejects.toThrow(/read back differs/);
+    // Without what it knew (as the daemon retries), the table is read and brought to the plan.
+    const again = await apply(sys.run, config, quiet, {});
+    expect(again.nftChanged).toBe(true);
+    expect((sys.state.listing ?? []).some((i) => (i.rule as Obj | undefined)?.chain === 'classify')).toBe(true);
   });
 });
