@@ -134,22 +134,26 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
     ...enabled.map((i) => ({ name: i.name, mark: i.mark })),
     ...SPECIALS.map((s) => ({ name: chainName.special(s), mark: layout.special[s] })),
   ];
-  // Accounting rides on the chains every packet of a WAN's connections already passes (no hook of its own):
-  // arriving on the WAN's device is rx, anything else (from a LAN, from the router) is tx.
+  // A packet that arrived on its connection's WAN is going to a LAN or to the router: the main table routes
+  // it, so it gets no packet mark (its connection keeps the ct mark), and no fwmark rule has to send marked
+  // traffic to the main table first. Every other packet of the connection (from a LAN, from the router) is
+  // marked for the WAN's table. Accounting rides on the same chains, which every packet of a WAN's
+  // connections passes anyway (no hook of its own): arriving on the WAN's device is rx, the rest tx.
   const devices = new Map(enabled.map((i) => [i.name, i.device]));
+  const metaMark = (mark: number) => x.setMarkBits(x.meta('mark'), layout.mask, mark);
+  const ctMark = (mark: number) => x.setMarkBits(x.ct('mark'), layout.mask, mark);
   for (const t of targets) {
     const device = devices.get(t.name);
-    for (const [chain, set] of [
-      [chainName.mark(t.name), [x.setMarkBits(x.meta('mark'), layout.mask, t.mark), x.setMarkBits(x.ct('mark'), layout.mask, t.mark)]],
-      [chainName.keep(t.name), [x.setMarkBits(x.meta('mark'), layout.mask, t.mark)]],
-    ] as const) {
-      if (device === undefined) {
-        chains.rule(chain, [...set, x.accept]);
-        continue;
-      }
-      chains.rule(chain, [...set, x.match('==', x.meta('iifname'), device), { counter: counterName('rx', t.name) }, x.accept]);
-      chains.rule(chain, [{ counter: counterName('tx', t.name) }, x.accept]);
+    if (device === undefined) {
+      chains.rule(chainName.mark(t.name), [metaMark(t.mark), ctMark(t.mark), x.accept]);
+      chains.rule(chainName.keep(t.name), [metaMark(t.mark), x.accept]);
+      continue;
     }
+    const fromWan = x.match('==', x.meta('iifname'), device);
+    chains.rule(chainName.mark(t.name), [ctMark(t.mark), fromWan, { counter: counterName('rx', t.name) }, x.accept]);
+    chains.rule(chainName.mark(t.name), [metaMark(t.mark), { counter: counterName('tx', t.name) }, x.accept]);
+    chains.rule(chainName.keep(t.name), [fromWan, { counter: counterName('rx', t.name) }, x.accept]);
+    chains.rule(chainName.keep(t.name), [metaMark(t.mark), { counter: counterName('tx', t.name) }, x.accept]);
   }
 
   // Prerouting: a packet that already carries one of our marks was decided upstream; an established
@@ -163,6 +167,9 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   for (const chain of ['prerouting', 'output']) {
     // Neighbour discovery and router advertisements are the link's business: never marked, never balanced.
     chains.rule(chain, [x.match('==', x.payload('icmpv6', 'type'), { set: ND_TYPES }), x.accept]);
+    // The router's own ICMP errors (TTL exceeded, fragmentation needed, unreachable: conntrack calls them
+    // related) go back to the host that caused them, which the main table reaches: never a WAN's table.
+    if (chain === 'output') chains.rule(chain, [x.match('in', x.ct('state'), 'related'), x.accept]);
     chains.rule(chain, [alreadyMarked, x.accept]);
     chains.rule(chain, [restore]);
   }
@@ -493,8 +500,8 @@ function planRouting(
       if (i.linkUp) {
         routes.push({ family, table: i.table, dst: 'default', ...(gateway ? { gateway } : {}), dev: i.device, protocol: o.protocol });
       }
-      // Marked traffic still reaches networks the main table knows specifically (LANs, the ISP's own subnet).
-      rules.push({ ...fw(i.mark), priority: o.priority, action: 'lookup', table: 'main', suppressPrefixLength: 0 });
+      // Packets arriving from the WAN carry no packet mark (the main table routes them to the LANs): the
+      // marked ones leave through the WAN, straight to its table.
       rules.push({ ...fw(i.mark), priority: o.priority + 1, action: 'lookup', table: i.table });
       // Traffic the router sends from this WAN's own address (health probes, local services) leaves through it.
       const address = family === 4 ? i.address : i.address6;
@@ -508,11 +515,8 @@ function planRouting(
       // If the WAN's table has no route (device gone), never fall through to the main table's default.
       rules.push({ ...fw(i.mark), priority: o.priority + 2, action: 'unreachable' });
     }
-    // The specials too reach what the main table knows specifically: the router's own ICMP errors for such a
-    // connection carry its mark back to the LAN host, and must not be swallowed by the rule they report on.
-    for (const special of [layout.special.unreachable, layout.special.blackhole]) {
-      rules.push({ ...fw(special), priority: o.priority, action: 'lookup', table: 'main', suppressPrefixLength: 0 });
-    }
+    // The router's ICMP errors for such connections are not marked (the output chain accepts related packets
+    // first), so they reach the LAN host instead of the rule they report on.
     rules.push({ ...fw(layout.special.unreachable), priority: o.priority + 2, action: 'unreachable' });
     rules.push({ ...fw(layout.special.blackhole), priority: o.priority + 2, action: 'blackhole' });
   }

@@ -48,14 +48,18 @@ export async function apply(
 ): Promise<ApplyResult> {
   let discovery = await discover(run, config, known);
   let p = compile(config, discovery.facts, states);
-  if (known !== null && incrementalBatch(p, known) === null) {
+  // Only the changed chains when nothing else changed (a WAN's state): still one transaction, far smaller.
+  let inc = discovery.listing && incrementalBatch(p, discovery.listing);
+  if (known !== null && !inc) {
     discovery = await discover(run, config);
     p = compile(config, discovery.facts, states);
+    inc = discovery.listing && incrementalBatch(p, discovery.listing);
   }
   for (const w of p.warnings) log.warn(w);
   const before = discovery.routing;
   const ops = diffRouting(before, p.routing);
-  const nftChanged = discovery.listing === null || diffPlan(p, discovery.listing).length > 0;
+  // An empty incremental batch: the table is the plan already.
+  const nftChanged = discovery.listing === null || (inc ? inc.nftables.length > 0 : diffPlan(p, discovery.listing).length > 0);
   if (!nftChanged && ops.add.length === 0 && ops.remove.length === 0) {
     log.info(`already up to date (table inet ${p.table.name}, ${p.routing.rules.length} ip rules, ${p.routing.routes.length} routes)`);
     return { plan: p, changed: false, nftChanged: false, routingOps: 0, listing: discovery.listing };
@@ -95,9 +99,8 @@ export async function apply(
   try {
     if (ops.add.length > 0) await applyRoutingOps(run, ops.add);
     if (nftChanged) {
-      // Only the changed chains when nothing else changed (a WAN's state): still one transaction, far smaller.
-      applied = (discovery.listing && incrementalBatch(p, discovery.listing)) ?? p.nft;
-      incremental = applied !== p.nft;
+      applied = inc ?? p.nft;
+      incremental = inc !== null;
       await applyBatch(run, applied);
       // Only now is there something to undo: a failed transaction changes nothing.
       nftTouched = true;

@@ -143,6 +143,13 @@ describeLab('nft-mwan core in a namespace lab', () => {
     expect(await conntrackMarks(lab, 'gw', 6003)).toEqual([0, 0, 0, 0, 0]);
   });
 
+  it("the router's own ICMP errors for a balanced connection reach the LAN host (TTL exceeded), not the WAN", async () => {
+    dumpOnFailure();
+    // The echo is balanced (marked for a WAN); its time-exceeded error is the router's, related to it.
+    const r = await lab.exec('lan', 'ping', ['-n', '-c', '1', '-W', '2', '-t', '1', SRV1], { reject: false });
+    expect(r.stdout).toMatch(new RegExp(`From ${LAN.gwAddr.replace(/\./g, '\\.')}.*Time to live exceeded`));
+  });
+
   it('leaves connections to a router address that no main-table route covers unmarked (a /32 on lo)', async () => {
     dumpOnFailure();
     // Only the local table knows 203.0.113.250: the bypass set must hold the router's own addresses.
