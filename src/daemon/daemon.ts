@@ -91,6 +91,8 @@ export class Daemon {
   private monitor: ResultPromise | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private linkReadQueued = false;
+  /** The main table's specific routes at the last link read (null before the first). */
+  private mainRoutes: string | null = null;
   private server: Server | null = null;
   private stateWrite: NodeJS.Timeout | null = null;
   private stateWrites: Promise<void> = Promise.resolve();
@@ -556,12 +558,25 @@ export class Daemon {
    */
   private async readUsable(): Promise<Map<string, boolean>> {
     const ifaces = Object.entries(this.config.interfaces);
-    const auto6 = ifaces.some(([, i]) => i.gateway6 === 'auto' && (i.family ?? 'ipv4') !== 'ipv4');
+    // IPv6 routes with an IPv6 WAN: its gateway may be "auto", and its bypass set follows the main table.
+    const v6 = ifaces.some(([, i]) => (i.family ?? 'ipv4') !== 'ipv4');
     const [links, main, main6] = await Promise.all([
       readLinks(this.o.run),
       readMainRoutes(this.o.run, 4),
-      auto6 ? readMainRoutes(this.o.run, 6) : Promise.resolve([]),
+      v6 ? readMainRoutes(this.o.run, 6) : Promise.resolve([]),
     ]);
+    // The main table's specific routes are the bypass set's content: when one comes or goes (a VPN, a
+    // static route), re-apply so new connections to it are not balanced out through a WAN.
+    const specific = [...main, ...main6]
+      .filter((r) => r.dst !== 'default' && (r.type === undefined || r.type === 'unicast'))
+      .map((r) => r.dst)
+      .sort()
+      .join(' ');
+    if (this.mainRoutes !== null && specific !== this.mainRoutes && !this.stopping) {
+      this.o.log.info('the main table\'s specific routes changed: re-applying so the bypass set follows');
+      this.requestApply();
+    }
+    this.mainRoutes = specific;
     const hasDefault = (routes: typeof main, device: string) => routes.some((r) => r.dst === 'default' && r.dev === device && r.gateway);
     const out = new Map<string, boolean>();
     for (const [name, iface] of ifaces) {

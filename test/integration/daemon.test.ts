@@ -211,6 +211,21 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     await d.waitFor('wan2', 'online', 10_000);
   });
 
+  it("a route added to the main table (a VPN's, a static one) joins the bypass set without a restart; removed, it leaves", async () => {
+    const d = await start(config());
+    await d.waitFor('wan1', 'online');
+    const bypass = async () => (await lab.exec('gw', 'nft', ['list', 'set', 'inet', 'nft_mwan', 'bypass_v4'])).stdout;
+    const net203 = '203.0.113.0/25';
+    expect(await bypass()).not.toContain(net203);
+    await lab.ip('gw', ['route', 'add', net203, 'dev', LAB_NET.lan2.gwDev]);
+    try {
+      await lab.waitFor(async () => (await bypass()).includes(net203), { timeoutMs: 8_000, what: `${net203} in bypass_v4` });
+    } finally {
+      await lab.ip('gw', ['route', 'del', net203, 'dev', LAB_NET.lan2.gwDev], { reject: false });
+    }
+    await lab.waitFor(async () => !(await bypass()).includes(net203), { timeoutMs: 8_000, what: `${net203} gone from bypass_v4` });
+  });
+
   it('failover tiers: wan2 (metric 2) takes over when wan1 fails and hands back when it recovers', async () => {
     const d = await start(config({ rules: [{ name: 'default', policy: 'wan1_first' }] }));
     await d.waitFor('wan1', 'online');
