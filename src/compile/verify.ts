@@ -105,10 +105,6 @@ function normaliseProtocols(value: unknown): unknown {
 
 /** What the batch leaves in the table (it starts with add+flush, so earlier content does not matter). */
 export function imageOfBatch(batch: NftBatch, tableName: string): TableImage {
-  return buildBatchImage(batch, tableName);
-}
-
-function buildBatchImage(batch: NftBatch, tableName: string): TableImage {
   const img: TableImage = { chains: {}, sets: {} };
   for (const cmd of batch.nftables) {
     const [verb, body] = Object.entries(cmd)[0] as [string, Obj];
@@ -132,10 +128,6 @@ function buildBatchImage(batch: NftBatch, tableName: string): TableImage {
 
 /** The same image from `nft -j list table` output. */
 export function imageOfListing(listing: readonly Obj[]): TableImage {
-  return buildListingImage(listing);
-}
-
-function buildListingImage(listing: readonly Obj[]): TableImage {
   const img: TableImage = { chains: {}, sets: {} };
   for (const item of listing) {
     const [kind, o] = Object.entries(item)[0] as [string, Obj];
