@@ -5,7 +5,7 @@ import { diffPlan } from '../compile/verify.js';
 import { plan } from '../engine/apply.js';
 import { MwanError } from '../errors.js';
 import { parseIp } from '../compile/net.js';
-import { readLocalAddresses } from '../system/ip.js';
+import { bypassTexts } from '../compile/compile.js';
 import { liveStates } from './live.js';
 import type { CommandContext } from './main.js';
 
@@ -15,11 +15,12 @@ export default async function explainCommand(ctx: CommandContext): Promise<numbe
   // The daemon's states when it runs: the explanation is for the plan actually installed.
   const { states, daemon } = await liveStates(ctx);
   const { plan: p, discovery } = await plan(ctx.run, config, states);
-  const local = [...(await readLocalAddresses(ctx.run, 4)), ...(await readLocalAddresses(ctx.run, 6))];
+  // The router's addresses and the bypass list as discovery found them: what compile put in the bypass sets.
+  const local = [...(discovery.facts.local ?? []), ...(discovery.facts.local6 ?? [])];
   // Named sets as installed (run-time elements included), else as configured.
   const sets: Record<string, string[]> = {};
   for (const [name, set] of Object.entries(config.sets ?? {})) sets[name] = setElements(discovery.listing, name) ?? set.elements ?? [];
-  const bypass = [...discovery.facts.connected, ...(discovery.facts.connected6 ?? []), ...(config.globals?.bypass ?? [])];
+  const bypass = bypassTexts(config, discovery.facts);
   // Sticky entries as installed: the same listing (one `nft -j list table`) the plan was compared with.
   const sticky = stickyState(discovery.listing, p.stickySets);
   const e = explain(config, p, flow, { bypass, local, sets, sticky });

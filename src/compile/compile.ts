@@ -267,8 +267,8 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
     }
   }
 
-  const bypass = bypassElements('ipv4', [...ALWAYS_LOCAL.ipv4, ...(facts.local ?? []), ...facts.connected, ...(g.bypass ?? [])]);
-  const bypass6 = bypassElements('ipv6', [...ALWAYS_LOCAL.ipv6, ...(facts.local6 ?? []), ...(facts.connected6 ?? []), ...(g.bypass ?? [])]);
+  const bypass = bypassElements('ipv4', bypassTexts(config, facts));
+  const bypass6 = bypassElements('ipv6', bypassTexts(config, facts));
 
   const commands: NftCommand[] = [x.addTable(FAMILY, table), { flush: { table: { family: FAMILY, name: table } } }];
   // Stale objects from an older config go in the same transaction, after the flush emptied their users.
@@ -421,6 +421,19 @@ const ALWAYS_LOCAL = {
   ipv4: ['127.0.0.0/8', '224.0.0.0/4', '255.255.255.255/32'],
   ipv6: ['::1/128', 'fe80::/10', 'ff00::/8'],
 } as const;
+
+/** What the bypass sets hold, both families (each set takes its own): `explain` reads the same list. */
+export function bypassTexts(config: NftMwanConfig, facts: SystemFacts): string[] {
+  return [
+    ...ALWAYS_LOCAL.ipv4,
+    ...ALWAYS_LOCAL.ipv6,
+    ...(facts.local ?? []),
+    ...(facts.local6 ?? []),
+    ...facts.connected,
+    ...(facts.connected6 ?? []),
+    ...(config.globals?.bypass ?? []),
+  ];
+}
 
 /** ICMPv6 neighbour discovery and router advertisement types (nft names, as listed). */
 const ND_TYPES = ['nd-router-solicit', 'nd-router-advert', 'nd-neighbor-solicit', 'nd-neighbor-advert', 'nd-redirect'];

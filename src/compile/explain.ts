@@ -81,7 +81,7 @@ export function explain(
   }
   const hit = context.bypass.find((c) => inElement(c, flow.dst));
   if (hit) {
-    return { ...base, verdict: 'bypass', reason: `${flow.dst} is in ${hit}, a network the main table routes specifically (or globals.bypass): never balanced` };
+    return { ...base, verdict: 'bypass', reason: `${flow.dst} is in ${hit} (the main table's specific routes, globals.bypass, loopback, broadcast or multicast): never balanced` };
   }
   const rule = (config.rules ?? []).find((r) => matches(r, flow, context.sets ?? {}));
   if (!rule) {

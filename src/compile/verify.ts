@@ -1,5 +1,6 @@
 // Compares the table nft lists back with the batch that was applied, ignoring what nft adds or reorders.
 import type { NftBatch, Plan } from './plan.js';
+import { PROTOCOL_NUMBERS } from './protocols.js';
 
 /**
  * One rule as applied or listed: its JSON as it stands, and (computed only when that differs from the
@@ -69,10 +70,8 @@ function cmp(a: string, b: string): number {
 
 /**
  * nft lists a protocol number by its /etc/protocols name when it has one (`meta l4proto 47` comes back
- * as "gre"): both sides are compared as numbers. The table is Debian netbase's /etc/protocols.
+ * as "gre"): both sides are compared as numbers.
  */
-const PROTOCOL_NUMBERS: Record<string, number> = { ip: 0, hopopt: 0, icmp: 1, igmp: 2, ggp: 3, ipencap: 4, st: 5, tcp: 6, egp: 8, igp: 9, pup: 12, udp: 17, hmp: 20, 'xns-idp': 22, rdp: 27, 'iso-tp4': 29, dccp: 33, xtp: 36, ddp: 37, 'idpr-cmtp': 38, ipv6: 41, 'ipv6-route': 43, 'ipv6-frag': 44, idrp: 45, rsvp: 46, gre: 47, esp: 50, ah: 51, skip: 57, 'ipv6-icmp': 58, 'ipv6-nonxt': 59, 'ipv6-opts': 60, rspf: 73, vmtp: 81, eigrp: 88, ospf: 89, 'ax.25': 93, ipip: 94, etherip: 97, encap: 98, pim: 103, ipcomp: 108, vrrp: 112, l2tp: 115, isis: 124, sctp: 132, fc: 133, 'mobility-header': 135, udplite: 136, 'mpls-in-ip': 137, manet: 138, hip: 139, shim6: 140, wesp: 141, rohc: 142, ethernet: 143, mptcp: 262 };
-
 function protocolNumber(v: unknown): unknown {
   if (typeof v === 'string' && v in PROTOCOL_NUMBERS) return PROTOCOL_NUMBERS[v];
   if (v !== null && typeof v === 'object' && Array.isArray((v as Obj).set)) return { set: ((v as Obj).set as unknown[]).map(protocolNumber) };

@@ -156,12 +156,6 @@ export async function applyRoutingOps(run: Runner, ops: readonly RoutingOp[]): P
   }
 }
 
-/** The first global address of one family of every device that has one, and every address of that family. */
-export async function readAddressFacts(run: Runner, family: IpFamily = 4): Promise<AddressFacts> {
-  const r = await runChecked(run, 'cannot read addresses', 'ip', ['-j', familyFlag(family), 'addr', 'show']);
-  return parseAddresses(r.stdout, family);
-}
-
 export interface AddressFacts {
   /** The first global address of each device that has one. */
   byDevice: Map<string, string>;
@@ -180,10 +174,6 @@ function parseAddresses(stdout: string, family: IpFamily): AddressFacts {
     if (typeof link.ifname === 'string' && global) byDevice.set(link.ifname, String(global.local));
   }
   return { byDevice, all };
-}
-
-export async function readAddresses(run: Runner, family: IpFamily = 4): Promise<Map<string, string>> {
-  return (await readAddressFacts(run, family)).byDevice;
 }
 
 export interface LinkInfo {
@@ -205,11 +195,6 @@ export async function readLinks(run: Runner): Promise<Map<string, LinkInfo>> {
     });
   }
   return out;
-}
-
-/** Every address of one family configured on the system (the router's own). */
-export async function readLocalAddresses(run: Runner, family: IpFamily = 4): Promise<string[]> {
-  return (await readAddressFacts(run, family)).all;
 }
 
 export interface IpState {

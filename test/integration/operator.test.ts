@@ -120,14 +120,22 @@ describeLab('operator safety and visibility', () => {
     await lab.waitFor(async () => (await snapshot(lab, 'gw')) === before, { timeoutMs: 8_000, what: 'the watchdog rollback' });
   });
 
+  /** `apply --try` of the daemon's own config file, in the background (by default once it has applied). */
+  const tryOnDaemon = async (d: { configPath: string; stateDir: string }, seconds: number, o: { waitForTrial?: boolean } = {}) => {
+    const p = lab.spawn('gw', BIN, ['apply', '--config', d.configPath, '--try', String(seconds), '--state-dir', d.stateDir]);
+    running.push(p);
+    if (o.waitForTrial !== false) await lab.waitFor(() => /applied on trial/.test(p.stderr()), { timeoutMs: 15_000, what: 'the trial apply' });
+    return p;
+  };
+  /** Which WAN addresses the server sees 10 new connections to SRV2 come from. */
+  const peersToSrv2 = async () => (await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 10, concurrency: 5 })).peers;
+
   it('the daemon holds its re-applies while a try is pending, and after confirm runs the tried config though the try process is gone', async () => {
     const d = await startDaemon(lab, v1);
     try {
       // The operator edits the daemon's config file and tries it.
       d.writeConfig(v2);
-      const p = lab.spawn('gw', BIN, ['apply', '--config', d.configPath, '--try', '30', '--state-dir', d.stateDir]);
-      running.push(p);
-      await lab.waitFor(() => /applied on trial/.test(p.stderr()), { timeoutMs: 15_000, what: 'the trial apply' });
+      const p = await tryOnDaemon(d, 30);
       // A state change the daemon would normally apply at once; ifdown answers only once it is applied.
       const ifdown = cli(lab, 'gw', 'ifdown', 'wan2', '--state-dir', d.stateDir);
       await lab.waitFor(() => d.log().some((l) => /a try \(pid \d+\) is pending: re-applies wait/.test(l)), { timeoutMs: 5_000, what: 'the hold' });
@@ -139,13 +147,11 @@ describeLab('operator safety and visibility', () => {
       expect((await ifdown).stdout).toMatch(/wan2 is offline/);
       // The daemon re-applied with wan2 out: v1 would leave SRV2 pinned to wan2 with no member left (refused);
       // the tried v2 sends everything through wan1.
-      const r = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 10, concurrency: 5 });
-      expect(r.peers).toEqual({ [W1.addr]: 10 });
+      expect(await peersToSrv2()).toEqual({ [W1.addr]: 10 });
       // And it stays on v2 for its next re-apply.
       await cliOk(lab, 'gw', 'ifup', 'wan2', '--state-dir', d.stateDir);
       await d.waitFor('wan2', 'online', 15_000);
-      const again = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 10, concurrency: 5 });
-      expect(again.peers).toEqual({ [W1.addr]: 10 });
+      expect(await peersToSrv2()).toEqual({ [W1.addr]: 10 });
     } finally {
       await d.stop();
     }
@@ -155,16 +161,13 @@ describeLab('operator safety and visibility', () => {
     const d = await startDaemon(lab, v1);
     try {
       d.writeConfig(v2);
-      const p = lab.spawn('gw', BIN, ['apply', '--config', d.configPath, '--try', '30', '--state-dir', d.stateDir]);
-      running.push(p);
-      await lab.waitFor(() => /applied on trial/.test(p.stderr()), { timeoutMs: 15_000, what: 'the trial apply' });
+      const p = await tryOnDaemon(d, 30);
       p.signal('SIGKILL');
       await p.exited;
       await cliOk(lab, 'gw', 'confirm', '--state-dir', d.stateDir);
       // The daemon's own next re-apply shows which config it holds: with wan2 out, v1 would refuse SRV2.
       expect((await cliOk(lab, 'gw', 'ifdown', 'wan2', '--state-dir', d.stateDir))).toMatch(/wan2 is offline/);
-      const r = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 10, concurrency: 5 });
-      expect(r.peers).toEqual({ [W1.addr]: 10 });
+      expect(await peersToSrv2()).toEqual({ [W1.addr]: 10 });
     } finally {
       await d.stop();
     }
@@ -174,8 +177,7 @@ describeLab('operator safety and visibility', () => {
     const d = await startDaemon(lab, v1);
     try {
       d.writeConfig(v2);
-      const p = lab.spawn('gw', BIN, ['apply', '--config', d.configPath, '--try', '2', '--state-dir', d.stateDir]);
-      running.push(p);
+      const p = await tryOnDaemon(d, 2, { waitForTrial: false });
       expect((await p.exited).exitCode).toBe(1);
       expect(p.stderr()).toMatch(/not confirmed within 2 s/);
       await lab.waitFor(() => d.log().some((l) => /the try of .* was rolled back: the daemon keeps running its previous config \(in memory\); the file on disk is the rejected one/.test(l)), {
@@ -184,8 +186,7 @@ describeLab('operator safety and visibility', () => {
       });
       // A re-apply of the daemon's own, with wan1 out: v1 pins SRV2 to wan2; the rejected v2 would refuse it.
       expect(await cliOk(lab, 'gw', 'ifdown', 'wan1', '--state-dir', d.stateDir)).toMatch(/wan1 is offline/);
-      const r = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 10, concurrency: 5 });
-      expect(r.peers).toEqual({ [W2.addr]: 10 });
+      expect(await peersToSrv2()).toEqual({ [W2.addr]: 10 });
     } finally {
       await d.stop();
     }
