@@ -194,8 +194,8 @@ export async function main(argv: string[], out = (t: string) => process.stdout.w
   return command.default(ctx);
 }
 
-// Run when executed (bin/nft-mwan imports this module), not when imported by tests.
-if (process.argv[1] && /nft-mwan$|main\.js$/.test(process.argv[1])) {
+// Run when executed (bin/nft-mwan imports this module's bundle), not when imported by tests.
+if (process.argv[1] && /nft-mwan(\.mjs)?$|main\.js$/.test(process.argv[1])) {
   main(process.argv.slice(2)).then(
     (status) => {
       process.exitCode = status;

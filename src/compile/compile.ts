@@ -4,7 +4,7 @@ import type { Interface, NftMwanConfig, Rule } from '../generated/config.js';
 import { allocateIds, markLayout, parseMask, type MarkLayout } from './marks.js';
 import { normaliseIpIntervals, parseIpElement } from './net.js';
 import * as x from './nft-expr.js';
-import { compileRules } from './rules.js';
+import { compileRules, type ClassifyRule } from './rules.js';
 import { parseTarget } from '../track/targets.js';
 import type { NftCommand, Plan, PlannedInterface, PlannedPolicy, Route, RoutingRule } from './plan.js';
 
@@ -212,7 +212,7 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   if (v6) chains.rule('classify', [x.match('==', x.payload('ip6', 'daddr'), `@${BYPASS_SET6}`), x.accept]);
   else chains.rule('classify', [x.match('==', x.meta('nfproto'), 'ipv6'), x.accept]);
   const sticky = planSticky(config, policies, byName);
-  for (const r of compileRules(config.rules ?? [], (rule) => (rule.sticky ? chainName.sticky(rule.name) : policyTarget(rule.policy)), config.sets ?? {})) {
+  for (const r of classifyTail(config)) {
     chains.rule('classify', r.expr, r.comment);
   }
   for (const st of sticky.rules) {
@@ -449,6 +449,29 @@ function perFamily(v4: x.Stmt, v6: x.Stmt | undefined): x.Stmt[][] {
   if (JSON.stringify(v4) === JSON.stringify(v6)) return [[v4]];
   const only = (family: 'ipv4' | 'ipv6', v: x.Stmt) => (impliesFamily(v) ? [v] : [x.match('==', x.meta('nfproto'), family), v]);
   return [only('ipv4', v4), only('ipv6', v6)];
+}
+
+/**
+ * The user rules' part of the classify chain depends on the rules and the sets' types only, never on link
+ * states or system facts, and the daemon compiles the same config on every state change: the last result
+ * is kept, keyed by the rules' JSON (a changed rule, even one changed in place, is compiled afresh).
+ * Plans share it: nothing may change a compiled plan in place (its rules are frozen).
+ */
+let lastClassify: { key: string; tail: readonly ClassifyRule[] } | null = null;
+function classifyTail(config: NftMwanConfig): readonly ClassifyRule[] {
+  const rules = config.rules ?? [];
+  const sets = config.sets ?? {};
+  const key = JSON.stringify([rules, Object.entries(sets).map(([n, st]) => [n, st.type])]);
+  if (lastClassify?.key === key) return lastClassify.tail;
+  const tail = freezeRules(compileRules(rules, (rule) => (rule.sticky ? chainName.sticky(rule.name) : policyTarget(rule.policy)), sets));
+  lastClassify = { key, tail };
+  return tail;
+}
+
+/** Each rule and its statement list (a verdict map's thousand elements are left as they are: freezing them costs more than the compile saves). */
+function freezeRules(rules: ClassifyRule[]): readonly ClassifyRule[] {
+  for (const r of rules) Object.freeze(Object.freeze(r).expr);
+  return Object.freeze(rules);
 }
 
 function policyTarget(policy: string): string {

@@ -12,7 +12,7 @@ export class RuleImage {
   private key: string | undefined;
 
   constructor(private readonly rule: Obj) {
-    this.raw = `${JSON.stringify(rule.expr)}\u0000${JSON.stringify(rule.comment ?? null)}`;
+    this.raw = `${exprText(rule.expr)}\u0000${JSON.stringify(rule.comment ?? null)}`;
   }
 
   /** Canonical JSON, with l4proto matches as numbers. */
@@ -24,6 +24,18 @@ export class RuleImage {
   same(other: RuleImage | undefined): boolean {
     return other !== undefined && (other.raw === this.raw || other.canonical() === this.canonical());
   }
+}
+
+/**
+ * A frozen statement list is one compile shares between plans (the classify tail): its JSON is kept, so a
+ * daemon's state change does not serialise a 1,000-element verdict map again for every comparison.
+ */
+const frozenExprText = new WeakMap<object, string>();
+function exprText(expr: unknown): string {
+  if (expr === null || typeof expr !== 'object' || !Object.isFrozen(expr)) return JSON.stringify(expr);
+  let text = frozenExprText.get(expr);
+  if (text === undefined) frozenExprText.set(expr, (text = JSON.stringify(expr)));
+  return text;
 }
 
 /** One table's content in a comparable form: chains with their rules, sets and maps with elements. */
@@ -125,8 +137,20 @@ export function imageOfBatch(batch: NftBatch, tableName: string): TableImage {
   return img;
 }
 
+/**
+ * Listings are never changed once read: the image of one is kept with it, so the daemon's next apply, which
+ * plans against the listing its last apply verified, does not image it a second time.
+ */
+const listingImages = new WeakMap<readonly Obj[], TableImage>();
+
 /** The same image from `nft -j list table` output. */
 export function imageOfListing(listing: readonly Obj[]): TableImage {
+  let img = listingImages.get(listing);
+  if (img === undefined) listingImages.set(listing, (img = buildListingImage(listing)));
+  return img;
+}
+
+function buildListingImage(listing: readonly Obj[]): TableImage {
   const img: TableImage = { chains: {}, sets: {} };
   for (const item of listing) {
     const [kind, o] = Object.entries(item)[0] as [string, Obj];

@@ -1,6 +1,6 @@
 // Address parsing and interval normalisation for both families (src/compile/net.ts), IPv6 in particular.
 import { describe, expect, it } from 'vitest';
-import { formatIpv6, normaliseIpIntervals, parseIpElement, type IpInterval } from '../../src/compile/net.js';
+import { formatIpv4, formatIpv6, normaliseIntervals, normaliseIpIntervals, parseIpElement, parseIpv4, type IpInterval } from '../../src/compile/net.js';
 
 const v6 = (text: string): bigint => {
   // Written out here, not with net.ts: eight full groups.
@@ -92,5 +92,54 @@ describe('normaliseIpIntervals: IPv6 intervals become the fewest prefixes', () =
     ['::ffff:0:0 is mapped too', v6('0:0:0:0:0:ffff:0:0'), '::ffff:0.0.0.0'],
   ])('formatIpv6: %s', (_name, value, text) => {
     expect(formatIpv6(value)).toBe(text);
+  });
+});
+
+describe('parseIpv4 and formatIpv4 (the hand-written scanner against a plain definition)', () => {
+  // The definition: four dot-separated decimal octets 0-255, no leading zeros, nothing else.
+  const reference = (text: string): number | undefined => {
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+    if (!m) return undefined;
+    const octets = m.slice(1).map((p) => (p.length > 1 && p.startsWith('0') ? NaN : Number(p)));
+    return octets.every((o) => o <= 255) ? octets.reduce((a, o) => a * 256 + o, 0) : undefined;
+  };
+
+  it.each(['0.0.0.0', '255.255.255.255', '192.0.2.1', '10.0.0.255', '1.2.3', '1.2.3.4.', '.1.2.3.4', '1..2.3', '01.2.3.4', '1.2.3.00',
+    '256.1.1.1', '1.2.3.1000', '1.2.3.4/32', ' 1.2.3.4', '1.2.3.4 ', '', '....', '1.2.3.-4', '١.2.3.4'])('%j', (text) => {
+    expect(parseIpv4(text)).toBe(reference(text));
+  });
+
+  it('agrees with the definition on 20,000 random strings of dot-separated digits, and round-trips what it accepts', () => {
+    let seed = 7;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    let accepted = 0;
+    for (let i = 0; i < 20_000; i++) {
+      // Three to five dot-separated runs of zero to four digits: near misses and valid addresses alike.
+      const parts = Array.from({ length: 3 + (next() % 3) }, () => Array.from({ length: next() % 5 }, () => String(next() % 10)).join(''));
+      const text = parts.join('.');
+      const got = parseIpv4(text);
+      expect(got, text).toBe(reference(text));
+      if (got !== undefined) {
+        accepted++;
+        expect(formatIpv4(got)).toBe(text);
+      }
+    }
+    expect(accepted).toBeGreaterThan(100);
+  });
+
+  it('IPv4 intervals normalise the same through the number path and as big integers in the IPv6 code', () => {
+    const iv = (a: number, b: number): IpInterval => ({ family: 'ipv4', first: BigInt(a), last: BigInt(b) });
+    const cases: IpInterval[][] = [[iv(0, 2 ** 32 - 1)], [iv(5, 5), iv(6, 9), iv(1, 3)], [iv(167772160, 167772415), iv(167772416, 167772671)], [iv(3, 1000), iv(2 ** 32 - 7, 2 ** 32 - 1)]];
+    for (const c of cases) {
+      const numbers = normaliseIntervals(c.map((i) => ({ first: Number(i.first), last: Number(i.last) })));
+      expect(normaliseIpIntervals('ipv4', c)).toEqual(numbers);
+    }
+    expect(normaliseIpIntervals('ipv4', [iv(0, 2 ** 32 - 1)])).toEqual([{ kind: 'prefix', addr: '0.0.0.0', len: 0 }]);
+    expect(normaliseIpIntervals('ipv4', [iv(1, 6)])).toEqual([
+      { kind: 'addr', addr: '0.0.0.1' },
+      { kind: 'prefix', addr: '0.0.0.2', len: 31 },
+      { kind: 'prefix', addr: '0.0.0.4', len: 31 },
+      { kind: 'addr', addr: '0.0.0.6' },
+    ]);
   });
 });
