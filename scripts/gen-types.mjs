@@ -28,11 +28,26 @@ const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, code: { sour
 const validator = [
   '// GENERATED from schema/config.schema.json by scripts/gen-types.mjs (ajv standalone code): do not edit by hand.',
   '// @ts-nocheck',
-  "import { createRequire } from 'node:module';",
-  'const require = createRequire(import.meta.url);',
-  standaloneCode(ajv, ajv.compile(schema)),
+  ...esmRequires(standaloneCode(ajv, ajv.compile(schema))),
   '',
 ].join('\n');
+
+/**
+ * ajv's esm code still require()s its runtime helpers (e.g. ucs2length, for minLength): each becomes an
+ * import, so the bundler sees it and the bundled CLI needs no node_modules at run time.
+ */
+function esmRequires(code) {
+  const specifiers = [...new Set([...code.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1]))];
+  // CommonJS with __esModule: Node's default import is module.exports, a bundler's or vitest's may be its
+  // .default; either way `runtimeN.default` is the helper, as ajv's code expects.
+  const imports = specifiers.flatMap((s, i) => [
+    `import * as runtime${i}Module from ${JSON.stringify(`${s}.js`)};`,
+    `const runtime${i} = { default: runtime${i}Module.default?.default ?? runtime${i}Module.default };`,
+  ]);
+  const body = specifiers.reduce((c, s, i) => c.replaceAll(`require(${JSON.stringify(s)})`, `runtime${i}`), code);
+  if (/\brequire\(/.test(body)) throw new Error('gen-types: a require() in ajv\'s standalone code was not turned into an import');
+  return [...imports, body];
+}
 
 const outputs = [
   [outUrl, ts],
