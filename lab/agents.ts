@@ -82,6 +82,8 @@ export interface TcpClientOptions {
   timeoutMs?: number;
   /** Source address to bind, e.g. to try another WAN's address. */
   source?: string;
+  /** Flow i binds local port sourcePort + i: a second run repeats the same connections' ports. */
+  sourcePort?: number;
 }
 
 export interface TcpClientResult {
@@ -102,6 +104,7 @@ export async function runTcpClient(lab: Lab, ns: string, options: TcpClientOptio
   const args = ['--target', options.target, '--count', String(options.count), '--concurrency', String(concurrency)];
   args.push('--timeout-ms', String(timeoutMs));
   if (options.source) args.push('--source', options.source);
+  if (options.sourcePort !== undefined) args.push('--source-port', String(options.sourcePort));
   // Worst case every round of `concurrency` flows times out; plus Node's start-up.
   const rounds = Math.ceil(options.count / Math.max(1, concurrency));
   const r = await lab.runNode(ns, agentPath('tcp-client'), args, { timeoutMs: rounds * timeoutMs + 10_000 });

@@ -12,7 +12,7 @@ import { renderMetrics } from '../metrics/prometheus.js';
 import { serveMetrics, writeTextfile } from '../metrics/serve.js';
 import type { Plan } from '../compile/plan.js';
 import type { Interface, NftMwanConfig } from '../generated/config.js';
-import { flushByMark } from '../system/conntrack.js';
+import { flushByMark, flushUnanswered } from '../system/conntrack.js';
 import { readLinks, readMainRoutes } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
 import { initialTracker, linkState, nextInterval, progress, step, trackSettings, type Reason, type TrackEvent, type Tracker, type TrackSettings } from '../track/machine.js';
@@ -376,12 +376,13 @@ export class Daemon {
         }
         this.applyDone = gen;
         this.failures = 0;
-        this.lastApply = { at: new Date().toISOString(), ok: true, error: null };
         // The WANs' marks and devices are known (or changed): continuous probes start or follow.
         for (const sync of this.syncers.values()) sync();
         const summary = Object.entries(states).map(([n, s]) => `${n}=${s}`).join(' ');
         this.o.log.info(`states applied in ${(performance.now() - t0).toFixed(0)} ms: ${summary}`);
         await this.afterApply(transitions, result.plan.markMask, new Map(result.plan.interfaces.map((i) => [i.name, i.mark])));
+        // Reported once the state change is complete: rules in place, the failed WAN's connections flushed.
+        this.lastApply = { at: new Date().toISOString(), ok: true, error: null };
         this.waiters = this.waiters.filter((w) => (w.gen <= gen ? (w.resolve(), false) : true));
       } catch (e) {
         // Nothing changed (apply rolls back); the transitions are still owed their flush and hooks.
@@ -399,6 +400,15 @@ export class Daemon {
     this.scheduleStateWrite(true);
   }
 
+  private async flushUnansweredOf(name: string, mark: number, mask: number): Promise<void> {
+    try {
+      const n = await flushUnanswered(this.o.run, mark, mask);
+      if (n > 0) this.o.log.info(`${name}: deleted ${n} unanswered TCP connection attempt${n === 1 ? '' : 's'} marked for it (SYN_SENT), so they are balanced again`);
+    } catch (e) {
+      this.o.log.warn(`${name}: deleting its unanswered connection attempts failed: ${(e as Error).message}`);
+    }
+  }
+
   /** Only now are the new rules in place: flush the failed WAN's connections, then tell the hooks. */
   private async afterApply(transitions: Transition[], mask: number, marks: Map<string, number>): Promise<void> {
     const flushed = new Set<string>();
@@ -409,7 +419,12 @@ export class Daemon {
       const mark = marks.get(tr.name);
       const current = this.states.get(tr.name)?.state;
       const trigger = tr.to === 'online' ? 'online' : 'offline';
-      if (mark === undefined || current !== tr.to || !when.includes(trigger)) continue;
+      if (mark === undefined || current !== tr.to) continue;
+      if (!when.includes(trigger)) {
+        // Without a flush asked for, a failed WAN still loses its unanswered attempts (nothing that works).
+        if (trigger === 'offline') await this.flushUnansweredOf(tr.name, mark, mask);
+        continue;
+      }
       try {
         const n = await flushByMark(this.o.run, mark, mask);
         this.o.log.info(`${tr.name}: deleted ${n} conntrack entr${n === 1 ? 'y' : 'ies'} marked for it (flushConntrack ${trigger})`);

@@ -195,6 +195,27 @@ describe('a state change: the new rules first, then the flush', () => {
   });
 });
 
+describe('a WAN without flushConntrack that fails: only its unanswered attempts go', () => {
+  it('after the apply without it, its SYN_SENT entries (never answered) are deleted; nothing when it comes back', async () => {
+    const { sys, answers, lines, stateOf } = await start();
+    answers.wan1 = false;
+    await until('wan1 offline', () => stateOf('wan1') === 'offline');
+    await until('the deletion', () => sys.events.some((e) => e.startsWith('conntrack')));
+    const applied = sys.events.lastIndexOf('nft -j -f: applied (wan2 in policy: true)');
+    expect(applied).toBeGreaterThan(1);
+    // wan1's mark (0x100) only, TCP attempts that never had a reply only: no working connection is cut.
+    expect(sys.events.slice(applied + 1)).toEqual(['conntrack -D -p tcp --state SYN_SENT -m 0x100/0x3f00']);
+    expect(sys.events.slice(0, applied).filter((e) => e.startsWith('conntrack'))).toEqual([]);
+    expect(lines).toContain('info: wan1: deleted 2 unanswered TCP connection attempts marked for it (SYN_SENT), so they are balanced again');
+    const before = sys.events.length;
+    answers.wan1 = true;
+    await until('wan1 online', () => stateOf('wan1') === 'online');
+    await until('the apply with it', () => sys.events.length >= before + 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sys.events.slice(before).filter((e) => e.startsWith('conntrack'))).toEqual([]);
+  });
+});
+
 describe('hooks: the mwan3 actions, in order', () => {
   it('probes: disconnecting, disconnected, connecting, connected; a carrier flap: ifdown, then ifup when the link is back', async () => {
     const out = join(dir, 'events.log');

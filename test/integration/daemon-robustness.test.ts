@@ -143,6 +143,25 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     expect(await flows(20)).toMatchObject({ ok: 20, wan2: 0 });
   });
 
+  it("a WAN taken out: connection attempts that never got an answer through it are balanced again when retried", async () => {
+    const d = await start();
+    // isp2 forwards the probes but drops the service's port: wan2 stays online and half the attempts hang.
+    await lab.nft(net.ns.isp(2), 'table inet blk {\n chain cut { type filter hook forward priority -10; policy accept; tcp dport 5001 drop\n }\n}\n');
+    try {
+      const ports = { target: endpoint(SRV1, 5001), count: 12, concurrency: 12, timeoutMs: 1_000, sourcePort: 41000 };
+      const first = await runTcpClient(lab, LAB_NET.lan.ns, ports);
+      expect(first.failed).toBeGreaterThan(0);
+      expect(first.peers[W2.addr] ?? 0).toBe(0);
+      expect((await cli(lab, 'gw', 'ifdown', 'wan2', '--state-dir', d.stateDir)).exitCode).toBe(0);
+      await lab.waitFor(() => d.log().some((l) => /wan2: deleted \d+ unanswered TCP connection attempts? marked for it/.test(l)), { timeoutMs: 5_000, what: "wan2's unanswered attempts deleted" });
+      // The same ports again: without the deletion, the failed ones would still be wan2's (SYN_SENT) in conntrack.
+      expect(await runTcpClient(lab, LAB_NET.lan.ns, ports)).toMatchObject({ ok: 12, failed: 0, peers: { [W1.addr]: 12 } });
+    } finally {
+      await lab.exec(net.ns.isp(2), 'nft', ['delete', 'table', 'inet', 'blk'], { reject: false });
+      await cli(lab, 'gw', 'ifup', 'wan2', '--state-dir', d.stateDir);
+    }
+  });
+
   it('a device that disappears and returns: down at once, back in service after good rounds', async () => {
     const d = await start();
     // Moving the device out of the gateway's namespace is, for the gateway, the device disappearing.
