@@ -400,36 +400,26 @@ export class Daemon {
     this.scheduleStateWrite(true);
   }
 
-  private async flushUnansweredOf(name: string, mark: number, mask: number): Promise<void> {
-    try {
-      const n = await flushUnanswered(this.o.run, mark, mask);
-      if (n > 0) this.o.log.info(`${name}: deleted ${n} unanswered TCP connection attempt${n === 1 ? '' : 's'} marked for it (SYN_SENT), so they are balanced again`);
-    } catch (e) {
-      this.o.log.warn(`${name}: deleting its unanswered connection attempts failed: ${(e as Error).message}`);
-    }
-  }
-
-  /** Only now are the new rules in place: flush the failed WAN's connections, then tell the hooks. */
+  /**
+   * Only now are the new rules in place: delete the changed WANs' connections, then tell the hooks. A WAN
+   * whose flushConntrack names the new state loses all its connections; one that went offline without it
+   * still loses its TCP attempts that never got an answer (none of them carries traffic).
+   */
   private async afterApply(transitions: Transition[], mask: number, marks: Map<string, number>): Promise<void> {
     const flushed = new Set<string>();
     for (const tr of [...transitions].reverse()) {
       if (tr.action !== undefined || flushed.has(tr.name)) continue;
       flushed.add(tr.name);
-      const when = this.config.interfaces[tr.name]?.flushConntrack ?? [];
       const mark = marks.get(tr.name);
-      const current = this.states.get(tr.name)?.state;
       const trigger = tr.to === 'online' ? 'online' : 'offline';
-      if (mark === undefined || current !== tr.to) continue;
-      if (!when.includes(trigger)) {
-        // Without a flush asked for, a failed WAN still loses its unanswered attempts (nothing that works).
-        if (trigger === 'offline') await this.flushUnansweredOf(tr.name, mark, mask);
-        continue;
-      }
+      const all = (this.config.interfaces[tr.name]?.flushConntrack ?? []).includes(trigger);
+      if (mark === undefined || this.states.get(tr.name)?.state !== tr.to || (!all && trigger !== 'offline')) continue;
       try {
-        const n = await flushByMark(this.o.run, mark, mask);
-        this.o.log.info(`${tr.name}: deleted ${n} conntrack entr${n === 1 ? 'y' : 'ies'} marked for it (flushConntrack ${trigger})`);
+        const n = await (all ? flushByMark : flushUnanswered)(this.o.run, mark, mask);
+        if (all) this.o.log.info(`${tr.name}: deleted ${n} conntrack entr${n === 1 ? 'y' : 'ies'} marked for it (flushConntrack ${trigger})`);
+        else if (n > 0) this.o.log.info(`${tr.name}: deleted ${n} unanswered TCP connection attempt${n === 1 ? '' : 's'} marked for it (SYN_SENT), so they are balanced again`);
       } catch (e) {
-        this.o.log.warn(`${tr.name}: conntrack flush failed: ${(e as Error).message}`);
+        this.o.log.warn(`${tr.name}: ${all ? 'conntrack flush' : 'deleting its unanswered connection attempts'} failed: ${(e as Error).message}`);
       }
     }
     for (const tr of transitions) {

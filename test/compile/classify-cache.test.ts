@@ -36,6 +36,11 @@ describe('the classify tail is reused only while the rules are the same', () => 
     const after = compile(c, EMPTY_FACTS, { wan1: 'offline' });
     expect(classify(c, { wan1: 'offline' })).toEqual(classify(config()));
     expect(JSON.stringify(after.nft)).not.toBe(JSON.stringify(before.nft));
+    // Reused, not rebuilt: the second plan holds the very statement lists of the first.
+    const userRule = (p: typeof before) =>
+      p.nft.nftables.map((cmd) => (cmd.add as { rule?: { chain: string; expr: unknown[] } } | undefined)?.rule).find((r) => r?.chain === 'classify' && JSON.stringify(r.expr).includes('203.0.113'))?.expr;
+    expect(userRule(before)).toBeDefined();
+    expect(userRule(after)).toBe(userRule(before));
   });
 
   it('a rule changed in place, a rule added and a set retyped are each compiled afresh', () => {
