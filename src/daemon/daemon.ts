@@ -2,10 +2,11 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:net';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import type { LinkState } from '../compile/compile.js';
 import { configOrThrow, loadConfig } from '../config/load.js';
 import { apply } from '../engine/apply.js';
+import type { IpSnapshot } from '../engine/discover.js';
 import { stop as stopEngine } from '../engine/stop.js';
 import { readWanCounters } from '../engine/counters.js';
 import { renderMetrics } from '../metrics/prometheus.js';
@@ -43,7 +44,26 @@ export interface DaemonOptions {
   linkPollS?: number;
   /** false: no `ip monitor` (unit tests change links through the runner, read by the polls). */
   monitorLinks?: boolean;
+  /** Starts the change monitor (default: `ip -o monitor link address route rule`); unit tests pass a stand-in. */
+  monitor?: MonitorStarter;
 }
+
+/**
+ * Starts a monitor that calls `onOutput` for whatever it reports. `ready` resolves once it surely hears every
+ * change (it has subscribed), `done` with why it ended.
+ */
+export type MonitorStarter = (onOutput: () => void) => { ready: Promise<void>; done: Promise<string>; kill(): void };
+
+/** Every change to links, addresses, routes (all tables) and ip rules, one line each. */
+const ipMonitor: MonitorStarter = (onOutput) => {
+  const child = execa('ip', ['-o', 'monitor', 'link', 'address', 'route', 'rule'], { reject: false, buffer: false, stdin: 'ignore', env: { LC_ALL: 'C' } });
+  // Anything on stderr (a netlink receive error: events lost) counts as a change too.
+  child.stdout?.on('data', onOutput);
+  child.stderr?.on('data', onOutput);
+  // ip subscribes right after it starts and says nothing when it has: a second is far more than it takes.
+  const ready = new Promise<void>((resolve) => child.once('spawn', () => setTimeout(resolve, 1_000).unref()));
+  return { ready, done: child.then((r) => String(r.exitCode ?? r.signal)), kill: () => child.kill() };
+};
 
 interface Transition {
   name: string;
@@ -88,7 +108,15 @@ export class Daemon {
   private tryOutcomeSeen = 0;
   private tryFollow: Promise<void> = Promise.resolve();
 
-  private monitor: ResultPromise | null = null;
+  private monitor: ReturnType<MonitorStarter> | null = null;
+  /**
+   * Bumped by every change the monitor reports (and whenever it is not running): the ip state an apply read
+   * stands in for the next apply's read only while this has not moved.
+   */
+  private ipEpoch = 0;
+  /** The monitor is running and subscribed: only then does a quiet epoch mean nothing changed. */
+  private monitorHears = false;
+  private knownIp: { snapshot: IpSnapshot; epoch: number } | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private linkReadQueued = false;
   /** The main table's specific routes at the last link read (null before the first). */
@@ -368,8 +396,12 @@ export class Daemon {
       this.pending = [];
       const t0 = performance.now();
       try {
-        const result = await apply(this.o.run, this.config, this.o.log, states, this.known);
+        const epoch = this.ipEpoch;
+        const ip = this.monitorHears && this.knownIp?.epoch === epoch ? this.knownIp.snapshot : null;
+        const result = await apply(this.o.run, this.config, this.o.log, states, this.known, ip);
         this.known = result.listing;
+        // Heard nothing since the apply began: what it read (or reused) is the ip state now.
+        this.knownIp = result.ip && this.ipEpoch === epoch ? { snapshot: result.ip, epoch } : null;
         this.lastPlan = result.plan;
         for (const i of result.plan.interfaces) {
           this.egress.set(i.name, { device: i.device, mark: i.mark, address: i.address });
@@ -387,8 +419,9 @@ export class Daemon {
       } catch (e) {
         // Nothing changed (apply rolls back); the transitions are still owed their flush and hooks.
         this.pending = [...transitions, ...this.pending];
-        // The next attempt reads the table afresh.
+        // The next attempt reads the table and the ip state afresh.
         this.known = null;
+        this.knownIp = null;
         const wait = BACKOFF_MS[Math.min(this.failures, BACKOFF_MS.length - 1)] as number;
         this.failures++;
         this.lastApply = { at: new Date().toISOString(), ok: false, error: (e as Error).message };
@@ -578,6 +611,8 @@ export class Daemon {
       .sort()
       .join(' ');
     if (this.mainRoutes !== null && specific !== this.mainRoutes && !this.stopping) {
+      // Seen by a poll before (or without) the monitor's event: the ip state read before is stale.
+      this.ipEpoch++;
       this.o.log.info('the main table\'s specific routes changed: re-applying so the bypass set follows');
       this.requestApply();
     }
@@ -597,12 +632,24 @@ export class Daemon {
   private startMonitor(): void {
     const spawn = () => {
       if (this.stopping || this.o.monitorLinks === false) return;
-      const child = execa('ip', ['-o', 'monitor', 'link', 'route'], { reject: false, buffer: false, stdin: 'ignore', env: { LC_ALL: 'C' } });
+      const child = (this.o.monitor ?? ipMonitor)(() => {
+        this.ipEpoch++;
+        this.queueLinkRead();
+      });
       this.monitor = child;
-      child.stdout?.on('data', () => this.queueLinkRead());
-      void child.then((r) => {
+      void child.ready.then(() => {
+        if (this.monitor !== child) return;
+        // What was read before it listened may have changed unheard.
+        this.ipEpoch++;
+        this.monitorHears = true;
+      });
+      void child.done.then((why) => {
+        // Changes while it is down go unheard: nothing read before is trusted again.
+        this.monitor = null;
+        this.monitorHears = false;
+        this.ipEpoch++;
         if (this.stopping) return;
-        this.o.log.warn(`ip monitor exited (${r.exitCode ?? r.signal}); restarting it`);
+        this.o.log.warn(`ip monitor exited (${why}); restarting it`);
         setTimeout(spawn, 1_000);
       });
     };

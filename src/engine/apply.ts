@@ -10,7 +10,7 @@ import { MwanError } from '../errors.js';
 import { applyBatch, listTable } from '../system/nft.js';
 import { applyRoutingOps } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
-import { discover, readOwnedRouting, type Discovery, type OwnedRouting } from './discover.js';
+import { discover, readOwnedRouting, type Discovery, type IpSnapshot, type OwnedRouting } from './discover.js';
 
 export interface Logger {
   debug(m: string): void;
@@ -26,6 +26,8 @@ export interface ApplyResult {
   routingOps: number;
   /** The table as verified after this apply (or as found, when it needed no change): the next apply's `known`. */
   listing: Record<string, unknown>[] | null;
+  /** The ip state as it stands after this apply (null when it changed ip rules or routes): the next apply's `knownIp`. */
+  ip: IpSnapshot | null;
 }
 
 /** Reads the system and compiles: the plan `apply` would install, without changing anything. */
@@ -38,6 +40,8 @@ export async function plan(run: Runner, config: NftMwanConfig, states: LinkState
  * `known`: the table as the caller's previous apply verified it (the daemon keeps it). When the plan against
  * it is incremental (only rules of existing chains change) it stands in for listing the table again; else
  * the table is read afresh. A stale `known` cannot go unnoticed: the read-back after the transaction is real.
+ * `knownIp`: the ip state the previous apply left (its `ip`), used with `known` instead of reading ip rules,
+ * routes and addresses again; only for a caller that hears every change to them (the daemon's `ip monitor`).
  */
 export async function apply(
   run: Runner,
@@ -45,8 +49,9 @@ export async function apply(
   log: Logger,
   states: LinkStates = {},
   known: Record<string, unknown>[] | null = null,
+  knownIp: IpSnapshot | null = null,
 ): Promise<ApplyResult> {
-  let discovery = await discover(run, config, known);
+  let discovery = await discover(run, config, known, known === null ? null : knownIp);
   let p = compile(config, discovery.facts, states);
   // Only the changed chains when nothing else changed (a WAN's state): still one transaction, far smaller.
   let inc = discovery.listing && incrementalBatch(p, discovery.listing);
@@ -62,7 +67,7 @@ export async function apply(
   const nftChanged = discovery.listing === null || (inc ? inc.nftables.length > 0 : diffPlan(p, discovery.listing).length > 0);
   if (!nftChanged && ops.add.length === 0 && ops.remove.length === 0) {
     log.info(`already up to date (table inet ${p.table.name}, ${p.routing.rules.length} ip rules, ${p.routing.routes.length} routes)`);
-    return { plan: p, changed: false, nftChanged: false, routingOps: 0, listing: discovery.listing };
+    return { plan: p, changed: false, nftChanged: false, routingOps: 0, listing: discovery.listing, ip: discovery.ip };
   }
 
   // Routes and rules first, so no packet is ever marked for a table that does not exist yet.
@@ -122,7 +127,7 @@ export async function apply(
   log.info(
     `applied: table inet ${p.table.name} ${nftChanged ? (incremental ? 'updated in one transaction (changed chains only) and verified' : 'replaced in one transaction and verified') : 'unchanged'}; ${n} routing change${n === 1 ? '' : 's'}`,
   );
-  return { plan: p, changed: true, nftChanged, routingOps: n, listing: verified };
+  return { plan: p, changed: true, nftChanged, routingOps: n, listing: verified, ip: n === 0 ? discovery.ip : null };
 }
 
 /** Puts nft-mwan's ip rules and routes back to a snapshot taken before a change. */

@@ -20,6 +20,15 @@ export interface Discovery {
   routing: OwnedRouting;
   /** The families whose owned routing was read (a rollback compares only those). */
   routingFamilies: (4 | 6)[];
+  /** The ip state this discovery was made of (read, or the caller's snapshot). */
+  ip: IpSnapshot;
+}
+
+/** One read of ip rules, routes and addresses: what a caller may hand the next discovery while nothing changed them. */
+export interface IpSnapshot {
+  protocol: number;
+  ip4: IpState;
+  ip6: IpState | null;
 }
 
 /** ip rules and routes stamped with nft-mwan's protocol: the only ones it ever changes. */
@@ -45,18 +54,21 @@ function ownedRouting(rules: readonly ListedRule[], routes: Route[], protocol: n
 /**
  * `known`: the table as this process last verified it (the daemon's own last read-back), used instead of
  * listing it again; only routing and addresses are read. The caller falls back to a full discovery when
- * the plan against it is not an incremental one.
+ * the plan against it is not an incremental one. `ip`: the ip state of an earlier discovery, used instead
+ * of reading it when it was read with the same protocol and families (the daemon passes it only while
+ * `ip monitor` has reported no change since).
  */
-export async function discover(run: Runner, config: NftMwanConfig, known: Obj[] | null = null): Promise<Discovery> {
+export async function discover(run: Runner, config: NftMwanConfig, known: Obj[] | null = null, ip: IpSnapshot | null = null): Promise<Discovery> {
   const g = config.globals ?? {};
   const name = g.table ?? DEFAULTS.table;
   const protocol = g.routeProtocol ?? DEFAULTS.routeProtocol;
   const has6 = Object.values(config.interfaces).some((i) => (i.family ?? 'ipv4') !== 'ipv4');
+  const reuse = ip !== null && ip.protocol === protocol && (ip.ip6 !== null) === has6;
   // One ip process per family; IPv6 only with an IPv6 WAN (a stale IPv6 setup is read below when the table shows one).
   const [listing, ip4, ip6] = await Promise.all([
     known ?? listTable(run, 'inet', name),
-    readIpState(run, 4, protocol),
-    has6 ? readIpState(run, 6, protocol) : Promise.resolve(null),
+    reuse ? ip.ip4 : readIpState(run, 4, protocol),
+    reuse ? ip.ip6 : has6 ? readIpState(run, 6, protocol) : Promise.resolve(null),
   ]);
   const main = ip4.main;
   const main6 = ip6?.main ?? [];
@@ -106,7 +118,7 @@ export async function discover(run: Runner, config: NftMwanConfig, known: Obj[] 
     facts.local6 = deviceAddresses6.all;
     facts.connected6 = specific(main6);
   }
-  return { facts, listing, routing, routingFamilies };
+  return { facts, listing, routing, routingFamilies, ip: { protocol, ip4, ip6 } };
 }
 
 /** What compile needs to know about the installed table: its ids, its objects, its sets' types and timeouts. */

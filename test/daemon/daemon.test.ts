@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Daemon } from '../../src/daemon/daemon.js';
+import { Daemon, type MonitorStarter } from '../../src/daemon/daemon.js';
 import { apply } from '../../src/engine/apply.js';
 import { validateConfig } from '../../src/config/validate.js';
 import type { NftBatch } from '../../src/compile/plan.js';
@@ -53,14 +53,40 @@ const wan2InPolicy = (b: NftBatch) =>
 
 /** A kernel, routing and conntrack that answer like the real ones, recording every command as it starts and ends. */
 function fakeSystem() {
+  // ip rules and routes as `ip -batch` lines leave them, listed as `ip -j` prints them.
+  const routing = { rules: new Map<string, Obj>(), routes: new Map<string, Obj>() };
+  const changeRouting = ([kind, verb, ...a]: string[]) => {
+    const arg = (name: string) => (a.includes(name) ? a[a.indexOf(name) + 1] : undefined);
+    if (kind === 'rule') {
+      const key = a.join(' ');
+      if (verb === 'del') return void routing.rules.delete(key);
+      const [fwmark, fwmask] = (arg('fwmark') ?? '').split('/');
+      const [src, srclen] = (arg('from') ?? '').split('/');
+      routing.rules.set(key, {
+        priority: Number(arg('priority')),
+        ...(src ? { src, srclen: Number(srclen) } : {}),
+        ...(fwmark ? { fwmark, fwmask } : {}),
+        ...(arg('lookup') ? { table: arg('lookup') } : { action: a.includes('unreachable') ? 'unreachable' : 'blackhole' }),
+        ...(arg('suppress_prefixlength') ? { suppress_prefixlen: Number(arg('suppress_prefixlength')) } : {}),
+        protocol: arg('protocol'),
+      });
+      return;
+    }
+    const key = `${arg('table')} ${a[0]} ${arg('metric') ?? ''}`;
+    if (verb === 'del') return void routing.routes.delete(key);
+    const gateway = arg('via');
+    const metric = arg('metric');
+    routing.routes.set(key, { dst: a[0], ...(gateway ? { gateway } : {}), dev: arg('dev'), table: arg('table'), protocol: arg('proto'), ...(metric ? { metric: Number(metric) } : {}) });
+  };
   const events: string[] = [];
-  const state = { listing: null as Obj[] | null, nftFails: false, lists: 0, carrier: { wan1: true, wan2: true } as Record<Wan, boolean> };
+  const state = { listing: null as Obj[] | null, nftFails: false, lists: 0, ipReads: 0, carrier: { wan1: true, wan2: true } as Record<Wan, boolean> };
   const ok = (stdout = '', stderr = '') => ({ stdout, stderr, exitCode: 0 });
   const run: Runner = async (file, args, opts) => {
     const cmd = [file, ...args].join(' ');
     // Reads batched into one ip process: one JSON document per line, as `ip -j -batch` prints them.
     const batchedRead = /^ip -j (-[46]) -batch -$/.exec(cmd);
     if (batchedRead) {
+      state.ipReads++;
       const lines = (opts?.input ?? '').split('\n').filter((l) => l.trim() !== '');
       const docs = await Promise.all(lines.map((l) => run('ip', ['-j', batchedRead[1] as string, ...l.trim().split(/\s+/)])));
       return ok(docs.map((d) => d.stdout).join('\n') + '\n');
@@ -93,8 +119,12 @@ function fakeSystem() {
     }
     if (cmd === 'ip -j -4 route show table main') return ok(JSON.stringify(wans.map(([dev, d]) => ({ dst: d.net, dev, scope: 'link' }))));
     if (cmd === 'ip -j -4 addr show') return ok(JSON.stringify(wans.map(([dev, d]) => ({ ifname: dev, addr_info: [{ family: 'inet', scope: 'global', local: d.address, prefixlen: 24 }] }))));
-    if (cmd === 'ip -j -4 rule show' || /^ip -j -4 route show table all proto \d+$/.test(cmd)) return ok('[]');
-    if (cmd === 'ip -4 -batch -') return ok();
+    if (cmd === 'ip -j -4 rule show') return ok(JSON.stringify([...routing.rules.values()]));
+    if (/^ip -j -4 route show table all proto \d+$/.test(cmd)) return ok(JSON.stringify([...routing.routes.values()]));
+    if (cmd === 'ip -4 -batch -') {
+      for (const line of (opts?.input ?? '').split('\n').filter((l) => l.trim() !== '')) changeRouting(line.trim().split(/\s+/));
+      return ok();
+    }
     throw new Error(`the fake system does not know ${cmd}`);
   };
   return { run, events, state };
@@ -122,7 +152,7 @@ async function until<T>(what: string, f: () => T | false | undefined, timeoutMs 
 }
 
 /** Starts a daemon on the fake system: rounds every 50 ms, 2 to go offline, 2 to come back. */
-async function start(o: { globals?: Obj } = {}) {
+async function start(o: { globals?: Obj; monitor?: MonitorStarter } = {}) {
   const sys = fakeSystem();
   const answers: Record<Wan, boolean> = { wan1: true, wan2: true };
   const prober: Prober = async (s, egress) => {
@@ -146,7 +176,7 @@ async function start(o: { globals?: Obj } = {}) {
   );
   const lines: string[] = [];
   const log = { debug: () => undefined, info: (m: string) => lines.push(`info: ${m}`), warn: (m: string) => lines.push(`warn: ${m}`), error: (m: string) => lines.push(`error: ${m}`) };
-  const d = new Daemon({ configPath, stateDir: join(dir, 'state'), run: sys.run, log, prober, linkPollS: 0.05, monitorLinks: false });
+  const d = new Daemon({ configPath, stateDir: join(dir, 'state'), run: sys.run, log, prober, linkPollS: 0.05, ...(o.monitor ? { monitor: o.monitor } : { monitorLinks: false }) });
   daemon = d;
   // The fake answering something unexpected fails every apply: say so instead of timing out.
   let timer: NodeJS.Timeout | undefined;
@@ -213,6 +243,43 @@ describe('a WAN without flushConntrack that fails: only its unanswered attempts 
     await until('the apply with it', () => sys.events.length >= before + 2);
     await new Promise((r) => setTimeout(r, 100));
     expect(sys.events.slice(before).filter((e) => e.startsWith('conntrack'))).toEqual([]);
+  });
+});
+
+describe('the ip state between applies: read again only once ip monitor has reported a change', () => {
+  it('a state change while the monitor is quiet reads no ip state; one read before it listened, or after it spoke, does', async () => {
+    let report = () => undefined as void;
+    let listening = () => undefined as void;
+    let exit = (_why: string) => undefined as void;
+    const monitor: MonitorStarter = (onOutput) => {
+      report = onOutput;
+      return { ready: new Promise<void>((r) => (listening = r)), done: new Promise<string>((r) => (exit = r)), kill: () => exit('killed') };
+    };
+    const { sys, answers, stateOf } = await start({ monitor });
+    expect(sys.state.ipReads).toBe(1);
+    listening();
+    const change = async (wan2: boolean) => {
+      const applies = sys.events.filter((e) => e.includes('applied')).length;
+      answers.wan2 = wan2;
+      await until(`wan2 ${wan2 ? 'online' : 'offline'}`, () => stateOf('wan2') === (wan2 ? 'online' : 'offline'));
+      await until('its apply', () => sys.events.filter((e) => e.includes('applied')).length > applies);
+    };
+    // The first read was made before the monitor listened: not trusted.
+    await change(false);
+    expect(sys.state.ipReads).toBe(2);
+    await change(true);
+    expect(sys.state.ipReads).toBe(2);
+    expect(sys.events.at(-1)).toBe('nft -j -f: applied (wan2 in policy: true)');
+    // A route, address, rule or link change reported: read afresh.
+    report();
+    await change(false);
+    expect(sys.state.ipReads).toBe(3);
+    await change(true);
+    expect(sys.state.ipReads).toBe(3);
+    // The monitor gone: changes would go unheard, so every apply reads.
+    exit('1');
+    await change(false);
+    expect(sys.state.ipReads).toBe(4);
   });
 });
 

@@ -162,6 +162,33 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     }
   });
 
+  it('the ip state is read again only after ip monitor reports a change: an ip rule deleted behind its back is restored', async () => {
+    const d = await start();
+    const owned = async () => (JSON.parse((await lab.ip('gw', ['-j', 'rule', 'show'])).stdout) as { priority: number; protocol?: unknown }[]).filter((r) => String(r.protocol) === '77');
+    const applied = () => d.log().filter((l) => l.includes('states applied in')).length;
+    const toggle = async (verb: 'ifdown' | 'ifup') => {
+      const before = applied();
+      const from = d.log().length;
+      expect((await cli(lab, 'gw', verb, 'wan2', '--state-dir', d.stateDir)).exitCode).toBe(0);
+      await d.waitFor('wan2', verb === 'ifdown' ? 'offline' : 'online', 5_000);
+      await lab.waitFor(() => applied() > before, { timeoutMs: 5_000, what: `the apply after ${verb}` });
+      return d.log().slice(from).filter((l) => l.includes('run: ip -j -4 -batch -')).length;
+    };
+    // Once ip monitor listens and the links have settled, state changes reuse what the last apply read.
+    await new Promise((r) => setTimeout(r, 1_500));
+    const reads = [await toggle('ifdown'), await toggle('ifup'), await toggle('ifdown'), await toggle('ifup')];
+    expect(reads.slice(1)).toContain(0);
+    const rules = await owned();
+    expect(rules.length).toBeGreaterThan(2);
+    const gone = rules[0] as { priority: number };
+    await lab.ip('gw', ['rule', 'del', 'priority', String(gone.priority)]);
+    expect((await owned()).length).toBe(rules.length - 1);
+    // The deletion was heard: the next state change reads the rules and puts the missing one back.
+    expect(await toggle('ifdown')).toBeGreaterThan(0);
+    expect((await owned()).length).toBe(rules.length);
+    await toggle('ifup');
+  });
+
   it('a device that disappears and returns: down at once, back in service after good rounds', async () => {
     const d = await start();
     // Moving the device out of the gateway's namespace is, for the gateway, the device disappearing.
