@@ -42,10 +42,11 @@ export interface DaemonOptions {
   stopOnExit?: boolean;
   /** Seconds between link polls, on top of `ip monitor` events. */
   linkPollS?: number;
-  /** false: no `ip monitor` (unit tests change links through the runner, read by the polls). */
-  monitorLinks?: boolean;
-  /** Starts the change monitor (default: `ip -o monitor link address route rule`); unit tests pass a stand-in. */
-  monitor?: MonitorStarter;
+  /**
+   * Starts the change monitor (default: `ip -o monitor link address route rule`); unit tests pass a stand-in,
+   * or false for none (they change links through the runner, read by the polls).
+   */
+  monitor?: MonitorStarter | false;
 }
 
 /**
@@ -631,7 +632,7 @@ export class Daemon {
 
   private startMonitor(): void {
     const spawn = () => {
-      if (this.stopping || this.o.monitorLinks === false) return;
+      if (this.stopping || this.o.monitor === false) return;
       const child = (this.o.monitor ?? ipMonitor)(() => {
         this.ipEpoch++;
         this.queueLinkRead();

@@ -97,6 +97,11 @@ export class PingSession {
     this.restart = setTimeout(() => this.spawn(), Math.max(500, this.interval * 1000));
   }
 
+  /** Keeps the newest echo whose send time is known (a late reply to an older one does not move it back). */
+  private reanchor(seq: number, at: number): void {
+    if (this.anchor === null || seq >= this.anchor.seq) this.anchor = { seq, at };
+  }
+
   private judge(gen: number, seq: number, r: EchoResult): void {
     if (this.judged.has(seq)) return;
     this.judged.add(seq);
@@ -137,7 +142,7 @@ export class PingSession {
     if (reply) {
       const seq = Number(reply[1]);
       const rtt = Number(reply[2]);
-      if (this.anchor === null || seq >= this.anchor.seq) this.anchor = { seq, at: now - rtt };
+      this.reanchor(seq, now - rtt);
       verdict(seq, rtt <= this.timeout * 1000 ? { ok: true, rttMs: rtt, error: null } : { ok: false, rttMs: null, error: `reply after ${rtt} ms (timeout ${this.timeout * 1000} ms)` });
       return;
     }
@@ -145,7 +150,7 @@ export class PingSession {
     if (missed) {
       // Printed as the next echo goes out.
       const seq = Number(missed[1]);
-      if (this.anchor === null || seq + 1 >= this.anchor.seq) this.anchor = { seq: seq + 1, at: now };
+      this.reanchor(seq + 1, now);
       return verdict(seq, { ok: false, rttMs: null, error: 'no reply' });
     }
     const error = /^From (\S+?):? .*icmp_seq=(\d+) (.+)$/.exec(line);

@@ -176,7 +176,7 @@ async function start(o: { globals?: Obj; monitor?: MonitorStarter } = {}) {
   );
   const lines: string[] = [];
   const log = { debug: () => undefined, info: (m: string) => lines.push(`info: ${m}`), warn: (m: string) => lines.push(`warn: ${m}`), error: (m: string) => lines.push(`error: ${m}`) };
-  const d = new Daemon({ configPath, stateDir: join(dir, 'state'), run: sys.run, log, prober, linkPollS: 0.05, ...(o.monitor ? { monitor: o.monitor } : { monitorLinks: false }) });
+  const d = new Daemon({ configPath, stateDir: join(dir, 'state'), run: sys.run, log, prober, linkPollS: 0.05, monitor: o.monitor ?? false });
   daemon = d;
   // The fake answering something unexpected fails every apply: say so instead of timing out.
   let timer: NodeJS.Timeout | undefined;
