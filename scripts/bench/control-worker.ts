@@ -8,6 +8,8 @@ import { discover, tableFacts, type IpSnapshot } from '../../src/engine/discover
 import { incrementalBatch } from '../../src/compile/incremental.js';
 import { applyBatch, listTable } from '../../src/system/nft.js';
 import { createRunner } from '../../src/system/runner.js';
+import { nftMonitor } from '../../src/system/monitor.js';
+import { NftCommits } from '../../src/system/nft-commits.js';
 
 const [file, roundsText] = process.argv.slice(2) as [string, string];
 const rounds = Number(roundsText);
@@ -27,27 +29,50 @@ for (let i = 0; i < rounds; i++) {
 }
 // Every apply changes something (the first WAN goes offline, then back: one counter for all loops, so no
 // apply repeats the state before it), so each is a transaction with read-back verification, as the daemon
-// runs it on a state change: planned against the table its previous apply verified and, in `applyMs`, the
-// ip state it read (nothing changes that here, as ip monitor would tell the daemon); in `readingApplyMs`
-// reading the ip state afresh, as the CLI's `apply` and the daemon after a reported change do. The two
-// alternate, after a few untimed applies: the daemon is a long-running, warmed-up process.
+// runs it on a state change: planned against the table its previous apply verified, with nft monitor
+// running as in the daemon (the read-back starts once the commit is reported and lists only the chains
+// the transaction rewrote, nobody else having committed), and
+//   - in `applyMs`, the ip state its previous apply read (nothing changes that here, as ip monitor would
+//     tell the daemon);
+//   - in `readingApplyMs`, reading the ip state afresh, as the daemon does after ip monitor reports a change;
+//   - in `unwatchedApplyMs`, like `applyMs` but without nft monitor: the whole table read back once nft has
+//     exited, as the daemon did before it watched commits (and does while nft monitor is not running).
+// The three alternate, after a few untimed applies: the daemon is a long-running, warmed-up process.
+const commits = new NftCommits(nftMonitor, (m) => process.stderr.write(`${m}\n`));
+commits.start();
+const t0 = Date.now();
+while (commits.mark() === null) {
+  if (Date.now() - t0 > 10_000) throw new Error('nft monitor did not start listening');
+  await new Promise((r) => setTimeout(r, 50));
+}
 let flips = 0;
 const nextStates = () => ({ [first]: flips++ % 2 === 0 ? 'offline' : 'online' }) as const;
 const applyMs: number[] = [];
 const readingApplyMs: number[] = [];
+const unwatchedApplyMs: number[] = [];
 let known: Record<string, unknown>[] | null = null;
 let knownIp: IpSnapshot | null = null;
-for (let i = -4; i < 2 * rounds; i++) {
-  const reading = i % 2 !== 0;
+let knownMark: number | null = null;
+for (let i = -6; i < 3 * rounds; i++) {
+  const kind = (['daemon', 'reading', 'unwatched'] as const)[((i % 3) + 3) % 3];
+  const watched = kind !== 'unwatched';
+  const mark = commits.mark();
   const t0 = performance.now();
-  const r = await apply(run, config, quiet, nextStates(), known, reading ? null : knownIp);
+  const r = await apply(run, config, quiet, nextStates(), {
+    known,
+    knownIp: kind === 'reading' ? null : knownIp,
+    knownIsCurrent: watched && commits.unchangedSince(knownMark),
+    ...(watched ? { watch: commits.watch } : {}),
+  });
   const ms = performance.now() - t0;
   known = r.listing;
   knownIp = r.ip;
+  knownMark = commits.unchangedSince(mark) ? mark : null;
   if (i < 0) continue;
   if (!r.changed) throw new Error('an apply changed nothing: the timing would not be of a transaction');
-  (reading ? readingApplyMs : applyMs).push(ms);
+  (kind === 'daemon' ? applyMs : kind === 'reading' ? readingApplyMs : unwatchedApplyMs).push(ms);
 }
+commits.stop();
 // The floor under those figures: the processes an apply cannot do without, run bare with the same
 // inputs and nothing of nft-mwan's around them: the same transaction and the read-back.
 const floorMs: number[] = [];
@@ -64,4 +89,4 @@ for (let i = 0; i < rounds; i++) {
 }
 // Counted for a first install: a re-apply's count depends on what it replaces.
 const batchCommands = compile(config, { ...facts, installed: { chains: [], sets: [], maps: [] }, installedSets: {} }, {}).nft.nftables.length;
-process.stdout.write(`${JSON.stringify({ compileMs, applyMs, readingApplyMs, floorMs, batchCommands })}\n`);
+process.stdout.write(`${JSON.stringify({ compileMs, applyMs, readingApplyMs, unwatchedApplyMs, floorMs, batchCommands })}\n`);

@@ -12,11 +12,16 @@ export interface ControlRow {
   batchCommands: number;
   /** One median per round (each round runs `perRound` compiles and applies). */
   compileMs: number[];
-  /** As the daemon applies a state change: the ip state known (ip monitor quiet since its last read). */
+  /**
+   * As the daemon applies a state change: the ip state known (ip monitor quiet since its last read), nft
+   * monitor heard no other commit (only the rewritten chains are read back, once the commit is reported).
+   */
   applyMs: number[];
-  /** The same with the ip state read afresh (one `ip -batch`), as after a reported change or from the CLI. */
+  /** The same with the ip state read afresh (one `ip -batch`), as after ip monitor reported a change. */
   readingApplyMs: number[];
-  /** The same nft transaction and read-back run bare: what any apply through `nft` costs. */
+  /** The same without nft monitor: the whole table read back once nft has exited. */
+  unwatchedApplyMs: number[];
+  /** The same nft transaction and a whole-table read-back run bare, one after the other: what an apply through `nft` costs without a monitor. */
   floorMs: number[];
 }
 export interface EndToEnd {
@@ -71,7 +76,7 @@ export async function runControl(
 ): Promise<{ rows: ControlRow[]; endToEnd: EndToEnd[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-bench-ctl-'));
   const combos = o.wans.flatMap((w) => o.rules.map((r) => ({ wans: w, rules: r })));
-  const rows: ControlRow[] = combos.map((c) => ({ ...c, batchCommands: 0, compileMs: [], applyMs: [], readingApplyMs: [], floorMs: [] }));
+  const rows: ControlRow[] = combos.map((c) => ({ ...c, batchCommands: 0, compileMs: [], applyMs: [], readingApplyMs: [], unwatchedApplyMs: [], floorMs: [] }));
   for (let round = 0; round < o.rounds; round++) {
     // Interleaved, in a rotating order: drift on a shared machine hits every combination alike.
     for (let i = 0; i < rows.length; i++) {
@@ -79,15 +84,16 @@ export async function runControl(
       const file = join(dir, `c${row.wans}-${row.rules}.json`);
       writeFileSync(file, JSON.stringify(benchConfig(row.wans, row.rules)));
       const r = await lab.exec(NS, process.execPath, [WORKER, file, String(o.perRound)], { timeoutMs: 300_000 });
-      const out = JSON.parse(r.stdout) as { compileMs: number[]; applyMs: number[]; readingApplyMs: number[]; floorMs: number[]; batchCommands: number };
+      const out = JSON.parse(r.stdout) as { compileMs: number[]; applyMs: number[]; readingApplyMs: number[]; unwatchedApplyMs: number[]; floorMs: number[]; batchCommands: number };
       row.batchCommands = out.batchCommands;
       row.compileMs.push(median(out.compileMs));
       row.applyMs.push(median(out.applyMs));
       row.readingApplyMs.push(median(out.readingApplyMs));
+      row.unwatchedApplyMs.push(median(out.unwatchedApplyMs));
       row.floorMs.push(median(out.floorMs));
       o.log(
         `  control round ${round + 1}: ${row.wans} WANs, ${row.rules} rules: compile ${median(out.compileMs).toFixed(2)} ms, ` +
-          `apply ${median(out.applyMs).toFixed(1)} ms (its processes alone ${median(out.floorMs).toFixed(1)} ms; reading the ip state too ${median(out.readingApplyMs).toFixed(1)} ms)`,
+          `apply ${median(out.applyMs).toFixed(1)} ms (its processes alone ${median(out.floorMs).toFixed(1)} ms; reading the ip state too ${median(out.readingApplyMs).toFixed(1)} ms; without nft monitor ${median(out.unwatchedApplyMs).toFixed(1)} ms)`,
       );
     }
   }

@@ -227,3 +227,22 @@ export function diffPlan(plan: Pick<Plan, 'nft' | 'table' | 'dynamicSets' | 'sti
     ignoreSets: new Set(plan.stickySets),
   });
 }
+
+/**
+ * A listing with some chains listed afresh: `listing` with those chains and their rules replaced by the
+ * ones in `fresh` (`nft -j list chain` output). Its image is the old one with those chains re-imaged, so a
+ * 1,000-rule chain that was not listed again is not imaged again either.
+ */
+export function spliceChains(listing: readonly Obj[], fresh: readonly Obj[]): Obj[] {
+  const names = new Set(fresh.flatMap((i) => ('chain' in i ? [String((i.chain as Obj).name)] : [])));
+  const kept = listing.filter((i) => {
+    const chain = (i.chain as Obj | undefined)?.name ?? (i.rule as Obj | undefined)?.chain;
+    return chain === undefined || !names.has(String(chain));
+  });
+  const out = [...kept, ...fresh];
+  const old = imageOfListing(listing);
+  const chains = { ...old.chains };
+  for (const n of names) delete chains[n];
+  listingImages.set(out, { chains: { ...chains, ...buildListingImage(fresh).chains }, sets: old.sets });
+  return out;
+}

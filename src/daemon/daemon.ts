@@ -2,7 +2,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:net';
-import { execa } from 'execa';
 import type { LinkState } from '../compile/compile.js';
 import { configOrThrow, loadConfig } from '../config/load.js';
 import { apply } from '../engine/apply.js';
@@ -15,6 +14,8 @@ import type { Plan } from '../compile/plan.js';
 import type { Interface, NftMwanConfig } from '../generated/config.js';
 import { flushByMark, flushUnanswered } from '../system/conntrack.js';
 import { readLinks, readMainRoutes } from '../system/ip.js';
+import { ChangeMonitor, ipMonitor, nftMonitor, type MonitorStarter } from '../system/monitor.js';
+import { NftCommits } from '../system/nft-commits.js';
 import type { Runner } from '../system/runner.js';
 import { initialTracker, linkState, nextInterval, progress, step, trackSettings, type Reason, type TrackEvent, type Tracker, type TrackSettings } from '../track/machine.js';
 import { runRound, type Egress, type Prober } from '../track/probes.js';
@@ -47,24 +48,14 @@ export interface DaemonOptions {
    * or false for none (they change links through the runner, read by the polls).
    */
   monitor?: MonitorStarter | false;
+  /**
+   * Starts the commit monitor (default: `nft monitor`), or false for none: then every apply reads the whole
+   * table back after its transaction, once nft has exited.
+   */
+  nftMonitor?: MonitorStarter | false;
 }
 
-/**
- * Starts a monitor that calls `onOutput` for whatever it reports. `ready` resolves once it surely hears every
- * change (it has subscribed), `done` with why it ended.
- */
-export type MonitorStarter = (onOutput: () => void) => { ready: Promise<void>; done: Promise<string>; kill(): void };
-
-/** Every change to links, addresses, routes (all tables) and ip rules, one line each. */
-const ipMonitor: MonitorStarter = (onOutput) => {
-  const child = execa('ip', ['-o', 'monitor', 'link', 'address', 'route', 'rule'], { reject: false, buffer: false, stdin: 'ignore', env: { LC_ALL: 'C' } });
-  // Anything on stderr (a netlink receive error: events lost) counts as a change too.
-  child.stdout?.on('data', onOutput);
-  child.stderr?.on('data', onOutput);
-  // ip subscribes right after it starts and says nothing when it has: a second is far more than it takes.
-  const ready = new Promise<void>((resolve) => child.once('spawn', () => setTimeout(resolve, 1_000).unref()));
-  return { ready, done: child.then((r) => String(r.exitCode ?? r.signal)), kill: () => child.kill() };
-};
+export type { MonitorStarter } from '../system/monitor.js';
 
 interface Transition {
   name: string;
@@ -109,15 +100,14 @@ export class Daemon {
   private tryOutcomeSeen = 0;
   private tryFollow: Promise<void> = Promise.resolve();
 
-  private monitor: ReturnType<MonitorStarter> | null = null;
-  /**
-   * Bumped by every change the monitor reports (and whenever it is not running): the ip state an apply read
-   * stands in for the next apply's read only while this has not moved.
-   */
-  private ipEpoch = 0;
-  /** The monitor is running and subscribed: only then does a quiet epoch mean nothing changed. */
-  private monitorHears = false;
-  private knownIp: { snapshot: IpSnapshot; epoch: number } | null = null;
+  /** ip monitor: changes to links, addresses, routes and ip rules; null without it. */
+  private readonly ipChanges: ChangeMonitor | null;
+  /** Other processes' nft commits; null without `nft monitor`. */
+  private readonly nftCommits: NftCommits | null;
+  /** When `known` was verified, by `nftCommits`' mark: null when nobody can vouch it is still the table. */
+  private knownNft: number | null = null;
+  /** The ip state the last apply left, and when (by `ipChanges`' mark): it stands in for the next read while nothing is heard. */
+  private knownIp: { snapshot: IpSnapshot; mark: number } | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private linkReadQueued = false;
   /** The main table's specific routes at the last link read (null before the first). */
@@ -137,6 +127,10 @@ export class Daemon {
 
   constructor(private readonly o: DaemonOptions) {
     this.prober = o.prober ?? runRound;
+    const warn = (m: string) => o.log.warn(m);
+    // Every line ip monitor prints is a change; each makes the links be read again.
+    this.ipChanges = o.monitor === false ? null : new ChangeMonitor('ip monitor', o.monitor ?? ipMonitor, warn, () => true, () => this.queueLinkRead());
+    this.nftCommits = o.nftMonitor === false ? null : new NftCommits(o.nftMonitor ?? nftMonitor, warn);
     this.stopped = new Promise((r) => (this.resolveStopped = r));
   }
 
@@ -160,6 +154,7 @@ export class Daemon {
       `started (pid ${process.pid}, config ${this.o.configPath}, state ${this.o.stateDir}): ${[...this.trackers].map(([n, t]) => `${n} ${linkState(t)}`).join(', ')}`,
     );
     this.refreshStates('start');
+    this.nftCommits?.start();
     await this.applyAndWait();
     this.startMonitor();
     this.startLoops();
@@ -288,7 +283,8 @@ export class Daemon {
     for (const ac of this.loops.values()) ac.abort();
     this.loops.clear();
     if (this.pollTimer) clearInterval(this.pollTimer);
-    this.monitor?.kill();
+    this.ipChanges?.stop();
+    this.nftCommits?.stop();
     this.server?.close();
     this.metricsServer?.close();
     if (this.textfileTimer) clearInterval(this.textfileTimer);
@@ -397,12 +393,20 @@ export class Daemon {
       this.pending = [];
       const t0 = performance.now();
       try {
-        const epoch = this.ipEpoch;
-        const ip = this.monitorHears && this.knownIp?.epoch === epoch ? this.knownIp.snapshot : null;
-        const result = await apply(this.o.run, this.config, this.o.log, states, this.known, ip);
+        const ipMark = this.ipChanges?.mark() ?? null;
+        const ip = this.knownIp && this.ipChanges?.unchangedSince(this.knownIp.mark) ? this.knownIp.snapshot : null;
+        const nftMark = this.nftCommits?.mark() ?? null;
+        const result = await apply(this.o.run, this.config, this.o.log, states, {
+          known: this.known,
+          knownIp: ip,
+          knownIsCurrent: this.nftCommits?.unchangedSince(this.knownNft) ?? false,
+          ...(this.nftCommits ? { watch: this.nftCommits.watch } : {}),
+        });
         this.known = result.listing;
+        // No commit but its own since the apply began: its listing is the table now.
+        this.knownNft = this.nftCommits?.unchangedSince(nftMark) ? nftMark : null;
         // Heard nothing since the apply began: what it read (or reused) is the ip state now.
-        this.knownIp = result.ip && this.ipEpoch === epoch ? { snapshot: result.ip, epoch } : null;
+        this.knownIp = result.ip && ipMark !== null && this.ipChanges?.unchangedSince(ipMark) ? { snapshot: result.ip, mark: ipMark } : null;
         this.lastPlan = result.plan;
         for (const i of result.plan.interfaces) {
           this.egress.set(i.name, { device: i.device, mark: i.mark, address: i.address });
@@ -422,6 +426,7 @@ export class Daemon {
         this.pending = [...transitions, ...this.pending];
         // The next attempt reads the table and the ip state afresh.
         this.known = null;
+        this.knownNft = null;
         this.knownIp = null;
         const wait = BACKOFF_MS[Math.min(this.failures, BACKOFF_MS.length - 1)] as number;
         this.failures++;
@@ -613,7 +618,7 @@ export class Daemon {
       .join(' ');
     if (this.mainRoutes !== null && specific !== this.mainRoutes && !this.stopping) {
       // Seen by a poll before (or without) the monitor's event: the ip state read before is stale.
-      this.ipEpoch++;
+      this.ipChanges?.changed();
       this.o.log.info('the main table\'s specific routes changed: re-applying so the bypass set follows');
       this.requestApply();
     }
@@ -631,30 +636,7 @@ export class Daemon {
   }
 
   private startMonitor(): void {
-    const spawn = () => {
-      if (this.stopping || this.o.monitor === false) return;
-      const child = (this.o.monitor ?? ipMonitor)(() => {
-        this.ipEpoch++;
-        this.queueLinkRead();
-      });
-      this.monitor = child;
-      void child.ready.then(() => {
-        if (this.monitor !== child) return;
-        // What was read before it listened may have changed unheard.
-        this.ipEpoch++;
-        this.monitorHears = true;
-      });
-      void child.done.then((why) => {
-        // Changes while it is down go unheard: nothing read before is trusted again.
-        this.monitor = null;
-        this.monitorHears = false;
-        this.ipEpoch++;
-        if (this.stopping) return;
-        this.o.log.warn(`ip monitor exited (${why}); restarting it`);
-        setTimeout(spawn, 1_000);
-      });
-    };
-    spawn();
+    this.ipChanges?.start();
     // Polling as well: a missed netlink event must not leave a dead link in service for long.
     // The same timer notices a try decided while no apply was held for it.
     this.pollTimer = setInterval(() => {

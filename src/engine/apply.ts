@@ -2,12 +2,12 @@
 import { compile, type LinkStates } from '../compile/compile.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import type { NftBatch, Plan, RoutingPlan } from '../compile/plan.js';
-import { diffPlan } from '../compile/verify.js';
+import { diffPlan, spliceChains } from '../compile/verify.js';
 import { batchRestoring, batchRestoringChains } from '../compile/restore.js';
 import { incrementalBatch } from '../compile/incremental.js';
 import { diffRouting } from '../compile/routing-diff.js';
 import { MwanError } from '../errors.js';
-import { applyBatch, listTable } from '../system/nft.js';
+import { applyBatch, listChains, listTable, startBatch, type CommitWatch } from '../system/nft.js';
 import { applyRoutingOps } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
 import { discover, readOwnedRouting, type Discovery, type IpSnapshot, type OwnedRouting } from './discover.js';
@@ -36,21 +36,32 @@ export async function plan(run: Runner, config: NftMwanConfig, states: LinkState
   return { plan: compile(config, discovery.facts, states), discovery };
 }
 
-/**
- * `known`: the table as the caller's previous apply verified it (the daemon keeps it). When the plan against
- * it is incremental (only rules of existing chains change) it stands in for listing the table again; else
- * the table is read afresh. A stale `known` cannot go unnoticed: the read-back after the transaction is real.
- * `knownIp`: the ip state the previous apply left (its `ip`), used with `known` instead of reading ip rules,
- * routes and addresses again; only for a caller that hears every change to them (the daemon's `ip monitor`).
- */
-export async function apply(
-  run: Runner,
-  config: NftMwanConfig,
-  log: Logger,
-  states: LinkStates = {},
-  known: Record<string, unknown>[] | null = null,
-  knownIp: IpSnapshot | null = null,
-): Promise<ApplyResult> {
+/** What a long-running caller (the daemon) knows from its previous apply and its monitors. */
+export interface ApplyOptions {
+  /**
+   * The table as the caller's previous apply verified it (its `listing`). When the plan against it is
+   * incremental (only rules of existing chains change) it stands in for listing the table again; else the
+   * table is read afresh. A stale `known` cannot go unnoticed: the read-back after the transaction is real.
+   */
+  known?: Record<string, unknown>[] | null;
+  /**
+   * The ip state the previous apply left (its `ip`), used with `known` instead of reading ip rules, routes
+   * and addresses again; only for a caller that hears every change to them (the daemon's `ip monitor`).
+   */
+  knownIp?: IpSnapshot | null;
+  /**
+   * The caller hears every nft commit (the daemon's `nft monitor`) and none but its own has been made since
+   * `known` was verified: an incremental transaction is then verified by listing the chains it rewrote, the
+   * rest of `known` standing as verified. Without it the whole table is read back.
+   */
+  knownIsCurrent?: boolean;
+  /** Sees this apply's transaction commit, so the read-back starts before nft has exited. */
+  watch?: CommitWatch;
+}
+
+export async function apply(run: Runner, config: NftMwanConfig, log: Logger, states: LinkStates = {}, o: ApplyOptions = {}): Promise<ApplyResult> {
+  const known = o.known ?? null;
+  const knownIp = o.knownIp ?? null;
   let discovery = await discover(run, config, known, known === null ? null : knownIp);
   let p = compile(config, discovery.facts, states);
   // Only the changed chains when nothing else changed (a WAN's state): still one transaction, far smaller.
@@ -106,10 +117,14 @@ export async function apply(
     if (nftChanged) {
       applied = inc ?? p.nft;
       incremental = inc !== null;
-      await applyBatch(run, applied);
+      const tx = startBatch(run, applied, { ...(o.watch ? { watch: o.watch } : {}) });
+      // Read back as soon as the kernel has committed: nft's own exit follows about 10 ms later.
+      const reading = tx.committed.then(() => readBack(run, p, incremental && o.knownIsCurrent === true && discovery.listing === known ? known : null, applied));
+      reading.catch(() => undefined);
+      await tx.done;
       // Only now is there something to undo: a failed transaction changes nothing.
       nftTouched = true;
-      const listed = await listTable(run, p.table.family, p.table.name);
+      const listed = await reading;
       verified = listed;
       const diff = diffPlan(p, listed ?? []);
       if (diff.length > 0) {
@@ -128,6 +143,24 @@ export async function apply(
     `applied: table inet ${p.table.name} ${nftChanged ? (incremental ? 'updated in one transaction (changed chains only) and verified' : 'replaced in one transaction and verified') : 'unchanged'}; ${n} routing change${n === 1 ? '' : 's'}`,
   );
   return { plan: p, changed: true, nftChanged, routingOps: n, listing: verified, ip: n === 0 ? discovery.ip : null };
+}
+
+/**
+ * The table after a transaction. With `trusted` (the listing the incremental `applied` was planned against,
+ * changed by nobody since) only the chains it flushed and refilled are listed and spliced into it; any
+ * trouble listing them falls back to listing the table.
+ */
+async function readBack(run: Runner, p: Plan, trusted: Record<string, unknown>[] | null, applied: NftBatch): Promise<Record<string, unknown>[] | null> {
+  const { family, name } = p.table;
+  if (trusted !== null) {
+    const chains = applied.nftables.flatMap((cmd) => {
+      const c = (cmd.flush as { chain?: { name?: unknown } } | undefined)?.chain;
+      return c ? [String(c.name)] : [];
+    });
+    const fresh = chains.length > 0 ? await listChains(run, family, name, chains) : null;
+    if (fresh !== null) return spliceChains(trusted, fresh);
+  }
+  return listTable(run, family, name);
 }
 
 /** Puts nft-mwan's ip rules and routes back to a snapshot taken before a change. */

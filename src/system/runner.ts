@@ -5,6 +5,8 @@ import { MwanError } from '../errors.js';
 export interface RunOptions {
   input?: string;
   timeoutMs?: number;
+  /** Told the process id as soon as it is spawned (the daemon tells its own nft commits from others' by it). */
+  onSpawn?: (pid: number) => void;
 }
 export interface RunResult {
   stdout: string;
@@ -31,13 +33,16 @@ export function createRunner(o: { log?: (line: string) => void; defaultTimeoutMs
     const shown = commandLine(file, args);
     o.log?.(`run: ${shown}`);
     const timeout = opts.timeoutMs ?? o.defaultTimeoutMs ?? 10_000;
-    const r = await execa(cmd, rest, {
+    const child = execa(cmd, rest, {
       reject: false,
       timeout,
       input: opts.input ?? '',
       stripFinalNewline: false,
       env: { LC_ALL: 'C' },
     });
+    // `ip netns exec` (the tests' prefix) execs its command: the pid is the command's own.
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
+    const r = await child;
     if (r.timedOut) {
       throw new MwanError({ code: 'COMMAND_TIMEOUT', summary: `${file} did not finish within ${timeout} ms`, command: shown });
     }

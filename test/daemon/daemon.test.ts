@@ -6,6 +6,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Daemon, type MonitorStarter } from '../../src/daemon/daemon.js';
+import type { MonitorListener } from '../../src/system/monitor.js';
 import { apply } from '../../src/engine/apply.js';
 import { validateConfig } from '../../src/config/validate.js';
 import type { NftBatch } from '../../src/compile/plan.js';
@@ -79,7 +80,19 @@ function fakeSystem() {
     routing.routes.set(key, { dst: a[0], ...(gateway ? { gateway } : {}), dev: arg('dev'), table: arg('table'), protocol: arg('proto'), ...(metric ? { metric: Number(metric) } : {}) });
   };
   const events: string[] = [];
-  const state = { listing: null as Obj[] | null, nftFails: false, lists: 0, ipReads: 0, carrier: { wan1: true, wan2: true } as Record<Wan, boolean> };
+  const state = {
+    listing: null as Obj[] | null,
+    nftFails: false,
+    lists: 0,
+    ipReads: 0,
+    carrier: { wan1: true, wan2: true } as Record<Wan, boolean>,
+    /** Chains listed one by one, and whether an nft transaction was still running (not yet exited) then. */
+    chainLists: [] as { chain: string; duringTransaction: boolean }[],
+    /** Told each commit, as the kernel tells `nft monitor`. */
+    onCommit: (_pid: number) => undefined as void,
+  };
+  let nextPid = 4000;
+  let transactions = 0;
   const ok = (stdout = '', stderr = '') => ({ stdout, stderr, exitCode: 0 });
   const run: Runner = async (file, args, opts) => {
     const cmd = [file, ...args].join(' ');
@@ -93,20 +106,36 @@ function fakeSystem() {
     }
     if (file === 'nft' && args[0] === '-j' && args[1] === '-f') {
       const batch = JSON.parse(readFileSync(args[2] as string, 'utf8')) as NftBatch;
+      const pid = nextPid++;
+      opts?.onSpawn?.(pid);
       events.push('nft -j -f: start');
-      // A transaction takes a moment: anything run "after" it must wait for it, not just follow its start.
-      await new Promise((r) => setTimeout(r, 30));
-      if (state.nftFails) {
-        events.push('nft -j -f: failed');
-        return { stdout: '', stderr: 'nft: simulated failure\n', exitCode: 1 };
+      transactions++;
+      try {
+        // A transaction takes a moment: anything run "after" it must wait for it, not just follow its start.
+        await new Promise((r) => setTimeout(r, 30));
+        if (state.nftFails) {
+          events.push('nft -j -f: failed');
+          return { stdout: '', stderr: 'nft: simulated failure\n', exitCode: 1 };
+        }
+        state.listing = applyTo(state.listing ?? [], batch);
+        events.push(`nft -j -f: applied (wan2 in policy: ${wan2InPolicy(batch)})`);
+        if (batch.nftables.length > 0) state.onCommit(pid);
+        // Committed, but nft exits only once the kernel's cleanup after the commit is done.
+        await new Promise((r) => setTimeout(r, 40));
+        return ok();
+      } finally {
+        transactions--;
       }
-      state.listing = applyTo(state.listing ?? [], batch);
-      events.push(`nft -j -f: applied (wan2 in policy: ${wan2InPolicy(batch)})`);
-      return ok();
     }
     if (cmd === 'nft -j list table inet nft_mwan') {
       state.lists++;
       return state.listing === null ? { stdout: '', stderr: 'No such file or directory\n', exitCode: 1 } : ok(JSON.stringify({ nftables: state.listing }));
+    }
+    const chain = /^nft -j list chain inet nft_mwan (\S+)$/.exec(cmd)?.[1];
+    if (chain !== undefined) {
+      state.chainLists.push({ chain, duringTransaction: transactions > 0 });
+      const items = (state.listing ?? []).filter((i) => (i.chain as Obj | undefined)?.name === chain || (i.rule as Obj | undefined)?.chain === chain);
+      return items.length === 0 ? { stdout: '', stderr: 'No such file or directory\n', exitCode: 1 } : ok(JSON.stringify({ nftables: items }));
     }
     if (cmd === 'nft -j list tables') return ok(JSON.stringify({ nftables: state.listing ? [{ table: { family: 'inet', name: 'nft_mwan' } }] : [] }));
     if (file === 'conntrack') {
@@ -152,7 +181,7 @@ async function until<T>(what: string, f: () => T | false | undefined, timeoutMs 
 }
 
 /** Starts a daemon on the fake system: rounds every 50 ms, 2 to go offline, 2 to come back. */
-async function start(o: { globals?: Obj; monitor?: MonitorStarter } = {}) {
+async function start(o: { globals?: Obj; monitor?: MonitorStarter; nftMonitor?: MonitorStarter } = {}) {
   const sys = fakeSystem();
   const answers: Record<Wan, boolean> = { wan1: true, wan2: true };
   const prober: Prober = async (s, egress) => {
@@ -176,7 +205,7 @@ async function start(o: { globals?: Obj; monitor?: MonitorStarter } = {}) {
   );
   const lines: string[] = [];
   const log = { debug: () => undefined, info: (m: string) => lines.push(`info: ${m}`), warn: (m: string) => lines.push(`warn: ${m}`), error: (m: string) => lines.push(`error: ${m}`) };
-  const d = new Daemon({ configPath, stateDir: join(dir, 'state'), run: sys.run, log, prober, linkPollS: 0.05, monitor: o.monitor ?? false });
+  const d = new Daemon({ configPath, stateDir: join(dir, 'state'), run: sys.run, log, prober, linkPollS: 0.05, monitor: o.monitor ?? false, nftMonitor: o.nftMonitor ?? false });
   daemon = d;
   // The fake answering something unexpected fails every apply: say so instead of timing out.
   let timer: NodeJS.Timeout | undefined;
@@ -251,18 +280,19 @@ describe('the ip state between applies: read again only once ip monitor has repo
     let report = () => undefined as void;
     let listening = () => undefined as void;
     let exit = (_why: string) => undefined as void;
-    const monitor: MonitorStarter = (onOutput) => {
-      report = onOutput;
+    const monitor: MonitorStarter = (listener) => {
+      report = () => listener.line('3: wan9: <BROADCAST> mtu 1500');
       return { ready: new Promise<void>((r) => (listening = r)), done: new Promise<string>((r) => (exit = r)), kill: () => exit('killed') };
     };
-    const { sys, answers, stateOf } = await start({ monitor });
+    const { sys, answers, lines, stateOf } = await start({ monitor });
     expect(sys.state.ipReads).toBe(1);
     listening();
+    const applied = () => lines.filter((l) => l.startsWith('info: states applied in')).length;
     const change = async (wan2: boolean) => {
-      const applies = sys.events.filter((e) => e.includes('applied')).length;
+      const before = applied();
       answers.wan2 = wan2;
       await until(`wan2 ${wan2 ? 'online' : 'offline'}`, () => stateOf('wan2') === (wan2 ? 'online' : 'offline'));
-      await until('its apply', () => sys.events.filter((e) => e.includes('applied')).length > applies);
+      await until('its apply, complete', () => applied() > before);
     };
     // The first read was made before the monitor listened: not trusted.
     await change(false);
@@ -280,6 +310,54 @@ describe('the ip state between applies: read again only once ip monitor has repo
     exit('1');
     await change(false);
     expect(sys.state.ipReads).toBe(4);
+  });
+});
+
+describe('the table between applies: only the chains rewritten are read back while nft monitor hears no other commit', () => {
+  it('reads back the changed chains as soon as the commit is reported; any other commit makes the next apply read the table', async () => {
+    let listener: MonitorListener | undefined;
+    let listening = () => undefined as void;
+    const nftMonitor: MonitorStarter = (l) => {
+      listener = l;
+      return { ready: new Promise<void>((r) => (listening = r)), done: new Promise<string>(() => undefined), kill: () => undefined };
+    };
+    const { sys, answers, lines, stateOf } = await start({ nftMonitor });
+    let generation = 10;
+    sys.state.onCommit = (pid) => listener?.line(`# new generation ${generation++} by process ${pid} (nft)`);
+    const classify = () => (sys.state.listing ?? []).filter((i) => (i.rule as Obj | undefined)?.chain === 'classify').length;
+    const applied = () => lines.filter((l) => l.startsWith('info: states applied in')).length;
+    const change = async (wan2: boolean) => {
+      const before = applied();
+      answers.wan2 = wan2;
+      await until(`wan2 ${wan2 ? 'online' : 'offline'}`, () => stateOf('wan2') === (wan2 ? 'online' : 'offline'));
+      await until('its apply, verified', () => applied() > before);
+    };
+    expect(sys.state.lists).toBe(2);
+    // Not listening yet: the whole table is read back.
+    await change(false);
+    expect(sys.state.lists).toBe(3);
+    listening();
+    // Listening now, but what the last apply verified was read before it listened.
+    await change(true);
+    expect(sys.state.lists).toBe(4);
+    expect(sys.state.chainLists).toEqual([]);
+    // Only its own commits since: the policy chain it rewrote is listed, while nft has not yet exited.
+    await change(false);
+    await change(true);
+    expect(sys.state.lists).toBe(4);
+    expect(sys.state.chainLists).toEqual([
+      { chain: 'policy_balanced', duringTransaction: true },
+      { chain: 'policy_balanced', duringTransaction: true },
+    ]);
+    expect(classify()).toBeGreaterThan(0);
+    // Someone else commits: here, emptying the classify chain, which no state change rewrites.
+    sys.state.listing = (sys.state.listing ?? []).filter((i) => (i.rule as Obj | undefined)?.chain !== 'classify');
+    listener?.line('# new generation 99 by process 1 (nft)');
+    await change(false);
+    // The whole table is read back, the damage seen, and the table brought back to the plan.
+    expect(sys.state.lists).toBeGreaterThan(4);
+    await until('classify restored', () => classify() > 0);
+    expect(sys.state.chainLists).toHaveLength(2);
   });
 });
 
@@ -333,14 +411,14 @@ describe('state changes planned against the table the last apply verified', () =
     const sys = fakeSystem();
     const first = await apply(sys.run, config, quiet);
     expect(sys.state.lists).toBe(2); // discovery and read-back: nothing known yet
-    const off = await apply(sys.run, config, quiet, { wan2: 'offline' }, first.listing);
+    const off = await apply(sys.run, config, quiet, { wan2: 'offline' }, { known: first.listing });
     expect(sys.state.lists).toBe(3); // the read-back only
     expect(off.nftChanged).toBe(true);
     expect(sys.events.at(-1)).toBe('nft -j -f: applied (wan2 in policy: false)');
 
     // Someone empties a chain behind the daemon's back: what it knows is stale, the read-back tells.
     sys.state.listing = (sys.state.listing ?? []).filter((i) => (i.rule as Obj | undefined)?.chain !== 'classify');
-    await expect(apply(sys.run, config, quiet, {}, off.listing)).rejects.toThrow(/read back differs/);
+    await expect(apply(sys.run, config, quiet, {}, { known: off.listing })).rejects.toThrow(/read back differs/);
     // Without what it knew (as the daemon retries), the table is read and brought to the plan.
     const again = await apply(sys.run, config, quiet, {});
     expect(again.nftChanged).toBe(true);

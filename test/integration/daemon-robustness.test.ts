@@ -189,6 +189,34 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     await toggle('ifup');
   });
 
+  it('nft monitor: a state change reads back only the chains it rewrote; a rule someone else deletes is restored at the next one', async () => {
+    const d = await start();
+    const applied = () => d.log().filter((l) => l.includes('states applied in')).length;
+    const toggle = async (verb: 'ifdown' | 'ifup') => {
+      const before = applied();
+      const from = d.log().length;
+      expect((await cli(lab, 'gw', verb, 'wan2', '--state-dir', d.stateDir)).exitCode).toBe(0);
+      await d.waitFor('wan2', verb === 'ifdown' ? 'offline' : 'online', 5_000);
+      await lab.waitFor(() => applied() > before, { timeoutMs: 5_000, what: `the apply after ${verb}` });
+      const runs = d.log().slice(from);
+      return { table: runs.filter((l) => l.includes('run: nft -j list table inet nft_mwan')).length, chains: runs.filter((l) => l.includes('run: nft -j list chain inet nft_mwan')).length };
+    };
+    const classify = async () => (JSON.parse((await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'classify'])).stdout) as { nftables: { rule?: { handle: number } }[] }).nftables.flatMap((i) => (i.rule ? [i.rule.handle] : []));
+    // Once nft monitor listens: the first apply after it still reads the table, the ones after only the chains.
+    await new Promise((r) => setTimeout(r, 1_500));
+    const reads = [await toggle('ifdown'), await toggle('ifup'), await toggle('ifdown'), await toggle('ifup')];
+    expect(reads.slice(1)).toContainEqual({ table: 0, chains: 1 });
+    const rules = await classify();
+    expect(rules.length).toBeGreaterThan(1);
+    // Someone else deletes a rule from the classify chain, which no state change rewrites.
+    await lab.exec('gw', 'nft', ['delete', 'rule', 'inet', 'nft_mwan', 'classify', 'handle', String(rules[0])]);
+    expect((await classify()).length).toBe(rules.length - 1);
+    // Heard: the next state change reads the whole table back, finds the rule missing and puts it back.
+    expect((await toggle('ifdown')).table).toBeGreaterThan(0);
+    expect((await classify()).length).toBe(rules.length);
+    await toggle('ifup');
+  });
+
   it('a device that disappears and returns: down at once, back in service after good rounds', async () => {
     const d = await start();
     // Moving the device out of the gateway's namespace is, for the gateway, the device disappearing.

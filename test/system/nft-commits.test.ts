@@ -1,0 +1,77 @@
+// Telling the daemon's own nft commits from others' by the pid on nft monitor's generation lines.
+import { describe, expect, it } from 'vitest';
+import type { MonitorListener, MonitorStarter } from '../../src/system/monitor.js';
+import { NftCommits } from '../../src/system/nft-commits.js';
+
+function fakeMonitor() {
+  const m = { listener: undefined as MonitorListener | undefined, listen: () => undefined as void, exit: (_why: string) => undefined as void, starts: 0 };
+  const starter: MonitorStarter = (l) => {
+    m.listener = l;
+    m.starts++;
+    return { ready: new Promise<void>((r) => (m.listen = r)), done: new Promise<string>((r) => (m.exit = r)), kill: () => m.exit('killed') };
+  };
+  return { m, starter };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+const line = (l: MonitorListener | undefined, text: string) => l?.line(text);
+
+describe('NftCommits', () => {
+  it('vouches for nothing and watches nothing before the monitor listens', async () => {
+    const { starter } = fakeMonitor();
+    const c = new NftCommits(starter, () => undefined);
+    c.start();
+    expect(c.mark()).toBeNull();
+    expect(c.unchangedSince(c.mark())).toBe(false);
+    expect(c.watch(123)).toBeNull();
+    c.stop();
+  });
+
+  it("its own commits resolve their watch and leave the mark standing; anyone else's, or lost events, do not", async () => {
+    const { m, starter } = fakeMonitor();
+    const c = new NftCommits(starter, () => undefined);
+    c.start();
+    m.listen();
+    await tick();
+    const mark = c.mark();
+    expect(mark).not.toBeNull();
+    let seen = false;
+    void c.watch(4321)?.then(() => (seen = true));
+    line(m.listener, 'add rule inet nft_mwan policy_balanced goto mark_wan1');
+    await tick();
+    expect(seen).toBe(false);
+    line(m.listener, '# new generation 7 by process 4321 (nft)');
+    await tick();
+    expect(seen).toBe(true);
+    expect(c.unchangedSince(mark)).toBe(true);
+
+    line(m.listener, '# new generation 8 by process 999 (nft)');
+    expect(c.unchangedSince(mark)).toBe(false);
+    const second = c.mark();
+    expect(c.unchangedSince(second)).toBe(true);
+    // A generation line without a process: nobody vouches for it.
+    line(m.listener, '# new generation 9');
+    expect(c.unchangedSince(second)).toBe(false);
+    const third = c.mark();
+    m.listener?.trouble('netlink: Error: No buffer space available');
+    expect(c.unchangedSince(third)).toBe(false);
+    c.stop();
+  });
+
+  it('once the monitor exits, nothing read before is vouched for and commits are not watched', async () => {
+    const { m, starter } = fakeMonitor();
+    const warnings: string[] = [];
+    const c = new NftCommits(starter, (w) => warnings.push(w));
+    c.start();
+    m.listen();
+    await tick();
+    const mark = c.mark();
+    m.exit('1');
+    await tick();
+    expect(c.unchangedSince(mark)).toBe(false);
+    expect(c.mark()).toBeNull();
+    expect(c.watch(5)).toBeNull();
+    expect(warnings).toEqual(['nft monitor exited (1); restarting it']);
+    c.stop();
+  });
+});
