@@ -62,24 +62,24 @@ async function main(): Promise<void> {
 
   if (only.has('dataplane')) {
     say('data plane ...');
-    const { runDataplane } = (await import('./bench/dataplane.js')) as typeof import('./bench/dataplane.js');
+    const { ecmpRatios, runDataplane } = (await import('./bench/dataplane.js')) as typeof import('./bench/dataplane.js');
     await withLab(async (lab) => {
       const net = await buildMultiWan(lab, { wans: 3 });
       const rows = await runDataplane(lab, net, { rounds, seconds: quick ? 3 : 5, ruleCounts: [0, 200, 1000], log: say, bin: BIN });
       results.dataplane = rows;
       const ecmp = rows.find((r) => r.setup === 'ecmp');
       const ratio = (xs: number[], base: number[] | undefined) => (base ? median(xs) / median(base) : NaN);
-      // The same ratio taken round by round (each against the ECMP run of its own round), then the median.
-      const perRound = (xs: number[], base: number[] | undefined) => (base ? median(xs.map((x, i) => x / (base[i] ?? NaN))) : NaN);
+      // Run by run, each against the mean of the ECMP runs just before and after it, then the median.
+      const paired = ecmpRatios(rows);
       tables.push(
         '### Data plane, 3 WANs (medians; ratios to kernel ECMP in the same runs)',
         '',
-        '| setup | user rules | NEW connections/s | vs ECMP (medians) | vs ECMP (median of per-round ratios) | single-stream TCP (Mbit/s) | vs ECMP |',
+        '| setup | user rules | NEW connections/s | vs ECMP (medians) | vs ECMP (median of ratios to the ECMP runs around each run) | single-stream TCP (Mbit/s) | vs ECMP (ratios to the runs around) |',
         '|---|---|---|---|---|---|---|',
         ...rows.map(
-          (r) =>
+          (r, i) =>
             `| ${r.setup} | ${r.setup === 'ecmp' ? '-' : r.rules} | ${fmt(median(r.newConnPps), 0)} | ${fmt(ratio(r.newConnPps, ecmp?.newConnPps), 3)} | ` +
-            `${fmt(perRound(r.newConnPps, ecmp?.newConnPps), 3)} | ${fmt(median(r.throughputMbps), 0)} | ${fmt(ratio(r.throughputMbps, ecmp?.throughputMbps), 3)} |`,
+            `${fmt(median(paired[i]?.newConnPps ?? []), 3)} | ${fmt(median(r.throughputMbps), 0)} | ${fmt(median(paired[i]?.throughputMbps ?? []), 3)} |`,
         ),
         '',
       );

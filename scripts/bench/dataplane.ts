@@ -7,8 +7,9 @@
 // Setups: 'ecmp' (a multipath default route plus masquerade: the floor, no policy at all), 'mwan3-iptables'
 // (mwan3's iptables structure, see mwan3-iptables.ts) and 'nft-mwan' (bin/nft-mwan apply), the last two
 // with N user rules before the default rule. Rounds are interleaved: in round r every setup and rule count
-// runs once, in an order rotated by r, so drift of the machine hits all of them alike; every row is read
-// as a ratio to the ECMP run of the same round.
+// runs once, in an order rotated by r, with an ECMP run before and after each, so every run is read as a
+// ratio to the mean of the two ECMP runs around it, a dozen seconds apart: the machine's drift over the
+// minutes a round takes mostly cancels.
 //
 // Everything runs inside the lab's namespaces (trafgen never touches host IRQ affinity or socket memory:
 // --notouch-irq, --no-sock-mem). Every load run is bounded in packets (trafgen --num) and in time.
@@ -58,12 +59,15 @@ export interface DataplaneRow {
   /** One per round. */
   newConnPps: number[];
   throughputMbps: number[];
+  /** Per round, the mean of the ECMP runs just before and just after this row's run (ECMP's own: its round's median). */
+  ecmpNewConnPps: number[];
+  ecmpThroughputMbps: number[];
 }
 
 export interface RatioRow {
   setup: DataplaneSetup;
   rules: number;
-  /** Per round: this row's value over the ECMP row's of the same round. */
+  /** Per round: this row's value over the ECMP runs around it. */
   newConnPps: number[];
   throughputMbps: number[];
 }
@@ -94,16 +98,14 @@ export const median = (xs: readonly number[]): number => {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 };
 
-/** Every row as per-round ratios to the ECMP row of the same round (ECMP itself: all 1). */
+/** Every row as per-round ratios to the ECMP runs just before and after it (ECMP itself: all 1). */
 export function ecmpRatios(rows: readonly DataplaneRow[]): RatioRow[] {
-  const base = rows.find((r) => r.setup === 'ecmp');
-  if (!base) throw new Error('no ecmp row to divide by');
   const div = (xs: number[], bs: number[]) => xs.map((x, i) => x / (bs[i] ?? Number.NaN));
   return rows.map((r) => ({
     setup: r.setup,
     rules: r.rules,
-    newConnPps: div(r.newConnPps, base.newConnPps),
-    throughputMbps: div(r.throughputMbps, base.throughputMbps),
+    newConnPps: div(r.newConnPps, r.ecmpNewConnPps),
+    throughputMbps: div(r.throughputMbps, r.ecmpThroughputMbps),
   }));
 }
 
@@ -419,6 +421,42 @@ async function burstSize(ctx: Pick<Context, 'lab' | 'o'>): Promise<{ burst: numb
   return { burst: Math.max(1_000, Math.min(wanted, Math.floor(ctMax * CONNTRACK_SHARE))), ctMax };
 }
 
+interface Measured {
+  pps: number;
+  mbps: number;
+}
+
+/** Installs a setup, checks that it forwards, measures it and removes it (on failure too). */
+async function runJob(ctx: Context, job: Job): Promise<Measured> {
+  const { o } = ctx;
+  const undo: Undo[] = [];
+  let pps: PpsResult;
+  let mbps: number;
+  let peers: string;
+  const t0 = performance.now();
+  try {
+    await install(ctx, job, undo);
+    const applyMs = performance.now() - t0;
+    peers = await checkForwarding(ctx, job);
+    pps = await measureNewConnections(ctx);
+    mbps = await measureThroughput(ctx);
+    o.log(
+      `  ${label(job).padEnd(26)} ${(pps.pps / 1000).toFixed(1).padStart(7)} kSYN/s ` +
+        `(${pps.bursts} bursts, ${pps.delivered}/${pps.sent} delivered in ${pps.sendSeconds.toFixed(2)} s, WAN shares % ${pps.shares}` +
+        `${pps.spoofed ? `, ${pps.spoofed} NOT MASQUERADED` : ''})  ` +
+        `${mbps.toFixed(0).padStart(6)} Mbit/s   install ${applyMs.toFixed(0)} ms, check ${peers}`,
+    );
+  } catch (error) {
+    // The measurement's failure is the news; a teardown failure on top of it is only appended.
+    await teardown(ctx, job, undo).catch((e: unknown) => {
+      if (error instanceof Error) error.message += `\n(teardown also failed: ${e instanceof Error ? e.message : String(e)})`;
+    });
+    throw error;
+  }
+  await teardown(ctx, job, undo);
+  return { pps: pps.pps, mbps };
+}
+
 export async function runDataplane(lab: Lab, net: MultiWan, o: DataplaneOptions): Promise<DataplaneRow[]> {
   if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error(`rounds must be a positive whole number, got ${o.rounds}`);
   if (!(o.seconds > 0) || o.seconds > 600) throw new Error(`seconds must be in (0, 600], got ${o.seconds}`);
@@ -460,43 +498,36 @@ export async function runDataplane(lab: Lab, net: MultiWan, o: DataplaneOptions)
         { setup: 'nft-mwan', rules },
       ]),
     ];
-    const rows: DataplaneRow[] = jobs.map((j) => ({ setup: j.setup, rules: j.rules, newConnPps: [], throughputMbps: [] }));
+    const rows: DataplaneRow[] = jobs.map((j) => ({ setup: j.setup, rules: j.rules, newConnPps: [], throughputMbps: [], ecmpNewConnPps: [], ecmpThroughputMbps: [] }));
     const rowOf = (j: Job) => rows.find((r) => r.setup === j.setup && r.rules === j.rules) as DataplaneRow;
+    const ecmp = jobs[0] as Job;
+    const others = jobs.slice(1);
 
     for (let round = 0; round < o.rounds; round++) {
-      const shift = round % jobs.length;
-      const order = [...jobs.slice(shift), ...jobs.slice(0, shift)];
-      o.log(`round ${round + 1}/${o.rounds}: ${order.map(label).join(', ')}`);
+      // ECMP before and after every other setup: each is read against the two ECMP runs around it, a
+      // dozen seconds apart, not against one run minutes away, so the machine's drift mostly cancels.
+      const shift = round % others.length;
+      const order = [...others.slice(shift), ...others.slice(0, shift)];
+      o.log(`round ${round + 1}/${o.rounds}: ${order.map(label).join(', ')}, each between two ecmp runs`);
+      const ecmpRuns: Measured[] = [await runJob(ctx, ecmp)];
       for (const job of order) {
-        const undo: Undo[] = [];
-        let pps: PpsResult;
-        let mbps: number;
-        let peers: string;
-        const t0 = performance.now();
-        try {
-          await install(ctx, job, undo);
-          const applyMs = performance.now() - t0;
-          peers = await checkForwarding(ctx, job);
-          pps = await measureNewConnections(ctx);
-          mbps = await measureThroughput(ctx);
-          o.log(
-            `  ${label(job).padEnd(26)} ${(pps.pps / 1000).toFixed(1).padStart(7)} kSYN/s ` +
-              `(${pps.bursts} bursts, ${pps.delivered}/${pps.sent} delivered in ${pps.sendSeconds.toFixed(2)} s, WAN shares % ${pps.shares}` +
-              `${pps.spoofed ? `, ${pps.spoofed} NOT MASQUERADED` : ''})  ` +
-              `${mbps.toFixed(0).padStart(6)} Mbit/s   install ${applyMs.toFixed(0)} ms, check ${peers}`,
-          );
-        } catch (error) {
-          // The measurement's failure is the news; a teardown failure on top of it is only appended.
-          await teardown(ctx, job, undo).catch((e: unknown) => {
-            if (error instanceof Error) error.message += `\n(teardown also failed: ${e instanceof Error ? e.message : String(e)})`;
-          });
-          throw error;
-        }
-        await teardown(ctx, job, undo);
+        const m = await runJob(ctx, job);
+        const after = await runJob(ctx, ecmp);
+        const before = ecmpRuns.at(-1) as Measured;
+        ecmpRuns.push(after);
         const row = rowOf(job);
-        row.newConnPps.push(pps.pps);
-        row.throughputMbps.push(mbps);
+        row.newConnPps.push(m.pps);
+        row.throughputMbps.push(m.mbps);
+        row.ecmpNewConnPps.push((before.pps + after.pps) / 2);
+        row.ecmpThroughputMbps.push((before.mbps + after.mbps) / 2);
       }
+      const base = rowOf(ecmp);
+      const pps = median(ecmpRuns.map((r) => r.pps));
+      const mbps = median(ecmpRuns.map((r) => r.mbps));
+      base.newConnPps.push(pps);
+      base.throughputMbps.push(mbps);
+      base.ecmpNewConnPps.push(pps);
+      base.ecmpThroughputMbps.push(mbps);
     }
     return rows;
   } finally {
