@@ -88,6 +88,7 @@ function fakeSystem() {
     carrier: { wan1: true, wan2: true } as Record<Wan, boolean>,
     /** Chains listed one by one, and whether an nft transaction was still running (not yet exited) then. */
     chainLists: [] as { chain: string; duringTransaction: boolean }[],
+    chainListFails: false,
     /** Told each commit, as the kernel tells `nft monitor`. */
     onCommit: (_pid: number) => undefined as void,
   };
@@ -135,7 +136,8 @@ function fakeSystem() {
     if (chain !== undefined) {
       state.chainLists.push({ chain, duringTransaction: transactions > 0 });
       const items = (state.listing ?? []).filter((i) => (i.chain as Obj | undefined)?.name === chain || (i.rule as Obj | undefined)?.chain === chain);
-      return items.length === 0 ? { stdout: '', stderr: 'No such file or directory\n', exitCode: 1 } : ok(JSON.stringify({ nftables: items }));
+      const missing = items.length === 0 || state.chainListFails;
+      return missing ? { stdout: '', stderr: 'No such file or directory\n', exitCode: 1 } : ok(JSON.stringify({ nftables: items }));
     }
     if (cmd === 'nft -j list tables') return ok(JSON.stringify({ nftables: state.listing ? [{ table: { family: 'inet', name: 'nft_mwan' } }] : [] }));
     if (file === 'conntrack') {
@@ -406,6 +408,21 @@ describe('state changes planned against the table the last apply verified', () =
   });
   if (!v.ok) throw new Error(JSON.stringify(v.issues));
   const config = v.config;
+
+  it('vouched for, an incremental apply lists only the chains it rewrote; one that cannot be listed makes it read the table', async () => {
+    const sys = fakeSystem();
+    const first = await apply(sys.run, config, quiet);
+    const off = await apply(sys.run, config, quiet, { wan2: 'offline' }, { known: first.listing, knownIsCurrent: true });
+    expect(sys.state.lists).toBe(2);
+    expect(sys.state.chainLists.map((c) => c.chain)).toEqual(['policy_balanced']);
+    // What it returns is the table as it now stands, the rewritten chain taken from the fresh listing.
+    expect(off.listing).toEqual(expect.arrayContaining(sys.state.listing ?? []));
+    expect(off.listing).toHaveLength((sys.state.listing ?? []).length);
+    // A chain nft cannot list: the whole table is read back instead.
+    sys.state.chainListFails = true;
+    await apply(sys.run, config, quiet, {}, { known: off.listing, knownIsCurrent: true });
+    expect(sys.state.lists).toBe(3);
+  });
 
   it('lists the table only to verify, and a table changed behind its back is caught, rolled back and read afresh next time', async () => {
     const sys = fakeSystem();
