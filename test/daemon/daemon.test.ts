@@ -216,7 +216,15 @@ async function start(o: { globals?: Obj; monitor?: MonitorStarter; nftMonitor?: 
   });
   await Promise.race([d.start(), late]).finally(() => clearTimeout(timer));
   const stateOf = (name: Wan) => d.snapshot().interfaces[name]?.state;
-  return { d, sys, answers, lines, stateOf };
+  const applied = () => lines.filter((l) => l.startsWith('info: states applied in')).length;
+  /** wan2's probes answer (or not); resolves once its state has followed and that apply is complete. */
+  const setWan2 = async (up: boolean) => {
+    const before = applied();
+    answers.wan2 = up;
+    await until(`wan2 ${up ? 'online' : 'offline'}`, () => stateOf('wan2') === (up ? 'online' : 'offline'));
+    await until('its apply, complete', () => applied() > before);
+  };
+  return { d, sys, answers, lines, stateOf, setWan2 };
 }
 
 describe('a state change: the new rules first, then the flush', () => {
@@ -286,16 +294,9 @@ describe('the ip state between applies: read again only once ip monitor has repo
       report = () => listener.line('3: wan9: <BROADCAST> mtu 1500');
       return { ready: new Promise<void>((r) => (listening = r)), done: new Promise<string>((r) => (exit = r)), kill: () => exit('killed') };
     };
-    const { sys, answers, lines, stateOf } = await start({ monitor });
+    const { sys, setWan2: change } = await start({ monitor });
     expect(sys.state.ipReads).toBe(1);
     listening();
-    const applied = () => lines.filter((l) => l.startsWith('info: states applied in')).length;
-    const change = async (wan2: boolean) => {
-      const before = applied();
-      answers.wan2 = wan2;
-      await until(`wan2 ${wan2 ? 'online' : 'offline'}`, () => stateOf('wan2') === (wan2 ? 'online' : 'offline'));
-      await until('its apply, complete', () => applied() > before);
-    };
     // The first read was made before the monitor listened: not trusted.
     await change(false);
     expect(sys.state.ipReads).toBe(2);
@@ -323,17 +324,10 @@ describe('the table between applies: only the chains rewritten are read back whi
       listener = l;
       return { ready: new Promise<void>((r) => (listening = r)), done: new Promise<string>(() => undefined), kill: () => undefined };
     };
-    const { sys, answers, lines, stateOf } = await start({ nftMonitor });
+    const { sys, setWan2: change } = await start({ nftMonitor });
     let generation = 10;
     sys.state.onCommit = (pid) => listener?.line(`# new generation ${generation++} by process ${pid} (nft)`);
     const classify = () => (sys.state.listing ?? []).filter((i) => (i.rule as Obj | undefined)?.chain === 'classify').length;
-    const applied = () => lines.filter((l) => l.startsWith('info: states applied in')).length;
-    const change = async (wan2: boolean) => {
-      const before = applied();
-      answers.wan2 = wan2;
-      await until(`wan2 ${wan2 ? 'online' : 'offline'}`, () => stateOf('wan2') === (wan2 ? 'online' : 'offline'));
-      await until('its apply, verified', () => applied() > before);
-    };
     expect(sys.state.lists).toBe(2);
     // Not listening yet: the whole table is read back.
     await change(false);

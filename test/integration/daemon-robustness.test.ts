@@ -82,6 +82,18 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     await d.waitFor('wan2', 'online');
     return d;
   };
+  type Daemon = Awaited<ReturnType<typeof start>>;
+
+  /** Takes wan2 out (ifdown) or puts it back (ifup) and waits for the apply; returns the daemon's log lines of it. */
+  const toggle = async (d: Daemon, verb: 'ifdown' | 'ifup') => {
+    const applied = () => d.log().filter((l) => l.includes('states applied in')).length;
+    const before = applied();
+    const from = d.log().length;
+    expect((await cli(lab, 'gw', verb, 'wan2', '--state-dir', d.stateDir)).exitCode).toBe(0);
+    await d.waitFor('wan2', verb === 'ifdown' ? 'offline' : 'online', 5_000);
+    await lab.waitFor(() => applied() > before, { timeoutMs: 5_000, what: `the apply after ${verb}` });
+    return d.log().slice(from);
+  };
 
   beforeAll(async () => {
     net = await buildMultiWan(lab, { wans: 2 });
@@ -165,18 +177,10 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
   it('the ip state is read again only after ip monitor reports a change: an ip rule deleted behind its back is restored', async () => {
     const d = await start();
     const owned = async () => (JSON.parse((await lab.ip('gw', ['-j', 'rule', 'show'])).stdout) as { priority: number; protocol?: unknown }[]).filter((r) => String(r.protocol) === '77');
-    const applied = () => d.log().filter((l) => l.includes('states applied in')).length;
-    const toggle = async (verb: 'ifdown' | 'ifup') => {
-      const before = applied();
-      const from = d.log().length;
-      expect((await cli(lab, 'gw', verb, 'wan2', '--state-dir', d.stateDir)).exitCode).toBe(0);
-      await d.waitFor('wan2', verb === 'ifdown' ? 'offline' : 'online', 5_000);
-      await lab.waitFor(() => applied() > before, { timeoutMs: 5_000, what: `the apply after ${verb}` });
-      return d.log().slice(from).filter((l) => l.includes('run: ip -j -4 -batch -')).length;
-    };
+    const toggleReads = async (verb: 'ifdown' | 'ifup') => (await toggle(d, verb)).filter((l) => l.includes('run: ip -j -4 -batch -')).length;
     // Once ip monitor listens and the links have settled, state changes reuse what the last apply read.
     await new Promise((r) => setTimeout(r, 1_500));
-    const reads = [await toggle('ifdown'), await toggle('ifup'), await toggle('ifdown'), await toggle('ifup')];
+    const reads = [await toggleReads('ifdown'), await toggleReads('ifup'), await toggleReads('ifdown'), await toggleReads('ifup')];
     expect(reads.slice(1)).toContain(0);
     const rules = await owned();
     expect(rules.length).toBeGreaterThan(2);
@@ -184,27 +188,21 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     await lab.ip('gw', ['rule', 'del', 'priority', String(gone.priority)]);
     expect((await owned()).length).toBe(rules.length - 1);
     // The deletion was heard: the next state change reads the rules and puts the missing one back.
-    expect(await toggle('ifdown')).toBeGreaterThan(0);
+    expect(await toggleReads('ifdown')).toBeGreaterThan(0);
     expect((await owned()).length).toBe(rules.length);
-    await toggle('ifup');
+    await toggleReads('ifup');
   });
 
   it('nft monitor: a state change reads back only the chains it rewrote; a rule someone else deletes is restored at the next one', async () => {
     const d = await start();
-    const applied = () => d.log().filter((l) => l.includes('states applied in')).length;
-    const toggle = async (verb: 'ifdown' | 'ifup') => {
-      const before = applied();
-      const from = d.log().length;
-      expect((await cli(lab, 'gw', verb, 'wan2', '--state-dir', d.stateDir)).exitCode).toBe(0);
-      await d.waitFor('wan2', verb === 'ifdown' ? 'offline' : 'online', 5_000);
-      await lab.waitFor(() => applied() > before, { timeoutMs: 5_000, what: `the apply after ${verb}` });
-      const runs = d.log().slice(from);
+    const toggleReads = async (verb: 'ifdown' | 'ifup') => {
+      const runs = await toggle(d, verb);
       return { table: runs.filter((l) => l.includes('run: nft -j list table inet nft_mwan')).length, chains: runs.filter((l) => l.includes('run: nft -j list chain inet nft_mwan')).length };
     };
     const classify = async () => (JSON.parse((await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'classify'])).stdout) as { nftables: { rule?: { handle: number } }[] }).nftables.flatMap((i) => (i.rule ? [i.rule.handle] : []));
     // Once nft monitor listens: the first apply after it still reads the table, the ones after only the chains.
     await new Promise((r) => setTimeout(r, 1_500));
-    const reads = [await toggle('ifdown'), await toggle('ifup'), await toggle('ifdown'), await toggle('ifup')];
+    const reads = [await toggleReads('ifdown'), await toggleReads('ifup'), await toggleReads('ifdown'), await toggleReads('ifup')];
     expect(reads.slice(1)).toContainEqual({ table: 0, chains: 1 });
     const rules = await classify();
     expect(rules.length).toBeGreaterThan(1);
@@ -212,9 +210,9 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     await lab.exec('gw', 'nft', ['delete', 'rule', 'inet', 'nft_mwan', 'classify', 'handle', String(rules[0])]);
     expect((await classify()).length).toBe(rules.length - 1);
     // Heard: the next state change reads the whole table back, finds the rule missing and puts it back.
-    expect((await toggle('ifdown')).table).toBeGreaterThan(0);
+    expect((await toggleReads('ifdown')).table).toBeGreaterThan(0);
     expect((await classify()).length).toBe(rules.length);
-    await toggle('ifup');
+    await toggleReads('ifup');
   });
 
   it('a device that disappears and returns: down at once, back in service after good rounds', async () => {
