@@ -235,6 +235,14 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const lab of liveLabs) lab.teardownSync();
   });
+  // Killed by a signal, a process skips its exit handlers: Ctrl-C on a benchmark left its namespaces.
+  // Exiting as the signal would, through them, removes them.
+  for (const [signal, n] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`${signal}: removing the lab's namespaces\n`);
+      process.exit(128 + n);
+    });
+  }
 }
 
 /** Namespaces as `ip netns list` names them (it prints "name (id: N)"). */
