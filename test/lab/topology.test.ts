@@ -1,5 +1,6 @@
 // The namespace lab on its own, without nft-mwan: paths through each ISP, ISP anti-spoofing, upstream cuts, and clean teardown.
 import { describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { endpoint, runTcpClient, startTcpHold, startTcpServer } from '../../lab/agents.js';
 import { Lab, listNamespaces, newPrefix, withLab } from '../../lab/netns.js';
 import { buildMultiWan, LAB_NET, type MultiWan, type WanIndex } from '../../lab/topology.js';
@@ -182,6 +183,27 @@ describeLab('lab teardown', () => {
       expect(await stubborn.kill(200)).toEqual({ exitCode: null, signal: 'SIGKILL' });
     }),
   );
+
+  it.each(['SIGINT', 'SIGTERM'] as const)('removes its namespaces when the process running it gets %s', async (signal) => {
+    // A separate process (a benchmark, say) holding a lab; the built lab module, as the scripts use it.
+    const netns = new URL('../../dist/lab/netns.js', import.meta.url).href;
+    const script = `const { Lab } = await import(${JSON.stringify(netns)}); const lab = new Lab(); await lab.addNamespace('held'); console.log(lab.nsName('held')); setInterval(() => {}, 1000);`;
+    const child = execa(process.execPath, ['--input-type=module', '-e', script], { reject: false, buffer: { stdout: false } });
+    const name = await new Promise<string>((resolve, reject) => {
+      child.stdout?.once('data', (d: Buffer) => resolve(String(d).trim()));
+      void child.then((r) => reject(new Error(`the lab process ended first: ${r.stderr}`)));
+    });
+    try {
+      expect(listNamespaces()).toContain(name);
+      child.kill(signal);
+      const r = await child;
+      expect(r.exitCode).toBe(128 + (signal === 'SIGINT' ? 2 : 15));
+      expect(listNamespaces()).not.toContain(name);
+    } finally {
+      child.kill('SIGKILL');
+      if (listNamespaces().includes(name)) await execa('ip', ['netns', 'del', name], { reject: false });
+    }
+  });
 
   it('refuses to run anything in a namespace that is not its own', async () => {
     const lab = new Lab();
