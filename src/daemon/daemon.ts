@@ -129,7 +129,7 @@ export class Daemon {
     this.prober = o.prober ?? runRound;
     const warn = (m: string) => o.log.warn(m);
     // Every line ip monitor prints is a change; each makes the links be read again.
-    this.ipChanges = o.monitor === false ? null : new ChangeMonitor('ip monitor', o.monitor ?? ipMonitor, warn, () => true, () => this.queueLinkRead());
+    this.ipChanges = o.monitor === false ? null : new ChangeMonitor('ip monitor', o.monitor ?? ipMonitor, warn, () => this.queueLinkRead());
     this.nftCommits = o.nftMonitor === false ? null : new NftCommits(o.nftMonitor ?? nftMonitor, warn);
     this.stopped = new Promise((r) => (this.resolveStopped = r));
   }

@@ -56,10 +56,13 @@ export class ChangeMonitor {
     private readonly name: string,
     private readonly starter: MonitorStarter,
     private readonly warn: (m: string) => void,
-    /** Whether a line reports a change (the rest, e.g. nft's own commits, are not). */
-    private readonly isChange: (line: string) => boolean,
     private readonly onChange: () => void = () => undefined,
   ) {}
+
+  /** Whether a line reports a change: every line, unless a monitor knows some are not (nft's own commits). */
+  protected isChange(_line: string): boolean {
+    return true;
+  }
 
   start(): void {
     if (this.stopped) return;

@@ -5,41 +5,23 @@ import type { CommitWatch } from './nft.js';
 /** Own transactions whose commit may still be reported; an older one reported late only costs a full read. */
 const OWN_KEPT = 64;
 
-export class NftCommits {
+/** `nft monitor` counting only other processes' commits as changes. */
+export class NftCommits extends ChangeMonitor {
   private readonly own = new Map<number, () => void>();
-  private readonly changes: ChangeMonitor;
 
   constructor(starter: MonitorStarter, warn: (m: string) => void) {
-    this.changes = new ChangeMonitor('nft monitor', starter, warn, (line) => this.othersCommit(line));
-  }
-
-  start(): void {
-    this.changes.start();
-  }
-
-  stop(): void {
-    this.changes.stop();
-  }
-
-  /** Now, to compare with later; null when the monitor is not listening. */
-  mark(): number | null {
-    return this.changes.mark();
-  }
-
-  /** Nobody but this process has committed since `mark`, and the monitor has listened all along. */
-  unchangedSince(mark: number | null): boolean {
-    return this.changes.unchangedSince(mark);
+    super('nft monitor', starter, warn);
   }
 
   /** For apply: the commit of nft process `pid`, once the monitor reports it. */
   readonly watch: CommitWatch = (pid) => {
-    if (!this.changes.hears) return null;
+    if (!this.hears) return null;
     if (this.own.size >= OWN_KEPT) this.own.delete(this.own.keys().next().value as number);
     return new Promise<void>((resolve) => this.own.set(pid, resolve));
   };
 
   /** A generation line not of one of this process's own transactions (event lines come before it). */
-  private othersCommit(line: string): boolean {
+  protected override isChange(line: string): boolean {
     if (!line.startsWith('# new generation')) return false;
     const pid = Number(/ by process (\d+)/.exec(line)?.[1] ?? Number.NaN);
     const seen = this.own.get(pid);
