@@ -62,7 +62,8 @@ async function main(): Promise<void> {
 
   if (only.has('dataplane')) {
     say('data plane ...');
-    const { ecmpRatios, runDataplane } = (await import('./bench/dataplane.js')) as typeof import('./bench/dataplane.js');
+    const { costSummaries, ecmpRatios, runDataplane } = (await import('./bench/dataplane.js')) as typeof import('./bench/dataplane.js');
+    const { PART_LABELS, PROFILE_PARTS } = (await import('./bench/profile.js')) as typeof import('./bench/profile.js');
     await withLab(async (lab) => {
       const net = await buildMultiWan(lab, { wans: 3 });
       const rows = await runDataplane(lab, net, { rounds, seconds: quick ? 3 : 5, ruleCounts: [0, 200, 1000], log: say, bin: BIN });
@@ -83,6 +84,22 @@ async function main(): Promise<void> {
         ),
         '',
       );
+      const costs = costSummaries(rows);
+      if (costs.length) {
+        const signed = (x: number) => `${x >= 0 ? '+' : ''}${fmt(x, 2)}`;
+        tables.push(
+          '#### Where the time goes: CPU per NEW-connection packet under `perf record -e cpu-clock` (one extra burst per run; medians)',
+          '',
+          `| setup | user rules | CPU per packet (µs) | vs ECMP | extra over ECMP (µs) | ${PROFILE_PARTS.map((p) => PART_LABELS[p]).join(' | ')} |`,
+          `|---|---|---|---|---|${PROFILE_PARTS.map(() => '---').join('|')}|`,
+          ...costs.map(
+            (c) =>
+              `| ${c.setup} | ${c.setup === 'ecmp' ? '-' : c.rules} | ${fmt(c.totalUs, 2)} | ${fmt(c.vsEcmp, 3)} | ${c.setup === 'ecmp' ? '-' : signed(c.extraTotalUs)} | ` +
+              `${PROFILE_PARTS.map((p) => (c.setup === 'ecmp' ? '-' : signed(c.extraUs[p]))).join(' | ')} |`,
+          ),
+          '',
+        );
+      }
     });
   }
 

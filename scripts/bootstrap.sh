@@ -17,6 +17,12 @@ if [ "$(node_major)" -lt 20 ]; then packages+=(nodejs npm); fi
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+# perf, for the data-plane benchmark's CPU-per-packet breakdown only: Debian calls it linux-perf
+# (Ubuntu: linux-tools-$(uname -r)); without it the benchmark says so and skips the breakdown.
+if ! command -v perf >/dev/null; then
+  apt-get install -y -qq --no-install-recommends linux-perf >/dev/null 2>&1 ||
+    echo "bootstrap: no linux-perf package here; npm run bench will skip its CPU-per-packet breakdown" >&2
+fi
 
 if [ "$(node_major)" -lt 20 ]; then
   echo "bootstrap: nft-mwan needs Node.js >= 20, this distribution ships $(node --version 2>/dev/null || echo none)." >&2

@@ -27,7 +27,13 @@
 // The absolute rate therefore includes fixed costs (generator, ISP, server) common to every setup: the
 // ratios understate the gateway's own differences, never overstate them.
 //
-//   node dist/scripts/bench/dataplane.js [--rounds 3] [--seconds 5] [--rules 0,200,1000] [--burst 60000] [--json FILE]
+// Where perf is installed, every run also records one extra burst under `perf record -e cpu-clock`
+// (profile.ts), not timed: CPU per packet split into the parts of the path (filter chains, ip rules,
+// NAT, conntrack, routing, the rest), each read against the ECMP runs around it as the rates are.
+// The rates say how far apart two setups are; the profile says where the difference is spent, with far
+// less noise, because it counts one setup's own work instead of timing a machine shared with others.
+//
+//   node dist/scripts/bench/dataplane.js [--rounds 3] [--seconds 5] [--rules 0,200,1000] [--burst 60000] [--no-profile] [--json FILE]
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +43,7 @@ import { endpoint, runTcpClient, startTcpServer } from '../../lab/agents.js';
 import { type BackgroundProcess, type Lab, withLab } from '../../lab/netns.js';
 import { buildMultiWan, LAB_NET, type MultiWan, type WanIndex } from '../../lab/topology.js';
 import { mwan3Ruleset, pinAddress, PIN_LIMIT, type Mwan3Route } from './mwan3-iptables.js';
+import { countProfile, packetCost, PROFILE_PARTS, type PacketCost } from './profile.js';
 
 export type DataplaneSetup = 'ecmp' | 'mark-floor' | 'mwan3-iptables' | 'nft-mwan';
 
@@ -51,6 +58,8 @@ export interface DataplaneOptions {
   bin: string;
   /** SYNs per burst (default 60000; never more than half of nf_conntrack_max). */
   burstPackets?: number;
+  /** Profile one extra burst per run with perf: 'auto' (default) when perf works, false never, true or fail. */
+  profile?: boolean | 'auto';
 }
 
 export interface DataplaneRow {
@@ -62,6 +71,10 @@ export interface DataplaneRow {
   /** Per round, the mean of the ECMP runs just before and just after this row's run (ECMP's own: its round's median). */
   ecmpNewConnPps: number[];
   ecmpThroughputMbps: number[];
+  /** Per round, CPU per packet by part from the profiled burst (absent without perf). ECMP's own: the mean of its round's runs. */
+  cost?: PacketCost[];
+  /** Per round, the mean of the ECMP runs' costs just before and after this row's run. */
+  ecmpCost?: PacketCost[];
 }
 
 export interface RatioRow {
@@ -109,6 +122,39 @@ export function ecmpRatios(rows: readonly DataplaneRow[]): RatioRow[] {
   }));
 }
 
+export interface CostSummary {
+  setup: DataplaneSetup;
+  rules: number;
+  /** Median CPU per packet under perf (µs). */
+  totalUs: number;
+  /** Median over rounds of this row's total over the ECMP runs' around it. */
+  vsEcmp: number;
+  /** Median over rounds of the difference to the ECMP runs around it, per part and in all (µs). */
+  extraUs: Record<(typeof PROFILE_PARTS)[number], number>;
+  extraTotalUs: number;
+}
+
+/** The profiled rows, each part as the median difference to the ECMP runs around each run. */
+export function costSummaries(rows: readonly DataplaneRow[]): CostSummary[] {
+  return rows.flatMap((r): CostSummary[] => {
+    const cost = r.cost;
+    const base = r.ecmpCost;
+    if (!cost?.length || !base || base.length !== cost.length) return [];
+    const at = (i: number) => base[i] as PacketCost;
+    const extraUs = Object.fromEntries(PROFILE_PARTS.map((p) => [p, median(cost.map((c, i) => c.us[p] - at(i).us[p]))])) as CostSummary['extraUs'];
+    return [
+      {
+        setup: r.setup,
+        rules: r.rules,
+        totalUs: median(cost.map((c) => c.totalUs)),
+        vsEcmp: median(cost.map((c, i) => c.totalUs / at(i).totalUs)),
+        extraUs,
+        extraTotalUs: median(cost.map((c, i) => c.totalUs - at(i).totalUs)),
+      },
+    ];
+  });
+}
+
 /** nft-mwan's config for the benchmark: every WAN balanced, N /32 pins to wan1, then the default rule. */
 export function nftMwanConfig(wans: readonly WanIndex[], rules: number): unknown {
   const interfaces = Object.fromEntries(wans.map((k) => [`wan${k}`, { device: LAB_NET.wan[k].dev, gateway: 'auto', id: k }]));
@@ -132,6 +178,8 @@ interface Context {
   burst: number;
   /** The gateway's ruleset, ip rules and routes before any setup: every teardown must bring them back. */
   baseline: string;
+  /** Profile each run (perf was found working). */
+  profile: boolean;
 }
 
 interface Job {
@@ -301,16 +349,18 @@ async function synCounter(lab: Lab): Promise<number> {
 export interface TrafgenRun {
   sent: number;
   seconds: number;
+  /** The CPUs its processes ran on. */
+  cpus: number[];
 }
 
 /** trafgen's summary: "N packets outgoing" and per CPU "S sec, U usec on CPUn (N packets)". */
 export function parseTrafgen(stdout: string): TrafgenRun {
   const sent = /(\d+) packets outgoing/.exec(stdout);
-  const cpus = [...stdout.matchAll(/(\d+) sec,? (\d+) usec on CPU\d+/g)];
+  const cpus = [...stdout.matchAll(/(\d+) sec,? (\d+) usec on CPU(\d+)/g)];
   if (!sent || cpus.length === 0) throw new Error(`trafgen printed no summary:\n${stdout}`);
   // One process per CPU, in parallel: the run lasts as long as the slowest.
   const seconds = Math.max(...cpus.map((m) => Number(m[1]) + Number(m[2]) / 1e6));
-  return { sent: Number(sent[1]), seconds };
+  return { sent: Number(sent[1]), seconds, cpus: cpus.map((m) => Number(m[3])) };
 }
 
 interface PpsResult {
@@ -323,11 +373,70 @@ interface PpsResult {
   shares: string;
   /** Packets the ISPs dropped because their source was not the gateway's WAN address (not masqueraded). */
   spoofed: number;
+  /** CPU per packet by part, from one more burst under perf (after the timed ones, with profiling on). */
+  cost?: PacketCost;
 }
 
 async function ispTotals(net: MultiWan): Promise<{ passed: number[]; spoofed: number }> {
   const counters = await Promise.all(net.wans.map((k) => net.ispCounters(k)));
   return { passed: counters.map((c) => c.passed.packets), spoofed: counters.reduce((s, c) => s + c.spoofed.packets, 0) };
+}
+
+/** One burst of SYNs from lan, on one CPU. */
+async function synBurst(ctx: Context, timeoutMs: number): Promise<TrafgenRun> {
+  const r = await ctx.lab.exec(
+    'lan',
+    'trafgen',
+    ['--in', ctx.trafgenConfig, '--out', LAB_NET.lan.dev, '--cpus', '1', '--num', String(ctx.burst), '--no-sock-mem', '--notouch-irq'],
+    { timeoutMs },
+  );
+  return parseTrafgen(r.stdout);
+}
+
+/** perf's sampling rate: a sample every 200 µs of CPU, some 5,000 per burst. */
+const PROFILE_HZ = 4999;
+
+/** Does `perf record -e cpu-clock` work here (installed, allowed)? */
+async function perfWorks(lab: Lab, dir: string): Promise<string | null> {
+  const file = join(dir, 'probe.perf');
+  const r = await lab.exec('gw', 'perf', ['record', '-q', '-e', 'cpu-clock', '-a', '-o', file, '--', 'sleep', '0.05'], { reject: false, timeoutMs: 30_000 });
+  rmSync(file, { force: true });
+  return r.exitCode === 0 ? null : `perf record failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}`;
+}
+
+/** One extra, untimed burst under perf: CPU per delivered packet, by part of the path. */
+async function profileBurst(ctx: Context): Promise<PacketCost> {
+  const { lab } = ctx;
+  const file = join(ctx.dir, 'burst.perf');
+  await flushConntrack(lab);
+  const before = await synCounter(lab);
+  const perf = lab.spawn('gw', 'perf', ['record', '-q', '-e', 'cpu-clock', '-F', String(PROFILE_HZ), '-a', '-g', '-o', file]);
+  let run: TrafgenRun;
+  try {
+    // perf prints nothing when it starts; give it time to open its events on every CPU.
+    await sleep(300);
+    if (!perf.running) throw new Error(`perf record exited at start: ${perf.stderr()}`);
+    run = await synBurst(ctx, 60_000);
+    await sleep(20);
+  } finally {
+    perf.signal('SIGINT');
+    await Promise.race([perf.exited, sleep(10_000)]);
+    await perf.kill();
+  }
+  const delivered = (await synCounter(lab)) - before;
+  const script = await lab.exec('gw', 'perf', ['script', '-i', file, '-F', 'comm,cpu,ip,sym'], { timeoutMs: 120_000 });
+  rmSync(file, { force: true });
+  const cpu = run.cpus[0];
+  if (cpu === undefined || run.cpus.length !== 1) throw new Error(`profiled trafgen ran on CPUs ${run.cpus.join(',')}, expected one`);
+  return packetCost(countProfile(script.stdout, cpu), PROFILE_HZ, delivered);
+}
+
+/** Part by part mean of some costs (the ECMP runs around a run). */
+export function meanCost(costs: readonly PacketCost[]): PacketCost {
+  const n = costs.length;
+  if (n === 0) throw new Error('meanCost: nothing to average');
+  const us = Object.fromEntries(PROFILE_PARTS.map((p) => [p, costs.reduce((s, c) => s + c.us[p], 0) / n])) as PacketCost['us'];
+  return { us, totalUs: costs.reduce((s, c) => s + c.totalUs, 0) / n, samples: costs.reduce((s, c) => s + c.samples, 0) };
 }
 
 async function measureNewConnections(ctx: Context): Promise<PpsResult> {
@@ -345,13 +454,7 @@ async function measureNewConnections(ctx: Context): Promise<PpsResult> {
     do {
       await flushConntrack(lab);
       const before = await synCounter(lab);
-      const r = await lab.exec(
-        'lan',
-        'trafgen',
-        ['--in', ctx.trafgenConfig, '--out', LAB_NET.lan.dev, '--cpus', '1', '--num', String(ctx.burst), '--no-sock-mem', '--notouch-irq'],
-        { timeoutMs: burstTimeoutMs },
-      );
-      const run = parseTrafgen(r.stdout);
+      const run = await synBurst(ctx, burstTimeoutMs);
       // veth delivers in the sender's softirq: by the time trafgen exits the packets have arrived.
       // A short pause anyway, in case some were deferred to ksoftirqd.
       await sleep(20);
@@ -364,7 +467,8 @@ async function measureNewConnections(ctx: Context): Promise<PpsResult> {
     const perWan = isp1.passed.map((p, i) => p - (isp0.passed[i] ?? 0));
     const total = perWan.reduce((a, b) => a + b, 0) || 1;
     const shares = perWan.map((p) => ((100 * p) / total).toFixed(0)).join('/');
-    return { pps: delivered / sendSeconds, bursts, sent, delivered, sendSeconds, shares, spoofed: isp1.spoofed - isp0.spoofed };
+    const cost = ctx.profile ? await profileBurst(ctx) : undefined;
+    return { pps: delivered / sendSeconds, bursts, sent, delivered, sendSeconds, shares, spoofed: isp1.spoofed - isp0.spoofed, ...(cost ? { cost } : {}) };
   } finally {
     await lab.exec('srv', 'nft', ['delete', 'table', 'inet', 'benchcount'], { reject: false });
     await flushConntrack(lab);
@@ -424,6 +528,7 @@ async function burstSize(ctx: Pick<Context, 'lab' | 'o'>): Promise<{ burst: numb
 interface Measured {
   pps: number;
   mbps: number;
+  cost?: PacketCost;
 }
 
 /** Installs a setup, checks that it forwards, measures it and removes it (on failure too). */
@@ -433,18 +538,21 @@ async function runJob(ctx: Context, job: Job): Promise<Measured> {
   let pps: PpsResult;
   let mbps: number;
   let peers: string;
+  let cost: PacketCost | undefined;
   const t0 = performance.now();
   try {
     await install(ctx, job, undo);
     const applyMs = performance.now() - t0;
     peers = await checkForwarding(ctx, job);
     pps = await measureNewConnections(ctx);
+    cost = pps.cost;
     mbps = await measureThroughput(ctx);
     o.log(
       `  ${label(job).padEnd(26)} ${(pps.pps / 1000).toFixed(1).padStart(7)} kSYN/s ` +
         `(${pps.bursts} bursts, ${pps.delivered}/${pps.sent} delivered in ${pps.sendSeconds.toFixed(2)} s, WAN shares % ${pps.shares}` +
         `${pps.spoofed ? `, ${pps.spoofed} NOT MASQUERADED` : ''})  ` +
-        `${mbps.toFixed(0).padStart(6)} Mbit/s   install ${applyMs.toFixed(0)} ms, check ${peers}`,
+        `${mbps.toFixed(0).padStart(6)} Mbit/s   install ${applyMs.toFixed(0)} ms, check ${peers}` +
+        `${cost ? `; profiled ${cost.totalUs.toFixed(2)} us/packet (${cost.samples} samples), filter chains ${cost.us.filterChains.toFixed(2)} us` : ''}`,
     );
   } catch (error) {
     // The measurement's failure is the news; a teardown failure on top of it is only appended.
@@ -454,7 +562,7 @@ async function runJob(ctx: Context, job: Job): Promise<Measured> {
     throw error;
   }
   await teardown(ctx, job, undo);
-  return { pps: pps.pps, mbps };
+  return { pps: pps.pps, mbps, ...(cost ? { cost } : {}) };
 }
 
 export async function runDataplane(lab: Lab, net: MultiWan, o: DataplaneOptions): Promise<DataplaneRow[]> {
@@ -489,7 +597,14 @@ export async function runDataplane(lab: Lab, net: MultiWan, o: DataplaneOptions)
     iperf = lab.spawn('srv', 'iperf3', ['--server', '--bind', SERVER, '--port', String(IPERF_PORT), '--forceflush']);
     await iperf.waitForLine(/Server listening/, { timeoutMs: 5_000 });
 
-    const ctx: Context = { lab, net, o, dir, trafgenConfig, burst, baseline: await gwState(lab) };
+    let profile = false;
+    if (o.profile !== false) {
+      const why = await perfWorks(lab, dir);
+      if (why && o.profile === true) throw new Error(`dataplane benchmark: profiling asked for, but ${why}`);
+      if (why) o.log(`profile: skipped (${why}); install perf (Debian: linux-perf) for the CPU-per-packet breakdown`);
+      profile = why === null;
+    }
+    const ctx: Context = { lab, net, o, dir, trafgenConfig, burst, baseline: await gwState(lab), profile };
     const jobs: Job[] = [
       { setup: 'ecmp', rules: 0 },
       { setup: 'mark-floor', rules: 0 },
@@ -520,6 +635,10 @@ export async function runDataplane(lab: Lab, net: MultiWan, o: DataplaneOptions)
         row.throughputMbps.push(m.mbps);
         row.ecmpNewConnPps.push((before.pps + after.pps) / 2);
         row.ecmpThroughputMbps.push((before.mbps + after.mbps) / 2);
+        if (m.cost && before.cost && after.cost) {
+          (row.cost ??= []).push(m.cost);
+          (row.ecmpCost ??= []).push(meanCost([before.cost, after.cost]));
+        }
       }
       const base = rowOf(ecmp);
       const pps = median(ecmpRuns.map((r) => r.pps));
@@ -528,6 +647,12 @@ export async function runDataplane(lab: Lab, net: MultiWan, o: DataplaneOptions)
       base.throughputMbps.push(mbps);
       base.ecmpNewConnPps.push(pps);
       base.ecmpThroughputMbps.push(mbps);
+      const costs = ecmpRuns.flatMap((r) => (r.cost ? [r.cost] : []));
+      if (costs.length === ecmpRuns.length) {
+        const c = meanCost(costs);
+        (base.cost ??= []).push(c);
+        (base.ecmpCost ??= []).push(c);
+      }
     }
     return rows;
   } finally {
@@ -549,6 +674,16 @@ function format(rows: readonly DataplaneRow[]): string[] {
         `${median(q.throughputMbps).toFixed(3).padStart(6)}`,
     );
   }
+  const costs = costSummaries(rows);
+  if (costs.length) {
+    out.push('', `CPU per packet under perf (us, median), and the extra over the ECMP runs around each run by part: ${PROFILE_PARTS.join(', ')}`);
+    for (const c of costs) {
+      out.push(
+        `${c.setup.padEnd(16)} ${String(c.rules).padStart(5)}   ${c.totalUs.toFixed(2).padStart(6)} us  x${c.vsEcmp.toFixed(3)}   ` +
+          PROFILE_PARTS.map((p) => `${c.extraUs[p] >= 0 ? '+' : ''}${c.extraUs[p].toFixed(2)}`).join(' '),
+      );
+    }
+  }
   return out;
 }
 
@@ -559,6 +694,7 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '5' },
       rules: { type: 'string', default: '0,200,1000' },
       burst: { type: 'string' },
+      'no-profile': { type: 'boolean', default: false },
       json: { type: 'string' },
     },
   });
@@ -571,6 +707,7 @@ async function main(): Promise<void> {
     log: say,
     bin,
     ...(values.burst === undefined ? {} : { burstPackets: Number(values.burst) }),
+    profile: values['no-profile'] ? false : 'auto',
   };
   const rows = await withLab(async (lab) => {
     const net = await buildMultiWan(lab, { wans: 3 });

@@ -60,6 +60,7 @@ type Special = (typeof SPECIALS)[number];
 /** Chain names: one place, so status/explain/verify agree with compile. */
 export const chainName = {
   mark: (target: string) => `mark_${target}`,
+  inbound: (target: string) => `in_${target}`,
   keep: (target: string) => `keep_${target}`,
   policy: (name: string) => `policy_${name}`,
   // Specials start with "_": interface names cannot, so they never collide.
@@ -149,9 +150,14 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
       chains.rule(chainName.keep(t.name), [metaMark(t.mark), x.accept]);
       continue;
     }
+    // A connection that starts on the WAN (only prerouting's iifname map comes here): pinned to it, no
+    // packet mark (its packets are not routed by it). The rule starts by reading the ct mark, which ends it
+    // for a packet conntrack does not track: neighbour discovery arrives here and leaves unmarked and
+    // uncounted, with no test of its own on the path of every packet.
+    chains.rule(chainName.inbound(t.name), [ctMark(t.mark), { counter: counterName('rx', t.name) }, x.accept]);
+    // One the policy or the router sends out this WAN: never from the WAN itself, so no iifname test.
+    chains.rule(chainName.mark(t.name), [metaMark(t.mark), ctMark(t.mark), { counter: counterName('tx', t.name) }, x.accept]);
     const fromWan = x.match('==', x.meta('iifname'), device);
-    chains.rule(chainName.mark(t.name), [ctMark(t.mark), fromWan, { counter: counterName('rx', t.name) }, x.accept]);
-    chains.rule(chainName.mark(t.name), [metaMark(t.mark), { counter: counterName('tx', t.name) }, x.accept]);
     chains.rule(chainName.keep(t.name), [fromWan, { counter: counterName('rx', t.name) }, x.accept]);
     chains.rule(chainName.keep(t.name), [metaMark(t.mark), { counter: counterName('tx', t.name) }, x.accept]);
   }
@@ -166,7 +172,10 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   );
   for (const chain of ['prerouting', 'output']) {
     // Neighbour discovery and router advertisements are the link's business: never marked, never balanced.
-    chains.rule(chain, [x.match('==', x.payload('icmpv6', 'type'), { set: ND_TYPES }), x.accept]);
+    // Conntrack does not track them, so in prerouting nothing below can mark them (the restore and the
+    // inbound chains read the ct mark first, classify wants ct state new); in output a socket's group id
+    // could, so output lets them through first.
+    if (chain === 'output') chains.rule(chain, [x.match('==', x.payload('icmpv6', 'type'), { set: ND_TYPES }), x.accept]);
     // The router's own ICMP errors (TTL exceeded, fragmentation needed, unreachable: conntrack calls them
     // related) go back to the host that caused them, which the main table reaches: never a WAN's table.
     if (chain === 'output') chains.rule(chain, [x.match('in', x.ct('state'), 'related'), x.accept]);
@@ -177,7 +186,7 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
     chains.rule('prerouting', [
       x.vmap(
         x.meta('iifname'),
-        enabled.map((i) => [i.device, x.goTo(chainName.mark(i.name))]),
+        enabled.map((i) => [i.device, x.goTo(chainName.inbound(i.name))]),
       ),
     ]);
   }

@@ -139,6 +139,27 @@ describeLab('dual stack', () => {
     expect(Object.keys(balanced.peers).sort()).toEqual([W1.addr6, W2.addr6].sort());
   });
 
+  it('neighbour discovery from a WAN passes unmarked and uncounted; the pings it precedes count as the WAN\'s rx', async () => {
+    last = configFile(dual());
+    await cliOk(lab, 'gw', 'apply', '--config', last);
+    const rxPackets = async () => {
+      const r = await lab.exec('gw', 'nft', ['-j', 'list', 'counter', 'inet', 'nft_mwan', 'rx_wan1']);
+      const c = (JSON.parse(r.stdout) as { nftables: { counter?: { packets: number } }[] }).nftables.find((o) => o.counter)?.counter;
+      if (!c) throw new Error(`no rx_wan1 counter in ${r.stdout}`);
+      return c.packets;
+    };
+    // Both ends forget each other, so the ISP's pings start with a neighbour solicitation and the gateway's
+    // answer needs one too: at least two ND packets arrive on wan1 besides the three echo requests. (The chains
+    // before in_wan1 marked and counted such packets as tx: without an ND rule in front, this test failed.)
+    await lab.ip(net.ns.isp(1), ['-6', 'neigh', 'flush', 'dev', 'cust']);
+    await lab.ip('gw', ['-6', 'neigh', 'flush', 'dev', W1.dev]);
+    const before = await rxPackets();
+    const ping = await lab.exec(net.ns.isp(1), 'ping', ['-6', '-n', '-c', '3', '-i', '0.2', '-W', '2', W1.addr6]);
+    expect(ping.stdout).toMatch(/3 received/);
+    expect((await lab.ip(net.ns.isp(1), ['-6', 'neigh', 'show', 'dev', 'cust'])).stdout).toContain(W1.addr6);
+    expect((await rxPackets()) - before).toBe(3);
+  });
+
   it('an ipv6_addr named set: set add/del take IPv6 addresses, prefixes and ranges and refuse IPv4 ones', async () => {
     const config = dual();
     config.rules = [{ name: 'pinned6', set: 'pinned6', policy: 'wan2_only' }, ...config.rules];
