@@ -1,4 +1,7 @@
 // Entry point: parses the command line, runs one command, maps errors to exit statuses in one place.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EXIT, MwanError } from '../errors.js';
 import { DEFAULT_CONFIG_PATH } from '../config/load.js';
@@ -144,6 +147,22 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
 };
 
+/**
+ * nft-mwan's version, from its package.json: the nearest one named nft-mwan above this module (one level
+ * up from the bundle in dist/, three from dist/src/cli/ when run unbundled).
+ */
+export function version(from: string = fileURLToPath(import.meta.url)): string {
+  for (let dir = dirname(from); ; dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'nft-mwan' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // No package.json here (or not JSON): look further up.
+    }
+    if (dirname(dir) === dir) throw new MwanError({ code: 'INTERNAL', summary: `no package.json of nft-mwan above ${from}` });
+  }
+}
+
 function usage(): string {
   const lines = ['usage: nft-mwan COMMAND [OPTIONS]', '', 'commands:'];
   for (const [name, spec] of Object.entries(COMMANDS)) if (spec.summary) lines.push(`  ${name.padEnd(10)} ${spec.summary}`);
@@ -153,6 +172,8 @@ function usage(): string {
     `  -c, --config FILE   config file (default ${DEFAULT_CONFIG_PATH})`,
     '  -v, --verbose       log every command run (nft, ip)',
     '  -q, --quiet         only log warnings and errors',
+    '',
+    'nft-mwan --version (or -V) prints the version.',
     '',
     `exit status: ${EXIT.ok} success, ${EXIT.usage} bad usage, ${EXIT.config} invalid config, ${EXIT.failure} runtime failure`,
   );
@@ -164,6 +185,10 @@ export async function main(argv: string[], out = (t: string) => process.stdout.w
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     out(`${usage()}\n`);
     return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version' || name === '-V') {
+    out(`nft-mwan ${version()}\n`);
+    return EXIT.ok;
   }
   const spec = COMMANDS[name];
   if (!spec) throw new MwanError({ code: 'USAGE', summary: `unknown command "${name}"\n${usage()}` });

@@ -181,6 +181,13 @@ describePackage('the npm package', () => {
     for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
   });
 
+  it('installed, `nft-mwan --version` prints the package\'s version', async () => {
+    const r = await run(bin, ['--version']);
+    expect(r.exitCode).toBe(0);
+    const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(r.stdout).toBe(`nft-mwan ${version}`);
+  });
+
   it('installed, a config that cannot be read is a config error (78), before anything touches the system', async () => {
     const r = await run(bin, ['apply', '--print', '--config', '/nonexistent']);
     expect(r.stderr).toMatch(/cannot read the config file/);
