@@ -30,8 +30,8 @@
 // Where perf is installed, every run also records one extra burst under `perf record -e cpu-clock`
 // (profile.ts), not timed: CPU per packet split into the parts of the path (filter chains, ip rules,
 // NAT, conntrack, routing, the rest), each read against the ECMP runs around it as the rates are.
-// The rates say how far apart two setups are; the profile says where the difference is spent, with far
-// less noise, because it counts one setup's own work instead of timing a machine shared with others.
+// The rates say how far apart two setups are; the profile says where the difference is spent, with less
+// noise in the parts that differ, because it counts one setup's own work instead of timing a shared machine.
 //
 //   node dist/scripts/bench/dataplane.js [--rounds 3] [--seconds 5] [--rules 0,200,1000] [--burst 60000] [--no-profile] [--json FILE]
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,7 +43,7 @@ import { endpoint, runTcpClient, startTcpServer } from '../../lab/agents.js';
 import { type BackgroundProcess, type Lab, withLab } from '../../lab/netns.js';
 import { buildMultiWan, LAB_NET, type MultiWan, type WanIndex } from '../../lab/topology.js';
 import { mwan3Ruleset, pinAddress, PIN_LIMIT, type Mwan3Route } from './mwan3-iptables.js';
-import { countProfile, packetCost, PROFILE_PARTS, type PacketCost } from './profile.js';
+import { countProfile, meanCost, packetCost, PROFILE_PARTS, type PacketCost, type ProfilePart } from './profile.js';
 
 export type DataplaneSetup = 'ecmp' | 'mark-floor' | 'mwan3-iptables' | 'nft-mwan';
 
@@ -130,7 +130,7 @@ export interface CostSummary {
   /** Median over rounds of this row's total over the ECMP runs' around it. */
   vsEcmp: number;
   /** Median over rounds of the difference to the ECMP runs around it, per part and in all (µs). */
-  extraUs: Record<(typeof PROFILE_PARTS)[number], number>;
+  extraUs: Record<ProfilePart, number>;
   extraTotalUs: number;
 }
 
@@ -431,14 +431,6 @@ async function profileBurst(ctx: Context): Promise<PacketCost> {
   return packetCost(countProfile(script.stdout, cpu), PROFILE_HZ, delivered);
 }
 
-/** Part by part mean of some costs (the ECMP runs around a run). */
-export function meanCost(costs: readonly PacketCost[]): PacketCost {
-  const n = costs.length;
-  if (n === 0) throw new Error('meanCost: nothing to average');
-  const us = Object.fromEntries(PROFILE_PARTS.map((p) => [p, costs.reduce((s, c) => s + c.us[p], 0) / n])) as PacketCost['us'];
-  return { us, totalUs: costs.reduce((s, c) => s + c.totalUs, 0) / n, samples: costs.reduce((s, c) => s + c.samples, 0) };
-}
-
 async function measureNewConnections(ctx: Context): Promise<PpsResult> {
   const { lab, o } = ctx;
   await lab.nft('srv', BENCHCOUNT);
@@ -538,21 +530,19 @@ async function runJob(ctx: Context, job: Job): Promise<Measured> {
   let pps: PpsResult;
   let mbps: number;
   let peers: string;
-  let cost: PacketCost | undefined;
   const t0 = performance.now();
   try {
     await install(ctx, job, undo);
     const applyMs = performance.now() - t0;
     peers = await checkForwarding(ctx, job);
     pps = await measureNewConnections(ctx);
-    cost = pps.cost;
     mbps = await measureThroughput(ctx);
     o.log(
       `  ${label(job).padEnd(26)} ${(pps.pps / 1000).toFixed(1).padStart(7)} kSYN/s ` +
         `(${pps.bursts} bursts, ${pps.delivered}/${pps.sent} delivered in ${pps.sendSeconds.toFixed(2)} s, WAN shares % ${pps.shares}` +
         `${pps.spoofed ? `, ${pps.spoofed} NOT MASQUERADED` : ''})  ` +
         `${mbps.toFixed(0).padStart(6)} Mbit/s   install ${applyMs.toFixed(0)} ms, check ${peers}` +
-        `${cost ? `; profiled ${cost.totalUs.toFixed(2)} us/packet (${cost.samples} samples), filter chains ${cost.us.filterChains.toFixed(2)} us` : ''}`,
+        `${pps.cost ? `; profiled ${pps.cost.totalUs.toFixed(2)} us/packet (${pps.cost.samples} samples), filter chains ${pps.cost.us.filterChains.toFixed(2)} us` : ''}`,
     );
   } catch (error) {
     // The measurement's failure is the news; a teardown failure on top of it is only appended.
@@ -562,7 +552,7 @@ async function runJob(ctx: Context, job: Job): Promise<Measured> {
     throw error;
   }
   await teardown(ctx, job, undo);
-  return { pps: pps.pps, mbps, ...(cost ? { cost } : {}) };
+  return { pps: pps.pps, mbps, ...(pps.cost ? { cost: pps.cost } : {}) };
 }
 
 export async function runDataplane(lab: Lab, net: MultiWan, o: DataplaneOptions): Promise<DataplaneRow[]> {

@@ -110,3 +110,12 @@ export function packetCost(count: ProfileCount, frequencyHz: number, packets: nu
   for (const p of PROFILE_PARTS) us[p] = count.samples[p] * perSample;
   return { us, totalUs: count.total * perSample, samples: count.total };
 }
+
+/** Part by part mean of some costs (the ECMP runs around a run). */
+export function meanCost(costs: readonly PacketCost[]): PacketCost {
+  const n = costs.length;
+  if (n === 0) throw new Error('meanCost: nothing to average');
+  const us = emptyParts();
+  for (const p of PROFILE_PARTS) us[p] = costs.reduce((sum, c) => sum + c.us[p], 0) / n;
+  return { us, totalUs: costs.reduce((sum, c) => sum + c.totalUs, 0) / n, samples: costs.reduce((sum, c) => sum + c.samples, 0) };
+}

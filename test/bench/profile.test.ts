@@ -1,7 +1,7 @@
 // The data-plane profile: perf script callchains sorted into the parts of the forwarding path, per packet.
 import { describe, expect, it } from 'vitest';
-import { costSummaries, meanCost, type DataplaneRow } from '../../scripts/bench/dataplane.js';
-import { countProfile, packetCost, PROFILE_PARTS, type PacketCost } from '../../scripts/bench/profile.js';
+import { costSummaries, type DataplaneRow } from '../../scripts/bench/dataplane.js';
+import { countProfile, meanCost, packetCost, PROFILE_PARTS, type PacketCost } from '../../scripts/bench/profile.js';
 
 /** One perf script sample: header, then the callchain leaf first (as `perf script -F comm,cpu,ip,sym` prints it). */
 const sample = (comm: string, cpu: number, frames: string[]) =>
