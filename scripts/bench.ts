@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark in one go, in namespace labs it builds and removes; prints markdown
 // tables and writes the raw figures as JSON. Repeated, interleaved measurements; medians and ratios.
-// Usage: node dist/scripts/bench.js [--only control,dataplane,balance,failover,footprint] [--rounds N] [--json FILE] [--quick]
+// Usage: node dist/scripts/bench.js [--only control,dataplane,ablation,balance,failover,footprint] [--rounds N] [--json FILE] [--quick]
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,7 +14,7 @@ import { runFootprint, type Footprint } from './bench/footprint.js';
 
 const BIN = fileURLToPath(new URL('../../bin/nft-mwan', import.meta.url));
 const say = (s: string) => process.stdout.write(`${s}\n`);
-const SECTIONS = ['control', 'dataplane', 'balance', 'failover', 'footprint'] as const;
+const SECTIONS = ['control', 'dataplane', 'ablation', 'balance', 'failover', 'footprint'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
@@ -100,6 +100,27 @@ async function main(): Promise<void> {
           '',
         );
       }
+    });
+  }
+
+  if (only.has('ablation')) {
+    say('ablation: what each part of the packet path costs ...');
+    const { runAblation, summarise } = (await import('./bench/ablation.js')) as typeof import('./bench/ablation.js');
+    await withLab(async (lab) => {
+      const net = await buildMultiWan(lab, { wans: 3 });
+      // Twice the rounds: the parts differ by tenths of a microsecond.
+      const rows = await runAblation(lab, net, { rounds: 2 * rounds, seconds: quick ? 1 : 2, log: say, bin: BIN });
+      const summary = summarise(rows);
+      results.ablation = { rows, summary };
+      const signed = (x: number | undefined) => (x === undefined ? '-' : `${x >= 0 ? '+' : ''}${fmt(x, 2)}`);
+      tables.push(
+        `### What each part of nft-mwan's NEW-connection path costs (3 WANs, no user rules; ${2 * rounds} rounds, each variant against the complete table in the same round; medians)`,
+        '',
+        '| variant | NEW connections/s vs complete | filter chains, CPU per packet (µs) | chains vs complete (µs) | whole path vs complete (µs) |',
+        '|---|---|---|---|---|',
+        ...summary.map((r) => `| ${r.name} | ${fmt(r.ppsVsComplete, 3)} | ${r.chainsUs === undefined ? '-' : fmt(r.chainsUs, 2)} | ${signed(r.chainsVsCompleteUs)} | ${signed(r.totalVsCompleteUs)} |`),
+        '',
+      );
     });
   }
 

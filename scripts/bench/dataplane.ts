@@ -34,7 +34,7 @@
 // noise in the parts that differ, because it counts one setup's own work instead of timing a shared machine.
 //
 //   node dist/scripts/bench/dataplane.js [--rounds 3] [--seconds 5] [--rules 0,200,1000] [--burst 60000] [--no-profile] [--json FILE]
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,7 +43,20 @@ import { endpoint, runTcpClient, startTcpServer } from '../../lab/agents.js';
 import { type BackgroundProcess, type Lab, withLab } from '../../lab/netns.js';
 import { buildMultiWan, LAB_NET, type MultiWan, type WanIndex } from '../../lab/topology.js';
 import { mwan3Ruleset, pinAddress, PIN_LIMIT, type Mwan3Route } from './mwan3-iptables.js';
-import { countProfile, meanCost, packetCost, PROFILE_PARTS, type PacketCost, type ProfilePart } from './profile.js';
+import { meanCost, PROFILE_PARTS, type PacketCost, type ProfilePart } from './profile.js';
+import {
+  flushConntrack,
+  installSynCounter,
+  isMain,
+  perfWorks,
+  profileBurst,
+  removeSynCounter,
+  SERVER,
+  SYN_PORT,
+  type SynFlood,
+  timedBurst,
+  writeTrafgenConfig,
+} from './synflood.js';
 
 export type DataplaneSetup = 'ecmp' | 'mark-floor' | 'mwan3-iptables' | 'nft-mwan';
 
@@ -85,24 +98,11 @@ export interface RatioRow {
   throughputMbps: number[];
 }
 
-const SERVER = LAB_NET.server.addrs[0];
-const SYN_PORT = 5001;
 const IPERF_PORT = 5201;
 const DEFAULT_BURST = 60_000;
 /** A burst never asks for more than this share of the conntrack table. */
 const CONNTRACK_SHARE = 0.5;
 const CHECK_CONNECTIONS = 6;
-
-const BENCHCOUNT = `table inet benchcount {
-  counter syn { }
-  chain input {
-    type filter hook input priority -10; policy accept;
-    tcp dport ${SYN_PORT} counter name "syn" drop
-  }
-}
-`;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export const median = (xs: readonly number[]): number => {
   if (xs.length === 0) return Number.NaN;
@@ -169,13 +169,31 @@ export function nftMwanConfig(wans: readonly WanIndex[], rules: number): unknown
   };
 }
 
-interface Context {
-  lab: Lab;
+/**
+ * The mark-floor's table: the least any per-connection policy router (mwan3's model, nft-mwan's) must do
+ * in its chains: restore the mark, pick a WAN for a NEW connection, save it, masquerade. WAN k's mark is
+ * k * 0x100, so nft-mwan's fwmark rules route it too (ablation.ts runs it under them).
+ */
+export function markFloorTable(wans: readonly WanIndex[]): string {
+  const marks = wans.map((k, i) => `${i} : 0x${(k * 0x100).toString(16)}`).join(', ');
+  const devs = wans.map((k) => `"${LAB_NET.wan[k].dev}"`).join(', ');
+  return `table inet bench_floor {
+  chain pre {
+    type filter hook prerouting priority -150; policy accept;
+    ct mark != 0 meta mark set ct mark accept
+    ct state new meta mark set numgen random mod ${wans.length} map { ${marks} } ct mark set meta mark
+  }
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname { ${devs} } masquerade
+  }
+}
+`;
+}
+
+interface Context extends SynFlood {
   net: MultiWan;
   o: DataplaneOptions;
-  dir: string;
-  trafgenConfig: string;
-  burst: number;
   /** The gateway's ruleset, ip rules and routes before any setup: every teardown must bring them back. */
   baseline: string;
   /** Profile each run (perf was found working). */
@@ -245,24 +263,8 @@ async function install(ctx: Context, job: Job, undo: Undo[]): Promise<void> {
     // pick a WAN for a NEW connection, save it, route by fwmark, masquerade. Nothing else: the floor of
     // the design, between ECMP and a complete ruleset.
     const ids = net.wans;
-    const marks = ids.map((k, i) => `${i} : 0x${(k * 0x100).toString(16)}`).join(', ');
-    const devs = ids.map((k) => `"${LAB_NET.wan[k].dev}"`).join(', ');
     undo.push(() => lab.exec('gw', 'nft', ['delete', 'table', 'inet', 'bench_floor'], quiet));
-    await lab.nft(
-      'gw',
-      `table inet bench_floor {
-  chain pre {
-    type filter hook prerouting priority -150; policy accept;
-    ct mark != 0 meta mark set ct mark accept
-    ct state new meta mark set numgen random mod ${ids.length} map { ${marks} } ct mark set meta mark
-  }
-  chain post {
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname { ${devs} } masquerade
-  }
-}
-`,
-    );
+    await lab.nft('gw', markFloorTable(ids));
     for (const k of ids) {
       const w = LAB_NET.wan[k];
       const mark = `0x${(k * 0x100).toString(16)}`;
@@ -312,11 +314,6 @@ async function teardown(ctx: Context, job: Job, undo: Undo[]): Promise<void> {
   }
 }
 
-async function flushConntrack(lab: Lab): Promise<void> {
-  // Prints "N flow entries have been deleted" on stderr; an empty table is no error.
-  await lab.exec('gw', 'conntrack', ['-F'], { timeoutMs: 30_000 });
-}
-
 /** New connections from lan to the server: all must succeed, through a WAN (masqueraded). */
 async function checkForwarding(ctx: Context, job: Job): Promise<string> {
   const r = await runTcpClient(ctx.lab, 'lan', {
@@ -338,31 +335,6 @@ async function checkForwarding(ctx: Context, job: Job): Promise<string> {
     .join(' ');
 }
 
-async function synCounter(lab: Lab): Promise<number> {
-  const r = await lab.exec('srv', 'nft', ['-j', 'list', 'counter', 'inet', 'benchcount', 'syn']);
-  const parsed = JSON.parse(r.stdout) as { nftables: { counter?: { packets: number } }[] };
-  const c = parsed.nftables.find((x) => x.counter)?.counter;
-  if (!c) throw new Error(`srv: no benchcount counter in ${r.stdout}`);
-  return c.packets;
-}
-
-export interface TrafgenRun {
-  sent: number;
-  seconds: number;
-  /** The CPUs its processes ran on. */
-  cpus: number[];
-}
-
-/** trafgen's summary: "N packets outgoing" and per CPU "S sec, U usec on CPUn (N packets)". */
-export function parseTrafgen(stdout: string): TrafgenRun {
-  const sent = /(\d+) packets outgoing/.exec(stdout);
-  const cpus = [...stdout.matchAll(/(\d+) sec,? (\d+) usec on CPU(\d+)/g)];
-  if (!sent || cpus.length === 0) throw new Error(`trafgen printed no summary:\n${stdout}`);
-  // One process per CPU, in parallel: the run lasts as long as the slowest.
-  const seconds = Math.max(...cpus.map((m) => Number(m[1]) + Number(m[2]) / 1e6));
-  return { sent: Number(sent[1]), seconds, cpus: cpus.map((m) => Number(m[3])) };
-}
-
 interface PpsResult {
   pps: number;
   bursts: number;
@@ -382,58 +354,9 @@ async function ispTotals(net: MultiWan): Promise<{ passed: number[]; spoofed: nu
   return { passed: counters.map((c) => c.passed.packets), spoofed: counters.reduce((s, c) => s + c.spoofed.packets, 0) };
 }
 
-/** One burst of SYNs from lan, on one CPU. */
-async function synBurst(ctx: Context, timeoutMs: number): Promise<TrafgenRun> {
-  const r = await ctx.lab.exec(
-    'lan',
-    'trafgen',
-    ['--in', ctx.trafgenConfig, '--out', LAB_NET.lan.dev, '--cpus', '1', '--num', String(ctx.burst), '--no-sock-mem', '--notouch-irq'],
-    { timeoutMs },
-  );
-  return parseTrafgen(r.stdout);
-}
-
-/** perf's sampling rate: a sample every 200 µs of CPU, some 5,000 per burst. */
-const PROFILE_HZ = 4999;
-
-/** Does `perf record -e cpu-clock` work here (installed, allowed)? */
-async function perfWorks(lab: Lab, dir: string): Promise<string | null> {
-  const file = join(dir, 'probe.perf');
-  const r = await lab.exec('gw', 'perf', ['record', '-q', '-e', 'cpu-clock', '-a', '-o', file, '--', 'sleep', '0.05'], { reject: false, timeoutMs: 30_000 });
-  rmSync(file, { force: true });
-  return r.exitCode === 0 ? null : `perf record failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}`;
-}
-
-/** One extra, untimed burst under perf: CPU per delivered packet, by part of the path. */
-async function profileBurst(ctx: Context): Promise<PacketCost> {
-  const { lab } = ctx;
-  const file = join(ctx.dir, 'burst.perf');
-  await flushConntrack(lab);
-  const before = await synCounter(lab);
-  const perf = lab.spawn('gw', 'perf', ['record', '-q', '-e', 'cpu-clock', '-F', String(PROFILE_HZ), '-a', '-g', '-o', file]);
-  let run: TrafgenRun;
-  try {
-    // perf prints nothing when it starts; give it time to open its events on every CPU.
-    await sleep(300);
-    if (!perf.running) throw new Error(`perf record exited at start: ${perf.stderr()}`);
-    run = await synBurst(ctx, 60_000);
-    await sleep(20);
-  } finally {
-    perf.signal('SIGINT');
-    await Promise.race([perf.exited, sleep(10_000)]);
-    await perf.kill();
-  }
-  const delivered = (await synCounter(lab)) - before;
-  const script = await lab.exec('gw', 'perf', ['script', '-i', file, '-F', 'comm,cpu,ip,sym'], { timeoutMs: 120_000 });
-  rmSync(file, { force: true });
-  const cpu = run.cpus[0];
-  if (cpu === undefined || run.cpus.length !== 1) throw new Error(`profiled trafgen ran on CPUs ${run.cpus.join(',')}, expected one`);
-  return packetCost(countProfile(script.stdout, cpu), PROFILE_HZ, delivered);
-}
-
 async function measureNewConnections(ctx: Context): Promise<PpsResult> {
   const { lab, o } = ctx;
-  await lab.nft('srv', BENCHCOUNT);
+  await installSynCounter(lab);
   try {
     const isp0 = await ispTotals(ctx.net);
     const deadline = performance.now() + o.seconds * 1000;
@@ -444,13 +367,8 @@ async function measureNewConnections(ctx: Context): Promise<PpsResult> {
     let delivered = 0;
     let sendSeconds = 0;
     do {
-      await flushConntrack(lab);
-      const before = await synCounter(lab);
-      const run = await synBurst(ctx, burstTimeoutMs);
-      // veth delivers in the sender's softirq: by the time trafgen exits the packets have arrived.
-      // A short pause anyway, in case some were deferred to ksoftirqd.
-      await sleep(20);
-      delivered += (await synCounter(lab)) - before;
+      const { run, delivered: got } = await timedBurst(ctx, burstTimeoutMs);
+      delivered += got;
       sent += run.sent;
       sendSeconds += run.seconds;
       bursts++;
@@ -462,7 +380,7 @@ async function measureNewConnections(ctx: Context): Promise<PpsResult> {
     const cost = ctx.profile ? await profileBurst(ctx) : undefined;
     return { pps: delivered / sendSeconds, bursts, sent, delivered, sendSeconds, shares, spoofed: isp1.spoofed - isp0.spoofed, ...(cost ? { cost } : {}) };
   } finally {
-    await lab.exec('srv', 'nft', ['delete', 'table', 'inet', 'benchcount'], { reject: false });
+    await removeSynCounter(lab);
     await flushConntrack(lab);
   }
 }
@@ -572,16 +490,7 @@ export async function runDataplane(lab: Lab, net: MultiWan, o: DataplaneOptions)
       `conntrack: nf_conntrack_max ${ctMax ?? 'unreadable'} (global, read-only in a namespace); ` +
         `SYN bursts of ${burst} packets, conntrack flushed in gw before each`,
     );
-    const mac = (JSON.parse((await lab.ip('gw', ['-j', 'link', 'show', LAB_NET.lan.gwDev])).stdout) as { address: string }[])[0]?.address;
-    if (!mac) throw new Error(`no MAC address on gw's ${LAB_NET.lan.gwDev}`);
-    const trafgenConfig = join(dir, 'syn.trafgen');
-    // Every packet a new flow: source 192.168.10.2-254 (not .1, the gateway's own: a martian) and
-    // source port 1024-65535 at random; TTL set (trafgen's default is 0); checksums are recomputed.
-    writeFileSync(
-      trafgenConfig,
-      `{ eth(da=${mac}), ipv4(sa=${LAB_NET.lan.addr}, sa[3]=drnd(2, 254), da=${SERVER}, ttl=64, df), ` +
-        `tcp(sp=drnd(1024, 65535), dp=${SYN_PORT}, seq=drnd(), syn, win=64240) }\n`,
-    );
+    const trafgenConfig = await writeTrafgenConfig(lab, dir);
 
     await startTcpServer(lab, 'srv', [endpoint(SERVER, SYN_PORT)]);
     iperf = lab.spawn('srv', 'iperf3', ['--server', '--bind', SERVER, '--port', String(IPERF_PORT), '--forceflush']);
@@ -710,18 +619,7 @@ async function main(): Promise<void> {
   }
 }
 
-/** Run directly (node dist/scripts/bench/dataplane.js), not imported. */
-function isMain(): boolean {
-  const invoked = process.argv[1];
-  if (invoked === undefined) return false;
-  try {
-    return realpathSync(invoked) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   main().catch((e: unknown) => {
     process.stderr.write(`dataplane: ${(e as Error).stack ?? String(e)}\n`);
     process.exitCode = 1;
