@@ -1,9 +1,9 @@
-// Typed wrappers that run the lab's agents (lab/agents/*.mjs: TCP, HTTP, DNS) inside namespaces and parse what they print.
+// Typed wrappers that run the lab's agents (lab/agents/*.mjs: TCP, UDP, HTTP, DNS) inside namespaces and parse what they print.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { BackgroundProcess, Lab } from './netns.js';
 
-export type AgentName = 'tcp-server' | 'tcp-client' | 'tcp-hold' | 'http-server' | 'dns-server';
+export type AgentName = 'tcp-server' | 'tcp-client' | 'tcp-hold' | 'http-server' | 'dns-server' | 'udp-server' | 'udp-client';
 
 /**
  * The agents sit next to this file in the source tree (vitest). tsc does not copy .mjs files, so
@@ -72,6 +72,40 @@ export async function startDnsServer(
   { timeoutMs = 5_000 }: { timeoutMs?: number } = {},
 ): Promise<BackgroundProcess> {
   return startServer(lab, ns, 'dns-server', listen, [], timeoutMs);
+}
+
+/** Starts udp-server: every datagram is answered with "peer ADDR PORT", the sender as the server saw it. */
+export async function startUdpServer(
+  lab: Lab,
+  ns: string,
+  listen: readonly string[],
+  { timeoutMs = 5_000 }: { timeoutMs?: number } = {},
+): Promise<BackgroundProcess> {
+  return startServer(lab, ns, 'udp-server', listen, [], timeoutMs);
+}
+
+export interface UdpClientOptions {
+  target: string;
+  count: number;
+  /** Flow i sends from local port sourcePort + i: a second run repeats the same flows. */
+  sourcePort: number;
+  /** Per flow: how long it keeps sending (every 200 ms) for an answer. */
+  timeoutMs?: number;
+}
+
+export interface UdpClientResult {
+  ok: number;
+  failed: number;
+  /** Flows per client address as the server saw it (after any NAT). */
+  peers: Record<string, number>;
+}
+
+/** Runs udp-client to completion: `count` flows at once, each from its own fixed port. */
+export async function runUdpClient(lab: Lab, ns: string, options: UdpClientOptions): Promise<UdpClientResult> {
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  const args = ['--target', options.target, '--count', String(options.count), '--source-port', String(options.sourcePort), '--timeout-ms', String(timeoutMs)];
+  const r = await lab.runNode(ns, agentPath('udp-client'), args, { timeoutMs: timeoutMs + 10_000 });
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as UdpClientResult;
 }
 
 export interface TcpClientOptions {

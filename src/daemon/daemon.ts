@@ -12,7 +12,7 @@ import { renderMetrics } from '../metrics/prometheus.js';
 import { serveMetrics, writeTextfile } from '../metrics/serve.js';
 import type { Plan } from '../compile/plan.js';
 import type { Interface, NftMwanConfig } from '../generated/config.js';
-import { flushByMark, flushUnanswered } from '../system/conntrack.js';
+import { flushByMark, flushUnanswered, flushUnansweredUdp, UDP_DELETE_LIMIT } from '../system/conntrack.js';
 import { readLinks, readMainRoutes } from '../system/ip.js';
 import { ChangeMonitor, ipMonitor, nftMonitor, type MonitorStarter } from '../system/monitor.js';
 import { NftCommits } from '../system/nft-commits.js';
@@ -442,7 +442,7 @@ export class Daemon {
   /**
    * Only now are the new rules in place: delete the changed WANs' connections, then tell the hooks. A WAN
    * whose flushConntrack names the new state loses all its connections; one that went offline without it
-   * still loses its TCP attempts that never got an answer (none of them carries traffic).
+   * still loses its TCP attempts and UDP flows that never got an answer (none of them carries traffic).
    */
   private async afterApply(transitions: Transition[], mask: number, marks: Map<string, number>): Promise<void> {
     const flushed = new Set<string>();
@@ -457,6 +457,11 @@ export class Daemon {
         const n = await (all ? flushByMark : flushUnanswered)(this.o.run, mark, mask);
         if (all) this.o.log.info(`${tr.name}: deleted ${n} conntrack entr${n === 1 ? 'y' : 'ies'} marked for it (flushConntrack ${trigger})`);
         else if (n > 0) this.o.log.info(`${tr.name}: deleted ${n} unanswered TCP connection attempt${n === 1 ? '' : 's'} marked for it (SYN_SENT), so they are balanced again`);
+        if (!all) {
+          const { deleted: u, left } = await flushUnansweredUdp(this.o.run, mark, mask);
+          if (left > 0) this.o.log.warn(`${tr.name}: ${left} more unreplied UDP flows marked for it were left to expire (at most ${UDP_DELETE_LIMIT} are deleted per event)`);
+          if (u > 0) this.o.log.info(`${tr.name}: deleted ${u} UDP flow${u === 1 ? '' : 's'} marked for it that never got a reply, so ${u === 1 ? 'its' : 'their'} next packets are balanced again`);
+        }
       } catch (e) {
         this.o.log.warn(`${tr.name}: ${all ? 'conntrack flush' : 'deleting its unanswered connection attempts'} failed: ${(e as Error).message}`);
       }

@@ -142,7 +142,16 @@ function fakeSystem() {
     if (cmd === 'nft -j list tables') return ok(JSON.stringify({ nftables: state.listing ? [{ table: { family: 'inet', name: 'nft_mwan' } }] : [] }));
     if (file === 'conntrack') {
       events.push(`conntrack ${args.join(' ')}`);
-      return ok('', 'conntrack v1.4.7 (conntrack-tools): 2 flow entries have been deleted.\n');
+      // A listing of a WAN's UDP flows: one that never got a reply, one answered.
+      if (args[0] === '-L') {
+        return ok(
+          'udp      17 29 src=192.168.1.2 dst=192.0.2.9 sport=51820 dport=51820 [UNREPLIED] src=192.0.2.9 dst=198.51.100.2 sport=51820 dport=51820 mark=256 use=1\n' +
+            'udp      17 110 src=192.168.1.3 dst=192.0.2.9 sport=5060 dport=5060 src=192.0.2.9 dst=198.51.100.2 sport=5060 dport=5060 [ASSURED] mark=256 use=1\n',
+          'conntrack v1.4.7 (conntrack-tools): 2 flow entries have been shown.\n',
+        );
+      }
+      const n = args.includes('--sport') ? 1 : 2;
+      return ok('', `conntrack v1.4.7 (conntrack-tools): ${n} flow entries have been deleted.\n`);
     }
     const wans = Object.entries(DEVICES) as [Wan, (typeof DEVICES)[Wan]][];
     if (cmd === 'ip -j link show') {
@@ -265,17 +274,22 @@ describe('a state change: the new rules first, then the flush', () => {
 });
 
 describe('a WAN without flushConntrack that fails: only its unanswered attempts go', () => {
-  it('after the apply without it, its SYN_SENT entries (never answered) are deleted; nothing when it comes back', async () => {
+  it('after the apply without it, its SYN_SENT entries and unreplied UDP flows are deleted; nothing when it comes back', async () => {
     const { sys, answers, lines, stateOf } = await start();
     answers.wan1 = false;
     await until('wan1 offline', () => stateOf('wan1') === 'offline');
-    await until('the deletion', () => sys.events.some((e) => e.startsWith('conntrack')));
+    await until('the deletions', () => sys.events.filter((e) => e.startsWith('conntrack')).length >= 3);
     const applied = sys.events.lastIndexOf('nft -j -f: applied (wan2 in policy: true)');
     expect(applied).toBeGreaterThan(1);
-    // wan1's mark (0x100) only, TCP attempts that never had a reply only: no working connection is cut.
-    expect(sys.events.slice(applied + 1)).toEqual(['conntrack -D -p tcp --state SYN_SENT -m 0x100/0x3f00']);
+    // wan1's mark (0x100) only, TCP attempts and UDP flows that never had a reply only: no working connection is cut.
+    expect(sys.events.slice(applied + 1)).toEqual([
+      'conntrack -D -p tcp --state SYN_SENT -m 0x100/0x3f00',
+      'conntrack -L -p udp -m 0x100/0x3f00',
+      'conntrack -D -p udp -s 192.168.1.2 -d 192.0.2.9 --sport 51820 --dport 51820 -m 0x100/0x3f00',
+    ]);
     expect(sys.events.slice(0, applied).filter((e) => e.startsWith('conntrack'))).toEqual([]);
     expect(lines).toContain('info: wan1: deleted 2 unanswered TCP connection attempts marked for it (SYN_SENT), so they are balanced again');
+    expect(lines).toContain('info: wan1: deleted 1 UDP flow marked for it that never got a reply, so its next packets are balanced again');
     const before = sys.events.length;
     answers.wan1 = true;
     await until('wan1 online', () => stateOf('wan1') === 'online');

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it, onTestFailed } from 'vitest';
-import { endpoint, runTcpClient, startTcpServer } from '../../lab/agents.js';
+import { endpoint, runTcpClient, runUdpClient, startTcpServer, startUdpServer } from '../../lab/agents.js';
 import { Lab } from '../../lab/netns.js';
 import { buildMultiWan, LAB_NET, type MultiWan } from '../../lab/topology.js';
 import { describeLab } from '../../lab/vitest.js';
@@ -171,6 +171,28 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     } finally {
       await lab.exec(net.ns.isp(2), 'nft', ['delete', 'table', 'inet', 'blk'], { reject: false });
       await cli(lab, 'gw', 'ifup', 'wan2', '--state-dir', d.stateDir);
+    }
+  });
+
+  it('a WAN taken out: UDP flows that never got a reply through it are balanced again as they keep sending', async () => {
+    const d = await start();
+    const server = await startUdpServer(lab, LAB_NET.server.ns, [endpoint(SRV1, 5002)]);
+    // isp2 forwards the probes but drops the service's port: half the flows get no answer, and each keeps
+    // sending from its port (a VPN or SIP client's retries), which keeps its conntrack entry alive on wan2.
+    await lab.nft(net.ns.isp(2), 'table inet blk {\n chain cut { type filter hook forward priority -10; policy accept; udp dport 5002 drop\n }\n}\n');
+    try {
+      const flows = { target: endpoint(SRV1, 5002), count: 12, sourcePort: 43000, timeoutMs: 1_000 };
+      const first = await runUdpClient(lab, LAB_NET.lan.ns, flows);
+      expect(first.failed).toBeGreaterThan(0);
+      expect(first.peers[W2.addr] ?? 0).toBe(0);
+      expect((await cli(lab, 'gw', 'ifdown', 'wan2', '--state-dir', d.stateDir)).exitCode).toBe(0);
+      await lab.waitFor(() => d.log().some((l) => /wan2: deleted \d+ UDP flows? marked for it that never got a reply/.test(l)), { timeoutMs: 5_000, what: "wan2's unreplied UDP flows deleted" });
+      // The same ports again: without the deletion, the unanswered ones would still be wan2's in conntrack.
+      expect(await runUdpClient(lab, LAB_NET.lan.ns, flows)).toMatchObject({ ok: 12, failed: 0, peers: { [W1.addr]: 12 } });
+    } finally {
+      await lab.exec(net.ns.isp(2), 'nft', ['delete', 'table', 'inet', 'blk'], { reject: false });
+      await cli(lab, 'gw', 'ifup', 'wan2', '--state-dir', d.stateDir);
+      await server.kill();
     }
   });
 
