@@ -207,7 +207,8 @@ export async function runAblation(lab: Lab, net: MultiWan, o: AblationOptions): 
     const tables = (await lab.exec('gw', 'nft', ['list', 'tables'])).stdout.trim();
     if (tables !== `table inet ${DEFAULTS.table}`) throw new Error(`gw holds more than nft-mwan's table, the ablation would replace it:\n${tables}`);
     const listing = JSON.parse((await lab.exec('gw', 'nft', ['-j', 'list', 'table', 'inet', DEFAULTS.table])).stdout) as unknown;
-    variants = ablationVariants(listing, markFloorTable(net.wans));
+    const vs = ablationVariants(listing, markFloorTable(net.wans));
+    variants = vs;
     const f: SynFlood = { lab, dir, trafgenConfig: await writeTrafgenConfig(lab, dir), burst: o.burstPackets ?? BURST };
     let profile = false;
     if (o.profile !== false) {
@@ -216,12 +217,12 @@ export async function runAblation(lab: Lab, net: MultiWan, o: AblationOptions): 
       if (why) o.log(`profile: skipped (${why})`);
       profile = why === null;
     }
-    const rows: AblationRow[] = variants.map((v) => ({ name: v.name, removed: v.removed, pps: [] }));
+    const rows: AblationRow[] = vs.map((v) => ({ name: v.name, removed: v.removed, pps: [] }));
     await installSynCounter(lab);
     for (let round = 0; round < o.rounds; round++) {
-      const order = variants.map((_, i) => (i + round) % variants!.length);
+      const order = vs.map((_, i) => (i + round) % vs.length);
       for (const i of order) {
-        const v = variants[i] as AblationVariant;
+        const v = vs[i] as AblationVariant;
         const row = rows[i] as AblationRow;
         await loadVariant(lab, dir, v);
         row.pps.push(await measure(f, o.seconds, v.name));
