@@ -201,14 +201,14 @@ export async function runAblation(lab: Lab, net: MultiWan, o: AblationOptions): 
   const stateDir = join(dir, 'state');
   writeFileSync(config, JSON.stringify(nftMwanConfig(net.wans, 0), null, 1));
   const nftMwan = (cmd: string) => lab.exec('gw', process.execPath, [o.bin, cmd, '--config', config, '--state-dir', stateDir], { timeoutMs: 120_000 });
-  let variants: AblationVariant[] | undefined;
+  let complete: AblationVariant | undefined;
   try {
     await nftMwan('apply');
     const tables = (await lab.exec('gw', 'nft', ['list', 'tables'])).stdout.trim();
     if (tables !== `table inet ${DEFAULTS.table}`) throw new Error(`gw holds more than nft-mwan's table, the ablation would replace it:\n${tables}`);
     const listing = JSON.parse((await lab.exec('gw', 'nft', ['-j', 'list', 'table', 'inet', DEFAULTS.table])).stdout) as unknown;
     const vs = ablationVariants(listing, markFloorTable(net.wans));
-    variants = vs;
+    complete = vs[0];
     const f: SynFlood = { lab, dir, trafgenConfig: await writeTrafgenConfig(lab, dir), burst: o.burstPackets ?? BURST };
     let profile = false;
     if (o.profile !== false) {
@@ -238,7 +238,7 @@ export async function runAblation(lab: Lab, net: MultiWan, o: AblationOptions): 
   } finally {
     await removeSynCounter(lab);
     // Back to nft-mwan's own table, so that `stop` removes it and its ip rules the normal way.
-    if (variants?.[0]) await loadVariant(lab, dir, variants[0]).catch(() => undefined);
+    if (complete) await loadVariant(lab, dir, complete).catch(() => undefined);
     await nftMwan('stop').catch((e: unknown) => o.log(`ablation: nft-mwan stop failed: ${(e as Error).message}`));
     rmSync(dir, { recursive: true, force: true });
   }

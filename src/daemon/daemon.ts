@@ -12,7 +12,7 @@ import { renderMetrics } from '../metrics/prometheus.js';
 import { serveMetrics, writeTextfile } from '../metrics/serve.js';
 import type { Plan } from '../compile/plan.js';
 import type { Interface, NftMwanConfig } from '../generated/config.js';
-import { flushByMark, flushUnanswered, flushUnansweredUdp, UDP_DELETE_LIMIT } from '../system/conntrack.js';
+import { flushByMark, flushUnanswered, UDP_DELETE_LIMIT } from '../system/conntrack.js';
 import { readLinks, readMainRoutes } from '../system/ip.js';
 import { ChangeMonitor, ipMonitor, nftMonitor, type MonitorStarter } from '../system/monitor.js';
 import { NftCommits } from '../system/nft-commits.js';
@@ -454,14 +454,15 @@ export class Daemon {
       const all = (this.config.interfaces[tr.name]?.flushConntrack ?? []).includes(trigger);
       if (mark === undefined || this.states.get(tr.name)?.state !== tr.to || (!all && trigger !== 'offline')) continue;
       try {
-        const n = await (all ? flushByMark : flushUnanswered)(this.o.run, mark, mask);
-        if (all) this.o.log.info(`${tr.name}: deleted ${n} conntrack entr${n === 1 ? 'y' : 'ies'} marked for it (flushConntrack ${trigger})`);
-        else if (n > 0) this.o.log.info(`${tr.name}: deleted ${n} unanswered TCP connection attempt${n === 1 ? '' : 's'} marked for it (SYN_SENT), so they are balanced again`);
-        if (!all) {
-          const { deleted: u, left } = await flushUnansweredUdp(this.o.run, mark, mask);
-          if (left > 0) this.o.log.warn(`${tr.name}: ${left} more unreplied UDP flows marked for it were left to expire (at most ${UDP_DELETE_LIMIT} are deleted per event)`);
-          if (u > 0) this.o.log.info(`${tr.name}: deleted ${u} UDP flow${u === 1 ? '' : 's'} marked for it that never got a reply, so ${u === 1 ? 'its' : 'their'} next packets are balanced again`);
+        if (all) {
+          const n = await flushByMark(this.o.run, mark, mask);
+          this.o.log.info(`${tr.name}: deleted ${n} conntrack entr${n === 1 ? 'y' : 'ies'} marked for it (flushConntrack ${trigger})`);
+          continue;
         }
+        const { tcp, udp, udpLeft } = await flushUnanswered(this.o.run, mark, mask);
+        if (tcp > 0) this.o.log.info(`${tr.name}: deleted ${tcp} unanswered TCP connection attempt${tcp === 1 ? '' : 's'} marked for it (SYN_SENT), so they are balanced again`);
+        if (udp > 0) this.o.log.info(`${tr.name}: deleted ${udp} UDP flow${udp === 1 ? '' : 's'} marked for it that never got a reply, so ${udp === 1 ? 'its' : 'their'} next packets are balanced again`);
+        if (udpLeft > 0) this.o.log.warn(`${tr.name}: ${udpLeft} more unreplied UDP flows marked for it were left to expire (at most ${UDP_DELETE_LIMIT} are deleted per event)`);
       } catch (e) {
         this.o.log.warn(`${tr.name}: ${all ? 'conntrack flush' : 'deleting its unanswered connection attempts'} failed: ${(e as Error).message}`);
       }

@@ -9,14 +9,27 @@ export async function flushByMark(run: Runner, mark: number, mask: number): Prom
   return deleteEntries(run, ['-D', '-m', `${hex(mark)}/${hex(mask)}`]);
 }
 
+export interface Unanswered {
+  /** TCP attempts deleted (SYN_SENT). */
+  tcp: number;
+  /** UDP flows deleted (never replied). */
+  udp: number;
+  /** UDP flows left to expire, beyond UDP_DELETE_LIMIT. */
+  udpLeft: number;
+}
+
 /**
- * Deletes the TCP connections of one mark that never got an answer (SYN_SENT): attempts into a WAN that has
- * just failed. None of them carries traffic, and while one exists, its retransmitted SYN, or a new connection
- * that reuses its ports, is the same conntrack entry: it would keep going to the dead WAN for up to two
- * minutes (conntrack's SYN_SENT timeout). Deleted, the next SYN is a NEW connection and is balanced again.
+ * Deletes the connections of one mark that never got an answer: attempts into a WAN that has just failed.
+ * None of them carries traffic, and while one exists its next packet is the same conntrack entry, NATed to
+ * the dead WAN's address and routed to it. For TCP (SYN_SENT) that is a retransmitted SYN, or a new
+ * connection that reuses the ports, for up to two minutes (conntrack's SYN_SENT timeout); for UDP, a client
+ * retrying from one port (a VPN, SIP) refreshes the entry with every packet, for as long as it retries.
+ * Deleted, the next packet is a NEW connection and is balanced again.
  */
-export async function flushUnanswered(run: Runner, mark: number, mask: number): Promise<number> {
-  return deleteEntries(run, ['-D', '-p', 'tcp', '--state', 'SYN_SENT', '-m', `${hex(mark)}/${hex(mask)}`]);
+export async function flushUnanswered(run: Runner, mark: number, mask: number): Promise<Unanswered> {
+  const tcp = await deleteEntries(run, ['-D', '-p', 'tcp', '--state', 'SYN_SENT', '-m', `${hex(mark)}/${hex(mask)}`]);
+  const { deleted: udp, left: udpLeft } = await flushUnansweredUdp(run, mark, mask);
+  return { tcp, udp, udpLeft };
 }
 
 export interface UdpFlow {
@@ -45,11 +58,8 @@ export const UDP_DELETE_LIMIT = 1024;
 const UDP_DELETE_PARALLEL = 8;
 
 /**
- * Deletes the UDP flows of one mark that never got a reply: sent into a WAN that has just failed. None
- * carries traffic back, but while one exists every packet of it (a VPN or SIP client retrying from a fixed
- * port refreshes it forever) is the same conntrack entry, NATed to the dead WAN's address and routed to
- * it. Deleted, the next packet is a NEW connection and is balanced again. Returns how many were deleted,
- * and how many were left because there were more than UDP_DELETE_LIMIT.
+ * flushUnanswered's UDP half: lists the mark's UDP flows and deletes the unreplied ones by tuple. Returns
+ * how many were deleted, and how many were left because there were more than UDP_DELETE_LIMIT.
  */
 export async function flushUnansweredUdp(run: Runner, mark: number, mask: number): Promise<{ deleted: number; left: number }> {
   const m = `${hex(mark)}/${hex(mask)}`;
