@@ -1,7 +1,7 @@
 // A network-namespace lab: uniquely named namespaces, commands and background processes inside them, and an undo stack that removes it all.
 import { execa, execaSync, type ResultPromise } from 'execa';
 import { randomInt } from 'node:crypto';
-import { MwanError } from '../src/errors.js';
+import { MwanError } from '../src/model/errors.js';
 
 export interface ExecOptions {
   /** Written to the command's stdin (e.g. an nft ruleset for `nft -f -`). */

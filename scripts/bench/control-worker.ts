@@ -17,7 +17,7 @@ const v = validateConfig(JSON.parse(readFileSync(file, 'utf8')));
 if (!v.ok) throw new Error(JSON.stringify(v.issues));
 const config = v.config;
 const run = createRunner();
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined };
+const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const first = Object.keys(config.interfaces)[0] as string;
 
 const { facts } = await discover(run, config);

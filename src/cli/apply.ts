@@ -4,7 +4,7 @@
 import { join, resolve } from 'node:path';
 import { configOrThrow, loadConfig } from '../config/load.js';
 import { apply, plan } from '../engine/apply.js';
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
 import { sendControl } from '../daemon/control.js';
 import { CONTROL_SOCKET } from '../daemon/state-file.js';
 import { liveStates } from './live.js';

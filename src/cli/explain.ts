@@ -3,11 +3,12 @@ import { configOrThrow, loadConfig } from '../config/load.js';
 import { describeCandidates, explain, stickyState, type Flow } from '../compile/explain.js';
 import { diffPlan } from '../compile/verify.js';
 import { plan } from '../engine/apply.js';
-import { MwanError } from '../errors.js';
-import { parseIp } from '../compile/net.js';
+import { MwanError } from '../model/errors.js';
+import { parseIp } from '../model/net.js';
 import { bypassTexts } from '../compile/compile.js';
 import { liveStates } from './live.js';
 import type { CommandContext } from './main.js';
+import type { NftObject } from '../model/json.js';
 
 export default async function explainCommand(ctx: CommandContext): Promise<number> {
   const config = configOrThrow(await loadConfig(ctx.configPath));
@@ -74,7 +75,7 @@ function parseFlow(v: CommandContext['values']): Flow {
   return flow;
 }
 
-function setElements(listing: Record<string, unknown>[] | null, name: string): string[] | null {
+function setElements(listing: NftObject[] | null, name: string): string[] | null {
   const set = listing?.map((o) => o.set as Record<string, unknown> | undefined).find((s) => s?.name === name);
   if (!set) return null;
   return ((set.elem as unknown[] | undefined) ?? []).map((e) => {

@@ -1,6 +1,6 @@
 // `nft-mwan ifup IF` / `ifdown IF`: ask the running daemon to put a WAN back in service or take it out.
 import { join } from 'node:path';
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
 import { sendControl } from '../daemon/control.js';
 import { CONTROL_SOCKET } from '../daemon/state-file.js';
 import { stateDir } from './state-dir.js';

@@ -1,7 +1,7 @@
 // `nft-mwan import-uci [FILE] [--network FILE] [--device IF=DEV ...]`: mwan3's config as nft-mwan's, on stdout.
 import { readFile } from 'node:fs/promises';
 import { validateConfig } from '../config/validate.js';
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
 import { importMwan3 } from '../uci/import.js';
 import { parseUci } from '../uci/parse.js';
 import type { CommandContext } from './main.js';

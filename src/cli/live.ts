@@ -1,6 +1,8 @@
 // The running daemon's view, for commands that must agree with what it installed (status, explain, apply).
-import { processAlive, readState, type DaemonState } from '../daemon/state-file.js';
-import type { LinkStates } from '../compile/compile.js';
+import { readState } from '../daemon/state-file.js';
+import { processAlive } from '../system/process.js';
+import { type DaemonState } from '../model/state.js';
+import type { LinkStates } from '../model/facts.js';
 import { stateDir } from './state-dir.js';
 import type { CommandContext } from './main.js';
 

@@ -1,13 +1,6 @@
 // One-line, level-tagged log messages on stderr (journald keeps them as they are).
-export type Level = 'debug' | 'info' | 'warn' | 'error';
+import type { Level, Logger } from '../model/logger.js';
 const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-
-export interface Logger {
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
 
 /** syslog priorities, for journald's `<N>` line prefix. */
 const SYSLOG: Record<Level, number> = { debug: 7, info: 6, warn: 4, error: 3 };

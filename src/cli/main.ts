@@ -3,10 +3,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { EXIT, MwanError } from '../errors.js';
+import { EXIT, MwanError } from '../model/errors.js';
 import { DEFAULT_CONFIG_PATH } from '../config/load.js';
 import { createRunner } from '../system/runner.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger } from './log.js';
+import type { Logger } from '../model/logger.js';
 import type { Runner } from '../system/runner.js';
 
 export interface CommandContext {

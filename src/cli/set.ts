@@ -1,12 +1,13 @@
 // `nft-mwan set add|del|list NAME [ELEMENT...]`: the run-time content of a named set from the config.
 import { configOrThrow, loadConfig } from '../config/load.js';
-import { DEFAULTS } from '../compile/compile.js';
-import { formatIpv6, parseIpElement, parseIpv4Element } from '../compile/net.js';
+import { DEFAULTS } from '../model/defaults.js';
+import { formatIpv6, parseIpElement, parseIpv4Element } from '../model/net.js';
 import { addrElement, type Expr } from '../compile/nft-expr.js';
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
 import { applyBatch } from '../system/nft.js';
 import { runChecked } from '../system/runner.js';
 import type { CommandContext } from './main.js';
+import type { NftObject } from '../model/json.js';
 
 export default async function setCommand(ctx: CommandContext): Promise<number> {
   const [verb, name, ...elements] = ctx.positionals;
@@ -20,7 +21,7 @@ export default async function setCommand(ctx: CommandContext): Promise<number> {
   const table = config.globals?.table ?? DEFAULTS.table;
   if (verb === 'list') {
     const r = await runChecked(ctx.run, `cannot list set ${name} (is the config applied?)`, 'nft', ['-j', 'list', 'set', 'inet', table, name]);
-    const set = (JSON.parse(r.stdout) as { nftables: Record<string, unknown>[] }).nftables.find((o) => 'set' in o)?.set as { elem?: unknown[] } | undefined;
+    const set = (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables.find((o) => 'set' in o)?.set as { elem?: unknown[] } | undefined;
     for (const e of set?.elem ?? []) ctx.out(formatElement(e));
     return 0;
   }

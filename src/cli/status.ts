@@ -1,10 +1,10 @@
 // `nft-mwan status`: what is installed, as a table for people or JSON for programs.
 import { configOrThrow, loadConfig } from '../config/load.js';
-import { hex } from '../compile/marks.js';
+import { hex } from '../model/marks.js';
 import { readStatus, type Status } from '../engine/status.js';
 import type { CommandContext } from './main.js';
-import type { DaemonState } from '../daemon/state-file.js';
-import { MwanError } from '../errors.js';
+import type { DaemonState } from '../model/state.js';
+import { MwanError } from '../model/errors.js';
 import { liveStates } from './live.js';
 import { stateDir } from './state-dir.js';
 

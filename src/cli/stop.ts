@@ -2,7 +2,7 @@
 import { loadConfig } from '../config/load.js';
 import { stop } from '../engine/stop.js';
 import type { CommandContext } from './main.js';
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
 import { liveStates } from './live.js';
 
 export default async function stopCommand(ctx: CommandContext): Promise<number> {

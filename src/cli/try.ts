@@ -5,11 +5,13 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { apply } from '../engine/apply.js';
 import { claimTry, configHash, killQuietly, readTry, rollback, settleTry, snapshotFor, writeTry, type TryRecord } from '../engine/trial.js';
-import type { LinkStates } from '../compile/compile.js';
+import type { LinkStates } from '../model/facts.js';
 import type { NftMwanConfig } from '../generated/config.js';
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
 import { sendControl } from '../daemon/control.js';
-import { CONTROL_SOCKET, processAlive, readState, type DaemonState } from '../daemon/state-file.js';
+import { CONTROL_SOCKET, readState } from '../daemon/state-file.js';
+import { processAlive } from '../system/process.js';
+import { type DaemonState } from '../model/state.js';
 import { stateDir } from './state-dir.js';
 import type { CommandContext } from './main.js';
 

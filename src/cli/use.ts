@@ -3,8 +3,8 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { configOrThrow, loadConfig } from '../config/load.js';
-import { DEFAULTS } from '../compile/compile.js';
-import { MwanError } from '../errors.js';
+import { DEFAULTS } from '../model/defaults.js';
+import { MwanError } from '../model/errors.js';
 import { discover } from '../engine/discover.js';
 import type { CommandContext } from './main.js';
 

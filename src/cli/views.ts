@@ -1,7 +1,7 @@
 // mwan3's views, for people who know them: `interfaces`, `policies`, `connected`, `rules`.
 import { configOrThrow, loadConfig } from '../config/load.js';
-import { BYPASS_SET, BYPASS_SET6 } from '../compile/compile.js';
-import type { PlannedPolicy } from '../compile/plan.js';
+import { BYPASS_SET, BYPASS_SET6 } from '../model/names.js';
+import type { PlannedPolicy } from '../model/plan.js';
 import { plan } from '../engine/apply.js';
 import { liveStates } from './live.js';
 import type { CommandContext } from './main.js';

@@ -1,78 +1,16 @@
 // compile(config, facts, states) -> Plan: the nft batch and routing state for one moment. Pure.
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
 import type { Interface, NftMwanConfig, Rule } from '../generated/config.js';
-import { allocateIds, markLayout, parseMask, type MarkLayout } from './marks.js';
-import { normaliseIpIntervals, parseIpElement } from './net.js';
+import { allocateIds, markLayout, parseMask, type MarkLayout } from '../model/marks.js';
+import { normaliseIpIntervals, parseIpElement } from '../model/net.js';
 import * as x from './nft-expr.js';
 import { compileRules, type ClassifyRule } from './rules.js';
-import { parseTarget } from '../track/targets.js';
-import type { NftCommand, Plan, PlannedInterface, PlannedPolicy, Route, RoutingRule } from './plan.js';
+import { parseTarget } from '../model/targets.js';
+import { DEFAULTS } from '../model/defaults.js';
+import { EMPTY_FACTS, type LinkStates, type SystemFacts } from '../model/facts.js';
+import { BYPASS_SET, BYPASS_SET6, chainName, counterName, IDS_MAP, SPECIALS, stickySetName, TABLE_FAMILY as FAMILY, type Special } from '../model/names.js';
+import type { NftCommand, Plan, PlannedInterface, PlannedPolicy, Route, RoutingRule } from '../model/plan.js';
 
-export const DEFAULTS = {
-  table: 'nft_mwan',
-  markMask: 0x3f00,
-  routeTableBase: 1000,
-  rulePriority: 1000,
-  routeProtocol: 77,
-  metric: 1,
-  weight: 1,
-  lastResort: 'unreachable',
-  /** `nft-mwan use WAN`: the command runs with group id useGidBase + the WAN's id. */
-  useGidBase: 0x7f000000,
-} as const;
-
-/** What the system looked like when compiling; gathered by src/system/discover.ts. */
-export interface SystemFacts {
-  /** Gateways found in the main table for interfaces configured with gateway "auto". */
-  autoGateways: Readonly<Record<string, string>>;
-  /** Destination networks (CIDR) of the main table's non-default routes: never balanced. */
-  connected: readonly string[];
-  /** IPv4 address of each interface's device (by interface name), when it has one. */
-  addresses?: Readonly<Record<string, string>>;
-  /** The same for IPv6 (global addresses), and the main table's IPv6 gateways and specific routes. */
-  addresses6?: Readonly<Record<string, string>>;
-  autoGateways6?: Readonly<Record<string, string>>;
-  connected6?: readonly string[];
-  /** Every address of the router itself (IPv4 and IPv6): never balanced. */
-  local?: readonly string[];
-  local6?: readonly string[];
-  /** Interface ids recorded in the installed table, so they survive re-applies. */
-  previousIds: Readonly<Record<string, number>>;
-  /** Objects in the installed table, so stale ones are deleted in the same transaction. */
-  installed?: { chains: readonly string[]; sets: readonly string[]; maps: readonly string[]; counters?: readonly string[] };
-  /** Type and timeout of the installed named sets (sticky sets are only re-created when these change). */
-  installedSets?: Readonly<Record<string, { type: unknown; timeout: number | null }>>;
-}
-
-/**
- * State per interface name, as the tracker decided; an enabled interface that is absent counts as online.
- * "down": offline and its device is down or gone, so its table gets no route (and no gateway is needed).
- */
-export type LinkState = 'online' | 'offline' | 'down';
-export type LinkStates = Readonly<Record<string, LinkState>>;
-
-export const EMPTY_FACTS: SystemFacts = { autoGateways: {}, connected: [], previousIds: {} };
-
-const FAMILY = 'inet';
-const SPECIALS = ['default', 'blackhole', 'unreachable'] as const;
-type Special = (typeof SPECIALS)[number];
-
-/** Chain names: one place, so status/explain/verify agree with compile. */
-export const chainName = {
-  mark: (target: string) => `mark_${target}`,
-  inbound: (target: string) => `in_${target}`,
-  keep: (target: string) => `keep_${target}`,
-  policy: (name: string) => `policy_${name}`,
-  // Specials start with "_": interface names cannot, so they never collide.
-  special: (s: Special) => `_${s}`,
-  sticky: (rule: string) => `sticky_${rule}`,
-  stick: (rule: string, iface: string, family: 'ipv4' | 'ipv6' = 'ipv4') => `stick${family === 'ipv6' ? '6' : ''}_${rule}_${iface}`,
-};
-/** Named counters per WAN: bytes and packets of the connections it carries, received from it (rx) and sent to it (tx). */
-export const counterName = (dir: 'rx' | 'tx', iface: string) => `${dir}_${iface}`;
-export const IDS_MAP = 'interface_ids';
-export const BYPASS_SET = 'bypass_v4';
-export const BYPASS_SET6 = 'bypass_v6';
 
 const has4 = (i: { family: string }) => i.family !== 'ipv6';
 const has6 = (i: { family: string }) => i.family !== 'ipv4';
@@ -371,7 +309,7 @@ function planSticky(config: NftMwanConfig, policies: PlannedPolicy[], byName: Ma
     const bySrcDst = rule.stickyBy === 'srcdst';
     const proto = (f: 'ipv4' | 'ipv6') => (f === 'ipv6' ? 'ip6' : 'ip');
     const key = (f: 'ipv4' | 'ipv6') => (bySrcDst ? { concat: [x.payload(proto(f), 'saddr'), x.payload(proto(f), 'daddr')] } : x.payload(proto(f), 'saddr'));
-    const setName = (f: 'ipv4' | 'ipv6', iface: string) => `sticky${f === 'ipv6' ? '6' : ''}_${rule.name}_${iface}`;
+    const setName = (f: 'ipv4' | 'ipv6', iface: string) => stickySetName(rule.name, iface, f);
     rules.push({ rule: rule.name, policy: p.name, key, set: setName });
     for (const m of p.members) {
       const iface = byName.get(m.interface);

@@ -1,7 +1,9 @@
 // What happens to one NEW connection, read off a Plan: the same rules, in the same order, the kernel runs. Pure.
 import type { NftMwanConfig, Rule } from '../generated/config.js';
-import { parseIp, parseIpElement, parsePort } from './net.js';
-import type { Plan } from './plan.js';
+import { parseIp, parseIpElement, parsePort } from '../model/net.js';
+import type { Plan } from '../model/plan.js';
+import { stickySetName } from '../model/names.js';
+import type { NftObject } from '../model/json.js';
 
 export interface Flow {
   src: string;
@@ -155,13 +157,9 @@ function stickyLookup(rule: Rule, members: Plan['policies'][number]['members'], 
   return verdict;
 }
 
-/** The name compile gives a sticky set: one per (rule, WAN, family). */
-export function stickySetName(rule: string, iface: string, family: 'ipv4' | 'ipv6'): string {
-  return `sticky${family === 'ipv6' ? '6' : ''}_${rule}_${iface}`;
-}
 
 /** The elements of the installed sticky sets, read off an `nft -j list table` listing. */
-export function stickyState(listing: readonly Record<string, unknown>[] | null, names: readonly string[]): Record<string, StickyElement[]> {
+export function stickyState(listing: readonly NftObject[] | null, names: readonly string[]): Record<string, StickyElement[]> {
   const out: Record<string, StickyElement[]> = {};
   for (const item of listing ?? []) {
     const set = item.set as { name?: unknown; elem?: unknown[] } | undefined;

@@ -1,9 +1,9 @@
 // The smallest batch that brings an installed table to a plan when only rules changed (a WAN's state, a weight):
+import type { NftObject } from '../model/json.js';
 // the changed chains flushed and refilled, the state flushes the plan asks for, nothing else. Pure.
-import type { NftBatch, NftCommand, Plan } from './plan.js';
+import type { NftBatch, NftCommand, Plan } from '../model/plan.js';
 import { canonical, imageOfBatch, imageOfListing, type TableImage } from './verify.js';
 
-type Obj = Record<string, unknown>;
 
 /**
  * The plan's changes as a batch of their own, or null when the full batch is needed (a chain, set, map or
@@ -11,7 +11,7 @@ type Obj = Record<string, unknown>;
  * touched, so a 1,000-rule classify chain is not re-sent when a WAN goes down, and the kernel does
  * less work in the transaction. The result, once applied, lists exactly as the full batch would.
  */
-export function incrementalBatch(plan: Pick<Plan, 'nft' | 'table' | 'dynamicSets' | 'stickySets'>, listing: readonly Obj[]): NftBatch | null {
+export function incrementalBatch(plan: Pick<Plan, 'nft' | 'table' | 'dynamicSets' | 'stickySets'>, listing: readonly NftObject[]): NftBatch | null {
   const want = imageOfBatch(plan.nft, plan.table.name);
   const have = imageOfListing(listing);
   const sticky = new Set(plan.stickySets);
@@ -35,13 +35,13 @@ export function incrementalBatch(plan: Pick<Plan, 'nft' | 'table' | 'dynamicSets
   const family = plan.table.family;
   const commands: NftCommand[] = [];
   for (const cmd of plan.nft.nftables) {
-    const flushSet = (cmd.flush as Obj | undefined)?.set as Obj | undefined;
+    const flushSet = (cmd.flush as NftObject | undefined)?.set as NftObject | undefined;
     // A sticky set the plan empties (its WAN went offline) is state to reset, not configuration to compare.
     if (flushSet && flushSet.table === table && plan.stickySets.includes(String(flushSet.name))) commands.push(cmd);
   }
   for (const name of changed) commands.push({ flush: { chain: { family, table, name } } });
   for (const cmd of plan.nft.nftables) {
-    const rule = (cmd.add as Obj | undefined)?.rule as Obj | undefined;
+    const rule = (cmd.add as NftObject | undefined)?.rule as NftObject | undefined;
     if (rule && rule.table === table && changed.has(String(rule.chain))) commands.push(cmd);
   }
   return { nftables: commands };
@@ -74,14 +74,14 @@ function setsAgree(want: TableImage, have: TableImage, dynamic: ReadonlySet<stri
 
 function plannedCounters(batch: NftBatch, table: string): string[] {
   return batch.nftables.flatMap((cmd) => {
-    const c = (cmd.add as Obj | undefined)?.counter as Obj | undefined;
+    const c = (cmd.add as NftObject | undefined)?.counter as NftObject | undefined;
     return c && c.table === table ? [String(c.name)] : [];
   });
 }
 
-function listedCounters(listing: readonly Obj[]): string[] {
+function listedCounters(listing: readonly NftObject[]): string[] {
   return listing.flatMap((item) => {
-    const c = item.counter as Obj | undefined;
+    const c = item.counter as NftObject | undefined;
     return c ? [String(c.name)] : [];
   });
 }

@@ -1,6 +1,6 @@
 // Builders for the libnftables JSON objects nft-mwan emits (forms verified on nft 1.0.6).
-import type { NftCommand } from './plan.js';
-import type { Ipv4Element, PortRange } from './net.js';
+import type { NftCommand } from '../model/plan.js';
+import type { Ipv4Element, PortRange } from '../model/net.js';
 
 export type Expr = unknown;
 export type Stmt = Record<string, unknown>;

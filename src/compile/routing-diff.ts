@@ -1,5 +1,5 @@
 // Diff between the routing state nft-mwan owns now and the planned one, as ordered ip operations. Pure.
-import type { Route, RoutingOp, RoutingPlan, RoutingRule } from './plan.js';
+import type { Route, RoutingOp, RoutingPlan, RoutingRule } from '../model/plan.js';
 
 export interface OwnedState {
   rules: readonly RoutingRule[];

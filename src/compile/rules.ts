@@ -1,8 +1,8 @@
 // User rules -> classify chain statements at flat cost: consecutive rules of the same shape whose matches
 // cannot overlap become ONE verdict-map lookup, so first match wins exactly as if evaluated one by one. Pure.
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
 import type { Rule } from '../generated/config.js';
-import { normaliseIpIntervals, parseIpElement, parsePort, type IpFamilyName, type IpInterval, type PortRange } from './net.js';
+import { normaliseIpIntervals, parseIpElement, parsePort, type IpFamilyName, type IpInterval, type PortRange } from '../model/net.js';
 import * as x from './nft-expr.js';
 
 type Field = 'srcIface' | 'srcIp' | 'destIp' | 'srcPort' | 'destPort';

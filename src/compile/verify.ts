@@ -1,6 +1,7 @@
 // Compares the table nft lists back with the batch that was applied, ignoring what nft adds or reorders.
-import type { NftBatch, Plan } from './plan.js';
-import { PROTOCOL_NUMBERS } from './protocols.js';
+import type { NftBatch, Plan } from '../model/plan.js';
+import { PROTOCOL_NUMBERS } from '../model/protocols.js';
+import type { NftObject } from '../model/json.js';
 
 /**
  * One rule as applied or listed: its JSON as it stands, and (computed only when that differs from the
@@ -11,7 +12,7 @@ export class RuleImage {
   readonly raw: string;
   private key: string | undefined;
 
-  constructor(private readonly rule: Obj) {
+  constructor(private readonly rule: NftObject) {
     this.raw = `${exprText(rule.expr)}\u0000${JSON.stringify(rule.comment ?? null)}`;
   }
 
@@ -44,12 +45,11 @@ export interface TableImage {
   sets: Record<string, { spec: Record<string, unknown>; elements: string[] }>;
 }
 
-type Obj = Record<string, unknown>;
 
 const CHAIN_SPEC_KEYS = ['type', 'hook', 'prio', 'policy'] as const;
 const SET_SPEC_KEYS = ['type', 'map', 'flags', 'timeout'] as const;
 
-function pick(o: Obj, keys: readonly string[]): Record<string, unknown> {
+function pick(o: NftObject, keys: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of keys) {
     let v = o[k];
@@ -65,7 +65,7 @@ export function canonical(value: unknown): string {
   // Built as a string in one pass: a large verdict map is compared on every apply.
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  const o = value as Obj;
+  const o = value as NftObject;
   const parts: string[] = [];
   for (const k of Object.keys(o).sort()) {
     const v = o[k];
@@ -86,7 +86,7 @@ function cmp(a: string, b: string): number {
  */
 function protocolNumber(v: unknown): unknown {
   if (typeof v === 'string' && v in PROTOCOL_NUMBERS) return PROTOCOL_NUMBERS[v];
-  if (v !== null && typeof v === 'object' && Array.isArray((v as Obj).set)) return { set: ((v as Obj).set as unknown[]).map(protocolNumber) };
+  if (v !== null && typeof v === 'object' && Array.isArray((v as NftObject).set)) return { set: ((v as NftObject).set as unknown[]).map(protocolNumber) };
   return v;
 }
 
@@ -101,12 +101,12 @@ function normaliseProtocols(value: unknown): unknown {
     return out ?? value;
   }
   if (value === null || typeof value !== 'object') return value;
-  const o = value as Obj;
-  const m = o.match as Obj | undefined;
-  if (m && (m.left as Obj | undefined)?.meta !== undefined && ((m.left as Obj).meta as Obj).key === 'l4proto') {
+  const o = value as NftObject;
+  const m = o.match as NftObject | undefined;
+  if (m && (m.left as NftObject | undefined)?.meta !== undefined && ((m.left as NftObject).meta as NftObject).key === 'l4proto') {
     return { ...o, match: { ...m, right: protocolNumber(m.right) } };
   }
-  let out: Obj | undefined;
+  let out: NftObject | undefined;
   for (const [k, v] of Object.entries(o)) {
     const n = normaliseProtocols(v);
     if (n !== v) (out ??= { ...o })[k] = n;
@@ -118,8 +118,8 @@ function normaliseProtocols(value: unknown): unknown {
 export function imageOfBatch(batch: NftBatch, tableName: string): TableImage {
   const img: TableImage = { chains: {}, sets: {} };
   for (const cmd of batch.nftables) {
-    const [verb, body] = Object.entries(cmd)[0] as [string, Obj];
-    const [kind, o] = Object.entries(body)[0] as [string, Obj];
+    const [verb, body] = Object.entries(cmd)[0] as [string, NftObject];
+    const [kind, o] = Object.entries(body)[0] as [string, NftObject];
     if (o.table !== tableName && kind !== 'table') continue;
     const name = o.name as string;
     if (verb === 'add' && kind === 'chain') img.chains[name] = { spec: pick(o, CHAIN_SPEC_KEYS), rules: [] };
@@ -141,19 +141,19 @@ export function imageOfBatch(batch: NftBatch, tableName: string): TableImage {
  * Listings are never changed once read: the image of one is kept with it, so the daemon's next apply, which
  * plans against the listing its last apply verified, does not image it a second time.
  */
-const listingImages = new WeakMap<readonly Obj[], TableImage>();
+const listingImages = new WeakMap<readonly NftObject[], TableImage>();
 
 /** The same image from `nft -j list table` output. */
-export function imageOfListing(listing: readonly Obj[]): TableImage {
+export function imageOfListing(listing: readonly NftObject[]): TableImage {
   let img = listingImages.get(listing);
   if (img === undefined) listingImages.set(listing, (img = buildListingImage(listing)));
   return img;
 }
 
-function buildListingImage(listing: readonly Obj[]): TableImage {
+function buildListingImage(listing: readonly NftObject[]): TableImage {
   const img: TableImage = { chains: {}, sets: {} };
   for (const item of listing) {
-    const [kind, o] = Object.entries(item)[0] as [string, Obj];
+    const [kind, o] = Object.entries(item)[0] as [string, NftObject];
     if (kind === 'chain') img.chains[o.name as string] = { spec: pick(o, CHAIN_SPEC_KEYS), rules: [] };
     if (kind === 'set' || kind === 'map') {
       img.sets[o.name as string] = { spec: { kind, ...pick(o, SET_SPEC_KEYS) }, elements: ((o.elem as unknown[]) ?? []).map((e) => canonical(elementValue(e))) };
@@ -161,7 +161,7 @@ function buildListingImage(listing: readonly Obj[]): TableImage {
   }
   // Rules after chains: 1.0.6 lists sets first, 1.1+ chains first; rules always follow their chain.
   for (const item of listing) {
-    const [kind, o] = Object.entries(item)[0] as [string, Obj];
+    const [kind, o] = Object.entries(item)[0] as [string, NftObject];
     if (kind === 'rule') img.chains[o.chain as string]?.rules.push(new RuleImage(o));
   }
   return img;
@@ -169,7 +169,7 @@ function buildListingImage(listing: readonly Obj[]): TableImage {
 
 /** Elements of timeout sets list as {elem: {val, timeout, expires}}: compare the value. */
 function elementValue(e: unknown): unknown {
-  if (e !== null && typeof e === 'object' && 'elem' in e) return ((e as Obj).elem as Obj).val;
+  if (e !== null && typeof e === 'object' && 'elem' in e) return ((e as NftObject).elem as NftObject).val;
   return e;
 }
 
@@ -221,7 +221,7 @@ export function diffImages(expected: TableImage, actual: TableImage, o: DiffOpti
 }
 
 /** The differences between a plan's table and a listing of the installed one. */
-export function diffPlan(plan: Pick<Plan, 'nft' | 'table' | 'dynamicSets' | 'stickySets'>, listing: readonly Obj[]): string[] {
+export function diffPlan(plan: Pick<Plan, 'nft' | 'table' | 'dynamicSets' | 'stickySets'>, listing: readonly NftObject[]): string[] {
   return diffImages(imageOfBatch(plan.nft, plan.table.name), imageOfListing(listing), {
     subsetSets: new Set(plan.dynamicSets),
     ignoreSets: new Set(plan.stickySets),
@@ -233,10 +233,10 @@ export function diffPlan(plan: Pick<Plan, 'nft' | 'table' | 'dynamicSets' | 'sti
  * ones in `fresh` (`nft -j list chain` output). Its image is the old one with those chains re-imaged, so a
  * 1,000-rule chain that was not listed again is not imaged again either.
  */
-export function spliceChains(listing: readonly Obj[], fresh: readonly Obj[]): Obj[] {
-  const names = new Set(fresh.flatMap((i) => ('chain' in i ? [String((i.chain as Obj).name)] : [])));
+export function spliceChains(listing: readonly NftObject[], fresh: readonly NftObject[]): NftObject[] {
+  const names = new Set(fresh.flatMap((i) => ('chain' in i ? [String((i.chain as NftObject).name)] : [])));
   const kept = listing.filter((i) => {
-    const chain = (i.chain as Obj | undefined)?.name ?? (i.rule as Obj | undefined)?.chain;
+    const chain = (i.chain as NftObject | undefined)?.name ?? (i.rule as NftObject | undefined)?.chain;
     return chain === undefined || !names.has(String(chain));
   });
   const out = [...kept, ...fresh];

@@ -1,7 +1,7 @@
 // Reads a config file and validates it; user errors come back as data, never as exceptions.
 import { readFile, stat } from 'node:fs/promises';
-import type { ConfigIssue, ErrorCode } from '../errors.js';
-import { MwanError } from '../errors.js';
+import type { ConfigIssue, ErrorCode } from '../model/errors.js';
+import { MwanError } from '../model/errors.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import { validateConfig } from './validate.js';
 

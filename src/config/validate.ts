@@ -1,11 +1,11 @@
 // Validates a parsed config: JSON Schema (ajv) first, then the checks a schema cannot express.
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import type { ConfigIssue } from '../errors.js';
+import type { ConfigIssue } from '../model/errors.js';
 import type { NftMwanConfig } from '../generated/config.js';
-import { parseTarget } from '../track/targets.js';
-import { parseIpElement, parseIpv4, parseIpv6, parsePort } from '../compile/net.js';
-import { markLayout, parseMask } from '../compile/marks.js';
-import { checkListen } from '../metrics/listen.js';
+import { parseTarget } from '../model/targets.js';
+import { parseIpElement, parseIpv4, parseIpv6, parsePort } from '../model/net.js';
+import { markLayout, parseMask } from '../model/marks.js';
+import { checkListen } from '../model/listen.js';
 import { validate as standaloneValidate } from '../generated/config-validator.js';
 
 // ajv's validator for the schema, generated as standalone code at build time (scripts/gen-types.mjs).

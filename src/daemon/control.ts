@@ -1,7 +1,7 @@
 // The daemon's control socket: one JSON request line in, one JSON reply line out (ifup, ifdown, reload).
 import { createConnection, createServer, type Server } from 'node:net';
 import { chmod, unlink } from 'node:fs/promises';
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
 
 export type ControlRequest = { command: 'ifup' | 'ifdown'; interface: string } | { command: 'reload' };
 export interface ControlReply {

@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:net';
-import type { LinkState } from '../compile/compile.js';
+import type { LinkState } from '../model/facts.js';
 import { configOrThrow, loadConfig } from '../config/load.js';
 import { apply } from '../engine/apply.js';
 import type { IpSnapshot } from '../engine/discover.js';
@@ -10,33 +10,30 @@ import { stop as stopEngine } from '../engine/stop.js';
 import { readWanCounters } from '../engine/counters.js';
 import { renderMetrics } from '../metrics/prometheus.js';
 import { serveMetrics, writeTextfile } from '../metrics/serve.js';
-import type { Plan } from '../compile/plan.js';
+import type { Plan } from '../model/plan.js';
 import type { Interface, NftMwanConfig } from '../generated/config.js';
 import { flushByMark, flushUnanswered, UDP_DELETE_LIMIT } from '../system/conntrack.js';
 import { readLinks, readMainRoutes } from '../system/ip.js';
 import { ChangeMonitor, ipMonitor, nftMonitor, type MonitorStarter } from '../system/monitor.js';
 import { NftCommits } from '../system/nft-commits.js';
 import type { Runner } from '../system/runner.js';
-import { initialTracker, linkState, nextInterval, progress, step, trackSettings, type Reason, type TrackEvent, type Tracker, type TrackSettings } from '../track/machine.js';
+import { initialTracker, linkState, nextInterval, progress, step, trackSettings, type TrackEvent, type Tracker, type TrackSettings } from '../track/machine.js';
+import { type Reason } from '../model/tracking.js';
 import { runRound, type Egress, type Prober } from '../track/probes.js';
 import { PingSession, type EchoResult } from '../track/ping-session.js';
 import { serveControl, type ControlReply, type ControlRequest } from './control.js';
 import { hookAction, runHooks, runMwan3User, type HookEvent } from './hooks.js';
-import { CONTROL_SOCKET, interfaceRecord, readState, writeState, type DaemonState } from './state-file.js';
+import { CONTROL_SOCKET, interfaceRecord, readState, writeState } from './state-file.js';
+import { type DaemonState } from '../model/state.js';
 import { configHash, readTryOutcome, tryHold } from '../engine/trial.js';
-
-export interface DaemonLogger {
-  debug(m: string): void;
-  info(m: string): void;
-  warn(m: string): void;
-  error(m: string): void;
-}
+import type { NftObject } from '../model/json.js';
+import type { Logger } from '../model/logger.js';
 
 export interface DaemonOptions {
   configPath: string;
   stateDir: string;
   run: Runner;
-  log: DaemonLogger;
+  log: Logger;
   /** Replaceable in unit tests; the real one pings and connects. */
   prober?: Prober;
   /** Remove nft-mwan's table, rules and routes on exit (default: leave them, so forwarding goes on). */
@@ -95,7 +92,7 @@ export class Daemon {
   private failures = 0;
   private heldForTry = false;
   /** The table as this daemon's last apply verified it: state changes are planned against it (no re-listing). */
-  private known: Record<string, unknown>[] | null = null;
+  private known: NftObject[] | null = null;
   /** When the last try outcome this daemon followed was decided (ms); older ones were before its time. */
   private tryOutcomeSeen = 0;
   private tryFollow: Promise<void> = Promise.resolve();

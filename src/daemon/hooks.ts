@@ -3,8 +3,8 @@ import type { Stats } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import type { LinkState } from '../compile/compile.js';
-import type { Reason } from '../track/machine.js';
+import type { LinkState } from '../model/facts.js';
+import type { Reason } from '../model/tracking.js';
 
 export interface HookEvent {
   /**

@@ -1,40 +1,15 @@
 // The daemon's state on disk: written atomically (temp file + rename) so `status` and a restarted daemon read it whole.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LinkState } from '../compile/compile.js';
-import type { RoundSummary, Tracker } from '../track/machine.js';
+import type { LinkState } from '../model/facts.js';
+import type { RoundSummary } from '../model/tracking.js';
+import type { Tracker } from '../track/machine.js';
+import type { DaemonState, InterfaceRecord } from '../model/state.js';
 
 export const DEFAULT_STATE_DIR = '/run/nft-mwan';
 export const STATE_FILE = 'state.json';
 export const CONTROL_SOCKET = 'control.sock';
 
-export interface InterfaceRecord {
-  /** What compile was told: online, offline, or down (no usable device). */
-  state: LinkState;
-  /** What the probes say, regardless of an operator's ifdown. */
-  tracked: 'online' | 'offline';
-  /** ISO time the current `state` began. */
-  since: string;
-  carrier: boolean;
-  forcedDown: boolean;
-  tracking: boolean;
-  fails: number;
-  goods: number;
-  lossPct: number | null;
-  rttMs: number | null;
-  lastRound: (Omit<RoundSummary, 'at'> & { at: string }) | null;
-}
-
-export interface DaemonState {
-  version: 1;
-  pid: number;
-  running: boolean;
-  configPath: string;
-  startedAt: string;
-  updatedAt: string;
-  interfaces: Record<string, InterfaceRecord>;
-  lastApply: { at: string; ok: boolean; error: string | null } | null;
-}
 
 export function interfaceRecord(t: Tracker, state: LinkState, stateSince: number, tracking: boolean): InterfaceRecord {
   const r = t.lastRound;
@@ -78,15 +53,5 @@ export async function readState(dir: string): Promise<DaemonState | null> {
     return parsed.version === 1 && typeof parsed.interfaces === 'object' ? parsed : null;
   } catch {
     return null;
-  }
-}
-
-/** True when a process with this pid exists (signal 0 checks without sending anything). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

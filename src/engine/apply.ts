@@ -1,22 +1,19 @@
 // Brings the system to a plan: routing additions, one verified nft transaction, routing removals, rollback on failure.
-import { compile, type LinkStates } from '../compile/compile.js';
+import { compile } from '../compile/compile.js';
+import { type LinkStates } from '../model/facts.js';
 import type { NftMwanConfig } from '../generated/config.js';
-import type { NftBatch, Plan, RoutingPlan } from '../compile/plan.js';
+import type { NftBatch, Plan, RoutingPlan } from '../model/plan.js';
 import { diffPlan, spliceChains } from '../compile/verify.js';
 import { batchRestoring, batchRestoringChains } from '../compile/restore.js';
 import { incrementalBatch } from '../compile/incremental.js';
 import { diffRouting } from '../compile/routing-diff.js';
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
 import { applyBatch, listChains, listTable, startBatch, type CommitWatch } from '../system/nft.js';
 import { applyRoutingOps } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
 import { discover, readOwnedRouting, type Discovery, type IpSnapshot, type OwnedRouting } from './discover.js';
-
-export interface Logger {
-  debug(m: string): void;
-  info(m: string): void;
-  warn(m: string): void;
-}
+import type { NftObject } from '../model/json.js';
+import type { Logger } from '../model/logger.js';
 
 export interface ApplyResult {
   plan: Plan;
@@ -25,7 +22,7 @@ export interface ApplyResult {
   nftChanged: boolean;
   routingOps: number;
   /** The table as verified after this apply (or as found, when it needed no change): the next apply's `known`. */
-  listing: Record<string, unknown>[] | null;
+  listing: NftObject[] | null;
   /** The ip state as it stands after this apply (null when it changed ip rules or routes): the next apply's `knownIp`. */
   ip: IpSnapshot | null;
 }
@@ -43,7 +40,7 @@ export interface ApplyOptions {
    * incremental (only rules of existing chains change) it stands in for listing the table again; else the
    * table is read afresh. A stale `known` cannot go unnoticed: the read-back after the transaction is real.
    */
-  known?: Record<string, unknown>[] | null;
+  known?: NftObject[] | null;
   /**
    * The ip state the previous apply left (its `ip`), used with `known` instead of reading ip rules, routes
    * and addresses again; only for a caller that hears every change to them (the daemon's `ip monitor`).
@@ -85,7 +82,7 @@ export async function apply(run: Runner, config: NftMwanConfig, log: Logger, sta
   let nftTouched = false;
   let incremental = false;
   let applied: NftBatch = p.nft;
-  let verified: Record<string, unknown>[] | null = discovery.listing;
+  let verified: NftObject[] | null = discovery.listing;
   const rollback = async (why: unknown): Promise<never> => {
     const problems: string[] = [];
     if (nftTouched) {
@@ -150,7 +147,7 @@ export async function apply(run: Runner, config: NftMwanConfig, log: Logger, sta
  * changed by nobody since) only the chains it flushed and refilled are listed and spliced into it; any
  * trouble listing them falls back to listing the table.
  */
-async function readBack(run: Runner, p: Plan, trusted: Record<string, unknown>[] | null, applied: NftBatch): Promise<Record<string, unknown>[] | null> {
+async function readBack(run: Runner, p: Plan, trusted: NftObject[] | null, applied: NftBatch): Promise<NftObject[] | null> {
   const { family, name } = p.table;
   if (trusted !== null) {
     const chains = applied.nftables.flatMap((cmd) => {

@@ -1,10 +1,10 @@
 // Per-WAN traffic figures read from the kernel: live connections by conntrack mark, bytes and packets from nft counters.
-import { counterName } from '../compile/compile.js';
-import type { Plan } from '../compile/plan.js';
-import type { WanCounters } from '../metrics/prometheus.js';
+import { counterName } from '../model/names.js';
+import type { Plan } from '../model/plan.js';
+import type { WanCounters } from '../model/state.js';
 import type { Runner } from '../system/runner.js';
+import type { NftObject } from '../model/json.js';
 
-type Obj = Record<string, unknown>;
 
 export async function readWanCounters(run: Runner, plan: Pick<Plan, 'table' | 'markMask' | 'interfaces'>): Promise<Record<string, WanCounters>> {
   const [listed, tracked] = await Promise.all([
@@ -14,8 +14,8 @@ export async function readWanCounters(run: Runner, plan: Pick<Plan, 'table' | 'm
   ]);
   const counters = new Map<string, { packets: number; bytes: number }>();
   if (listed.exitCode === 0) {
-    for (const item of (JSON.parse(listed.stdout || '{"nftables":[]}') as { nftables: Obj[] }).nftables) {
-      const c = item.counter as Obj | undefined;
+    for (const item of (JSON.parse(listed.stdout || '{"nftables":[]}') as { nftables: NftObject[] }).nftables) {
+      const c = item.counter as NftObject | undefined;
       if (c && typeof c.name === 'string') counters.set(c.name, { packets: Number(c.packets), bytes: Number(c.bytes) });
     }
   }

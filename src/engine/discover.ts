@@ -1,12 +1,14 @@
 // Reads what compile needs from the live system: installed table, owned routing, gateways, connected networks.
-import { BYPASS_SET6, DEFAULTS, IDS_MAP, type SystemFacts } from '../compile/compile.js';
-import type { Route, RoutingRule } from '../compile/plan.js';
+import { BYPASS_SET6, IDS_MAP } from '../model/names.js';
+import { DEFAULTS } from '../model/defaults.js';
+import { type SystemFacts } from '../model/facts.js';
+import type { Route, RoutingRule } from '../model/plan.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import { listTable } from '../system/nft.js';
 import { readIpState, readRoutesWithProtocol, readRules, type IpState, type ListedRule } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
+import type { NftObject } from '../model/json.js';
 
-type Obj = Record<string, unknown>;
 
 export interface OwnedRouting {
   rules: RoutingRule[];
@@ -16,7 +18,7 @@ export interface OwnedRouting {
 export interface Discovery {
   facts: SystemFacts;
   /** The installed table as listed (null when absent): the rollback snapshot. */
-  listing: Obj[] | null;
+  listing: NftObject[] | null;
   routing: OwnedRouting;
   /** The families whose owned routing was read (a rollback compares only those). */
   routingFamilies: (4 | 6)[];
@@ -58,7 +60,7 @@ function ownedRouting(rules: readonly ListedRule[], routes: Route[], protocol: n
  * of reading it when it was read with the same protocol and families (the daemon passes it only while
  * `ip monitor` has reported no change since).
  */
-export async function discover(run: Runner, config: NftMwanConfig, known: Obj[] | null = null, ip: IpSnapshot | null = null): Promise<Discovery> {
+export async function discover(run: Runner, config: NftMwanConfig, known: NftObject[] | null = null, ip: IpSnapshot | null = null): Promise<Discovery> {
   const g = config.globals ?? {};
   const name = g.table ?? DEFAULTS.table;
   const protocol = g.routeProtocol ?? DEFAULTS.routeProtocol;
@@ -102,7 +104,7 @@ export async function discover(run: Runner, config: NftMwanConfig, known: Obj[] 
   // Specific unicast routes of the main table (LANs, the ISPs' own subnets, static routes) are never balanced.
   const specific = (routes: typeof main) => routes.filter((r) => r.dst !== 'default' && (r.type === undefined || r.type === 'unicast')).map((r) => r.dst);
   // A config without IPv6 still cleans up after one that had it: the installed table says so.
-  const stale6 = !has6 && (listing ?? []).some((o) => (o.set as Obj | undefined)?.name === BYPASS_SET6);
+  const stale6 = !has6 && (listing ?? []).some((o) => (o.set as NftObject | undefined)?.name === BYPASS_SET6);
   const routing = stale6 ? await readOwnedRouting(run, protocol) : routing4or46;
   const routingFamilies: (4 | 6)[] = has6 || stale6 ? [4, 6] : [4];
   const facts: SystemFacts = {
@@ -122,14 +124,14 @@ export async function discover(run: Runner, config: NftMwanConfig, known: Obj[] 
 }
 
 /** What compile needs to know about the installed table: its ids, its objects, its sets' types and timeouts. */
-export function tableFacts(listing: Obj[] | null): Pick<SystemFacts, 'previousIds' | 'installed' | 'installedSets'> {
+export function tableFacts(listing: NftObject[] | null): Pick<SystemFacts, 'previousIds' | 'installed' | 'installedSets'> {
   return { previousIds: idsOf(listing), installed: namesOf(listing), installedSets: setsOf(listing) };
 }
 
-function idsOf(listing: Obj[] | null): Record<string, number> {
+function idsOf(listing: NftObject[] | null): Record<string, number> {
   const ids: Record<string, number> = {};
   for (const item of listing ?? []) {
-    const map = item.map as Obj | undefined;
+    const map = item.map as NftObject | undefined;
     if (map?.name !== IDS_MAP) continue;
     for (const e of (map.elem as unknown[]) ?? []) {
       if (Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number') ids[e[0]] = e[1];
@@ -138,16 +140,16 @@ function idsOf(listing: Obj[] | null): Record<string, number> {
   return ids;
 }
 
-function setsOf(listing: Obj[] | null): SystemFacts['installedSets'] {
+function setsOf(listing: NftObject[] | null): SystemFacts['installedSets'] {
   const out: Record<string, { type: unknown; timeout: number | null }> = {};
   for (const item of listing ?? []) {
-    const set = item.set as Obj | undefined;
+    const set = item.set as NftObject | undefined;
     if (set && typeof set.name === 'string') out[set.name] = { type: set.type, timeout: typeof set.timeout === 'number' ? set.timeout : null };
   }
   return out;
 }
 
-function namesOf(listing: Obj[] | null): SystemFacts['installed'] {
-  const of = (kind: string) => (listing ?? []).filter((i) => kind in i).map((i) => String((i[kind] as Obj).name));
+function namesOf(listing: NftObject[] | null): SystemFacts['installed'] {
+  const of = (kind: string) => (listing ?? []).filter((i) => kind in i).map((i) => String((i[kind] as NftObject).name));
   return { chains: of('chain'), sets: of('set'), maps: of('map'), counters: of('counter') };
 }

@@ -1,13 +1,13 @@
 // What is installed now, compared with what the config compiles to: the data behind `nft-mwan status`.
 import type { NftMwanConfig } from '../generated/config.js';
-import type { LinkStates } from '../compile/compile.js';
+import type { LinkStates } from '../model/facts.js';
 import { diffPlan } from '../compile/verify.js';
 import { diffRouting } from '../compile/routing-diff.js';
-import type { PlannedInterface, PlannedPolicy } from '../compile/plan.js';
+import type { PlannedInterface, PlannedPolicy } from '../model/plan.js';
 import type { Runner } from '../system/runner.js';
 import { plan } from './apply.js';
 import { readWanCounters } from './counters.js';
-import type { WanCounters } from '../metrics/prometheus.js';
+import type { WanCounters } from '../model/state.js';
 
 export interface Status {
   table: string;

@@ -1,5 +1,5 @@
 // Removes exactly what nft-mwan installed: its own table, and ip rules/routes stamped with its protocol.
-import { DEFAULTS } from '../compile/compile.js';
+import { DEFAULTS } from '../model/defaults.js';
 import type { Globals } from '../generated/config.js';
 import { diffRouting } from '../compile/routing-diff.js';
 import { deleteTable, listTable } from '../system/nft.js';

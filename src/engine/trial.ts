@@ -3,13 +3,15 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, rename, stat, unlink, utimes, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { batchRestoring } from '../compile/restore.js';
-import { DEFAULTS } from '../compile/compile.js';
+import { DEFAULTS } from '../model/defaults.js';
 import type { NftMwanConfig } from '../generated/config.js';
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
 import { applyBatch } from '../system/nft.js';
 import type { Runner } from '../system/runner.js';
 import { restoreRouting } from './apply.js';
 import { discover, type OwnedRouting } from './discover.js';
+import type { NftObject } from '../model/json.js';
+import { processAlive } from '../system/process.js';
 
 export const TRY_FILE = 'try.json';
 /** The last decided try: the daemon reads it to follow a confirm or a rollback it did not see happen. */
@@ -27,7 +29,7 @@ export interface TryRecord {
   configHash: string;
   table: { family: 'inet'; name: string };
   protocol: number;
-  snapshot: { listing: Record<string, unknown>[] | null; routing: OwnedRouting };
+  snapshot: { listing: NftObject[] | null; routing: OwnedRouting };
 }
 
 /** Object kinds batchRestoring recreates; a table holding anything else could not be put back exactly. */
@@ -105,11 +107,11 @@ export async function readTryOutcome(dir: string): Promise<TryOutcome | null> {
  */
 export async function tryHold(dir: string): Promise<string | null> {
   const pending = await readTry(dir);
-  if (pending !== null && (alive(pending.pid) || (pending.watchdogPid !== null && alive(pending.watchdogPid)))) return `a try (pid ${pending.pid}) is pending`;
+  if (pending !== null && (processAlive(pending.pid) || (pending.watchdogPid !== null && processAlive(pending.watchdogPid)))) return `a try (pid ${pending.pid}) is pending`;
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const n of names) {
     const m = /^try\.rollback\.(\d+)\.json$/.exec(n);
-    if (!m || !alive(Number(m[1]))) continue;
+    if (!m || !processAlive(Number(m[1]))) continue;
     // A rollback takes seconds: a claim this old belongs to a decider that died, its pid since reused.
     const age = Date.now() - ((await stat(join(dir, n)).catch(() => null))?.mtimeMs ?? 0);
     if (age < ROLLBACK_HOLD_MAX_MS) return `a try is being rolled back (pid ${m[1]})`;
@@ -121,15 +123,6 @@ const ROLLBACK_HOLD_MAX_MS = 60_000;
 
 function claimedPath(dir: string, outcome: 'confirm' | 'rollback'): string {
   return join(dir, `try.${outcome}.${process.pid}.json`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function writeAtomic(path: string, text: string): Promise<void> {

@@ -1,14 +1,7 @@
 // The daemon's state and the per-WAN counters as Prometheus text exposition format 0.0.4 (pure: the clock is passed in).
-import type { DaemonState } from '../daemon/state-file.js';
+import type { DaemonState } from '../model/state.js';
+import type { WanCounters } from '../model/state.js';
 
-export interface WanCounters {
-  /** Conntrack entries marked for the WAN. */
-  connections: number | null;
-  rxBytes: number | null;
-  txBytes: number | null;
-  rxPackets: number | null;
-  txPackets: number | null;
-}
 
 export interface MetricsInput {
   state: DaemonState;

@@ -1,8 +1,8 @@
 // Metrics out of the process: an HTTP /metrics endpoint on loopback only, or a file for node_exporter's textfile collector.
 import { createServer, type Server } from 'node:http';
 import { open, rename, unlink } from 'node:fs/promises';
-import { MwanError } from '../errors.js';
-import { checkListen } from './listen.js';
+import { MwanError } from '../model/errors.js';
+import { checkListen } from '../model/listen.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 

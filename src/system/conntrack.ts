@@ -1,6 +1,6 @@
 // Adapter around conntrack(8): delete the connections one WAN's mark owns, never anything else.
 import { commandLine, type Runner } from './runner.js';
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 

@@ -1,9 +1,9 @@
 // Adapter around iproute2 `ip -j`: read ip rules and routes, apply rule/route changes as one `ip -batch`.
-import { MwanError } from '../errors.js';
-import type { IpFamily, Route, RoutingOp, RoutingRule } from '../compile/plan.js';
+import { MwanError } from '../model/errors.js';
+import type { IpFamily, Route, RoutingOp, RoutingRule } from '../model/plan.js';
 import { runChecked, type Runner } from './runner.js';
+import type { JsonObject } from '../model/json.js';
 
-type Obj = Record<string, unknown>;
 
 /** A rule as iproute2 reports it; foreign rules keep whatever we do not model in `raw`. */
 export interface ListedRule extends Omit<RoutingRule, 'protocol' | 'action' | 'table'> {
@@ -11,7 +11,7 @@ export interface ListedRule extends Omit<RoutingRule, 'protocol' | 'action' | 't
   table?: number | string;
   /** Numeric rt protocol, or undefined when iproute2 printed none (unspec) or a name. */
   protocol?: number;
-  raw: Obj;
+  raw: JsonObject;
 }
 
 export interface MainRoute {
@@ -39,7 +39,7 @@ export async function readRules(run: Runner, family: IpFamily): Promise<ListedRu
 }
 
 function parseRules(stdout: string, family: IpFamily): ListedRule[] {
-  return (JSON.parse(stdout || '[]') as Obj[]).map((o) => {
+  return (JSON.parse(stdout || '[]') as JsonObject[]).map((o) => {
     const action = o.action === undefined ? 'lookup' : o.action === 'unreachable' || o.action === 'blackhole' ? o.action : 'other';
     const table = o.table === undefined ? undefined : o.table === 'main' ? 'main' : (num(o.table) ?? String(o.table));
     const rule: ListedRule = { family, priority: Number(o.priority), action, raw: o };
@@ -66,7 +66,7 @@ export async function readRoutesWithProtocol(run: Runner, family: IpFamily, prot
 }
 
 function parseOwnedRoutes(stdout: string, family: IpFamily, protocol: number): Route[] {
-  return (JSON.parse(stdout || '[]') as Obj[]).flatMap((o) => {
+  return (JSON.parse(stdout || '[]') as JsonObject[]).flatMap((o) => {
     const table = num(o.table);
     if (table === undefined) return []; // main/local/default are never nft-mwan's
     const route: Route = { family, table, dst: String(o.dst), dev: String(o.dev), protocol };
@@ -83,7 +83,7 @@ export async function readMainRoutes(run: Runner, family: IpFamily): Promise<Mai
 }
 
 function parseMainRoutes(stdout: string): MainRoute[] {
-  return (JSON.parse(stdout || '[]') as Obj[]).map((o) => {
+  return (JSON.parse(stdout || '[]') as JsonObject[]).map((o) => {
     const route: MainRoute = { dst: String(o.dst) };
     if (typeof o.gateway === 'string') route.gateway = o.gateway;
     if (typeof o.dev === 'string') route.dev = o.dev;
@@ -167,8 +167,8 @@ function parseAddresses(stdout: string, family: IpFamily): AddressFacts {
   const byDevice = new Map<string, string>();
   const all: string[] = [];
   const want = family === 4 ? 'inet' : 'inet6';
-  for (const link of JSON.parse(stdout || '[]') as Obj[]) {
-    const info = ((link.addr_info as Obj[] | undefined) ?? []).filter((a) => a.family === want && typeof a.local === 'string');
+  for (const link of JSON.parse(stdout || '[]') as JsonObject[]) {
+    const info = ((link.addr_info as JsonObject[] | undefined) ?? []).filter((a) => a.family === want && typeof a.local === 'string');
     all.push(...info.map((a) => String(a.local)));
     const global = info.find((a) => a.scope === 'global');
     if (typeof link.ifname === 'string' && global) byDevice.set(link.ifname, String(global.local));
@@ -186,7 +186,7 @@ export interface LinkInfo {
 export async function readLinks(run: Runner): Promise<Map<string, LinkInfo>> {
   const r = await runChecked(run, 'cannot read links', 'ip', ['-j', 'link', 'show']);
   const out = new Map<string, LinkInfo>();
-  for (const link of JSON.parse(r.stdout || '[]') as Obj[]) {
+  for (const link of JSON.parse(r.stdout || '[]') as JsonObject[]) {
     if (typeof link.ifname !== 'string') continue;
     const flags = Array.isArray(link.flags) ? (link.flags as unknown[]) : [];
     out.set(link.ifname, {

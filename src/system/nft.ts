@@ -2,11 +2,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NftBatch } from '../compile/plan.js';
+import type { NftBatch } from '../model/plan.js';
 import { commandLine, runChecked, type Runner } from './runner.js';
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
+import type { NftObject } from '../model/json.js';
 
-type Obj = Record<string, unknown>;
 
 /**
  * Watches nft commits: given the pid of an nft process about to commit, a promise that resolves once its
@@ -65,13 +65,13 @@ export async function listTables(run: Runner): Promise<{ family: string; name: s
   return nftItems(r.stdout)
     .filter((i) => 'table' in i)
     .map((i) => {
-      const t = i.table as Obj;
+      const t = i.table as NftObject;
       return { family: String(t.family), name: String(t.name) };
     });
 }
 
 /** The table's objects as `nft -j list table` gives them, or null when there is no such table. */
-export async function listTable(run: Runner, family: string, name: string): Promise<Obj[] | null> {
+export async function listTable(run: Runner, family: string, name: string): Promise<NftObject[] | null> {
   // One nft call when the table is there (every apply); only a failure asks which tables exist, so an
   // absent table is told from a real error without reading nft's message.
   const args = ['-j', 'list', 'table', family, name];
@@ -86,7 +86,7 @@ export async function listTable(run: Runner, family: string, name: string): Prom
  * Some chains of a table as `nft -j list chain` gives them, one nft per chain (nft 1.0.6 lists only the last
  * of several chains asked for in one run), all at once; null when one of them cannot be listed.
  */
-export async function listChains(run: Runner, family: string, table: string, names: readonly string[]): Promise<Obj[] | null> {
+export async function listChains(run: Runner, family: string, table: string, names: readonly string[]): Promise<NftObject[] | null> {
   const listed = await Promise.all(names.map((name) => run('nft', ['-j', 'list', 'chain', family, table, name])));
   if (listed.some((r) => r.exitCode !== 0)) return null;
   return listed.flatMap((r) => nftItems(r.stdout).filter((i) => !('metainfo' in i)));
@@ -96,7 +96,7 @@ export async function deleteTable(run: Runner, family: string, name: string): Pr
   await applyBatch(run, { nftables: [{ add: { table: { family, name } } }, { delete: { table: { family, name } } }] });
 }
 
-function nftItems(stdout: string): Obj[] {
-  const parsed = JSON.parse(stdout) as { nftables?: Obj[] };
+function nftItems(stdout: string): NftObject[] {
+  const parsed = JSON.parse(stdout) as { nftables?: NftObject[] };
   return parsed.nftables ?? [];
 }

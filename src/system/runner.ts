@@ -1,6 +1,6 @@
 // Runs external commands (nft, ip) without a shell, with a timeout, logging each command line.
 import { execa } from 'execa';
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
 
 export interface RunOptions {
   input?: string;

@@ -1,19 +1,10 @@
 // The tracking state machine of one WAN: probe rounds, carrier and operator commands in, state out. Pure.
 import type { Interface } from '../generated/config.js';
-import type { LinkState } from '../compile/compile.js';
-import type { Method } from './targets.js';
+import type { LinkState } from '../model/facts.js';
+import type { Method } from '../model/targets.js';
+import { TRACK_DEFAULTS } from '../model/defaults.js';
+import type { ProbeResult, Reason, RoundSummary } from '../model/tracking.js';
 
-/** Defaults for `track` (documented in the schema and docs/nft-mwan.md). */
-export const TRACK_DEFAULTS = {
-  method: 'ping',
-  reliability: 1,
-  count: 1,
-  timeout: 1,
-  interval: 2,
-  down: 3,
-  up: 3,
-  quality: { failureLatencyMs: 1000, failureLossPct: 40, recoveryLatencyMs: 500, recoveryLossPct: 10, window: 10 },
-} as const;
 
 export interface Quality {
   failureLatencyMs: number;
@@ -73,29 +64,6 @@ export function trackSettings(iface: Interface): TrackSettings | null {
   };
 }
 
-/** One probe: one echo, connect, request or query to one target. */
-export interface ProbeResult {
-  target: string;
-  ok: boolean;
-  rttMs: number | null;
-  /** Why it failed (timeout, "Destination Host Unreachable", ECONNREFUSED, HTTP 503, ...). */
-  error: string | null;
-}
-
-export interface RoundSummary {
-  at: number;
-  ok: boolean;
-  /** Targets with at least one answer. */
-  answered: number;
-  /** Over the quality window (or this round without quality). */
-  lossPct: number;
-  rttMs: number | null;
-  /** Set when the probes answered but the round failed a quality threshold. */
-  quality: string | null;
-  results: ProbeResult[];
-}
-
-export type Reason = 'start' | 'probes' | 'carrier' | 'operator';
 
 export interface Tracker {
   /** What the probes (and carrier) say, regardless of any operator command. */

@@ -2,7 +2,7 @@
 // line. No process is started per round, which is what keeps an idle daemon cheap.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import type { ProbeResult } from './machine.js';
+import type { ProbeResult } from '../model/tracking.js';
 import type { Egress } from './probes.js';
 
 export type EchoResult = Omit<ProbeResult, 'target'>;

@@ -5,8 +5,9 @@ import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { randomInt } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import type { ProbeResult, TrackSettings } from './machine.js';
-import { parseTarget, type Target } from './targets.js';
+import type { ProbeResult } from '../model/tracking.js';
+import type { TrackSettings } from './machine.js';
+import { parseTarget, type Target } from '../model/targets.js';
 
 /** How a probe leaves through its WAN. */
 export interface Egress {

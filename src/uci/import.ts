@@ -1,7 +1,7 @@
 // mwan3's UCI config -> an nft-mwan config, with a note for every option mapped differently or not at all. Pure.
 import type { Interface, NftMwanConfig, Policy, Rule, Track } from '../generated/config.js';
-import { MwanError } from '../errors.js';
-import { parseIpElement, parseIpv4 } from '../compile/net.js';
+import { MwanError } from '../model/errors.js';
+import { parseIpElement, parseIpv4 } from '../model/net.js';
 import { mapProtocol } from './protocols.js';
 import type { UciSection } from './parse.js';
 

@@ -13,7 +13,7 @@
 //   empty value sets nothing (uci skips it); `list` after `option` of the same name turns the option into the
 //   list's first item, and `option` after `list` replaces the list.
 // Stricter than uci on purpose: a missing value is an error (uci silently ignores `option name` alone).
-import { MwanError } from '../errors.js';
+import { MwanError } from '../model/errors.js';
 
 export interface UciSection {
   type: string; // e.g. "interface"

@@ -1,5 +1,5 @@
 // mwan3's `proto` as iptables -p resolves it (lowercased, then /etc/protocols and iptables' aliases) -> nft-mwan's.
-import { PROTOCOL_NUMBERS } from '../compile/protocols.js';
+import { PROTOCOL_NUMBERS } from '../model/protocols.js';
 
 /**
  * mwan3's `proto` as nft-mwan's: "all" (also 0, as iptables reads it), a name nft-mwan knows, a number,

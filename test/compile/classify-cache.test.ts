@@ -1,7 +1,8 @@
 // compile keeps the last classify tail (the user rules' part) and reuses it while the rules are the same:
 // a state change recompiles only what depends on states. A rule changed in place must not be served stale.
 import { describe, expect, it } from 'vitest';
-import { compile, EMPTY_FACTS } from '../../src/compile/compile.js';
+import { compile } from '../../src/compile/compile.js';
+import { EMPTY_FACTS } from '../../src/model/facts.js';
 import { validateConfig } from '../../src/config/validate.js';
 import type { NftMwanConfig } from '../../src/generated/config.js';
 

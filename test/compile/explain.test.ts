@@ -1,7 +1,8 @@
 // explain and sticky state: a source with an entry in an installed sticky set of an active WAN goes back there.
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/compile.js';
-import { explain, stickySetName, stickyState, type StickyState } from '../../src/compile/explain.js';
+import { explain, stickyState, type StickyState } from '../../src/compile/explain.js';
+import { stickySetName } from '../../src/model/names.js';
 import { validateConfig } from '../../src/config/validate.js';
 import type { NftMwanConfig } from '../../src/generated/config.js';
 

@@ -4,7 +4,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { compile, type LinkStates, type SystemFacts, EMPTY_FACTS } from '../../src/compile/compile.js';
+import { compile } from '../../src/compile/compile.js';
+import { type LinkStates, type SystemFacts, EMPTY_FACTS } from '../../src/model/facts.js';
 import { validateConfig } from '../../src/config/validate.js';
 
 const require = createRequire(import.meta.url);

@@ -1,10 +1,11 @@
 // Incremental batches: only the changed chains are re-sent, and the table they leave is the full plan's.
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { compile, EMPTY_FACTS, type LinkStates, type SystemFacts } from '../../src/compile/compile.js';
+import { compile } from '../../src/compile/compile.js';
+import { EMPTY_FACTS, type LinkStates, type SystemFacts } from '../../src/model/facts.js';
 import { tableFacts } from '../../src/engine/discover.js';
 import { incrementalBatch } from '../../src/compile/incremental.js';
-import type { NftBatch, Plan } from '../../src/compile/plan.js';
+import type { NftBatch, Plan } from '../../src/model/plan.js';
 import { diffPlan } from '../../src/compile/verify.js';
 import { validateConfig } from '../../src/config/validate.js';
 import type { NftMwanConfig } from '../../src/generated/config.js';

@@ -1,7 +1,7 @@
 // The routing diff: ordered, minimal, idempotent.
 import { describe, expect, it } from 'vitest';
 import { diffRouting } from '../../src/compile/routing-diff.js';
-import type { Route, RoutingPlan, RoutingRule } from '../../src/compile/plan.js';
+import type { Route, RoutingPlan, RoutingRule } from '../../src/model/plan.js';
 
 const rule = (mark: number, priority: number, extra: Partial<RoutingRule> = {}): RoutingRule => ({
   family: 4, priority, fwmark: mark, fwmask: 0x3f00, action: 'lookup', table: 1000 + (mark >> 8), protocol: 77, ...extra,

@@ -1,7 +1,8 @@
 // Sticky sets across applies: an installed set is kept as it is (its entries survive), one whose WAN is offline
 // is flushed (its sources are balanced afresh when the WAN returns), one whose type or timeout changed is replaced.
 import { describe, expect, it } from 'vitest';
-import { compile, EMPTY_FACTS, type LinkStates, type SystemFacts } from '../../src/compile/compile.js';
+import { compile } from '../../src/compile/compile.js';
+import { EMPTY_FACTS, type LinkStates, type SystemFacts } from '../../src/model/facts.js';
 import { validateConfig } from '../../src/config/validate.js';
 import type { NftMwanConfig } from '../../src/generated/config.js';
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { diffImages, imageOfBatch, imageOfListing } from '../../src/compile/verify.js';
 import { batchRestoring } from '../../src/compile/restore.js';
-import type { NftBatch } from '../../src/compile/plan.js';
+import type { NftBatch } from '../../src/model/plan.js';
 
 const batch = JSON.parse(readFileSync(new URL('../golden/issue-example/batch.json', import.meta.url), 'utf8')) as NftBatch;
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { configOrThrow, parseConfigText } from '../../src/config/load.js';
 import { validateConfig } from '../../src/config/validate.js';
-import { MwanError } from '../../src/errors.js';
+import { MwanError } from '../../src/model/errors.js';
 
 const withDevice = (device: string) => ({
   interfaces: { wan1: { device: 'wan1', gateway: '198.51.100.1' }, wan2: { device, gateway: '198.51.100.9' } },

@@ -6,7 +6,7 @@ import { createConnection, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sendControl, serveControl, type ControlRequest } from '../../src/daemon/control.js';
-import { MwanError } from '../../src/errors.js';
+import { MwanError } from '../../src/model/errors.js';
 
 let dir: string;
 let sock: string;

@@ -9,7 +9,7 @@ import { Daemon, type MonitorStarter } from '../../src/daemon/daemon.js';
 import type { MonitorListener } from '../../src/system/monitor.js';
 import { apply } from '../../src/engine/apply.js';
 import { validateConfig } from '../../src/config/validate.js';
-import type { NftBatch } from '../../src/compile/plan.js';
+import type { NftBatch } from '../../src/model/plan.js';
 import type { Runner } from '../../src/system/runner.js';
 import type { Prober } from '../../src/track/probes.js';
 
@@ -408,7 +408,7 @@ describe('hooks: the mwan3 actions, in order', () => {
 });
 
 describe('state changes planned against the table the last apply verified', () => {
-  const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined };
+  const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
   const v = validateConfig({
     interfaces: { wan1: { device: 'wan1', gateway: DEVICES.wan1.gateway }, wan2: { device: 'wan2', gateway: DEVICES.wan2.gateway } },
     policies: { balanced: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },

@@ -5,8 +5,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hookAction, hookEnv, hookPrograms, runHooks, runMwan3User, type HookEvent } from '../../src/daemon/hooks.js';
-import type { LinkState } from '../../src/compile/compile.js';
-import type { Reason } from '../../src/track/machine.js';
+import type { LinkState } from '../../src/model/facts.js';
+import type { Reason } from '../../src/model/tracking.js';
 
 const isRoot = process.getuid?.() === 0;
 

@@ -5,7 +5,9 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { interfaceRecord, processAlive, readState, STATE_FILE, writeState, type DaemonState } from '../../src/daemon/state-file.js';
+import { interfaceRecord, readState, STATE_FILE, writeState } from '../../src/daemon/state-file.js';
+import { processAlive } from '../../src/system/process.js';
+import { type DaemonState } from '../../src/model/state.js';
 import { initialTracker, step } from '../../src/track/machine.js';
 
 let dir: string;

@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackgroundProcess, Lab } from '../../lab/netns.js';
-import { readState, type DaemonState, type InterfaceRecord } from '../../src/daemon/state-file.js';
+import { readState } from '../../src/daemon/state-file.js';
+import { type DaemonState, type InterfaceRecord } from '../../src/model/state.js';
 import { BIN } from './helpers.js';
 
 export interface RunningDaemon {

@@ -1,8 +1,9 @@
 // renderMetrics: exact exposition text for a two-WAN daemon, label escaping, null samples left out, and output
 // that a Prometheus parser accepts (HELP and TYPE before each family's samples, every line in the grammar).
 import { describe, expect, it } from 'vitest';
-import { escapeLabelValue, renderMetrics, type MetricsInput, type WanCounters } from '../../src/metrics/prometheus.js';
-import type { DaemonState, InterfaceRecord } from '../../src/daemon/state-file.js';
+import { escapeLabelValue, renderMetrics, type MetricsInput } from '../../src/metrics/prometheus.js';
+import { type WanCounters } from '../../src/model/state.js';
+import type { DaemonState, InterfaceRecord } from '../../src/model/state.js';
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5);
 const iso = (ms: number): string => new Date(ms).toISOString();

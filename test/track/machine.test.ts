@@ -1,18 +1,9 @@
 // The tracking state machine: down/up hysteresis, reliability, carrier, operator force, the quality window,
 // round intervals and the defaults of `track`.
 import { describe, expect, it } from 'vitest';
-import {
-  initialTracker,
-  linkState,
-  nextInterval,
-  progress,
-  step,
-  TRACK_DEFAULTS,
-  trackSettings,
-  type ProbeResult,
-  type Tracker,
-  type TrackSettings,
-} from '../../src/track/machine.js';
+import { initialTracker, linkState, nextInterval, progress, step, trackSettings, type Tracker, type TrackSettings } from '../../src/track/machine.js';
+import { TRACK_DEFAULTS } from '../../src/model/defaults.js';
+import { type ProbeResult } from '../../src/model/tracking.js';
 import type { Track } from '../../src/generated/config.js';
 
 const A = '192.0.2.1';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { EXIT, MwanError } from '../../src/errors.js';
+import { EXIT, MwanError } from '../../src/model/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-import-cli-'));
 const mwan3 = join(dir, 'mwan3');

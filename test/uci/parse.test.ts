@@ -1,6 +1,6 @@
 // The UCI parser gives the sections, options and lists libuci would, and names the file and line of every error.
 import { describe, expect, it } from 'vitest';
-import { MwanError } from '../../src/errors.js';
+import { MwanError } from '../../src/model/errors.js';
 import { parseUci, type UciSection } from '../../src/uci/parse.js';
 
 const FILE = '/etc/config/mwan3';

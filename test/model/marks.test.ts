@@ -1,6 +1,6 @@
 // Mark layout and stable id allocation.
 import { describe, expect, it } from 'vitest';
-import { allocateIds, markLayout } from '../../src/compile/marks.js';
+import { allocateIds, markLayout } from '../../src/model/marks.js';
 
 describe('markLayout', () => {
   it.each([

@@ -1,10 +1,10 @@
-// docs/errors.md and src/errors.ts list the same error codes, each documented with the exit status the code really maps to.
+// docs/errors.md and src/model/errors.ts list the same error codes, each documented with the exit status the code really maps to.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { exitStatusFor, type ErrorCode } from '../src/errors.js';
+import { exitStatusFor, type ErrorCode } from '../../src/model/errors.js';
 
-const source = readFileSync(new URL('../src/errors.ts', import.meta.url), 'utf8');
-const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
+const source = readFileSync(new URL('../../src/model/errors.ts', import.meta.url), 'utf8');
+const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
 
 /** The members of the ErrorCode union, read off its declaration. */
 function declaredCodes(): string[] {

@@ -1,6 +1,6 @@
 // Probe targets per method: what each method accepts (host and port filled in) and what it refuses, saying why.
 import { describe, expect, it } from 'vitest';
-import { parseTarget, type Method } from '../../src/track/targets.js';
+import { parseTarget, type Method } from '../../src/model/targets.js';
 
 describe('parseTarget', () => {
   it.each<[Method, string, { host: string; port: number }]>([

@@ -1,6 +1,6 @@
-// Address parsing and interval normalisation for both families (src/compile/net.ts), IPv6 in particular.
+// Address parsing and interval normalisation for both families (src/model/net.ts), IPv6 in particular.
 import { describe, expect, it } from 'vitest';
-import { formatIpv4, formatIpv6, normaliseIntervals, normaliseIpIntervals, parseIpElement, parseIpv4, type IpInterval } from '../../src/compile/net.js';
+import { formatIpv4, formatIpv6, normaliseIntervals, normaliseIpIntervals, parseIpElement, parseIpv4, type IpInterval } from '../../src/model/net.js';
 
 const v6 = (text: string): bigint => {
   // Written out here, not with net.ts: eight full groups.

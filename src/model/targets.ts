@@ -1,5 +1,5 @@
 // Probe targets as the config writes them, parsed once per method: shared by validation and the probes.
-import { parseIpv4 } from '../compile/net.js';
+import { parseIpv4 } from './net.js';
 
 export type Method = 'ping' | 'tcp' | 'http' | 'dns';
 
