@@ -13,7 +13,7 @@ export default async function check(ctx: CommandContext): Promise<number> {
   const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
   ctx.out(
     `${ctx.configPath}: OK: ${n(p.interfaces.length, 'interface')}, ${n(p.policies.length, 'policy').replace('policys', 'policies')}, ` +
-      `${n(config.rules?.length ?? 0, 'rule')}; nft accepted the ${p.nft.nftables.length}-command batch (nothing was changed)`,
+      `${n(config.rules.length, 'rule')}; nft accepted the ${p.nft.nftables.length}-command batch (nothing was changed)`,
   );
   return 0;
 }

@@ -20,7 +20,7 @@ export default async function explainCommand(ctx: CommandContext): Promise<numbe
   const local = [...(discovery.facts.local ?? []), ...(discovery.facts.local6 ?? [])];
   // Named sets as installed (run-time elements included), else as configured.
   const sets: Record<string, string[]> = {};
-  for (const [name, set] of Object.entries(config.sets ?? {})) sets[name] = setElements(discovery.listing, name) ?? set.elements ?? [];
+  for (const [name, set] of Object.entries(config.sets)) sets[name] = setElements(discovery.listing, name) ?? set.elements;
   const bypass = bypassTexts(config, discovery.facts);
   // Sticky entries as installed: the same listing (one `nft -j list table`) the plan was compared with.
   const sticky = stickyState(discovery.listing, p.stickySets);

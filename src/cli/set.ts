@@ -1,6 +1,5 @@
 // `nft-mwan set add|del|list NAME [ELEMENT...]`: the run-time content of a named set from the config.
 import { configOrThrow, loadConfig } from '../config/load.js';
-import { DEFAULTS } from '../model/defaults.js';
 import { formatIpv6, parseIpElement, parseIpv4Element } from '../model/net.js';
 import { addrElement, type Expr } from '../compile/nft-expr.js';
 import { MwanError } from '../model/errors.js';
@@ -15,10 +14,10 @@ export default async function setCommand(ctx: CommandContext): Promise<number> {
     throw new MwanError({ code: 'USAGE', summary: 'usage: nft-mwan set add|del NAME ELEMENT... | set list NAME' });
   }
   const config = configOrThrow(await loadConfig(ctx.configPath));
-  if (!(name in (config.sets ?? {}))) {
-    throw new MwanError({ code: 'USAGE', summary: `no set "${name}" in ${ctx.configPath} (sets: ${Object.keys(config.sets ?? {}).join(', ') || 'none'})` });
+  if (!(name in config.sets)) {
+    throw new MwanError({ code: 'USAGE', summary: `no set "${name}" in ${ctx.configPath} (sets: ${Object.keys(config.sets).join(', ') || 'none'})` });
   }
-  const table = config.globals?.table ?? DEFAULTS.table;
+  const table = config.globals.table;
   if (verb === 'list') {
     const r = await runChecked(ctx.run, `cannot list set ${name} (is the config applied?)`, 'nft', ['-j', 'list', 'set', 'inet', table, name]);
     const set = (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables.find((o) => 'set' in o)?.set as { elem?: unknown[] } | undefined;
@@ -26,7 +25,7 @@ export default async function setCommand(ctx: CommandContext): Promise<number> {
     return 0;
   }
   if (elements.length === 0) throw new MwanError({ code: 'USAGE', summary: `set ${verb} ${name}: give at least one element` });
-  const type = config.sets?.[name]?.type ?? 'ipv4_addr';
+  const type = config.sets[name]?.type ?? 'ipv4_addr';
   const elem = elements.map((text) => elementOf(name, type, text));
   // One transaction for every element: all are added (or removed), or none.
   await applyBatch(ctx.run, { nftables: [{ [verb === 'add' ? 'add' : 'delete']: { element: { family: 'inet', table, name, elem } } }] });

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { apply } from '../engine/apply.js';
 import { claimTry, configHash, killQuietly, readTry, rollback, settleTry, snapshotFor, writeTry, type TryRecord } from '../engine/trial.js';
 import type { LinkStates } from '../model/facts.js';
-import type { NftMwanConfig } from '../generated/config.js';
+import type { ResolvedConfig } from '../config/resolved.js';
 import { MwanError } from '../model/errors.js';
 import { sendControl } from '../daemon/control.js';
 import { CONTROL_SOCKET, readState } from '../daemon/state-file.js';
@@ -15,7 +15,7 @@ import { type DaemonState } from '../model/state.js';
 import { stateDir } from './state-dir.js';
 import type { CommandContext } from './main.js';
 
-export async function runTry(ctx: CommandContext, config: NftMwanConfig, seconds: number, states: LinkStates, daemon: DaemonState | null): Promise<number> {
+export async function runTry(ctx: CommandContext, config: ResolvedConfig, seconds: number, states: LinkStates, daemon: DaemonState | null): Promise<number> {
   const dir = stateDir(ctx);
   const pending = await readTry(dir);
   if (pending !== null && (processAlive(pending.pid) || (pending.watchdogPid !== null && processAlive(pending.watchdogPid)))) {

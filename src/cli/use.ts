@@ -3,7 +3,6 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { configOrThrow, loadConfig } from '../config/load.js';
-import { DEFAULTS } from '../model/defaults.js';
 import { MwanError } from '../model/errors.js';
 import { discover } from '../engine/discover.js';
 import type { CommandContext } from './main.js';
@@ -20,9 +19,9 @@ export default async function useCommand(ctx: CommandContext): Promise<number> {
   const { facts, listing } = await discover(ctx.run, config);
   const id = facts.previousIds[wan];
   if (listing === null || id === undefined) {
-    throw new MwanError({ code: 'NOT_INSTALLED', summary: `table inet ${config.globals?.table ?? DEFAULTS.table} with ${wan} is not installed: run nft-mwan apply first` });
+    throw new MwanError({ code: 'NOT_INSTALLED', summary: `table inet ${config.globals.table} with ${wan} is not installed: run nft-mwan apply first` });
   }
-  const gid = (config.globals?.useGidBase ?? DEFAULTS.useGidBase) + id;
+  const gid = config.globals.useGidBase + id;
   const [file, ...args] = command as [string, ...string[]];
   const child = spawn(file, args, { stdio: 'inherit', gid });
   return new Promise((resolve, reject) => {

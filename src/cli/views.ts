@@ -80,7 +80,7 @@ export async function connectedView(ctx: CommandContext): Promise<number> {
 export async function rulesView(ctx: CommandContext): Promise<number> {
   const { config } = await load(ctx);
   const lines = ['Active user rules (first match wins):'];
-  for (const r of config.rules ?? []) {
+  for (const r of config.rules) {
     const scope = [r.family && r.family !== 'any' ? r.family : null, r.proto && r.proto !== 'all' ? String(r.proto) : null].filter((x) => x !== null);
     const what = [
       r.srcIface ? `in ${r.srcIface.join(',')}` : null,
@@ -90,7 +90,7 @@ export async function rulesView(ctx: CommandContext): Promise<number> {
       r.destPort ? `dport ${r.destPort.join(',')}` : null,
       r.set ? `to @${r.set}` : null,
     ].filter((x) => x !== null);
-    lines.push(` ${r.name}: ${[...scope, what.length ? what.join(' ') : 'everything'].join(' ')} -> ${r.policy}${r.sticky ? ` (sticky ${r.stickyTimeout ?? 600}s)` : ''}${r.log ? ' (logged)' : ''}`);
+    lines.push(` ${r.name}: ${[...scope, what.length ? what.join(' ') : 'everything'].join(' ')} -> ${r.policy}${r.sticky ? ` (sticky ${r.stickyTimeout}s)` : ''}${r.log ? ' (logged)' : ''}`);
   }
   ctx.out(lines.join('\n'));
   return 0;

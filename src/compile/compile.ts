@@ -1,12 +1,11 @@
 // compile(config, facts, states) -> Plan: the nft batch and routing state for one moment. Pure.
 import { MwanError } from '../model/errors.js';
-import type { Interface, NftMwanConfig, Rule } from '../generated/config.js';
-import { allocateIds, markLayout, parseMask, type MarkLayout } from '../model/marks.js';
+import type { ResolvedInterface, ResolvedConfig, ResolvedRule } from '../config/resolved.js';
+import { allocateIds, markLayout, type MarkLayout } from '../model/marks.js';
 import { normaliseIpIntervals, parseIpElement } from '../model/net.js';
 import * as x from './nft-expr.js';
 import { compileRules, type ClassifyRule } from './rules.js';
 import { parseTarget } from '../model/targets.js';
-import { DEFAULTS } from '../model/defaults.js';
 import { EMPTY_FACTS, type LinkStates, type SystemFacts } from '../model/facts.js';
 import { BYPASS_SET, BYPASS_SET6, chainName, counterName, IDS_MAP, SPECIALS, stickySetName, TABLE_FAMILY as FAMILY, type Special } from '../model/names.js';
 import type { NftCommand, Plan, PlannedInterface, PlannedPolicy, Route, RoutingRule } from '../model/plan.js';
@@ -15,13 +14,13 @@ import type { NftCommand, Plan, PlannedInterface, PlannedPolicy, Route, RoutingR
 const has4 = (i: { family: string }) => i.family !== 'ipv6';
 const has6 = (i: { family: string }) => i.family !== 'ipv4';
 
-export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS, states: LinkStates = {}): Plan {
-  const g = config.globals ?? {};
-  const table = g.table ?? DEFAULTS.table;
-  const layout = markLayout(parseMask(g.markMask));
-  const tableBase = g.routeTableBase ?? DEFAULTS.routeTableBase;
-  const priority = g.rulePriority ?? DEFAULTS.rulePriority;
-  const protocol = g.routeProtocol ?? DEFAULTS.routeProtocol;
+export function compile(config: ResolvedConfig, facts: SystemFacts = EMPTY_FACTS, states: LinkStates = {}): Plan {
+  const g = config.globals;
+  const table = g.table;
+  const layout = markLayout(g.markMask);
+  const tableBase = g.routeTableBase;
+  const priority = g.rulePriority;
+  const protocol = g.routeProtocol;
   const warnings: string[] = [];
 
   const names = Object.keys(config.interfaces);
@@ -34,9 +33,9 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
 
   const interfaces: PlannedInterface[] = names
     .map((name) => {
-      const iface = config.interfaces[name] as Interface;
+      const iface = config.interfaces[name] as ResolvedInterface;
       const id = allocation.ids.get(name) as number;
-      const enabled = iface.enabled ?? true;
+      const enabled = iface.enabled;
       const state = states[name] ?? 'online';
       const linkUp = enabled && state !== 'down';
       return {
@@ -45,14 +44,14 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
         id,
         mark: layout.markOf(id),
         table: tableBase + id,
-        family: iface.family ?? 'ipv4',
-        gateway: linkUp && has4({ family: iface.family ?? 'ipv4' }) ? resolveGateway(name, iface.gateway, facts.autoGateways, iface.device, '') : null,
-        gateway6: linkUp && has6({ family: iface.family ?? 'ipv4' }) ? resolveGateway(name, iface.gateway6, facts.autoGateways6 ?? {}, iface.device, '6') : null,
+        family: iface.family,
+        gateway: linkUp && has4(iface) ? resolveGateway(name, iface.gateway, facts.autoGateways, iface.device, '') : null,
+        gateway6: linkUp && has6(iface) ? resolveGateway(name, iface.gateway6, facts.autoGateways6 ?? {}, iface.device, '6') : null,
         enabled,
         online: enabled && state === 'online',
         linkUp,
-        address: enabled && has4({ family: iface.family ?? 'ipv4' }) ? (facts.addresses?.[name] ?? null) : null,
-        address6: enabled && has6({ family: iface.family ?? 'ipv4' }) ? (facts.addresses6?.[name] ?? null) : null,
+        address: enabled && has4(iface) ? (facts.addresses?.[name] ?? null) : null,
+        address6: enabled && has6(iface) ? (facts.addresses6?.[name] ?? null) : null,
       };
     })
     .sort((a, b) => a.id - b.id);
@@ -135,14 +134,14 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   // `nft-mwan use WAN -- CMD` (its processes run with the WAN's group id) and the daemon's probes
   // from a WAN's address to its targets (ping probes carry the WAN's mark already).
   if (enabled.length > 0) {
-    const gidBase = g.useGidBase ?? DEFAULTS.useGidBase;
+    const gidBase = g.useGidBase;
     chains.rule('output', [x.vmap(x.meta('skgid'), enabled.map((i) => [gidBase + i.id, x.goTo(chainName.mark(i.name))]))]);
   }
   const probePairs = enabled.flatMap((i) => {
     const t = config.interfaces[i.name]?.track;
-    if (!t || (t.method ?? 'ping') === 'ping' || i.address === null) return [];
+    if (!t || t.method === 'ping' || i.address === null) return [];
     return t.targets.flatMap((text) => {
-      const target = parseTarget(t.method ?? 'ping', text);
+      const target = parseTarget(t.method, text);
       return 'error' in target ? [] : [{ concat: [i.address as string, target.host] }];
     });
   });
@@ -193,11 +192,11 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   // Policies referenced by nothing still get a chain, so `explain`/status can show them.
 
   if (enabled.length > 0) {
-    const nat4 = enabled.filter((i) => has4(i) && (config.interfaces[i.name]?.nat ?? 'masquerade') === 'masquerade');
+    const nat4 = enabled.filter((i) => has4(i) && config.interfaces[i.name]?.nat === 'masquerade');
     if (nat4.length > 0) {
       chains.rule('postrouting', [x.match('==', x.meta('nfproto'), 'ipv4'), x.match('==', x.meta('oifname'), x.oneOrSet(nat4.map((i) => i.device))), { masquerade: null }]);
     }
-    const nat6 = (mode: string) => enabled.filter((i) => has6(i) && (config.interfaces[i.name]?.nat6 ?? 'masquerade') === mode);
+    const nat6 = (mode: string) => enabled.filter((i) => has6(i) && config.interfaces[i.name]?.nat6 === mode);
     if (nat6('masquerade').length > 0) {
       chains.rule('postrouting', [x.match('==', x.meta('nfproto'), 'ipv6'), x.match('==', x.meta('oifname'), x.oneOrSet(nat6('masquerade').map((i) => i.device))), { masquerade: null }]);
     }
@@ -226,7 +225,7 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
   for (const name of facts.installed?.maps ?? []) {
     if (name !== IDS_MAP) commands.push({ delete: { map: { family: FAMILY, table, name } } });
   }
-  const userSets = Object.keys(config.sets ?? {});
+  const userSets = Object.keys(config.sets);
   const keepSets = new Set([BYPASS_SET, ...(v6 ? [BYPASS_SET6] : []), ...userSets, ...sticky.sets.map((st) => st.name)]);
   for (const name of facts.installed?.sets ?? []) {
     if (!keepSets.has(name)) commands.push({ delete: { set: { family: FAMILY, table, name } } });
@@ -247,10 +246,10 @@ export function compile(config: NftMwanConfig, facts: SystemFacts = EMPTY_FACTS,
     if (bypass6.length > 0) commands.push({ add: { element: { ...ref6, elem: bypass6 } } });
   }
   // Named sets: re-declared as they are (an existing set keeps the elements others added), config elements added.
-  for (const [name, set] of Object.entries(config.sets ?? {})) {
+  for (const [name, set] of Object.entries(config.sets)) {
     const ref = { family: FAMILY, table, name };
     commands.push({ add: { set: { ...ref, type: set.type, flags: set.timeout ? ['interval', 'timeout'] : ['interval'], ...(set.timeout ? { timeout: set.timeout } : {}) } } });
-    const elements = bypassElements(set.type === 'ipv6_addr' ? 'ipv6' : 'ipv4', set.elements ?? []);
+    const elements = bypassElements(set.type === 'ipv6_addr' ? 'ipv6' : 'ipv4', set.elements);
     if (elements.length > 0) commands.push({ add: { element: { ...ref, elem: elements } } });
   }
   // Sticky sets: nft marks a timeout set "dynamic" once a rule updates it, and 1.0.6 has no JSON for that
@@ -299,10 +298,10 @@ interface StickyRule {
 }
 
 /** Sticky rules and their sets: one timeout set per (rule, WAN, family) of the rule's policy. */
-function planSticky(config: NftMwanConfig, policies: PlannedPolicy[], byName: Map<string, PlannedInterface>) {
+function planSticky(config: ResolvedConfig, policies: PlannedPolicy[], byName: Map<string, PlannedInterface>) {
   const rules: StickyRule[] = [];
   const sets: { name: string; type: string | string[]; timeout: number; online: boolean }[] = [];
-  for (const rule of config.rules ?? []) {
+  for (const rule of config.rules) {
     if (!rule.sticky) continue;
     const p = policies.find((q) => q.name === rule.policy);
     if (!p) continue;
@@ -317,7 +316,7 @@ function planSticky(config: NftMwanConfig, policies: PlannedPolicy[], byName: Ma
       for (const f of ['ipv4', 'ipv6'] as const) {
         if ((f === 'ipv4' && !has4(iface)) || (f === 'ipv6' && !has6(iface))) continue;
         const t = f === 'ipv6' ? 'ipv6_addr' : 'ipv4_addr';
-        sets.push({ name: setName(f, m.interface), type: bySrcDst ? [t, t] : t, timeout: rule.stickyTimeout ?? 600, online: iface.online });
+        sets.push({ name: setName(f, m.interface), type: bySrcDst ? [t, t] : t, timeout: rule.stickyTimeout, online: iface.online });
       }
     }
   }
@@ -338,13 +337,13 @@ function resolveGateway(name: string, gateway: string | undefined, auto: Readonl
 }
 
 /** The policies as one family sees them: a member whose WAN does not carry the family is never online for it. */
-function planPolicies(config: NftMwanConfig, byName: Map<string, PlannedInterface>, family: 'ipv4' | 'ipv6'): PlannedPolicy[] {
+function planPolicies(config: ResolvedConfig, byName: Map<string, PlannedInterface>, family: 'ipv4' | 'ipv6'): PlannedPolicy[] {
   const carries = (i: PlannedInterface | undefined) => i !== undefined && (family === 'ipv4' ? has4(i) : has6(i));
   return Object.entries(config.policies).map(([name, policy]) => {
     const members = policy.members.map((m) => ({
       interface: m.interface,
-      metric: m.metric ?? DEFAULTS.metric,
-      weight: m.weight ?? DEFAULTS.weight,
+      metric: m.metric,
+      weight: m.weight,
       online: (byName.get(m.interface)?.online ?? false) && carries(byName.get(m.interface)),
     }));
     const online = members.filter((m) => m.online);
@@ -352,8 +351,8 @@ function planPolicies(config: NftMwanConfig, byName: Map<string, PlannedInterfac
     const total = online.filter((m) => m.metric === tier).reduce((s, m) => s + m.weight, 0);
     return {
       name,
-      mode: policy.mode ?? 'random',
-      lastResort: policy.lastResort ?? DEFAULTS.lastResort,
+      mode: policy.mode,
+      lastResort: policy.lastResort,
       members: members.map(({ online: isOnline, ...m }) => {
         const active = isOnline && m.metric === tier;
         return { ...m, active, share: active ? m.weight / total : 0 };
@@ -370,7 +369,7 @@ const ALWAYS_LOCAL = {
 } as const;
 
 /** What the bypass sets hold, both families (each set takes its own): `explain` reads the same list. */
-export function bypassTexts(config: NftMwanConfig, facts: SystemFacts): string[] {
+export function bypassTexts(config: ResolvedConfig, facts: SystemFacts): string[] {
   return [
     ...ALWAYS_LOCAL.ipv4,
     ...ALWAYS_LOCAL.ipv6,
@@ -378,7 +377,7 @@ export function bypassTexts(config: NftMwanConfig, facts: SystemFacts): string[]
     ...(facts.local6 ?? []),
     ...facts.connected,
     ...(facts.connected6 ?? []),
-    ...(config.globals?.bypass ?? []),
+    ...config.globals.bypass,
   ];
 }
 
@@ -405,9 +404,9 @@ function perFamily(v4: x.Stmt, v6: x.Stmt | undefined): x.Stmt[][] {
  * Plans share it: nothing may change a compiled plan in place (its rules are frozen).
  */
 let lastClassify: { key: string; tail: readonly ClassifyRule[] } | null = null;
-function classifyTail(config: NftMwanConfig): readonly ClassifyRule[] {
-  const rules = config.rules ?? [];
-  const sets = config.sets ?? {};
+function classifyTail(config: ResolvedConfig): readonly ClassifyRule[] {
+  const rules = config.rules;
+  const sets = config.sets;
   const key = JSON.stringify([rules, Object.entries(sets).map(([n, st]) => [n, st.type])]);
   if (lastClassify?.key === key) return lastClassify.tail;
   const tail = freezeRules(compileRules(rules, (rule) => (rule.sticky ? chainName.sticky(rule.name) : policyTarget(rule.policy)), sets));

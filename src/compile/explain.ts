@@ -1,5 +1,5 @@
 // What happens to one NEW connection, read off a Plan: the same rules, in the same order, the kernel runs. Pure.
-import type { NftMwanConfig, Rule } from '../generated/config.js';
+import type { ResolvedConfig, ResolvedRule } from '../config/resolved.js';
 import { parseIp, parseIpElement, parsePort } from '../model/net.js';
 import type { Plan } from '../model/plan.js';
 import { stickySetName } from '../model/names.js';
@@ -68,7 +68,7 @@ const PROTO_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmpv6
  * connected networks and `globals.bypass`), `local` the router's own addresses.
  */
 export function explain(
-  config: NftMwanConfig,
+  config: ResolvedConfig,
   plan: Plan,
   flow: Flow,
   context: { bypass: readonly string[]; local: readonly string[]; sets?: Readonly<Record<string, readonly string[]>>; sticky?: StickyState },
@@ -85,7 +85,7 @@ export function explain(
   if (hit) {
     return { ...base, verdict: 'bypass', reason: `${flow.dst} is in ${hit} (the main table's specific routes, globals.bypass, loopback, broadcast or multicast): never balanced` };
   }
-  const rule = (config.rules ?? []).find((r) => matches(r, flow, context.sets ?? {}));
+  const rule = config.rules.find((r) => matches(r, flow, context.sets ?? {}));
   if (!rule) {
     return { ...base, verdict: 'unmatched', reason: 'no rule matches: the main routing table decides, unmarked' };
   }
@@ -142,10 +142,10 @@ export function explain(
 }
 
 /** The sticky chain as compile emits it: the active members' sets in member order, the first holding the key wins. */
-function stickyLookup(rule: Rule, members: Plan['policies'][number]['members'], family: 'ipv4' | 'ipv6', flow: Flow, plan: Plan, state: StickyState): StickyVerdict {
+function stickyLookup(rule: ResolvedRule, members: Plan['policies'][number]['members'], family: 'ipv4' | 'ipv6', flow: Flow, plan: Plan, state: StickyState): StickyVerdict {
   const by = rule.stickyBy === 'srcdst' ? 'srcdst' : 'src';
   const key = by === 'srcdst' ? [flow.src, flow.dst] : [flow.src];
-  const verdict: StickyVerdict = { by, timeout: rule.stickyTimeout ?? 600, entry: null, ignored: [] };
+  const verdict: StickyVerdict = { by, timeout: rule.stickyTimeout, entry: null, ignored: [] };
   for (const m of members) {
     const set = stickySetName(rule.name, m.interface, family);
     if (!plan.stickySets.includes(set)) continue;
@@ -196,12 +196,12 @@ function inPorts(ports: readonly (number | string)[], port: number | undefined):
 }
 
 /** The classify chain's match for one rule, as compile emits it. */
-function matches(rule: Rule, flow: Flow, sets: Readonly<Record<string, readonly string[]>>): boolean {
+function matches(rule: ResolvedRule, flow: Flow, sets: Readonly<Record<string, readonly string[]>>): boolean {
   if (rule.srcIface && (flow.iif === undefined || !rule.srcIface.includes(flow.iif))) return false;
   if (rule.set !== undefined && !(sets[rule.set] ?? []).some((t) => inElement(t, flow.dst))) return false;
   const family = parseIp(flow.dst)?.family;
   if (rule.family !== undefined && rule.family !== 'any' && rule.family !== family) return false;
-  const proto = rule.proto ?? 'all';
+  const proto = rule.proto;
   if (proto !== 'all') {
     const want = typeof proto === 'number' ? proto : PROTO_NUMBERS[proto];
     const have = typeof flow.proto === 'number' ? flow.proto : PROTO_NUMBERS[flow.proto];

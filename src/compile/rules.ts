@@ -1,7 +1,7 @@
 // User rules -> classify chain statements at flat cost: consecutive rules of the same shape whose matches
 // cannot overlap become ONE verdict-map lookup, so first match wins exactly as if evaluated one by one. Pure.
 import { MwanError } from '../model/errors.js';
-import type { Rule } from '../generated/config.js';
+import type { ResolvedRule } from '../config/resolved.js';
 import { normaliseIpIntervals, parseIpElement, parsePort, type IpFamilyName, type IpInterval, type PortRange } from '../model/net.js';
 import * as x from './nft-expr.js';
 
@@ -10,8 +10,8 @@ const FIELDS: readonly Field[] = ['srcIface', 'srcIp', 'destIp', 'srcPort', 'des
 
 /** One rule for one family, parsed: per present field its values as inclusive intervals (device names as themselves). */
 interface Parsed {
-  rule: Rule;
-  proto: Rule['proto'];
+  rule: ResolvedRule;
+  proto: ResolvedRule['proto'];
   /** 'any' when nothing in the rule ties it to one family. */
   family: IpFamilyName | 'any';
   fields: Partial<Record<Field, IpInterval[] | PortRange[] | string[]>>;
@@ -32,8 +32,8 @@ export interface ClassifyRule {
  * The result, in order, is the tail of the classify chain.
  */
 export function compileRules(
-  rules: readonly Rule[],
-  target: (rule: Rule) => string,
+  rules: readonly ResolvedRule[],
+  target: (rule: ResolvedRule) => string,
   sets: Readonly<Record<string, { type: string }>> = {},
 ): ClassifyRule[] {
   const parsed = rules.flatMap((r) => parse(r, target(r), sets));
@@ -142,7 +142,7 @@ function overlapsGroup(group: readonly Parsed[], index: DisjointIndex, p: Parsed
  * A rule whose addresses hold both families becomes one parsed rule per family (a packet is only ever one
  * of them, so first-match order is kept).
  */
-function parse(rule: Rule, target: string, sets: Readonly<Record<string, { type: string }>>): Parsed[] {
+function parse(rule: ResolvedRule, target: string, sets: Readonly<Record<string, { type: string }>>): Parsed[] {
   const addresses: Partial<Record<'srcIp' | 'destIp', IpInterval[]>> = {};
   for (const f of ['srcIp', 'destIp'] as const) {
     const texts = rule[f];
@@ -183,7 +183,7 @@ function parse(rule: Rule, target: string, sets: Readonly<Record<string, { type:
       );
     }
     const present2 = FIELDS.filter((f) => fields[f] !== undefined);
-    const proto = rule.proto ?? 'all';
+    const proto = rule.proto;
     return [
       {
         rule,

@@ -2,13 +2,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { ConfigIssue, ErrorCode } from '../model/errors.js';
 import { MwanError } from '../model/errors.js';
-import type { NftMwanConfig } from '../generated/config.js';
+import type { ResolvedConfig } from './resolved.js';
 import { validateConfig } from './validate.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/nft-mwan/config.json';
 
 export type LoadResult =
-  | { ok: true; file: string; config: NftMwanConfig }
+  | { ok: true; file: string; config: ResolvedConfig }
   | { ok: false; file: string; code: ErrorCode; summary: string; issues: ConfigIssue[] };
 
 /**
@@ -55,7 +55,7 @@ export function parseConfigText(file: string, text: string): LoadResult {
 }
 
 /** For callers that cannot go on without a config (the CLI): the failure as one MwanError. */
-export function configOrThrow(result: LoadResult): NftMwanConfig {
+export function configOrThrow(result: LoadResult): ResolvedConfig {
   if (result.ok) return result.config;
   throw new MwanError({ code: result.code, summary: result.summary, file: result.file, issues: result.issues });
 }

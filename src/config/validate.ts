@@ -6,14 +6,17 @@ import { parseTarget } from '../model/targets.js';
 import { parseIpElement, parseIpv4, parseIpv6, parsePort } from '../model/net.js';
 import { markLayout, parseMask } from '../model/marks.js';
 import { checkListen } from '../model/listen.js';
+import { DEFAULTS, TRACK_DEFAULTS } from '../model/defaults.js';
 import { validate as standaloneValidate } from '../generated/config-validator.js';
+import { normalize } from './normalize.js';
+import type { ResolvedConfig } from './resolved.js';
 
 // ajv's validator for the schema, generated as standalone code at build time (scripts/gen-types.mjs).
 function schemaValidator(): ValidateFunction {
   return standaloneValidate as unknown as ValidateFunction;
 }
 
-export type ValidationResult = { ok: true; config: NftMwanConfig } | { ok: false; issues: ConfigIssue[] };
+export type ValidationResult = { ok: true; config: ResolvedConfig } | { ok: false; issues: ConfigIssue[] };
 
 export const RESERVED_POLICIES = ['default', 'unreachable', 'blackhole'] as const;
 /** Routing tables nft-mwan must never use. */
@@ -29,7 +32,7 @@ export function validateConfig(data: unknown): ValidationResult {
   if (!validate(data)) return { ok: false, issues: schemaIssues(validate.errors ?? []) };
   const config = data as NftMwanConfig;
   const issues = semanticIssues(config);
-  return issues.length > 0 ? { ok: false, issues } : { ok: true, config };
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, config: normalize(config) };
 }
 
 function pointer(...parts: (string | number)[]): string {
@@ -101,7 +104,11 @@ function list(names: Iterable<string>): string {
   return [...names].map((n) => `"${n}"`).join(', ');
 }
 
-/** Checks across fields: references, uniqueness, value syntax the schema leaves to code. */
+/**
+ * Checks across fields: references, uniqueness, value syntax the schema leaves to code. They read the config as the
+ * user wrote it (an option given against its family is an error even where it equals the default), so the defaults
+ * they need come from model/defaults, the same ones normalize applies.
+ */
 function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const add = (path: string, message: string) => issues.push({ path, message });
@@ -109,7 +116,7 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
   const ifaceNames = Object.keys(config.interfaces);
   const policyNames = Object.keys(config.policies);
 
-  const mask = parseMask(g.markMask);
+  const mask = parseMask(g.markMask ?? DEFAULTS.markMask);
   const layout = markLayout(mask);
   if (layout.maxId < ifaceNames.length) {
     add(
@@ -118,8 +125,8 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     );
   }
 
-  const tableBase = g.routeTableBase ?? 1000;
-  const carries6 = Object.values(config.interfaces).some((i) => (i.family ?? 'ipv4') !== 'ipv4');
+  const tableBase = g.routeTableBase ?? DEFAULTS.routeTableBase;
+  const carries6 = Object.values(config.interfaces).some((i) => (i.family ?? DEFAULTS.family) !== 'ipv4');
   const idOwner = new Map<number, string>();
   const deviceOwner = new Map<string, string>();
   for (const [name, iface] of Object.entries(config.interfaces)) {
@@ -135,7 +142,7 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     const otherDev = deviceOwner.get(iface.device);
     if (otherDev !== undefined) add(at('device'), `device "${iface.device}" is already used by interface "${otherDev}"`);
     else deviceOwner.set(iface.device, name);
-    const fam = iface.family ?? 'ipv4';
+    const fam = iface.family ?? DEFAULTS.family;
     if (iface.gateway6 !== undefined && iface.gateway6 !== 'auto' && parseIpv6(iface.gateway6) === undefined) {
       add(at('gateway6'), `"${iface.gateway6}" is not an IPv6 address or "auto"`);
     }
@@ -157,12 +164,12 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     }
     const track = iface.track;
     if (track) {
-      const method = track.method ?? 'ping';
+      const method = track.method ?? TRACK_DEFAULTS.method;
       track.targets.forEach((text, i) => {
         const parsed = parseTarget(method, text);
         if ('error' in parsed) add(at('track', 'targets', String(i)), parsed.error);
       });
-      if ((track.reliability ?? 1) > track.targets.length) {
+      if ((track.reliability ?? TRACK_DEFAULTS.reliability) > track.targets.length) {
         add(at('track', 'reliability'), `reliability ${track.reliability} needs that many targets, but there are ${track.targets.length}: no round could ever succeed`);
       }
       if (track.expectStatus && method !== 'http') add(at('track', 'expectStatus'), `only for method "http" (method is "${method}")`);
@@ -198,7 +205,7 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     if (!(rule.policy in config.policies) && !(RESERVED_POLICIES as readonly string[]).includes(rule.policy)) {
       add(at('policy'), `unknown policy "${rule.policy}" (policies: ${list([...policyNames, ...RESERVED_POLICIES])})`);
     }
-    const ruleFamily = rule.family ?? 'any';
+    const ruleFamily = rule.family ?? DEFAULTS.ruleFamily;
     for (const field of ['srcIp', 'destIp'] as const) {
       rule[field]?.forEach((text, j) => {
         const parsed = parseIpElement(text);
@@ -247,7 +254,7 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
       const ports = rule[field];
       if (!ports) continue;
       if (rule.proto !== 'tcp' && rule.proto !== 'udp') {
-        add(at(field), `ports need "proto": "tcp" or "udp" (proto is ${JSON.stringify(rule.proto ?? 'all')})`);
+        add(at(field), `ports need "proto": "tcp" or "udp" (proto is ${JSON.stringify(rule.proto ?? DEFAULTS.proto)})`);
       }
       ports.forEach((p, j) => {
         const parsed = parsePort(p);

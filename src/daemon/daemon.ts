@@ -11,13 +11,13 @@ import { readWanCounters } from '../engine/counters.js';
 import { renderMetrics } from '../metrics/prometheus.js';
 import { serveMetrics, writeTextfile } from '../metrics/serve.js';
 import type { Plan } from '../model/plan.js';
-import type { Interface, NftMwanConfig } from '../generated/config.js';
+import type { ResolvedConfig, ResolvedInterface, TrackSettings } from '../config/resolved.js';
 import { flushByMark, flushUnanswered, UDP_DELETE_LIMIT } from '../system/conntrack.js';
 import { readLinks, readMainRoutes } from '../system/ip.js';
 import { ChangeMonitor, ipMonitor, nftMonitor, type MonitorStarter } from '../system/monitor.js';
 import { NftCommits } from '../system/nft-commits.js';
 import type { Runner } from '../system/runner.js';
-import { initialTracker, linkState, nextInterval, progress, step, trackSettings, type TrackEvent, type Tracker, type TrackSettings } from '../track/machine.js';
+import { initialTracker, linkState, nextInterval, progress, step, type TrackEvent, type Tracker } from '../track/machine.js';
 import { type Reason } from '../model/tracking.js';
 import { runRound, type Egress, type Prober } from '../track/probes.js';
 import { PingSession, type EchoResult } from '../track/ping-session.js';
@@ -67,7 +67,7 @@ interface Transition {
 const BACKOFF_MS = [250, 500, 1_000, 2_000, 5_000, 10_000];
 
 export class Daemon {
-  private config!: NftMwanConfig;
+  private config!: ResolvedConfig;
   private readonly trackers = new Map<string, Tracker>();
   private readonly settings = new Map<string, TrackSettings | null>();
   /** The state compile was last told per interface, and since when it holds. */
@@ -141,9 +141,9 @@ export class Daemon {
     for (const [name, iface] of Object.entries(this.config.interfaces)) {
       const before = previous?.interfaces[name];
       // A restarted daemon goes on from what the last one knew; a fresh start uses initialState.
-      const initial = before?.tracked ?? iface.initialState ?? 'online';
+      const initial = before?.tracked ?? iface.initialState;
       this.trackers.set(name, initialTracker(initial, links.get(name) ?? false, now, before?.forcedDown ?? false));
-      this.settings.set(name, trackSettings(iface));
+      this.settings.set(name, iface.track);
     }
     await mkdir(this.o.stateDir, { recursive: true, mode: 0o755 });
     this.server = await serveControl(join(this.o.stateDir, CONTROL_SOCKET), (req) => this.control(req));
@@ -184,7 +184,7 @@ export class Daemon {
   }
 
   private async startMetrics(): Promise<void> {
-    const m = this.config.globals?.metrics;
+    const m = this.config.globals.metrics;
     if (m?.listen) {
       this.metricsServer = await serveMetrics(m.listen, () => this.metrics());
       this.o.log.info(`metrics on http://${m.listen}/metrics`);
@@ -196,7 +196,7 @@ export class Daemon {
           .then((text) => writeTextfile(path, text))
           .catch((e: unknown) => this.o.log.warn(`metrics textfile ${path}: ${(e as Error).message}`));
       write();
-      this.textfileTimer = setInterval(write, (m.interval ?? 15) * 1000);
+      this.textfileTimer = setInterval(write, m.interval * 1000);
     }
   }
 
@@ -207,7 +207,7 @@ export class Daemon {
 
   /** SIGHUP: a valid new config replaces the old one; an invalid one is logged and ignored. */
   async reload(): Promise<ControlReply> {
-    let config: NftMwanConfig;
+    let config: ResolvedConfig;
     try {
       config = configOrThrow(await loadConfig(this.o.configPath));
     } catch (e) {
@@ -222,7 +222,7 @@ export class Daemon {
   }
 
   /** Makes `config` the running one: trackers for new interfaces, none for removed ones, probe loops restarted. */
-  private async adopt(config: NftMwanConfig): Promise<void> {
+  private async adopt(config: ResolvedConfig): Promise<void> {
     this.config = config;
     const links = await this.readUsable();
     const now = Date.now();
@@ -234,9 +234,9 @@ export class Daemon {
       }
     }
     for (const [name, iface] of Object.entries(this.config.interfaces)) {
-      this.settings.set(name, trackSettings(iface));
+      this.settings.set(name, iface.track);
       if (!this.trackers.has(name)) {
-        this.trackers.set(name, initialTracker(iface.initialState ?? 'online', links.get(name) ?? false, now));
+        this.trackers.set(name, initialTracker(iface.initialState, links.get(name) ?? false, now));
       }
     }
     this.refreshStates('operator');
@@ -289,7 +289,7 @@ export class Daemon {
     await Promise.all([...this.hookChain.values()]);
     if (this.o.stopOnExit) {
       try {
-        const r = await stopEngine(this.o.run, this.config.globals ?? {});
+        const r = await stopEngine(this.o.run, this.config.globals);
         this.o.log.info(`removed table ${r.table ?? '(none)'}, ${r.rules} ip rules, ${r.routes} routes`);
       } catch (e) {
         this.o.log.error(`could not remove nft-mwan's rules: ${(e as Error).message}`);
@@ -489,13 +489,13 @@ export class Daemon {
   }
 
   private queueHook(tr: Transition): void {
-    const hooks = this.config.globals?.hooks;
-    const mwan3User = this.config.globals?.mwan3User;
+    const hooks = this.config.globals.hooks;
+    const mwan3User = this.config.globals.mwan3User;
     if (!hooks && !mwan3User) return;
-    const iface = this.config.interfaces[tr.name] as Interface | undefined;
+    const iface = this.config.interfaces[tr.name] as ResolvedInterface | undefined;
     const action = tr.action ?? hookAction(tr.from, tr.to, tr.reason);
     const event: HookEvent = { action, interface: tr.name, device: iface?.device ?? '', state: tr.to, reason: tr.detail };
-    const timeout = this.config.globals?.hookTimeout ?? 10;
+    const timeout = this.config.globals.hookTimeout;
     // One chain per interface keeps its events in order without ever making the daemon wait.
     const prev = this.hookChain.get(tr.name) ?? Promise.resolve();
     const next = prev
@@ -513,7 +513,7 @@ export class Daemon {
     for (const ac of this.loops.values()) ac.abort();
     this.loops.clear();
     for (const [name, s] of this.settings) {
-      if (s === null || (this.config.interfaces[name]?.enabled ?? true) === false) continue;
+      if (s === null || this.config.interfaces[name]?.enabled === false) continue;
       const ac = new AbortController();
       this.loops.set(name, ac);
       // One echo per round with ping: long-running ping processes; anything else: a probe run per round.
@@ -606,7 +606,7 @@ export class Daemon {
   private async readUsable(): Promise<Map<string, boolean>> {
     const ifaces = Object.entries(this.config.interfaces);
     // IPv6 routes with an IPv6 WAN: its gateway may be "auto", and its bypass set follows the main table.
-    const v6 = ifaces.some(([, i]) => (i.family ?? 'ipv4') !== 'ipv4');
+    const v6 = ifaces.some(([, i]) => i.family !== 'ipv4');
     const [links, main, main6] = await Promise.all([
       readLinks(this.o.run),
       readMainRoutes(this.o.run, 4),
@@ -630,7 +630,7 @@ export class Daemon {
     const out = new Map<string, boolean>();
     for (const [name, iface] of ifaces) {
       const link = links.get(iface.device);
-      const family = iface.family ?? 'ipv4';
+      const family = iface.family;
       const ok4 = family === 'ipv6' || iface.gateway !== 'auto' || hasDefault(main, iface.device);
       const ok6 = family === 'ipv4' || iface.gateway6 !== 'auto' || hasDefault(main6, iface.device);
       out.set(name, (link?.carrier ?? false) && ok4 && ok6);

@@ -1,7 +1,7 @@
 // Brings the system to a plan: routing additions, one verified nft transaction, routing removals, rollback on failure.
 import { compile } from '../compile/compile.js';
 import { type LinkStates } from '../model/facts.js';
-import type { NftMwanConfig } from '../generated/config.js';
+import type { ResolvedConfig } from '../config/resolved.js';
 import type { NftBatch, Plan, RoutingPlan } from '../model/plan.js';
 import { diffPlan, spliceChains } from '../compile/verify.js';
 import { batchRestoring, batchRestoringChains } from '../compile/restore.js';
@@ -28,7 +28,7 @@ export interface ApplyResult {
 }
 
 /** Reads the system and compiles: the plan `apply` would install, without changing anything. */
-export async function plan(run: Runner, config: NftMwanConfig, states: LinkStates = {}): Promise<{ plan: Plan; discovery: Discovery }> {
+export async function plan(run: Runner, config: ResolvedConfig, states: LinkStates = {}): Promise<{ plan: Plan; discovery: Discovery }> {
   const discovery = await discover(run, config);
   return { plan: compile(config, discovery.facts, states), discovery };
 }
@@ -56,7 +56,7 @@ export interface ApplyOptions {
   watch?: CommitWatch;
 }
 
-export async function apply(run: Runner, config: NftMwanConfig, log: Logger, states: LinkStates = {}, o: ApplyOptions = {}): Promise<ApplyResult> {
+export async function apply(run: Runner, config: ResolvedConfig, log: Logger, states: LinkStates = {}, o: ApplyOptions = {}): Promise<ApplyResult> {
   const known = o.known ?? null;
   const knownIp = o.knownIp ?? null;
   let discovery = await discover(run, config, known, known === null ? null : knownIp);

@@ -1,9 +1,8 @@
 // Reads what compile needs from the live system: installed table, owned routing, gateways, connected networks.
 import { BYPASS_SET6, IDS_MAP } from '../model/names.js';
-import { DEFAULTS } from '../model/defaults.js';
 import { type SystemFacts } from '../model/facts.js';
 import type { Route, RoutingRule } from '../model/plan.js';
-import type { NftMwanConfig } from '../generated/config.js';
+import type { ResolvedConfig } from '../config/resolved.js';
 import { listTable } from '../system/nft.js';
 import { readIpState, readRoutesWithProtocol, readRules, type IpState, type ListedRule } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
@@ -60,11 +59,10 @@ function ownedRouting(rules: readonly ListedRule[], routes: Route[], protocol: n
  * of reading it when it was read with the same protocol and families (the daemon passes it only while
  * `ip monitor` has reported no change since).
  */
-export async function discover(run: Runner, config: NftMwanConfig, known: NftObject[] | null = null, ip: IpSnapshot | null = null): Promise<Discovery> {
-  const g = config.globals ?? {};
-  const name = g.table ?? DEFAULTS.table;
-  const protocol = g.routeProtocol ?? DEFAULTS.routeProtocol;
-  const has6 = Object.values(config.interfaces).some((i) => (i.family ?? 'ipv4') !== 'ipv4');
+export async function discover(run: Runner, config: ResolvedConfig, known: NftObject[] | null = null, ip: IpSnapshot | null = null): Promise<Discovery> {
+  const name = config.globals.table;
+  const protocol = config.globals.routeProtocol;
+  const has6 = Object.values(config.interfaces).some((i) => i.family !== 'ipv4');
   const reuse = ip !== null && ip.protocol === protocol && (ip.ip6 !== null) === has6;
   // One ip process per family; IPv6 only with an IPv6 WAN (a stale IPv6 setup is read below when the table shows one).
   const [listing, ip4, ip6] = await Promise.all([

@@ -1,5 +1,5 @@
 // What is installed now, compared with what the config compiles to: the data behind `nft-mwan status`.
-import type { NftMwanConfig } from '../generated/config.js';
+import type { ResolvedConfig } from '../config/resolved.js';
 import type { LinkStates } from '../model/facts.js';
 import { diffPlan } from '../compile/verify.js';
 import { diffRouting } from '../compile/routing-diff.js';
@@ -22,7 +22,7 @@ export interface Status {
   traffic: Record<string, WanCounters>;
 }
 
-export async function readStatus(run: Runner, config: NftMwanConfig, states: LinkStates = {}): Promise<Status> {
+export async function readStatus(run: Runner, config: ResolvedConfig, states: LinkStates = {}): Promise<Status> {
   const { plan: p, discovery } = await plan(run, config, states);
   const differences: string[] = [];
   if (discovery.listing === null) differences.push(`table inet ${p.table.name} is not installed`);

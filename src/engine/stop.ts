@@ -1,15 +1,14 @@
 // Removes exactly what nft-mwan installed: its own table, and ip rules/routes stamped with its protocol.
-import { DEFAULTS } from '../model/defaults.js';
-import type { Globals } from '../generated/config.js';
+import type { ResolvedGlobals } from '../config/resolved.js';
 import { diffRouting } from '../compile/routing-diff.js';
 import { deleteTable, listTable } from '../system/nft.js';
 import { applyRoutingOps } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
 import { readOwnedRouting } from './discover.js';
 
-export async function stop(run: Runner, globals: Globals): Promise<{ table: string | null; rules: number; routes: number }> {
-  const name = globals.table ?? DEFAULTS.table;
-  const protocol = globals.routeProtocol ?? DEFAULTS.routeProtocol;
+export async function stop(run: Runner, globals: ResolvedGlobals): Promise<{ table: string | null; rules: number; routes: number }> {
+  const name = globals.table;
+  const protocol = globals.routeProtocol;
   const existed = (await listTable(run, 'inet', name)) !== null;
   // The table goes first: no packet is marked any more once routing for the marks disappears.
   if (existed) await deleteTable(run, 'inet', name);

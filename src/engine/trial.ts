@@ -3,8 +3,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, rename, stat, unlink, utimes, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { batchRestoring } from '../compile/restore.js';
-import { DEFAULTS } from '../model/defaults.js';
-import type { NftMwanConfig } from '../generated/config.js';
+import type { ResolvedConfig } from '../config/resolved.js';
 import { MwanError } from '../model/errors.js';
 import { applyBatch } from '../system/nft.js';
 import type { Runner } from '../system/runner.js';
@@ -45,7 +44,7 @@ export interface TryOutcome {
 }
 
 /** Identifies a config's content (as loaded and validated), not its file. */
-export function configHash(config: NftMwanConfig): string {
+export function configHash(config: ResolvedConfig): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex');
 }
 
@@ -132,19 +131,19 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 }
 
 /** Reads what a rollback would restore, and refuses when it could not restore it exactly. */
-export async function snapshotFor(run: Runner, config: NftMwanConfig): Promise<Pick<TryRecord, 'table' | 'protocol' | 'snapshot'>> {
-  const g = config.globals ?? {};
+export async function snapshotFor(run: Runner, config: ResolvedConfig): Promise<Pick<TryRecord, 'table' | 'protocol' | 'snapshot'>> {
+  const g = config.globals;
   const d = await discover(run, config);
   const odd = (d.listing ?? []).map((o) => Object.keys(o)[0] ?? '?').filter((k) => !RESTORABLE.has(k));
   if (odd.length > 0) {
     throw new MwanError({
       code: 'TRY_REFUSED',
-      summary: `cannot try: table inet ${g.table ?? DEFAULTS.table} holds objects a rollback could not recreate exactly (${[...new Set(odd)].join(', ')}); apply without --try, or remove them`,
+      summary: `cannot try: table inet ${g.table} holds objects a rollback could not recreate exactly (${[...new Set(odd)].join(', ')}); apply without --try, or remove them`,
     });
   }
   return {
-    table: { family: 'inet', name: g.table ?? DEFAULTS.table },
-    protocol: g.routeProtocol ?? DEFAULTS.routeProtocol,
+    table: { family: 'inet', name: g.table },
+    protocol: g.routeProtocol,
     snapshot: { listing: d.listing, routing: d.routing },
   };
 }

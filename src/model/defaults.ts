@@ -10,6 +10,19 @@ export const DEFAULTS = {
   metric: 1,
   weight: 1,
   lastResort: 'unreachable',
+  mode: 'random',
+  hookTimeout: 10,
+  metricsInterval: 15,
+  stickyTimeout: 600,
+  stickyBy: 'src',
+  /** Interfaces carry IPv4 unless they say otherwise; rules match any family; every protocol. */
+  family: 'ipv4',
+  ruleFamily: 'any',
+  proto: 'all',
+  initialState: 'online',
+  nat: 'masquerade',
+  nat6: 'masquerade',
+  enabled: true,
   /** `nft-mwan use WAN`: the command runs with group id useGidBase + the WAN's id. */
   useGidBase: 0x7f000000,
 } as const;

@@ -37,8 +37,7 @@ export function markLayout(mask: number): MarkLayout {
   };
 }
 
-export function parseMask(value: string | number | undefined): number {
-  if (value === undefined) return 0x3f00;
+export function parseMask(value: string | number): number {
   return typeof value === 'number' ? value : Number.parseInt(value.slice(2), 16);
 }
 

@@ -1,68 +1,7 @@
 // The tracking state machine of one WAN: probe rounds, carrier and operator commands in, state out. Pure.
-import type { Interface } from '../generated/config.js';
 import type { LinkState } from '../model/facts.js';
-import type { Method } from '../model/targets.js';
-import { TRACK_DEFAULTS } from '../model/defaults.js';
+import type { TrackSettings } from '../config/resolved.js';
 import type { ProbeResult, Reason, RoundSummary } from '../model/tracking.js';
-
-
-export interface Quality {
-  failureLatencyMs: number;
-  failureLossPct: number;
-  recoveryLatencyMs: number;
-  recoveryLossPct: number;
-  window: number;
-}
-
-/** `track` with every default filled in; times in seconds. */
-export interface TrackSettings {
-  targets: string[];
-  method: Method;
-  reliability: number;
-  count: number;
-  timeout: number;
-  interval: number;
-  failureInterval: number;
-  recoveryInterval: number;
-  down: number;
-  up: number;
-  expectStatus: number[] | null;
-  dnsName: string | null;
-  quality: Quality | null;
-}
-
-export function trackSettings(iface: Interface): TrackSettings | null {
-  const t = iface.track;
-  if (t === undefined) return null;
-  const d = TRACK_DEFAULTS;
-  const interval = t.interval ?? d.interval;
-  const q = t.quality;
-  return {
-    targets: [...t.targets],
-    method: t.method ?? d.method,
-    // The validator refuses more than there are targets; capped here too so a round can always succeed.
-    reliability: Math.min(t.reliability ?? d.reliability, t.targets.length),
-    count: t.count ?? d.count,
-    timeout: t.timeout ?? d.timeout,
-    interval,
-    failureInterval: t.failureInterval ?? interval,
-    recoveryInterval: t.recoveryInterval ?? interval,
-    down: t.down ?? d.down,
-    up: t.up ?? d.up,
-    expectStatus: t.expectStatus ?? null,
-    dnsName: t.dnsName ?? null,
-    quality:
-      q === undefined
-        ? null
-        : {
-            failureLatencyMs: q.failureLatencyMs ?? d.quality.failureLatencyMs,
-            failureLossPct: q.failureLossPct ?? d.quality.failureLossPct,
-            recoveryLatencyMs: q.recoveryLatencyMs ?? d.quality.recoveryLatencyMs,
-            recoveryLossPct: q.recoveryLossPct ?? d.quality.recoveryLossPct,
-            window: q.window ?? d.quality.window,
-          },
-  };
-}
 
 
 export interface Tracker {

@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { randomInt } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import type { ProbeResult } from '../model/tracking.js';
-import type { TrackSettings } from './machine.js';
+import type { TrackSettings } from '../config/resolved.js';
 import { parseTarget, type Target } from '../model/targets.js';
 
 /** How a probe leaves through its WAN. */

@@ -4,10 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/compile.js';
 import { EMPTY_FACTS } from '../../src/model/facts.js';
 import { validateConfig } from '../../src/config/validate.js';
+import { normalize } from '../../src/config/normalize.js';
 import type { NftMwanConfig } from '../../src/generated/config.js';
 
 const config = (): NftMwanConfig => {
-  const v = validateConfig({
+  const c: NftMwanConfig = {
     interfaces: { wan1: { device: 'eth1', gateway: '192.0.2.1' }, wan2: { device: 'eth2', gateway: '198.51.100.1' } },
     policies: {
       balanced: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] },
@@ -20,12 +21,13 @@ const config = (): NftMwanConfig => {
       { name: 'c', set: 'vpn', policy: 'only2' },
       { name: 'default', policy: 'balanced' },
     ],
-  });
+  };
+  const v = validateConfig(c);
   if (!v.ok) throw new Error(JSON.stringify(v.issues));
-  return v.config;
+  return c;
 };
 const classify = (c: NftMwanConfig, states = {}) =>
-  compile(c, EMPTY_FACTS, states).nft.nftables.flatMap((cmd) => {
+  compile(normalize(c), EMPTY_FACTS, states).nft.nftables.flatMap((cmd) => {
     const rule = (cmd.add as { rule?: { chain: string; expr: unknown } } | undefined)?.rule;
     return rule?.chain === 'classify' ? [JSON.stringify(rule.expr)] : [];
   });
@@ -33,8 +35,8 @@ const classify = (c: NftMwanConfig, states = {}) =>
 describe('the classify tail is reused only while the rules are the same', () => {
   it('a state change reuses it: the same rules, and the policy chains follow the state', () => {
     const c = config();
-    const before = compile(c, EMPTY_FACTS, {});
-    const after = compile(c, EMPTY_FACTS, { wan1: 'offline' });
+    const before = compile(normalize(c), EMPTY_FACTS, {});
+    const after = compile(normalize(c), EMPTY_FACTS, { wan1: 'offline' });
     expect(classify(c, { wan1: 'offline' })).toEqual(classify(config()));
     expect(JSON.stringify(after.nft)).not.toBe(JSON.stringify(before.nft));
     // Reused, not rebuilt: the second plan holds the very statement lists of the first.
@@ -62,7 +64,7 @@ describe('the classify tail is reused only while the rules are the same', () => 
 
   it('plans share it frozen: changing a compiled plan in place throws instead of changing the next plan', () => {
     const c = config();
-    const plan = compile(c, EMPTY_FACTS, {});
+    const plan = compile(normalize(c), EMPTY_FACTS, {});
     const rule = plan.nft.nftables.map((cmd) => (cmd.add as { rule?: { chain: string; expr: unknown[] } } | undefined)?.rule).find((r) => r?.chain === 'classify' && JSON.stringify(r.expr).includes('203.0.113'));
     expect(rule).toBeDefined();
     expect(() => rule?.expr.push({ accept: null })).toThrow(TypeError);

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/compile.js';
 import { explain } from '../../src/compile/explain.js';
 import { validateConfig } from '../../src/config/validate.js';
+import { normalize } from '../../src/config/normalize.js';
+import type { SystemFacts } from '../../src/model/facts.js';
 import type { NftMwanConfig, Rule } from '../../src/generated/config.js';
 import { chainRules, evalClassify, evalClassifyDetailed, ipv4ToNumber, ipv6ToBigInt, overlappingElements, packetFamily, type Packet } from './nft-eval.js';
 
@@ -577,8 +579,11 @@ function configWith(rules: Rule[], extra: Partial<NftMwanConfig> = {}): NftMwanC
   const config = { ...BASE, ...extra, rules };
   const v = validateConfig(config);
   if (!v.ok) throw new Error(`invalid test config: ${JSON.stringify(v.issues)}`);
-  return v.config;
+  return config;
 }
+
+/** The tests build configs as a user writes them; compile and explain read them resolved. */
+const compileRaw = (config: NftMwanConfig, facts?: SystemFacts) => compile(normalize(config), facts);
 
 const pkt = (daddr: string, more: Partial<Packet> = {}): Packet => ({ iifname: 'lan0', l4proto: 6, saddr: '10.0.0.100', daddr, sport: 40000, dport: 443, ...more });
 
@@ -630,7 +635,7 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
       policy: g.pick(policies),
     }));
     const config = configWith(rules);
-    const batch = compile(config).nft;
+    const batch = compileRaw(config).nft;
     const classify = userClassifyRules(batch);
     expect(classify).toHaveLength(1);
     expect(classify[0]?.comment).toBe('rules pin0, pin1, pin2 ... pin999 (1000)');
@@ -647,7 +652,7 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
     const v6 = (i: number) => `2001:db8:1::${i.toString(16)}`;
     const rules: Rule[] = Array.from({ length: 1000 }, (_, i) => ({ name: `pin${i}`, destIp: [v4(i), i % 5 === 0 ? `${v6(i)}/128` : v6(i)], policy: g.pick(['A', 'B', 'C']) }));
     const config = configWith(rules, { interfaces: { wan1: { device: 'eth1', family: 'both' }, wan2: { device: 'eth2', family: 'both' } } });
-    const classify = userClassifyRules(compile(config).nft);
+    const classify = userClassifyRules(compileRaw(config).nft);
     expect(classify.map((r) => r.comment)).toEqual(['rules pin0, pin1, pin2 ... pin999 (1000)', 'rules pin0, pin1, pin2 ... pin999 (1000)']);
     expect(classify.map((r) => JSON.stringify(r.expr).includes('"ip6"'))).toEqual([false, true]);
     const stats = newStats();
@@ -663,7 +668,7 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
 
   it('20 disjoint destIp rules become one vmap', () => {
     const rules: Rule[] = Array.from({ length: 20 }, (_, i) => ({ name: `d${i}`, destIp: [`10.0.${i}.0/24`], policy: i % 2 ? 'A' : 'B' }));
-    const batch = compile(configWith(rules)).nft;
+    const batch = compileRaw(configWith(rules)).nft;
     const user = userClassifyRules(batch);
     expect(user).toHaveLength(1);
     expect(evalClassify(batch, pkt('10.0.7.9'))).toBe('policy_A');
@@ -676,13 +681,13 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
       { name: 'wide', destIp: ['10.0.0.0/24'], policy: 'A' },
       { name: 'narrow', destIp: ['10.0.0.5'], policy: 'B' },
     ]);
-    const batch = compile(config).nft;
+    const batch = compileRaw(config).nft;
     expect(userClassifyRules(batch)).toHaveLength(2);
     expect(evalClassify(batch, pkt('10.0.0.5'))).toBe('policy_A');
     expect(evalClassify(batch, pkt('10.0.0.200'))).toBe('policy_A');
     expect(evalClassify(batch, pkt('10.0.1.5'))).toBeNull();
     // A third rule disjoint from "narrow" may join it, even though it overlaps "wide", which runs first anyway.
-    const three = compile(configWith([...(config.rules ?? []), { name: 'more', destIp: ['10.0.0.6-10.0.1.3'], policy: 'C' }])).nft;
+    const three = compileRaw(configWith([...(config.rules ?? []), { name: 'more', destIp: ['10.0.0.6-10.0.1.3'], policy: 'C' }])).nft;
     expect(userClassifyRules(three).map((r) => r.comment)).toEqual(['rule wide', 'rules narrow, more']);
     expect(evalClassify(three, pkt('10.0.0.6'))).toBe('policy_A');
     expect(evalClassify(three, pkt('10.0.1.2'))).toBe('policy_C');
@@ -695,7 +700,7 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
       { name: 'd2', destIp: ['10.0.0.2'], policy: 'C' },
       { name: 'd3', destIp: ['10.0.0.3'], policy: 'unreachable' },
     ]);
-    const batch = compile(config).nft;
+    const batch = compileRaw(config).nft;
     expect(userClassifyRules(batch).map((r) => r.comment)).toEqual(['rule d1', 'rule s', 'rules d2, d3']);
     expect(evalClassify(batch, pkt('10.0.0.2', { saddr: '10.0.0.9' }))).toBe('policy_B');
     expect(evalClassify(batch, pkt('10.0.0.1', { saddr: '10.0.0.9' }))).toBe('policy_A');
@@ -710,7 +715,7 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
       { name: 'c3', proto: 'tcp', srcIp: ['10.0.0.0/28'], destPort: ['101-442'], policy: 'blackhole' },
       { name: 'c4', proto: 'tcp', srcIp: ['10.0.0.5'], destPort: [80], policy: 'C' }, // overlaps c1: alone, never matches
     ]);
-    const batch = compile(config).nft;
+    const batch = compileRaw(config).nft;
     const user = userClassifyRules(batch);
     expect(user.map((r) => r.comment)).toEqual(['rules c1, c2, c3', 'rule c4']);
     expect(JSON.stringify(user[0]?.expr)).toContain('"concat"');
@@ -741,7 +746,7 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
       { name: 'ptcp', proto: 'tcp', destIp: ['10.0.2.2'], policy: 'B' },
       { name: 'all', policy: 'default' },
     ]);
-    const batch = compile(config).nft;
+    const batch = compileRaw(config).nft;
     expect(userClassifyRules(batch).map((r) => r.comment)).toEqual(['rules i1, i2, i3', 'rule ping', 'rule p6', 'rule ptcp', 'rule all']);
     expect(evalClassify(batch, pkt('10.0.0.1', { iifname: 'wg0' }))).toBe('policy_A');
     expect(evalClassify(batch, pkt('10.0.0.1', { iifname: 'lan1' }))).toBe('policy_B');
@@ -755,7 +760,7 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
 
   it('local, broadcast and bypassed destinations are accepted before any rule', () => {
     const config = configWith([{ name: 'all', policy: 'A' }], { globals: { bypass: ['192.168.0.0/16'] } });
-    const batch = compile(config, { autoGateways: {}, connected: ['10.9.0.0/24'], previousIds: {} }).nft;
+    const batch = compileRaw(config, { autoGateways: {}, connected: ['10.9.0.0/24'], previousIds: {} }).nft;
     const fibType = (d: string) => (d === '10.9.0.1' ? 'local' : d === '10.9.0.255' ? 'broadcast' : 'unicast');
     expect(evalClassify(batch, pkt('10.9.0.1'), { fibType })).toBe('accept');
     expect(evalClassify(batch, pkt('10.9.0.255'), { fibType })).toBe('accept');
@@ -775,7 +780,7 @@ describe('explain agrees with the classify chain', () => {
     ],
     { sets: { S1: { type: 'ipv4_addr', elements: ['1.2.3.0/24'] } } },
   );
-  const plan = compile(config);
+  const plan = compileRaw(config);
   const flow = { src: '192.168.1.10', dst: '8.8.8.8', proto: 'tcp' as const, sport: 40000, dport: 443 };
   const packet: Packet = { iifname: 'lan0', l4proto: 6, saddr: flow.src, daddr: flow.dst, sport: flow.sport, dport: flow.dport };
 
@@ -784,17 +789,17 @@ describe('explain agrees with the classify chain', () => {
   });
 
   it('explain does not claim a srcIface rule for a flow that did not come in on that device', () => {
-    expect(explain(config, plan, { ...flow, iif: 'lan0' }, { bypass: [], local: [] }).rule).not.toBe('fromlan9');
-    expect(explain(config, plan, { ...flow, iif: 'lan9' }, { bypass: [], local: [] }).rule).toBe('fromlan9');
+    expect(explain(normalize(config), plan, { ...flow, iif: 'lan0' }, { bypass: [], local: [] }).rule).not.toBe('fromlan9');
+    expect(explain(normalize(config), plan, { ...flow, iif: 'lan9' }, { bypass: [], local: [] }).rule).toBe('fromlan9');
   });
 
   it('explain does not claim a set rule for a destination outside the set', () => {
     const withoutIface = configWith(config.rules?.slice(1) ?? [], { sets: config.sets ?? {} });
     const sets = { S1: ['1.2.3.0/24'] };
-    const e = explain(withoutIface, compile(withoutIface), flow, { bypass: [], local: [], sets });
-    expect(evalClassify(compile(withoutIface).nft, packet)).toBe('policy_B');
+    const e = explain(normalize(withoutIface), compileRaw(withoutIface), flow, { bypass: [], local: [], sets });
+    expect(evalClassify(compileRaw(withoutIface).nft, packet)).toBe('policy_B');
     expect(e.rule).toBe('rest');
-    expect(explain(withoutIface, compile(withoutIface), { ...flow, dst: '1.2.3.4' }, { bypass: [], local: [], sets }).rule).toBe('inset');
+    expect(explain(normalize(withoutIface), compileRaw(withoutIface), { ...flow, dst: '1.2.3.4' }, { bypass: [], local: [], sets }).rule).toBe('inset');
   });
 });
 

@@ -1,8 +1,9 @@
 // The tracking state machine: down/up hysteresis, reliability, carrier, operator force, the quality window,
 // round intervals and the defaults of `track`.
 import { describe, expect, it } from 'vitest';
-import { initialTracker, linkState, nextInterval, progress, step, trackSettings, type Tracker, type TrackSettings } from '../../src/track/machine.js';
-import { TRACK_DEFAULTS } from '../../src/model/defaults.js';
+import { initialTracker, linkState, nextInterval, progress, step, type Tracker } from '../../src/track/machine.js';
+import { trackSettings } from '../../src/config/normalize.js';
+import type { TrackSettings } from '../../src/config/resolved.js';
 import { type ProbeResult } from '../../src/model/tracking.js';
 import type { Track } from '../../src/generated/config.js';
 
@@ -320,60 +321,6 @@ describe('nextInterval', () => {
 
   it('uses recoveryInterval after a carrier loss', () => {
     expect(nextInterval(carrier(online(), s, false), s)).toBe(7);
-  });
-});
-
-describe('trackSettings', () => {
-  it('is null without track', () => {
-    expect(trackSettings({ device: 'wan1' })).toBeNull();
-  });
-
-  it('fills every default', () => {
-    expect(trackSettings({ device: 'wan1', track: { targets: [A] } })).toEqual({
-      targets: [A],
-      method: TRACK_DEFAULTS.method,
-      reliability: TRACK_DEFAULTS.reliability,
-      count: TRACK_DEFAULTS.count,
-      timeout: TRACK_DEFAULTS.timeout,
-      interval: TRACK_DEFAULTS.interval,
-      failureInterval: TRACK_DEFAULTS.interval,
-      recoveryInterval: TRACK_DEFAULTS.interval,
-      down: TRACK_DEFAULTS.down,
-      up: TRACK_DEFAULTS.up,
-      expectStatus: null,
-      dnsName: null,
-      quality: null,
-    });
-  });
-
-  it('matches the documented defaults', () => {
-    expect(TRACK_DEFAULTS).toEqual({
-      method: 'ping',
-      reliability: 1,
-      count: 1,
-      timeout: 1,
-      interval: 2,
-      down: 3,
-      up: 3,
-      quality: { failureLatencyMs: 1000, failureLossPct: 40, recoveryLatencyMs: 500, recoveryLossPct: 10, window: 10 },
-    });
-  });
-
-  it('failureInterval and recoveryInterval default to the configured interval', () => {
-    expect(settings({ interval: 7 })).toMatchObject({ interval: 7, failureInterval: 7, recoveryInterval: 7 });
-    expect(settings({ interval: 7, failureInterval: 1 })).toMatchObject({ failureInterval: 1, recoveryInterval: 7 });
-    expect(settings({ interval: 7, recoveryInterval: 30 })).toMatchObject({ failureInterval: 7, recoveryInterval: 30 });
-  });
-
-  it('an empty quality object gets every quality default; a partial one keeps what it sets', () => {
-    expect(settings({ quality: {} }).quality).toEqual(TRACK_DEFAULTS.quality);
-    expect(settings({ quality: { window: 3, recoveryLossPct: 0 } }).quality).toEqual({ ...TRACK_DEFAULTS.quality, window: 3, recoveryLossPct: 0 });
-  });
-
-  it('keeps what the config sets', () => {
-    const s = settings({ targets: ['http://192.0.2.80/'], method: 'http', count: 2, timeout: 0.5, down: 4, up: 6, expectStatus: [204] });
-    expect(s).toMatchObject({ targets: ['http://192.0.2.80/'], method: 'http', count: 2, timeout: 0.5, down: 4, up: 6, expectStatus: [204] });
-    expect(settings({ method: 'dns', dnsName: 'example.com' }).dnsName).toBe('example.com');
   });
 });
 

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { compile } from '../../src/compile/compile.js';
 import { EMPTY_FACTS, type SystemFacts } from '../../src/model/facts.js';
 import { validateConfig } from '../../src/config/validate.js';
+import { normalize } from '../../src/config/normalize.js';
 import type { NftMwanConfig } from '../../src/generated/config.js';
 import { importMwan3 } from '../../src/uci/import.js';
 import { parseUci } from '../../src/uci/parse.js';
@@ -44,7 +45,7 @@ describe('import-uci golden fixtures', () => {
       autoGateways: Object.fromEntries(names.map((n) => [n, '198.51.100.1'])),
       autoGateways6: Object.fromEntries(names.map((n) => [n, 'fe80::1'])),
     };
-    const plan = compile(config, facts);
+    const plan = compile(normalize(config), facts);
     expect(validateBatch(plan.nft), JSON.stringify(validateBatch.errors, null, 1)).toBe(true);
   });
 
