@@ -24,6 +24,8 @@ const REQUIRED = [
   'contrib/nft-mwan.service',
   'docs/nft-mwan.md',
   'docs/errors.md',
+  'docs/benchmarks.md',
+  'CHANGELOG.md',
   'examples/config.json',
 ];
 
@@ -42,6 +44,7 @@ const FORBIDDEN: [string, RegExp][] = [
   ['source maps of sources not shipped', /\.map$/],
   ['packed tarballs', /\.tgz$/],
   ['test output', /^(bench-results|coverage|test-results)\/|\.log$/],
+  ['raw benchmark figures (the report is docs/benchmarks.md)', /^docs\/.*\.json$/],
 ];
 
 const COMMANDS = ['check', 'apply', 'status', 'stop', 'daemon', 'ifup', 'ifdown'];
