@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it, onTestFailed } from 'vitest';
 import { endpoint, runTcpClient, runUdpClient, startTcpServer, startUdpServer } from '../../lab/agents.js';
 import { Lab } from '../../lab/netns.js';
+import { whichOnPath } from '../../lab/prereqs.js';
 import { buildMultiWan, LAB_NET, type MultiWan } from '../../lab/topology.js';
 import { describeLab } from '../../lab/vitest.js';
 import { cli } from './helpers.js';
@@ -36,7 +37,8 @@ function wrappers(): { dir: string; set(tool: 'ping' | 'nft', mode: string | nul
     join(dir, 'ping'),
     script('ping', '/usr/bin/ping', 'case "$mode" in hang) exec sleep 3600;; crash) kill -SEGV $$;; esac'),
   );
-  writeFileSync(join(dir, 'nft'), script('nft', '/usr/sbin/nft', '[ "$mode" = fail ] && { echo "nft: simulated failure" >&2; exit 1; }'));
+  // The nft the test's PATH finds (CI's second pass: Debian 13's), so the daemon and the dumps share one version.
+  writeFileSync(join(dir, 'nft'), script('nft', whichOnPath('nft') ?? '/usr/sbin/nft', '[ "$mode" = fail ] && { echo "nft: simulated failure" >&2; exit 1; }'));
   chmodSync(join(dir, 'ping'), 0o755);
   chmodSync(join(dir, 'nft'), 0o755);
   return {
