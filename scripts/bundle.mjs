@@ -15,6 +15,8 @@ const result = await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
+  // jsonc-parser's default entry is a UMD build whose lazy require()s esbuild cannot follow: take its ES module build.
+  mainFields: ['module', 'main'],
   metafile: true,
   logLevel: 'warning',
   // Bundled CommonJS (cross-spawn and others) calls require() for Node's own modules.

@@ -4,6 +4,8 @@ import type { ConfigIssue, ErrorCode } from '../model/errors.js';
 import { MwanError } from '../model/errors.js';
 import type { ResolvedConfig } from './resolved.js';
 import { validateConfig } from './validate.js';
+import { parseDocument } from './parse.js';
+import { untrustedReason } from './trusted-path.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/nft-mwan/config.json';
 
@@ -12,44 +14,44 @@ export type LoadResult =
   | { ok: false; file: string; code: ErrorCode; summary: string; issues: ConfigIssue[] };
 
 /**
- * Running as root, a config anybody else can change would let them steer the router's traffic and name
- * the hooks root runs: it must be owned by root and not writable by group or others. Not checked for other users.
+ * Running as root, a config anybody else can change would let them steer the router's traffic and name the hooks
+ * root runs: the file must be a regular file that only root can write, in directories only root can write.
  */
-export function insecureReason(st: { uid: number; mode: number }, uid: number | undefined): string | null {
-  if (uid === undefined || uid !== 0) return null;
-  if (st.uid !== 0) return `it is owned by uid ${st.uid}, not root`;
-  if ((st.mode & 0o022) !== 0) return `it is writable by ${(st.mode & 0o002) !== 0 ? 'anyone' : 'its group'} (mode ${(st.mode & 0o777).toString(8)}); chmod go-w it`;
-  return null;
-}
-
 export async function loadConfig(file: string, read: (f: string) => Promise<string> = (f) => readFile(f, 'utf8')): Promise<LoadResult> {
-  const st = await stat(file).catch(() => null);
-  const insecure = st && insecureReason(st, process.getuid?.());
-  if (insecure) {
-    return { ok: false, file, code: 'CONFIG_INSECURE', summary: `refusing the config file: ${insecure}`, issues: [] };
+  let insecure: string | null;
+  try {
+    insecure = await untrustedReason(file, process.getuid?.());
+    // A FIFO or a device would block the read (or never end): regular files only, whoever runs this.
+    if (insecure === null && !(await stat(file)).isFile()) insecure = 'it is not a regular file';
+  } catch (cause) {
+    return { ok: false, file, code: 'CONFIG_READ', summary: 'cannot read the config file', issues: [{ path: '', message: reasonOf(cause) }] };
+  }
+  if (insecure !== null) {
+    const code = insecure === 'it is not a regular file' ? 'CONFIG_READ' : 'CONFIG_INSECURE';
+    return { ok: false, file, code, summary: `refusing the config file: ${insecure}`, issues: [] };
   }
   let text: string;
   try {
     text = await read(file);
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    return { ok: false, file, code: 'CONFIG_READ', summary: 'cannot read the config file', issues: [{ path: '', message: reason }] };
+    return { ok: false, file, code: 'CONFIG_READ', summary: 'cannot read the config file', issues: [{ path: '', message: reasonOf(cause) }] };
   }
   return parseConfigText(file, text);
 }
 
+const reasonOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause));
+
 export function parseConfigText(file: string, text: string): LoadResult {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    return { ok: false, file, code: 'CONFIG_SYNTAX', summary: 'the config is not valid JSON', issues: [{ path: '', message: reason }] };
-  }
-  const result = validateConfig(data);
+  const parsed = parseDocument(text);
+  if (!parsed.ok) return { ok: false, file, code: 'CONFIG_SYNTAX', summary: 'the config is not valid JSON', issues: parsed.issues };
+  const result = validateConfig(parsed.value);
   if (!result.ok) {
     const n = result.issues.length;
-    return { ok: false, file, code: 'CONFIG_INVALID', summary: `invalid config (${n} problem${n === 1 ? '' : 's'})`, issues: result.issues };
+    // Each problem points at its place in the file, as an editor or a compiler would.
+    const issues = result.issues
+      .map((issue) => ({ ...issue, ...parsed.locate(issue.path) }))
+      .sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+    return { ok: false, file, code: 'CONFIG_INVALID', summary: `invalid config (${n} problem${n === 1 ? '' : 's'})`, issues };
   }
   return { ok: true, file, config: result.config };
 }

@@ -29,10 +29,49 @@ const RESERVED_TABLES = new Map([
 
 export function validateConfig(data: unknown): ValidationResult {
   const validate = schemaValidator();
-  if (!validate(data)) return { ok: false, issues: schemaIssues(validate.errors ?? []) };
+  if (!validate(data)) {
+    // Every problem at once: the semantic checks still run over the entries the schema found sound.
+    const schema = schemaIssues(validate.errors ?? []);
+    const sound = soundPart(data, schema);
+    return { ok: false, issues: [...schema, ...(sound === null ? [] : semanticIssues(sound.config).filter((i) => !sound.replaced(i.path)))] };
+  }
   const config = data as NftMwanConfig;
   const issues = semanticIssues(config);
   return issues.length > 0 ? { ok: false, issues } : { ok: true, config: normalize(config) };
+}
+
+/**
+ * The config with every entry the schema refused (an interface, policy, rule or set with an issue anywhere inside
+ * it, or a bad globals option) replaced by a neutral stand-in of the same name, so the cross-field checks can run on
+ * the rest without reporting what the schema already did, or an entry's absence as a dangling reference. Null when
+ * the document's shape itself is wrong (then the schema's issues are all there is to say).
+ */
+function soundPart(data: unknown, issues: readonly ConfigIssue[]): { config: NftMwanConfig; replaced: (path: string) => boolean } | null {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(data) || !isObject(data.interfaces) || !isObject(data.policies)) return null;
+  const bad = (prefix: string) => issues.some((i) => i.path === prefix || i.path.startsWith(`${prefix}/`));
+  const exact = (path: string) => issues.some((i) => i.path === path);
+  const replacedPaths: string[] = [];
+  const section = <T>(name: string, entries: Record<string, unknown>, standIn: (key: string, n: number) => T): Record<string, T> =>
+    Object.fromEntries(
+      Object.entries(entries).map(([key, value], n) => {
+        const at = pointer(name, key);
+        if (!bad(at)) return [key, value as T];
+        replacedPaths.push(at);
+        return [key, standIn(key, n)];
+      }),
+    );
+  const interfaces = section('interfaces', data.interfaces, (_key, n) => ({ device: `!stand-in-${n}` }));
+  const anyInterface = Object.keys(interfaces)[0];
+  if (anyInterface === undefined || exact('/interfaces') || exact('/policies')) return null;
+  const policies = section('policies', data.policies, () => ({ members: [{ interface: anyInterface }] }));
+  const rules = Array.isArray(data.rules) && !exact('/rules') ? data.rules.map((r: unknown, i) => (bad(pointer('rules', i)) ? (replacedPaths.push(pointer('rules', i)), { name: `_.stand-in.${i}`, policy: 'default' }) : r)) : [];
+  const sets = isObject(data.sets) && !exact('/sets') ? section('sets', data.sets, () => ({ type: 'ipv4_addr' })) : {};
+  const globals = isObject(data.globals) ? Object.fromEntries(Object.entries(data.globals).filter(([k]) => !bad(pointer('globals', k)))) : {};
+  const config = { globals, interfaces, policies, rules, sets } as unknown as NftMwanConfig;
+  // Only what the schema accepts goes on (a stand-in that does not fit would make the checks misread it).
+  if (!schemaValidator()(config)) return null;
+  return { config, replaced: (path) => replacedPaths.some((p) => path === p || path.startsWith(`${p}/`)) || bad(path) };
 }
 
 function pointer(...parts: (string | number)[]): string {

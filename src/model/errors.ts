@@ -42,6 +42,11 @@ export interface ConfigIssue {
   /** JSON pointer into the config, e.g. /policies/balanced/members/1/interface ("" = whole document). */
   path: string;
   message: string;
+  /** Where in the file, 1-based, when the text was parsed (every issue of a config file has it). */
+  line?: number;
+  column?: number;
+  /** The offending line itself, for syntax errors (shown under the message with a caret). */
+  source?: string;
 }
 
 export interface MwanErrorFields {
@@ -83,11 +88,20 @@ export class MwanError extends Error {
   }
 }
 
+/**
+ * One issue: `  /json/pointer: message (FILE:LINE:COLUMN)`, or for a syntax error, which has no pointer,
+ * `  FILE:LINE:COLUMN: message` with the line and a caret under the column.
+ */
+function issueLines(issue: ConfigIssue, file: string | undefined): string[] {
+  const where = issue.line === undefined ? null : `${file ?? '(config)'}:${issue.line}:${issue.column ?? 1}`;
+  if (issue.source === undefined || where === null) return [`  ${issue.path || '/'}: ${issue.message}${where === null ? '' : ` (${where})`}`];
+  const caret = `${issue.source.slice(0, Math.max(0, (issue.column ?? 1) - 1)).replace(/[^\t]/g, ' ')}^`;
+  return [`  ${where}: ${issue.path ? `${issue.path}: ` : ''}${issue.message}`, `  | ${issue.source}`, `  | ${caret}`];
+}
+
 function formatMessage(f: MwanErrorFields): string {
   const lines = [f.file ? `${f.file}: ${f.summary}` : f.summary];
-  for (const issue of f.issues ?? []) {
-    lines.push(`  ${issue.path || '/'}: ${issue.message}`);
-  }
+  for (const issue of f.issues ?? []) lines.push(...issueLines(issue, f.file));
   if (f.command) lines.push(`  command: ${f.command}`);
   if (f.exitCode !== undefined) lines.push(`  exit code: ${f.exitCode}`);
   const stderr = f.stderr?.trim();

@@ -83,18 +83,23 @@ describe('shipped files', () => {
   });
 });
 
-describe('insecureReason (config files, when running as root)', () => {
-  it.each<[string, { uid: number; mode: number }, number | undefined, RegExp | null]>([
-    ['root-owned 0644', { uid: 0, mode: 0o100644 }, 0, null],
-    ['root-owned 0600', { uid: 0, mode: 0o100600 }, 0, null],
-    ['world-writable', { uid: 0, mode: 0o100666 }, 0, /writable by anyone \(mode 666\)/],
-    ['group-writable', { uid: 0, mode: 0o100664 }, 0, /writable by its group/],
-    ['owned by another user', { uid: 1000, mode: 0o100644 }, 0, /owned by uid 1000, not root/],
-    ['anything, not running as root', { uid: 1000, mode: 0o100666 }, 1000, null],
-  ])('%s', async (_what, st, uid, want) => {
-    const { insecureReason } = await import('../../src/config/load.js');
-    const got = insecureReason(st, uid);
+describe('fileReason (config files, when running as root)', () => {
+  it.each<[string, { uid: number; mode: number }, RegExp | null]>([
+    ['root-owned 0644', { uid: 0, mode: 0o100644 }, null],
+    ['root-owned 0600', { uid: 0, mode: 0o100600 }, null],
+    ['world-writable', { uid: 0, mode: 0o100666 }, /writable by anyone \(mode 666\)/],
+    ['group-writable', { uid: 0, mode: 0o100664 }, /writable by its group/],
+    ['owned by another user', { uid: 1000, mode: 0o100644 }, /owned by uid 1000, not root/],
+    ['a FIFO, whoever owns it', { uid: 0, mode: 0o010600 }, /not a regular file/],
+  ])('%s', async (_what, st, want) => {
+    const { fileReason } = await import('../../src/config/trusted-path.js');
+    const got = fileReason(st);
     if (want === null) expect(got).toBeNull();
     else expect(got).toMatch(want);
+  });
+
+  it('anything goes when not running as root', async () => {
+    const { untrustedReason } = await import('../../src/config/trusted-path.js');
+    expect(await untrustedReason('/nonexistent/anything', 1000)).toBeNull();
   });
 });

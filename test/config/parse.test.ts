@@ -1,0 +1,125 @@
+// Config text: syntax errors and duplicate keys point at their line and column with the line itself; comments are
+// allowed; every schema and semantic issue carries its place in the file; everything is reported in one pass.
+import { describe, expect, it } from 'vitest';
+import { configOrThrow, parseConfigText } from '../../src/config/load.js';
+import { MAX_DEPTH, parseDocument } from '../../src/config/parse.js';
+import { MwanError } from '../../src/model/errors.js';
+
+const FILE = '/etc/nft-mwan/config.json';
+const valid = `{
+  // two uplinks
+  "interfaces": { "wan1": { "device": "eth1" }, "wan2": { "device": "eth2" } },
+  /* one policy */
+  "policies": { "balanced": { "members": [{ "interface": "wan1" }, { "interface": "wan2" }] } }
+}
+`;
+
+function failure(text: string): MwanError {
+  try {
+    configOrThrow(parseConfigText(FILE, text));
+  } catch (e) {
+    if (e instanceof MwanError) return e;
+    throw e;
+  }
+  throw new Error('expected the config to be refused');
+}
+
+describe('parseDocument', () => {
+  it('accepts // and /* */ comments', () => {
+    const r = parseConfigText(FILE, valid);
+    expect(r.ok ? Object.keys(r.config.interfaces) : r.issues).toEqual(['wan1', 'wan2']);
+  });
+
+  it.each<[string, string, number, number, RegExp]>([
+    ['a stray bracket', '{\n  "interfaces": {\n    "wan1": { "device": "eth1" ]\n  }\n}\n', 3, 32, /expected/],
+    ['a missing comma', '{\n  "interfaces": {}\n  "policies": {}\n}', 3, 3, /expected ',' between values/],
+    ['a trailing comma', '{\n  "interfaces": {},\n}', 3, 1, /expected a property name/],
+    ['an unclosed string', '{\n  "interfaces": "eth1\n}', 2, 17, /string is not closed/],
+    ['a truncated file', '{ "interfaces": ', 1, 17, /expected a value/],
+  ])('%s: CONFIG_SYNTAX at FILE:LINE:COLUMN with the line and a caret', (_what, text, line, column, message) => {
+    const e = failure(text);
+    expect(e.code).toBe('CONFIG_SYNTAX');
+    expect(e.exitStatus).toBe(78);
+    // One problem: the parser's recovery after the first error reports its consequences, not further mistakes.
+    expect(e.issues).toHaveLength(1);
+    expect(e.issues[0]).toMatchObject({ line, column, message: expect.stringMatching(message) });
+    const source = text.split('\n')[line - 1] as string;
+    expect(e.message).toContain(`  ${FILE}:${line}:${column}: `);
+    expect(e.message).toContain(`  | ${source}\n  | ${' '.repeat(column - 1)}^`);
+  });
+
+  it('refuses a duplicate key, naming both places', () => {
+    const e = failure('{\n  "interfaces": {\n    "wan1": { "device": "eth1" },\n    "wan1": { "device": "eth2" }\n  },\n  "policies": {}\n}');
+    expect(e.code).toBe('CONFIG_SYNTAX');
+    expect(e.issues).toEqual([
+      expect.objectContaining({ path: '/interfaces/wan1', line: 4, column: 5, message: 'duplicate key "wan1" (the first is at line 3)' }),
+    ]);
+  });
+
+  it('refuses nesting deeper than any config needs without overflowing the stack', () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const r = parseDocument(deep);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues[0]).toMatchObject({ line: 1, column: MAX_DEPTH + 1, message: expect.stringMatching(/nested deeper than 64 levels/) });
+    expect(failure(deep).exitStatus).toBe(78);
+  });
+
+  it('an empty file is a syntax error, not an internal one', () => {
+    expect(failure('').code).toBe('CONFIG_SYNTAX');
+    expect(failure('   \n').code).toBe('CONFIG_SYNTAX');
+  });
+});
+
+describe('issues carry their place in the file', () => {
+  it('a schema issue and a semantic issue each name their JSON path and FILE:LINE:COLUMN', () => {
+    const text = `{
+  "interfaces": { "wan1": { "device": "eth1", "bogus": 1 } },
+  "policies": { "p": { "members": [{ "interface": "wan9" }] } }
+}`;
+    const e = failure(text);
+    expect(e.code).toBe('CONFIG_INVALID');
+    expect(e.message).toContain(`  /interfaces/wan1: unknown property "bogus"`);
+    expect(e.message).toMatch(new RegExp(`/policies/p/members/0/interface: unknown interface "wan9" .*\\(${FILE}:3:38\\)`));
+    expect(e.issues.map((i) => [i.path, i.line])).toEqual([
+      ['/interfaces/wan1', 2],
+      ['/policies/p/members/0/interface', 3],
+    ]);
+  });
+});
+
+describe('validation reports every problem in one pass', () => {
+  it('schema problems and the semantic problems of the sound entries together, nothing twice', () => {
+    const text = JSON.stringify({
+      interfaces: {
+        wan1: { device: 'eth1', gateway: 'not-an-address' }, // semantic: gateway
+        wan2: { device: 'eth1' }, // semantic: device used twice
+        wan3: { device: 'a device name that is far too long' }, // schema
+      },
+      policies: {
+        p: { members: [{ interface: 'wan1' }, { interface: 'wan3' }, { interface: 'nope' }] }, // semantic: unknown nope
+        q: { members: [{ interface: 'wan1', weight: 0 }] }, // schema
+      },
+      rules: [
+        { name: 'r1', policy: 'p', proto: 'tcp', destPort: [99999] }, // schema
+        { name: 'r2', policy: 'missing' }, // semantic
+      ],
+    });
+    const e = failure(text);
+    expect(e.issues.map((i) => i.path).sort()).toEqual(
+      [
+        '/interfaces/wan1/gateway',
+        '/interfaces/wan2/device',
+        '/interfaces/wan3/device',
+        '/policies/p/members/2/interface',
+        '/policies/q/members/0/weight',
+        '/rules/0/destPort/0',
+        '/rules/1/policy',
+      ].sort(),
+    );
+  });
+
+  it('a config whose shape is wrong reports the schema alone', () => {
+    const e = failure('{ "interfaces": [], "policies": {} }');
+    expect(e.issues.map((i) => i.path)).toEqual(['/interfaces']);
+  });
+});
