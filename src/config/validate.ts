@@ -157,6 +157,7 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
 
   const mask = parseMask(g.markMask ?? DEFAULTS.markMask);
   const layout = markLayout(mask);
+  if (mask === 0xffffffff) add('/globals/markMask', 'must leave at least one bit out (0xffffffff): nft lists "& 0xffffffff" as no mask at all, so the installed table could never be verified');
   if (layout.maxId < ifaceNames.length) {
     add(
       '/globals/markMask',
@@ -182,8 +183,9 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     if (otherDev !== undefined) add(at('device'), `device "${iface.device}" is already used by interface "${otherDev}"`);
     else deviceOwner.set(iface.device, name);
     const fam = iface.family ?? DEFAULTS.family;
-    if (iface.gateway6 !== undefined && iface.gateway6 !== 'auto' && parseIpv6(iface.gateway6) === undefined) {
-      add(at('gateway6'), `"${iface.gateway6}" is not an IPv6 address or "auto"`);
+    if (iface.gateway6 !== undefined && iface.gateway6 !== 'auto') {
+      const why = parseIpv6(iface.gateway6) === undefined ? 'is not an IPv6 address or "auto"' : unusableGateway6(iface.gateway6);
+      if (why !== null) add(at('gateway6'), `"${iface.gateway6}" ${why}`);
     }
     if (fam === 'ipv4' && (iface.gateway6 !== undefined || iface.npt6Prefix !== undefined || iface.nat6 !== undefined)) {
       add(at(iface.gateway6 !== undefined ? 'gateway6' : iface.nat6 !== undefined ? 'nat6' : 'npt6Prefix'), 'IPv6 settings on an interface with "family": "ipv4" (set "family": "both" or "ipv6")');
@@ -198,8 +200,9 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     } else if (iface.npt6Prefix !== undefined) {
       add(at('npt6Prefix'), 'only used with "nat6": "npt"');
     }
-    if (iface.gateway !== undefined && iface.gateway !== 'auto' && parseIpv4(iface.gateway) === undefined) {
-      add(at('gateway'), `"${iface.gateway}" is not an IPv4 address or "auto"`);
+    if (iface.gateway !== undefined && iface.gateway !== 'auto') {
+      const why = parseIpv4(iface.gateway) === undefined ? 'is not an IPv4 address or "auto"' : unusableGateway4(iface.gateway);
+      if (why !== null) add(at('gateway'), `"${iface.gateway}" ${why}`);
     }
     const track = iface.track;
     if (track) {
@@ -322,4 +325,24 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     else if (r.port === 0) add('/globals/metrics/listen', `"${listen}": port 0 would be a new random port on every start; give a fixed one, e.g. 9523`);
   }
   return issues;
+}
+
+/** Why an IPv4 address can never be a next hop (the kernel would refuse the route, or send nothing anywhere), or null. */
+export function unusableGateway4(address: string): string | null {
+  const value = parseIpv4(address) ?? 0;
+  const first = Math.floor(value / 2 ** 24);
+  if (first === 0) return 'is in 0.0.0.0/8 ("this network"): no router has it; give the address of the ISP\'s router';
+  if (first === 127) return 'is a loopback address: give the address of the ISP\'s router';
+  if (first >= 224 && first <= 239) return 'is a multicast address: a next hop must be one router\'s unicast address';
+  if (first >= 240) return value === 0xffffffff ? 'is the broadcast address: a next hop must be one router\'s unicast address' : 'is in the reserved 240.0.0.0/4: no router has it';
+  return null;
+}
+
+/** The same for IPv6: the unspecified address, loopback and multicast. */
+export function unusableGateway6(address: string): string | null {
+  const value = parseIpv6(address) ?? 0n;
+  if (value === 0n) return 'is the unspecified address ::: give the address of the ISP\'s router (often fe80::1)';
+  if (value === 1n) return 'is the loopback address ::1: give the address of the ISP\'s router';
+  if (value >> 120n === 0xffn) return 'is a multicast address: a next hop must be one router\'s unicast address';
+  return null;
 }

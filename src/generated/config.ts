@@ -40,7 +40,7 @@ export interface NftMwanConfig {
 }
 export interface Globals {
   /**
-   * The firewall-mark bits nft-mwan owns (mwan3's mmx_mask). Bits outside it are preserved. A hex string like "0x3f00" or an integer.
+   * The firewall-mark bits nft-mwan owns (mwan3's mmx_mask). Bits outside it are preserved. A hex string like "0x3f00" or an integer. Not 0xffffffff: nft drops an all-ones mask from the rules it lists (so the table could not be verified), and no bit would be left for other marks.
    */
   markMask?: string | number;
   /**
@@ -99,7 +99,7 @@ export interface Globals {
 }
 export interface Interface {
   /**
-   * Linux network device: at most 15 characters, printable ASCII, not "." or "..", without white space, '/', ':', '#', quotes or backslash (what the kernel accepts and an ip -batch line carries whole).
+   * Linux network device: at most 15 characters, printable ASCII, not "." or "..", without white space, '/', ':', '#', quotes, backslash or '*' (nft would read a trailing '*' as a wildcard matching other devices), and not the loopback device lo.
    */
   device: string;
   /**
@@ -167,19 +167,19 @@ export interface Track {
    */
   count?: number;
   /**
-   * Seconds to wait for each probe's answer.
+   * Seconds to wait for each probe's answer. At least 0.05 s (20 a second): faster probing only burns CPU and can make healthy WANs flap.
    */
   timeout?: number;
   /**
-   * Seconds between the starts of rounds while online (a round that takes longer is followed at once by the next).
+   * Seconds between the starts of rounds while online (a round that takes longer is followed at once by the next). At least 0.05 s (20 a second): faster probing only burns CPU and can make healthy WANs flap.
    */
   interval?: number;
   /**
-   * Seconds between rounds while failing (default: interval).
+   * Seconds between rounds while failing (default: interval). At least 0.05 s (20 a second): faster probing only burns CPU and can make healthy WANs flap.
    */
   failureInterval?: number;
   /**
-   * Seconds between rounds while offline or recovering (default: interval).
+   * Seconds between rounds while offline or recovering (default: interval). At least 0.05 s (20 a second): faster probing only burns CPU and can make healthy WANs flap.
    */
   recoveryInterval?: number;
   /**
