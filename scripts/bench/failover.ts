@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { endpoint, startTcpHold } from '../../lab/agents.js';
 import type { BackgroundProcess, Lab } from '../../lab/netns.js';
+import { untilWan2InPolicy } from '../../lab/policy.js';
 import { LAB_NET, type MultiWan } from '../../lab/topology.js';
 
 const [SRV1, SRV2] = LAB_NET.server.addrs as [string, string];
@@ -31,22 +32,6 @@ export const failoverConfig = (track: Record<string, number>) => ({
   ],
 });
 
-/** Does the installed balancing policy send new connections to wan2? Read from the kernel, not the daemon. */
-export async function wan2InPolicy(lab: Lab): Promise<boolean> {
-  // Not there yet (the daemon still starting) reads as "not in the policy".
-  const r = await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'policy_balanced'], { reject: false });
-  return r.exitCode === 0 && r.stdout.includes('"mark_wan2"');
-}
-
-export async function until(lab: Lab, want: boolean, limitMs: number): Promise<number> {
-  const t0 = performance.now();
-  while (performance.now() - t0 < limitMs) {
-    if ((await wan2InPolicy(lab)) === want) return performance.now() - t0;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`wan2 ${want ? 'not back' : 'still in the policy'} after ${limitMs} ms`);
-}
-
 /**
  * Runs the daemon with `track`, then `trials` failures of each kind, interleaved (A B A B ...).
  * A long-lived flow on wan1 echoes every 20 ms throughout; its longest pause is returned.
@@ -62,7 +47,7 @@ export async function runFailover(
   const daemon: BackgroundProcess = lab.spawn('gw', process.execPath, [o.bin, 'daemon', '--config', file, '--state-dir', join(dir, 'state'), '--quiet']);
   const out: Record<FailureKind, Trial[]> = { upstream: [], carrier: [] };
   try {
-    await until(lab, true, 30_000);
+    await untilWan2InPolicy(lab, true, 30_000);
     const hold = o.hold === false ? null : await startTcpHold(lab, 'lan', { target: endpoint(SRV2, 5001), intervalMs: 20 });
     // A generous limit: mwan3's defaults need about a minute each way.
     const limit = 180_000;
@@ -72,11 +57,11 @@ export async function runFailover(
         await new Promise((r) => setTimeout(r, 300 + Math.random() * 700));
         if (kind === 'upstream') await net.setUpstream(2, 'drop');
         else await net.setCarrier(2, 'down');
-        const failoverMs = await until(lab, false, limit);
+        const failoverMs = await untilWan2InPolicy(lab, false, limit);
         await new Promise((r) => setTimeout(r, 300 + Math.random() * 700));
         if (kind === 'upstream') await net.setUpstream(2, 'up');
         else await net.setCarrier(2, 'up');
-        const recoveryMs = await until(lab, true, limit);
+        const recoveryMs = await untilWan2InPolicy(lab, true, limit);
         out[kind].push({ failoverMs, recoveryMs });
         o.log(`  ${o.label} ${kind} trial ${i + 1}/${o.trials}: failover ${(failoverMs / 1000).toFixed(2)} s, recovery ${(recoveryMs / 1000).toFixed(2)} s`);
       }

@@ -211,7 +211,11 @@ export async function main(argv: string[], out = (t: string) => process.stdout.w
     configPath: (values.config as string | undefined) ?? DEFAULT_CONFIG_PATH,
     json: values.json === true,
     log,
-    run: createRunner({ log: (line) => log.debug(line) }),
+    run: createRunner({
+      log: (line) => {
+        log.debug(line);
+      },
+    }),
     out: (text) => out(text.endsWith('\n') ? text : `${text}\n`),
     values,
     positionals: parsed.positionals,
@@ -231,7 +235,7 @@ if (process.argv[1] && /nft-mwan(\.mjs)?$|main\.js$/.test(process.argv[1])) {
         process.stderr.write(`nft-mwan: error: ${error.message}\n`);
         process.exitCode = error.exitStatus;
       } else {
-        process.stderr.write(`nft-mwan: internal error (a bug, please report): ${(error as Error)?.stack ?? String(error)}\n`);
+        process.stderr.write(`nft-mwan: internal error (a bug, please report): ${(error as Error | null | undefined)?.stack ?? String(error)}\n`);
         process.exitCode = EXIT.failure;
       }
     },

@@ -19,7 +19,7 @@ export default async function status(ctx: CommandContext): Promise<number> {
     const { states, daemon: live, file } = await liveStates(ctx);
     const s = await readStatus(ctx.run, config, states);
     const daemon = live ?? (file ? { ...file, running: false } : null);
-    return ctx.json ? JSON.stringify({ ...s, daemon }) : render(s, ctx.configPath, daemon, stateDir(ctx), paint(process.stdout.isTTY === true));
+    return ctx.json ? JSON.stringify({ ...s, daemon }) : render(s, ctx.configPath, daemon, stateDir(ctx), paint(process.stdout.isTTY));
   };
   if (watch === null) {
     ctx.out(ctx.json ? JSON.stringify(JSON.parse(await once()), null, 2) : await once());

@@ -106,7 +106,7 @@ async function daemonTakesOver(ctx: CommandContext, dir: string): Promise<void> 
   ctx.log.info(`the daemon (pid ${state.pid}) runs the confirmed config now`);
 }
 
-async function reportTaken(ctx: CommandContext): Promise<number> {
+function reportTaken(ctx: CommandContext): number {
   // Someone else (confirm, or the watchdog at the deadline) decided first.
   ctx.log.warn('the try was decided elsewhere in the meantime (nft-mwan confirm, or the watchdog)');
   return 0;
@@ -121,24 +121,36 @@ function waitForOutcome(dir: string, deadline: number): Promise<Outcome> {
       for (const c of cleanups) c();
       done(o);
     };
-    const timer = setTimeout(() => finish('timeout'), Math.max(0, deadline - Date.now()));
-    cleanups.push(() => clearTimeout(timer));
+    const timer = setTimeout(() => {
+      finish('timeout');
+    }, Math.max(0, deadline - Date.now()));
+    cleanups.push(() => {
+      clearTimeout(timer);
+    });
     const poll = setInterval(() => {
       void readTry(dir).then((r) => {
         if (r === null || r.pid !== process.pid) finish('confirmed-elsewhere');
       });
     }, 200);
-    cleanups.push(() => clearInterval(poll));
+    cleanups.push(() => {
+      clearInterval(poll);
+    });
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-      const h = () => finish(sig);
+      const h = () => {
+        finish(sig);
+      };
       process.once(sig, h);
       cleanups.push(() => process.removeListener(sig, h));
     }
     // Only a terminal confirms with Enter: a pipe could hold input meant for something else.
     if (process.stdin.isTTY) {
       const rl = createInterface({ input: process.stdin });
-      rl.once('line', () => finish('enter'));
-      cleanups.push(() => rl.close());
+      rl.once('line', () => {
+        finish('enter');
+      });
+      cleanups.push(() => {
+        rl.close();
+      });
     }
   });
 }

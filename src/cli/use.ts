@@ -25,8 +25,12 @@ export default async function useCommand(ctx: CommandContext): Promise<number> {
   const [file, ...args] = command as [string, ...string[]];
   const child = spawn(file, args, { stdio: 'inherit', gid });
   return new Promise((resolve, reject) => {
-    child.once('error', (e) => reject(new MwanError({ code: 'COMMAND_FAILED', summary: `cannot run ${file}: ${e.message}` })));
+    child.once('error', (e) => {
+      reject(new MwanError({ code: 'COMMAND_FAILED', summary: `cannot run ${file}: ${e.message}` }));
+    });
     // Like a shell: a command killed by a signal exits 128 + its number.
-    child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
+    child.once('exit', (code, signal) => {
+      resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
+    });
   });
 }

@@ -32,13 +32,13 @@ const STATES = ['online', 'offline', 'down'] as const;
 export function renderMetrics(input: MetricsInput): string {
   const { state, counters, stateChanges, now } = input;
   // Sorted so two scrapes of the same state read the same, whatever order the daemon built its records in.
-  const wans = Object.keys(state.interfaces).sort(byCodeUnit);
-  const counted = Object.keys(counters).sort(byCodeUnit);
+  const wans = Object.entries(state.interfaces).sort(([a], [b]) => byCodeUnit(a, b));
+  const counted = Object.entries(counters).sort(([a], [b]) => byCodeUnit(a, b));
 
   const perWan = (fn: (name: string, r: DaemonState['interfaces'][string]) => Sample[]): Sample[] =>
-    wans.flatMap((name) => fn(name, state.interfaces[name]!));
+    wans.flatMap(([name, r]) => fn(name, r));
   const perCounted = (fn: (name: string, c: WanCounters) => Sample[]): Sample[] =>
-    counted.flatMap((name) => fn(name, counters[name]!));
+    counted.flatMap(([name, c]) => fn(name, c));
   const one = (labels: Labels, value: number | null): Sample[] => (value == null || Number.isNaN(value) ? [] : [{ labels, value }]);
   const flag = (b: boolean): number => (b ? 1 : 0);
 

@@ -21,12 +21,22 @@ export async function serveMetrics(listen: string, render: () => Promise<string>
       res.writeHead(status, { 'content-type': status === 200 ? METRICS_CONTENT_TYPE : 'text/plain; charset=utf-8', ...headers });
       res.end(body);
     };
-    if (path !== '/metrics') return reply(404, 'not found; metrics are at /metrics\n');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n', { allow: 'GET, HEAD' });
+    if (path !== '/metrics') {
+      reply(404, 'not found; metrics are at /metrics\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      reply(405, 'method not allowed\n', { allow: 'GET, HEAD' });
+      return;
+    }
     // Through a promise so a render that throws before returning one still answers 500 instead of crashing the daemon.
     Promise.resolve().then(render).then(
-      (text) => reply(200, text),
-      (e: unknown) => reply(500, `${e instanceof Error ? e.message : String(e)}\n`),
+      (text) => {
+        reply(200, text);
+      },
+      (e: unknown) => {
+        reply(500, `${e instanceof Error ? e.message : String(e)}\n`);
+      },
     );
   });
   await new Promise<void>((resolve, reject) => {

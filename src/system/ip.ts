@@ -103,6 +103,7 @@ const hex = (n: number) => `0x${n.toString(16)}`;
  */
 function token(value: string | number): string {
   const s = String(value);
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses.
   if (!/^[^\s\x00-\x1f\x7f#"'\\]+$/.test(s)) {
     throw new MwanError({ code: 'INTERNAL', summary: `refusing to pass ${JSON.stringify(s)} to ip -batch: white space, control characters, '#', quotes and backslashes would change the line` });
   }

@@ -22,13 +22,15 @@ export function commandMonitor(file: string, args: readonly string[]): MonitorSt
   return (listener) => {
     const child = execa(file, args, { reject: false, buffer: false, stdin: 'ignore', env: { LC_ALL: 'C' } });
     let partial = '';
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
       const lines = (partial + chunk).split('\n');
       partial = lines.pop() ?? '';
       for (const l of lines) listener.line(l);
     });
-    child.stderr?.on('data', (chunk: Buffer) => listener.trouble(String(chunk)));
+    child.stderr.on('data', (chunk: Buffer) => {
+      listener.trouble(String(chunk));
+    });
     // Both subscribe right after they start and say nothing when they have: a second is far more than it takes.
     const ready = new Promise<void>((resolve) => child.once('spawn', () => setTimeout(resolve, 1_000).unref()));
     return { ready, done: child.then((r) => String(r.exitCode ?? r.signal)), kill: () => child.kill() };
@@ -70,7 +72,9 @@ export class ChangeMonitor {
       line: (text) => {
         if (this.isChange(text)) this.changed();
       },
-      trouble: () => this.changed(),
+      trouble: () => {
+        this.changed();
+      },
     });
     this.running = child;
     void child.ready.then(() => {
@@ -86,7 +90,9 @@ export class ChangeMonitor {
       this.epoch++;
       if (this.stopped) return;
       this.warn(`${this.name} exited (${why}); restarting it`);
-      setTimeout(() => this.start(), 1_000).unref();
+      setTimeout(() => {
+        this.start();
+      }, 1_000).unref();
     });
   }
 

@@ -32,7 +32,7 @@ export interface Transaction {
  */
 export function startBatch(run: Runner, batch: NftBatch, o: { check?: boolean; watch?: CommitWatch } = {}): Transaction {
   let seen: Promise<void> | null = null;
-  let spawned = () => undefined as void;
+  let spawned: () => void = () => undefined;
   const spawn = new Promise<void>((resolve) => (spawned = resolve));
   const done = (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nft-mwan-'));

@@ -59,12 +59,16 @@ export class PingSession {
     const child = spawn('ping', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
     this.child = child;
     let stderr = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (c: string) => (stderr = (stderr + c).slice(-500)));
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (c: string) => (stderr = (stderr + c).slice(-500)));
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.on('line', (line) => this.onLine(gen, line));
+    lines.on('line', (line) => {
+      this.onLine(gen, line);
+    });
     this.armSilence(gen);
-    child.once('error', (e) => this.failAndRestart(gen, `ping could not run: ${e.message}`));
+    child.once('error', (e) => {
+      this.failAndRestart(gen, `ping could not run: ${e.message}`);
+    });
     child.once('exit', (code, signal) => {
       if (this.stopped || gen !== this.generation) return;
       const why = signal ? `ping died (${signal})` : stderr.trim().split('\n')[0] || `ping exited ${code}`;
@@ -94,7 +98,9 @@ export class PingSession {
     if (this.deadline) clearTimeout(this.deadline);
     this.onEcho(gen, Number.MAX_SAFE_INTEGER, { ok: false, rttMs: null, error: why });
     // Not in a tight loop: a ping that cannot start is retried once per interval (at least 0.5 s).
-    this.restart = setTimeout(() => this.spawn(), Math.max(500, this.interval * 1000));
+    this.restart = setTimeout(() => {
+      this.spawn();
+    }, Math.max(500, this.interval * 1000));
   }
 
   /** Keeps the newest echo whose send time is known (a late reply to an older one does not move it back). */
@@ -151,7 +157,8 @@ export class PingSession {
       // Printed as the next echo goes out.
       const seq = Number(missed[1]);
       this.reanchor(seq + 1, now);
-      return verdict(seq, { ok: false, rttMs: null, error: 'no reply' });
+      verdict(seq, { ok: false, rttMs: null, error: 'no reply' });
+      return;
     }
     const error = /^From (\S+?):? .*icmp_seq=(\d+) (.+)$/.exec(line);
     if (error && !(error[3] as string).startsWith('Redirect')) verdict(Number(error[2]), { ok: false, rttMs: null, error: `${error[3]} (from ${error[1]})` });

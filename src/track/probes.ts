@@ -123,15 +123,23 @@ function socketProbe(target: Target, s: TrackSettings, egress: Egress, signal: A
       for (const c of cleanups) c();
       resolve({ target: target.text, ok, rttMs: ok ? ms() : null, error });
     };
-    const timer = setTimeout(() => finish(false, `no answer within ${s.timeout} s`), s.timeout * 1000);
-    const onAbort = () => finish(false, 'cancelled');
+    const timer = setTimeout(() => {
+      finish(false, `no answer within ${s.timeout} s`);
+    }, s.timeout * 1000);
+    const onAbort = () => {
+      finish(false, 'cancelled');
+    };
     signal.addEventListener('abort', onAbort);
 
     if (target.method === 'tcp') {
       const sock = connect({ host: target.host, port: target.port, localAddress: local });
       cleanups.push(() => sock.destroy());
-      sock.once('connect', () => finish(true, null));
-      sock.once('error', (e: NodeJS.ErrnoException) => finish(false, e.code ?? e.message));
+      sock.once('connect', () => {
+        finish(true, null);
+      });
+      sock.once('error', (e: NodeJS.ErrnoException) => {
+        finish(false, e.code ?? e.message);
+      });
     } else if (target.method === 'http') {
       const url = target.url;
       const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', localAddress: local, agent: false });
@@ -142,18 +150,24 @@ function socketProbe(target: Target, s: TrackSettings, egress: Egress, signal: A
         const good = s.expectStatus ? s.expectStatus.includes(status) : status >= 200 && status <= 399;
         finish(good, good ? null : `HTTP ${status}`);
       });
-      req.once('error', (e: NodeJS.ErrnoException) => finish(false, e.code ?? e.message));
+      req.once('error', (e: NodeJS.ErrnoException) => {
+        finish(false, e.code ?? e.message);
+      });
       req.end();
     } else {
       const sock = createSocket('udp4');
       cleanups.push(() => sock.close());
       const id = randomInt(0, 0x10000);
-      sock.on('error', (e: NodeJS.ErrnoException) => finish(false, e.code ?? e.message));
+      sock.on('error', (e: NodeJS.ErrnoException) => {
+        finish(false, e.code ?? e.message);
+      });
       sock.on('message', (msg) => {
         // Any answer to our id (even NXDOMAIN) proves the path; ICMP errors surface as socket errors.
         if (msg.length >= 12 && msg.readUInt16BE(0) === id && (msg[2] as number) & 0x80) finish(true, null);
       });
-      sock.bind(0, local, () => sock.send(dnsQuery(id, s.dnsName ?? '.'), target.port, target.host));
+      sock.bind(0, local, () => {
+        sock.send(dnsQuery(id, s.dnsName ?? '.'), target.port, target.host);
+      });
     }
   });
 }

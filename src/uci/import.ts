@@ -48,7 +48,7 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   // --- devices --------------------------------------------------------------------------------------------
   const netIfaces = new Map((o.network ?? []).filter((s) => s.type === 'interface' && s.name).map((s) => [s.name as string, s]));
   const deviceOf = (name: string): string | null => {
-    if (o.devices?.[name]) return o.devices[name] as string;
+    if (o.devices?.[name]) return o.devices[name];
     const n = netIfaces.get(name);
     if (!n) return null;
     const proto = n.options.proto ?? '';
@@ -353,7 +353,7 @@ function mapInterface(s: UciSection, name: string, device: string, family: strin
     };
     const num = (k: string) => {
       if (o[k] === undefined) return undefined;
-      if (/^\d+$/.test(o[k] as string)) return Number(o[k]);
+      if (/^\d+$/.test(o[k])) return Number(o[k]);
       note(`interface ${name}.${k}`, `"${o[k]}" is not a whole number: ignored, nft-mwan's default used`);
       return undefined;
     };

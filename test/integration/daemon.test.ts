@@ -9,7 +9,7 @@ import { buildMultiWan, LAB_NET, type MultiWan, type WanIndex } from '../../lab/
 import { describeLab } from '../../lab/vitest.js';
 import { cli, configFile, conntrackMarks } from './helpers.js';
 import { startDaemon, type RunningDaemon } from './daemon-helpers.js';
-import { until as untilWan2InPolicy, wan2InPolicy } from '../../scripts/bench/failover.js';
+import { untilWan2InPolicy, wan2InPolicy } from '../../lab/policy.js';
 
 const W1 = LAB_NET.wan[1];
 const W2 = LAB_NET.wan[2];
