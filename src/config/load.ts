@@ -10,8 +10,7 @@ import { untrustedReason } from './trusted-path.js';
 export const DEFAULT_CONFIG_PATH = '/etc/nft-mwan/config.json';
 
 export type LoadResult =
-  | { ok: true; file: string; config: ResolvedConfig }
-  | { ok: false; file: string; code: ErrorCode; summary: string; issues: ConfigIssue[] };
+  { ok: true; file: string; config: ResolvedConfig } | { ok: false; file: string; code: ErrorCode; summary: string; issues: ConfigIssue[] };
 
 /**
  * Running as root, a config anybody else can change would let them steer the router's traffic and name the hooks

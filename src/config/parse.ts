@@ -10,9 +10,7 @@ export interface Position {
   column: number;
 }
 
-export type ParsedDocument =
-  | { ok: true; value: unknown; locate: (pointer: string) => Position | undefined }
-  | { ok: false; issues: ConfigIssue[] };
+export type ParsedDocument = { ok: true; value: unknown; locate: (pointer: string) => Position | undefined } | { ok: false; issues: ConfigIssue[] };
 
 /** What the parser's error codes mean, in the words a user fixing the file needs. */
 const MESSAGES: Readonly<Record<string, string>> = {
@@ -111,7 +109,13 @@ function escapePointer(key: string): string {
 
 /** The node a JSON pointer names, or its nearest ancestor that exists (a missing property points at its object). */
 function nearestNode(root: Node, pointer: string): Node | undefined {
-  const segments = pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segments =
+    pointer === ''
+      ? []
+      : pointer
+          .slice(1)
+          .split('/')
+          .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   for (let n = segments.length; n >= 0; n--) {
     const path = segments.slice(0, n).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
     const node = findNodeAtLocation(root, path);

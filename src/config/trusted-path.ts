@@ -19,7 +19,8 @@ const STICKY = 0o1000;
 export function fileReason(st: PathStat): string | null {
   if ((st.mode & S_IFMT) !== S_IFREG) return 'it is not a regular file';
   if (st.uid !== 0) return `it is owned by uid ${st.uid}, not root`;
-  if ((st.mode & 0o022) !== 0) return `it is writable by ${(st.mode & 0o002) !== 0 ? 'anyone' : 'its group'} (mode ${(st.mode & 0o777).toString(8)}); chmod go-w it`;
+  if ((st.mode & 0o022) !== 0)
+    return `it is writable by ${(st.mode & 0o002) !== 0 ? 'anyone' : 'its group'} (mode ${(st.mode & 0o777).toString(8)}); chmod go-w it`;
   return null;
 }
 

@@ -65,7 +65,12 @@ function soundPart(data: unknown, issues: readonly ConfigIssue[]): { config: Nft
   const anyInterface = Object.keys(interfaces)[0];
   if (anyInterface === undefined || exact('/interfaces') || exact('/policies')) return null;
   const policies = section('policies', data.policies, () => ({ members: [{ interface: anyInterface }] }));
-  const rules = Array.isArray(data.rules) && !exact('/rules') ? data.rules.map((r: unknown, i) => (bad(pointer('rules', i)) ? (replacedPaths.push(pointer('rules', i)), { name: `_.stand-in.${i}`, policy: 'default' }) : r)) : [];
+  const rules =
+    Array.isArray(data.rules) && !exact('/rules')
+      ? data.rules.map((r: unknown, i) =>
+          bad(pointer('rules', i)) ? (replacedPaths.push(pointer('rules', i)), { name: `_.stand-in.${i}`, policy: 'default' }) : r,
+        )
+      : [];
   const sets = isObject(data.sets) && !exact('/sets') ? section('sets', data.sets, () => ({ type: 'ipv4_addr' })) : {};
   const globals = isObject(data.globals) ? Object.fromEntries(Object.entries(data.globals).filter(([k]) => !bad(pointer('globals', k)))) : {};
   const config = { globals, interfaces, policies, rules, sets } as unknown as NftMwanConfig;
@@ -136,7 +141,12 @@ function describe(e: ErrorObject): ConfigIssue {
 }
 
 function splitPointer(p: string): string[] {
-  return p === '' ? [] : p.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return p === ''
+    ? []
+    : p
+        .slice(1)
+        .split('/')
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function list(names: Iterable<string>): string {
@@ -157,7 +167,11 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
 
   const mask = parseMask(g.markMask ?? DEFAULTS.markMask);
   const layout = markLayout(mask);
-  if (mask === 0xffffffff) add('/globals/markMask', 'must leave at least one bit out (0xffffffff): nft lists "& 0xffffffff" as no mask at all, so the installed table could never be verified');
+  if (mask === 0xffffffff)
+    add(
+      '/globals/markMask',
+      'must leave at least one bit out (0xffffffff): nft lists "& 0xffffffff" as no mask at all, so the installed table could never be verified',
+    );
   if (layout.maxId < ifaceNames.length) {
     add(
       '/globals/markMask',
@@ -188,15 +202,19 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
       if (why !== null) add(at('gateway6'), `"${iface.gateway6}" ${why}`);
     }
     if (fam === 'ipv4' && (iface.gateway6 !== undefined || iface.npt6Prefix !== undefined || iface.nat6 !== undefined)) {
-      add(at(iface.gateway6 !== undefined ? 'gateway6' : iface.nat6 !== undefined ? 'nat6' : 'npt6Prefix'), 'IPv6 settings on an interface with "family": "ipv4" (set "family": "both" or "ipv6")');
+      add(
+        at(iface.gateway6 !== undefined ? 'gateway6' : iface.nat6 !== undefined ? 'nat6' : 'npt6Prefix'),
+        'IPv6 settings on an interface with "family": "ipv4" (set "family": "both" or "ipv6")',
+      );
     }
     if (fam === 'ipv6' && (iface.gateway !== undefined || iface.nat !== undefined)) {
       add(at(iface.gateway !== undefined ? 'gateway' : 'nat'), 'IPv4 settings on an interface with "family": "ipv6" (set "family": "both")');
     }
     if (iface.nat6 === 'npt') {
-      const prefix = iface.npt6Prefix === undefined ? undefined : parseIpElement(iface.npt6Prefix);
-      if (prefix === undefined) add(at('npt6Prefix'), '"nat6": "npt" needs npt6Prefix, the IPv6 prefix this ISP routes to you');
-      else if ('error' in prefix || prefix.interval.family !== 'ipv6' || !iface.npt6Prefix?.includes('/')) add(at('npt6Prefix'), `"${iface.npt6Prefix}" is not an IPv6 CIDR`);
+      const text = iface.npt6Prefix;
+      const prefix = text === undefined ? undefined : parseIpElement(text);
+      if (text === undefined || prefix === undefined) add(at('npt6Prefix'), '"nat6": "npt" needs npt6Prefix, the IPv6 prefix this ISP routes to you');
+      else if ('error' in prefix || prefix.interval.family !== 'ipv6' || !text.includes('/')) add(at('npt6Prefix'), `"${text}" is not an IPv6 CIDR`);
     } else if (iface.npt6Prefix !== undefined) {
       add(at('npt6Prefix'), 'only used with "nat6": "npt"');
     }
@@ -211,8 +229,12 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
         const parsed = parseTarget(method, text);
         if ('error' in parsed) add(at('track', 'targets', String(i)), parsed.error);
       });
-      if ((track.reliability ?? TRACK_DEFAULTS.reliability) > track.targets.length) {
-        add(at('track', 'reliability'), `reliability ${track.reliability} needs that many targets, but there are ${track.targets.length}: no round could ever succeed`);
+      const reliability = track.reliability ?? TRACK_DEFAULTS.reliability;
+      if (reliability > track.targets.length) {
+        add(
+          at('track', 'reliability'),
+          `reliability ${reliability} needs that many targets, but there are ${track.targets.length}: no round could ever succeed`,
+        );
       }
       if (track.expectStatus && method !== 'http') add(at('track', 'expectStatus'), `only for method "http" (method is "${method}")`);
       if (track.dnsName !== undefined && method !== 'dns') add(at('track', 'dnsName'), `only for method "dns" (method is "${method}")`);
@@ -276,7 +298,8 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
       const setFamily = setType === 'ipv6_addr' ? 'ipv6' : 'ipv4';
       const other = setFamily === 'ipv6' ? 'ipv4' : 'ipv6';
       const onlyOther = (texts: string[] | undefined) =>
-        texts !== undefined && texts.every((t) => {
+        texts !== undefined &&
+        texts.every((t) => {
           const p = parseIpElement(t);
           return 'error' in p || p.interval.family === other;
         });
@@ -332,17 +355,20 @@ export function unusableGateway4(address: string): string | null {
   const value = parseIpv4(address) ?? 0;
   const first = Math.floor(value / 2 ** 24);
   if (first === 0) return 'is in 0.0.0.0/8 ("this network"): no router has it; give the address of the ISP\'s router';
-  if (first === 127) return 'is a loopback address: give the address of the ISP\'s router';
-  if (first >= 224 && first <= 239) return 'is a multicast address: a next hop must be one router\'s unicast address';
-  if (first >= 240) return value === 0xffffffff ? 'is the broadcast address: a next hop must be one router\'s unicast address' : 'is in the reserved 240.0.0.0/4: no router has it';
+  if (first === 127) return "is a loopback address: give the address of the ISP's router";
+  if (first >= 224 && first <= 239) return "is a multicast address: a next hop must be one router's unicast address";
+  if (first >= 240)
+    return value === 0xffffffff
+      ? "is the broadcast address: a next hop must be one router's unicast address"
+      : 'is in the reserved 240.0.0.0/4: no router has it';
   return null;
 }
 
 /** The same for IPv6: the unspecified address, loopback and multicast. */
 export function unusableGateway6(address: string): string | null {
   const value = parseIpv6(address) ?? 0n;
-  if (value === 0n) return 'is the unspecified address ::: give the address of the ISP\'s router (often fe80::1)';
-  if (value === 1n) return 'is the loopback address ::1: give the address of the ISP\'s router';
-  if (value >> 120n === 0xffn) return 'is a multicast address: a next hop must be one router\'s unicast address';
+  if (value === 0n) return "is the unspecified address ::: give the address of the ISP's router (often fe80::1)";
+  if (value === 1n) return "is the loopback address ::1: give the address of the ISP's router";
+  if (value >> 120n === 0xffn) return "is a multicast address: a next hop must be one router's unicast address";
   return null;
 }

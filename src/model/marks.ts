@@ -70,7 +70,10 @@ export function allocateIds(
       taken.add(iface.explicitId);
     }
   }
-  const pending = interfaces.filter((i) => i.explicitId === undefined).map((i) => i.name).sort();
+  const pending = interfaces
+    .filter((i) => i.explicitId === undefined)
+    .map((i) => i.name)
+    .sort();
   const fresh: string[] = [];
   for (const name of pending) {
     const before = previous.get(name);

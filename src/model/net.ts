@@ -7,10 +7,7 @@ export interface Ipv4Interval {
 }
 
 /** A parsed address match element: a single address, a prefix or an inclusive range. */
-export type Ipv4Element =
-  | { kind: 'addr'; addr: string }
-  | { kind: 'prefix'; addr: string; len: number }
-  | { kind: 'range'; from: string; to: string };
+export type Ipv4Element = { kind: 'addr'; addr: string } | { kind: 'prefix'; addr: string; len: number } | { kind: 'range'; from: string; to: string };
 
 export function parseIpv4(text: string): number | undefined {
   // By character code, not a regular expression: compile parses every address of every rule.
@@ -190,7 +187,7 @@ export function parseIpv6(text: string): bigint | undefined {
 export function formatIpv6(value: bigint): string {
   const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
   let best = { at: -1, len: 0 };
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

@@ -51,10 +51,7 @@ export interface RoutingPlan {
 
 /** One step that changes routing state. */
 export type RoutingOp =
-  | { op: 'add-rule'; rule: RoutingRule }
-  | { op: 'del-rule'; rule: RoutingRule }
-  | { op: 'replace-route'; route: Route }
-  | { op: 'del-route'; route: Route };
+  { op: 'add-rule'; rule: RoutingRule } | { op: 'del-rule'; rule: RoutingRule } | { op: 'replace-route'; route: Route } | { op: 'del-route'; route: Route };
 
 /** An interface as planned: its stable id, mark and routing table. */
 export interface PlannedInterface {

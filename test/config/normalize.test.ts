@@ -64,7 +64,14 @@ describe('normalize fills in every default the schema documents', () => {
 
   it('leaves options without a default absent, as the config has them', () => {
     expect(resolved.interfaces.wan1).toMatchObject({ gateway: undefined, gateway6: undefined, id: undefined, npt6Prefix: undefined });
-    expect(resolved.rules[0]).toMatchObject({ srcIp: undefined, destIp: undefined, srcPort: undefined, destPort: undefined, srcIface: undefined, set: undefined });
+    expect(resolved.rules[0]).toMatchObject({
+      srcIp: undefined,
+      destIp: undefined,
+      srcPort: undefined,
+      destPort: undefined,
+      srcIface: undefined,
+      set: undefined,
+    });
     expect(resolved.globals).toMatchObject({ hooks: undefined, mwan3User: undefined, metrics: { listen: undefined, textfile: undefined } });
     expect(resolved.sets.s).toEqual({ type: 'ipv4_addr', elements: [], timeout: undefined });
   });
@@ -72,12 +79,24 @@ describe('normalize fills in every default the schema documents', () => {
   it('keeps every value the config gives', () => {
     const r = normalize({
       globals: { markMask: '0xff0000', table: 't', routeTableBase: 2000, hookTimeout: 3, metrics: { interval: 5 } },
-      interfaces: { a: { device: 'ppp0', enabled: false, family: 'both', nat: 'none', nat6: 'npt', npt6Prefix: '2001:db8::/48', id: 4, initialState: 'offline' } },
+      interfaces: {
+        a: { device: 'ppp0', enabled: false, family: 'both', nat: 'none', nat6: 'npt', npt6Prefix: '2001:db8::/48', id: 4, initialState: 'offline' },
+      },
       policies: { p: { members: [{ interface: 'a', metric: 2, weight: 7 }], lastResort: 'default', mode: 'srchash' } },
       rules: [{ name: 'r', policy: 'p', proto: 'udp', sticky: true, stickyTimeout: 30, stickyBy: 'srcdst', family: 'ipv6', log: true }],
     });
     expect(r.globals).toMatchObject({ markMask: 0xff0000, table: 't', routeTableBase: 2000, hookTimeout: 3, metrics: { interval: 5 } });
-    expect(r.interfaces.a).toMatchObject({ device: 'ppp0', enabled: false, family: 'both', nat: 'none', nat6: 'npt', npt6Prefix: '2001:db8::/48', id: 4, initialState: 'offline', track: null });
+    expect(r.interfaces.a).toMatchObject({
+      device: 'ppp0',
+      enabled: false,
+      family: 'both',
+      nat: 'none',
+      nat6: 'npt',
+      npt6Prefix: '2001:db8::/48',
+      id: 4,
+      initialState: 'offline',
+      track: null,
+    });
     expect(r.policies.p).toEqual({ members: [{ interface: 'a', metric: 2, weight: 7 }], lastResort: 'default', mode: 'srchash' });
     expect(r.rules[0]).toMatchObject({ proto: 'udp', sticky: true, stickyTimeout: 30, stickyBy: 'srcdst', family: 'ipv6', log: true });
   });
@@ -141,4 +160,3 @@ describe('trackSettings', () => {
     expect(settings({ method: 'dns', dnsName: 'example.com' }).dnsName).toBe('example.com');
   });
 });
-

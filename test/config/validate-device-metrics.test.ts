@@ -33,7 +33,10 @@ describe('interface device names', () => {
     ['nothing', ''],
   ])('refuses a device name with %s at /interfaces/wan2/device', (_what, device) => {
     const found = issues(withDevice(device));
-    expect(found).toContainEqual({ path: '/interfaces/wan2/device', message: expect.stringMatching(/is not valid \(Linux network device: at most 15 characters/) });
+    expect(found).toContainEqual({
+      path: '/interfaces/wan2/device',
+      message: expect.stringMatching(/is not valid \(Linux network device: at most 15 characters/),
+    });
   });
 
   it.each(['eth0', 'eth0.2', 'pppoe-wan', 'br-lan', 'wg0@peer', 'wan_1', 'abcdefghijklmno', '...'])('accepts the device name %s', (device) => {

@@ -32,8 +32,18 @@ describe('refused: what can never work', () => {
     ['markMask 4294967295 (number)', (c) => (c.globals.markMask = 4294967295), '/globals/markMask', /./],
     ['track interval 0.0001', (c) => (c.interfaces.wan1.track = { targets: ['192.0.2.1'], interval: 0.0001 }), '/interfaces/wan1/track/interval', /0\.05/],
     ['track timeout 0.0001', (c) => (c.interfaces.wan1.track = { targets: ['192.0.2.1'], timeout: 0.0001 }), '/interfaces/wan1/track/timeout', /0\.05/],
-    ['track failureInterval 0', (c) => (c.interfaces.wan1.track = { targets: ['192.0.2.1'], failureInterval: 0 }), '/interfaces/wan1/track/failureInterval', /0\.05/],
-    ['track recoveryInterval 0.01', (c) => (c.interfaces.wan1.track = { targets: ['192.0.2.1'], recoveryInterval: 0.01 }), '/interfaces/wan1/track/recoveryInterval', /0\.05/],
+    [
+      'track failureInterval 0',
+      (c) => (c.interfaces.wan1.track = { targets: ['192.0.2.1'], failureInterval: 0 }),
+      '/interfaces/wan1/track/failureInterval',
+      /0\.05/,
+    ],
+    [
+      'track recoveryInterval 0.01',
+      (c) => (c.interfaces.wan1.track = { targets: ['192.0.2.1'], recoveryInterval: 0.01 }),
+      '/interfaces/wan1/track/recoveryInterval',
+      /0\.05/,
+    ],
   ])('%s', (_what, change, path, message) => {
     const found = issues(change);
     expect(found.map((i) => i.path)).toContain(path);

@@ -25,18 +25,61 @@ const issues = (rules: unknown[], patch: (c: Record<string, unknown>) => void = 
 describe('policy language validation', () => {
   it.each<[string, unknown[], string, RegExp]>([
     ['a port on an icmp rule', [{ name: 'r', proto: 'icmp', destPort: [80], policy: 'p' }], '/rules/0/destPort', /ports need "proto": "tcp" or "udp"/],
-    ['an IPv6 CIDR in an ipv4-only rule', [{ name: 'r', family: 'ipv4', destIp: ['2001:db8::/32'], policy: 'p' }], '/rules/0/destIp/0', /is an IPv6 address but the rule is "family": "ipv4"/],
+    [
+      'an IPv6 CIDR in an ipv4-only rule',
+      [{ name: 'r', family: 'ipv4', destIp: ['2001:db8::/32'], policy: 'p' }],
+      '/rules/0/destIp/0',
+      /is an IPv6 address but the rule is "family": "ipv4"/,
+    ],
     ['a sticky rule on a blackhole policy', [{ name: 'r', sticky: true, policy: 'blackhole' }], '/rules/0/sticky', /needs a policy with members/],
     ['an unknown set', [{ name: 'r', set: 'nope', policy: 'p' }], '/rules/0/set', /unknown set "nope" \(sets: "known", "known6"\)/],
     ['icmpv6 in an ipv4 rule', [{ name: 'r', family: 'ipv4', proto: 'icmpv6', policy: 'p' }], '/rules/0/proto', /icmpv6 does not exist in ipv4/],
     ['stickyTimeout without sticky', [{ name: 'r', stickyTimeout: 30, policy: 'p' }], '/rules/0/stickyTimeout', /only takes effect with "sticky": true/],
-    ['a broken IPv6 CIDR', [{ name: 'r', destIp: ['2001:db8::1/64'], policy: 'p' }], '/rules/0/destIp/0', /has host bits set \(did you mean 2001:db8::\/64\?\)/],
-    ['an ipv6_addr set in an ipv4-only rule', [{ name: 'ok', policy: 'p' }, { name: 'r', family: 'ipv4', set: 'known6', policy: 'p' }], '/rules/1/set', /^set "known6" holds ipv6_addr, but the rule is ipv4-only \("family": "ipv4"\)$/],
-    ['an ipv4_addr set in an ipv6-only rule', [{ name: 'r', family: 'ipv6', set: 'known', policy: 'p' }], '/rules/0/set', /^set "known" holds ipv4_addr, but the rule is ipv6-only \("family": "ipv6"\)$/],
-    ['an ipv6_addr set in an icmp rule', [{ name: 'r', proto: 'icmp', set: 'known6', policy: 'p' }], '/rules/0/set', /holds ipv6_addr, but the rule is ipv4-only \("proto": "icmp"\)/],
-    ['an ipv4_addr set in an icmpv6 rule', [{ name: 'r', proto: 'icmpv6', set: 'known', policy: 'p' }], '/rules/0/set', /holds ipv4_addr, but the rule is ipv6-only \("proto": "icmpv6"\)/],
-    ['an ipv6_addr set in a rule from IPv4 sources only', [{ name: 'r', srcIp: ['192.168.1.0/24'], set: 'known6', policy: 'p' }], '/rules/0/set', /holds ipv6_addr, but the rule is ipv4-only \(its srcIp addresses are all IPv4\)/],
-    ['an ipv4_addr set in a rule from IPv6 sources only', [{ name: 'r', srcIp: ['2001:db8:10::/64'], set: 'known', policy: 'p' }], '/rules/0/set', /holds ipv4_addr, but the rule is ipv6-only \(its srcIp addresses are all IPv6\)/],
+    [
+      'a broken IPv6 CIDR',
+      [{ name: 'r', destIp: ['2001:db8::1/64'], policy: 'p' }],
+      '/rules/0/destIp/0',
+      /has host bits set \(did you mean 2001:db8::\/64\?\)/,
+    ],
+    [
+      'an ipv6_addr set in an ipv4-only rule',
+      [
+        { name: 'ok', policy: 'p' },
+        { name: 'r', family: 'ipv4', set: 'known6', policy: 'p' },
+      ],
+      '/rules/1/set',
+      /^set "known6" holds ipv6_addr, but the rule is ipv4-only \("family": "ipv4"\)$/,
+    ],
+    [
+      'an ipv4_addr set in an ipv6-only rule',
+      [{ name: 'r', family: 'ipv6', set: 'known', policy: 'p' }],
+      '/rules/0/set',
+      /^set "known" holds ipv4_addr, but the rule is ipv6-only \("family": "ipv6"\)$/,
+    ],
+    [
+      'an ipv6_addr set in an icmp rule',
+      [{ name: 'r', proto: 'icmp', set: 'known6', policy: 'p' }],
+      '/rules/0/set',
+      /holds ipv6_addr, but the rule is ipv4-only \("proto": "icmp"\)/,
+    ],
+    [
+      'an ipv4_addr set in an icmpv6 rule',
+      [{ name: 'r', proto: 'icmpv6', set: 'known', policy: 'p' }],
+      '/rules/0/set',
+      /holds ipv4_addr, but the rule is ipv6-only \("proto": "icmpv6"\)/,
+    ],
+    [
+      'an ipv6_addr set in a rule from IPv4 sources only',
+      [{ name: 'r', srcIp: ['192.168.1.0/24'], set: 'known6', policy: 'p' }],
+      '/rules/0/set',
+      /holds ipv6_addr, but the rule is ipv4-only \(its srcIp addresses are all IPv4\)/,
+    ],
+    [
+      'an ipv4_addr set in a rule from IPv6 sources only',
+      [{ name: 'r', srcIp: ['2001:db8:10::/64'], set: 'known', policy: 'p' }],
+      '/rules/0/set',
+      /holds ipv4_addr, but the rule is ipv6-only \(its srcIp addresses are all IPv6\)/,
+    ],
   ])('%s', (_what, rules, path, message) => {
     const found = issues(rules);
     expect(found).toContainEqual({ path, message: expect.stringMatching(message) });
@@ -74,7 +117,10 @@ describe('policy language validation', () => {
 describe('explain for IPv6 flows', () => {
   it('uses the IPv6 view of a policy: only members that carry IPv6', () => {
     const c = base();
-    c.rules = [{ name: 'v6', destIp: ['2001:db8:ff::/48'], policy: 'p' }, { name: 'rest', policy: 'p' }];
+    c.rules = [
+      { name: 'v6', destIp: ['2001:db8:ff::/48'], policy: 'p' },
+      { name: 'rest', policy: 'p' },
+    ];
     const v = validateConfig(c);
     if (!v.ok) throw new Error(JSON.stringify(v.issues));
     const plan = compile(v.config);

@@ -28,29 +28,105 @@ describe('validateConfig', () => {
   });
 
   it.each<[string, (c: Cfg) => void, string, RegExp]>([
-    ['an unknown interface in a policy', (c) => ((c.policies.balanced as { members: unknown[] }).members[1] = { interface: 'wan3' }), '/policies/balanced/members/1/interface', /unknown interface "wan3" \(interfaces: "wan1", "wan2"\)/],
-    ['an unknown policy in a rule', (c) => (c.rules[0] = { name: 'x', policy: 'nope' }), '/rules/0/policy', /unknown policy "nope" \(policies: "balanced", "default", "unreachable", "blackhole"\)/],
-    ['a duplicate explicit id', (c) => { c.interfaces.wan1.id = 4; c.interfaces.wan2.id = 4; }, '/interfaces/wan2/id', /id 4 is already used by interface "wan1"/],
+    [
+      'an unknown interface in a policy',
+      (c) => ((c.policies.balanced as { members: unknown[] }).members[1] = { interface: 'wan3' }),
+      '/policies/balanced/members/1/interface',
+      /unknown interface "wan3" \(interfaces: "wan1", "wan2"\)/,
+    ],
+    [
+      'an unknown policy in a rule',
+      (c) => (c.rules[0] = { name: 'x', policy: 'nope' }),
+      '/rules/0/policy',
+      /unknown policy "nope" \(policies: "balanced", "default", "unreachable", "blackhole"\)/,
+    ],
+    [
+      'a duplicate explicit id',
+      (c) => {
+        c.interfaces.wan1.id = 4;
+        c.interfaces.wan2.id = 4;
+      },
+      '/interfaces/wan2/id',
+      /id 4 is already used by interface "wan1"/,
+    ],
     ['a mark mask too small for the interfaces', (c) => (c.globals = { markMask: '0x3' }), '/globals/markMask', /room for 0 interface id/],
-    ['an id outside the mask', (c) => { c.globals = { markMask: '0x700' }; c.interfaces.wan1.id = 5; }, '/interfaces/wan1/id', /does not fit the mark mask 0x700 \(ids 1-4\)/],
-    ['a device name longer than 15 characters', (c) => (c.interfaces.wan1.device = 'averyveryverylongname'), '/interfaces/wan1/device', /at most 15 characters/],
-    ['an interface name longer than 15 characters', (c) => (c.interfaces['wan_with_a_long_name'] = { device: 'x' }), '/interfaces/wan_with_a_long_name', /invalid name/],
+    [
+      'an id outside the mask',
+      (c) => {
+        c.globals = { markMask: '0x700' };
+        c.interfaces.wan1.id = 5;
+      },
+      '/interfaces/wan1/id',
+      /does not fit the mark mask 0x700 \(ids 1-4\)/,
+    ],
+    [
+      'a device name longer than 15 characters',
+      (c) => (c.interfaces.wan1.device = 'averyveryverylongname'),
+      '/interfaces/wan1/device',
+      /at most 15 characters/,
+    ],
+    [
+      'an interface name longer than 15 characters',
+      (c) => (c.interfaces['wan_with_a_long_name'] = { device: 'x' }),
+      '/interfaces/wan_with_a_long_name',
+      /invalid name/,
+    ],
     ['an invalid CIDR', (c) => (c.rules[0] = { name: 'r', destIp: ['10.0.0.0/33'], policy: 'balanced' }), '/rules/0/destIp/0', /not an IPv4 CIDR/],
     ['a CIDR with host bits', (c) => (c.rules[0] = { name: 'r', srcIp: ['10.0.0.1/8'], policy: 'balanced' }), '/rules/0/srcIp/0', /did you mean 10.0.0.0\/8/],
-    ['a backwards address range', (c) => (c.rules[0] = { name: 'r', srcIp: ['10.0.0.9-10.0.0.1'], policy: 'balanced' }), '/rules/0/srcIp/0', /ends before it starts/],
-    ['a backwards port range', (c) => (c.rules[0] = { name: 'r', proto: 'tcp', destPort: ['90-80'], policy: 'balanced' }), '/rules/0/destPort/0', /ends before it starts/],
+    [
+      'a backwards address range',
+      (c) => (c.rules[0] = { name: 'r', srcIp: ['10.0.0.9-10.0.0.1'], policy: 'balanced' }),
+      '/rules/0/srcIp/0',
+      /ends before it starts/,
+    ],
+    [
+      'a backwards port range',
+      (c) => (c.rules[0] = { name: 'r', proto: 'tcp', destPort: ['90-80'], policy: 'balanced' }),
+      '/rules/0/destPort/0',
+      /ends before it starts/,
+    ],
     ['a port above 65535', (c) => (c.rules[0] = { name: 'r', proto: 'udp', destPort: ['70000'], policy: 'balanced' }), '/rules/0/destPort/0', /out of range/],
-    ['ports without tcp or udp', (c) => (c.rules[0] = { name: 'r', proto: 'icmp', destPort: [80], policy: 'balanced' }), '/rules/0/destPort', /ports need "proto": "tcp" or "udp"/],
+    [
+      'ports without tcp or udp',
+      (c) => (c.rules[0] = { name: 'r', proto: 'icmp', destPort: [80], policy: 'balanced' }),
+      '/rules/0/destPort',
+      /ports need "proto": "tcp" or "udp"/,
+    ],
     ['a gateway that is not an address', (c) => (c.interfaces.wan1.gateway = 'router.lan'), '/interfaces/wan1/gateway', /not an IPv4 address or "auto"/],
-    ['an unknown property', (c) => (c.interfaces.wan1.gw = '1.2.3.4'), '/interfaces/wan1', /unknown property "gw" \(allowed: device, gateway, id, enabled, track, initialState, flushConntrack, family, gateway6, nat, nat6, npt6Prefix\)/],
-    ['a bad lastResort', (c) => ((c.policies.balanced as Record<string, unknown>).lastResort = 'drop'), '/policies/balanced/lastResort', /use one of "unreachable", "blackhole", "default"/],
-    ['a weight of zero', (c) => ((c.policies.balanced as { members: Record<string, unknown>[] }).members[0]!.weight = 0), '/policies/balanced/members/0/weight', /must be >= 1/],
+    [
+      'an unknown property',
+      (c) => (c.interfaces.wan1.gw = '1.2.3.4'),
+      '/interfaces/wan1',
+      /unknown property "gw" \(allowed: device, gateway, id, enabled, track, initialState, flushConntrack, family, gateway6, nat, nat6, npt6Prefix\)/,
+    ],
+    [
+      'a bad lastResort',
+      (c) => ((c.policies.balanced as Record<string, unknown>).lastResort = 'drop'),
+      '/policies/balanced/lastResort',
+      /use one of "unreachable", "blackhole", "default"/,
+    ],
+    [
+      'a weight of zero',
+      (c) => ((c.policies.balanced as { members: Record<string, unknown>[] }).members[0]!.weight = 0),
+      '/policies/balanced/members/0/weight',
+      /must be >= 1/,
+    ],
     ['a malformed mark mask', (c) => (c.globals = { markMask: '3f00' }), '/globals/markMask', /not valid \(The firewall-mark bits/],
     ['a policy named like a reserved target', (c) => (c.policies['blackhole'] = { members: [{ interface: 'wan1' }] }), '/policies/blackhole', /invalid name/],
     ['a duplicate device', (c) => (c.interfaces.wan2.device = 'wan1'), '/interfaces/wan2/device', /already used by interface "wan1"/],
     ['a duplicate rule name', (c) => c.rules.push({ name: 'default', policy: 'balanced' }), '/rules/1/name', /used twice/],
-    ['a table base that reaches the main table', (c) => (c.globals = { routeTableBase: 252 }), '/globals/routeTableBase', /table 253 \(interface id 1\) would collide with the default table/],
-    ['a member listed twice', (c) => (c.policies.balanced as { members: unknown[] }).members.push({ interface: 'wan1' }), '/policies/balanced/members/2/interface', /already a member/],
+    [
+      'a table base that reaches the main table',
+      (c) => (c.globals = { routeTableBase: 252 }),
+      '/globals/routeTableBase',
+      /table 253 \(interface id 1\) would collide with the default table/,
+    ],
+    [
+      'a member listed twice',
+      (c) => (c.policies.balanced as { members: unknown[] }).members.push({ interface: 'wan1' }),
+      '/policies/balanced/members/2/interface',
+      /already a member/,
+    ],
   ])('rejects %s', (_what, mutate, path, message) => {
     const issues = issuesOf(mutate);
     expect(issues.map((i) => i.path)).toContain(path);

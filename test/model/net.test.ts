@@ -68,15 +68,28 @@ describe('normaliseIpIntervals: IPv6 intervals become the fewest prefixes', () =
     ['a /128 is written as an address', ['2001:db8::7/128'], [{ kind: 'addr', addr: '2001:db8::7' }]],
     ['::/0 stays one prefix', ['::/0', '2001:db8::1'], [{ kind: 'prefix', addr: '::', len: 0 }]],
     ['the whole space as a range is ::/0', ['::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'], [{ kind: 'prefix', addr: '::', len: 0 }]],
-    ['the top address survives', ['ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'], [{ kind: 'prefix', addr: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe', len: 127 }]],
-    ['upper case and an IPv4 tail come out as nft lists them', ['2001:DB8::A', '::ffff:c000:200/120'], [{ kind: 'prefix', addr: '::ffff:192.0.2.0', len: 120 }, { kind: 'addr', addr: '2001:db8::a' }]],
+    [
+      'the top address survives',
+      ['ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+      [{ kind: 'prefix', addr: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe', len: 127 }],
+    ],
+    [
+      'upper case and an IPv4 tail come out as nft lists them',
+      ['2001:DB8::A', '::ffff:c000:200/120'],
+      [
+        { kind: 'prefix', addr: '::ffff:192.0.2.0', len: 120 },
+        { kind: 'addr', addr: '2001:db8::a' },
+      ],
+    ],
     ['IPv4 intervals are left out of an IPv6 normalisation', ['10.0.0.0/8', '2001:db8::1'], [{ kind: 'addr', addr: '2001:db8::1' }]],
   ])('%s', (_name, texts, expected) => {
     expect(normaliseIpIntervals('ipv6', texts.map(iv))).toEqual(expected);
   });
 
   it('IPv4 intervals normalise on their own, IPv6 ones left out', () => {
-    expect(normaliseIpIntervals('ipv4', ['10.0.0.0-10.0.0.255', '2001:db8::/64', '10.0.1.0/24'].map(iv))).toEqual([{ kind: 'prefix', addr: '10.0.0.0', len: 23 }]);
+    expect(normaliseIpIntervals('ipv4', ['10.0.0.0-10.0.0.255', '2001:db8::/64', '10.0.1.0/24'].map(iv))).toEqual([
+      { kind: 'prefix', addr: '10.0.0.0', len: 23 },
+    ]);
   });
 
   it.each<[string, bigint, string]>([
@@ -104,8 +117,27 @@ describe('parseIpv4 and formatIpv4 (the hand-written scanner against a plain def
     return octets.every((o) => o <= 255) ? octets.reduce((a, o) => a * 256 + o, 0) : undefined;
   };
 
-  it.each(['0.0.0.0', '255.255.255.255', '192.0.2.1', '10.0.0.255', '1.2.3', '1.2.3.4.', '.1.2.3.4', '1..2.3', '01.2.3.4', '1.2.3.00',
-    '256.1.1.1', '1.2.3.1000', '1.2.3.4/32', ' 1.2.3.4', '1.2.3.4 ', '', '....', '1.2.3.-4', '١.2.3.4'])('%j', (text) => {
+  it.each([
+    '0.0.0.0',
+    '255.255.255.255',
+    '192.0.2.1',
+    '10.0.0.255',
+    '1.2.3',
+    '1.2.3.4.',
+    '.1.2.3.4',
+    '1..2.3',
+    '01.2.3.4',
+    '1.2.3.00',
+    '256.1.1.1',
+    '1.2.3.1000',
+    '1.2.3.4/32',
+    ' 1.2.3.4',
+    '1.2.3.4 ',
+    '',
+    '....',
+    '1.2.3.-4',
+    '١.2.3.4',
+  ])('%j', (text) => {
     expect(parseIpv4(text)).toBe(reference(text));
   });
 
@@ -129,7 +161,12 @@ describe('parseIpv4 and formatIpv4 (the hand-written scanner against a plain def
 
   it('IPv4 intervals normalise the same through the number path and as big integers in the IPv6 code', () => {
     const iv = (a: number, b: number): IpInterval => ({ family: 'ipv4', first: BigInt(a), last: BigInt(b) });
-    const cases: IpInterval[][] = [[iv(0, 2 ** 32 - 1)], [iv(5, 5), iv(6, 9), iv(1, 3)], [iv(167772160, 167772415), iv(167772416, 167772671)], [iv(3, 1000), iv(2 ** 32 - 7, 2 ** 32 - 1)]];
+    const cases: IpInterval[][] = [
+      [iv(0, 2 ** 32 - 1)],
+      [iv(5, 5), iv(6, 9), iv(1, 3)],
+      [iv(167772160, 167772415), iv(167772416, 167772671)],
+      [iv(3, 1000), iv(2 ** 32 - 7, 2 ** 32 - 1)],
+    ];
     for (const c of cases) {
       const numbers = normaliseIntervals(c.map((i) => ({ first: Number(i.first), last: Number(i.last) })));
       expect(normaliseIpIntervals('ipv4', c)).toEqual(numbers);
