@@ -3,7 +3,6 @@ import type { LinkState } from '../model/facts.js';
 import type { TrackSettings } from '../config/resolved.js';
 import type { ProbeResult, Reason, RoundSummary } from '../model/tracking.js';
 
-
 export interface Tracker {
   /** What the probes (and carrier) say, regardless of any operator command. */
   state: 'online' | 'offline';
@@ -15,22 +14,16 @@ export interface Tracker {
   /** Failed rounds in a row while online; good rounds in a row while offline. */
   fails: number;
   goods: number;
-  window: { ok: boolean; rttMs: number | null }[];
+  /** Recent probes per target (the last `quality.window` of each; this round's alone without quality). */
+  windows: Readonly<Record<string, readonly Sample[]>>;
   lastRound: RoundSummary | null;
   lastReason: Reason;
 }
 
 export type TrackEvent =
-  | { type: 'round'; at: number; results: readonly ProbeResult[] }
-  | { type: 'carrier'; at: number; up: boolean }
-  | { type: 'force'; at: number; down: boolean };
+  { type: 'round'; at: number; results: readonly ProbeResult[] } | { type: 'carrier'; at: number; up: boolean } | { type: 'force'; at: number; down: boolean };
 
-export function initialTracker(
-  initial: 'online' | 'offline',
-  carrier: boolean,
-  at: number,
-  forcedDown = false,
-): Tracker {
+export function initialTracker(initial: 'online' | 'offline', carrier: boolean, at: number, forcedDown = false): Tracker {
   return {
     state: carrier ? initial : 'offline',
     since: at,
@@ -38,7 +31,7 @@ export function initialTracker(
     forcedDown,
     fails: 0,
     goods: 0,
-    window: [],
+    windows: {},
     lastRound: null,
     lastReason: 'start',
   };
@@ -73,29 +66,65 @@ export function step(t: Tracker, s: TrackSettings | null, e: TrackEvent): Tracke
 
 function enter(state: 'online' | 'offline', at: number, reason: Reason): Partial<Tracker> {
   // A fresh window: every decision after a change is made on probes taken after it.
-  return { state, since: at, fails: 0, goods: 0, window: [], lastReason: reason };
+  return { state, since: at, fails: 0, goods: 0, windows: {}, lastReason: reason };
 }
 
-function round(t: Tracker, s: TrackSettings, at: number, results: readonly ProbeResult[]): Tracker {
-  const answered = new Set(results.filter((r) => r.ok).map((r) => r.target)).size;
-  const reached = answered >= s.reliability;
-  const samples = results.map((r) => ({ ok: r.ok, rttMs: r.ok ? r.rttMs : null }));
-  const window = s.quality ? [...t.window, ...samples].slice(-s.quality.window) : samples;
-  const lost = window.filter((w) => !w.ok).length;
-  const rtts = window.flatMap((w) => (w.ok && w.rttMs !== null ? [w.rttMs] : []));
-  const lossPct = window.length === 0 ? 100 : (100 * lost) / window.length;
-  const rttMs = rtts.length === 0 ? null : rtts.reduce((a, b) => a + b, 0) / rtts.length;
+/** One probe as the quality window keeps it. */
+export interface Sample {
+  ok: boolean;
+  rttMs: number | null;
+}
 
-  let quality: string | null = null;
-  if (s.quality && reached) {
-    const q = s.quality;
-    const [maxLoss, maxRtt] = t.state === 'online' ? [q.failureLossPct, q.failureLatencyMs] : [q.recoveryLossPct, q.recoveryLatencyMs];
-    if (lossPct > maxLoss) quality = `loss ${lossPct.toFixed(0)}% > ${maxLoss}%`;
-    else if (rttMs !== null && rttMs > maxRtt) quality = `latency ${rttMs.toFixed(1)} ms > ${maxRtt} ms`;
+/** Loss (%) and average RTT of the answered probes in a list of samples. */
+function measure(samples: readonly Sample[]): { lossPct: number; rttMs: number | null } {
+  const lost = samples.filter((w) => !w.ok).length;
+  const rtts = samples.flatMap((w) => (w.ok && w.rttMs !== null ? [w.rttMs] : []));
+  return {
+    lossPct: samples.length === 0 ? 100 : (100 * lost) / samples.length,
+    rttMs: rtts.length === 0 ? null : rtts.reduce((a, b) => a + b, 0) / rtts.length,
+  };
+}
+
+/**
+ * One round. As mwan3 judges it, each target on its own: a target is good when it answered this round and, with
+ * quality, its own recent probes meet the thresholds; the round is good when at least `reliability` targets are.
+ * (Pooling the loss of all targets would let one dead target take a healthy WAN offline.)
+ */
+function round(t: Tracker, s: TrackSettings, at: number, results: readonly ProbeResult[]): Tracker {
+  const byTarget = new Map<string, Sample[]>();
+  for (const r of results) {
+    const list = byTarget.get(r.target) ?? [];
+    list.push({ ok: r.ok, rttMs: r.ok ? r.rttMs : null });
+    byTarget.set(r.target, list);
   }
-  const ok = reached && quality === null;
-  const summary: RoundSummary = { at, ok, answered, lossPct, rttMs, quality, results: [...results] };
-  const next: Tracker = { ...t, window, lastRound: summary };
+  // A target not probed this round (a round may stop once enough have answered) keeps what it had.
+  const windows: Record<string, readonly Sample[]> = { ...t.windows };
+  for (const [target, samples] of byTarget) windows[target] = s.quality ? [...(t.windows[target] ?? []), ...samples].slice(-s.quality.window) : samples;
+  const answered = [...byTarget].filter(([, samples]) => samples.some((x) => x.ok)).map(([target]) => target);
+
+  const q = s.quality;
+  const [maxLoss, maxRtt] =
+    q === null ? [100, Infinity] : t.state === 'online' ? [q.failureLossPct, q.failureLatencyMs] : [q.recoveryLossPct, q.recoveryLatencyMs];
+  const failing: string[] = [];
+  for (const target of answered) {
+    const m = measure(windows[target] ?? []);
+    const why =
+      m.lossPct > maxLoss
+        ? `loss ${m.lossPct.toFixed(0)}% > ${maxLoss}%`
+        : m.rttMs !== null && m.rttMs > maxRtt
+          ? `latency ${m.rttMs.toFixed(1)} ms > ${maxRtt} ms`
+          : null;
+    if (why !== null) failing.push(s.targets.length === 1 ? why : `${target} ${why}`);
+  }
+  const good = answered.length - failing.length;
+  const reached = answered.length >= s.reliability;
+  const ok = good >= s.reliability;
+  // Said only when the probes answered but their quality failed the round.
+  const quality = reached && !ok ? failing.join('; ') : null;
+  // What status and metrics show: the WAN's loss and latency over every target's window.
+  const { lossPct, rttMs } = measure(Object.values(windows).flat());
+  const summary: RoundSummary = { at, ok, answered: answered.length, lossPct, rttMs, quality, results: [...results] };
+  const next: Tracker = { ...t, windows, lastRound: summary };
   // Without carrier the probes cannot leave; their results are recorded but decide nothing.
   if (!t.carrier) return next;
 

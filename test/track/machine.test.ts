@@ -23,8 +23,7 @@ const GOOD = [ans()];
 const FAIL = [miss()];
 
 let clock = 1_000;
-const round = (t: Tracker, s: TrackSettings | null, results: ProbeResult[]) =>
-  step(t, s, { type: 'round', at: (clock += 1_000), results });
+const round = (t: Tracker, s: TrackSettings | null, results: ProbeResult[]) => step(t, s, { type: 'round', at: (clock += 1_000), results });
 const rounds = (t: Tracker, s: TrackSettings | null, ...list: ProbeResult[][]) => list.reduce((acc, r) => round(acc, s, r), t);
 const carrier = (t: Tracker, s: TrackSettings | null, up: boolean) => step(t, s, { type: 'carrier', at: (clock += 1_000), up });
 const force = (t: Tracker, down: boolean) => step(t, null, { type: 'force', at: (clock += 1_000), down });
@@ -136,10 +135,10 @@ describe('carrier', () => {
     const s = settings({ down: 3, quality: {} });
     const before = rounds(online(), s, FAIL, FAIL);
     expect(before.fails).toBe(2);
-    expect(before.window.length).toBe(2);
+    expect(before.windows[A]?.length).toBe(2);
     const t = carrier(before, s, false);
     expect(linkState(t)).toBe('down');
-    expect(t).toMatchObject({ state: 'offline', carrier: false, since: clock, fails: 0, goods: 0, window: [], lastReason: 'carrier' });
+    expect(t).toMatchObject({ state: 'offline', carrier: false, since: clock, fails: 0, goods: 0, windows: {}, lastReason: 'carrier' });
   });
 
   it('an untracked interface is online at once when the carrier comes back', () => {
@@ -268,7 +267,7 @@ describe('quality', () => {
   it('the window keeps only the last `window` samples', () => {
     const s = settings({ count: 3, down: 100, quality: { ...q, window: 4 } });
     const t = rounds(online(), s, [ans(A, 1), ans(A, 2), ans(A, 3)], [ans(A, 4), ans(A, 5), ans(A, 6)], [ans(A, 7), miss(), ans(A, 9)]);
-    expect(t.window).toEqual([
+    expect(t.windows[A]).toEqual([
       { ok: true, rttMs: 6 },
       { ok: true, rttMs: 7 },
       { ok: false, rttMs: null },
@@ -280,22 +279,22 @@ describe('quality', () => {
   it('the window is cleared on every state change, so recovery is judged on fresh probes', () => {
     const s = settings({ count: 4, down: 2, up: 1, quality: q });
     let t = round(online(), s, [ans(), miss(), miss(), miss()]);
-    expect(t.window.length).toBe(4);
+    expect(t.windows[A]?.length).toBe(4);
     t = round(t, s, [ans(), miss(), miss(), miss()]);
     expect(t.state).toBe('offline');
-    expect(t.window).toEqual([]);
+    expect(t.windows).toEqual({});
     // With the old 75% loss still in the window this could never recover (recoveryLossPct 10).
     t = round(t, s, [ans(), ans(), ans(), ans()]);
     expect(t.lastRound).toMatchObject({ ok: true, lossPct: 0 });
     expect(t.state).toBe('online');
-    expect(t.window).toEqual([]);
+    expect(t.windows).toEqual({});
   });
 
   it('a failed probe contributes no RTT to the average', () => {
     const s = settings({ count: 2, quality: q });
     const t = round(online(), s, [ans(A, 40), { target: A, ok: false, rttMs: 9999, error: 'HTTP 503' }]);
     expect(t.lastRound?.rttMs).toBe(40);
-    expect(t.window).toEqual([
+    expect(t.windows[A]).toEqual([
       { ok: true, rttMs: 40 },
       { ok: false, rttMs: null },
     ]);
@@ -333,12 +332,12 @@ describe('initialTracker', () => {
     ['online', true, true, 'online', 'offline'],
   ])('initial %s, carrier %s, forced down %s: state %s, link %s', (initial, hasCarrier, forcedDown, state, link) => {
     const t = initialTracker(initial, hasCarrier, 42, forcedDown);
-    expect(t).toMatchObject({ state, since: 42, carrier: hasCarrier, forcedDown, fails: 0, goods: 0, window: [], lastRound: null, lastReason: 'start' });
+    expect(t).toMatchObject({ state, since: 42, carrier: hasCarrier, forcedDown, fails: 0, goods: 0, windows: {}, lastRound: null, lastReason: 'start' });
     expect(linkState(t)).toBe(link);
   });
 });
 
-describe('progress: mwan3\'s connecting and disconnecting', () => {
+describe("progress: mwan3's connecting and disconnecting", () => {
   const s = settings({ down: 3, up: 3 });
   /** The step of each event in turn, with what progress() says about it. */
   const steps = (t: Tracker, ...events: ((t: Tracker) => Tracker)[]) =>
@@ -352,7 +351,12 @@ describe('progress: mwan3\'s connecting and disconnecting', () => {
   const bad = (t: Tracker) => round(t, s, FAIL);
 
   it.each<[string, () => Tracker, ((t: Tracker) => Tracker)[], (string | null)[]]>([
-    ['the first failed round while online is disconnecting; the next ones, and the one that goes offline, are not', online, [bad, bad, bad], ['disconnecting', null, null]],
+    [
+      'the first failed round while online is disconnecting; the next ones, and the one that goes offline, are not',
+      online,
+      [bad, bad, bad],
+      ['disconnecting', null, null],
+    ],
     ['the first good round while offline is connecting; the one that comes online is not', offline, [good, good, good], ['connecting', null, null]],
     ['a good round in between starts it again', online, [bad, good, bad], ['disconnecting', null, 'disconnecting']],
     ['good rounds while online say nothing', online, [good, good], [null, null]],
@@ -363,5 +367,47 @@ describe('progress: mwan3\'s connecting and disconnecting', () => {
     ['carrier changes are not rounds: nothing', online, [(t) => carrier(t, s, false), (t) => carrier(t, s, true)], [null, null]],
   ])('%s', (_what, from, events, want) => {
     expect(steps(from(), ...events)).toEqual(want);
+  });
+});
+
+describe('quality is judged per target (as mwan3 does)', () => {
+  const q = { failureLatencyMs: 1000, failureLossPct: 40, recoveryLatencyMs: 500, recoveryLossPct: 10, window: 10 };
+  const two = (more: Partial<Track> = {}) => settings({ targets: [A, B], quality: q, down: 1, up: 1, ...more });
+
+  it('with reliability 1, one dead target does not take a WAN with one perfect target offline', () => {
+    const t = round(online(), two(), [ans(A, 10), miss(B)]);
+    expect(t.lastRound).toMatchObject({ ok: true, answered: 1, quality: null, lossPct: 50 });
+    expect(t.state).toBe('online');
+  });
+
+  it('with reliability 2, the dead target fails the round (it never answered: no quality verdict needed)', () => {
+    const t = round(online(), two({ reliability: 2 }), [ans(A, 10), miss(B)]);
+    expect(t.lastRound).toMatchObject({ ok: false, answered: 1, quality: null });
+    expect(t.state).toBe('offline');
+  });
+
+  it('a lossy target is judged on its own window and named in the verdict', () => {
+    const s = two({ reliability: 2, count: 2 });
+    const t = round(online(), s, [ans(A, 10), ans(A, 10), ans(B, 10), miss(B)]);
+    // Pooled, 1 lost of 4 is 25 % (under 40 %); B alone lost 50 %.
+    expect(t.lastRound).toMatchObject({ ok: false, answered: 2, lossPct: 25, quality: `${B} loss 50% > 40%` });
+  });
+
+  it('each target keeps its own last `window` probes, and a target not probed keeps its window', () => {
+    const s = two({ count: 1, quality: { ...q, window: 2 }, down: 100 });
+    let t = rounds(online(), s, [ans(A, 1), ans(B, 1)], [ans(A, 2), ans(B, 2)], [ans(A, 3)]);
+    expect(t.windows[A]).toEqual([
+      { ok: true, rttMs: 2 },
+      { ok: true, rttMs: 3 },
+    ]);
+    expect(t.windows[B]).toEqual([
+      { ok: true, rttMs: 1 },
+      { ok: true, rttMs: 2 },
+    ]);
+    t = round(t, s, [miss(A), ans(B, 4)]);
+    expect(t.windows[A]).toEqual([
+      { ok: true, rttMs: 3 },
+      { ok: false, rttMs: null },
+    ]);
   });
 });
