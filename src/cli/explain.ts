@@ -7,7 +7,7 @@ import { MwanError } from '../model/errors.js';
 import { parseIp } from '../model/net.js';
 import { bypassTexts } from '../compile/compile.js';
 import { liveStates } from './live.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 import type { NftObject } from '../model/json.js';
 
 export default async function explainCommand(ctx: CommandContext): Promise<number> {

@@ -4,7 +4,7 @@ import { processAlive } from '../system/process.js';
 import { type DaemonState } from '../model/state.js';
 import type { LinkStates } from '../model/facts.js';
 import { stateDir } from './state-dir.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 
 export async function liveStates(ctx: CommandContext): Promise<{ states: LinkStates; daemon: DaemonState | null; file: DaemonState | null }> {
   const file = await readState(stateDir(ctx));

@@ -5,7 +5,7 @@ import { addrElement, type Expr } from '../compile/nft-expr.js';
 import { MwanError } from '../model/errors.js';
 import { applyBatch } from '../system/nft.js';
 import { runChecked } from '../system/runner.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 import type { NftObject } from '../model/json.js';
 
 export default async function setCommand(ctx: CommandContext): Promise<number> {

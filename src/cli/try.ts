@@ -13,7 +13,7 @@ import { CONTROL_SOCKET, readState } from '../daemon/state-file.js';
 import { processAlive } from '../system/process.js';
 import { type DaemonState } from '../model/state.js';
 import { stateDir } from './state-dir.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 
 export async function runTry(ctx: CommandContext, config: ResolvedConfig, seconds: number, states: LinkStates, daemon: DaemonState | null): Promise<number> {
   const dir = stateDir(ctx);

@@ -4,7 +4,7 @@ import { BYPASS_SET, BYPASS_SET6 } from '../model/names.js';
 import type { PlannedPolicy } from '../model/plan.js';
 import { plan } from '../engine/apply.js';
 import { liveStates } from './live.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 
 /** mwan3's duration format: 00h:14m:32s. */
 function hms(fromIso: string): string {
