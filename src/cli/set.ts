@@ -6,6 +6,7 @@ import { MwanError } from '../model/errors.js';
 import { applyBatch } from '../system/nft.js';
 import { runChecked } from '../system/runner.js';
 import type { CommandContext } from './context.js';
+import { elementText, expiresIn } from './elements.js';
 import type { NftObject } from '../model/json.js';
 
 export default async function setCommand(ctx: CommandContext): Promise<number> {
@@ -21,7 +22,10 @@ export default async function setCommand(ctx: CommandContext): Promise<number> {
   if (verb === 'list') {
     const r = await runChecked(ctx.run, `cannot list set ${name} (is the config applied?)`, 'nft', ['-j', 'list', 'set', 'inet', table, name]);
     const set = (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables.find((o) => 'set' in o)?.set as { elem?: unknown[] } | undefined;
-    for (const e of set?.elem ?? []) ctx.out(formatElement(e));
+    for (const e of set?.elem ?? []) {
+      const expires = expiresIn(e);
+      ctx.out(`${elementText(e)}${expires === null ? '' : ` (expires in ${expires} s)`}`);
+    }
     return 0;
   }
   if (elements.length === 0) throw new MwanError({ code: 'USAGE', summary: `set ${verb} ${name}: give at least one element` });
@@ -58,20 +62,4 @@ function elementOf(name: string, type: string, text: string): Expr {
   const slash = text.indexOf('/');
   if (slash >= 0) return { prefix: { addr: formatIpv6(first), len: Number(text.slice(slash + 1)) } };
   return { range: [formatIpv6(first), formatIpv6(last)] };
-}
-
-function formatElement(e: unknown): string {
-  if (typeof e === 'string' || typeof e === 'number') return String(e);
-  const o = e as Record<string, unknown>;
-  if (o.prefix) {
-    const p = o.prefix as { addr: string; len: number };
-    return `${p.addr}/${p.len}`;
-  }
-  if (o.range) return (o.range as unknown[]).join('-');
-  // Timeout sets: {elem: {val, timeout, expires}}.
-  if (o.elem) {
-    const inner = o.elem as { val: unknown; expires?: number };
-    return `${formatElement(inner.val)}${inner.expires !== undefined ? ` (expires in ${inner.expires} s)` : ''}`;
-  }
-  return JSON.stringify(e);
 }
