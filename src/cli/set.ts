@@ -3,11 +3,9 @@ import { configOrThrow, loadConfig } from '../config/load.js';
 import { formatIpv6, parseIpElement, parseIpv4Element } from '../model/net.js';
 import { addrElement, type Expr } from '../compile/nft-expr.js';
 import { MwanError } from '../model/errors.js';
-import { applyBatch } from '../system/nft.js';
-import { runChecked } from '../system/runner.js';
+import { applyBatch, listSet } from '../system/nft.js';
 import type { CommandContext } from './context.js';
 import { elementText, expiresIn } from './elements.js';
-import type { NftObject } from '../model/json.js';
 
 export default async function setCommand(ctx: CommandContext): Promise<number> {
   const [verb, name, ...elements] = ctx.positionals;
@@ -20,9 +18,8 @@ export default async function setCommand(ctx: CommandContext): Promise<number> {
   }
   const table = config.globals.table;
   if (verb === 'list') {
-    const r = await runChecked(ctx.run, `cannot list set ${name} (is the config applied?)`, 'nft', ['-j', 'list', 'set', 'inet', table, name]);
-    const set = (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables.find((o) => 'set' in o)?.set as { elem?: unknown[] } | undefined;
-    for (const e of set?.elem ?? []) {
+    const set = await listSet(ctx.run, 'inet', table, name);
+    for (const e of (set?.elem as unknown[] | undefined) ?? []) {
       const expires = expiresIn(e);
       ctx.out(`${elementText(e)}${expires === null ? '' : ` (expires in ${expires} s)`}`);
     }
