@@ -10,7 +10,7 @@ import { CONTROL_SOCKET } from '../daemon/state-file.js';
 import { liveStates } from './live.js';
 import { runTry } from './try.js';
 import { stateDir } from './state-dir.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 
 export default async function applyCommand(ctx: CommandContext): Promise<number> {
   const config = configOrThrow(await loadConfig(ctx.configPath));

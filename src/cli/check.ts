@@ -2,7 +2,7 @@
 import { configOrThrow, loadConfig } from '../config/load.js';
 import { plan } from '../engine/apply.js';
 import { applyBatch } from '../system/nft.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 
 export default async function check(ctx: CommandContext): Promise<number> {
   const config = configOrThrow(await loadConfig(ctx.configPath));

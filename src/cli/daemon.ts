@@ -1,7 +1,7 @@
 // `nft-mwan daemon`: runs in the foreground (systemd Type=simple) until SIGTERM/SIGINT; SIGHUP reloads the config.
 import { Daemon } from '../daemon/daemon.js';
 import { stateDir } from './state-dir.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 
 export default async function daemon(ctx: CommandContext): Promise<number> {
   const d = new Daemon({

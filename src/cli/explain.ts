@@ -6,9 +6,9 @@ import { plan } from '../engine/apply.js';
 import { MwanError } from '../model/errors.js';
 import { parseIp } from '../model/net.js';
 import { bypassTexts } from '../compile/compile.js';
+import { setElements } from './elements.js';
 import { liveStates } from './live.js';
-import type { CommandContext } from './main.js';
-import type { NftObject } from '../model/json.js';
+import type { CommandContext } from './context.js';
 
 export default async function explainCommand(ctx: CommandContext): Promise<number> {
   const config = configOrThrow(await loadConfig(ctx.configPath));
@@ -73,15 +73,4 @@ function parseFlow(v: CommandContext['values']): Flow {
   }
   if (parseIp(flow.src)?.family !== parseIp(flow.dst)?.family) throw new MwanError({ code: 'USAGE', summary: '--src and --dst must be of one family' });
   return flow;
-}
-
-function setElements(listing: NftObject[] | null, name: string): string[] | null {
-  const set = listing?.map((o) => o.set as Record<string, unknown> | undefined).find((s) => s?.name === name);
-  if (!set) return null;
-  return ((set.elem as unknown[] | undefined) ?? []).map((e) => {
-    const v = e !== null && typeof e === 'object' && 'elem' in e ? (e as { elem: { val: unknown } }).elem.val : e;
-    if (typeof v === 'string') return v;
-    const o = v as { prefix?: { addr: string; len: number }; range?: [string, string] };
-    return o.prefix ? `${o.prefix.addr}/${o.prefix.len}` : o.range ? `${o.range[0]}-${o.range[1]}` : String(v);
-  });
 }

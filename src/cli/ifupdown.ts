@@ -4,7 +4,7 @@ import { MwanError } from '../model/errors.js';
 import { sendControl } from '../daemon/control.js';
 import { CONTROL_SOCKET } from '../daemon/state-file.js';
 import { stateDir } from './state-dir.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 
 export function ifUpDown(command: 'ifup' | 'ifdown') {
   return async (ctx: CommandContext): Promise<number> => {

@@ -4,7 +4,7 @@ import { validateConfig } from '../config/validate.js';
 import { MwanError } from '../model/errors.js';
 import { importMwan3 } from '../uci/import.js';
 import { parseUci } from '../uci/parse.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 
 export default async function importUci(ctx: CommandContext): Promise<number> {
   const file = ctx.positionals[0] ?? '/etc/config/mwan3';

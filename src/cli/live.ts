@@ -4,11 +4,20 @@ import { processAlive } from '../system/process.js';
 import { type DaemonState } from '../model/state.js';
 import type { LinkStates } from '../model/facts.js';
 import { stateDir } from './state-dir.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 
 export async function liveStates(ctx: CommandContext): Promise<{ states: LinkStates; daemon: DaemonState | null; file: DaemonState | null }> {
   const file = await readState(stateDir(ctx));
-  const daemon = file !== null && file.running && processAlive(file.pid) ? file : null;
+  const daemon = running(file);
   const states: LinkStates = daemon ? Object.fromEntries(Object.entries(daemon.interfaces).map(([n, i]) => [n, i.state])) : {};
   return { states, daemon, file };
+}
+
+/** The state of the daemon running on this state directory, or null: none wrote one, or it is gone. */
+export async function runningDaemon(dir: string): Promise<DaemonState | null> {
+  return running(await readState(dir));
+}
+
+function running(file: DaemonState | null): DaemonState | null {
+  return file !== null && file.running && processAlive(file.pid) ? file : null;
 }

@@ -5,20 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EXIT, MwanError } from '../model/errors.js';
 import { DEFAULT_CONFIG_PATH } from '../config/load.js';
-import { createRunner } from '../system/runner.js';
-import { createLogger } from './log.js';
-import type { Logger } from '../model/logger.js';
-import type { Runner } from '../system/runner.js';
-
-export interface CommandContext {
-  configPath: string;
-  json: boolean;
-  log: Logger;
-  run: Runner;
-  out: (text: string) => void;
-  values: Record<string, string | boolean | undefined>;
-  positionals: string[];
-}
+import { createContext, type CommandContext } from './context.js';
 
 interface CommandSpec {
   summary: string;
@@ -181,7 +168,7 @@ function usage(): string {
   return lines.join('\n');
 }
 
-export async function main(argv: string[], out = (t: string) => process.stdout.write(t)): Promise<number> {
+export async function main(argv: string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     out(`${usage()}\n`);
@@ -206,38 +193,34 @@ export async function main(argv: string[], out = (t: string) => process.stdout.w
     out(`usage: nft-mwan ${spec.usage}\n${spec.summary}\n`);
     return EXIT.ok;
   }
-  const log = createLogger(values.verbose ? 'debug' : values.quiet ? 'warn' : 'info');
-  const ctx: CommandContext = {
-    configPath: (values.config as string | undefined) ?? DEFAULT_CONFIG_PATH,
-    json: values.json === true,
-    log,
-    run: createRunner({
-      log: (line) => {
-        log.debug(line);
-      },
-    }),
-    out: (text) => out(text.endsWith('\n') ? text : `${text}\n`),
-    values,
-    positionals: parsed.positionals,
-  };
   const command = await spec.load();
-  return command.default(ctx);
+  return command.default(createContext(values, parsed.positionals, out));
+}
+
+/**
+ * main() with the one catch of the command line: an MwanError exits with the status its code maps to, anything
+ * else is a bug and exits 1 with its stack.
+ */
+export async function runCli(
+  argv: string[],
+  out: (text: string) => void = (t) => process.stdout.write(t),
+  err: (text: string) => void = (t) => process.stderr.write(t),
+): Promise<number> {
+  try {
+    return await main(argv, out);
+  } catch (error) {
+    if (error instanceof MwanError) {
+      err(`nft-mwan: error: ${error.message}\n`);
+      return error.exitStatus;
+    }
+    err(`nft-mwan: internal error (a bug, please report): ${(error as Error | undefined)?.stack ?? String(error)}\n`);
+    return EXIT.failure;
+  }
 }
 
 // Run when executed (bin/nft-mwan imports this module's bundle), not when imported by tests.
 if (process.argv[1] && /nft-mwan(\.mjs)?$|main\.js$/.test(process.argv[1])) {
-  main(process.argv.slice(2)).then(
-    (status) => {
-      process.exitCode = status;
-    },
-    (error: unknown) => {
-      if (error instanceof MwanError) {
-        process.stderr.write(`nft-mwan: error: ${error.message}\n`);
-        process.exitCode = error.exitStatus;
-      } else {
-        process.stderr.write(`nft-mwan: internal error (a bug, please report): ${(error as Error | null | undefined)?.stack ?? String(error)}\n`);
-        process.exitCode = EXIT.failure;
-      }
-    },
-  );
+  void runCli(process.argv.slice(2)).then((status) => {
+    process.exitCode = status;
+  });
 }

@@ -3,10 +3,9 @@ import { configOrThrow, loadConfig } from '../config/load.js';
 import { formatIpv6, parseIpElement, parseIpv4Element } from '../model/net.js';
 import { addrElement, type Expr } from '../compile/nft-expr.js';
 import { MwanError } from '../model/errors.js';
-import { applyBatch } from '../system/nft.js';
-import { runChecked } from '../system/runner.js';
-import type { CommandContext } from './main.js';
-import type { NftObject } from '../model/json.js';
+import { applyBatch, listSet } from '../system/nft.js';
+import type { CommandContext } from './context.js';
+import { elementText, expiresIn } from './elements.js';
 
 export default async function setCommand(ctx: CommandContext): Promise<number> {
   const [verb, name, ...elements] = ctx.positionals;
@@ -19,9 +18,11 @@ export default async function setCommand(ctx: CommandContext): Promise<number> {
   }
   const table = config.globals.table;
   if (verb === 'list') {
-    const r = await runChecked(ctx.run, `cannot list set ${name} (is the config applied?)`, 'nft', ['-j', 'list', 'set', 'inet', table, name]);
-    const set = (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables.find((o) => 'set' in o)?.set as { elem?: unknown[] } | undefined;
-    for (const e of set?.elem ?? []) ctx.out(formatElement(e));
+    const set = await listSet(ctx.run, 'inet', table, name);
+    for (const e of (set?.elem as unknown[] | undefined) ?? []) {
+      const expires = expiresIn(e);
+      ctx.out(`${elementText(e)}${expires === null ? '' : ` (expires in ${expires} s)`}`);
+    }
     return 0;
   }
   if (elements.length === 0) throw new MwanError({ code: 'USAGE', summary: `set ${verb} ${name}: give at least one element` });
@@ -58,20 +59,4 @@ function elementOf(name: string, type: string, text: string): Expr {
   const slash = text.indexOf('/');
   if (slash >= 0) return { prefix: { addr: formatIpv6(first), len: Number(text.slice(slash + 1)) } };
   return { range: [formatIpv6(first), formatIpv6(last)] };
-}
-
-function formatElement(e: unknown): string {
-  if (typeof e === 'string' || typeof e === 'number') return String(e);
-  const o = e as Record<string, unknown>;
-  if (o.prefix) {
-    const p = o.prefix as { addr: string; len: number };
-    return `${p.addr}/${p.len}`;
-  }
-  if (o.range) return (o.range as unknown[]).join('-');
-  // Timeout sets: {elem: {val, timeout, expires}}.
-  if (o.elem) {
-    const inner = o.elem as { val: unknown; expires?: number };
-    return `${formatElement(inner.val)}${inner.expires !== undefined ? ` (expires in ${inner.expires} s)` : ''}`;
-  }
-  return JSON.stringify(e);
 }

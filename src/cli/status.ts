@@ -2,7 +2,7 @@
 import { configOrThrow, loadConfig } from '../config/load.js';
 import { hex } from '../model/marks.js';
 import { readStatus, type Status } from '../engine/status.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 import type { DaemonState } from '../model/state.js';
 import { MwanError } from '../model/errors.js';
 import { liveStates } from './live.js';

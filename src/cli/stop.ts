@@ -1,7 +1,7 @@
 // `nft-mwan stop`: remove nft-mwan's table, ip rules and routes; nothing that belongs to anyone else.
 import { loadConfig } from '../config/load.js';
 import { stop } from '../engine/stop.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 import { MwanError } from '../model/errors.js';
 import { liveStates } from './live.js';
 import { resolveGlobals } from '../config/normalize.js';

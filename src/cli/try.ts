@@ -4,21 +4,22 @@ import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { apply } from '../engine/apply.js';
-import { claimTry, configHash, killQuietly, readTry, rollback, settleTry, snapshotFor, writeTry, type TryRecord } from '../engine/trial.js';
+import { claimTry, configHash, killQuietly, pendingTry, readTry, rollback, settleTry, snapshotFor, writeTry, type TryRecord } from '../engine/trial.js';
 import type { LinkStates } from '../model/facts.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { MwanError } from '../model/errors.js';
 import { sendControl } from '../daemon/control.js';
-import { CONTROL_SOCKET, readState } from '../daemon/state-file.js';
+import { CONTROL_SOCKET } from '../daemon/state-file.js';
 import { processAlive } from '../system/process.js';
 import { type DaemonState } from '../model/state.js';
+import { runningDaemon } from './live.js';
 import { stateDir } from './state-dir.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 
 export async function runTry(ctx: CommandContext, config: ResolvedConfig, seconds: number, states: LinkStates, daemon: DaemonState | null): Promise<number> {
   const dir = stateDir(ctx);
-  const pending = await readTry(dir);
-  if (pending !== null && (processAlive(pending.pid) || (pending.watchdogPid !== null && processAlive(pending.watchdogPid)))) {
+  const pending = await pendingTry(dir);
+  if (pending !== null) {
     throw new MwanError({
       code: 'TRY_REFUSED',
       summary: `another try is pending (pid ${pending.pid}, rolls back at ${new Date(pending.deadline).toISOString()}); confirm it (nft-mwan confirm) or let it roll back first`,
@@ -99,8 +100,8 @@ async function rollbackAndSettle(ctx: CommandContext, dir: string, mine: TryReco
  * and tells the operator when it is done.
  */
 async function daemonTakesOver(ctx: CommandContext, dir: string): Promise<void> {
-  const state = await readState(dir);
-  if (state === null || !state.running || !processAlive(state.pid)) return;
+  const state = await runningDaemon(dir);
+  if (state === null) return;
   const reply = await sendControl(join(dir, CONTROL_SOCKET), { command: 'reload' });
   if (!reply.ok) throw new MwanError({ code: 'DAEMON', summary: `confirmed, but the daemon (pid ${state.pid}) did not take the config up: ${reply.message}` });
   ctx.log.info(`the daemon (pid ${state.pid}) runs the confirmed config now`);

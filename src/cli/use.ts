@@ -5,7 +5,7 @@ import { constants } from 'node:os';
 import { configOrThrow, loadConfig } from '../config/load.js';
 import { MwanError } from '../model/errors.js';
 import { discover } from '../engine/discover.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 
 export default async function useCommand(ctx: CommandContext): Promise<number> {
   const [wan, ...command] = ctx.positionals;

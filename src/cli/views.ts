@@ -3,8 +3,9 @@ import { configOrThrow, loadConfig } from '../config/load.js';
 import { BYPASS_SET, BYPASS_SET6 } from '../model/names.js';
 import type { PlannedPolicy } from '../model/plan.js';
 import { plan } from '../engine/apply.js';
+import { setElements } from './elements.js';
 import { liveStates } from './live.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 
 /** mwan3's duration format: 00h:14m:32s. */
 function hms(fromIso: string): string {
@@ -61,14 +62,7 @@ export async function policiesView(ctx: CommandContext): Promise<number> {
 
 export async function connectedView(ctx: CommandContext): Promise<number> {
   const { discovery } = await load(ctx);
-  const elements = (name: string) => {
-    const set = discovery.listing?.map((o) => o.set as Record<string, unknown> | undefined).find((s) => s?.name === name);
-    return ((set?.elem as unknown[] | undefined) ?? []).map((e) => {
-      if (typeof e === 'string') return e;
-      const o = e as { prefix?: { addr: string; len: number }; range?: string[] };
-      return o.prefix ? `${o.prefix.addr}/${o.prefix.len}` : o.range ? o.range.join('-') : JSON.stringify(e);
-    });
-  };
+  const elements = (name: string) => setElements(discovery.listing, name) ?? [];
   const lines = ['Directly connected ipv4 networks:', ...elements(BYPASS_SET)];
   const v6 = elements(BYPASS_SET6);
   if (v6.length > 0) lines.push('', 'Directly connected ipv6 networks:', ...v6);

@@ -105,8 +105,8 @@ export async function readTryOutcome(dir: string): Promise<TryOutcome | null> {
  * was claimed and its decider (alive) has not finished putting the previous state back.
  */
 export async function tryHold(dir: string): Promise<string | null> {
-  const pending = await readTry(dir);
-  if (pending !== null && (processAlive(pending.pid) || (pending.watchdogPid !== null && processAlive(pending.watchdogPid)))) return `a try (pid ${pending.pid}) is pending`;
+  const pending = await pendingTry(dir);
+  if (pending !== null) return `a try (pid ${pending.pid}) is pending`;
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const n of names) {
     const m = /^try\.rollback\.(\d+)\.json$/.exec(n);
@@ -161,4 +161,14 @@ export function killQuietly(pid: number | null): void {
   } catch {
     // Already gone.
   }
+}
+
+/**
+ * The pending try, or null: its record is on disk and its process or its watchdog is alive. A record whose
+ * processes are all gone is a try nobody will decide: a new try may take its place.
+ */
+export async function pendingTry(dir: string): Promise<TryRecord | null> {
+  const r = await readTry(dir);
+  if (r === null) return null;
+  return processAlive(r.pid) || (r.watchdogPid !== null && processAlive(r.watchdogPid)) ? r : null;
 }

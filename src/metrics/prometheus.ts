@@ -1,7 +1,5 @@
 // The daemon's state and the per-WAN counters as Prometheus text exposition format 0.0.4 (pure: the clock is passed in).
-import type { DaemonState } from '../model/state.js';
-import type { WanCounters } from '../model/state.js';
-
+import type { DaemonState, WanCounters } from '../model/state.js';
 
 export interface MetricsInput {
   state: DaemonState;

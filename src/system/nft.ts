@@ -7,7 +7,6 @@ import { commandLine, runChecked, type Runner } from './runner.js';
 import { MwanError } from '../model/errors.js';
 import type { NftObject } from '../model/json.js';
 
-
 /**
  * Watches nft commits: given the pid of an nft process about to commit, a promise that resolves once its
  * commit is seen (the daemon's `nft monitor`), or null when it cannot be watched.
@@ -90,6 +89,12 @@ export async function listChains(run: Runner, family: string, table: string, nam
   const listed = await Promise.all(names.map((name) => run('nft', ['-j', 'list', 'chain', family, table, name])));
   if (listed.some((r) => r.exitCode !== 0)) return null;
   return listed.flatMap((r) => nftItems(r.stdout).filter((i) => !('metainfo' in i)));
+}
+
+/** One set as `nft -j list set` gives it, elements included (null if nft answers without one); fails when nft does. */
+export async function listSet(run: Runner, family: string, table: string, name: string): Promise<NftObject | null> {
+  const r = await runChecked(run, `cannot list set ${name} (is the config applied?)`, 'nft', ['-j', 'list', 'set', family, table, name]);
+  return (nftItems(r.stdout).find((i) => 'set' in i)?.set as NftObject | undefined) ?? null;
 }
 
 export async function deleteTable(run: Runner, family: string, name: string): Promise<void> {

@@ -1,9 +1,10 @@
 // mwan3's UCI config -> an nft-mwan config, with a note for every option mapped differently or not at all. Pure.
-import type { Interface, NftMwanConfig, Policy, Rule, Track } from '../generated/config.js';
+import type { Interface, NftMwanConfig, Policy, Rule } from '../generated/config.js';
 import { MwanError } from '../model/errors.js';
-import { parseIpElement, parseIpv4 } from '../model/net.js';
+import { parseIpElement } from '../model/net.js';
+import { flushEvents, INTERFACE_OPTIONS, mapInterface, mergeNotes, type Note } from './interface.js';
 import { mapProtocol } from './protocols.js';
-import type { UciSection } from './parse.js';
+import { sectionId as id, type UciSection } from './parse.js';
 
 export interface ImportOptions {
   /** netifd interface name -> device, from --device flags (they win over the network config). */
@@ -22,7 +23,7 @@ const SPECIAL_POLICIES = new Set(['default', 'unreachable', 'blackhole']);
 
 // Options mwan3 2.12 knows, per section type: anything else is noted, never silently dropped.
 const KNOWN: Record<string, string[]> = {
-  interface: ['enabled', 'initial_state', 'family', 'track_ip', 'track_method', 'reliability', 'count', 'size', 'max_ttl', 'timeout', 'interval', 'failure_interval', 'recovery_interval', 'keep_failure_interval', 'down', 'up', 'check_quality', 'failure_latency', 'failure_loss', 'recovery_latency', 'recovery_loss', 'flush_conntrack'],
+  interface: INTERFACE_OPTIONS,
   member: ['interface', 'metric', 'weight'],
   policy: ['use_member', 'last_resort'],
   rule: ['proto', 'src_ip', 'src_port', 'dest_ip', 'dest_port', 'src_iface', 'ipset', 'sticky', 'timeout', 'use_policy', 'family', 'logging'],
@@ -30,9 +31,8 @@ const KNOWN: Record<string, string[]> = {
 
 export function importMwan3(sections: readonly UciSection[], o: ImportOptions = {}): ImportResult {
   const notes: string[] = [];
-  const note = (where: string, text: string) => notes.push(`${where}: ${text}`);
+  const note: Note = (where, text) => notes.push(`${where}: ${text}`);
   const of = (type: string) => sections.filter((s) => s.type === type);
-  const id = (s: UciSection) => s.name ?? `@${s.type}[${s.index}]`;
 
   for (const sec of sections) {
     const known = KNOWN[sec.type];
@@ -48,7 +48,7 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   // --- devices --------------------------------------------------------------------------------------------
   const netIfaces = new Map((o.network ?? []).filter((s) => s.type === 'interface' && s.name).map((s) => [s.name as string, s]));
   const deviceOf = (name: string): string | null => {
-    if (o.devices?.[name]) return o.devices[name];
+    if (o.devices?.[name]) return o.devices[name] as string;
     const n = netIfaces.get(name);
     if (!n) return null;
     const proto = n.options.proto ?? '';
@@ -271,130 +271,4 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
 
 function split(option: string | undefined, list: readonly string[] | undefined): string[] {
   return [...(option === undefined ? [] : [option]), ...(list ?? [])].flatMap((v) => v.split(/[\s,]+/)).filter((v) => v.length > 0);
-}
-
-const TRACK_METHODS: Record<string, { method: Track['method']; why?: string }> = {
-  ping: { method: 'ping' },
-  nping_icmp: { method: 'ping', why: 'nping-icmp is an ICMP echo: ping' },
-  'nping-icmp': { method: 'ping', why: 'nping-icmp is an ICMP echo: ping' },
-  'nping-tcp': { method: 'tcp', why: 'TCP connect to port 80 of each target, as nping --tcp does' },
-  'nping-udp': { method: 'ping', why: 'UDP probes prove little (no answer is also "up" to some servers): ICMP echo used' },
-  'nping-arp': { method: 'ping', why: 'ARP only proves the next hop: ICMP echo used' },
-  arping: { method: 'ping', why: 'ARP only proves the next hop: ICMP echo used' },
-  httping: { method: 'http', why: 'HTTP GET of http://TARGET/ with a 2xx/3xx answer' },
-  nslookup: { method: 'dns', why: 'a DNS query to each target' },
-};
-
-/** mwan3's flush_conntrack events as nft-mwan's: ifdown and disconnected go offline, ifup and connected come online. */
-function flushEvents(s: UciSection): ('offline' | 'online')[] {
-  return (s.lists.flush_conntrack ?? []).flatMap((v) => (v === 'ifdown' || v === 'disconnected' ? ['offline' as const] : v === 'ifup' || v === 'connected' ? ['online' as const] : []));
-}
-
-const FLUSH_VALUES = ['ifup', 'ifdown', 'connected', 'disconnected'];
-
-/** Tracking targets nft-mwan can probe (IPv4 addresses), and a note for every one it cannot, with the reason. */
-function ipv4Targets(s: UciSection, name: string, note: (w: string, t: string) => void): string[] {
-  const targets = s.lists.track_ip ?? [];
-  const v4 = targets.filter((t) => parseIpv4(t) !== undefined);
-  const v6 = targets.filter((t) => parseIpv4(t) === undefined && t.includes(':'));
-  const other = targets.filter((t) => parseIpv4(t) === undefined && !t.includes(':'));
-  if (v6.length > 0) note(`interface ${name}.track_ip`, `IPv6 target${v6.length > 1 ? 's' : ''} ${v6.join(', ')} dropped: nft-mwan probes IPv4 targets only`);
-  if (other.length > 0) note(`interface ${name}.track_ip`, `${other.join(', ')} dropped: not an IPv4 address (probes go to addresses, never to names that would need DNS through the WAN under test)`);
-  return v4;
-}
-
-/** What a wan6 merged into its wan brings along, and what it loses: every difference is noted. */
-function mergeNotes(v6: UciSection, v4: UciSection, note: (w: string, t: string) => void): void {
-  const name = v6.name ?? `@interface[${v6.index}]`;
-  const into = v4.name ?? `@interface[${v4.index}]`;
-  const o = v6.options;
-  const targets = v6.lists.track_ip ?? [];
-  if (targets.length > 0) {
-    const kept = (v4.lists.track_ip ?? []).filter((t) => parseIpv4(t) !== undefined);
-    const decides = kept.length > 0 ? `${into}'s IPv4 tracking (${kept.join(', ')}) decides for both families` : `${into} has no IPv4 track_ip, so the dual-stack interface is online while its link is up`;
-    note(`interface ${name}.track_ip`, `${targets.join(', ')} not mapped: nft-mwan probes IPv4 targets only; ${decides}`);
-  }
-  const tracking = Object.keys(o).filter((k) => KNOWN.interface?.includes(k) && !['enabled', 'family', 'initial_state'].includes(k));
-  if (tracking.length > 0) note(`interface ${name}.${tracking.join(', ')}`, `not mapped: ${into}'s tracking settings decide for both families`);
-  const state = (s: UciSection) => s.options.initial_state ?? 'online';
-  if (state(v6) !== state(v4)) note(`interface ${name}.initial_state`, `"${state(v6)}" dropped: ${into}'s initial_state ("${state(v4)}") is the dual-stack interface's`);
-  const own = new Set(flushEvents(v4));
-  const added = (v6.lists.flush_conntrack ?? []).filter((v) => FLUSH_VALUES.includes(v) && !own.has(v === 'ifdown' || v === 'disconnected' ? 'offline' : 'online'));
-  if (added.length > 0) {
-    note(`interface ${name}.flush_conntrack`, `${added.join(', ')} merged into ${into}: the dual-stack interface deletes its own connections of both families on that event`);
-  }
-  const unknown = (v6.lists.flush_conntrack ?? []).filter((v) => !FLUSH_VALUES.includes(v));
-  if (unknown.length > 0) note(`interface ${name}.flush_conntrack`, `${unknown.join(', ')}: not ifup, ifdown, connected or disconnected: ignored`);
-}
-
-function mapInterface(s: UciSection, name: string, device: string, family: string, note: (w: string, t: string) => void): Interface {
-  const o = s.options;
-  const iface: Interface = { device };
-  if (family === 'ipv6') {
-    iface.family = 'ipv6';
-    iface.gateway6 = 'auto';
-  } else {
-    iface.gateway = 'auto';
-  }
-  // mwan3's default is enabled 0: an interface section without `option enabled '1'` does nothing.
-  if (o.enabled !== '1') {
-    iface.enabled = false;
-    note(`interface ${name}.enabled`, `is ${o.enabled === undefined ? 'unset (mwan3 default 0)' : `"${o.enabled}"`}: imported as "enabled": false`);
-  }
-  if (o.initial_state === 'offline' || o.initial_state === 'online') iface.initialState = o.initial_state;
-  else if (o.initial_state !== undefined) note(`interface ${name}.initial_state`, `"${o.initial_state}" is not online or offline: online used`);
-  if ((s.lists.track_ip ?? []).length > 0) {
-    const m = TRACK_METHODS[o.track_method ?? 'ping'] ?? { method: 'ping' as const, why: `unknown track_method "${o.track_method}": ping used` };
-    if (m.why) note(`interface ${name}.track_method`, `${o.track_method} -> ${m.method}: ${m.why}`);
-    const v4 = ipv4Targets(s, name, note);
-    const track: Track = {
-      targets: (m.method === 'tcp' ? v4.map((t) => `${t}:80`) : m.method === 'http' ? v4.map((t) => `http://${t}/`) : v4) as [string, ...string[]],
-      method: m.method,
-    };
-    const num = (k: string) => {
-      if (o[k] === undefined) return undefined;
-      if (/^\d+$/.test(o[k])) return Number(o[k]);
-      note(`interface ${name}.${k}`, `"${o[k]}" is not a whole number: ignored, nft-mwan's default used`);
-      return undefined;
-    };
-    const set = <K extends keyof Track>(k: K, v: Track[K] | undefined) => {
-      if (v !== undefined) track[k] = v;
-    };
-    set('reliability', num('reliability'));
-    set('count', num('count'));
-    set('timeout', num('timeout'));
-    set('interval', num('interval'));
-    set('failureInterval', num('failure_interval'));
-    set('recoveryInterval', num('recovery_interval'));
-    set('down', num('down'));
-    set('up', num('up'));
-    if (track.reliability !== undefined && v4.length > 0 && track.reliability > v4.length) {
-      // mwan3 would never see such an interface up; nft-mwan's schema refuses it.
-      note(`interface ${name}.reliability`, `${track.reliability} is more than the ${v4.length} IPv4 target${v4.length > 1 ? 's' : ''} kept: ${v4.length} used`);
-      track.reliability = v4.length;
-    }
-    if (o.check_quality === '1') {
-      track.quality = {};
-      if (o.failure_latency) track.quality.failureLatencyMs = Number(o.failure_latency);
-      if (o.failure_loss) track.quality.failureLossPct = Number(o.failure_loss);
-      if (o.recovery_latency) track.quality.recoveryLatencyMs = Number(o.recovery_latency);
-      if (o.recovery_loss) track.quality.recoveryLossPct = Number(o.recovery_loss);
-    }
-    for (const k of ['size', 'max_ttl']) if (o[k] !== undefined) note(`interface ${name}.${k}`, 'not mapped: probes use the system defaults');
-    if (o.keep_failure_interval === '1') {
-      note(`interface ${name}.keep_failure_interval`, 'not mapped: an offline interface is probed every recoveryInterval (set it to the failure interval for mwan3\'s rate)');
-    }
-    if (v4.length > 0) iface.track = track;
-    else note(`interface ${name}.track_ip`, 'no IPv4 target left: not tracked, online while its link is up');
-  } else {
-    note(`interface ${name}`, 'has no track_ip: online while its link is up (as mwan3 without tracking)');
-  }
-  const flush = flushEvents(s);
-  if (flush.length > 0) {
-    iface.flushConntrack = [...new Set(flush)];
-    note(`interface ${name}.flush_conntrack`, 'now deletes only the connections of this WAN, never every connection on the router');
-  }
-  const unknown = (s.lists.flush_conntrack ?? []).filter((v) => !FLUSH_VALUES.includes(v));
-  if (unknown.length > 0) note(`interface ${name}.flush_conntrack`, `${unknown.join(', ')}: not ifup, ifdown, connected or disconnected: ignored`);
-  return iface;
 }

@@ -25,6 +25,11 @@ export interface UciSection {
   line: number; // 1-based line of the `config` keyword
 }
 
+/** How uci names a section: its name, or @type[index] for an anonymous one. */
+export function sectionId(s: UciSection): string {
+  return s.name ?? `@${s.type}[${s.index}]`;
+}
+
 /** One word of a command, with its quotes, escapes and line continuations resolved. */
 interface Word {
   text: string;

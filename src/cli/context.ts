@@ -1,0 +1,29 @@
+// What every command is given: the parsed command line, the logger, the command runner and where output goes.
+import { DEFAULT_CONFIG_PATH } from '../config/load.js';
+import type { Logger } from '../model/logger.js';
+import { createRunner, type Runner } from '../system/runner.js';
+import { createLogger } from './log.js';
+
+export interface CommandContext {
+  configPath: string;
+  json: boolean;
+  log: Logger;
+  run: Runner;
+  out: (text: string) => void;
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/** The context of one command from its parsed options: -v logs every command run, -q only warnings and errors. */
+export function createContext(values: CommandContext['values'], positionals: string[], write: (text: string) => void): CommandContext {
+  const log = createLogger(values.verbose ? 'debug' : values.quiet ? 'warn' : 'info');
+  return {
+    configPath: (values.config as string | undefined) ?? DEFAULT_CONFIG_PATH,
+    json: values.json === true,
+    log,
+    run: createRunner({ log: (line) => log.debug(line) }),
+    out: (text) => write(text.endsWith('\n') ? text : `${text}\n`),
+    values,
+    positionals,
+  };
+}

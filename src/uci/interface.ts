@@ -1,0 +1,146 @@
+// One mwan3 interface section -> one nft-mwan interface: its tracking, its conntrack flush events, and what a
+// wan6 merged into its wan on the same device brings along or loses. Pure.
+import type { Interface, Track } from '../generated/config.js';
+import { parseIpv4 } from '../model/net.js';
+import { sectionId, type UciSection } from './parse.js';
+
+/** Records one option mapped differently or not at all: where (`interface wan.track_ip`) and why. */
+export type Note = (where: string, text: string) => void;
+
+/** The options of an interface section mwan3 2.12 knows. */
+export const INTERFACE_OPTIONS = ['enabled', 'initial_state', 'family', 'track_ip', 'track_method', 'reliability', 'count', 'size', 'max_ttl', 'timeout', 'interval', 'failure_interval', 'recovery_interval', 'keep_failure_interval', 'down', 'up', 'check_quality', 'failure_latency', 'failure_loss', 'recovery_latency', 'recovery_loss', 'flush_conntrack'];
+
+const TRACK_METHODS: Record<string, { method: Track['method']; why?: string }> = {
+  ping: { method: 'ping' },
+  nping_icmp: { method: 'ping', why: 'nping-icmp is an ICMP echo: ping' },
+  'nping-icmp': { method: 'ping', why: 'nping-icmp is an ICMP echo: ping' },
+  'nping-tcp': { method: 'tcp', why: 'TCP connect to port 80 of each target, as nping --tcp does' },
+  'nping-udp': { method: 'ping', why: 'UDP probes prove little (no answer is also "up" to some servers): ICMP echo used' },
+  'nping-arp': { method: 'ping', why: 'ARP only proves the next hop: ICMP echo used' },
+  arping: { method: 'ping', why: 'ARP only proves the next hop: ICMP echo used' },
+  httping: { method: 'http', why: 'HTTP GET of http://TARGET/ with a 2xx/3xx answer' },
+  nslookup: { method: 'dns', why: 'a DNS query to each target' },
+};
+
+/** mwan3's flush_conntrack events as nft-mwan's: ifdown and disconnected go offline, ifup and connected come online. */
+function flushEvent(v: string): 'offline' | 'online' | null {
+  return v === 'ifdown' || v === 'disconnected' ? 'offline' : v === 'ifup' || v === 'connected' ? 'online' : null;
+}
+
+export function flushEvents(s: UciSection): ('offline' | 'online')[] {
+  return (s.lists.flush_conntrack ?? []).flatMap((v) => flushEvent(v) ?? []);
+}
+
+/** flush_conntrack values mwan3 does not know: noted, never silently dropped. */
+function noteUnknownFlush(s: UciSection, note: Note): void {
+  const unknown = (s.lists.flush_conntrack ?? []).filter((v) => flushEvent(v) === null);
+  if (unknown.length > 0) note(`interface ${sectionId(s)}.flush_conntrack`, `${unknown.join(', ')}: not ifup, ifdown, connected or disconnected: ignored`);
+}
+
+/** Tracking targets nft-mwan can probe (IPv4 addresses), and a note for every one it cannot, with the reason. */
+function ipv4Targets(s: UciSection, name: string, note: Note): string[] {
+  const targets = s.lists.track_ip ?? [];
+  const v4 = targets.filter((t) => parseIpv4(t) !== undefined);
+  const v6 = targets.filter((t) => parseIpv4(t) === undefined && t.includes(':'));
+  const other = targets.filter((t) => parseIpv4(t) === undefined && !t.includes(':'));
+  if (v6.length > 0) note(`interface ${name}.track_ip`, `IPv6 target${v6.length > 1 ? 's' : ''} ${v6.join(', ')} dropped: nft-mwan probes IPv4 targets only`);
+  if (other.length > 0) note(`interface ${name}.track_ip`, `${other.join(', ')} dropped: not an IPv4 address (probes go to addresses, never to names that would need DNS through the WAN under test)`);
+  return v4;
+}
+
+/** What a wan6 merged into its wan brings along, and what it loses: every difference is noted. */
+export function mergeNotes(v6: UciSection, v4: UciSection, note: Note): void {
+  const name = sectionId(v6);
+  const into = sectionId(v4);
+  const o = v6.options;
+  const targets = v6.lists.track_ip ?? [];
+  if (targets.length > 0) {
+    const kept = (v4.lists.track_ip ?? []).filter((t) => parseIpv4(t) !== undefined);
+    const decides = kept.length > 0 ? `${into}'s IPv4 tracking (${kept.join(', ')}) decides for both families` : `${into} has no IPv4 track_ip, so the dual-stack interface is online while its link is up`;
+    note(`interface ${name}.track_ip`, `${targets.join(', ')} not mapped: nft-mwan probes IPv4 targets only; ${decides}`);
+  }
+  const tracking = Object.keys(o).filter((k) => INTERFACE_OPTIONS.includes(k) && !['enabled', 'family', 'initial_state'].includes(k));
+  if (tracking.length > 0) note(`interface ${name}.${tracking.join(', ')}`, `not mapped: ${into}'s tracking settings decide for both families`);
+  const state = (s: UciSection) => s.options.initial_state ?? 'online';
+  if (state(v6) !== state(v4)) note(`interface ${name}.initial_state`, `"${state(v6)}" dropped: ${into}'s initial_state ("${state(v4)}") is the dual-stack interface's`);
+  const own = new Set(flushEvents(v4));
+  const added = (v6.lists.flush_conntrack ?? []).filter((v) => {
+    const event = flushEvent(v);
+    return event !== null && !own.has(event);
+  });
+  if (added.length > 0) {
+    note(`interface ${name}.flush_conntrack`, `${added.join(', ')} merged into ${into}: the dual-stack interface deletes its own connections of both families on that event`);
+  }
+  noteUnknownFlush(v6, note);
+}
+
+export function mapInterface(s: UciSection, name: string, device: string, family: string, note: Note): Interface {
+  const o = s.options;
+  const iface: Interface = { device };
+  if (family === 'ipv6') {
+    iface.family = 'ipv6';
+    iface.gateway6 = 'auto';
+  } else {
+    iface.gateway = 'auto';
+  }
+  // mwan3's default is enabled 0: an interface section without `option enabled '1'` does nothing.
+  if (o.enabled !== '1') {
+    iface.enabled = false;
+    note(`interface ${name}.enabled`, `is ${o.enabled === undefined ? 'unset (mwan3 default 0)' : `"${o.enabled}"`}: imported as "enabled": false`);
+  }
+  if (o.initial_state === 'offline' || o.initial_state === 'online') iface.initialState = o.initial_state;
+  else if (o.initial_state !== undefined) note(`interface ${name}.initial_state`, `"${o.initial_state}" is not online or offline: online used`);
+  if ((s.lists.track_ip ?? []).length > 0) {
+    const m = TRACK_METHODS[o.track_method ?? 'ping'] ?? { method: 'ping' as const, why: `unknown track_method "${o.track_method}": ping used` };
+    if (m.why) note(`interface ${name}.track_method`, `${o.track_method} -> ${m.method}: ${m.why}`);
+    const v4 = ipv4Targets(s, name, note);
+    const track: Track = {
+      targets: (m.method === 'tcp' ? v4.map((t) => `${t}:80`) : m.method === 'http' ? v4.map((t) => `http://${t}/`) : v4) as [string, ...string[]],
+      method: m.method,
+    };
+    const num = (k: string) => {
+      if (o[k] === undefined) return undefined;
+      if (/^\d+$/.test(o[k] as string)) return Number(o[k]);
+      note(`interface ${name}.${k}`, `"${o[k]}" is not a whole number: ignored, nft-mwan's default used`);
+      return undefined;
+    };
+    const set = <K extends keyof Track>(k: K, v: Track[K] | undefined) => {
+      if (v !== undefined) track[k] = v;
+    };
+    set('reliability', num('reliability'));
+    set('count', num('count'));
+    set('timeout', num('timeout'));
+    set('interval', num('interval'));
+    set('failureInterval', num('failure_interval'));
+    set('recoveryInterval', num('recovery_interval'));
+    set('down', num('down'));
+    set('up', num('up'));
+    if (track.reliability !== undefined && v4.length > 0 && track.reliability > v4.length) {
+      // mwan3 would never see such an interface up; nft-mwan's schema refuses it.
+      note(`interface ${name}.reliability`, `${track.reliability} is more than the ${v4.length} IPv4 target${v4.length > 1 ? 's' : ''} kept: ${v4.length} used`);
+      track.reliability = v4.length;
+    }
+    if (o.check_quality === '1') {
+      track.quality = {};
+      if (o.failure_latency) track.quality.failureLatencyMs = Number(o.failure_latency);
+      if (o.failure_loss) track.quality.failureLossPct = Number(o.failure_loss);
+      if (o.recovery_latency) track.quality.recoveryLatencyMs = Number(o.recovery_latency);
+      if (o.recovery_loss) track.quality.recoveryLossPct = Number(o.recovery_loss);
+    }
+    for (const k of ['size', 'max_ttl']) if (o[k] !== undefined) note(`interface ${name}.${k}`, 'not mapped: probes use the system defaults');
+    if (o.keep_failure_interval === '1') {
+      note(`interface ${name}.keep_failure_interval`, 'not mapped: an offline interface is probed every recoveryInterval (set it to the failure interval for mwan3\'s rate)');
+    }
+    if (v4.length > 0) iface.track = track;
+    else note(`interface ${name}.track_ip`, 'no IPv4 target left: not tracked, online while its link is up');
+  } else {
+    note(`interface ${name}`, 'has no track_ip: online while its link is up (as mwan3 without tracking)');
+  }
+  const flush = flushEvents(s);
+  if (flush.length > 0) {
+    iface.flushConntrack = [...new Set(flush)];
+    note(`interface ${name}.flush_conntrack`, 'now deletes only the connections of this WAN, never every connection on the router');
+  }
+  noteUnknownFlush(s, note);
+  return iface;
+}
