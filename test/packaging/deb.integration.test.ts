@@ -1,0 +1,139 @@
+// The Debian package: `npm run deb` builds it, lintian finds no error, dpkg installs it, the installed command
+// checks, applies and stops inside a namespace this test creates (never the host's), and purge removes it all.
+import { execa, type Options } from 'execa';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO = new URL('../../', import.meta.url).pathname;
+const { version } = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
+const DEB = join(REPO, 'dist', `nft-mwan_${version}_all.deb`);
+const NS = `nmdeb-${process.pid}`;
+const TOOLS = ['dpkg-deb', 'lintian', 'pandoc', 'systemd-analyze', 'man', 'ip', 'nft'];
+const missing = TOOLS.filter((t) => !existsSync(`/usr/bin/${t}`) && !existsSync(`/usr/sbin/${t}`) && !existsSync(`/sbin/${t}`));
+// CI installs every tool (.ci/run): there the test never skips.
+if (process.env.CI === 'true' && missing.length) throw new Error(`the packaging test needs ${missing.join(', ')}`);
+const canRun = missing.length === 0 && process.getuid?.() === 0;
+
+const undo: (() => Promise<unknown>)[] = [];
+let work = '';
+const sh = (file: string, args: string[], o: Options = {}) => execa(file, args, { reject: false, all: true, ...o });
+/** Runs in the test's namespace: the network state it changes is that namespace's only. */
+const inNs = (file: string, args: string[]) => sh('ip', ['netns', 'exec', NS, file, ...args]);
+const ok = async (p: ReturnType<typeof sh>) => {
+  const r = await p;
+  if (r.exitCode !== 0) throw new Error(`${r.command} exited ${r.exitCode}:\n${r.all}`);
+  return r;
+};
+
+describe.skipIf(!canRun)('the Debian package', () => {
+  beforeAll(async () => {
+    const started = Date.now();
+    await ok(sh('node', ['scripts/build-deb.mjs'], { cwd: REPO }));
+    console.log(`npm run deb: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    work = await mkdtemp(join(tmpdir(), 'nft-mwan-deb-'));
+    undo.push(() => rm(work, { recursive: true, force: true }));
+    await ok(sh('ip', ['netns', 'add', NS]));
+    undo.push(() => sh('ip', ['netns', 'del', NS]));
+    // The example's two WANs, as veth pairs with both ends inside the namespace: wan1 with a fixed gateway,
+    // wan2 with "gateway": "auto" found through the main table's default route.
+    for (const [dev, addr] of [['wan1', '198.51.100.2/24'], ['wan2', '203.0.113.2/24']] as const) {
+      await ok(inNs('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}-peer`]));
+      await ok(inNs('ip', ['link', 'set', `${dev}-peer`, 'up']));
+      await ok(inNs('ip', ['addr', 'add', addr, 'dev', dev]));
+      await ok(inNs('ip', ['link', 'set', dev, 'up']));
+    }
+    await ok(inNs('ip', ['link', 'set', 'lo', 'up']));
+    await ok(inNs('ip', ['route', 'add', 'default', 'via', '203.0.113.1', 'dev', 'wan2']));
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const step of undo.reverse()) await step().catch((e: unknown) => console.error(`undo: ${String(e)}`));
+  }, 120_000);
+
+  it('builds nft-mwan_VERSION_all.deb holding the CLI, the unit, the man page, the schema, the hooks and the docs', async () => {
+    const listing = (await ok(sh('dpkg-deb', ['--contents', DEB]))).stdout;
+    const paths = listing.split('\n').map((l) => l.replace(/^.* \.(\/\S*).*$/, '$1').replace(/ -> .*$/, ''));
+    for (const p of [
+      '/usr/sbin/nft-mwan',
+      '/usr/lib/nft-mwan/dist/nft-mwan.mjs',
+      '/usr/lib/nft-mwan/nft-mwan-dispatch',
+      '/usr/lib/systemd/system/nft-mwan.service',
+      '/usr/share/man/man8/nft-mwan.8.gz',
+      '/usr/share/nft-mwan/config.schema.json',
+      '/usr/share/doc/nft-mwan/copyright',
+      '/usr/share/doc/nft-mwan/changelog.gz',
+      '/usr/share/doc/nft-mwan/examples/config.json',
+      '/etc/networkd-dispatcher/routable.d/50-nft-mwan',
+      '/etc/NetworkManager/dispatcher.d/90-nft-mwan',
+      '/etc/network/if-up.d/nft-mwan',
+      '/etc/network/if-post-down.d/nft-mwan',
+      '/etc/nft-mwan/hooks.d/',
+    ]) expect(paths, p).toContain(p);
+    // No config file in /etc/nft-mwan: the admin's own is never replaced by an upgrade.
+    expect(paths.filter((p) => p.startsWith('/etc/nft-mwan/') && !p.endsWith('/'))).toEqual([]);
+    const fields = (await ok(sh('dpkg-deb', ['--field', DEB, 'Package', 'Version', 'Architecture', 'Depends']))).stdout;
+    expect(fields).toContain(`Version: ${version}`);
+    expect(fields).toContain('Architecture: all');
+    expect(fields).toContain('Depends: nodejs (>= 20), nftables, iproute2, conntrack, iputils-ping');
+    const conffiles = (await ok(sh('sh', ['-c', `dpkg-deb --ctrl-tarfile '${DEB}' | tar -xO ./conffiles`]))).stdout;
+    expect(conffiles.split('\n').filter(Boolean).sort()).toEqual(paths.filter((p) => p.startsWith('/etc/') && !p.endsWith('/')).sort());
+  });
+
+  it('lintian reports no error', async () => {
+    const r = await sh('lintian', ['--info', '--pedantic', '--display-info', DEB]);
+    const tags = r.stdout.split('\n').filter((l) => /^[EWIPX]: /.test(l));
+    console.log(`lintian: ${tags.length ? `\n${tags.join('\n')}` : 'no tags'}`);
+    expect(tags.filter((l) => l.startsWith('E: '))).toEqual([]);
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('installs, checks, applies and stops inside the namespace, then purges to nothing', async () => {
+    // dpkg runs in the namespace as well: its maintainer scripts can touch no network state but the test's.
+    let r = await inNs('dpkg', ['-i', DEB]);
+    if (r.exitCode !== 0) await ok(inNs('apt-get', ['install', '-f', '-y', '-q']));
+    undo.push(() => inNs('dpkg', ['--purge', 'nft-mwan']));
+    expect((await ok(sh('dpkg-query', ['-W', '-f', '${Status} ${Version}', 'nft-mwan']))).stdout).toBe(`install ok installed ${version}`);
+
+    expect((await ok(sh('/usr/sbin/nft-mwan', ['--version']))).stdout).toContain(version);
+    // The man page, found by man(1) by name, renders with its sections.
+    expect((await ok(sh('man', ['-w', 'nft-mwan']))).stdout.trim()).toBe('/usr/share/man/man8/nft-mwan.8.gz');
+    const page = (await ok(sh('man', ['-l', '/usr/share/man/man8/nft-mwan.8.gz'], { env: { MANWIDTH: '80', MANPAGER: 'cat', LC_ALL: 'C.UTF-8' } }))).stdout;
+    for (const section of ['NAME', 'SYNOPSIS', 'COMMANDS', 'EXIT STATUS']) expect(page).toMatch(new RegExp(`^${section}$`, 'm'));
+    // The installed unit, with the paths it names now present (its ExecStart, its man page).
+    await ok(sh('systemd-analyze', ['verify', '/usr/lib/systemd/system/nft-mwan.service']));
+
+    // The example as installed, with a state directory of the test's own.
+    const example = JSON.parse(await readFile('/usr/share/doc/nft-mwan/examples/config.json', 'utf8')) as Record<string, unknown>;
+    expect(example.$schema).toBe('/usr/share/nft-mwan/config.schema.json');
+    expect(existsSync(example.$schema as string)).toBe(true);
+    const config = join(work, 'config.json');
+    await writeFile(config, JSON.stringify(example));
+    const state = ['--state-dir', join(work, 'state')];
+
+    r = await inNs('/usr/sbin/nft-mwan', ['check', '--config', config]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain(`${config}: OK: 2 interfaces, 2 policies, 2 rules`);
+    const tables = async () => (await ok(inNs('nft', ['list', 'tables']))).stdout.trim();
+    expect(await tables()).toBe('');
+
+    undo.push(() => inNs('/usr/sbin/nft-mwan', ['stop', '--config', config, ...state]));
+    r = await inNs('/usr/sbin/nft-mwan', ['apply', '--config', config, ...state]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(await tables()).toMatch(/^table inet \S+$/);
+    expect((await ok(inNs('ip', ['rule', 'show']))).stdout).toMatch(/fwmark 0x\w+\/0x3f00/);
+
+    r = await inNs('/usr/sbin/nft-mwan', ['stop', '--config', config, ...state]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(await tables()).toBe('');
+    expect((await ok(inNs('ip', ['rule', 'show']))).stdout).not.toMatch(/fwmark/);
+
+    await ok(inNs('dpkg', ['--purge', 'nft-mwan']));
+    expect((await sh('dpkg-query', ['-W', 'nft-mwan'])).exitCode).not.toBe(0);
+    for (const p of ['/usr/sbin/nft-mwan', '/usr/lib/nft-mwan', '/usr/lib/systemd/system/nft-mwan.service', '/etc/NetworkManager/dispatcher.d/90-nft-mwan', '/etc/network/if-up.d/nft-mwan', '/etc/nft-mwan/hooks.d']) {
+      expect(existsSync(p), p).toBe(false);
+    }
+  });
+});
