@@ -42,11 +42,13 @@ const mwanConfig = {
 /**
  * STAND-IN, to be replaced by nft-mwan's own per-WAN SNAT to a given address (issue 22): until it lands,
  * nft-mwan runs with `nat: none` and this table of the test's own NATs each WAN to its VRRP address.
+ * Forwarded packets only: the node's own packets keep their source. Above all keepalived's adverts, whose
+ * VRRPv3 checksum covers the source address (NATed, the peer rejects them and becomes master as well).
  */
 const SNAT_STANDIN = `table ip ha_snat_standin {
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
-${HA_WANS.map((k) => `    oifname "${HA_NET.wan[k].dev}" snat ip to ${HA_NET.wan[k].vip}`).join('\n')}
+${HA_WANS.map((k) => `    oifname "${HA_NET.wan[k].dev}" fib saddr type != local snat ip to ${HA_NET.wan[k].vip}`).join('\n')}
   }
 }
 `;
@@ -96,9 +98,8 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
     const out = new Map<string, number>();
     let peer: string | undefined;
     for (const line of r.stdout.split('\n')) {
-      const cols = line.trim().split(/\s+/);
-      // Socket lines: Recv-Q Send-Q Local Peer; the tcp_info line follows each.
-      if (cols.length >= 4 && /:\d+$/.test(cols[3] ?? '')) peer = cols[3];
+      // A socket's line (Recv-Q Send-Q Local Peer) starts in the first column; its tcp_info line is indented.
+      if (/^\S/.test(line)) peer = line.trim().split(/\s+/)[3];
       const m = /bytes_received:(\d+)/.exec(line);
       if (m && peer) out.set(peer, Number(m[1]));
     }
