@@ -2,7 +2,7 @@
 import { accessSync, constants, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoint, startTcpHold, startTcpServer, type TcpHold } from '../../lab/agents.js';
 import { buildHa, HA_NET, HA_NODES, HA_WANS, recovery, startHa, startProber, type HaLab, type HaNode } from '../../lab/ha.js';
 import { Lab } from '../../lab/netns.js';
@@ -41,14 +41,16 @@ const mwanConfig = {
 
 /**
  * STAND-IN, to be replaced by nft-mwan's own per-WAN SNAT to a given address (issue 22): until it lands,
- * nft-mwan runs with `nat: none` and this table of the test's own NATs each WAN to its VRRP address.
- * Forwarded packets only: the node's own packets keep their source. Above all keepalived's adverts, whose
- * VRRPv3 checksum covers the source address (NATed, the peer rejects them and becomes master as well).
+ * nft-mwan runs with `nat: none` and this table of the test's own holds the very rules the feature is to
+ * compile (docs/ha.md). Forwarded packets get the WAN's VRRP address; the node's own packets (fib saddr
+ * type local) are masqueraded as nft-mwan does today. Keepalived's adverts must never get the VRRP address:
+ * their VRRPv3 checksum covers the source, the peer rejects them and becomes master too (seen here).
  */
-const SNAT_STANDIN = `table ip ha_snat_standin {
+const SNAT_STANDIN = `table inet ha_snat_standin {
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
-${HA_WANS.map((k) => `    oifname "${HA_NET.wan[k].dev}" fib saddr type != local snat ip to ${HA_NET.wan[k].vip}`).join('\n')}
+${HA_WANS.map((k) => `    meta nfproto ipv4 oifname "${HA_NET.wan[k].dev}" fib saddr type != local snat ip to ${HA_NET.wan[k].vip}`).join('\n')}
+    meta nfproto ipv4 oifname { ${HA_WANS.map((k) => `"${HA_NET.wan[k].dev}"`).join(', ')} } masquerade
   }
 }
 `;
@@ -77,15 +79,26 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
   let ha: HaLab;
   const holds: TcpHold[] = [];
 
+  /** The HA daemons' own logs, then the lab's dump: what a failure needs to be understood. */
+  const diagnose = async () => [
+    ...HA_NODES.map((n) => `=== ${n} keepalived ===\n${ha.keepalivedLog(n).slice(-4000)}\n=== ${n} conntrackd ===\n${ha.conntrackdLog(n).slice(-4000)}\n=== ${n} ha state: ${JSON.stringify(ha.haState(n))}`),
+    await lab.dump().catch((e: unknown) => `(dump failed: ${String(e)})`),
+  ].join('\n');
+
   beforeAll(async () => {
-    ha = await buildHa(lab, { advertInt: ADVERT_INT, preemptDelay: PREEMPT_DELAY });
-    const config = configFile(mwanConfig);
-    for (const n of HA_NODES) {
-      await cliOk(lab, n, 'apply', '--config', config, '--state-dir', mkdtempSync(join(tmpdir(), `nft-mwan-ha-${n}-`)));
-      await lab.nft(n, SNAT_STANDIN);
+    try {
+      ha = await buildHa(lab, { advertInt: ADVERT_INT, preemptDelay: PREEMPT_DELAY });
+      const config = configFile(mwanConfig);
+      for (const n of HA_NODES) {
+        await cliOk(lab, n, 'apply', '--config', config, '--state-dir', mkdtempSync(join(tmpdir(), `nft-mwan-ha-${n}-`)));
+        await lab.nft(n, SNAT_STANDIN);
+      }
+      await startTcpServer(lab, 'srv', [endpoint(SRV, PORT), endpoint(SRV, PROBE_PORT)]);
+      await startHa(ha);
+    } catch (error) {
+      if (error instanceof Error && ha) error.message += `\n${await diagnose()}`;
+      throw error;
     }
-    await startTcpServer(lab, 'srv', [endpoint(SRV, PORT), endpoint(SRV, PROBE_PORT)]);
-    await startHa(ha);
   }, 90_000);
 
   afterAll(async () => {
@@ -122,11 +135,17 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
   const externalEntries = async (n: HaNode) =>
     (await ha.conntrackd(n, ['-e'])).stdout.split('\n').filter((l) => l.includes(`dport=${PORT}`)).length;
 
-  it(`the master dies and comes back: ${HOLDS} long-lived connections over 3 WANs keep flowing with their source address, new connections work again within 2 s`, async () => {
-    onTestFailed(() => {
-      for (const n of HA_NODES) console.error(`=== ${n} keepalived ===\n${ha.keepalivedLog(n).slice(-4000)}\n=== ${n} conntrackd ===\n${ha.conntrackdLog(n).slice(-4000)}`);
-    });
+  /** Runs a scenario; on failure its error carries the HA logs and the lab's dump, taken while the lab stands. */
+  const diagnosed = (fn: () => Promise<void>) => async () => {
+    try {
+      await fn();
+    } catch (error) {
+      if (error instanceof Error) error.message += `\n${await diagnose()}`;
+      throw error;
+    }
+  };
 
+  it(`the master dies and comes back: ${HOLDS} long-lived connections over 3 WANs keep flowing with their source address, new connections work again within 2 s`, diagnosed(async () => {
     holds.push(...(await Promise.all(Array.from({ length: HOLDS }, () => startTcpHold(lab, 'lan', { target: endpoint(SRV, PORT), intervalMs: 100, connectTimeoutMs: 5_000 })))));
     const perWan = HA_WANS.map((k) => holds.filter((h) => vipWan(h.connected.peer) === k).length);
     // Every flow left through a WAN's VRRP address, and the balanced policy used all three WANs.
@@ -184,5 +203,5 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
     expect(afterTakeover.recoveredMs).toBeLessThan(2_000);
     expect(afterFailback.recoveredMs).toBeLessThan(2_000);
     for (const s of summaries) expect(s).toMatchObject({ closed: false, error: null, mismatched: 0 });
-  }, 120_000);
+  }), 120_000);
 });
