@@ -58,15 +58,20 @@ const CONTRIB = fileURLToPath(new URL('../contrib/ha/', import.meta.url));
 export const HA_CONFIG_SCRIPT = join(CONTRIB, 'nft-mwan-ha-config');
 export const HA_NOTIFY_SCRIPT = join(CONTRIB, 'nft-mwan-ha-notify');
 
-/** Anti-spoofing: from the customer segment (the bridge "cust"), only the VRRP address is forwarded. */
+/**
+ * Anti-spoofing: from the customer segment (the bridge "cust") to the upstream, only the VRRP address is
+ * forwarded. `oifname` matters: where br_netfilter is loaded (Docker loads it), frames bridged between
+ * the gateways (keepalived's adverts) pass this hook too, with the bridge as both devices.
+ */
 function ispFilter(k: HaWan): string {
+  const { ispDev } = HA_NET.wan[k].upstream;
   return `table inet ispfilter {
   counter spoofed { }
   counter passed { }
   chain forward_filter {
     type filter hook forward priority 0; policy accept;
-    iifname "cust" ip saddr != ${HA_NET.wan[k].vip} counter name "spoofed" drop
-    iifname "cust" counter name "passed"
+    iifname "cust" oifname "${ispDev}" ip saddr != ${HA_NET.wan[k].vip} counter name "spoofed" drop
+    iifname "cust" oifname "${ispDev}" counter name "passed"
   }
 }
 `;
