@@ -11,7 +11,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 # iputils-ping, conntrack and script (bsdutils: a terminal for the colour test) are used by tests; the benchmark (npm run bench) also uses trafgen
 # (netsniff-ng), iperf3, iptables (its mwan3-equivalent ruleset) and GNU time.
-packages=(nftables iproute2 conntrack iputils-ping ca-certificates bsdutils netsniff-ng iperf3 iptables time)
+packages=(nftables iproute2 conntrack iputils-ping ca-certificates bsdutils netsniff-ng iperf3 iptables time keepalived conntrackd)
 node_major() { node -e 'process.stdout.write(String(process.versions.node.split(".")[0]))' 2>/dev/null || echo 0; }
 if [ "$(node_major)" -lt 20 ]; then packages+=(nodejs npm); fi
 
