@@ -120,3 +120,20 @@ describe('sticky state read off an nft -j listing', () => {
     expect(stickyState(null, ['sticky_https_wan1'])).toEqual({});
   });
 });
+
+describe('explain refuses what it cannot explain with an MwanError', () => {
+  const c = config();
+  const plan = compile(c);
+
+  it.each([
+    ['an IPv4 source to an IPv6 destination', { ...https, dst: '2001:db8::1' }],
+    ['a source that is no address', { ...https, src: 'router' }],
+  ])('a flow of %s is a usage error', (_what, flow) => {
+    expect(() => explain(c, plan, flow, ctx({}))).toThrow(expect.objectContaining({ name: 'MwanError', code: 'USAGE' }));
+  });
+
+  it('a plan missing a policy the config names is a bug (INTERNAL), not a user error', () => {
+    const stale = { ...plan, policies: plan.policies.filter((p) => p.name !== 'balanced') };
+    expect(() => explain(c, stale, https, ctx({}))).toThrow(expect.objectContaining({ name: 'MwanError', code: 'INTERNAL' }));
+  });
+});
