@@ -56,7 +56,9 @@ function resolveGateway(name: string, gateway: string | undefined, auto: Readonl
   if (found === undefined) {
     throw new MwanError({
       code: 'GATEWAY_NOT_FOUND',
-      summary: `interface ${name}: gateway${v} "auto" but the main table has no IPv${v || '4'} default route through device ${device}; set "gateway${v}" to an address, or bring ${device} up first`,
+      summary:
+        `interface ${name}: gateway${v} "auto" but the main table has no IPv${v || '4'} default route through device ${device}; ` +
+        `set "gateway${v}" to an address, or bring ${device} up first`,
     });
   }
   return found;

@@ -15,7 +15,8 @@ export function natRules(config: ResolvedConfig, enabled: readonly PlannedInterf
   }
   const nat6 = (mode: string) => enabled.filter((i) => has6(i) && config.interfaces[i.name]?.nat6 === mode);
   if (nat6('masquerade').length > 0) {
-    rule([x.match('==', x.meta('nfproto'), 'ipv6'), x.match('==', x.meta('oifname'), x.oneOrSet(nat6('masquerade').map((i) => i.device))), { masquerade: null }]);
+    const devices = x.oneOrSet(nat6('masquerade').map((i) => i.device));
+    rule([x.match('==', x.meta('nfproto'), 'ipv6'), x.match('==', x.meta('oifname'), devices), { masquerade: null }]);
   }
   // Prefix translation: the LAN prefix's host part kept, the WAN's routed prefix in front.
   for (const i of nat6('npt')) {
@@ -23,7 +24,8 @@ export function natRules(config: ResolvedConfig, enabled: readonly PlannedInterf
     if ('error' in prefix) continue;
     const [el] = normaliseIpIntervals('ipv6', [prefix.interval]);
     if (el?.kind !== 'prefix') continue;
-    rule([x.match('==', x.meta('oifname'), i.device), { snat: { family: 'ip6', addr: { prefix: { addr: el.addr, len: el.len } }, flags: 'netmap', type_flags: 'prefix' } }]);
+    const snat = { family: 'ip6', addr: { prefix: { addr: el.addr, len: el.len } }, flags: 'netmap', type_flags: 'prefix' };
+    rule([x.match('==', x.meta('oifname'), i.device), { snat }]);
   }
   return out;
 }

@@ -60,7 +60,8 @@ export function counterCommands(table: string, counters: readonly string[]): Nft
 /** The bypass sets, emptied and refilled: IPv6's only with a WAN that carries it. */
 export function bypassSetCommands(table: string, texts: readonly string[], v6: boolean): NftCommand[] {
   const commands: NftCommand[] = [];
-  const kinds: [string, Family, string][] = [[BYPASS_SET, 'ipv4', 'ipv4_addr'], ...(v6 ? [[BYPASS_SET6, 'ipv6', 'ipv6_addr'] as [string, Family, string]] : [])];
+  const kinds: [string, Family, string][] = [[BYPASS_SET, 'ipv4', 'ipv4_addr']];
+  if (v6) kinds.push([BYPASS_SET6, 'ipv6', 'ipv6_addr']);
   for (const [name, family, type] of kinds) {
     const setRef = ref(table, name);
     commands.push({ add: { set: { ...setRef, type, flags: ['interval'] } } }, { flush: { set: setRef } });
@@ -74,7 +75,8 @@ export function bypassSetCommands(table: string, texts: readonly string[], v6: b
 export function namedSetCommands(table: string, sets: Readonly<Record<string, ResolvedSet>>): NftCommand[] {
   return Object.entries(sets).flatMap(([name, set]) => {
     const setRef = ref(table, name);
-    const commands: NftCommand[] = [{ add: { set: { ...setRef, type: set.type, flags: set.timeout ? ['interval', 'timeout'] : ['interval'], ...(set.timeout ? { timeout: set.timeout } : {}) } } }];
+    const flags = set.timeout ? ['interval', 'timeout'] : ['interval'];
+    const commands: NftCommand[] = [{ add: { set: { ...setRef, type: set.type, flags, ...(set.timeout ? { timeout: set.timeout } : {}) } } }];
     const elements = addressElements(set.type === 'ipv6_addr' ? 'ipv6' : 'ipv4', set.elements);
     if (elements.length > 0) commands.push({ add: { element: { ...setRef, elem: elements } } });
     return commands;

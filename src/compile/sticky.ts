@@ -37,7 +37,8 @@ export function planSticky(config: ResolvedConfig, policies: readonly PlannedPol
     const p = policies.find((q) => q.name === rule.policy);
     if (!p) continue;
     const bySrcDst = rule.stickyBy === 'srcdst';
-    const key = (f: Family) => (bySrcDst ? { concat: [x.payload(ipProtocol(f), 'saddr'), x.payload(ipProtocol(f), 'daddr')] } : x.payload(ipProtocol(f), 'saddr'));
+    const addr = (f: Family, field: 'saddr' | 'daddr') => x.payload(ipProtocol(f), field);
+    const key = (f: Family) => (bySrcDst ? { concat: [addr(f, 'saddr'), addr(f, 'daddr')] } : addr(f, 'saddr'));
     const setName = (f: Family, iface: string) => stickySetName(rule.name, iface, f);
     rules.push({ rule: rule.name, policy: p.name, key, set: setName });
     for (const m of p.members) {
@@ -78,10 +79,11 @@ export function stickyChainRules(o: StickyChainInput): ChainRule[] {
         const iface = o.byName.get(m.interface);
         if (!iface?.enabled || !carries(iface, family)) continue;
         const set = `@${st.set(family, m.interface)}`;
+        const remember = () => ({ set: { op: 'update', elem: key, set } });
         // The address match implies the family (nft would drop an explicit nfproto from the listing).
-        if (m.active) out.push({ chain: chainName.sticky(st.rule), expr: [x.match('==', key, set), { set: { op: 'update', elem: key, set } }, x.goTo(chainName.mark(m.interface))] });
+        if (m.active) out.push({ chain: chainName.sticky(st.rule), expr: [x.match('==', key, set), remember(), x.goTo(chainName.mark(m.interface))] });
         // Every member's chain, active or not: a WAN's state change then only rewrites rules (an incremental batch).
-        out.push({ chain: chainName.stick(st.rule, m.interface, family), expr: [{ set: { op: 'update', elem: key, set } }, x.goTo(chainName.mark(m.interface))] });
+        out.push({ chain: chainName.stick(st.rule, m.interface, family), expr: [remember(), x.goTo(chainName.mark(m.interface))] });
       }
       const verdict = policyVerdict(p, (iface) => chainName.stick(st.rule, iface, family), family);
       // Without an IPv6 WAN every packet here is IPv4: no family test.
