@@ -4,9 +4,9 @@ import { compile } from '../../src/compile/compile.js';
 import { explain, stickyState, type StickyState } from '../../src/compile/explain.js';
 import { stickySetName } from '../../src/model/names.js';
 import { validateConfig } from '../../src/config/validate.js';
-import type { NftMwanConfig } from '../../src/generated/config.js';
+import type { ResolvedConfig } from '../../src/config/resolved.js';
 
-function config(): NftMwanConfig {
+function config(): ResolvedConfig {
   const v = validateConfig({
     interfaces: {
       wan1: { device: 'wan1', gateway: '198.51.100.1' },
