@@ -73,7 +73,7 @@ export function perFamily(v4: Verdict, v6: Verdict | undefined): x.Stmt[][] {
   return [forFamily('ipv4', v4), forFamily('ipv6', v6)];
 }
 
-/** One chain per policy, referenced or not, so `explain`/status can show them all. */
+/** One chain per policy: policies referenced by nothing still get a chain, so `explain`/status can show them. */
 export function policyChainRules(policies: readonly PlannedPolicy[], policies6: readonly PlannedPolicy[]): ChainRule[] {
   return policies.flatMap((p) => {
     const p6 = policies6.find((q) => q.name === p.name);
