@@ -1,5 +1,6 @@
 // What happens to one NEW connection, read off a Plan: the same rules, in the same order, the kernel runs. Pure.
 import type { ResolvedConfig, ResolvedRule } from '../config/resolved.js';
+import { MwanError } from '../model/errors.js';
 import { parseIp, parseIpElement, parsePort } from '../model/net.js';
 import type { Plan } from '../model/plan.js';
 import { stickySetName } from '../model/names.js';
@@ -76,7 +77,10 @@ export function explain(
   const base = { flow, rule: null, policy: null, candidates: [], lastResort: null, sticky: 'no sticky rule applies: every NEW connection is placed on its own', stickyRule: null };
   const dst = parseIp(flow.dst);
   const src = parseIp(flow.src);
-  if (dst === undefined || src === undefined || src.family !== dst.family) throw new Error(`not addresses of one family: ${flow.src} -> ${flow.dst}`);
+  // The command line checks the flow first; another caller's bad flow is the same usage error.
+  if (dst === undefined || src === undefined || src.family !== dst.family) {
+    throw new MwanError({ code: 'USAGE', summary: `explain: not addresses of one family: ${flow.src} -> ${flow.dst}` });
+  }
   const family = dst.family;
   if (context.local.includes(flow.dst)) {
     return { ...base, verdict: 'bypass', reason: `${flow.dst} is the router's own address: delivered locally, never balanced` };
@@ -101,7 +105,8 @@ export function explain(
   if (!policy && family === 'ipv6') {
     return { ...base, verdict: 'rule', rule: rule.name, policy: rule.policy, lastResort: null, reason: `rule "${rule.name}" matches, but no WAN carries IPv6: not balanced` };
   }
-  if (!policy) throw new Error(`plan has no policy ${rule.policy}`);
+  // The plan was compiled from this config, which validation made name only policies it has: a bug.
+  if (!policy) throw new MwanError({ code: 'INTERNAL', summary: `explain: plan has no policy ${rule.policy}` });
   const byName = new Map(plan.interfaces.map((i) => [i.name, i]));
   const active = policy.members.filter((m) => m.active);
   const candidates = active.map((m) => {

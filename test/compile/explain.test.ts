@@ -4,9 +4,9 @@ import { compile } from '../../src/compile/compile.js';
 import { explain, stickyState, type StickyState } from '../../src/compile/explain.js';
 import { stickySetName } from '../../src/model/names.js';
 import { validateConfig } from '../../src/config/validate.js';
-import type { NftMwanConfig } from '../../src/generated/config.js';
+import type { ResolvedConfig } from '../../src/config/resolved.js';
 
-function config(): NftMwanConfig {
+function config(): ResolvedConfig {
   const v = validateConfig({
     interfaces: {
       wan1: { device: 'wan1', gateway: '198.51.100.1' },
@@ -118,5 +118,22 @@ describe('sticky state read off an nft -j listing', () => {
       sticky_https_wan2: [],
     });
     expect(stickyState(null, ['sticky_https_wan1'])).toEqual({});
+  });
+});
+
+describe('explain refuses what it cannot explain with an MwanError', () => {
+  const c = config();
+  const plan = compile(c);
+
+  it.each([
+    ['an IPv4 source to an IPv6 destination', { ...https, dst: '2001:db8::1' }],
+    ['a source that is no address', { ...https, src: 'router' }],
+  ])('a flow of %s is a usage error', (_what, flow) => {
+    expect(() => explain(c, plan, flow, ctx({}))).toThrow(expect.objectContaining({ name: 'MwanError', code: 'USAGE' }));
+  });
+
+  it('a plan missing a policy the config names is a bug (INTERNAL), not a user error', () => {
+    const stale = { ...plan, policies: plan.policies.filter((p) => p.name !== 'balanced') };
+    expect(() => explain(c, stale, https, ctx({}))).toThrow(expect.objectContaining({ name: 'MwanError', code: 'INTERNAL' }));
   });
 });

@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/compile.js';
 import { EMPTY_FACTS, type LinkStates, type SystemFacts } from '../../src/model/facts.js';
 import { validateConfig } from '../../src/config/validate.js';
-import type { NftMwanConfig } from '../../src/generated/config.js';
+import type { ResolvedConfig } from '../../src/config/resolved.js';
 
-function config(rule: Record<string, unknown> = {}, family: 'ipv4' | 'both' = 'ipv4'): NftMwanConfig {
+function config(rule: Record<string, unknown> = {}, family: 'ipv4' | 'both' = 'ipv4'): ResolvedConfig {
   const c = {
     interfaces: { wan1: { device: 'eth1', family }, wan2: { device: 'eth2', family } },
     policies: { balanced: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },

@@ -1,0 +1,136 @@
+// The table's skeleton: base chains, each target's mark/keep/inbound chains, the prerouting/output hooks, the classify head.
+import { describe, expect, it } from 'vitest';
+import { BASE_CHAINS, classifyHead, hookRules, markTargets, probePairs, targetChainRules, type HookInput } from '../../src/compile/chains.js';
+import type { ChainRule } from '../../src/compile/chain-collector.js';
+import { BYPASS_SET, BYPASS_SET6 } from '../../src/model/names.js';
+import { layout, planned, resolved } from './fixtures.js';
+
+const text = (rules: readonly ChainRule[], chain: string) => rules.filter((r) => r.chain === chain).map((r) => JSON.stringify(r.expr));
+
+describe('base chains', () => {
+  it('hook prerouting, output and postrouting at integer priorities (a string prio makes a hookless chain on nft 1.0.6)', () => {
+    expect(BASE_CHAINS.map((c) => [c.name, c.base.hook, typeof c.base.prio])).toEqual([
+      ['prerouting', 'prerouting', 'number'],
+      ['output', 'output', 'number'],
+      ['postrouting', 'postrouting', 'number'],
+    ]);
+  });
+});
+
+describe('mark targets and their chains', () => {
+  const wan1 = planned('wan1', 1);
+  const targets = markTargets([wan1], layout);
+
+  it('are the enabled WANs, then the specials with their reserved marks', () => {
+    expect(targets).toEqual([
+      { name: 'wan1', mark: wan1.mark, device: 'dev1' },
+      { name: '_default', mark: layout.special.default, device: undefined },
+      { name: '_blackhole', mark: layout.special.blackhole, device: undefined },
+      { name: '_unreachable', mark: layout.special.unreachable, device: undefined },
+    ]);
+  });
+
+  it.each([
+    ['a WAN gets an inbound, a mark and a keep chain, counting rx and tx', 'wan1', ['in_wan1', 'mark_wan1', 'keep_wan1', 'keep_wan1'], ['rx_wan1', 'tx_wan1']],
+    ['a special gets a mark and a keep chain and no counter', '_blackhole', ['mark__blackhole', 'keep__blackhole'], []],
+  ])('%s', (_name, target, chains, counters) => {
+    const rules = targetChainRules(targets.filter((t) => t.name === target), layout);
+    expect(rules.map((r) => r.chain)).toEqual(chains);
+    expect(rules.flatMap((r) => r.expr.flatMap((s) => ('counter' in s ? [s.counter] : [])))).toEqual(expect.arrayContaining(counters));
+    expect(rules.every((r) => JSON.stringify(r.expr.at(-1)) === '{"accept":null}')).toBe(true);
+  });
+
+  it('a WAN\'s keep chain counts what arrives on its device as rx, before marking the rest', () => {
+    const keep = targetChainRules(targets.slice(0, 1), layout).filter((r) => r.chain === 'keep_wan1');
+    expect(keep[0]?.expr).toEqual([{ match: { op: '==', left: { meta: { key: 'iifname' } }, right: 'dev1' } }, { counter: 'rx_wan1' }, { accept: null }]);
+    expect(JSON.stringify(keep[1]?.expr)).toContain('"mangle"');
+  });
+});
+
+describe('prerouting and output', () => {
+  const wan1 = planned('wan1', 1);
+  const input = (over: Partial<HookInput> = {}): HookInput => ({
+    targets: markTargets([wan1], layout),
+    enabled: [wan1],
+    layout,
+    v6: false,
+    gidBase: 1000,
+    probePairs: [],
+    ...over,
+  });
+
+  it('output first lets neighbour discovery and related ICMP errors through, then what is marked, then restores', () => {
+    const out = text(hookRules(input()), 'output');
+    expect(out[0]).toContain('nd-neighbor-solicit');
+    expect(out[1]).toContain('"related"');
+    expect(out[2]).toContain('"!="');
+    expect(out[3]).toContain('"vmap"');
+  });
+
+  it('restores a connection\'s mark through the keep chain of every target', () => {
+    const restore = text(hookRules(input()), 'prerouting')[1] ?? '';
+    for (const chain of ['keep_wan1', 'keep__default', 'keep__blackhole', 'keep__unreachable']) expect(restore).toContain(`"${chain}"`);
+  });
+
+  it.each([
+    ['with a WAN, prerouting pins inbound connections by device and output follows group ids', [planned('wan1', 1)], true],
+    ['without a WAN neither the iifname nor the skgid map exists', [], false],
+  ])('%s', (_name, enabled, maps) => {
+    const rules = hookRules(input({ enabled }));
+    expect(text(rules, 'prerouting').some((r) => r.includes('"iifname"') && r.includes('"in_wan1"'))).toBe(maps);
+    expect(text(rules, 'output').some((r) => r.includes('"skgid"'))).toBe(maps);
+    expect(text(rules, 'prerouting').at(-1)).toContain('"classify"');
+  });
+
+  it('gives a WAN\'s `use` group id the WAN\'s mark chain', () => {
+    const skgid = text(hookRules(input({ gidBase: 5000 })), 'output').find((r) => r.includes('skgid'));
+    expect(skgid).toContain('[5001,{"goto":{"target":"mark_wan1"}}]');
+  });
+
+  it.each([
+    ['without an IPv6 WAN only IPv4 goes to classify', false, true],
+    ['with one, both families do', true, false],
+  ])('the router\'s own NEW connections: %s', (_name, v6, ipv4Only) => {
+    const last = text(hookRules(input({ v6 })), 'output').at(-1) ?? '';
+    expect(last).toContain('"classify"');
+    expect(last.includes('"nfproto"')).toBe(ipv4Only);
+  });
+
+  it('accepts the probes\' address pairs in output, only when there are some', () => {
+    const pair = { concat: ['192.0.2.10', '203.0.113.5'] };
+    expect(text(hookRules(input({ probePairs: [pair] })), 'output').some((r) => r.includes('203.0.113.5'))).toBe(true);
+    expect(text(hookRules(input()), 'output').some((r) => r.includes('"concat"'))).toBe(false);
+  });
+});
+
+describe('probePairs', () => {
+  const config = resolved({
+    interfaces: {
+      http: { device: 'eth1', gateway: '192.0.2.1', track: { method: 'http', targets: ['http://203.0.113.5/'] } },
+      ping: { device: 'eth2', gateway: '192.0.2.2', track: { method: 'ping', targets: ['203.0.113.6'] } },
+      none: { device: 'eth3', gateway: '192.0.2.3' },
+    },
+    policies: { p: { members: [{ interface: 'http' }] } },
+  });
+
+  it.each([
+    ['an http probe from a known address gives its pair', planned('http', 1, { address: '192.0.2.10' }), [{ concat: ['192.0.2.10', '203.0.113.5'] }]],
+    ['an http probe from an unknown address gives none', planned('http', 1), []],
+    ['ping probes carry the WAN\'s mark already: none', planned('ping', 2, { address: '192.0.2.20' }), []],
+    ['a WAN without tracking gives none', planned('none', 3, { address: '192.0.2.30' }), []],
+  ])('%s', (_name, iface, expected) => {
+    expect(probePairs(config, [iface])).toEqual(expected);
+  });
+});
+
+describe('classifyHead', () => {
+  it.each([
+    ['with an IPv6 WAN, IPv6 has its own bypass set', true, `@${BYPASS_SET6}`],
+    ['without one, IPv6 is not balanced at all', false, '"nfproto"'],
+  ])('%s', (_name, v6, second) => {
+    const rules = classifyHead(v6);
+    expect(rules.map((r) => r.chain)).toEqual(['classify', 'classify']);
+    expect(JSON.stringify(rules[0]?.expr)).toContain(`@${BYPASS_SET}`);
+    expect(JSON.stringify(rules[1]?.expr)).toContain(second);
+  });
+});

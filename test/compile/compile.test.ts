@@ -1,0 +1,58 @@
+// compile() as an orchestrator: the batch's sections in their order (the golden files pin their contents).
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../src/compile/compile.js';
+import { EMPTY_FACTS } from '../../src/model/facts.js';
+import { resolved } from './fixtures.js';
+
+const config = resolved({
+  interfaces: { wan1: { device: 'eth1', gateway: '192.0.2.1', family: 'both', gateway6: 'fe80::1' }, wan2: { device: 'eth2', gateway: '192.0.2.2' } },
+  policies: { p: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },
+  sets: { vpn: { type: 'ipv4_addr' } },
+  rules: [{ name: 'web', proto: 'tcp', destPort: [443], policy: 'p', sticky: true }, { name: 'rest', policy: 'p' }],
+});
+
+/** "verb kind" of each command, consecutive repeats collapsed. */
+const sections = (commands: Record<string, unknown>[]) =>
+  commands
+    .map((c) => {
+      const [verb, body] = Object.entries(c)[0] as [string, object];
+      return `${verb} ${Object.keys(body)[0]}`;
+    })
+    .filter((s, i, all) => s !== all[i - 1]);
+
+describe('compile', () => {
+  it('empties the table, deletes what is stale, declares every object, then adds the rules', () => {
+    const facts = { ...EMPTY_FACTS, installed: { chains: ['gone'], sets: ['old'], maps: [], counters: ['rx_old'] } };
+    expect(sections(compile(config, facts).nft.nftables)).toEqual([
+      'add table',
+      'flush table',
+      'delete chain',
+      'delete set',
+      'delete counter',
+      'add counter',
+      'add chain',
+      // bypass_v4, bypass_v6, then the named set and the sticky sets
+      'add set',
+      'flush set',
+      'add element',
+      'add set',
+      'flush set',
+      'add element',
+      'add set',
+      'add map',
+      'flush map',
+      'add element',
+      'add rule',
+    ]);
+  });
+
+  it('fills the plan from the stages: interfaces by id, both families\' policies, the named and sticky sets', () => {
+    const plan = compile(config, EMPTY_FACTS, { wan2: 'offline' });
+    expect(plan.interfaces.map((i) => [i.name, i.online])).toEqual([['wan1', true], ['wan2', false]]);
+    expect(plan.policies[0]?.members.map((m) => m.active)).toEqual([true, false]);
+    expect(plan.policies6[0]?.members.map((m) => m.active)).toEqual([true, false]);
+    expect(plan.dynamicSets).toEqual(['vpn']);
+    expect(plan.stickySets).toEqual(['sticky_web_wan1', 'sticky6_web_wan1', 'sticky_web_wan2']);
+    expect(plan.routing.tables).toEqual(plan.interfaces.map((i) => i.table));
+  });
+});
