@@ -21,6 +21,15 @@ export function planInterfaces(config: ResolvedConfig, facts: SystemFacts, state
     layout.maxId,
   );
   for (const m of allocation.moved) warnings.push(`interface ${m.name}: id ${m.from} -> ${m.to} (${m.reason}); its live connections lose their WAN`);
+  // SNAT to a shared address means an HA pair: its two nodes must give every WAN the same mark and table, which only
+  // pinned ids guarantee (allocated ids follow each node's own history).
+  const ha = names.some((n) => config.interfaces[n]?.nat === 'snat' || config.interfaces[n]?.nat6 === 'snat');
+  const unpinned = names.filter((n) => config.interfaces[n]?.id === undefined);
+  if (ha && unpinned.length > 0) {
+    warnings.push(
+      `interfaces ${unpinned.join(', ')} have no pinned "id": an HA pair (nat "snat") needs the same id on both nodes, or synced connections lose their WAN on takeover`,
+    );
+  }
 
   const interfaces: PlannedInterface[] = names
     .map((name) => {

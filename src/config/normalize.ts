@@ -57,6 +57,8 @@ function resolveInterface(i: Interface): ResolvedInterface {
     nat: i.nat ?? DEFAULTS.nat,
     nat6: i.nat6 ?? DEFAULTS.nat6,
     npt6Prefix: i.npt6Prefix,
+    snatAddress: i.snatAddress,
+    snat6Address: i.snat6Address,
   };
 }
 

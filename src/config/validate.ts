@@ -198,10 +198,11 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     else deviceOwner.set(iface.device, name);
     const fam = iface.family ?? DEFAULTS.family;
     if (iface.gateway6 !== undefined && iface.gateway6 !== 'auto') {
-      const why = parseIpv6(iface.gateway6) === undefined ? 'is not an IPv6 address or "auto"' : unusableGateway6(iface.gateway6);
-      if (why !== null) add(at('gateway6'), `"${iface.gateway6}" ${why}`);
+      const kind = reservedKind6(iface.gateway6);
+      if (parseIpv6(iface.gateway6) === undefined) add(at('gateway6'), `"${iface.gateway6}" is not an IPv6 address or "auto"`);
+      else if (kind !== null) add(at('gateway6'), `"${iface.gateway6}" is ${kind}: a next hop is one router's unicast address (the ISP's, often fe80::1)`);
     }
-    if (fam === 'ipv4' && (iface.gateway6 !== undefined || iface.npt6Prefix !== undefined || iface.nat6 !== undefined)) {
+    if (fam === 'ipv4' && (iface.gateway6 !== undefined || iface.npt6Prefix !== undefined || iface.nat6 !== undefined || iface.snat6Address !== undefined)) {
       add(
         at(iface.gateway6 !== undefined ? 'gateway6' : iface.nat6 !== undefined ? 'nat6' : 'npt6Prefix'),
         'IPv6 settings on an interface with "family": "ipv4" (set "family": "both" or "ipv6")',
@@ -218,9 +219,27 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     } else if (iface.npt6Prefix !== undefined) {
       add(at('npt6Prefix'), 'only used with "nat6": "npt"');
     }
+    // SNAT to a fixed address (an HA pair's shared address): the address must be one a router can send from.
+    const snat = [
+      { mode: iface.nat, key: 'snatAddress', field: 'nat', text: iface.snatAddress, parse: parseIpv4, reserved: reservedKind4, family: 'IPv4' },
+      { mode: iface.nat6, key: 'snat6Address', field: 'nat6', text: iface.snat6Address, parse: parseIpv6, reserved: reservedKind6, family: 'IPv6' },
+    ] as const;
+    for (const n of snat) {
+      if (n.mode === 'snat') {
+        if (n.text === undefined) add(at(n.key), `"${n.field}": "snat" needs ${n.key}, the ${n.family} address connections leave this WAN with`);
+        else if (n.parse(n.text) === undefined) add(at(n.key), `"${n.text}" is not an ${n.family} address`);
+        else {
+          const kind = n.reserved(n.text);
+          if (kind !== null) add(at(n.key), `"${n.text}" is ${kind}: connections leave with a unicast address of this router`);
+        }
+      } else if (n.text !== undefined) {
+        add(at(n.key), `only used with "${n.field}": "snat"`);
+      }
+    }
     if (iface.gateway !== undefined && iface.gateway !== 'auto') {
-      const why = parseIpv4(iface.gateway) === undefined ? 'is not an IPv4 address or "auto"' : unusableGateway4(iface.gateway);
-      if (why !== null) add(at('gateway'), `"${iface.gateway}" ${why}`);
+      const kind = reservedKind4(iface.gateway);
+      if (parseIpv4(iface.gateway) === undefined) add(at('gateway'), `"${iface.gateway}" is not an IPv4 address or "auto"`);
+      else if (kind !== null) add(at('gateway'), `"${iface.gateway}" is ${kind}: a next hop is one router's unicast address (the ISP's)`);
     }
     const track = iface.track;
     if (track) {
@@ -350,25 +369,22 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
   return issues;
 }
 
-/** Why an IPv4 address can never be a next hop (the kernel would refuse the route, or send nothing anywhere), or null. */
-export function unusableGateway4(address: string): string | null {
+/** What kind of address no router can use as a next hop or send from (0/8, loopback, multicast, 240/4, broadcast), or null. */
+export function reservedKind4(address: string): string | null {
   const value = parseIpv4(address) ?? 0;
   const first = Math.floor(value / 2 ** 24);
-  if (first === 0) return 'is in 0.0.0.0/8 ("this network"): no router has it; give the address of the ISP\'s router';
-  if (first === 127) return "is a loopback address: give the address of the ISP's router";
-  if (first >= 224 && first <= 239) return "is a multicast address: a next hop must be one router's unicast address";
-  if (first >= 240)
-    return value === 0xffffffff
-      ? "is the broadcast address: a next hop must be one router's unicast address"
-      : 'is in the reserved 240.0.0.0/4: no router has it';
+  if (first === 0) return 'in 0.0.0.0/8 ("this network")';
+  if (first === 127) return 'a loopback address';
+  if (first >= 224 && first <= 239) return 'a multicast address';
+  if (first >= 240) return value === 0xffffffff ? 'the broadcast address' : 'in the reserved 240.0.0.0/4';
   return null;
 }
 
-/** The same for IPv6: the unspecified address, loopback and multicast. */
-export function unusableGateway6(address: string): string | null {
+/** The same for IPv6: the unspecified address ::, loopback ::1 and multicast ff00::/8. */
+export function reservedKind6(address: string): string | null {
   const value = parseIpv6(address) ?? 0n;
-  if (value === 0n) return "is the unspecified address ::: give the address of the ISP's router (often fe80::1)";
-  if (value === 1n) return "is the loopback address ::1: give the address of the ISP's router";
-  if (value >> 120n === 0xffn) return "is a multicast address: a next hop must be one router's unicast address";
+  if (value === 0n) return 'the unspecified address ::';
+  if (value === 1n) return 'the loopback address ::1';
+  if (value >> 120n === 0xffn) return 'a multicast address';
   return null;
 }

@@ -132,17 +132,25 @@ export interface Interface {
    */
   gateway6?: string;
   /**
-   * IPv4 NAT on this WAN: masquerade (the usual: the WAN's address) or none (your addresses are routed by the ISP).
+   * IPv4 NAT on this WAN: masquerade (the usual: the WAN's address), snat (to snatAddress: an HA pair's VRRP address on this WAN, which the peer takes over with the connections; see docs/ha.md), or none (your addresses are routed by the ISP).
    */
-  nat?: 'masquerade' | 'none';
+  nat?: 'masquerade' | 'snat' | 'none';
   /**
-   * IPv6 NAT on this WAN: masquerade (NAT66 to the WAN's address), npt (stateless-style prefix translation to npt6Prefix: nft snat prefix, keeps the host part), or none (your prefix is routed by this ISP, or you run NPTv6 elsewhere).
+   * With nat "snat": the IPv4 address forwarded connections leave this WAN with (in an HA pair, the VRRP address both nodes share on this WAN). The router's own connections are still masqueraded.
    */
-  nat6?: 'masquerade' | 'npt' | 'none';
+  snatAddress?: string;
+  /**
+   * IPv6 NAT on this WAN: masquerade (NAT66 to the WAN's address), npt (stateless-style prefix translation to npt6Prefix: nft snat prefix, keeps the host part), snat (to snat6Address, as nat "snat"), or none (your prefix is routed by this ISP, or you run NPTv6 elsewhere).
+   */
+  nat6?: 'masquerade' | 'npt' | 'snat' | 'none';
   /**
    * With nat6 "npt": the IPv6 prefix (CIDR) this ISP routes to you; LAN sources are mapped into it.
    */
   npt6Prefix?: string;
+  /**
+   * With nat6 "snat": the IPv6 address forwarded connections leave this WAN with (an HA pair's shared address).
+   */
+  snat6Address?: string;
 }
 /**
  * Health tracking: probe rounds through this WAN decide whether it is online. Times are seconds and may be fractions. Without track, an interface is online while its device has carrier.

@@ -29,31 +29,18 @@ const onPath = (command: string) =>
   });
 const missingTools = HA_TOOLS.filter((t) => !onPath(t));
 
-/** Identical on both nodes: ids pinned, so marks and routing tables agree by construction. */
+/**
+ * Identical on both nodes: ids pinned, so marks and routing tables agree by construction; forwarded connections leave
+ * each WAN with its VRRP address (nat "snat"), so the peer that takes the address over carries them on.
+ */
 const mwanConfig = {
   globals: { markMask: '0x3f00', routeTableBase: 1000 },
   interfaces: Object.fromEntries(
-    HA_WANS.map((k) => [`wan${k}`, { device: HA_NET.wan[k].dev, id: k, gateway: HA_NET.wan[k].gateway, nat: 'none' }]),
+    HA_WANS.map((k) => [`wan${k}`, { device: HA_NET.wan[k].dev, id: k, gateway: HA_NET.wan[k].gateway, nat: 'snat', snatAddress: HA_NET.wan[k].vip }]),
   ),
   policies: { balanced: { members: HA_WANS.map((k) => ({ interface: `wan${k}` })) } },
   rules: [{ name: 'default', policy: 'balanced' }],
 };
-
-/**
- * STAND-IN, to be replaced by nft-mwan's own per-WAN SNAT to a given address (issue 22): until it lands,
- * nft-mwan runs with `nat: none` and this table of the test's own holds the very rules the feature is to
- * compile (docs/ha.md). Forwarded packets get the WAN's VRRP address; the node's own packets (fib saddr
- * type local) are masqueraded as nft-mwan does today. Keepalived's adverts must never get the VRRP address:
- * their VRRPv3 checksum covers the source, the peer rejects them and becomes master too (seen here).
- */
-const SNAT_STANDIN = `table inet ha_snat_standin {
-  chain postrouting {
-    type nat hook postrouting priority srcnat; policy accept;
-${HA_WANS.map((k) => `    meta nfproto ipv4 oifname "${HA_NET.wan[k].dev}" fib saddr type != local snat ip to ${HA_NET.wan[k].vip}`).join('\n')}
-    meta nfproto ipv4 oifname { ${HA_WANS.map((k) => `"${HA_NET.wan[k].dev}"`).join(', ')} } masquerade
-  }
-}
-`;
 
 const vipWan = (addr: string) => HA_WANS.find((k) => HA_NET.wan[k].vip === addr);
 
@@ -80,10 +67,14 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
   const holds: TcpHold[] = [];
 
   /** The HA daemons' own logs, then the lab's dump: what a failure needs to be understood. */
-  const diagnose = async () => [
-    ...HA_NODES.map((n) => `=== ${n} keepalived ===\n${ha.keepalivedLog(n).slice(-4000)}\n=== ${n} conntrackd ===\n${ha.conntrackdLog(n).slice(-4000)}\n=== ${n} ha state: ${JSON.stringify(ha.haState(n))}`),
-    await lab.dump().catch((e: unknown) => `(dump failed: ${String(e)})`),
-  ].join('\n');
+  const diagnose = async () =>
+    [
+      ...HA_NODES.map(
+        (n) =>
+          `=== ${n} keepalived ===\n${ha.keepalivedLog(n).slice(-4000)}\n=== ${n} conntrackd ===\n${ha.conntrackdLog(n).slice(-4000)}\n=== ${n} ha state: ${JSON.stringify(ha.haState(n))}`,
+      ),
+      await lab.dump().catch((e: unknown) => `(dump failed: ${String(e)})`),
+    ].join('\n');
 
   beforeAll(async () => {
     try {
@@ -91,7 +82,6 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
       const config = configFile(mwanConfig);
       for (const n of HA_NODES) {
         await cliOk(lab, n, 'apply', '--config', config, '--state-dir', mkdtempSync(join(tmpdir(), `nft-mwan-ha-${n}-`)));
-        await lab.nft(n, SNAT_STANDIN);
       }
       await startTcpServer(lab, 'srv', [endpoint(SRV, PORT), endpoint(SRV, PROBE_PORT)]);
       await startHa(ha);
@@ -132,8 +122,7 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
     }).length;
   };
 
-  const externalEntries = async (n: HaNode) =>
-    (await ha.conntrackd(n, ['-e'])).stdout.split('\n').filter((l) => l.includes(`dport=${PORT}`)).length;
+  const externalEntries = async (n: HaNode) => (await ha.conntrackd(n, ['-e'])).stdout.split('\n').filter((l) => l.includes(`dport=${PORT}`)).length;
 
   /** Runs a scenario; on failure its error carries the HA logs and the lab's dump, taken while the lab stands. */
   const diagnosed = (fn: () => Promise<void>) => async () => {
@@ -145,63 +134,71 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
     }
   };
 
-  it(`the master dies and comes back: ${HOLDS} long-lived connections over 3 WANs keep flowing with their source address, new connections work again within 2 s`, diagnosed(async () => {
-    holds.push(...(await Promise.all(Array.from({ length: HOLDS }, () => startTcpHold(lab, 'lan', { target: endpoint(SRV, PORT), intervalMs: 100, connectTimeoutMs: 5_000 })))));
-    const perWan = HA_WANS.map((k) => holds.filter((h) => vipWan(h.connected.peer) === k).length);
-    // Every flow left through a WAN's VRRP address, and the balanced policy used all three WANs.
-    expect(perWan.reduce((a, b) => a + b, 0)).toBe(HOLDS);
-    for (const c of perWan) expect(c).toBeGreaterThan(0);
-    const marksBefore = (await conntrackMarks(lab, 'gw1', PORT)).sort();
-    expect(marksBefore).toHaveLength(HOLDS);
+  it(
+    `the master dies and comes back: ${HOLDS} long-lived connections over 3 WANs keep flowing with their source address, new connections work again within 2 s`,
+    diagnosed(async () => {
+      holds.push(
+        ...(await Promise.all(
+          Array.from({ length: HOLDS }, () => startTcpHold(lab, 'lan', { target: endpoint(SRV, PORT), intervalMs: 100, connectTimeoutMs: 5_000 })),
+        )),
+      );
+      const perWan = HA_WANS.map((k) => holds.filter((h) => vipWan(h.connected.peer) === k).length);
+      // Every flow left through a WAN's VRRP address, and the balanced policy used all three WANs.
+      expect(perWan.reduce((a, b) => a + b, 0)).toBe(HOLDS);
+      for (const c of perWan) expect(c).toBeGreaterThan(0);
+      const marksBefore = (await conntrackMarks(lab, 'gw1', PORT)).sort();
+      expect(marksBefore).toHaveLength(HOLDS);
 
-    // gw2 has every connection in its external cache before anything fails.
-    await lab.waitFor(async () => (await externalEntries('gw2')) >= HOLDS, { timeoutMs: 5_000, what: `${HOLDS} entries in gw2's external cache` });
-    expect(await flowing()).toBe(HOLDS);
-    const spoofedBefore = await Promise.all(HA_WANS.map((k) => ha.ispSpoofed(k)));
+      // gw2 has every connection in its external cache before anything fails.
+      await lab.waitFor(async () => (await externalEntries('gw2')) >= HOLDS, { timeoutMs: 5_000, what: `${HOLDS} entries in gw2's external cache` });
+      expect(await flowing()).toBe(HOLDS);
+      const spoofedBefore = await Promise.all(HA_WANS.map((k) => ha.ispSpoofed(k)));
 
-    // --- takeover ---
-    const prober = startProber(lab, 'lan', { host: SRV, port: PROBE_PORT }, { intervalMs: 50, timeoutMs: 300 });
-    await lab.waitFor(() => prober.results().some((r) => r.ok), { timeoutMs: 5_000, what: 'the prober to connect' });
-    await ha.cut('gw1');
-    const cutAt = Date.now();
-    await ha.waitMaster('gw2', 5_000);
-    const takeoverMs = (ha.haState('gw2')?.at ?? Number.NaN) - cutAt;
-    await lab.waitFor(() => recovery(prober.results(), cutAt).recoveredMs !== null, { timeoutMs: 10_000, what: 'a new connection after the takeover' });
-    const afterTakeover = recovery(prober.results(), cutAt);
-    // The committed entries carry gw1's ct marks: the same WAN for every connection.
-    const marksOnGw2 = (await conntrackMarks(lab, 'gw2', PORT)).sort();
-    const flowingAfterTakeover = await flowing();
+      // --- takeover ---
+      const prober = startProber(lab, 'lan', { host: SRV, port: PROBE_PORT }, { intervalMs: 50, timeoutMs: 300 });
+      await lab.waitFor(() => prober.results().some((r) => r.ok), { timeoutMs: 5_000, what: 'the prober to connect' });
+      await ha.cut('gw1');
+      const cutAt = Date.now();
+      await ha.waitMaster('gw2', 5_000);
+      const takeoverMs = (ha.haState('gw2')?.at ?? Number.NaN) - cutAt;
+      await lab.waitFor(() => recovery(prober.results(), cutAt).recoveredMs !== null, { timeoutMs: 10_000, what: 'a new connection after the takeover' });
+      const afterTakeover = recovery(prober.results(), cutAt);
+      // The committed entries carry gw1's ct marks: the same WAN for every connection.
+      const marksOnGw2 = (await conntrackMarks(lab, 'gw2', PORT)).sort();
+      const flowingAfterTakeover = await flowing();
 
-    // --- failback: gw1's cables are back; after its preempt delay it takes over again ---
-    await ha.restore('gw1');
-    const restoreAt = Date.now();
-    await ha.waitMaster('gw1', (PREEMPT_DELAY + 5) * 1_000);
-    const failbackAt = ha.haState('gw1')?.at ?? Number.NaN;
-    await lab.waitFor(() => prober.results().some((r) => r.t0 >= failbackAt && r.ok), { timeoutMs: 10_000, what: 'a new connection after the failback' });
-    const afterFailback = recovery(prober.results(), failbackAt);
-    const flowingAfterFailback = await flowing();
-    await prober.proc.kill();
+      // --- failback: gw1's cables are back; after its preempt delay it takes over again ---
+      await ha.restore('gw1');
+      const restoreAt = Date.now();
+      await ha.waitMaster('gw1', (PREEMPT_DELAY + 5) * 1_000);
+      const failbackAt = ha.haState('gw1')?.at ?? Number.NaN;
+      await lab.waitFor(() => prober.results().some((r) => r.t0 >= failbackAt && r.ok), { timeoutMs: 10_000, what: 'a new connection after the failback' });
+      const afterFailback = recovery(prober.results(), failbackAt);
+      const flowingAfterFailback = await flowing();
+      await prober.proc.kill();
 
-    const summaries = await Promise.all(holds.map((h) => h.stop()));
-    const spoofedAfter = await Promise.all(HA_WANS.map((k) => ha.ispSpoofed(k)));
-    const maxGap = Math.max(...summaries.map((s) => s.maxGapMs));
-    console.log(
-      [
-        `HA figures (advert_int ${ADVERT_INT} s, preempt_delay ${PREEMPT_DELAY} s, ${HOLDS} holds per WAN ${perWan.join('/')}):`,
-        `  takeover: gw2 master (notify done) ${takeoverMs} ms after the cut; first new connection ${afterTakeover.recoveredMs} ms after it (${afterTakeover.failed} failed attempts)`,
-        `  takeover: ${flowingAfterTakeover}/${HOLDS} holds flowing at the server with their address; marks on gw2 equal gw1's: ${JSON.stringify(marksOnGw2) === JSON.stringify(marksBefore)}`,
-        `  failback: gw1 master ${failbackAt - restoreAt} ms after its cables came back; new connections: ${afterFailback.failed} failed attempts, first ok ${afterFailback.recoveredMs} ms after`,
-        `  failback: ${flowingAfterFailback}/${HOLDS} holds flowing at the server with their address`,
-        `  holds: closed ${summaries.filter((s) => s.closed).length}, longest echo gap ${maxGap} ms; ISP anti-spoofing drops during the run ${spoofedAfter.map((v, i) => v - (spoofedBefore[i] ?? 0)).join('/')}`,
-      ].join('\n'),
-    );
+      const summaries = await Promise.all(holds.map((h) => h.stop()));
+      const spoofedAfter = await Promise.all(HA_WANS.map((k) => ha.ispSpoofed(k)));
+      const maxGap = Math.max(...summaries.map((s) => s.maxGapMs));
+      console.log(
+        [
+          `HA figures (advert_int ${ADVERT_INT} s, preempt_delay ${PREEMPT_DELAY} s, ${HOLDS} holds per WAN ${perWan.join('/')}):`,
+          `  takeover: gw2 master (notify done) ${takeoverMs} ms after the cut; first new connection ${afterTakeover.recoveredMs} ms after it (${afterTakeover.failed} failed attempts)`,
+          `  takeover: ${flowingAfterTakeover}/${HOLDS} holds flowing at the server with their address; marks on gw2 equal gw1's: ${JSON.stringify(marksOnGw2) === JSON.stringify(marksBefore)}`,
+          `  failback: gw1 master ${failbackAt - restoreAt} ms after its cables came back; new connections: ${afterFailback.failed} failed attempts, first ok ${afterFailback.recoveredMs} ms after`,
+          `  failback: ${flowingAfterFailback}/${HOLDS} holds flowing at the server with their address`,
+          `  holds: closed ${summaries.filter((s) => s.closed).length}, longest echo gap ${maxGap} ms; ISP anti-spoofing drops during the run ${spoofedAfter.map((v, i) => v - (spoofedBefore[i] ?? 0)).join('/')}`,
+        ].join('\n'),
+      );
 
-    expect(marksOnGw2).toEqual(marksBefore);
-    // Goal >= 99 %: of 30, that is every one.
-    expect(flowingAfterTakeover).toBe(HOLDS);
-    expect(flowingAfterFailback).toBe(HOLDS);
-    expect(afterTakeover.recoveredMs).toBeLessThan(2_000);
-    expect(afterFailback.recoveredMs).toBeLessThan(2_000);
-    for (const s of summaries) expect(s).toMatchObject({ closed: false, error: null, mismatched: 0 });
-  }), 120_000);
+      expect(marksOnGw2).toEqual(marksBefore);
+      // Goal >= 99 %: of 30, that is every one.
+      expect(flowingAfterTakeover).toBe(HOLDS);
+      expect(flowingAfterFailback).toBe(HOLDS);
+      expect(afterTakeover.recoveredMs).toBeLessThan(2_000);
+      expect(afterFailback.recoveredMs).toBeLessThan(2_000);
+      for (const s of summaries) expect(s).toMatchObject({ closed: false, error: null, mismatched: 0 });
+    }),
+    120_000,
+  );
 });
