@@ -26,7 +26,7 @@ import { MetricsOutlets } from './metrics.js';
 import { ProbeLoops } from './probe-loops.js';
 import { CONTROL_SOCKET, readState } from './state-file.js';
 import { StateWriter } from './state-writer.js';
-import { WanTrackers } from './trackers.js';
+import { roundFailure, WanTrackers } from './trackers.js';
 import { TryFollower } from './try-follower.js';
 
 export interface DaemonOptions {
@@ -118,10 +118,7 @@ export class Daemon {
       stateDir: o.stateDir,
       configPath: o.configPath,
       config,
-      adopt: async (c) => {
-        await this.adopt(c);
-        this.queue.request();
-      },
+      adopt: (c) => this.adopt(c).then(() => void this.queue.request()),
       log,
     });
     this.outlets = new MetricsOutlets(() => this.metrics(), log);
@@ -234,11 +231,8 @@ export class Daemon {
       for (const tr of due) this.hooks.queue(tr);
     }
     if (e.type !== 'round' && r.after !== r.before) this.loops.wake(name);
-    const round = e.type === 'round' ? r.after.lastRound : null;
-    if (round && !round.ok) {
-      const failed = round.results.filter((p) => !p.ok).map((p) => `${p.target}: ${p.error ?? 'failed'}`);
-      this.o.log.debug(`${name}: round failed (${r.after.state === 'online' ? `${r.after.fails} in a row` : 'offline'}): ${round.quality ?? failed.slice(0, 3).join(', ')}`);
-    }
+    const failure = e.type === 'round' ? roundFailure(r.after) : null;
+    if (failure !== null) this.o.log.debug(`${name}: ${failure}`);
     const changed = this.refresh(r.after.lastReason);
     this.writer.schedule(changed || e.type !== 'round');
   }

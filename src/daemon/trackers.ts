@@ -109,6 +109,14 @@ export class WanTrackers {
   }
 }
 
+/** What a failed last round says (a debug line), or null when it did not fail. */
+export function roundFailure(t: Tracker): string | null {
+  const r = t.lastRound;
+  if (!r || r.ok) return null;
+  const failed = r.results.filter((p) => !p.ok).map((p) => `${p.target}: ${p.error ?? 'failed'}`);
+  return `round failed (${t.state === 'online' ? `${t.fails} in a row` : 'offline'}): ${r.quality ?? failed.slice(0, 3).join(', ')}`;
+}
+
 /** No rule changes: mwan3's connecting/disconnecting, with what the round said. */
 function betweenTransition(name: string, action: 'connecting' | 'disconnecting', t: Tracker): Transition {
   const state = linkState(t);
