@@ -8,14 +8,11 @@ import { ApplyCache } from '../engine/apply-cache.js';
 import { stop as stopEngine } from '../engine/stop.js';
 import { tryHold } from '../engine/trial.js';
 import { renderMetrics } from '../metrics/prometheus.js';
-import type { Logger } from '../model/logger.js';
 import type { Plan } from '../model/plan.js';
 import type { DaemonState } from '../model/state.js';
 import type { Reason } from '../model/tracking.js';
-import { nftMonitor, type MonitorStarter } from '../system/monitor.js';
-import type { Runner } from '../system/runner.js';
+import { nftMonitor } from '../system/monitor.js';
 import type { TrackEvent } from '../track/machine.js';
-import type { Prober } from '../track/probes.js';
 import { ApplyQueue } from './apply-queue.js';
 import { serveControl, type ControlReply, type ControlRequest } from './control.js';
 import { runFlushes } from './flush.js';
@@ -23,35 +20,14 @@ import { HookQueue } from './hook-queue.js';
 import { EMPTY_LEDGER, flushOrders, putBack, recordBetween, recordChange, settle, take, type Ledger, type Transition } from './ledger.js';
 import { LinkWatcher } from './link-watcher.js';
 import { MetricsOutlets } from './metrics.js';
+import type { DaemonOptions } from './options.js';
 import { ProbeLoops } from './probe-loops.js';
 import { CONTROL_SOCKET, readState } from './state-file.js';
 import { StateWriter } from './state-writer.js';
 import { roundFailure, WanTrackers } from './trackers.js';
 import { TryFollower } from './try-follower.js';
 
-export interface DaemonOptions {
-  configPath: string;
-  stateDir: string;
-  run: Runner;
-  log: Logger;
-  /** Replaceable in unit tests; the real one pings and connects. */
-  prober?: Prober;
-  /** Remove nft-mwan's table, rules and routes on exit (default: leave them, so forwarding goes on). */
-  stopOnExit?: boolean;
-  /** Seconds between link polls, on top of `ip monitor` events. */
-  linkPollS?: number;
-  /**
-   * Starts the change monitor (default: `ip -o monitor link address route rule`); unit tests pass a stand-in,
-   * or false for none (they change links through the runner, read by the polls).
-   */
-  monitor?: MonitorStarter | false;
-  /**
-   * Starts the commit monitor (default: `nft monitor`), or false for none: then every apply reads the whole
-   * table back after its transaction, once nft has exited.
-   */
-  nftMonitor?: MonitorStarter | false;
-}
-
+export type { DaemonOptions } from './options.js';
 export type { MonitorStarter } from '../system/monitor.js';
 
 export class Daemon {
@@ -83,12 +59,14 @@ export class Daemon {
       pollS: o.linkPollS ?? 5,
       config,
       log,
-      onCarrier: (name, up) => this.onEvent(name, { type: 'carrier', at: Date.now(), up }),
+      onCarrier: (name, up) => {
+        this.onEvent(name, { type: 'carrier', at: Date.now(), up });
+      },
       onBypassChange: () => this.queue.request(),
       // The same timer notices a try decided while no apply was held for it.
       onPoll: () => void this.tries.follow(),
     });
-    this.engine = new ApplyCache(run, log, { ip: this.links.ipChanges, nftMonitor: o.nftMonitor ?? nftMonitor, warn: (m) => log.warn(m) });
+    this.engine = new ApplyCache(run, log, { ip: this.links.ipChanges, nftMonitor: o.nftMonitor ?? nftMonitor });
     this.queue = new ApplyQueue({
       attempt: () => this.attempt(),
       hold: () => tryHold(o.stateDir),
@@ -103,13 +81,17 @@ export class Daemon {
         log.error(`apply failed (attempt ${attempt}), retrying in ${waitMs / 1000} s: ${e.message}`);
         this.writer.schedule(true);
       },
-      idle: () => this.writer.schedule(true),
+      idle: () => {
+        this.writer.schedule(true);
+      },
       log,
     });
     this.loops = new ProbeLoops({
       prober: o.prober,
       tracker: (name) => this.trackers.tracker(name),
-      onRound: (name, results) => this.onEvent(name, { type: 'round', at: Date.now(), results }),
+      onRound: (name, results) => {
+        this.onEvent(name, { type: 'round', at: Date.now(), results });
+      },
       log,
     });
     this.hooks = new HookQueue({ config, log });
@@ -264,7 +246,9 @@ export class Daemon {
     }
     // The WANs' marks and devices are known (or changed): continuous probes start or follow.
     this.loops.follow(plan.interfaces);
-    const summary = Object.entries(states).map(([n, s]) => `${n}=${s}`).join(' ');
+    const summary = Object.entries(states)
+      .map(([n, s]) => `${n}=${s}`)
+      .join(' ');
     this.o.log.info(`states applied in ${(performance.now() - t0).toFixed(0)} ms: ${summary}`);
     await this.afterApply(taken, plan);
     // Reported once the state change is complete: rules in place, the failed WAN's connections flushed.
@@ -285,8 +269,18 @@ export class Daemon {
   }
 
   private async control(req: ControlRequest): Promise<ControlReply> {
-    if (req.command === 'reload') return this.reload();
-    if (req.command !== 'ifup' && req.command !== 'ifdown') return { ok: false, message: `unknown command ${JSON.stringify((req as { command?: unknown }).command)}` };
+    switch (req.command) {
+      case 'reload':
+        return this.reload();
+      case 'ifup':
+      case 'ifdown':
+        return this.upDown(req);
+      default:
+        return { ok: false, message: `unknown command ${JSON.stringify((req as { command?: unknown }).command)}` };
+    }
+  }
+
+  private async upDown(req: Extract<ControlRequest, { command: 'ifup' | 'ifdown' }>): Promise<ControlReply> {
     const name = req.interface;
     if (!this.trackers.has(name)) return { ok: false, message: `unknown interface "${name}" (interfaces: ${this.trackers.names().join(', ')})` };
     this.o.log.info(`${req.command} ${name} (operator)`);

@@ -36,7 +36,9 @@ export class HookQueue {
     // One chain per interface keeps its events in order without ever making the daemon wait.
     const next = (this.chains.get(tr.name) ?? Promise.resolve())
       .then(() => run(event, config, this.o.log))
-      .catch((e: unknown) => this.o.log.warn(`hooks: ${(e as Error).message}`));
+      .catch((e: unknown) => {
+        this.o.log.warn(`hooks: ${(e as Error).message}`);
+      });
     this.chains.set(tr.name, next);
   }
 

@@ -34,7 +34,19 @@ export class LinkWatcher {
 
   constructor(private readonly o: LinkWatcherOptions) {
     // Every line ip monitor prints is a change; each makes the links be read again.
-    this.ipChanges = o.monitor === false ? null : new ChangeMonitor('ip monitor', o.monitor ?? ipMonitor, (m) => o.log.warn(m), () => this.queueRead());
+    this.ipChanges =
+      o.monitor === false
+        ? null
+        : new ChangeMonitor(
+            'ip monitor',
+            o.monitor ?? ipMonitor,
+            (m) => {
+              o.log.warn(m);
+            },
+            () => {
+              this.queueRead();
+            },
+          );
   }
 
   /** Per interface: can it carry traffic at all? */
@@ -77,7 +89,9 @@ export class LinkWatcher {
         (usable) => {
           for (const [name, up] of usable) this.o.onCarrier(name, up);
         },
-        (e: unknown) => this.o.log.warn(`cannot read links: ${(e as Error).message}`),
+        (e: unknown) => {
+          this.o.log.warn(`cannot read links: ${(e as Error).message}`);
+        },
       );
     }, this.o.gatherMs ?? 20);
   }

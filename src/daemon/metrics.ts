@@ -23,7 +23,9 @@ export class MetricsOutlets {
       const write = () =>
         void this.render()
           .then((text) => writeTextfile(path, text))
-          .catch((e: unknown) => this.log.warn(`metrics textfile ${path}: ${(e as Error).message}`));
+          .catch((e: unknown) => {
+            this.log.warn(`metrics textfile ${path}: ${(e as Error).message}`);
+          });
       write();
       this.timer = setInterval(write, m.interval * 1000);
     }

@@ -106,7 +106,7 @@ export class ProbeLoops {
       if (t && egress && t.carrier) {
         try {
           const results = await prober(s, egress, signal);
-          if (signal.aborted) return;
+          if (aborted(signal)) return;
           this.o.onRound(name, results);
         } catch (e) {
           this.o.log.warn(`${name}: probe round failed to run: ${(e as Error).message}`);
@@ -117,7 +117,7 @@ export class ProbeLoops {
         const tracker = this.o.tracker(name);
         const interval = tracker ? nextInterval(tracker, s) : s.interval;
         const wait = interval * 1000 - (performance.now() - started);
-        if (wait <= 0 || signal.aborted) break;
+        if (wait <= 0 || aborted(signal)) break;
         await new Promise<void>((resolve) => {
           const wake = () => {
             clearTimeout(timer);
@@ -132,4 +132,9 @@ export class ProbeLoops {
       }
     }
   }
+}
+
+/** Read afresh after an await: TypeScript would keep the narrowing of the loop's own check. */
+function aborted(signal: AbortSignal): boolean {
+  return signal.aborted;
 }

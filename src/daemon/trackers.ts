@@ -121,7 +121,8 @@ export function roundFailure(t: Tracker): string | null {
 function betweenTransition(name: string, action: 'connecting' | 'disconnecting', t: Tracker): Transition {
   const state = linkState(t);
   const r = t.lastRound?.results.find((p) => !p.ok);
-  const detail = action === 'connecting' ? 'first good probe round' : `first failed probe round: ${t.lastRound?.quality ?? `${r?.target ?? '?'} ${r?.error ?? ''}`.trim()}`;
+  const detail =
+    action === 'connecting' ? 'first good probe round' : `first failed probe round: ${t.lastRound?.quality ?? `${r?.target ?? '?'} ${r?.error ?? ''}`.trim()}`;
   return { name, from: state, to: state, reason: 'probes', detail, action };
 }
 

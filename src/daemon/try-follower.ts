@@ -34,7 +34,11 @@ export class TryFollower {
 
   /** One look at a time; after a rollback the daemon keeps its previous config (in memory). */
   follow(): Promise<void> {
-    this.chain = this.chain.then(() => this.once()).catch((e: unknown) => this.o.log.warn(`following the try: ${(e as Error).message}`));
+    this.chain = this.chain
+      .then(() => this.once())
+      .catch((e: unknown) => {
+        this.o.log.warn(`following the try: ${(e as Error).message}`);
+      });
     return this.chain;
   }
 
@@ -53,7 +57,9 @@ export class TryFollower {
     const loaded = await loadConfig(this.o.configPath);
     const config = loaded.ok ? loaded.config : null;
     if (config === null || configHash(config) !== o.configHash) {
-      this.o.log.warn(`the try of ${o.configPath} was confirmed, but the file no longer holds the config tried: keeping the running config; reload to take the file up`);
+      this.o.log.warn(
+        `the try of ${o.configPath} was confirmed, but the file no longer holds the config tried: keeping the running config; reload to take the file up`,
+      );
       return;
     }
     this.o.log.info(`the try of ${o.configPath} was confirmed: the daemon takes that config up`);

@@ -20,7 +20,6 @@ export interface ApplyCacheOptions {
   ip: ChangeWitness | null;
   /** Starts `nft monitor` (other processes' commits); false: every apply reads the whole table back. */
   nftMonitor: MonitorStarter | false;
-  warn: (m: string) => void;
 }
 
 export class ApplyCache {
@@ -38,7 +37,10 @@ export class ApplyCache {
     private readonly log: Logger,
     private readonly o: ApplyCacheOptions,
   ) {
-    this.commits = o.nftMonitor === false ? null : new NftCommits(o.nftMonitor, o.warn);
+    const warn = (m: string) => {
+      log.warn(m);
+    };
+    this.commits = o.nftMonitor === false ? null : new NftCommits(o.nftMonitor, warn);
   }
 
   /** Starts listening for other processes' commits (before the first apply, so its listing can be vouched for). */

@@ -136,7 +136,7 @@ function idsOf(listing: NftObject[] | null): Record<string, number> {
   for (const item of listing ?? []) {
     const map = item.map as NftObject | undefined;
     if (map?.name !== IDS_MAP) continue;
-    for (const e of (map.elem as unknown[]) ?? []) {
+    for (const e of (map.elem as unknown[] | undefined) ?? []) {
       if (Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number') ids[e[0]] = e[1];
     }
   }

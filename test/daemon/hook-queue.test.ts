@@ -17,7 +17,13 @@ function config(globals: Record<string, unknown> = {}): ResolvedConfig {
   return v.config;
 }
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-const tr = (name: string, from: Transition['from'], to: Transition['to'], reason: Transition['reason'] = 'probes'): Transition => ({ name, from, to, reason, detail: `${from}->${to}` });
+const tr = (name: string, from: Transition['from'], to: Transition['to'], reason: Transition['reason'] = 'probes'): Transition => ({
+  name,
+  from,
+  to,
+  reason,
+  detail: `${from}->${to}`,
+});
 
 describe('hookEvent', () => {
   it.each([

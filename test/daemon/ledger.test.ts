@@ -4,15 +4,32 @@ import { EMPTY_LEDGER, flushOrders, putBack, recordBetween, recordChange, settle
 import type { LinkState } from '../../src/model/facts.js';
 
 const change = (name: string, from: LinkState, to: LinkState): Transition => ({ name, from, to, reason: 'probes', detail: `${from}->${to}` });
-const between = (name: string, action: 'connecting' | 'disconnecting'): Transition => ({ name, from: 'online', to: 'online', reason: 'probes', detail: action, action });
+const between = (name: string, action: 'connecting' | 'disconnecting'): Transition => ({
+  name,
+  from: 'online',
+  to: 'online',
+  reason: 'probes',
+  detail: action,
+  action,
+});
 const label = (tr: Transition) => `${tr.name} ${tr.action ?? `${tr.from}->${tr.to}`}`;
 const ledgerOf = (...trs: Transition[]): Ledger => trs.reduce((l, tr) => (tr.action ? recordBetween(l, tr).ledger : recordChange(l, tr)), EMPTY_LEDGER);
 
 describe('connecting/disconnecting: due at once, or behind the state change still owed to the same WAN', () => {
   it.each([
     { case: 'nothing owed: due now', owed: [] as Transition[], due: ['wan1 disconnecting'], pending: [] as string[] },
-    { case: "another WAN's change owed: still due now", owed: [change('wan2', 'online', 'offline')], due: ['wan1 disconnecting'], pending: ['wan2 online->offline'] },
-    { case: "the same WAN's change owed: it waits", owed: [change('wan1', 'offline', 'online')], due: [], pending: ['wan1 offline->online', 'wan1 disconnecting'] },
+    {
+      case: "another WAN's change owed: still due now",
+      owed: [change('wan2', 'online', 'offline')],
+      due: ['wan1 disconnecting'],
+      pending: ['wan2 online->offline'],
+    },
+    {
+      case: "the same WAN's change owed: it waits",
+      owed: [change('wan1', 'offline', 'online')],
+      due: [],
+      pending: ['wan1 offline->online', 'wan1 disconnecting'],
+    },
   ])('$case', ({ owed, due, pending }) => {
     const r = recordBetween(ledgerOf(...owed), between('wan1', 'disconnecting'));
     expect(r.due.map(label)).toEqual(due);
@@ -41,14 +58,50 @@ describe('an apply takes everything pending; a failed one puts it back ahead of 
 describe('after an apply: the conntrack deletions owed', () => {
   const marks = { wan1: 0x100, wan2: 0x200 };
   it.each([
-    { case: 'offline without flushConntrack: its unanswered attempts only', taken: [change('wan1', 'online', 'offline')], states: { wan1: 'offline' }, flush: {}, orders: ['wan1 0x100 unanswered offline'] },
-    { case: 'down without flushConntrack: its unanswered attempts only', taken: [change('wan1', 'online', 'down')], states: { wan1: 'down' }, flush: {}, orders: ['wan1 0x100 unanswered offline'] },
+    {
+      case: 'offline without flushConntrack: its unanswered attempts only',
+      taken: [change('wan1', 'online', 'offline')],
+      states: { wan1: 'offline' },
+      flush: {},
+      orders: ['wan1 0x100 unanswered offline'],
+    },
+    {
+      case: 'down without flushConntrack: its unanswered attempts only',
+      taken: [change('wan1', 'online', 'down')],
+      states: { wan1: 'down' },
+      flush: {},
+      orders: ['wan1 0x100 unanswered offline'],
+    },
     { case: 'online without flushConntrack: nothing', taken: [change('wan1', 'offline', 'online')], states: { wan1: 'online' }, flush: {}, orders: [] },
-    { case: 'online with flushConntrack online: all of it', taken: [change('wan1', 'offline', 'online')], states: { wan1: 'online' }, flush: { wan1: ['online'] }, orders: ['wan1 0x100 all online'] },
-    { case: 'offline with flushConntrack offline: all of it', taken: [change('wan2', 'online', 'offline')], states: { wan2: 'offline' }, flush: { wan2: ['offline'] }, orders: ['wan2 0x200 all offline'] },
+    {
+      case: 'online with flushConntrack online: all of it',
+      taken: [change('wan1', 'offline', 'online')],
+      states: { wan1: 'online' },
+      flush: { wan1: ['online'] },
+      orders: ['wan1 0x100 all online'],
+    },
+    {
+      case: 'offline with flushConntrack offline: all of it',
+      taken: [change('wan2', 'online', 'offline')],
+      states: { wan2: 'offline' },
+      flush: { wan2: ['offline'] },
+      orders: ['wan2 0x200 all offline'],
+    },
     { case: 'a WAN that moved on since is left alone', taken: [change('wan1', 'online', 'offline')], states: { wan1: 'online' }, flush: {}, orders: [] },
-    { case: 'a WAN without a mark in the plan (removed) is left alone', taken: [change('wan3', 'online', 'offline')], states: { wan3: 'offline' }, flush: {}, orders: [] },
-    { case: 'connecting/disconnecting flush nothing', taken: [between('wan1', 'disconnecting')], states: { wan1: 'online' }, flush: { wan1: ['online'] }, orders: [] },
+    {
+      case: 'a WAN without a mark in the plan (removed) is left alone',
+      taken: [change('wan3', 'online', 'offline')],
+      states: { wan3: 'offline' },
+      flush: {},
+      orders: [],
+    },
+    {
+      case: 'connecting/disconnecting flush nothing',
+      taken: [between('wan1', 'disconnecting')],
+      states: { wan1: 'online' },
+      flush: { wan1: ['online'] },
+      orders: [],
+    },
     {
       case: 'one per WAN, for its last change, latest WAN first',
       taken: [change('wan1', 'online', 'offline'), change('wan2', 'online', 'offline'), change('wan1', 'offline', 'down')],
@@ -63,10 +116,13 @@ describe('after an apply: the conntrack deletions owed', () => {
       flush: {},
       orders: [],
     },
-  ] as { case: string; taken: Transition[]; states: Record<string, LinkState>; flush: Record<string, string[]>; orders: string[] }[])('$case', ({ taken, states, flush, orders }) => {
-    const out = flushOrders(taken, { marks, states, flushConntrack: flush });
-    expect(out.map((o) => `${o.name} 0x${o.mark.toString(16)} ${o.all ? 'all' : 'unanswered'} ${o.trigger}`)).toEqual(orders);
-  });
+  ] as { case: string; taken: Transition[]; states: Record<string, LinkState>; flush: Record<string, string[]>; orders: string[] }[])(
+    '$case',
+    ({ taken, states, flush, orders }) => {
+      const out = flushOrders(taken, { marks, states, flushConntrack: flush });
+      expect(out.map((o) => `${o.name} 0x${o.mark.toString(16)} ${o.all ? 'all' : 'unanswered'} ${o.trigger}`)).toEqual(orders);
+    },
+  );
 });
 
 describe('after the flushes: the hooks due, in order', () => {

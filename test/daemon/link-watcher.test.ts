@@ -37,11 +37,26 @@ function harness(o: { pollS?: number } = {}) {
     log: { info: (m) => lines.push(m), warn: (m) => lines.push(`warn: ${m}`) },
     read: async (): Promise<Usability> => {
       reads.n++;
-      return { usable: new Map([['wan1', true], ['wan2', reads.wan2]]), bypass: reads.bypass };
+      return {
+        usable: new Map([
+          ['wan1', true],
+          ['wan2', reads.wan2],
+        ]),
+        bypass: reads.bypass,
+      };
     },
     gatherMs: 10,
   });
-  return { w: watcher, reads, carriers, lines, say: (text: string) => listener?.line(text), listening: () => listening(), bypassChanges: () => bypassChanges, polls: () => polls };
+  return {
+    w: watcher,
+    reads,
+    carriers,
+    lines,
+    say: (text: string) => listener?.line(text),
+    listening: () => listening(),
+    bypassChanges: () => bypassChanges,
+    polls: () => polls,
+  };
 }
 
 describe('LinkWatcher', () => {
@@ -57,7 +72,7 @@ describe('LinkWatcher', () => {
     expect(h.carriers).toEqual(['wan1 true', 'wan2 false']);
   });
 
-  it('the main table\'s specific routes changing asks for an apply and voids the ip state read before; the first read only records them', async () => {
+  it("the main table's specific routes changing asks for an apply and voids the ip state read before; the first read only records them", async () => {
     const h = harness();
     h.w.start();
     h.listening();

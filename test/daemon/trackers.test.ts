@@ -47,12 +47,24 @@ describe('state changes', () => {
 
   it('the first failed round while online is a disconnecting step (no state change), the second is none', () => {
     const t = started();
-    expect(t.step('wan1', { type: 'round', at: 2_000, results: FAIL })?.between).toMatchObject({ name: 'wan1', action: 'disconnecting', from: 'online', to: 'online', detail: 'first failed probe round: 203.0.113.1 no reply' });
+    expect(t.step('wan1', { type: 'round', at: 2_000, results: FAIL })?.between).toMatchObject({
+      name: 'wan1',
+      action: 'disconnecting',
+      from: 'online',
+      to: 'online',
+      detail: 'first failed probe round: 203.0.113.1 no reply',
+    });
     expect(t.step('wan1', { type: 'round', at: 3_000, results: FAIL })?.between).toBeNull();
   });
 
   it.each([
-    { case: 'carrier lost', event: { type: 'carrier', at: 2_000, up: false } as const, to: 'down', reason: 'carrier', detail: 'link down, device gone or no gateway' },
+    {
+      case: 'carrier lost',
+      event: { type: 'carrier', at: 2_000, up: false } as const,
+      to: 'down',
+      reason: 'carrier',
+      detail: 'link down, device gone or no gateway',
+    },
     { case: 'operator ifdown', event: { type: 'force', at: 2_000, down: true } as const, to: 'offline', reason: 'operator', detail: 'ifdown by operator' },
   ])('$case: $to, reason $reason', ({ event, to, reason, detail }) => {
     const t = started();
@@ -66,10 +78,22 @@ describe('state changes', () => {
 });
 
 describe('adopting a config', () => {
-  it('keeps the trackers of WANs it still has, drops removed ones, starts new ones; a previous daemon\'s record decides the start', () => {
+  it("keeps the trackers of WANs it still has, drops removed ones, starts new ones; a previous daemon's record decides the start", () => {
     const t = new WanTrackers();
     t.adopt(TWO, up, 0, {
-      wan1: { state: 'offline', tracked: 'offline', since: '', carrier: true, forcedDown: true, tracking: true, fails: 0, goods: 0, lossPct: null, rttMs: null, lastRound: null },
+      wan1: {
+        state: 'offline',
+        tracked: 'offline',
+        since: '',
+        carrier: true,
+        forcedDown: true,
+        tracking: true,
+        fails: 0,
+        goods: 0,
+        lossPct: null,
+        rttMs: null,
+        lastRound: null,
+      },
     });
     expect(t.live()).toEqual({ wan1: 'offline', wan2: 'online' });
     expect(t.tracker('wan1')?.forcedDown).toBe(true);

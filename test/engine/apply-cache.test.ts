@@ -54,7 +54,7 @@ beforeEach(() => {
 
 describe('ApplyCache', () => {
   it('without monitors: the listing is handed on but never vouched for, the ip state never reused', async () => {
-    const cache = new ApplyCache(noRun, quiet, { ip: null, nftMonitor: false, warn: () => undefined });
+    const cache = new ApplyCache(noRun, quiet, { ip: null, nftMonitor: false });
     await cache.apply(config, {});
     await cache.apply(config, {});
     expect(calls.map((c) => ({ known: c.known !== null, knownIp: c.knownIp, knownIsCurrent: c.knownIsCurrent }))).toEqual([
@@ -71,7 +71,7 @@ describe('ApplyCache', () => {
     ip.start();
     ipMon.listen();
     await settle();
-    const cache = new ApplyCache(noRun, quiet, { ip, nftMonitor: false, warn: () => undefined });
+    const cache = new ApplyCache(noRun, quiet, { ip, nftMonitor: false });
     await cache.apply(config, {});
     await cache.apply(config, {});
     expect(calls[1]?.knownIp).toMatchObject({ protocol: 77 });
@@ -86,9 +86,9 @@ describe('ApplyCache', () => {
     expect(calls[4]?.knownIp).toBeNull();
   });
 
-  it('nft monitor: the listing is vouched for while no other commit is heard; another process\'s commit voids it', async () => {
+  it("nft monitor: the listing is vouched for while no other commit is heard; another process's commit voids it", async () => {
     const nft = standIn();
-    const cache = new ApplyCache(noRun, quiet, { ip: null, nftMonitor: nft.starter, warn: () => undefined });
+    const cache = new ApplyCache(noRun, quiet, { ip: null, nftMonitor: nft.starter });
     cache.start();
     nft.listen();
     await settle();
@@ -103,7 +103,7 @@ describe('ApplyCache', () => {
   });
 
   it('a failed apply forgets everything; so does forget()', async () => {
-    const cache = new ApplyCache(noRun, quiet, { ip: null, nftMonitor: false, warn: () => undefined });
+    const cache = new ApplyCache(noRun, quiet, { ip: null, nftMonitor: false });
     await cache.apply(config, {});
     next.fail = true;
     await expect(cache.apply(config, {})).rejects.toThrow('verify mismatch');

@@ -36,7 +36,10 @@ describe('usability', () => {
   });
 
   it('the bypass set: the specific unicast routes of both families, sorted; no default, no blackhole', () => {
-    const r = usability(c, new Map(), main, [{ dst: '2001:db8:1::/64', dev: 'lan' }, { dst: 'default', dev: 'eth1', gateway: 'fe80::1' }]);
+    const r = usability(c, new Map(), main, [
+      { dst: '2001:db8:1::/64', dev: 'lan' },
+      { dst: 'default', dev: 'eth1', gateway: 'fe80::1' },
+    ]);
     expect(r.bypass).toBe('10.8.0.0/24 192.168.1.0/24 2001:db8:1::/64');
   });
 
