@@ -11,7 +11,6 @@ import { renderMetrics } from '../metrics/prometheus.js';
 import type { Plan } from '../model/plan.js';
 import type { DaemonState } from '../model/state.js';
 import type { Reason } from '../model/tracking.js';
-import { nftMonitor } from '../system/monitor.js';
 import type { TrackEvent } from '../track/machine.js';
 import { ApplyQueue } from './apply-queue.js';
 import { serveControl, type ControlReply, type ControlRequest } from './control.js';
@@ -66,7 +65,7 @@ export class Daemon {
       // The same timer notices a try decided while no apply was held for it.
       onPoll: () => void this.tries.follow(),
     });
-    this.engine = new ApplyCache(run, log, { ip: this.links.ipChanges, nftMonitor: o.nftMonitor ?? nftMonitor });
+    this.engine = new ApplyCache(run, log, { ip: this.links.ipChanges, nftMonitor: o.nftMonitor });
     this.queue = new ApplyQueue({
       attempt: () => this.attempt(),
       hold: () => tryHold(o.stateDir),

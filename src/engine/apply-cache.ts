@@ -5,7 +5,7 @@ import type { NftObject } from '../model/json.js';
 import type { Logger } from '../model/logger.js';
 import type { Plan } from '../model/plan.js';
 import type { WanCounters } from '../model/state.js';
-import { ChangeMonitor, type MonitorStarter } from '../system/monitor.js';
+import { nftMonitor, type ChangeMonitor, type MonitorStarter } from '../system/monitor.js';
 import { NftCommits } from '../system/nft-commits.js';
 import type { Runner } from '../system/runner.js';
 import { apply, type ApplyResult } from './apply.js';
@@ -18,8 +18,8 @@ export type ChangeWitness = Pick<ChangeMonitor, 'mark' | 'unchangedSince'>;
 export interface ApplyCacheOptions {
   /** Every change to ip rules, routes and addresses (the caller's `ip monitor`); null: the ip state is read every time. */
   ip: ChangeWitness | null;
-  /** Starts `nft monitor` (other processes' commits); false: every apply reads the whole table back. */
-  nftMonitor: MonitorStarter | false;
+  /** Starts the commit monitor (default: `nft monitor`, other processes' commits); false: every apply reads the whole table back. */
+  nftMonitor?: MonitorStarter | false | undefined;
 }
 
 export class ApplyCache {
@@ -40,7 +40,7 @@ export class ApplyCache {
     const warn = (m: string) => {
       log.warn(m);
     };
-    this.commits = o.nftMonitor === false ? null : new NftCommits(o.nftMonitor, warn);
+    this.commits = o.nftMonitor === false ? null : new NftCommits(o.nftMonitor ?? nftMonitor, warn);
   }
 
   /** Starts listening for other processes' commits (before the first apply, so its listing can be vouched for). */
