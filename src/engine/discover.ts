@@ -4,10 +4,9 @@ import { type SystemFacts } from '../model/facts.js';
 import type { Route, RoutingRule } from '../model/plan.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { listTable } from '../system/nft.js';
-import { readIpState, readRoutesWithProtocol, readRules, type IpState, type ListedRule } from '../system/ip.js';
+import { readIpState, readRoutesWithProtocol, readRules, type IpState, type ListedRule, type MainRoute } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
 import type { NftObject } from '../model/json.js';
-
 
 export interface OwnedRouting {
   rules: RoutingRule[];
@@ -99,8 +98,6 @@ export async function discover(run: Runner, config: ResolvedConfig, known: NftOb
     }
     return out;
   };
-  // Specific unicast routes of the main table (LANs, the ISPs' own subnets, static routes) are never balanced.
-  const specific = (routes: typeof main) => routes.filter((r) => r.dst !== 'default' && (r.type === undefined || r.type === 'unicast')).map((r) => r.dst);
   // A config without IPv6 still cleans up after one that had it: the installed table says so.
   const stale6 = !has6 && (listing ?? []).some((o) => (o.set as NftObject | undefined)?.name === BYPASS_SET6);
   const routing = stale6 ? await readOwnedRouting(run, protocol) : routing4or46;
@@ -109,16 +106,24 @@ export async function discover(run: Runner, config: ResolvedConfig, known: NftOb
     autoGateways: gateways(main, (i) => i.gateway),
     addresses: byInterface(deviceAddresses.byDevice),
     local: deviceAddresses.all,
-    connected: specific(main),
+    connected: specificRoutes(main),
     ...tableFacts(listing),
   };
   if (has6) {
     facts.autoGateways6 = gateways(main6, (i) => i.gateway6);
     facts.addresses6 = byInterface(deviceAddresses6.byDevice);
     facts.local6 = deviceAddresses6.all;
-    facts.connected6 = specific(main6);
+    facts.connected6 = specificRoutes(main6);
   }
   return { facts, listing, routing, routingFamilies, ip: { protocol, ip4, ip6 } };
+}
+
+/**
+ * The main table's specific unicast routes (LANs, the ISPs' own subnets, static routes, a VPN): never balanced,
+ * they fill the bypass set.
+ */
+export function specificRoutes(routes: readonly MainRoute[]): string[] {
+  return routes.filter((r) => r.dst !== 'default' && (r.type === undefined || r.type === 'unicast')).map((r) => r.dst);
 }
 
 /** What compile needs to know about the installed table: its ids, its objects, its sets' types and timeouts. */
@@ -131,7 +136,7 @@ function idsOf(listing: NftObject[] | null): Record<string, number> {
   for (const item of listing ?? []) {
     const map = item.map as NftObject | undefined;
     if (map?.name !== IDS_MAP) continue;
-    for (const e of (map.elem as unknown[]) ?? []) {
+    for (const e of (map.elem as unknown[] | undefined) ?? []) {
       if (Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number') ids[e[0]] = e[1];
     }
   }

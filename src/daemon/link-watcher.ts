@@ -1,0 +1,98 @@
+// The link watcher: `ip monitor` events and a poll timer make the links be read again; each read reports every WAN's carrier.
+import type { ResolvedConfig } from '../config/resolved.js';
+import { readUsability, type Usability } from '../engine/links.js';
+import type { Logger } from '../model/logger.js';
+import { ChangeMonitor, ipMonitor, type MonitorStarter } from '../system/monitor.js';
+import type { Runner } from '../system/runner.js';
+
+export interface LinkWatcherOptions {
+  run: Runner;
+  /** Starts the change monitor (default: `ip -o monitor link address route rule`), or false for none (polls only). */
+  monitor?: MonitorStarter | false | undefined;
+  pollS: number;
+  config(): ResolvedConfig;
+  /** A read's verdict per WAN. */
+  onCarrier(name: string, up: boolean): void;
+  /** The main table's specific routes changed: the bypass set must follow. */
+  onBypassChange(): void;
+  /** Every poll (the daemon also looks for a decided try then). */
+  onPoll(): void;
+  log: Pick<Logger, 'info' | 'warn'>;
+  read?: (run: Runner, config: ResolvedConfig) => Promise<Usability>;
+  /** Delay gathering a burst of events into one read. */
+  gatherMs?: number;
+}
+
+export class LinkWatcher {
+  /** ip monitor: changes to links, addresses, routes and ip rules; null without it. */
+  readonly ipChanges: ChangeMonitor | null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private queued = false;
+  private stopped = false;
+  /** The main table's specific routes at the last read (null before the first). */
+  private bypass: string | null = null;
+
+  constructor(private readonly o: LinkWatcherOptions) {
+    // Every line ip monitor prints is a change; each makes the links be read again.
+    this.ipChanges =
+      o.monitor === false
+        ? null
+        : new ChangeMonitor(
+            'ip monitor',
+            o.monitor ?? ipMonitor,
+            (m) => {
+              o.log.warn(m);
+            },
+            () => {
+              this.queueRead();
+            },
+          );
+  }
+
+  /** Per interface: can it carry traffic at all? */
+  async read(): Promise<Map<string, boolean>> {
+    const { usable, bypass } = await (this.o.read ?? readUsability)(this.o.run, this.o.config());
+    // The bypass set's content: when a route comes or goes (a VPN, a static route), re-apply so new
+    // connections to it are not balanced out through a WAN.
+    if (this.bypass !== null && bypass !== this.bypass && !this.stopped) {
+      // Seen by a poll before (or without) the monitor's event: the ip state read before is stale.
+      this.ipChanges?.changed();
+      this.o.log.info("the main table's specific routes changed: re-applying so the bypass set follows");
+      this.o.onBypassChange();
+    }
+    this.bypass = bypass;
+    return usable;
+  }
+
+  start(): void {
+    this.ipChanges?.start();
+    // Polling as well: a missed netlink event must not leave a dead link in service for long.
+    this.pollTimer = setInterval(() => {
+      this.queueRead();
+      this.o.onPoll();
+    }, this.o.pollS * 1000);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.ipChanges?.stop();
+  }
+
+  /** A read soon, one for a burst of events. */
+  queueRead(): void {
+    if (this.queued || this.stopped) return;
+    this.queued = true;
+    setTimeout(() => {
+      this.queued = false;
+      this.read().then(
+        (usable) => {
+          for (const [name, up] of usable) this.o.onCarrier(name, up);
+        },
+        (e: unknown) => {
+          this.o.log.warn(`cannot read links: ${(e as Error).message}`);
+        },
+      );
+    }, this.o.gatherMs ?? 20);
+  }
+}

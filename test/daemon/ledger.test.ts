@@ -1,0 +1,170 @@
+// The transition ledger: which state changes are owed their flush and hooks, and in which order (pure, table-driven).
+import { describe, expect, it } from 'vitest';
+import { EMPTY_LEDGER, flushOrders, putBack, recordBetween, recordChange, settle, take, type Ledger, type Transition } from '../../src/daemon/ledger.js';
+import type { LinkState } from '../../src/model/facts.js';
+
+const change = (name: string, from: LinkState, to: LinkState): Transition => ({ name, from, to, reason: 'probes', detail: `${from}->${to}` });
+const between = (name: string, action: 'connecting' | 'disconnecting'): Transition => ({
+  name,
+  from: 'online',
+  to: 'online',
+  reason: 'probes',
+  detail: action,
+  action,
+});
+const label = (tr: Transition) => `${tr.name} ${tr.action ?? `${tr.from}->${tr.to}`}`;
+const ledgerOf = (...trs: Transition[]): Ledger => trs.reduce((l, tr) => (tr.action ? recordBetween(l, tr).ledger : recordChange(l, tr)), EMPTY_LEDGER);
+
+describe('connecting/disconnecting: due at once, or behind the state change still owed to the same WAN', () => {
+  it.each([
+    { case: 'nothing owed: due now', owed: [] as Transition[], due: ['wan1 disconnecting'], pending: [] as string[] },
+    {
+      case: "another WAN's change owed: still due now",
+      owed: [change('wan2', 'online', 'offline')],
+      due: ['wan1 disconnecting'],
+      pending: ['wan2 online->offline'],
+    },
+    {
+      case: "the same WAN's change owed: it waits",
+      owed: [change('wan1', 'offline', 'online')],
+      due: [],
+      pending: ['wan1 offline->online', 'wan1 disconnecting'],
+    },
+  ])('$case', ({ owed, due, pending }) => {
+    const r = recordBetween(ledgerOf(...owed), between('wan1', 'disconnecting'));
+    expect(r.due.map(label)).toEqual(due);
+    expect(r.ledger.pending.map(label)).toEqual(pending);
+  });
+
+  it('a change still being applied (taken, not settled) keeps it waiting too', () => {
+    const { ledger } = take(ledgerOf(change('wan1', 'online', 'offline')));
+    const r = recordBetween(ledger, between('wan1', 'connecting'));
+    expect(r.due).toEqual([]);
+    expect(r.ledger.pending.map(label)).toEqual(['wan1 connecting']);
+  });
+});
+
+describe('an apply takes everything pending; a failed one puts it back ahead of what came meanwhile', () => {
+  it('take empties the pending list, putBack restores the order', () => {
+    const l = ledgerOf(change('wan1', 'online', 'offline'), change('wan2', 'online', 'down'));
+    const { ledger, taken } = take(l);
+    expect(ledger.pending).toEqual([]);
+    expect(taken.map(label)).toEqual(['wan1 online->offline', 'wan2 online->down']);
+    const meanwhile = recordChange(ledger, change('wan1', 'offline', 'online'));
+    expect(putBack(meanwhile, taken).pending.map(label)).toEqual(['wan1 online->offline', 'wan2 online->down', 'wan1 offline->online']);
+  });
+});
+
+describe('after an apply: the conntrack deletions owed', () => {
+  const marks = { wan1: 0x100, wan2: 0x200 };
+  it.each([
+    {
+      case: 'offline without flushConntrack: its unanswered attempts only',
+      taken: [change('wan1', 'online', 'offline')],
+      states: { wan1: 'offline' },
+      flush: {},
+      orders: ['wan1 0x100 unanswered offline'],
+    },
+    {
+      case: 'down without flushConntrack: its unanswered attempts only',
+      taken: [change('wan1', 'online', 'down')],
+      states: { wan1: 'down' },
+      flush: {},
+      orders: ['wan1 0x100 unanswered offline'],
+    },
+    { case: 'online without flushConntrack: nothing', taken: [change('wan1', 'offline', 'online')], states: { wan1: 'online' }, flush: {}, orders: [] },
+    {
+      case: 'online with flushConntrack online: all of it',
+      taken: [change('wan1', 'offline', 'online')],
+      states: { wan1: 'online' },
+      flush: { wan1: ['online'] },
+      orders: ['wan1 0x100 all online'],
+    },
+    {
+      case: 'offline with flushConntrack offline: all of it',
+      taken: [change('wan2', 'online', 'offline')],
+      states: { wan2: 'offline' },
+      flush: { wan2: ['offline'] },
+      orders: ['wan2 0x200 all offline'],
+    },
+    { case: 'a WAN that moved on since is left alone', taken: [change('wan1', 'online', 'offline')], states: { wan1: 'online' }, flush: {}, orders: [] },
+    {
+      case: 'a WAN without a mark in the plan (removed) is left alone',
+      taken: [change('wan3', 'online', 'offline')],
+      states: { wan3: 'offline' },
+      flush: {},
+      orders: [],
+    },
+    {
+      case: 'connecting/disconnecting flush nothing',
+      taken: [between('wan1', 'disconnecting')],
+      states: { wan1: 'online' },
+      flush: { wan1: ['online'] },
+      orders: [],
+    },
+    {
+      case: 'one per WAN, for its last change, latest WAN first',
+      taken: [change('wan1', 'online', 'offline'), change('wan2', 'online', 'offline'), change('wan1', 'offline', 'down')],
+      states: { wan1: 'down', wan2: 'offline' },
+      flush: {},
+      orders: ['wan1 0x100 unanswered offline', 'wan2 0x200 unanswered offline'],
+    },
+    {
+      case: 'the last change decides: back online after going offline flushes nothing',
+      taken: [change('wan1', 'online', 'offline'), change('wan1', 'offline', 'online')],
+      states: { wan1: 'online' },
+      flush: {},
+      orders: [],
+    },
+  ] as { case: string; taken: Transition[]; states: Record<string, LinkState>; flush: Record<string, string[]>; orders: string[] }[])(
+    '$case',
+    ({ taken, states, flush, orders }) => {
+      const out = flushOrders(taken, { marks, states, flushConntrack: flush });
+      expect(out.map((o) => `${o.name} 0x${o.mark.toString(16)} ${o.all ? 'all' : 'unanswered'} ${o.trigger}`)).toEqual(orders);
+    },
+  );
+});
+
+describe('after the flushes: the hooks due, in order', () => {
+  it.each([
+    {
+      case: 'the applied changes in their order',
+      before: [change('wan1', 'online', 'offline'), change('wan2', 'online', 'down')],
+      meanwhile: [] as Transition[],
+      hooks: ['wan1 online->offline', 'wan2 online->down'],
+      pending: [] as string[],
+    },
+    {
+      case: 'a disconnecting that waited behind its WAN change follows it',
+      before: [change('wan1', 'offline', 'online'), between('wan1', 'disconnecting')],
+      meanwhile: [],
+      hooks: ['wan1 offline->online', 'wan1 disconnecting'],
+      pending: [],
+    },
+    {
+      case: 'one that waits behind a change that came meanwhile stays',
+      before: [change('wan1', 'online', 'offline')],
+      meanwhile: [change('wan1', 'offline', 'online'), between('wan1', 'disconnecting')],
+      hooks: ['wan1 online->offline'],
+      pending: ['wan1 offline->online', 'wan1 disconnecting'],
+    },
+  ])('$case', ({ before, meanwhile, hooks, pending }) => {
+    const { ledger, taken } = take(ledgerOf(...before));
+    // What came during the apply: changes, and connecting/disconnecting, which wait while one of its WAN is owed.
+    const during = meanwhile.reduce((l, tr) => (tr.action ? recordBetween(l, tr).ledger : recordChange(l, tr)), ledger);
+    const r = settle(during, taken);
+    expect(r.hooks.map(label)).toEqual(hooks);
+    expect(r.ledger.pending.map(label)).toEqual(pending);
+  });
+
+  it('settled, a WAN owes nothing: its next connecting is due at once', () => {
+    const { ledger, taken } = take(ledgerOf(change('wan1', 'online', 'offline')));
+    const settled = settle(ledger, taken).ledger;
+    expect(recordBetween(settled, between('wan1', 'connecting')).due.map(label)).toEqual(['wan1 connecting']);
+  });
+
+  it('a failed apply put back: the WAN still owes its change, so a connecting waits', () => {
+    const { ledger, taken } = take(ledgerOf(change('wan1', 'online', 'offline')));
+    expect(recordBetween(putBack(ledger, taken), between('wan1', 'connecting')).due).toEqual([]);
+  });
+});
