@@ -1,5 +1,6 @@
-// `nft-mwan daemon`: runs in the foreground (systemd Type=simple) until SIGTERM/SIGINT; SIGHUP reloads the config.
+// `nft-mwan daemon`: runs in the foreground (systemd Type=notify) until SIGTERM/SIGINT; SIGHUP reloads the config.
 import { Daemon } from '../daemon/daemon.js';
+import { createSdNotifier } from '../system/sd-notify.js';
 import { stateDir } from './state-dir.js';
 import type { CommandContext } from './context.js';
 
@@ -11,7 +12,14 @@ export default async function daemon(ctx: CommandContext): Promise<number> {
     log: ctx.log,
     stopOnExit: ctx.values['stop-on-exit'] === true,
   });
-  const onSignal = (signal: NodeJS.Signals) => void d.shutdown(signal);
+  // systemd (Type=notify) hears READY=1 once the first apply is verified, then WATCHDOG=1 from the event loop.
+  const notify = createSdNotifier({ run: ctx.run, env: process.env, pid: process.pid });
+  let stopWatchdog = (): void => undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopWatchdog();
+    void notify.stopping(`stopping on ${signal}`);
+    void d.shutdown(signal);
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => {
@@ -19,6 +27,9 @@ export default async function daemon(ctx: CommandContext): Promise<number> {
     void d.reload();
   });
   await d.start();
+  await notify.ready(`${Object.keys(d.snapshot().interfaces).length} interfaces`);
+  stopWatchdog = notify.startWatchdog();
   await d.whenStopped();
+  stopWatchdog();
   return 0;
 }
