@@ -26,7 +26,7 @@ export async function startDaemon(
   lab: Lab,
   config: unknown,
   extraArgs: string[] = [],
-  { path, reuse }: { path?: string; reuse?: RunningDaemon } = {},
+  { path, reuse, env = {} }: { path?: string; reuse?: RunningDaemon; env?: Record<string, string> } = {},
 ): Promise<RunningDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-daemon-'));
   // `reuse`: the same config file and state directory as an earlier daemon (a restart).
@@ -36,24 +36,35 @@ export async function startDaemon(
   writeConfig(config);
   const args = [BIN, 'daemon', '--config', configPath, '--state-dir', stateDir, '--verbose', ...extraArgs];
   // `env` execs in place, so the pid is still the daemon's own.
-  const proc = path === undefined ? lab.spawn('gw', process.execPath, args) : lab.spawn('gw', 'env', [`PATH=${path}`, process.execPath, ...args]);
+  const vars = [...(path === undefined ? [] : [`PATH=${path}`]), ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
+  const proc = vars.length === 0 ? lab.spawn('gw', process.execPath, args) : lab.spawn('gw', 'env', [...vars, process.execPath, ...args]);
   const state = () => readState(stateDir);
   const iface = async (name: string) => (await state())?.interfaces[name];
-  const log = () => proc.stderr().split('\n').filter((l) => l.length > 0);
+  const log = () =>
+    proc
+      .stderr()
+      .split('\n')
+      .filter((l) => l.length > 0);
   const waitFor = async (name: string, want: InterfaceRecord['state'], timeoutMs = 10_000) => {
     const t0 = performance.now();
-    await lab.waitFor(async () => {
-      if (!proc.running) throw new Error(`daemon exited:\n${log().slice(-30).join('\n')}`);
-      return (await iface(name))?.state === want;
-    }, { timeoutMs, intervalMs: 20, what: `${name} ${want}\n${log().slice(-15).join('\n')}` });
+    await lab.waitFor(
+      async () => {
+        if (!proc.running) throw new Error(`daemon exited:\n${log().slice(-30).join('\n')}`);
+        return (await iface(name))?.state === want;
+      },
+      { timeoutMs, intervalMs: 20, what: `${name} ${want}\n${log().slice(-15).join('\n')}` },
+    );
     return performance.now() - t0;
   };
   const running = { proc, configPath, stateDir, state, iface, waitFor, log, writeConfig, stop: async () => (await proc.kill(10_000)).exitCode };
   // Up once the first apply is done: the state file then shows every interface.
-  await lab.waitFor(async () => {
-    if (!proc.running) throw new Error(`daemon exited at start:\n${log().join('\n')}`);
-    const s = await state();
-    return s !== null && s.pid === proc.pid && s.lastApply?.ok === true;
-  }, { timeoutMs: 15_000, intervalMs: 50, what: 'the daemon to start' });
+  await lab.waitFor(
+    async () => {
+      if (!proc.running) throw new Error(`daemon exited at start:\n${log().join('\n')}`);
+      const s = await state();
+      return s !== null && s.pid === proc.pid && s.lastApply?.ok === true;
+    },
+    { timeoutMs: 15_000, intervalMs: 50, what: 'the daemon to start' },
+  );
   return running;
 }
