@@ -138,23 +138,34 @@ export class HaLab {
       ];
       const keepalived = await script(HA_CONFIG_SCRIPT, [
         'keepalived',
-        '--name', n,
-        '--priority', String(HA_NET.priority[n]),
-        '--advert-int', String(this.options.advertInt),
-        '--preempt-delay', String(this.options.preemptDelay),
+        '--name',
+        n,
+        '--priority',
+        String(HA_NET.priority[n]),
+        '--advert-int',
+        String(this.options.advertInt),
+        '--preempt-delay',
+        String(this.options.preemptDelay),
         ...vips.flatMap((v) => ['--vip', v]),
-        '--notify', HA_NOTIFY_SCRIPT,
-        '--conntrackd-conf', rt.conntrackdConf,
-        '--state-file', rt.stateFile,
+        '--notify',
+        HA_NOTIFY_SCRIPT,
+        '--conntrackd-conf',
+        rt.conntrackdConf,
+        '--state-file',
+        rt.stateFile,
       ]);
       writeFileSync(rt.keepalivedConf, keepalived);
       const ignore = [HA_NET.lan.vip, HA_NET.lan.node[n], ...HA_WANS.flatMap((k) => [HA_NET.wan[k].vip, HA_NET.wan[k].node[n]])];
       const conntrackd = await script(HA_CONFIG_SCRIPT, [
         'conntrackd',
-        '--sync-dev', HA_NET.sync.dev,
-        '--local', HA_NET.sync.node[n],
-        '--peer', HA_NET.sync.node[peer],
-        '--run-dir', rt.dir,
+        '--sync-dev',
+        HA_NET.sync.dev,
+        '--local',
+        HA_NET.sync.node[n],
+        '--peer',
+        HA_NET.sync.node[peer],
+        '--run-dir',
+        rt.dir,
         ...ignore.flatMap((a) => ['--ignore', a]),
       ]);
       writeFileSync(rt.conntrackdConf, conntrackd);
@@ -183,11 +194,18 @@ export class HaLab {
     const rt = this.runtime[n];
     this.lab.defer(`kill keepalived's VRRP child in ${n}`, () => killFromPidFile(rt.vrrpPidFile, 'keepalived'));
     rt.keepalived = this.lab.spawn(n, 'keepalived', [
-      '--dont-fork', '--log-console', '--log-detail', '--vrrp',
-      '--use-file', rt.keepalivedConf,
-      '--pid', join(rt.dir, 'keepalived.pid'),
-      '--vrrp_pid', rt.vrrpPidFile,
-      '--checkers_pid', join(rt.dir, 'keepalived-checkers.pid'),
+      '--dont-fork',
+      '--log-console',
+      '--log-detail',
+      '--vrrp',
+      '--use-file',
+      rt.keepalivedConf,
+      '--pid',
+      join(rt.dir, 'keepalived.pid'),
+      '--vrrp_pid',
+      rt.vrrpPidFile,
+      '--checkers_pid',
+      join(rt.dir, 'keepalived-checkers.pid'),
     ]);
   }
 
@@ -211,10 +229,11 @@ export class HaLab {
   /** Waits until `n` is master with every VRRP address and the other node holds none. */
   async waitMaster(n: HaNode, timeoutMs: number): Promise<void> {
     const other: HaNode = n === 'gw1' ? 'gw2' : 'gw1';
-    await this.lab.waitFor(
-      async () => this.haState(n)?.state === 'master' && (await this.vipsHeld(n)) === 4 && (await this.vipsHeld(other)) === 0,
-      { timeoutMs, intervalMs: 50, what: `${n} master with all 4 addresses (${n}: ${JSON.stringify(this.haState(n))}, ${other}: ${JSON.stringify(this.haState(other))})` },
-    );
+    await this.lab.waitFor(async () => this.haState(n)?.state === 'master' && (await this.vipsHeld(n)) === 4 && (await this.vipsHeld(other)) === 0, {
+      timeoutMs,
+      intervalMs: 50,
+      what: `${n} master with all 4 addresses (${n}: ${JSON.stringify(this.haState(n))}, ${other}: ${JSON.stringify(this.haState(other))})`,
+    });
   }
 
   /** `conntrackd -C CONF ARGS` inside the node's namespace. */

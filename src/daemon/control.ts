@@ -37,7 +37,9 @@ export async function serveControl(path: string, handle: (req: ControlRequest) =
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => resolve());
+    server.listen(path, () => {
+      resolve();
+    });
   });
   await chmod(path, 0o600);
   return server;

@@ -65,7 +65,7 @@ export async function hookPrograms(path: string, log: HookLog): Promise<string[]
       // A root-owned sticky directory (like /tmp) lets nobody but the target's owner replace it.
       const dirUnsafe = !d || (process.getuid?.() === 0 && d.uid !== 0) || ((d.mode & 0o022) !== 0 && (d.mode & 0o1000) === 0);
       if (unsafe(t) || dirUnsafe) {
-        log.warn(`hooks: skipping ${file}: it links to ${target}, which (and its directory) must be owned by root and not writable by group or others`);
+        log.warn(`hooks: skipping ${file}: it links to ${String(target)}, which (and its directory) must be owned by root and not writable by group or others`);
         continue;
       }
       out.push(file);
@@ -103,11 +103,23 @@ export function hookEnv(e: HookEvent): Record<string, string> {
  */
 export async function runMwan3User(file: string, e: HookEvent, timeoutS: number, log: HookLog): Promise<void> {
   const st = await stat(file).catch(() => undefined);
-  if (!st?.isFile()) return log.warn(`mwan3User: ${file} does not exist; not run`);
-  if (unsafe(st)) {
-    return log.warn(`mwan3User: skipping ${file}: it must be owned by root and not writable by group or others`);
+  if (!st?.isFile()) {
+    log.warn(`mwan3User: ${file} does not exist; not run`);
+    return;
   }
-  await runOne('/bin/sh', [file], { ACTION: e.action, INTERFACE: e.interface, DEVICE: e.device, PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, e, timeoutS, log, file);
+  if (unsafe(st)) {
+    log.warn(`mwan3User: skipping ${file}: it must be owned by root and not writable by group or others`);
+    return;
+  }
+  await runOne(
+    '/bin/sh',
+    [file],
+    { ACTION: e.action, INTERFACE: e.interface, DEVICE: e.device, PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    e,
+    timeoutS,
+    log,
+    file,
+  );
 }
 
 /**
@@ -135,8 +147,16 @@ async function runOne(file: string, args: string[], env: Record<string, string>,
   }, timeoutS * 1000);
   const r = await child;
   clearTimeout(timer);
-  const output = String(r.all ?? '').trim().split('\n').slice(-3).join(' | ');
+  // Typed as a string with `all: true`, but a child that could not be started has no output at all.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion, @typescript-eslint/no-unnecessary-condition
+  const output = String(r.all ?? '')
+    .trim()
+    .split('\n')
+    .slice(-3)
+    .join(' | ');
+  // Set by the timer's callback, which the type checker does not follow.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   if (timedOut) log.warn(`hook ${shown} (${e.action} ${e.interface}) killed after ${timeoutS} s`);
-  else if (r.exitCode !== 0) log.warn(`hook ${shown} (${e.action} ${e.interface}) failed: ${r.shortMessage}${output ? `: ${output}` : ''}`);
+  else if (r.exitCode !== 0) log.warn(`hook ${shown} (${e.action} ${e.interface}) failed: ${String(r.shortMessage)}${output ? `: ${output}` : ''}`);
   else log.info(`hook ${shown} (${e.action} ${e.interface}) done${output ? `: ${output}` : ''}`);
 }

@@ -2,14 +2,12 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LinkState } from '../model/facts.js';
-import type { RoundSummary } from '../model/tracking.js';
 import type { Tracker } from '../track/machine.js';
 import type { DaemonState, InterfaceRecord } from '../model/state.js';
 
 export const DEFAULT_STATE_DIR = '/run/nft-mwan';
 export const STATE_FILE = 'state.json';
 export const CONTROL_SOCKET = 'control.sock';
-
 
 export function interfaceRecord(t: Tracker, state: LinkState, stateSince: number, tracking: boolean): InterfaceRecord {
   const r = t.lastRound;
@@ -50,6 +48,8 @@ export async function readState(dir: string): Promise<DaemonState | null> {
   }
   try {
     const parsed = JSON.parse(text) as DaemonState;
+    // The file may be another version's, or not ours: its type is what we hope, not what we know.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     return parsed.version === 1 && typeof parsed.interfaces === 'object' ? parsed : null;
   } catch {
     return null;

@@ -116,7 +116,9 @@ export async function apply(run: Runner, config: ResolvedConfig, log: Logger, st
       incremental = inc !== null;
       const tx = startBatch(run, applied, { ...(o.watch ? { watch: o.watch } : {}) });
       // Read back as soon as the kernel has committed: nft's own exit follows about 10 ms later.
-      const reading = tx.committed.then(() => readBack(run, p, incremental && o.knownIsCurrent === true && discovery.listing === known ? known : null, applied));
+      const reading = tx.committed.then(() =>
+        readBack(run, p, incremental && o.knownIsCurrent === true && discovery.listing === known ? known : null, applied),
+      );
       reading.catch(() => undefined);
       await tx.done;
       // Only now is there something to undo: a failed transaction changes nothing.
@@ -168,4 +170,3 @@ export async function restoreRouting(run: Runner, snapshot: OwnedRouting, protoc
   if (ops.add.length > 0) await applyRoutingOps(run, ops.add);
   if (ops.remove.length > 0) await applyRoutingOps(run, ops.remove);
 }
-

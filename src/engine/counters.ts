@@ -5,7 +5,6 @@ import type { WanCounters } from '../model/state.js';
 import type { Runner } from '../system/runner.js';
 import type { NftObject } from '../model/json.js';
 
-
 export async function readWanCounters(run: Runner, plan: Pick<Plan, 'table' | 'markMask' | 'interfaces'>): Promise<Record<string, WanCounters>> {
   const [listed, tracked] = await Promise.all([
     run('nft', ['-j', 'list', 'counters', 'table', plan.table.family, plan.table.name]),

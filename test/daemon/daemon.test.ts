@@ -77,7 +77,14 @@ function fakeSystem() {
     if (verb === 'del') return void routing.routes.delete(key);
     const gateway = arg('via');
     const metric = arg('metric');
-    routing.routes.set(key, { dst: a[0], ...(gateway ? { gateway } : {}), dev: arg('dev'), table: arg('table'), protocol: arg('proto'), ...(metric ? { metric: Number(metric) } : {}) });
+    routing.routes.set(key, {
+      dst: a[0],
+      ...(gateway ? { gateway } : {}),
+      dev: arg('dev'),
+      table: arg('table'),
+      protocol: arg('proto'),
+      ...(metric ? { metric: Number(metric) } : {}),
+    });
   };
   const events: string[] = [];
   const state = {
@@ -155,10 +162,19 @@ function fakeSystem() {
     }
     const wans = Object.entries(DEVICES) as [Wan, (typeof DEVICES)[Wan]][];
     if (cmd === 'ip -j link show') {
-      return ok(JSON.stringify(wans.map(([dev]) => ({ ifname: dev, flags: state.carrier[dev] ? ['UP', 'LOWER_UP'] : ['NO-CARRIER', 'UP'], operstate: state.carrier[dev] ? 'UP' : 'DOWN' }))));
+      return ok(
+        JSON.stringify(
+          wans.map(([dev]) => ({
+            ifname: dev,
+            flags: state.carrier[dev] ? ['UP', 'LOWER_UP'] : ['NO-CARRIER', 'UP'],
+            operstate: state.carrier[dev] ? 'UP' : 'DOWN',
+          })),
+        ),
+      );
     }
     if (cmd === 'ip -j -4 route show table main') return ok(JSON.stringify(wans.map(([dev, d]) => ({ dst: d.net, dev, scope: 'link' }))));
-    if (cmd === 'ip -j -4 addr show') return ok(JSON.stringify(wans.map(([dev, d]) => ({ ifname: dev, addr_info: [{ family: 'inet', scope: 'global', local: d.address, prefixlen: 24 }] }))));
+    if (cmd === 'ip -j -4 addr show')
+      return ok(JSON.stringify(wans.map(([dev, d]) => ({ ifname: dev, addr_info: [{ family: 'inet', scope: 'global', local: d.address, prefixlen: 24 }] }))));
     if (cmd === 'ip -j -4 rule show') return ok(JSON.stringify([...routing.rules.values()]));
     if (/^ip -j -4 route show table all proto \d+$/.test(cmd)) return ok(JSON.stringify([...routing.routes.values()]));
     if (cmd === 'ip -4 -batch -') {
@@ -215,8 +231,22 @@ async function start(o: { globals?: Obj; monitor?: MonitorStarter; nftMonitor?: 
     }),
   );
   const lines: string[] = [];
-  const log = { debug: () => undefined, info: (m: string) => lines.push(`info: ${m}`), warn: (m: string) => lines.push(`warn: ${m}`), error: (m: string) => lines.push(`error: ${m}`) };
-  const d = new Daemon({ configPath, stateDir: join(dir, 'state'), run: sys.run, log, prober, linkPollS: 0.05, monitor: o.monitor ?? false, nftMonitor: o.nftMonitor ?? false });
+  const log = {
+    debug: () => undefined,
+    info: (m: string) => lines.push(`info: ${m}`),
+    warn: (m: string) => lines.push(`warn: ${m}`),
+    error: (m: string) => lines.push(`error: ${m}`),
+  };
+  const d = new Daemon({
+    configPath,
+    stateDir: join(dir, 'state'),
+    run: sys.run,
+    log,
+    prober,
+    linkPollS: 0.05,
+    monitor: o.monitor ?? false,
+    nftMonitor: o.nftMonitor ?? false,
+  });
   daemon = d;
   // The fake answering something unexpected fails every apply: say so instead of timing out.
   let timer: NodeJS.Timeout | undefined;

@@ -122,7 +122,13 @@ describe('hookPrograms', () => {
     spoil(target, elsewhere);
     const { log, warn } = recorder();
     expect(await hookPrograms(hooks, log)).toEqual(runs ? [join(hooks, '10-link')] : []);
-    expect(warn).toEqual(runs ? [] : [`hooks: skipping ${join(hooks, '10-link')}: it links to ${target}, which (and its directory) must be owned by root and not writable by group or others`]);
+    expect(warn).toEqual(
+      runs
+        ? []
+        : [
+            `hooks: skipping ${join(hooks, '10-link')}: it links to ${target}, which (and its directory) must be owned by root and not writable by group or others`,
+          ],
+    );
   });
 
   it.runIf(isRoot)('a symlink to a file owned by another user is skipped when running as root', async () => {

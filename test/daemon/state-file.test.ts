@@ -63,7 +63,16 @@ describe('writeState / readState', () => {
 
   it('records an interface as the tracker and compile see it', () => {
     const r = sample().interfaces.wan1;
-    expect(r).toMatchObject({ state: 'offline', tracked: 'online', forcedDown: true, carrier: true, tracking: true, since: '2025-01-02T03:04:05.001Z', lastRound: null, lossPct: null });
+    expect(r).toMatchObject({
+      state: 'offline',
+      tracked: 'online',
+      forcedDown: true,
+      carrier: true,
+      tracking: true,
+      since: '2025-01-02T03:04:05.001Z',
+      lastRound: null,
+      lossPct: null,
+    });
   });
 
   it('reads a missing file (or directory) as no state', async () => {

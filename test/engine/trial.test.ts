@@ -30,17 +30,20 @@ function record(dir: string, over: Partial<TryRecord> = {}): Promise<void> {
 }
 
 describe('a try decided on disk', () => {
-  it.each(['confirm', 'rollback'] as const)('a %s leaves the outcome with the tried config for the daemon; only the first claimer gets the record', async (outcome) => {
-    const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-trial-'));
-    await record(dir);
-    const before = Date.now();
-    expect((await claimTry(dir, outcome))?.configHash).toBe(configHash(tried));
-    expect(await claimTry(dir, outcome === 'confirm' ? 'rollback' : 'confirm')).toBeNull();
-    expect(await readTry(dir)).toBeNull();
-    const o = await readTryOutcome(dir);
-    expect(o).toMatchObject({ outcome, configPath: '/etc/nft-mwan/config.json', configHash: configHash(tried) });
-    expect(o?.at).toBeGreaterThanOrEqual(before);
-  });
+  it.each(['confirm', 'rollback'] as const)(
+    'a %s leaves the outcome with the tried config for the daemon; only the first claimer gets the record',
+    async (outcome) => {
+      const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-trial-'));
+      await record(dir);
+      const before = Date.now();
+      expect((await claimTry(dir, outcome))?.configHash).toBe(configHash(tried));
+      expect(await claimTry(dir, outcome === 'confirm' ? 'rollback' : 'confirm')).toBeNull();
+      expect(await readTry(dir)).toBeNull();
+      const o = await readTryOutcome(dir);
+      expect(o).toMatchObject({ outcome, configPath: '/etc/nft-mwan/config.json', configHash: configHash(tried) });
+      expect(o?.at).toBeGreaterThanOrEqual(before);
+    },
+  );
 
   it.each([
     ['the try process is alive', { pid: -1 }, /a try \(pid \d+\) is pending/],

@@ -31,12 +31,8 @@ const config = {
  */
 function wrappers(): { dir: string; set(tool: 'ping' | 'nft', mode: string | null): void } {
   const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-wrap-'));
-  const script = (tool: string, real: string, modes: string) =>
-    `#!/bin/sh\nmode=$(cat ${dir}/${tool}.mode 2>/dev/null)\n${modes}\nexec ${real} "$@"\n`;
-  writeFileSync(
-    join(dir, 'ping'),
-    script('ping', '/usr/bin/ping', 'case "$mode" in hang) exec sleep 3600;; crash) kill -SEGV $$;; esac'),
-  );
+  const script = (tool: string, real: string, modes: string) => `#!/bin/sh\nmode=$(cat ${dir}/${tool}.mode 2>/dev/null)\n${modes}\nexec ${real} "$@"\n`;
+  writeFileSync(join(dir, 'ping'), script('ping', '/usr/bin/ping', 'case "$mode" in hang) exec sleep 3600;; crash) kill -SEGV $$;; esac'));
   // The nft the test's PATH finds (CI's second pass: Debian 13's), so the daemon and the dumps share one version.
   writeFileSync(join(dir, 'nft'), script('nft', whichOnPath('nft') ?? '/usr/sbin/nft', '[ "$mode" = fail ] && { echo "nft: simulated failure" >&2; exit 1; }'));
   chmodSync(join(dir, 'ping'), 0o755);
@@ -79,7 +75,14 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
   const start = async () => {
     const d = await startDaemon(lab, config, [], { path: `${wrap.dir}:/usr/sbin:/usr/bin:/sbin:/bin` });
     daemon = d;
-    onTestFailed(() => console.error(`daemon log:\n${d.log().filter((l) => !l.includes('debug: run:')).join('\n')}`));
+    onTestFailed(() =>
+      console.error(
+        `daemon log:\n${d
+          .log()
+          .filter((l) => !l.includes('debug: run:'))
+          .join('\n')}`,
+      ),
+    );
     await d.waitFor('wan1', 'online');
     await d.waitFor('wan2', 'online');
     return d;
@@ -142,7 +145,11 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     wrap.set('nft', 'fail');
     await net.setUpstream(2, 'drop');
     await d.waitFor('wan2', 'offline', 3_000);
-    const waits = () => d.log().flatMap((l) => /error: apply failed \(attempt \d+\), retrying in ([\d.]+) s/.exec(l)?.[1] ?? []).map(Number);
+    const waits = () =>
+      d
+        .log()
+        .flatMap((l) => /error: apply failed \(attempt \d+\), retrying in ([\d.]+) s/.exec(l)?.[1] ?? [])
+        .map(Number);
     await lab.waitFor(() => waits().length >= 3, { timeoutMs: 5_000, what: 'three failed attempts' });
     // Backoff: each wait longer than the one before.
     const [w1, w2, w3] = waits() as [number, number, number];
@@ -157,7 +164,7 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     expect(await flows(20)).toMatchObject({ ok: 20, wan2: 0 });
   });
 
-  it("a WAN taken out: connection attempts that never got an answer through it are balanced again when retried", async () => {
+  it('a WAN taken out: connection attempts that never got an answer through it are balanced again when retried', async () => {
     const d = await start();
     // isp2 forwards the probes but drops the service's port: wan2 stays online and half the attempts hang.
     await lab.nft(net.ns.isp(2), 'table inet blk {\n chain cut { type filter hook forward priority -10; policy accept; tcp dport 5001 drop\n }\n}\n');
@@ -167,7 +174,10 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
       expect(first.failed).toBeGreaterThan(0);
       expect(first.peers[W2.addr] ?? 0).toBe(0);
       expect((await cli(lab, 'gw', 'ifdown', 'wan2', '--state-dir', d.stateDir)).exitCode).toBe(0);
-      await lab.waitFor(() => d.log().some((l) => /wan2: deleted \d+ unanswered TCP connection attempts? marked for it/.test(l)), { timeoutMs: 5_000, what: "wan2's unanswered attempts deleted" });
+      await lab.waitFor(() => d.log().some((l) => /wan2: deleted \d+ unanswered TCP connection attempts? marked for it/.test(l)), {
+        timeoutMs: 5_000,
+        what: "wan2's unanswered attempts deleted",
+      });
       // The same ports again: without the deletion, the failed ones would still be wan2's (SYN_SENT) in conntrack.
       expect(await runTcpClient(lab, LAB_NET.lan.ns, ports)).toMatchObject({ ok: 12, failed: 0, peers: { [W1.addr]: 12 } });
     } finally {
@@ -188,7 +198,10 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
       expect(first.failed).toBeGreaterThan(0);
       expect(first.peers[W2.addr] ?? 0).toBe(0);
       expect((await cli(lab, 'gw', 'ifdown', 'wan2', '--state-dir', d.stateDir)).exitCode).toBe(0);
-      await lab.waitFor(() => d.log().some((l) => /wan2: deleted \d+ UDP flows? marked for it that never got a reply/.test(l)), { timeoutMs: 5_000, what: "wan2's unreplied UDP flows deleted" });
+      await lab.waitFor(() => d.log().some((l) => /wan2: deleted \d+ UDP flows? marked for it that never got a reply/.test(l)), {
+        timeoutMs: 5_000,
+        what: "wan2's unreplied UDP flows deleted",
+      });
       // The same ports again: without the deletion, the unanswered ones would still be wan2's in conntrack.
       expect(await runUdpClient(lab, LAB_NET.lan.ns, flows)).toMatchObject({ ok: 12, failed: 0, peers: { [W1.addr]: 12 } });
     } finally {
@@ -200,7 +213,10 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
 
   it('the ip state is read again only after ip monitor reports a change: an ip rule deleted behind its back is restored', async () => {
     const d = await start();
-    const owned = async () => (JSON.parse((await lab.ip('gw', ['-j', 'rule', 'show'])).stdout) as { priority: number; protocol?: unknown }[]).filter((r) => String(r.protocol) === '77');
+    const owned = async () =>
+      (JSON.parse((await lab.ip('gw', ['-j', 'rule', 'show'])).stdout) as { priority: number; protocol?: unknown }[]).filter(
+        (r) => String(r.protocol) === '77',
+      );
     const toggleReads = async (verb: 'ifdown' | 'ifup') => (await toggle(d, verb)).filter((l) => l.includes('run: ip -j -4 -batch -')).length;
     // Once ip monitor listens and the links have settled, state changes reuse what the last apply read.
     await new Promise((r) => setTimeout(r, 1_500));
@@ -221,9 +237,17 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     const d = await start();
     const toggleReads = async (verb: 'ifdown' | 'ifup') => {
       const runs = await toggle(d, verb);
-      return { table: runs.filter((l) => l.includes('run: nft -j list table inet nft_mwan')).length, chains: runs.filter((l) => l.includes('run: nft -j list chain inet nft_mwan')).length };
+      return {
+        table: runs.filter((l) => l.includes('run: nft -j list table inet nft_mwan')).length,
+        chains: runs.filter((l) => l.includes('run: nft -j list chain inet nft_mwan')).length,
+      };
     };
-    const classify = async () => (JSON.parse((await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'classify'])).stdout) as { nftables: { rule?: { handle: number } }[] }).nftables.flatMap((i) => (i.rule ? [i.rule.handle] : []));
+    const classify = async () =>
+      (
+        JSON.parse((await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'classify'])).stdout) as {
+          nftables: { rule?: { handle: number } }[];
+        }
+      ).nftables.flatMap((i) => (i.rule ? [i.rule.handle] : []));
     // Once nft monitor listens: the first apply after it still reads the table, the ones after only the chains.
     await new Promise((r) => setTimeout(r, 1_500));
     const reads = [await toggleReads('ifdown'), await toggleReads('ifup'), await toggleReads('ifdown'), await toggleReads('ifup')];

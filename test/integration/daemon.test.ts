@@ -26,7 +26,15 @@ const fastTrack = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-const config = (o: { wan1?: Record<string, unknown>; wan2?: Record<string, unknown>; policies?: Record<string, unknown>; rules?: unknown[]; globals?: Record<string, unknown> } = {}) => ({
+const config = (
+  o: {
+    wan1?: Record<string, unknown>;
+    wan2?: Record<string, unknown>;
+    policies?: Record<string, unknown>;
+    rules?: unknown[];
+    globals?: Record<string, unknown>;
+  } = {},
+) => ({
   ...(o.globals ? { globals: o.globals } : {}),
   interfaces: {
     wan1: { device: 'wan1', gateway: 'auto', track: fastTrack(), ...o.wan1 },
@@ -35,7 +43,12 @@ const config = (o: { wan1?: Record<string, unknown>; wan2?: Record<string, unkno
   },
   policies: o.policies ?? {
     balanced: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] },
-    wan1_first: { members: [{ interface: 'wan1', metric: 1 }, { interface: 'wan2', metric: 2 }] },
+    wan1_first: {
+      members: [
+        { interface: 'wan1', metric: 1 },
+        { interface: 'wan2', metric: 2 },
+      ],
+    },
   },
   rules: o.rules ?? [
     { name: 'hold', destIp: [`${SRV2}/32`], policy: 'wan1_first' },
@@ -88,7 +101,12 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     daemon = d;
     // Runs after afterEach: the log is read from this test's daemon, not the shared slot.
     onTestFailed(() => {
-      console.error(`daemon log:\n${d.log().filter((l) => !l.includes('debug: run:')).join('\n')}`);
+      console.error(
+        `daemon log:\n${d
+          .log()
+          .filter((l) => !l.includes('debug: run:'))
+          .join('\n')}`,
+      );
     });
     return d;
   };
@@ -128,7 +146,9 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     expect(summary.echoed).toBeGreaterThan(50);
     // Uninterrupted: no echo was ever late by more than a few of its 20 ms intervals.
     expect(summary.maxGapMs).toBeLessThan(500);
-    console.log(`wan2 out of the policy ${failoverMs.toFixed(0)} ms after the cut, back ${recoveryMs.toFixed(0)} ms after the repair; hold: ${summary.echoed} echoes, max gap ${summary.maxGapMs} ms`);
+    console.log(
+      `wan2 out of the policy ${failoverMs.toFixed(0)} ms after the cut, back ${recoveryMs.toFixed(0)} ms after the repair; hold: ${summary.echoed} echoes, max gap ${summary.maxGapMs} ms`,
+    );
   });
 
   /** Cuts isp2 in one way, waits for the daemon to take wan2 offline, restores it and waits for recovery. */
@@ -148,7 +168,11 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     ['has lost its own uplink (ICMP network unreachable)', 2, 'down'],
   ])('an ISP that %s takes its WAN offline; an ICMP error never counts as an answer', async (_what, k, mode) => {
     const d = await start(config());
-    const during = await failAndRecover(d, () => net.setUpstream(k, mode), () => net.setUpstream(k, 'up'));
+    const during = await failAndRecover(
+      d,
+      () => net.setUpstream(k, mode),
+      () => net.setUpstream(k, 'up'),
+    );
     expect(during).toMatchObject({ ok: 20, wan2: 0 });
     // The ICMP errors were seen, and counted as failures (the kernel rate-limits its own, so not every round gets one).
     const failures = d.log().filter((l) => /wan2: round failed/.test(l));
@@ -170,7 +194,10 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     await net.setCarrier(2, 'up');
     await lab.ip('gw', ['route', 'del', 'default', 'via', W2.gateway, 'dev', W2.dev], { reject: false });
     await d.waitFor('wan2', 'online', 5_000);
-    const lines = d.log().filter((l) => /wan2: \w+ -> \w+/.test(l)).map((l) => /wan2: (\w+ -> \w+)/.exec(l)?.[1]);
+    const lines = d
+      .log()
+      .filter((l) => /wan2: \w+ -> \w+/.test(l))
+      .map((l) => /wan2: (\w+ -> \w+)/.exec(l)?.[1]);
     expect(lines).toEqual(['online -> down', 'down -> offline', 'offline -> online']);
     expect((await flows(30)).wan2).toBeGreaterThan(0);
   });
@@ -254,7 +281,7 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     expect(await flows(20)).toMatchObject({ ok: 20, wan2: 20 });
   });
 
-  it('flushConntrack deletes only the failed WAN\'s connections, after the new rules are in place', async () => {
+  it("flushConntrack deletes only the failed WAN's connections, after the new rules are in place", async () => {
     const d = await start(config({ wan2: { flushConntrack: ['offline'] } }));
     await d.waitFor('wan2', 'online');
     const holds = [];
@@ -296,12 +323,24 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     await d.waitFor('wan2', 'offline', 3_000);
     await net.setUpstream(2, 'up');
     await d.waitFor('wan2', 'online', 5_000);
-    const events = await lab.waitFor(() => {
-      const text = (() => { try { return readFileSync(out, 'utf8'); } catch { return ''; } })();
-      // wan1's own (a stray lost echo is a disconnecting) are not this test's.
-      const lines = text.trim().split('\n').filter((l) => / wan2 /.test(l));
-      return lines.length >= 4 ? lines : false;
-    }, { timeoutMs: 8_000, what: 'four hook events' });
+    const events = await lab.waitFor(
+      () => {
+        const text = (() => {
+          try {
+            return readFileSync(out, 'utf8');
+          } catch {
+            return '';
+          }
+        })();
+        // wan1's own (a stray lost echo is a disconnecting) are not this test's.
+        const lines = text
+          .trim()
+          .split('\n')
+          .filter((l) => / wan2 /.test(l));
+        return lines.length >= 4 ? lines : false;
+      },
+      { timeoutMs: 8_000, what: 'four hook events' },
+    );
     // mwan3's tracker states in between: the first failed round, the first good one.
     expect(events).toEqual(['disconnecting wan2 wan2 online', 'disconnected wan2 wan2 offline', 'connecting wan2 wan2 offline', 'connected wan2 wan2 online']);
     expect(d.log().join('\n')).toMatch(/hook .*20-hang .*killed after 0.5 s/);
@@ -316,7 +355,8 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     // Hangs on wan1's events until the test releases it; its timeout (60 s) is far away.
     writeFileSync(hook, `#!/bin/sh\n[ "$INTERFACE" = wan1 ] || exit 0\necho "$ACTION" >> ${started}\nwhile [ ! -e ${release} ]; do sleep 0.05; done\n`);
     chmodSync(hook, 0o755);
-    const wan1InPolicy = async () => (await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'policy_balanced'])).stdout.includes('"mark_wan1"');
+    const wan1InPolicy = async () =>
+      (await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'policy_balanced'])).stdout.includes('"mark_wan1"');
     try {
       const d = await start(config({ globals: { hooks: hook, hookTimeout: 60 } }));
       await d.waitFor('wan1', 'online');
@@ -424,7 +464,11 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     ['dns', { method: 'dns', targets: [SRV1] }],
   ])('%s probes leave through their WAN and detect its failure', async (_m, track) => {
     const d = await start(config({ wan2: { track: fastTrack(track) } }));
-    const during = await failAndRecover(d, () => net.setUpstream(2, 'drop'), () => net.setUpstream(2, 'up'));
+    const during = await failAndRecover(
+      d,
+      () => net.setUpstream(2, 'drop'),
+      () => net.setUpstream(2, 'up'),
+    );
     expect(during).toMatchObject({ ok: 20, wan2: 0 });
     expect((await d.iface('wan2'))?.lastRound?.results[0]).toMatchObject({ ok: true });
   });
@@ -457,7 +501,10 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     await net.setUpstream(2, 'drop');
     await d.waitFor('wan2', 'offline', 3_000);
     // Scraped from inside the gateway's namespace: the endpoint exists only on its loopback.
-    const scrape = await lab.exec('gw', process.execPath, ['-e', "fetch('http://127.0.0.1:9523/metrics').then(async (r) => console.log(r.status, r.headers.get('content-type'), '\\n' + await r.text()))"]);
+    const scrape = await lab.exec('gw', process.execPath, [
+      '-e',
+      "fetch('http://127.0.0.1:9523/metrics').then(async (r) => console.log(r.status, r.headers.get('content-type'), '\\n' + await r.text()))",
+    ]);
     expect(scrape.stdout).toMatch(/^200 text\/plain; version=0\.0\.4/);
     const text = scrape.stdout;
     expect(text).toMatch(/^nft_mwan_wan_online\{interface="wan1"\} 1$/m);
@@ -469,12 +516,15 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     const txBytes = (k: string) => Number(new RegExp(`^nft_mwan_wan_bytes_total\\{interface="${k}",direction="tx"\\} (\\d+)$`, 'm').exec(text)?.[1]);
     expect(txBytes('wan1') + txBytes('wan2')).toBeGreaterThan(20 * 60);
     expect(text).toMatch(/^nft_mwan_wan_connections\{interface="wan1"\} \d+$/m);
-    await lab.waitFor(() => {
-      try {
-        return /nft_mwan_wan_online\{interface="wan2"\} 0/.test(readFileSync(textfile, 'utf8'));
-      } catch {
-        return false;
-      }
-    }, { timeoutMs: 3_000, what: 'the textfile' });
+    await lab.waitFor(
+      () => {
+        try {
+          return /nft_mwan_wan_online\{interface="wan2"\} 0/.test(readFileSync(textfile, 'utf8'));
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 3_000, what: 'the textfile' },
+    );
   });
 });
