@@ -264,13 +264,7 @@ async function gatewayDefaultRoutes(lab: Lab, wans: readonly WanIndex[], ipv6: b
 }
 
 /** Adds an address (v4, and v6 when enabled) and brings the device up. */
-async function configure(
-  lab: Lab,
-  ns: string,
-  dev: string,
-  v4: string,
-  v6: string | undefined,
-): Promise<void> {
+async function configure(lab: Lab, ns: string, dev: string, v4: string, v6: string | undefined): Promise<void> {
   await lab.ip(ns, ['addr', 'add', v4, 'dev', dev]);
   // nodad: a tentative address cannot be used for a second or so, and nothing here can collide.
   if (v6 !== undefined) await lab.ip(ns, ['-6', 'addr', 'add', v6, 'dev', dev, 'nodad']);

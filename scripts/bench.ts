@@ -54,7 +54,9 @@ async function main(): Promise<void> {
         '',
         '| `nft-mwan apply` end to end | wall median (ms) | wall p90 (ms) | peak RSS median (MB) |',
         '|---|---|---|---|',
-        ...c.endToEnd.map((e) => `| ${e.wans} WANs, ${e.rules} rules | ${fmt(median(e.wallMs), 0)} | ${fmt(pct90(e.wallMs), 0)} | ${fmt(median(e.peakRssKb) / 1024)} |`),
+        ...c.endToEnd.map(
+          (e) => `| ${e.wans} WANs, ${e.rules} rules | ${fmt(median(e.wallMs), 0)} | ${fmt(pct90(e.wallMs), 0)} | ${fmt(median(e.peakRssKb) / 1024)} |`,
+        ),
         '',
       );
     });
@@ -118,7 +120,10 @@ async function main(): Promise<void> {
         '',
         '| variant | NEW connections/s vs complete | filter chains, CPU per packet (µs) | chains vs complete (µs) | whole path vs complete (µs) |',
         '|---|---|---|---|---|',
-        ...summary.map((r) => `| ${r.name} | ${fmt(r.ppsVsComplete, 3)} | ${r.chainsUs === undefined ? '-' : fmt(r.chainsUs, 2)} | ${signed(r.chainsVsCompleteUs)} | ${signed(r.totalVsCompleteUs)} |`),
+        ...summary.map(
+          (r) =>
+            `| ${r.name} | ${fmt(r.ppsVsComplete, 3)} | ${r.chainsUs === undefined ? '-' : fmt(r.chainsUs, 2)} | ${signed(r.chainsVsCompleteUs)} | ${signed(r.totalVsCompleteUs)} |`,
+        ),
         '',
       );
     });
@@ -127,7 +132,11 @@ async function main(): Promise<void> {
   if (only.has('balance') || only.has('failover') || only.has('footprint')) {
     await withLab(async (lab) => {
       const net = await buildMultiWan(lab, { wans: 4 });
-      await startTcpServer(lab, 'srv', LAB_NET.server.addrs.map((a) => endpoint(a, 5001)));
+      await startTcpServer(
+        lab,
+        'srv',
+        LAB_NET.server.addrs.map((a) => endpoint(a, 5001)),
+      );
       if (only.has('balance')) {
         say('balance accuracy ...');
         const rows: BalanceRow[] = await runBalance(lab, { connections: quick ? 2_000 : 10_000, sources: 150, bin: BIN, log: say });

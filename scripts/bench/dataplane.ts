@@ -392,12 +392,10 @@ interface IperfJson {
 
 async function measureThroughput(ctx: Context): Promise<number> {
   const t = Math.max(1, Math.round(ctx.o.seconds));
-  const r = await ctx.lab.exec(
-    'lan',
-    'iperf3',
-    ['--client', SERVER, '--port', String(IPERF_PORT), '--time', String(t), '--json'],
-    { timeoutMs: t * 1000 + 30_000, reject: false },
-  );
+  const r = await ctx.lab.exec('lan', 'iperf3', ['--client', SERVER, '--port', String(IPERF_PORT), '--time', String(t), '--json'], {
+    timeoutMs: t * 1000 + 30_000,
+    reject: false,
+  });
   let parsed: IperfJson;
   try {
     parsed = JSON.parse(r.stdout) as IperfJson;
@@ -512,7 +510,14 @@ export async function runDataplane(lab: Lab, net: MultiWan, o: DataplaneOptions)
         { setup: 'nft-mwan', rules },
       ]),
     ];
-    const rows: DataplaneRow[] = jobs.map((j) => ({ setup: j.setup, rules: j.rules, newConnPps: [], throughputMbps: [], ecmpNewConnPps: [], ecmpThroughputMbps: [] }));
+    const rows: DataplaneRow[] = jobs.map((j) => ({
+      setup: j.setup,
+      rules: j.rules,
+      newConnPps: [],
+      throughputMbps: [],
+      ecmpNewConnPps: [],
+      ecmpThroughputMbps: [],
+    }));
     const rowOf = (j: Job) => rows.find((r) => r.setup === j.setup && r.rules === j.rules) as DataplaneRow;
     const ecmp = jobs[0] as Job;
     const others = jobs.slice(1);
@@ -562,9 +567,7 @@ export async function runDataplane(lab: Lab, net: MultiWan, o: DataplaneOptions)
 
 function format(rows: readonly DataplaneRow[]): string[] {
   const ratios = ecmpRatios(rows);
-  const out = [
-    'setup            rules   new conns/s (median)   Mbit/s (median)   vs ecmp: conns/s   Mbit/s   (median of per-round ratios)',
-  ];
+  const out = ['setup            rules   new conns/s (median)   Mbit/s (median)   vs ecmp: conns/s   Mbit/s   (median of per-round ratios)'];
   for (const [i, r] of rows.entries()) {
     const q = ratios[i] as RatioRow;
     out.push(

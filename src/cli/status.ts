@@ -60,7 +60,12 @@ function bytes(n: number | null): string {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, c) => cell.padEnd(widths[c] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 const ago = (iso: string, now = Date.now()) => {
@@ -71,7 +76,10 @@ const ago = (iso: string, now = Date.now()) => {
 function renderDaemon(d: DaemonState | null, dir: string): string[] {
   if (d === null) return ['', `daemon: not running (no state in ${dir}); every enabled interface is assumed online`];
   if (!d.running) return ['', `daemon: not running (last state ${d.updatedAt}); the rules installed stay as it left them`];
-  const lines = ['', `daemon: running (pid ${d.pid}, since ${d.startedAt})${d.lastApply && !d.lastApply.ok ? `, LAST APPLY FAILED: ${d.lastApply.error}` : ''}`];
+  const lines = [
+    '',
+    `daemon: running (pid ${d.pid}, since ${d.startedAt})${d.lastApply && !d.lastApply.ok ? `, LAST APPLY FAILED: ${d.lastApply.error}` : ''}`,
+  ];
   lines.push(
     ...table([
       ['NAME', 'STATE', 'FOR', 'LINK', 'RTT', 'LOSS', 'LAST PROBES'],
@@ -128,12 +136,15 @@ export function render(s: Status, configPath: string, daemon: DaemonState | null
   for (const p of s.policies) {
     lines.push(`  ${p.name} (last resort: ${p.lastResort}${p.usingLastResort ? ', IN USE: no member online' : ''})`);
     lines.push(
-      ...table(
-        p.members.map((m) => [m.interface, `metric ${m.metric}`, `weight ${m.weight}`, m.active ? `${(m.share * 100).toFixed(1)}%` : 'standby']),
-      ).map((l) => `    ${l}`),
+      ...table(p.members.map((m) => [m.interface, `metric ${m.metric}`, `weight ${m.weight}`, m.active ? `${(m.share * 100).toFixed(1)}%` : 'standby'])).map(
+        (l) => `    ${l}`,
+      ),
     );
   }
   lines.push(...renderDaemon(daemon, dir));
-  lines.push('', `routing: ${s.routing.rules} ip rules (priorities ${s.routing.priorities.join(', ') || '-'}), ${s.routing.routes} routes (tables ${s.routing.tables.join(', ') || '-'})`);
+  lines.push(
+    '',
+    `routing: ${s.routing.rules} ip rules (priorities ${s.routing.priorities.join(', ') || '-'}), ${s.routing.routes} routes (tables ${s.routing.tables.join(', ') || '-'})`,
+  );
   return lines.join('\n');
 }

@@ -79,7 +79,10 @@ export async function runTry(ctx: CommandContext, config: ResolvedConfig, second
     if (mine === null) return reportTaken(ctx);
     killQuietly(mine.watchdogPid);
     await rollbackAndSettle(ctx, dir, mine);
-    throw new MwanError({ code: 'TRY_ROLLED_BACK', summary: `${outcome === 'timeout' ? `not confirmed within ${seconds} s` : `interrupted (${outcome})`}: the previous table and routing are back` });
+    throw new MwanError({
+      code: 'TRY_ROLLED_BACK',
+      summary: `${outcome === 'timeout' ? `not confirmed within ${seconds} s` : `interrupted (${outcome})`}: the previous table and routing are back`,
+    });
   }
   // Confirmed elsewhere: `nft-mwan confirm` told the daemon.
   return 0;
@@ -122,9 +125,12 @@ function waitForOutcome(dir: string, deadline: number): Promise<Outcome> {
       for (const c of cleanups) c();
       done(o);
     };
-    const timer = setTimeout(() => {
-      finish('timeout');
-    }, Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => {
+        finish('timeout');
+      },
+      Math.max(0, deadline - Date.now()),
+    );
     cleanups.push(() => {
       clearTimeout(timer);
     });

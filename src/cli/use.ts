@@ -13,7 +13,10 @@ export default async function useCommand(ctx: CommandContext): Promise<number> {
   const config = configOrThrow(await loadConfig(ctx.configPath));
   const iface = config.interfaces[wan];
   if (!iface || iface.enabled === false) {
-    throw new MwanError({ code: 'USAGE', summary: `"${wan}" is not an enabled interface of ${ctx.configPath} (interfaces: ${Object.keys(config.interfaces).join(', ')})` });
+    throw new MwanError({
+      code: 'USAGE',
+      summary: `"${wan}" is not an enabled interface of ${ctx.configPath} (interfaces: ${Object.keys(config.interfaces).join(', ')})`,
+    });
   }
   // The id as installed: that is what the output chain matches.
   const { facts, listing } = await discover(ctx.run, config);

@@ -35,7 +35,9 @@ export async function interfacesView(ctx: CommandContext): Promise<number> {
       continue;
     }
     const tracking = !d.tracking ? 'not enabled' : d.forcedDown ? 'paused (ifdown)' : d.carrier ? 'active' : 'down';
-    lines.push(` interface ${i.name} is ${d.state}${d.state === 'online' ? ` ${hms(d.since)}` : ''}, ${d.state === 'online' ? 'uptime' : 'down for'} ${hms(d.since)} and tracking is ${tracking}`);
+    lines.push(
+      ` interface ${i.name} is ${d.state}${d.state === 'online' ? ` ${hms(d.since)}` : ''}, ${d.state === 'online' ? 'uptime' : 'down for'} ${hms(d.since)} and tracking is ${tracking}`,
+    );
   }
   ctx.out(lines.join('\n'));
   return 0;
@@ -84,7 +86,9 @@ export async function rulesView(ctx: CommandContext): Promise<number> {
       r.destPort ? `dport ${r.destPort.join(',')}` : null,
       r.set ? `to @${r.set}` : null,
     ].filter((x) => x !== null);
-    lines.push(` ${r.name}: ${[...scope, what.length ? what.join(' ') : 'everything'].join(' ')} -> ${r.policy}${r.sticky ? ` (sticky ${r.stickyTimeout}s)` : ''}${r.log ? ' (logged)' : ''}`);
+    lines.push(
+      ` ${r.name}: ${[...scope, what.length ? what.join(' ') : 'everything'].join(' ')} -> ${r.policy}${r.sticky ? ` (sticky ${r.stickyTimeout}s)` : ''}${r.log ? ' (logged)' : ''}`,
+    );
   }
   ctx.out(lines.join('\n'));
   return 0;

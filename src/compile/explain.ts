@@ -74,7 +74,15 @@ export function explain(
   flow: Flow,
   context: { bypass: readonly string[]; local: readonly string[]; sets?: Readonly<Record<string, readonly string[]>>; sticky?: StickyState },
 ): Explanation {
-  const base = { flow, rule: null, policy: null, candidates: [], lastResort: null, sticky: 'no sticky rule applies: every NEW connection is placed on its own', stickyRule: null };
+  const base = {
+    flow,
+    rule: null,
+    policy: null,
+    candidates: [],
+    lastResort: null,
+    sticky: 'no sticky rule applies: every NEW connection is placed on its own',
+    stickyRule: null,
+  };
   const dst = parseIp(flow.dst);
   const src = parseIp(flow.src);
   // The command line checks the flow first; another caller's bad flow is the same usage error.
@@ -87,7 +95,11 @@ export function explain(
   }
   const hit = context.bypass.find((c) => inElement(c, flow.dst));
   if (hit) {
-    return { ...base, verdict: 'bypass', reason: `${flow.dst} is in ${hit} (the main table's specific routes, globals.bypass, loopback, broadcast or multicast): never balanced` };
+    return {
+      ...base,
+      verdict: 'bypass',
+      reason: `${flow.dst} is in ${hit} (the main table's specific routes, globals.bypass, loopback, broadcast or multicast): never balanced`,
+    };
   }
   const rule = config.rules.find((r) => matches(r, flow, context.sets ?? {}));
   if (!rule) {
@@ -103,7 +115,14 @@ export function explain(
   // A policy as this flow's family sees it: only members whose WAN carries the family.
   const policy = (family === 'ipv6' ? plan.policies6 : plan.policies).find((p) => p.name === rule.policy);
   if (!policy && family === 'ipv6') {
-    return { ...base, verdict: 'rule', rule: rule.name, policy: rule.policy, lastResort: null, reason: `rule "${rule.name}" matches, but no WAN carries IPv6: not balanced` };
+    return {
+      ...base,
+      verdict: 'rule',
+      rule: rule.name,
+      policy: rule.policy,
+      lastResort: null,
+      reason: `rule "${rule.name}" matches, but no WAN carries IPv6: not balanced`,
+    };
   }
   // The plan was compiled from this config, which validation made name only policies it has: a bug.
   if (!policy) throw new MwanError({ code: 'INTERNAL', summary: `explain: plan has no policy ${rule.policy}` });
@@ -147,7 +166,14 @@ export function explain(
 }
 
 /** The sticky chain as compile emits it: the active members' sets in member order, the first holding the key wins. */
-function stickyLookup(rule: ResolvedRule, members: Plan['policies'][number]['members'], family: 'ipv4' | 'ipv6', flow: Flow, plan: Plan, state: StickyState): StickyVerdict {
+function stickyLookup(
+  rule: ResolvedRule,
+  members: Plan['policies'][number]['members'],
+  family: 'ipv4' | 'ipv6',
+  flow: Flow,
+  plan: Plan,
+  state: StickyState,
+): StickyVerdict {
   const by = rule.stickyBy === 'srcdst' ? 'srcdst' : 'src';
   const key = by === 'srcdst' ? [flow.src, flow.dst] : [flow.src];
   const verdict: StickyVerdict = { by, timeout: rule.stickyTimeout, entry: null, ignored: [] };
@@ -162,7 +188,6 @@ function stickyLookup(rule: ResolvedRule, members: Plan['policies'][number]['mem
   return verdict;
 }
 
-
 /** The elements of the installed sticky sets, read off an `nft -j list table` listing. */
 export function stickyState(listing: readonly NftObject[] | null, names: readonly string[]): Record<string, StickyElement[]> {
   const out: Record<string, StickyElement[]> = {};
@@ -172,7 +197,12 @@ export function stickyState(listing: readonly NftObject[] | null, names: readonl
     out[set.name] = (set.elem ?? []).flatMap((e): StickyElement[] => {
       const wrapped = e !== null && typeof e === 'object' && 'elem' in e ? (e as { elem: { val: unknown; expires?: unknown } }).elem : null;
       const val = wrapped ? wrapped.val : e;
-      const key = typeof val === 'string' ? [val] : Array.isArray((val as { concat?: unknown } | null)?.concat) ? ((val as { concat: unknown[] }).concat.map(String)) : null;
+      const key =
+        typeof val === 'string'
+          ? [val]
+          : Array.isArray((val as { concat?: unknown } | null)?.concat)
+            ? (val as { concat: unknown[] }).concat.map(String)
+            : null;
       if (key === null) return [];
       return [typeof wrapped?.expires === 'number' ? { key, expires: wrapped.expires } : { key }];
     });

@@ -45,7 +45,6 @@ export interface TableImage {
   sets: Record<string, { spec: Record<string, unknown>; elements: string[] }>;
 }
 
-
 const CHAIN_SPEC_KEYS = ['type', 'hook', 'prio', 'policy'] as const;
 const SET_SPEC_KEYS = ['type', 'map', 'flags', 'timeout'] as const;
 
@@ -156,7 +155,10 @@ function buildListingImage(listing: readonly NftObject[]): TableImage {
     const [kind, o] = Object.entries(item)[0] as [string, NftObject];
     if (kind === 'chain') img.chains[o.name as string] = { spec: pick(o, CHAIN_SPEC_KEYS), rules: [] };
     if (kind === 'set' || kind === 'map') {
-      img.sets[o.name as string] = { spec: { kind, ...pick(o, SET_SPEC_KEYS) }, elements: ((o.elem as unknown[]) ?? []).map((e) => canonical(elementValue(e))) };
+      img.sets[o.name as string] = {
+        spec: { kind, ...pick(o, SET_SPEC_KEYS) },
+        elements: ((o.elem as unknown[]) ?? []).map((e) => canonical(elementValue(e))),
+      };
     }
   }
   // Rules after chains: 1.0.6 lists sets first, 1.1+ chains first; rules always follow their chain.

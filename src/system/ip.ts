@@ -4,7 +4,6 @@ import type { IpFamily, Route, RoutingOp, RoutingRule } from '../model/plan.js';
 import { runChecked, type Runner } from './runner.js';
 import type { JsonObject } from '../model/json.js';
 
-
 /** A rule as iproute2 reports it; foreign rules keep whatever we do not model in `raw`. */
 export interface ListedRule extends Omit<RoutingRule, 'protocol' | 'action' | 'table'> {
   action: RoutingRule['action'] | 'other';
@@ -105,7 +104,10 @@ function token(value: string | number): string {
   const s = String(value);
   // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses.
   if (!/^[^\s\x00-\x1f\x7f#"'\\]+$/.test(s)) {
-    throw new MwanError({ code: 'INTERNAL', summary: `refusing to pass ${JSON.stringify(s)} to ip -batch: white space, control characters, '#', quotes and backslashes would change the line` });
+    throw new MwanError({
+      code: 'INTERNAL',
+      summary: `refusing to pass ${JSON.stringify(s)} to ip -batch: white space, control characters, '#', quotes and backslashes would change the line`,
+    });
   }
   return s;
 }

@@ -74,10 +74,14 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     }
     const tables = split(globals.options.rt_table_lookup, globals.lists.rt_table_lookup);
     if (tables.length > 0) {
-      note('globals.rt_table_lookup', `tables ${tables.join(', ')} not mapped: nft-mwan never balances destinations the main table routes specifically; add these tables' networks to globals.bypass`);
+      note(
+        'globals.rt_table_lookup',
+        `tables ${tables.join(', ')} not mapped: nft-mwan never balances destinations the main table routes specifically; add these tables' networks to globals.bypass`,
+      );
     }
     if (globals.options.source_routing === '1') note('globals.source_routing', 'not needed: replies always leave through the WAN a connection came in on');
-    if (globals.options.logging !== undefined || globals.options.loglevel !== undefined) note('globals.logging', 'not mapped: the daemon logs every event to stderr/journald; use "log" on rules');
+    if (globals.options.logging !== undefined || globals.options.loglevel !== undefined)
+      note('globals.logging', 'not mapped: the daemon logs every event to stderr/journald; use "log" on rules');
     for (const k of Object.keys(globals.options)) {
       if (!['mmx_mask', 'rt_table_lookup', 'source_routing', 'logging', 'loglevel'].includes(k)) note(`globals.${k}`, 'unknown to mwan3 2.12: ignored');
     }
@@ -102,7 +106,10 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   for (const [v6, v4] of partnerOf) {
     if (enabled(v6) === enabled(v4)) continue;
     const [off, on] = enabled(v6) ? [v4, v6] : [v6, v4];
-    leftOut.set(off, `left out: disabled (enabled ${off.options.enabled ?? 'unset'}) while ${id(on)} on the same device ${deviceBy.get(on)} is enabled, so mwan3 balanced only ${familyOf(on)} there; ${id(on)} is imported alone ("family": "${familyOf(on)}")`);
+    leftOut.set(
+      off,
+      `left out: disabled (enabled ${off.options.enabled ?? 'unset'}) while ${id(on)} on the same device ${deviceBy.get(on)} is enabled, so mwan3 balanced only ${familyOf(on)} there; ${id(on)} is imported alone ("family": "${familyOf(on)}")`,
+    );
     partnerOf.delete(v6);
   }
   const renamed = new Map<string, string>();
@@ -167,7 +174,10 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
         throw new MwanError({ code: 'CONFIG_INVALID', summary: `member ${mName}: interface "${m.options.interface}" is not an interface section` });
       }
       if (seen.has(iface)) {
-        note(`policy ${name}`, `member ${mName} (${m.options.interface}) dropped: ${iface} is already a member (IPv4 and IPv6 of one uplink are one interface now)`);
+        note(
+          `policy ${name}`,
+          `member ${mName} (${m.options.interface}) dropped: ${iface} is already a member (IPv4 and IPv6 of one uplink are one interface now)`,
+        );
         continue;
       }
       seen.add(iface);
@@ -223,7 +233,10 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     }
     const family = r.options.family;
     if (family === 'ipv4' || family === 'ipv6') rule.family = family;
-    for (const [opt, field] of [['src_ip', 'srcIp'], ['dest_ip', 'destIp']] as const) {
+    for (const [opt, field] of [
+      ['src_ip', 'srcIp'],
+      ['dest_ip', 'destIp'],
+    ] as const) {
       const values = split(r.options[opt], r.lists[opt]);
       const kept = values.filter((v) => {
         // 0.0.0.0/0 and ::/0 mean "this family, any address".
@@ -239,7 +252,10 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       }
       if (kept.length > 0) rule[field] = kept as [string, ...string[]];
     }
-    for (const [opt, field] of [['src_port', 'srcPort'], ['dest_port', 'destPort']] as const) {
+    for (const [opt, field] of [
+      ['src_port', 'srcPort'],
+      ['dest_port', 'destPort'],
+    ] as const) {
       const values = split(r.options[opt], r.lists[opt]).map((p) => p.replace(':', '-'));
       if (values.length === 0) continue;
       if (rule.proto !== 'tcp' && rule.proto !== 'udp') {
@@ -253,7 +269,10 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       const setName = r.options.ipset.replace(/[^A-Za-z0-9_]/g, '_');
       sets[setName] ??= { type: rule.family === 'ipv6' ? 'ipv6_addr' : 'ipv4_addr' };
       rule.set = setName;
-      note(`rule ${name}.ipset`, `now the nft set "${setName}" (inet nft_mwan): fill it with \`nft-mwan set add ${setName} ...\` or dnsmasq nftset=/domain/4#inet#nft_mwan#${setName}`);
+      note(
+        `rule ${name}.ipset`,
+        `now the nft set "${setName}" (inet nft_mwan): fill it with \`nft-mwan set add ${setName} ...\` or dnsmasq nftset=/domain/4#inet#nft_mwan#${setName}`,
+      );
     }
     if (r.options.sticky === '1') {
       if (SPECIAL_POLICIES.has(rule.policy)) note(`rule ${name}.sticky`, `dropped: policy ${rule.policy} has no WAN to stick to`);

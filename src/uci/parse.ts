@@ -93,7 +93,10 @@ export function parseUci(text: string, file: string): UciSection[] {
         const existing = name === '' ? undefined : named.get(name);
         if (existing) {
           if (existing.type !== type.text) {
-            fail(keyword.line, `section ${quote(name)} was declared with type ${quote(existing.type)} on line ${existing.line}: expected the same type, found ${quote(type.text)}`);
+            fail(
+              keyword.line,
+              `section ${quote(name)} was declared with type ${quote(existing.type)} on line ${existing.line}: expected the same type, found ${quote(type.text)}`,
+            );
           }
           current = existing;
           break;
@@ -209,7 +212,8 @@ function tokenize(source: string, fail: Fail): Command[] {
       if (c === "'") text += readSingleQuoted();
       else if (c === '"') text += readDoubleQuoted();
       else if (c === '\\') text += readEscape();
-      else if (c === '#' || c === ';') break; // a comment or the next command starts inside the word
+      else if (c === '#' || c === ';')
+        break; // a comment or the next command starts inside the word
       else {
         text += c;
         pos++;

@@ -69,10 +69,18 @@ describeLab('policy language', () => {
   });
 
   it('roundrobin splits 3:1 exactly; srchash keeps every source on one WAN', async () => {
-    await apply({ interfaces, policies: { rr: { mode: 'roundrobin', members: [{ interface: 'wan1', weight: 3 }, { interface: 'wan2' }] } }, rules: [{ name: 'all', policy: 'rr' }] });
+    await apply({
+      interfaces,
+      policies: { rr: { mode: 'roundrobin', members: [{ interface: 'wan1', weight: 3 }, { interface: 'wan2' }] } },
+      rules: [{ name: 'all', policy: 'rr' }],
+    });
     // Any 40 consecutive NEW connections through one numgen inc counter: exactly 30 and 10.
     expect(await flows(LAN.ns, SRV1, 40)).toEqual({ ok: 40, wan1: 30, wan2: 10 });
-    await apply({ interfaces, policies: { sh: { mode: 'srchash', members: [{ interface: 'wan1' }, { interface: 'wan2' }] } }, rules: [{ name: 'all', policy: 'sh' }] });
+    await apply({
+      interfaces,
+      policies: { sh: { mode: 'srchash', members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },
+      rules: [{ name: 'all', policy: 'sh' }],
+    });
     for (const ns of [LAN.ns, LAN2.ns]) {
       const r = await flows(ns, SRV1, 20, 5);
       expect(r.ok).toBe(20);
@@ -120,7 +128,11 @@ describeLab('policy language', () => {
     const changed = await apply(named({ elements: ['198.18.0.0/15'], rules: [{ name: 'extra', srcIface: ['nosuchdev0'], policy: 'wan1_only' }] }));
     expect(await classifyListing()).toMatch(/comment "rule extra"/);
     expect(await setMembers('pinned')).toEqual(['192.0.2.10', '198.18.0.0/15', '203.0.113.0/24']);
-    expect((await cliOk(lab, 'gw', 'set', 'list', 'pinned', '--config', changed)).split('\n').filter(Boolean).sort()).toEqual(['192.0.2.10', '198.18.0.0/15', '203.0.113.0/24']);
+    expect((await cliOk(lab, 'gw', 'set', 'list', 'pinned', '--config', changed)).split('\n').filter(Boolean).sort()).toEqual([
+      '192.0.2.10',
+      '198.18.0.0/15',
+      '203.0.113.0/24',
+    ]);
     expect(await flows(LAN.ns, SRV1, 5)).toMatchObject({ wan2: 5 });
     await cliOk(lab, 'gw', 'set', 'del', 'pinned', SRV1, '--config', config);
     expect(await flows(LAN.ns, SRV1, 5)).toMatchObject({ wan1: 5 });
@@ -129,7 +141,7 @@ describeLab('policy language', () => {
     expect(bad.stderr).toMatch(/no set "nope"/);
   });
 
-  it('sticky: every source stays in its WAN\'s set across a re-apply that changes the batch; an offline WAN\'s sources are rebalanced, the other WAN\'s kept', async () => {
+  it("sticky: every source stays in its WAN's set across a re-apply that changes the batch; an offline WAN's sources are rebalanced, the other WAN's kept", async () => {
     // Four LAN hosts; round robin splits their first connections exactly 2:2, so both WANs have stuck sources.
     const sources = ['192.168.10.31', '192.168.10.32', '192.168.10.33', '192.168.10.34'];
     await addSources(sources);
@@ -193,7 +205,11 @@ describeLab('policy language', () => {
     // Within the timeout the source stays (and no balancing decision is taken for it).
     expect(await wanFrom(source)).toBe(first);
     const t0 = performance.now();
-    await lab.waitFor(async () => (await setMembers(`sticky_web_${first}`)).length === 0, { timeoutMs: 10_000, intervalMs: 200, what: `${source} to expire from sticky_web_${first}` });
+    await lab.waitFor(async () => (await setMembers(`sticky_web_${first}`)).length === 0, {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      what: `${source} to expire from sticky_web_${first}`,
+    });
     // Refreshed by the second connection, so never gone sooner than about the timeout.
     expect(performance.now() - t0).toBeGreaterThan(1_000);
     // The next round-robin decision is the other WAN: the source was balanced, not sent back from a stale entry.
@@ -202,7 +218,7 @@ describeLab('policy language', () => {
     expect(await setMembers(`sticky_web_${first}`)).toEqual([]);
   });
 
-  it('srcIface rules pick by input device; the router\'s own connections follow the rules; use WAN -- CMD', async () => {
+  it("srcIface rules pick by input device; the router's own connections follow the rules; use WAN -- CMD", async () => {
     const config = await apply({
       interfaces,
       policies: wanOnly,

@@ -27,7 +27,8 @@ describe('unrepliedUdpFlows', () => {
 });
 
 describe('flushUnansweredUdp', () => {
-  const fake = (listing: string, calls: string[]): Runner =>
+  const fake =
+    (listing: string, calls: string[]): Runner =>
     async (file, args) => {
       calls.push([file, ...args].join(' '));
       if (args[0] === '-L') return { stdout: listing, stderr: 'conntrack v1.4.7 (conntrack-tools): 6 flow entries have been shown.\n', exitCode: 0 };
@@ -36,7 +37,7 @@ describe('flushUnansweredUdp', () => {
       return { stdout: '', stderr: `conntrack v1.4.7 (conntrack-tools): ${gone ? 0 : 1} flow entries have been deleted.\n`, exitCode: gone ? 1 : 0 };
     };
 
-  it('lists the mark\'s UDP flows and deletes each unreplied one by tuple, mark and zone; counts what went', async () => {
+  it("lists the mark's UDP flows and deletes each unreplied one by tuple, mark and zone; counts what went", async () => {
     const calls: string[] = [];
     expect(await flushUnansweredUdp(fake(LISTING, calls), 0x200, 0x3f00)).toEqual({ deleted: 1, left: 0 });
     expect(calls).toEqual([
@@ -47,7 +48,11 @@ describe('flushUnansweredUdp', () => {
   });
 
   it(`deletes at most ${UDP_DELETE_LIMIT} per event`, async () => {
-    const many = Array.from({ length: UDP_DELETE_LIMIT + 5 }, (_, i) => `udp      17 29 src=192.168.10.2 dst=192.0.2.10 sport=${10000 + i} dport=53 [UNREPLIED] src=192.0.2.10 dst=198.51.100.10 sport=53 dport=${10000 + i} mark=512 use=1`).join('\n');
+    const many = Array.from(
+      { length: UDP_DELETE_LIMIT + 5 },
+      (_, i) =>
+        `udp      17 29 src=192.168.10.2 dst=192.0.2.10 sport=${10000 + i} dport=53 [UNREPLIED] src=192.0.2.10 dst=198.51.100.10 sport=53 dport=${10000 + i} mark=512 use=1`,
+    ).join('\n');
     const calls: string[] = [];
     expect(await flushUnansweredUdp(fake(many, calls), 0x200, 0x3f00)).toEqual({ deleted: UDP_DELETE_LIMIT, left: 5 });
     expect(calls).toHaveLength(1 + UDP_DELETE_LIMIT);

@@ -16,8 +16,14 @@ describe('flushEvents', () => {
   it.each([
     [['ifdown'], ['offline']],
     [['disconnected'], ['offline']],
-    [['ifup', 'connected'], ['online', 'online']],
-    [['ifdown', 'never', 'ifup'], ['offline', 'online']],
+    [
+      ['ifup', 'connected'],
+      ['online', 'online'],
+    ],
+    [
+      ['ifdown', 'never', 'ifup'],
+      ['offline', 'online'],
+    ],
     [[], []],
   ])('maps flush_conntrack %j to %j', (values, events) => {
     const [s] = sections(`config interface 'wan'\n${values.map((v) => `\tlist flush_conntrack '${v}'\n`).join('')}`);
@@ -27,7 +33,9 @@ describe('flushEvents', () => {
 
 describe('mapInterface', () => {
   it('keeps the known flush events once each and notes the unknown ones', () => {
-    const [s] = sections("config interface 'wan'\n\toption enabled '1'\n\tlist flush_conntrack 'ifdown'\n\tlist flush_conntrack 'disconnected'\n\tlist flush_conntrack 'never'\n");
+    const [s] = sections(
+      "config interface 'wan'\n\toption enabled '1'\n\tlist flush_conntrack 'ifdown'\n\tlist flush_conntrack 'disconnected'\n\tlist flush_conntrack 'never'\n",
+    );
     const { notes, note } = collect();
     const iface = mapInterface(s!, 'wan', 'eth1', 'ipv4', note);
     expect(iface).toMatchObject({ device: 'eth1', gateway: 'auto', flushConntrack: ['offline'] });
