@@ -162,7 +162,10 @@ export class MultiWan {
   /** Short namespace names, for lab.exec/spawn. */
   readonly ns = { lan: 'lan', lan2: 'lan2', gw: 'gw', srv: 'srv', isp: (k: WanIndex) => `isp${k}` } as const;
 
-  /** ISP k's anti-spoofing counter ("spoofed": dropped because the source was not the gateway's WAN address) and its forwarded-from-customer counter ("passed"). */
+  /**
+   * ISP k's anti-spoofing counter ("spoofed": dropped because the source was not the gateway's WAN address) and its
+   * forwarded-from-customer counter ("passed").
+   */
   async ispCounters(k: WanIndex): Promise<{ spoofed: CounterValue; passed: CounterValue }> {
     this.check(k);
     const r = await this.lab.exec(this.ns.isp(k), 'nft', ['-j', 'list', 'counters', 'table', 'inet', 'ispfilter']);

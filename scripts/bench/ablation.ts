@@ -254,7 +254,8 @@ export function formatAblation(rows: readonly AblationRow[]): string[] {
     'variant                      conns/s vs complete   filter chains (us)   chains vs complete (us)   whole path vs complete (us)',
     ...summarise(rows).map(
       (s) =>
-        `${s.name.padEnd(28)} ${f(s.ppsVsComplete, 3).padStart(19)}   ${f(s.chainsUs, 2).padStart(18)}   ${f(s.chainsVsCompleteUs, 2, true).padStart(23)}   ${f(s.totalVsCompleteUs, 2, true).padStart(27)}`,
+        `${s.name.padEnd(28)} ${f(s.ppsVsComplete, 3).padStart(19)}   ${f(s.chainsUs, 2).padStart(18)}   ` +
+        `${f(s.chainsVsCompleteUs, 2, true).padStart(23)}   ${f(s.totalVsCompleteUs, 2, true).padStart(27)}`,
     ),
   ];
 }

@@ -97,7 +97,9 @@ export async function runBalance(lab: Lab, o: { connections: number; sources: nu
       };
       rows.push(row);
       o.log(
-        `  balance ${mode} ${weights.join(':')}: ${observed.join(' / ')} of ${total} ${row.unit} (expected ${expected.map((e) => e.toFixed(0)).join(' / ')}), max z ${row.maxZ.toFixed(2)}${row.exact ? ', exact' : ''}, failed ${failed}`,
+        `  balance ${mode} ${weights.join(':')}: ` +
+          `${observed.join(' / ')} of ${total} ${row.unit} (expected ${expected.map((e) => e.toFixed(0)).join(' / ')}), ` +
+          `max z ${row.maxZ.toFixed(2)}${row.exact ? ', exact' : ''}, failed ${failed}`,
       );
       await lab.exec('gw', o.bin, ['stop', '--config', file], { reject: false });
     }

@@ -100,7 +100,9 @@ export async function runControl(
       row.floorMs.push(median(out.floorMs));
       o.log(
         `  control round ${round + 1}: ${row.wans} WANs, ${row.rules} rules: compile ${median(out.compileMs).toFixed(2)} ms, ` +
-          `apply ${median(out.applyMs).toFixed(1)} ms (its processes alone ${median(out.floorMs).toFixed(1)} ms; reading the ip state too ${median(out.readingApplyMs).toFixed(1)} ms; without nft monitor ${median(out.unwatchedApplyMs).toFixed(1)} ms)`,
+          `apply ${median(out.applyMs).toFixed(1)} ms (its processes alone ${median(out.floorMs).toFixed(1)} ms; ` +
+          `reading the ip state too ${median(out.readingApplyMs).toFixed(1)} ms; ` +
+          `without nft monitor ${median(out.unwatchedApplyMs).toFixed(1)} ms)`,
       );
     }
   }

@@ -254,7 +254,8 @@ async function install(ctx: Context, job: Job, undo: Undo[]): Promise<void> {
     undo.push(() => lab.exec('gw', 'nft', ['delete', 'table', 'inet', 'bench_ecmp'], quiet));
     await lab.nft(
       'gw',
-      `table inet bench_ecmp {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n    oifname { ${devs} } masquerade\n  }\n}\n`,
+      `table inet bench_ecmp {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n` +
+        `    oifname { ${devs} } masquerade\n  }\n}\n`,
     );
     return;
   }
@@ -458,7 +459,11 @@ async function runJob(ctx: Context, job: Job): Promise<Measured> {
         `(${pps.bursts} bursts, ${pps.delivered}/${pps.sent} delivered in ${pps.sendSeconds.toFixed(2)} s, WAN shares % ${pps.shares}` +
         `${pps.spoofed ? `, ${pps.spoofed} NOT MASQUERADED` : ''})  ` +
         `${mbps.toFixed(0).padStart(6)} Mbit/s   install ${applyMs.toFixed(0)} ms, check ${peers}` +
-        `${pps.cost ? `; profiled ${pps.cost.totalUs.toFixed(2)} us/packet (${pps.cost.samples} samples), filter chains ${pps.cost.us.filterChains.toFixed(2)} us` : ''}`,
+        `${
+          pps.cost
+            ? `; profiled ${pps.cost.totalUs.toFixed(2)} us/packet (${pps.cost.samples} samples), filter chains ${pps.cost.us.filterChains.toFixed(2)} us`
+            : ''
+        }`,
     );
   } catch (error) {
     // The measurement's failure is the news; a teardown failure on top of it is only appended.

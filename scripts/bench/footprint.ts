@@ -86,7 +86,8 @@ export async function runFootprint(lab: Lab, o: { seconds: number; bin: string; 
       cpuChildrenPct: ((t1.children - t0.children + liveDelta(t0.live, t1.live)) / TICKS / elapsed) * 100,
     };
     o.log(
-      `  daemon, ${f.wans} WANs at interval 1 s over ${o.seconds} s: RSS ${f.rssMb.toFixed(1)} MB (peak ${f.peakRssMb.toFixed(1)}), CPU ${f.cpuSelfPct.toFixed(2)} % self + ${f.cpuChildrenPct.toFixed(2)} % probes`,
+      `  daemon, ${f.wans} WANs at interval 1 s over ${o.seconds} s: RSS ${f.rssMb.toFixed(1)} MB (peak ${f.peakRssMb.toFixed(1)}), ` +
+        `CPU ${f.cpuSelfPct.toFixed(2)} % self + ${f.cpuChildrenPct.toFixed(2)} % probes`,
     );
     return f;
   } finally {

@@ -22,7 +22,9 @@ export async function runTry(ctx: CommandContext, config: ResolvedConfig, second
   if (pending !== null) {
     throw new MwanError({
       code: 'TRY_REFUSED',
-      summary: `another try is pending (pid ${pending.pid}, rolls back at ${new Date(pending.deadline).toISOString()}); confirm it (nft-mwan confirm) or let it roll back first`,
+      summary:
+        `another try is pending (pid ${pending.pid}, rolls back at ${new Date(pending.deadline).toISOString()}); ` +
+        `confirm it (nft-mwan confirm) or let it roll back first`,
     });
   }
   const taken = await snapshotFor(ctx.run, config);
@@ -39,7 +41,9 @@ export async function runTry(ctx: CommandContext, config: ResolvedConfig, second
   await writeTry(dir, record).catch((e: unknown) => {
     throw new MwanError({
       code: 'TRY_REFUSED',
-      summary: `cannot try: the rollback record cannot be written to the state directory ${dir} (${(e as Error).message}); nothing was changed; give a writable --state-dir`,
+      summary:
+        `cannot try: the rollback record cannot be written to the state directory ${dir} (${(e as Error).message}); ` +
+        `nothing was changed; give a writable --state-dir`,
       cause: e,
     });
   });

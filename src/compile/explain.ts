@@ -151,7 +151,9 @@ export function explain(
     return {
       ...placed,
       stickyRule,
-      sticky: `sticky by ${stickyRule.by} (timeout ${stickyRule.timeout} s): no entry for ${by} on an active WAN, so the policy places it and the WAN it gets is remembered${ignored}`,
+      sticky:
+        `sticky by ${stickyRule.by} (timeout ${stickyRule.timeout} s): no entry for ${by} on an active WAN, ` +
+        `so the policy places it and the WAN it gets is remembered${ignored}`,
     };
   }
   const e = stickyRule.entry;
@@ -161,7 +163,9 @@ export function explain(
     stickyRule,
     candidates: [{ interface: e.interface, device: i?.device ?? '?', gateway: i?.gateway ?? null, probability: 1 }],
     reason: `${reason}; sticky: ${by} has an entry in ${e.set}, so it goes back to ${e.interface}`,
-    sticky: `sticky by ${stickyRule.by} (timeout ${stickyRule.timeout} s): ${by} is on ${e.interface}${e.expires !== null ? ` for another ${e.expires} s unless a NEW connection renews it` : ''}${ignored}`,
+    sticky:
+      `sticky by ${stickyRule.by} (timeout ${stickyRule.timeout} s): ${by} is on ${e.interface}` +
+      `${e.expires !== null ? ` for another ${e.expires} s unless a NEW connection renews it` : ''}${ignored}`,
   };
 }
 
@@ -235,7 +239,7 @@ function matches(rule: ResolvedRule, flow: Flow, sets: Readonly<Record<string, r
   if (rule.srcIface && (flow.iif === undefined || !rule.srcIface.includes(flow.iif))) return false;
   if (rule.set !== undefined && !(sets[rule.set] ?? []).some((t) => inElement(t, flow.dst))) return false;
   const family = parseIp(flow.dst)?.family;
-  if (rule.family !== undefined && rule.family !== 'any' && rule.family !== family) return false;
+  if (rule.family !== 'any' && rule.family !== family) return false;
   const proto = rule.proto;
   if (proto !== 'all') {
     const want = typeof proto === 'number' ? proto : PROTO_NUMBERS[proto];

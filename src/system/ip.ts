@@ -40,6 +40,8 @@ export async function readRules(run: Runner, family: IpFamily): Promise<ListedRu
 function parseRules(stdout: string, family: IpFamily): ListedRule[] {
   return (JSON.parse(stdout || '[]') as JsonObject[]).map((o) => {
     const action = o.action === undefined ? 'lookup' : o.action === 'unreachable' || o.action === 'blackhole' ? o.action : 'other';
+    // ip -j gives a table as a number or a name (a string); String() only types the unknown JSON value.
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string
     const table = o.table === undefined ? undefined : o.table === 'main' ? 'main' : (num(o.table) ?? String(o.table));
     const rule: ListedRule = { family, priority: Number(o.priority), action, raw: o };
     const fwmark = num(o.fwmark);
@@ -194,6 +196,8 @@ export async function readLinks(run: Runner): Promise<Map<string, LinkInfo>> {
     const flags = Array.isArray(link.flags) ? (link.flags as unknown[]) : [];
     out.set(link.ifname, {
       carrier: flags.includes('UP') && flags.includes('LOWER_UP'),
+      // ip -j gives operstate as a string ("UP", "DOWN", "UNKNOWN"); String() only types the unknown JSON value.
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string
       operstate: String(link.operstate ?? 'UNKNOWN'),
     });
   }

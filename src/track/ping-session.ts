@@ -71,7 +71,7 @@ export class PingSession {
     });
     child.once('exit', (code, signal) => {
       if (this.stopped || gen !== this.generation) return;
-      const why = signal ? `ping died (${signal})` : stderr.trim().split('\n')[0] || `ping exited ${code}`;
+      const why = signal ? `ping died (${signal})` : stderr.trim().split('\n')[0] || `ping exited ${code ?? 'null'}`;
       this.failAndRestart(gen, why);
     });
   }
@@ -172,7 +172,9 @@ export class PingSession {
       return;
     }
     const error = /^From (\S+?):? .*icmp_seq=(\d+) (.+)$/.exec(line);
-    if (error && !(error[3] as string).startsWith('Redirect')) verdict(Number(error[2]), { ok: false, rttMs: null, error: `${error[3]} (from ${error[1]})` });
+    if (error && !(error[3] as string).startsWith('Redirect')) {
+      verdict(Number(error[2]), { ok: false, rttMs: null, error: `${error[3] as string} (from ${error[1] as string})` });
+    }
   }
 }
 

@@ -33,7 +33,7 @@ export const INTERFACE_OPTIONS = [
   'flush_conntrack',
 ];
 
-const TRACK_METHODS: Record<string, { method: Track['method']; why?: string }> = {
+const TRACK_METHODS: Record<string, { method: NonNullable<Track['method']>; why?: string }> = {
   ping: { method: 'ping' },
   nping_icmp: { method: 'ping', why: 'nping-icmp is an ICMP echo: ping' },
   'nping-icmp': { method: 'ping', why: 'nping-icmp is an ICMP echo: ping' },
@@ -125,8 +125,10 @@ export function mapInterface(s: UciSection, name: string, device: string, family
   if (o.initial_state === 'offline' || o.initial_state === 'online') iface.initialState = o.initial_state;
   else if (o.initial_state !== undefined) note(`interface ${name}.initial_state`, `"${o.initial_state}" is not online or offline: online used`);
   if ((s.lists.track_ip ?? []).length > 0) {
-    const m = TRACK_METHODS[o.track_method ?? 'ping'] ?? { method: 'ping' as const, why: `unknown track_method "${o.track_method}": ping used` };
-    if (m.why) note(`interface ${name}.track_method`, `${o.track_method} -> ${m.method}: ${m.why}`);
+    // 'ping' is in TRACK_METHODS without a why: the unset option never reaches either message.
+    const method = o.track_method ?? 'ping';
+    const m = TRACK_METHODS[method] ?? { method: 'ping' as const, why: `unknown track_method "${method}": ping used` };
+    if (m.why) note(`interface ${name}.track_method`, `${method} -> ${m.method}: ${m.why}`);
     const v4 = ipv4Targets(s, name, note);
     const track: Track = {
       targets: (m.method === 'tcp' ? v4.map((t) => `${t}:80`) : m.method === 'http' ? v4.map((t) => `http://${t}/`) : v4) as [string, ...string[]],
@@ -134,7 +136,7 @@ export function mapInterface(s: UciSection, name: string, device: string, family
     };
     const num = (k: string) => {
       if (o[k] === undefined) return undefined;
-      if (/^\d+$/.test(o[k] as string)) return Number(o[k]);
+      if (/^\d+$/.test(o[k])) return Number(o[k]);
       note(`interface ${name}.${k}`, `"${o[k]}" is not a whole number: ignored, nft-mwan's default used`);
       return undefined;
     };

@@ -633,7 +633,8 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
     console.log(
       `rules-property: ${stats.configs} configs, ${stats.packets} packets (${((100 * stats.matched) / stats.packets).toFixed(1)}% matched a rule); ` +
         `merging in ${stats.mergedConfigs} configs (${stats.mergeableConfigs} had a mergeable neighbour pair); ` +
-        `${stats.configRules} config rules -> ${stats.classifyRules} classify rules, ${stats.vmapRules} vmaps holding ${stats.rulesInVmaps} rules; packets decided by kind ${JSON.stringify(stats.byKind)}; ` +
+        `${stats.configRules} config rules -> ${stats.classifyRules} classify rules, ` +
+        `${stats.vmapRules} vmaps holding ${stats.rulesInVmaps} rules; packets decided by kind ${JSON.stringify(stats.byKind)}; ` +
         `IPv6 ${JSON.stringify(stats.v6)}; by a two-family rule ${stats.mixedRule}, by a family-only rule ${stats.familyOnlyRule}`,
     );
     // The generator must exercise what it is for.

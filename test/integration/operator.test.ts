@@ -321,10 +321,13 @@ describeLab('operator safety and visibility', () => {
     const text = await cliOk(lab, 'gw', 'status', '--config', c1, '--state-dir', stateDir);
     expect(text).toMatch(/NAME\s+DEVICE\s+ID\s+MARK\s+TABLE\s+GATEWAY\s+STATE\s+CONNS\s+SHARE\s+RX\s+TX/);
     // Not a terminal: no colour codes. On a terminal (script gives it one): the rows are coloured by state.
+    // eslint-disable-next-line no-control-regex -- the check is for the terminal's escape codes (ESC, \x1b)
     expect(text).not.toMatch(/\x1b\[/);
     const tty = await lab.exec('gw', 'script', ['-qec', `${BIN} status --config ${c1} --state-dir ${stateDir}`, '/dev/null']);
-    expect(tty.stdout).toMatch(/  \x1b\[32mwan1 /);
+    // eslint-disable-next-line no-control-regex -- the check is for the terminal's escape codes (ESC, \x1b)
+    expect(tty.stdout).toMatch(/ {2}\x1b\[32mwan1 /);
     const noColour = await lab.exec('gw', 'env', ['NO_COLOR=1', 'script', '-qec', `${BIN} status --config ${c1} --state-dir ${stateDir}`, '/dev/null']);
+    // eslint-disable-next-line no-control-regex -- the check is for the terminal's escape codes (ESC, \x1b)
     expect(noColour.stdout).not.toMatch(/\x1b\[3\dm/);
     const watch = lab.spawn('gw', BIN, ['status', '--watch', '0.3', '--json', '--config', c1, '--state-dir', stateDir]);
     running.push(watch);

@@ -175,7 +175,9 @@ describeLab('lab teardown', () => {
   it.each(['SIGINT', 'SIGTERM'] as const)('removes its namespaces when the process running it gets %s', async (signal) => {
     // A separate process (a benchmark, say) holding a lab; the built lab module, as the scripts use it.
     const netns = new URL('../../dist/lab/netns.js', import.meta.url).href;
-    const script = `const { Lab } = await import(${JSON.stringify(netns)}); const lab = new Lab(); await lab.addNamespace('held'); console.log(lab.nsName('held')); setInterval(() => {}, 1000);`;
+    const script =
+      `const { Lab } = await import(${JSON.stringify(netns)}); const lab = new Lab(); ` +
+      `await lab.addNamespace('held'); console.log(lab.nsName('held')); setInterval(() => {}, 1000);`;
     const child = execa(process.execPath, ['--input-type=module', '-e', script], { reject: false, buffer: { stdout: false } });
     const name = await new Promise<string>((resolve, reject) => {
       child.stdout?.once('data', (d: Buffer) => resolve(String(d).trim()));

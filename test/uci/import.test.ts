@@ -77,7 +77,8 @@ describe('import-uci notes', () => {
   it('notes unknown options and section types instead of dropping them silently', () => {
     const { notes } = importMwan3(
       parseUci(
-        "config interface 'wan'\n\toption enabled '1'\n\toption bogus 'x'\nconfig thing 't'\nconfig rule 'r'\n\toption use_policy 'default'\n\tlist weird 'y'\n",
+        "config interface 'wan'\n\toption enabled '1'\n\toption bogus 'x'\n" +
+          "config thing 't'\nconfig rule 'r'\n\toption use_policy 'default'\n\tlist weird 'y'\n",
         'm',
       ),
       { devices: { wan: 'eth1' } },
@@ -224,14 +225,18 @@ describe('import-uci wan/wan6 merge: every option of the IPv6 half is merged or 
         wan: ON,
         wan6: `${ON}\tlist track_ip '2001:db8::1'\n`,
         iface: { family: 'both' },
-        note: 'interface wan6.track_ip: 2001:db8::1 not mapped: nft-mwan probes IPv4 targets only; wan has no IPv4 track_ip, so the dual-stack interface is online while its link is up',
+        note:
+          'interface wan6.track_ip: 2001:db8::1 not mapped: nft-mwan probes IPv4 targets only; ' +
+          'wan has no IPv4 track_ip, so the dual-stack interface is online while its link is up',
       },
       {
         what: 'a disabled wan6 next to an enabled wan is left out: wan stays IPv4 only',
         wan: ON,
         wan6: "\toption enabled '0'\n",
         iface: { gateway: 'auto' },
-        note: 'interface wan6: left out: disabled (enabled 0) while wan on the same device eth1 is enabled, so mwan3 balanced only ipv4 there; wan is imported alone ("family": "ipv4")',
+        note:
+          'interface wan6: left out: disabled (enabled 0) while wan on the same device eth1 is enabled, ' +
+          'so mwan3 balanced only ipv4 there; wan is imported alone ("family": "ipv4")',
       },
     ].map((c) => [c.what, c] as const),
   )('%s', (_what, { wan, wan6, iface, note }) => {
@@ -250,7 +255,8 @@ describe('import-uci wan/wan6 merge: every option of the IPv6 half is merged or 
     const { config, notes } = pair('', ON);
     expect(config.interfaces).toEqual({ wan6: { device: 'eth1', family: 'ipv6', gateway6: 'auto' } });
     expect(notes).toContain(
-      'interface wan: left out: disabled (enabled unset) while wan6 on the same device eth1 is enabled, so mwan3 balanced only ipv6 there; wan6 is imported alone ("family": "ipv6")',
+      'interface wan: left out: disabled (enabled unset) while wan6 on the same device eth1 is enabled, ' +
+        'so mwan3 balanced only ipv6 there; wan6 is imported alone ("family": "ipv6")',
     );
   });
 });
@@ -281,7 +287,8 @@ describe('import-uci tracking targets: every dropped one is noted with the reaso
         body: "\tlist track_ip 'dns.example'\n\tlist track_ip '192.0.2.10'\n",
         targets: ['192.0.2.10'],
         expected: [
-          'interface wan.track_ip: dns.example dropped: not an IPv4 address (probes go to addresses, never to names that would need DNS through the WAN under test)',
+          'interface wan.track_ip: dns.example dropped: not an IPv4 address ' +
+            '(probes go to addresses, never to names that would need DNS through the WAN under test)',
         ],
       },
       {

@@ -47,7 +47,8 @@ describe('mergeNotes', () => {
   it("notes the wan6's own targets, its flush events merged and its unknown ones, under uci's names", () => {
     const [v4, v6] = sections(
       "config interface 'wan'\n\toption enabled '1'\n\tlist track_ip '192.0.2.1'\n\tlist flush_conntrack 'ifdown'\n" +
-        "config interface\n\toption enabled '1'\n\toption family 'ipv6'\n\tlist track_ip '2001:db8::1'\n\tlist flush_conntrack 'ifdown'\n\tlist flush_conntrack 'ifup'\n\tlist flush_conntrack 'bogus'\n",
+        "config interface\n\toption enabled '1'\n\toption family 'ipv6'\n\tlist track_ip '2001:db8::1'\n" +
+        "\tlist flush_conntrack 'ifdown'\n\tlist flush_conntrack 'ifup'\n\tlist flush_conntrack 'bogus'\n",
     );
     const { notes, note } = collect();
     mergeNotes(v6!, v4!, note);
