@@ -9,9 +9,7 @@ export type AgentName = 'tcp-server' | 'tcp-client' | 'tcp-hold' | 'http-server'
  * The agents sit next to this file in the source tree (vitest). tsc does not copy .mjs files, so
  * from the compiled dist/lab/agents.js (the demo, benchmarks) they are found back in lab/agents/.
  */
-const AGENT_DIRS = [new URL('./agents/', import.meta.url), new URL('../../lab/agents/', import.meta.url)].map((u) =>
-  fileURLToPath(u),
-);
+const AGENT_DIRS = [new URL('./agents/', import.meta.url), new URL('../../lab/agents/', import.meta.url)].map((u) => fileURLToPath(u));
 const AGENTS_DIR = AGENT_DIRS.find((dir) => existsSync(`${dir}tcp-server.mjs`));
 
 export function agentPath(name: AgentName): string {
@@ -196,9 +194,7 @@ export async function startTcpHold(lab: Lab, ns: string, options: TcpHoldOptions
   if (options.durationMs !== undefined) args.push('--duration-ms', String(options.durationMs));
   if (options.source) args.push('--source', options.source);
   const proc = lab.node(ns, agentPath('tcp-hold'), args);
-  const first = event(
-    await proc.waitForLine((l) => event(l)?.event !== undefined, { timeoutMs: connectTimeoutMs + 5_000 }),
-  );
+  const first = event(await proc.waitForLine((l) => event(l)?.event !== undefined, { timeoutMs: connectTimeoutMs + 5_000 }));
   if (first?.event !== 'connected') {
     throw new Error(`tcp-hold to ${options.target} from ${ns} did not connect: ${JSON.stringify(first)}`);
   }

@@ -66,9 +66,7 @@ export async function waitFor<T>(
     await sleep(Math.min(intervalMs, remaining));
   }
   const detail =
-    'error' in last
-      ? `last error: ${last.error instanceof Error ? last.error.message : String(last.error)}`
-      : `last result: ${JSON.stringify(last.value)}`;
+    'error' in last ? `last error: ${last.error instanceof Error ? last.error.message : String(last.error)}` : `last result: ${JSON.stringify(last.value)}`;
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; ${detail}`, {
     cause: 'error' in last ? last.error : undefined,
   });
@@ -213,10 +211,7 @@ export class BackgroundProcess {
 
   private exitedError(what: string): Error {
     const how = this.exitInfo?.signal ? `signal ${this.exitInfo.signal}` : `exit code ${this.exitInfo?.exitCode}`;
-    return new Error(
-      `${this.command} in ${this.ns} ended (${how}) before printing ${what}\n` +
-        `stdout:\n${this.stdout()}\nstderr:\n${this.stderrText}`,
-    );
+    return new Error(`${this.command} in ${this.ns} ended (${how}) before printing ${what}\n` + `stdout:\n${this.stdout()}\nstderr:\n${this.stderrText}`);
   }
 }
 
@@ -237,7 +232,10 @@ function installExitHook(): void {
   });
   // Killed by a signal, a process skips its exit handlers: Ctrl-C on a benchmark left its namespaces.
   // Exiting as the signal would, through them, removes them.
-  for (const [signal, n] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
+  for (const [signal, n] of [
+    ['SIGINT', 2],
+    ['SIGTERM', 15],
+  ] as const) {
     process.once(signal, () => {
       process.stderr.write(`${signal}: removing the lab's namespaces\n`);
       process.exit(128 + n);
@@ -256,7 +254,9 @@ export function listNamespaces(): string[] {
 
 /** Eight characters: namespaces of concurrent runs never collide, and stay short in `ip netns list`. */
 export function newPrefix(): string {
-  return `nm${randomInt(36 ** 6).toString(36).padStart(6, '0')}`;
+  return `nm${randomInt(36 ** 6)
+    .toString(36)
+    .padStart(6, '0')}`;
 }
 
 const DUMP_COMMANDS: readonly (readonly [string, readonly string[]])[] = [

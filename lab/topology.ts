@@ -162,7 +162,10 @@ export class MultiWan {
   /** Short namespace names, for lab.exec/spawn. */
   readonly ns = { lan: 'lan', lan2: 'lan2', gw: 'gw', srv: 'srv', isp: (k: WanIndex) => `isp${k}` } as const;
 
-  /** ISP k's anti-spoofing counter ("spoofed": dropped because the source was not the gateway's WAN address) and its forwarded-from-customer counter ("passed"). */
+  /**
+   * ISP k's anti-spoofing counter ("spoofed": dropped because the source was not the gateway's WAN address) and its
+   * forwarded-from-customer counter ("passed").
+   */
   async ispCounters(k: WanIndex): Promise<{ spoofed: CounterValue; passed: CounterValue }> {
     this.check(k);
     const r = await this.lab.exec(this.ns.isp(k), 'nft', ['-j', 'list', 'counters', 'table', 'inet', 'ispfilter']);
@@ -264,13 +267,7 @@ async function gatewayDefaultRoutes(lab: Lab, wans: readonly WanIndex[], ipv6: b
 }
 
 /** Adds an address (v4, and v6 when enabled) and brings the device up. */
-async function configure(
-  lab: Lab,
-  ns: string,
-  dev: string,
-  v4: string,
-  v6: string | undefined,
-): Promise<void> {
+async function configure(lab: Lab, ns: string, dev: string, v4: string, v6: string | undefined): Promise<void> {
   await lab.ip(ns, ['addr', 'add', v4, 'dev', dev]);
   // nodad: a tentative address cannot be used for a second or so, and nothing here can collide.
   if (v6 !== undefined) await lab.ip(ns, ['-6', 'addr', 'add', v6, 'dev', dev, 'nodad']);

@@ -33,7 +33,7 @@ const SETTINGS: Setting[] = [
     baseline: true,
   },
   { name: 'nft-mwan-defaults', what: "nft-mwan's defaults: interval 2 s, timeout 1 s, down 3, up 3", track: {} },
-  { name: 'fast', what: 'the issue\'s fast setting: interval 0.2 s, timeout 0.2 s, down 3, up 3', track: { interval: 0.2, timeout: 0.2, down: 3, up: 3 } },
+  { name: 'fast', what: "the issue's fast setting: interval 0.2 s, timeout 0.2 s, down 3, up 3", track: { interval: 0.2, timeout: 0.2, down: 3, up: 3 } },
 ];
 
 const pct = (xs: number[], p: number) => {

@@ -44,17 +44,23 @@ async function main(): Promise<void> {
       tables.push(
         '### Control plane (median of per-round medians)',
         '',
-        '| WANs | rules | batch commands (first install) | compile (ms) | apply on a state change (daemon): compile + one nft transaction + read-back verify (ms) | the same without nft monitor: whole table read back after nft exits (ms) | bare processes: the nft transaction, then nft list table (ms) | apply / bare processes | apply reading the ip state too (ms) |',
+        '| WANs | rules | batch commands (first install) | compile (ms) | ' +
+          'apply on a state change (daemon): compile + one nft transaction + read-back verify (ms) | ' +
+          'the same without nft monitor: whole table read back after nft exits (ms) | ' +
+          'bare processes: the nft transaction, then nft list table (ms) | apply / bare processes | apply reading the ip state too (ms) |',
         '|---|---|---|---|---|---|---|---|---|',
         ...c.rows.map(
           (r) =>
-            `| ${r.wans} | ${r.rules} | ${r.batchCommands} | ${fmt(median(r.compileMs), 2)} | ${fmt(median(r.applyMs))} | ${fmt(median(r.unwatchedApplyMs))} | ${fmt(median(r.floorMs))} | ` +
+            `| ${r.wans} | ${r.rules} | ${r.batchCommands} | ${fmt(median(r.compileMs), 2)} | ${fmt(median(r.applyMs))} | ` +
+            `${fmt(median(r.unwatchedApplyMs))} | ${fmt(median(r.floorMs))} | ` +
             `${fmt(median(r.applyMs.map((a, i) => a / (r.floorMs[i] ?? NaN))), 2)} | ${fmt(median(r.readingApplyMs))} |`,
         ),
         '',
         '| `nft-mwan apply` end to end | wall median (ms) | wall p90 (ms) | peak RSS median (MB) |',
         '|---|---|---|---|',
-        ...c.endToEnd.map((e) => `| ${e.wans} WANs, ${e.rules} rules | ${fmt(median(e.wallMs), 0)} | ${fmt(pct90(e.wallMs), 0)} | ${fmt(median(e.peakRssKb) / 1024)} |`),
+        ...c.endToEnd.map(
+          (e) => `| ${e.wans} WANs, ${e.rules} rules | ${fmt(median(e.wallMs), 0)} | ${fmt(pct90(e.wallMs), 0)} | ${fmt(median(e.peakRssKb) / 1024)} |`,
+        ),
         '',
       );
     });
@@ -75,7 +81,8 @@ async function main(): Promise<void> {
       tables.push(
         '### Data plane, 3 WANs (medians; ratios to kernel ECMP in the same runs)',
         '',
-        '| setup | user rules | NEW connections/s | vs ECMP (medians) | vs ECMP (median of ratios to the ECMP runs around each run) | single-stream TCP (Mbit/s) | vs ECMP (ratios to the runs around) |',
+        '| setup | user rules | NEW connections/s | vs ECMP (medians) | ' +
+          'vs ECMP (median of ratios to the ECMP runs around each run) | single-stream TCP (Mbit/s) | vs ECMP (ratios to the runs around) |',
         '|---|---|---|---|---|---|---|',
         ...rows.map(
           (r, i) =>
@@ -94,7 +101,8 @@ async function main(): Promise<void> {
           `|---|---|---|---|---|${PROFILE_PARTS.map(() => '---').join('|')}|`,
           ...costs.map(
             (c) =>
-              `| ${c.setup} | ${c.setup === 'ecmp' ? '-' : c.rules} | ${fmt(c.totalUs, 2)} | ${fmt(c.vsEcmp, 3)} | ${c.setup === 'ecmp' ? '-' : signed(c.extraTotalUs)} | ` +
+              `| ${c.setup} | ${c.setup === 'ecmp' ? '-' : c.rules} | ${fmt(c.totalUs, 2)} | ${fmt(c.vsEcmp, 3)} | ` +
+              `${c.setup === 'ecmp' ? '-' : signed(c.extraTotalUs)} | ` +
               `${PROFILE_PARTS.map((p) => (c.setup === 'ecmp' ? '-' : signed(c.extraUs[p]))).join(' | ')} |`,
           ),
           '',
@@ -114,11 +122,16 @@ async function main(): Promise<void> {
       results.ablation = { rows, summary };
       const signed = (x: number | undefined) => (x === undefined ? '-' : `${x >= 0 ? '+' : ''}${fmt(x, 2)}`);
       tables.push(
-        `### What each part of nft-mwan's NEW-connection path costs (3 WANs, no user rules; ${2 * rounds} rounds, each variant against the complete table in the same round; medians)`,
+        `### What each part of nft-mwan's NEW-connection path costs (3 WANs, no user rules; ` +
+          `${2 * rounds} rounds, each variant against the complete table in the same round; medians)`,
         '',
         '| variant | NEW connections/s vs complete | filter chains, CPU per packet (µs) | chains vs complete (µs) | whole path vs complete (µs) |',
         '|---|---|---|---|---|',
-        ...summary.map((r) => `| ${r.name} | ${fmt(r.ppsVsComplete, 3)} | ${r.chainsUs === undefined ? '-' : fmt(r.chainsUs, 2)} | ${signed(r.chainsVsCompleteUs)} | ${signed(r.totalVsCompleteUs)} |`),
+        ...summary.map(
+          (r) =>
+            `| ${r.name} | ${fmt(r.ppsVsComplete, 3)} | ${r.chainsUs === undefined ? '-' : fmt(r.chainsUs, 2)} | ` +
+            `${signed(r.chainsVsCompleteUs)} | ${signed(r.totalVsCompleteUs)} |`,
+        ),
         '',
       );
     });
@@ -127,7 +140,11 @@ async function main(): Promise<void> {
   if (only.has('balance') || only.has('failover') || only.has('footprint')) {
     await withLab(async (lab) => {
       const net = await buildMultiWan(lab, { wans: 4 });
-      await startTcpServer(lab, 'srv', LAB_NET.server.addrs.map((a) => endpoint(a, 5001)));
+      await startTcpServer(
+        lab,
+        'srv',
+        LAB_NET.server.addrs.map((a) => endpoint(a, 5001)),
+      );
       if (only.has('balance')) {
         say('balance accuracy ...');
         const rows: BalanceRow[] = await runBalance(lab, { connections: quick ? 2_000 : 10_000, sources: 150, bin: BIN, log: say });
@@ -139,7 +156,10 @@ async function main(): Promise<void> {
           '|---|---|---|---|---|---|---|',
           ...rows.map((r) => {
             const sum = r.weights.reduce((a, b) => a + b, 0);
-            return `| ${r.mode} | ${r.weights.join(':')} | ${r.total} ${r.unit} | ${r.observed.join(' / ')} | ${r.weights.map((w) => ((r.total * w) / sum).toFixed(0)).join(' / ')} | ${r.exact ? 'exact' : fmt(r.maxZ, 2)} | ${r.failed} |`;
+            return (
+              `| ${r.mode} | ${r.weights.join(':')} | ${r.total} ${r.unit} | ${r.observed.join(' / ')} | ` +
+              `${r.weights.map((w) => ((r.total * w) / sum).toFixed(0)).join(' / ')} | ${r.exact ? 'exact' : fmt(r.maxZ, 2)} | ${r.failed} |`
+            );
           }),
           '',
         );
@@ -152,7 +172,10 @@ async function main(): Promise<void> {
         const line = (kind: string, ts: Trial[]) => {
           const fo = ts.map((t) => t.failoverMs / 1000);
           const re = ts.map((t) => t.recoveryMs / 1000);
-          return `| ${kind} | ${ts.length} | ${fmt(median(fo), 2)} / ${fmt(pct90(fo), 2)} / ${fmt(Math.max(...fo), 2)} | ${fmt(median(re), 2)} / ${fmt(pct90(re), 2)} / ${fmt(Math.max(...re), 2)} |`;
+          return (
+            `| ${kind} | ${ts.length} | ${fmt(median(fo), 2)} / ${fmt(pct90(fo), 2)} / ${fmt(Math.max(...fo), 2)} | ` +
+            `${fmt(median(re), 2)} / ${fmt(pct90(re), 2)} / ${fmt(Math.max(...re), 2)} |`
+          );
         };
         tables.push(
           '### Failover and recovery (interval 0.2 s, timeout 0.2 s, down 3, up 3)',

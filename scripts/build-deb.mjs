@@ -60,7 +60,8 @@ const hook = (path, from) => {
   put(path, src(from), 0o755);
   conffiles.push(`/${path}`);
 };
-for (const state of ['routable', 'off', 'no-carrier', 'dormant']) hook(`etc/networkd-dispatcher/${state}.d/50-nft-mwan`, 'contrib/networkd-dispatcher/nft-mwan');
+for (const state of ['routable', 'off', 'no-carrier', 'dormant'])
+  hook(`etc/networkd-dispatcher/${state}.d/50-nft-mwan`, 'contrib/networkd-dispatcher/nft-mwan');
 hook('etc/NetworkManager/dispatcher.d/90-nft-mwan', 'contrib/NetworkManager/90-nft-mwan');
 hook('etc/network/if-up.d/nft-mwan', 'contrib/ifupdown/nft-mwan');
 hook('etc/network/if-post-down.d/nft-mwan', 'contrib/ifupdown/nft-mwan');
@@ -80,21 +81,28 @@ put(`${doc}/copyright`, copyright());
 put('DEBIAN/conffiles', `${conffiles.join('\n')}\n`);
 for (const s of ['postinst', 'prerm', 'postrm']) put(`DEBIAN/${s}`, src(`packaging/${s}`), 0o755);
 const files = walk(stage).filter((f) => !f.startsWith('DEBIAN/'));
-put('DEBIAN/md5sums', files.map((f) => `${createHash('md5').update(readFileSync(join(stage, f))).digest('hex')}  ${f}\n`).join(''));
-const installedKiB = files.reduce((sum, f) => sum + Math.ceil(statSync(join(stage, f)).size / 1024), 0) + walkDirs(stage).length;
 put(
-  'DEBIAN/control',
-  src('packaging/control.in').toString().replace('@VERSION@', version).replace('@INSTALLED_SIZE@', String(installedKiB)),
+  'DEBIAN/md5sums',
+  files
+    .map(
+      (f) =>
+        `${createHash('md5')
+          .update(readFileSync(join(stage, f)))
+          .digest('hex')}  ${f}\n`,
+    )
+    .join(''),
 );
+const installedKiB = files.reduce((sum, f) => sum + Math.ceil(statSync(join(stage, f)).size / 1024), 0) + walkDirs(stage).length;
+put('DEBIAN/control', src('packaging/control.in').toString().replace('@VERSION@', version).replace('@INSTALLED_SIZE@', String(installedKiB)));
 for (const d of walkDirs(stage)) chmodSync(join(stage, d), 0o755);
 
 sh('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', stage, output]);
 console.log(`deb: ${relative(root, output)} (${statSync(output).size} bytes)`);
 
 function walk(dir, base = '') {
-  return readdirSync(join(dir, base), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(dir, join(base, e.name)) : [join(base, e.name)],
-  ).sort();
+  return readdirSync(join(dir, base), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? walk(dir, join(base, e.name)) : [join(base, e.name)]))
+    .sort();
 }
 function walkDirs(dir, base = '') {
   return readdirSync(join(dir, base), { withFileTypes: true })
@@ -122,7 +130,9 @@ function debianChangelog() {
 
 /** DEP-5 copyright: nft-mwan's GPL-2, and each licence of the packages bundled into the CLI (scripts/bundle.mjs). */
 function copyright() {
-  const sections = src('dist/THIRD-PARTY-LICENSES').toString().split(`\n${'-'.repeat(72)}\n`);
+  const sections = src('dist/THIRD-PARTY-LICENSES')
+    .toString()
+    .split(`\n${'-'.repeat(72)}\n`);
   const bundled = [];
   for (const s of sections) {
     const m = /^(?:.*\n\n)?(\S+) (\S+) \(([^)]+)\)\n\n([\s\S]*)$/.exec(s.trim());
@@ -130,13 +140,25 @@ function copyright() {
   }
   if (bundled.length === 0) throw new Error('deb: no bundled package found in dist/THIRD-PARTY-LICENSES');
   const licenses = [...new Set(bundled.map((b) => b.license))].sort();
-  const holders = [...new Set(bundled.flatMap((b) => b.text.split('\n').filter((l) => /^\s*copyright\b/i.test(l) && !/notice|license|holders/i.test(l)).map((l) => l.trim())))];
+  const holders = [
+    ...new Set(
+      bundled.flatMap((b) =>
+        b.text
+          .split('\n')
+          .filter((l) => /^\s*copyright\b/i.test(l) && !/notice|license|holders/i.test(l))
+          .map((l) => l.trim()),
+      ),
+    ),
+  ];
   const field = (lines) => lines.map((l) => (l.trim() === '' ? ' .' : ` ${l}`)).join('\n');
   const texts = licenses.map((l) => {
     if (existsSync(`/usr/share/common-licenses/${l}`) || l === 'Apache-2.0') {
       return `\nLicense: ${l}\n On Debian systems, the complete text of this licence can be found in\n "/usr/share/common-licenses/${l}".`;
     }
-    const body = bundled.find((b) => b.license === l).text.split('\n').filter((line) => !/^\s*copyright\b/i.test(line));
+    const body = bundled
+      .find((b) => b.license === l)
+      .text.split('\n')
+      .filter((line) => !/^\s*copyright\b/i.test(line));
     return `\nLicense: ${l}\n${field(body.join('\n').trim().split('\n'))}`;
   });
   return src('packaging/copyright.in')

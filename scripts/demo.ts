@@ -18,7 +18,12 @@ const config = {
     wan2: { device: 'wan2', gateway: 'auto' },
   },
   policies: {
-    balanced: { members: [{ interface: 'wan1', weight: 3 }, { interface: 'wan2', weight: 1 }] },
+    balanced: {
+      members: [
+        { interface: 'wan1', weight: 3 },
+        { interface: 'wan2', weight: 1 },
+      ],
+    },
     wan2_only: { members: [{ interface: 'wan2' }] },
   },
   rules: [
@@ -48,8 +53,7 @@ async function demo(lab: Lab): Promise<void> {
 
   const [srv1, srv2] = LAB_NET.server.addrs;
   await startTcpServer(lab, 'srv', [endpoint(srv1, 5001), endpoint(srv2, 5001)]);
-  const connect = (target: string, count: number) =>
-    runTcpClient(lab, 'lan', { target, count, concurrency: 20, timeoutMs: 3_000 });
+  const connect = (target: string, count: number) => runTcpClient(lab, 'lan', { target, count, concurrency: 20, timeoutMs: 3_000 });
   const n = 1000;
   say(`\nopening ${n} new TCP connections from the LAN host (${LAB_NET.lan.addr}) to ${srv1}:5001 ...`);
   const r = await connect(endpoint(srv1, 5001), n);
@@ -75,8 +79,7 @@ async function demo(lab: Lab): Promise<void> {
   say(`
 $ nft-mwan daemon --config ${file} --state-dir ${stateDir}   (tracking every 0.2 s, 3 failed rounds = offline)`);
   const daemon = lab.spawn('gw', process.execPath, [BIN, 'daemon', '--config', file, '--state-dir', stateDir]);
-  const wan2Balanced = async () =>
-    (await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'policy_balanced'])).stdout.includes('"mark_wan2"');
+  const wan2Balanced = async () => (await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'policy_balanced'])).stdout.includes('"mark_wan2"');
   await lab.waitFor(async () => (await readState(stateDir))?.lastApply?.ok === true && (await wan2Balanced()), { timeoutMs: 15_000, what: 'the daemon' });
   say('isp2 now silently drops everything it would forward ...');
   const t0 = performance.now();
@@ -91,7 +94,14 @@ $ nft-mwan daemon --config ${file} --state-dir ${stateDir}   (tracking every 0.2
   await lab.waitFor(wan2Balanced, { timeoutMs: 10_000, intervalMs: 10, what: 'recovery' });
   say(`isp2 repaired: wan2 back in the policy ${((performance.now() - t1) / 1000).toFixed(2)} s later (3 good rounds)`);
   await daemon.kill(5_000);
-  say(daemon.stderr().split('\n').filter((l) => / -> |hook|deleted/.test(l)).map((l) => `  daemon log: ${l}`).join('\n'));
+  say(
+    daemon
+      .stderr()
+      .split('\n')
+      .filter((l) => / -> |hook|deleted/.test(l))
+      .map((l) => `  daemon log: ${l}`)
+      .join('\n'),
+  );
   await run('stop', '--config', file);
 }
 

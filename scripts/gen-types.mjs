@@ -45,7 +45,7 @@ function esmRequires(code) {
     `const runtime${i} = { default: runtime${i}Module.default?.default ?? runtime${i}Module.default };`,
   ]);
   const body = specifiers.reduce((c, s, i) => c.replaceAll(`require(${JSON.stringify(s)})`, `runtime${i}`), code);
-  if (/\brequire\(/.test(body)) throw new Error('gen-types: a require() in ajv\'s standalone code was not turned into an import');
+  if (/\brequire\(/.test(body)) throw new Error("gen-types: a require() in ajv's standalone code was not turned into an import");
   return [...imports, body];
 }
 

@@ -30,7 +30,9 @@ try {
   execFileSync(
     'pandoc',
     [
-      '--standalone', '--from=markdown', '--to=man',
+      '--standalone',
+      '--from=markdown',
+      '--to=man',
       // "# nft-mwan(8)" is the page's title (name and section), "## NAME" and the rest its sections.
       '--shift-heading-level-by=-1',
       `--metadata=date:${pageDate()}`,

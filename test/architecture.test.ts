@@ -128,9 +128,32 @@ describe('the files of src/', () => {
 
 describe('the cycle finder', () => {
   it.each([
-    ['a chain', [['a', 'b'], ['b', 'c']], []],
-    ['a loop of two', [['a', 'b'], ['b', 'a']], [['a', 'b', 'a']]],
-    ['a loop of three behind a chain', [['x', 'a'], ['a', 'b'], ['b', 'c'], ['c', 'a']], [['a', 'b', 'c', 'a']]],
+    [
+      'a chain',
+      [
+        ['a', 'b'],
+        ['b', 'c'],
+      ],
+      [],
+    ],
+    [
+      'a loop of two',
+      [
+        ['a', 'b'],
+        ['b', 'a'],
+      ],
+      [['a', 'b', 'a']],
+    ],
+    [
+      'a loop of three behind a chain',
+      [
+        ['x', 'a'],
+        ['a', 'b'],
+        ['b', 'c'],
+        ['c', 'a'],
+      ],
+      [['a', 'b', 'c', 'a']],
+    ],
   ] as [string, [string, string][], string[][]][])('finds in %s the cycles there are', (_, pairs, expected) => {
     expect(cycles(graphOf(pairs))).toEqual(expected);
   });

@@ -35,7 +35,10 @@ function readSource(file: string): SourceFile {
   const imports = ts.preProcessFile(text, true, true).importedFiles.map(({ fileName: specifier }): Import => {
     if (!specifier.startsWith('.')) return { specifier, target: null };
     // Sources import each other by their compiled name (./x.js).
-    const target = relative(SRC, resolve(dirname(file), specifier)).split('\\').join('/').replace(/\.js$/, '.ts');
+    const target = relative(SRC, resolve(dirname(file), specifier))
+      .split('\\')
+      .join('/')
+      .replace(/\.js$/, '.ts');
     return { specifier, target };
   });
   return { path, lines: text.split('\n').length - (text.endsWith('\n') ? 1 : 0), imports };

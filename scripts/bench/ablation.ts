@@ -50,7 +50,9 @@ export interface AblationVariant {
 }
 
 const contains = (node: unknown, test: (n: Json) => boolean): boolean =>
-  Array.isArray(node) ? node.some((n) => contains(n, test)) : typeof node === 'object' && node !== null && (test(node as Json) || Object.values(node).some((v) => contains(v, test)));
+  Array.isArray(node)
+    ? node.some((n) => contains(n, test))
+    : typeof node === 'object' && node !== null && (test(node as Json) || Object.values(node).some((v) => contains(v, test)));
 
 const isBypassMatch = (stmt: Json) => {
   const m = stmt.match as Json | undefined;
@@ -246,12 +248,14 @@ export async function runAblation(lab: Lab, net: MultiWan, o: AblationOptions): 
 }
 
 export function formatAblation(rows: readonly AblationRow[]): string[] {
-  const f = (x: number | undefined, d: number, signed = false) => (x === undefined || !Number.isFinite(x) ? '-' : `${signed && x >= 0 ? '+' : ''}${x.toFixed(d)}`);
+  const f = (x: number | undefined, d: number, signed = false) =>
+    x === undefined || !Number.isFinite(x) ? '-' : `${signed && x >= 0 ? '+' : ''}${x.toFixed(d)}`;
   return [
     'variant                      conns/s vs complete   filter chains (us)   chains vs complete (us)   whole path vs complete (us)',
     ...summarise(rows).map(
       (s) =>
-        `${s.name.padEnd(28)} ${f(s.ppsVsComplete, 3).padStart(19)}   ${f(s.chainsUs, 2).padStart(18)}   ${f(s.chainsVsCompleteUs, 2, true).padStart(23)}   ${f(s.totalVsCompleteUs, 2, true).padStart(27)}`,
+        `${s.name.padEnd(28)} ${f(s.ppsVsComplete, 3).padStart(19)}   ${f(s.chainsUs, 2).padStart(18)}   ` +
+        `${f(s.chainsVsCompleteUs, 2, true).padStart(23)}   ${f(s.totalVsCompleteUs, 2, true).padStart(27)}`,
     ),
   ];
 }
@@ -276,7 +280,8 @@ async function main(): Promise<void> {
   const rows = await withLab(async (lab) => runAblation(lab, await buildMultiWan(lab, { wans: 3 }), o));
   say('');
   for (const line of formatAblation(rows)) say(line);
-  if (values.json) writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), options: { ...o, log: undefined }, rows, summary: summarise(rows) }, null, 2));
+  if (values.json)
+    writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), options: { ...o, log: undefined }, rows, summary: summarise(rows) }, null, 2));
 }
 
 if (isMain(import.meta.url)) {

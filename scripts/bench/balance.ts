@@ -31,7 +31,11 @@ export async function runBalance(lab: Lab, o: { connections: number; sources: nu
   // A fresh server port for every run: 10,000 connections leave as many TIME_WAIT entries on the LAN
   // host's ~28,000 ephemeral ports towards one server port, and the next run would run out of them.
   const ports = Array.from({ length: 6 }, (_, i) => 5101 + i);
-  await startTcpServer(lab, 'srv', ports.map((p) => endpoint(SRV1, p)));
+  await startTcpServer(
+    lab,
+    'srv',
+    ports.map((p) => endpoint(SRV1, p)),
+  );
   let run = 0;
   for (const weights of [
     [3, 1],
@@ -59,7 +63,9 @@ export async function runBalance(lab: Lab, o: { connections: number; sources: nu
         observed = weights.map(() => 0);
         for (let i = 0; i < sources.length; i += 25) {
           const batch = sources.slice(i, i + 25);
-          const results = await Promise.all(batch.map((s) => runTcpClient(lab, 'lan', { target: endpoint(SRV1, port), count: 1, source: s, timeoutMs: 3_000 })));
+          const results = await Promise.all(
+            batch.map((s) => runTcpClient(lab, 'lan', { target: endpoint(SRV1, port), count: 1, source: s, timeoutMs: 3_000 })),
+          );
           for (const r of results) {
             failed += r.failed;
             weights.forEach((_, k) => ((observed[k] as number) += r.peers[addrOf(k + 1)] ?? 0));
@@ -90,7 +96,11 @@ export async function runBalance(lab: Lab, o: { connections: number; sources: nu
         exact: observed.every((n, k) => n === expected[k]),
       };
       rows.push(row);
-      o.log(`  balance ${mode} ${weights.join(':')}: ${observed.join(' / ')} of ${total} ${row.unit} (expected ${expected.map((e) => e.toFixed(0)).join(' / ')}), max z ${row.maxZ.toFixed(2)}${row.exact ? ', exact' : ''}, failed ${failed}`);
+      o.log(
+        `  balance ${mode} ${weights.join(':')}: ` +
+          `${observed.join(' / ')} of ${total} ${row.unit} (expected ${expected.map((e) => e.toFixed(0)).join(' / ')}), ` +
+          `max z ${row.maxZ.toFixed(2)}${row.exact ? ', exact' : ''}, failed ${failed}`,
+      );
       await lab.exec('gw', o.bin, ['stop', '--config', file], { reject: false });
     }
   }

@@ -84,7 +84,14 @@ export async function runControl(
       const file = join(dir, `c${row.wans}-${row.rules}.json`);
       writeFileSync(file, JSON.stringify(benchConfig(row.wans, row.rules)));
       const r = await lab.exec(NS, process.execPath, [WORKER, file, String(o.perRound)], { timeoutMs: 300_000 });
-      const out = JSON.parse(r.stdout) as { compileMs: number[]; applyMs: number[]; readingApplyMs: number[]; unwatchedApplyMs: number[]; floorMs: number[]; batchCommands: number };
+      const out = JSON.parse(r.stdout) as {
+        compileMs: number[];
+        applyMs: number[];
+        readingApplyMs: number[];
+        unwatchedApplyMs: number[];
+        floorMs: number[];
+        batchCommands: number;
+      };
       row.batchCommands = out.batchCommands;
       row.compileMs.push(median(out.compileMs));
       row.applyMs.push(median(out.applyMs));
@@ -93,7 +100,9 @@ export async function runControl(
       row.floorMs.push(median(out.floorMs));
       o.log(
         `  control round ${round + 1}: ${row.wans} WANs, ${row.rules} rules: compile ${median(out.compileMs).toFixed(2)} ms, ` +
-          `apply ${median(out.applyMs).toFixed(1)} ms (its processes alone ${median(out.floorMs).toFixed(1)} ms; reading the ip state too ${median(out.readingApplyMs).toFixed(1)} ms; without nft monitor ${median(out.unwatchedApplyMs).toFixed(1)} ms)`,
+          `apply ${median(out.applyMs).toFixed(1)} ms (its processes alone ${median(out.floorMs).toFixed(1)} ms; ` +
+          `reading the ip state too ${median(out.readingApplyMs).toFixed(1)} ms; ` +
+          `without nft monitor ${median(out.unwatchedApplyMs).toFixed(1)} ms)`,
       );
     }
   }

@@ -254,7 +254,8 @@ async function install(ctx: Context, job: Job, undo: Undo[]): Promise<void> {
     undo.push(() => lab.exec('gw', 'nft', ['delete', 'table', 'inet', 'bench_ecmp'], quiet));
     await lab.nft(
       'gw',
-      `table inet bench_ecmp {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n    oifname { ${devs} } masquerade\n  }\n}\n`,
+      `table inet bench_ecmp {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n` +
+        `    oifname { ${devs} } masquerade\n  }\n}\n`,
     );
     return;
   }
@@ -392,12 +393,10 @@ interface IperfJson {
 
 async function measureThroughput(ctx: Context): Promise<number> {
   const t = Math.max(1, Math.round(ctx.o.seconds));
-  const r = await ctx.lab.exec(
-    'lan',
-    'iperf3',
-    ['--client', SERVER, '--port', String(IPERF_PORT), '--time', String(t), '--json'],
-    { timeoutMs: t * 1000 + 30_000, reject: false },
-  );
+  const r = await ctx.lab.exec('lan', 'iperf3', ['--client', SERVER, '--port', String(IPERF_PORT), '--time', String(t), '--json'], {
+    timeoutMs: t * 1000 + 30_000,
+    reject: false,
+  });
   let parsed: IperfJson;
   try {
     parsed = JSON.parse(r.stdout) as IperfJson;
@@ -460,7 +459,11 @@ async function runJob(ctx: Context, job: Job): Promise<Measured> {
         `(${pps.bursts} bursts, ${pps.delivered}/${pps.sent} delivered in ${pps.sendSeconds.toFixed(2)} s, WAN shares % ${pps.shares}` +
         `${pps.spoofed ? `, ${pps.spoofed} NOT MASQUERADED` : ''})  ` +
         `${mbps.toFixed(0).padStart(6)} Mbit/s   install ${applyMs.toFixed(0)} ms, check ${peers}` +
-        `${pps.cost ? `; profiled ${pps.cost.totalUs.toFixed(2)} us/packet (${pps.cost.samples} samples), filter chains ${pps.cost.us.filterChains.toFixed(2)} us` : ''}`,
+        `${
+          pps.cost
+            ? `; profiled ${pps.cost.totalUs.toFixed(2)} us/packet (${pps.cost.samples} samples), filter chains ${pps.cost.us.filterChains.toFixed(2)} us`
+            : ''
+        }`,
     );
   } catch (error) {
     // The measurement's failure is the news; a teardown failure on top of it is only appended.
@@ -512,7 +515,14 @@ export async function runDataplane(lab: Lab, net: MultiWan, o: DataplaneOptions)
         { setup: 'nft-mwan', rules },
       ]),
     ];
-    const rows: DataplaneRow[] = jobs.map((j) => ({ setup: j.setup, rules: j.rules, newConnPps: [], throughputMbps: [], ecmpNewConnPps: [], ecmpThroughputMbps: [] }));
+    const rows: DataplaneRow[] = jobs.map((j) => ({
+      setup: j.setup,
+      rules: j.rules,
+      newConnPps: [],
+      throughputMbps: [],
+      ecmpNewConnPps: [],
+      ecmpThroughputMbps: [],
+    }));
     const rowOf = (j: Job) => rows.find((r) => r.setup === j.setup && r.rules === j.rules) as DataplaneRow;
     const ecmp = jobs[0] as Job;
     const others = jobs.slice(1);
@@ -562,9 +572,7 @@ export async function runDataplane(lab: Lab, net: MultiWan, o: DataplaneOptions)
 
 function format(rows: readonly DataplaneRow[]): string[] {
   const ratios = ecmpRatios(rows);
-  const out = [
-    'setup            rules   new conns/s (median)   Mbit/s (median)   vs ecmp: conns/s   Mbit/s   (median of per-round ratios)',
-  ];
+  const out = ['setup            rules   new conns/s (median)   Mbit/s (median)   vs ecmp: conns/s   Mbit/s   (median of per-round ratios)'];
   for (const [i, r] of rows.entries()) {
     const q = ratios[i] as RatioRow;
     out.push(

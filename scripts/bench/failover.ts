@@ -24,7 +24,12 @@ export const failoverConfig = (track: Record<string, number>) => ({
   },
   policies: {
     balanced: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] },
-    wan1_first: { members: [{ interface: 'wan1', metric: 1 }, { interface: 'wan2', metric: 2 }] },
+    wan1_first: {
+      members: [
+        { interface: 'wan1', metric: 1 },
+        { interface: 'wan2', metric: 2 },
+      ],
+    },
   },
   rules: [
     { name: 'hold', destIp: [`${SRV2}/32`], policy: 'wan1_first' },

@@ -85,7 +85,10 @@ export async function runFootprint(lab: Lab, o: { seconds: number; bin: string; 
       cpuSelfPct: ((t1.self - t0.self) / TICKS / elapsed) * 100,
       cpuChildrenPct: ((t1.children - t0.children + liveDelta(t0.live, t1.live)) / TICKS / elapsed) * 100,
     };
-    o.log(`  daemon, ${f.wans} WANs at interval 1 s over ${o.seconds} s: RSS ${f.rssMb.toFixed(1)} MB (peak ${f.peakRssMb.toFixed(1)}), CPU ${f.cpuSelfPct.toFixed(2)} % self + ${f.cpuChildrenPct.toFixed(2)} % probes`);
+    o.log(
+      `  daemon, ${f.wans} WANs at interval 1 s over ${o.seconds} s: RSS ${f.rssMb.toFixed(1)} MB (peak ${f.peakRssMb.toFixed(1)}), ` +
+        `CPU ${f.cpuSelfPct.toFixed(2)} % self + ${f.cpuChildrenPct.toFixed(2)} % probes`,
+    );
     return f;
   } finally {
     await daemon.kill(5_000);

@@ -29,7 +29,9 @@ export default async function applyCommand(ctx: CommandContext): Promise<number>
     if (daemon.configPath !== resolve(ctx.configPath)) {
       throw new MwanError({
         code: 'DAEMON',
-        summary: `the running daemon (pid ${daemon.pid}) uses ${daemon.configPath}, not ${ctx.configPath}; edit that file and run apply with it, or stop the daemon first`,
+        summary:
+          `the running daemon (pid ${daemon.pid}) uses ${daemon.configPath}, not ${ctx.configPath}; ` +
+          `edit that file and run apply with it, or stop the daemon first`,
       });
     }
     if (trySeconds !== null) return runTry(ctx, config, trySeconds, states, daemon);

@@ -21,8 +21,14 @@ export function createContext(values: CommandContext['values'], positionals: str
     configPath: (values.config as string | undefined) ?? DEFAULT_CONFIG_PATH,
     json: values.json === true,
     log,
-    run: createRunner({ log: (line) => log.debug(line) }),
-    out: (text) => write(text.endsWith('\n') ? text : `${text}\n`),
+    run: createRunner({
+      log: (line) => {
+        log.debug(line);
+      },
+    }),
+    out: (text) => {
+      write(text.endsWith('\n') ? text : `${text}\n`);
+    },
     values,
     positionals,
   };

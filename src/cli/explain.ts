@@ -68,7 +68,10 @@ function parseFlow(v: CommandContext['values']): Flow {
   const dport = port('dport');
   if (sport !== undefined) flow.sport = sport;
   if (dport !== undefined) flow.dport = dport;
-  for (const [name, a] of [['src', flow.src], ['dst', flow.dst]] as const) {
+  for (const [name, a] of [
+    ['src', flow.src],
+    ['dst', flow.dst],
+  ] as const) {
     if (parseIp(a) === undefined) throw new MwanError({ code: 'USAGE', summary: `--${name} ${a} is not an IPv4 or IPv6 address` });
   }
   if (parseIp(flow.src)?.family !== parseIp(flow.dst)?.family) throw new MwanError({ code: 'USAGE', summary: '--src and --dst must be of one family' });

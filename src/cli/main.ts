@@ -128,7 +128,7 @@ const COMMANDS: Record<string, CommandSpec> = {
     load: () => import('./ifup.js'),
   },
   stop: {
-    summary: "remove exactly what nft-mwan installed (its table, ip rules and routes), nothing else",
+    summary: 'remove exactly what nft-mwan installed (its table, ip rules and routes), nothing else',
     usage: 'stop [--config FILE] [--state-dir DIR]',
     options: { 'state-dir': { type: 'string' } },
     load: () => import('./stop.js'),

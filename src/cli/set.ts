@@ -9,7 +9,7 @@ import { elementText, expiresIn } from './elements.js';
 
 export default async function setCommand(ctx: CommandContext): Promise<number> {
   const [verb, name, ...elements] = ctx.positionals;
-  if (!['add', 'del', 'list'].includes(verb ?? '') || name === undefined) {
+  if (verb === undefined || !['add', 'del', 'list'].includes(verb) || name === undefined) {
     throw new MwanError({ code: 'USAGE', summary: 'usage: nft-mwan set add|del NAME ELEMENT... | set list NAME' });
   }
   const config = configOrThrow(await loadConfig(ctx.configPath));
@@ -47,7 +47,9 @@ function elementOf(name: string, type: string, text: string): Expr {
   if (family !== want) {
     throw new MwanError({
       code: 'USAGE',
-      summary: `set ${name} holds ${type}: "${text}" is an ${family === 'ipv6' ? 'IPv6' : 'IPv4'} element (give ${want === 'ipv6' ? 'IPv6' : 'IPv4'} addresses, CIDRs or ranges)`,
+      summary:
+        `set ${name} holds ${type}: "${text}" is an ${family === 'ipv6' ? 'IPv6' : 'IPv4'} element ` +
+        `(give ${want === 'ipv6' ? 'IPv6' : 'IPv4'} addresses, CIDRs or ranges)`,
     });
   }
   if (family === 'ipv4') {

@@ -29,6 +29,8 @@ export default async function status(ctx: CommandContext): Promise<number> {
   let stop = false;
   process.once('SIGINT', () => (stop = true));
   process.once('SIGTERM', () => (stop = true));
+  // The signal handlers above set `stop`; TypeScript's narrowing does not see that.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   while (!stop) {
     const frame = await once();
     ctx.out(process.stdout.isTTY && !ctx.json ? `\x1b[H\x1b[2J${new Date().toLocaleTimeString()}  (every ${watch} s, Ctrl-C to end)\n${frame}` : frame);
@@ -55,12 +57,17 @@ function bytes(n: number | null): string {
     v /= 1024;
     u++;
   }
-  return `${u === 0 ? v : v.toFixed(1)}${units[u]}`;
+  return `${u === 0 ? v : v.toFixed(1)}${units[u] ?? ''}`; // u < units.length: the fallback never applies
 }
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, c) => cell.padEnd(widths[c] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 const ago = (iso: string, now = Date.now()) => {
@@ -71,15 +78,19 @@ const ago = (iso: string, now = Date.now()) => {
 function renderDaemon(d: DaemonState | null, dir: string): string[] {
   if (d === null) return ['', `daemon: not running (no state in ${dir}); every enabled interface is assumed online`];
   if (!d.running) return ['', `daemon: not running (last state ${d.updatedAt}); the rules installed stay as it left them`];
-  const lines = ['', `daemon: running (pid ${d.pid}, since ${d.startedAt})${d.lastApply && !d.lastApply.ok ? `, LAST APPLY FAILED: ${d.lastApply.error}` : ''}`];
+  const lines = [
+    '',
+    `daemon: running (pid ${d.pid}, since ${d.startedAt})${d.lastApply && !d.lastApply.ok ? `, LAST APPLY FAILED: ${d.lastApply.error ?? 'null'}` : ''}`,
+  ];
   lines.push(
     ...table([
       ['NAME', 'STATE', 'FOR', 'LINK', 'RTT', 'LOSS', 'LAST PROBES'],
       ...Object.entries(d.interfaces).map(([name, i]) => {
-        const probes = i.lastRound?.results.map((r) => `${r.target} ${r.ok ? `${r.rttMs?.toFixed(1)}ms` : (r.error ?? 'failed')}`) ?? [];
+        const probes = i.lastRound?.results.map((r) => `${r.target} ${r.ok ? `${r.rttMs?.toFixed(1) ?? 'undefined'}ms` : (r.error ?? 'failed')}`) ?? [];
         return [
           name,
-          `${i.state}${i.forcedDown ? ' (ifdown)' : ''}${i.state === 'online' && i.fails > 0 ? ` (${i.fails} failed)` : ''}${i.state === 'offline' && i.goods > 0 ? ` (${i.goods} good)` : ''}`,
+          `${i.state}${i.forcedDown ? ' (ifdown)' : ''}${i.state === 'online' && i.fails > 0 ? ` (${i.fails} failed)` : ''}` +
+            (i.state === 'offline' && i.goods > 0 ? ` (${i.goods} good)` : ''),
           ago(i.since),
           i.carrier ? 'up' : 'DOWN',
           i.rttMs === null ? '-' : `${i.rttMs.toFixed(1)}ms`,
@@ -128,12 +139,16 @@ export function render(s: Status, configPath: string, daemon: DaemonState | null
   for (const p of s.policies) {
     lines.push(`  ${p.name} (last resort: ${p.lastResort}${p.usingLastResort ? ', IN USE: no member online' : ''})`);
     lines.push(
-      ...table(
-        p.members.map((m) => [m.interface, `metric ${m.metric}`, `weight ${m.weight}`, m.active ? `${(m.share * 100).toFixed(1)}%` : 'standby']),
-      ).map((l) => `    ${l}`),
+      ...table(p.members.map((m) => [m.interface, `metric ${m.metric}`, `weight ${m.weight}`, m.active ? `${(m.share * 100).toFixed(1)}%` : 'standby'])).map(
+        (l) => `    ${l}`,
+      ),
     );
   }
   lines.push(...renderDaemon(daemon, dir));
-  lines.push('', `routing: ${s.routing.rules} ip rules (priorities ${s.routing.priorities.join(', ') || '-'}), ${s.routing.routes} routes (tables ${s.routing.tables.join(', ') || '-'})`);
+  lines.push(
+    '',
+    `routing: ${s.routing.rules} ip rules (priorities ${s.routing.priorities.join(', ') || '-'}), ` +
+      `${s.routing.routes} routes (tables ${s.routing.tables.join(', ') || '-'})`,
+  );
   return lines.join('\n');
 }

@@ -12,7 +12,9 @@ export default async function stopCommand(ctx: CommandContext): Promise<number> 
     // It would put everything back at its next state change: stop it instead, it can take the rules along.
     throw new MwanError({
       code: 'DAEMON',
-      summary: `the daemon (pid ${file.pid}) is running and would re-install the rules; stop it first (systemctl stop nft-mwan), then run stop, or run the daemon with --stop-on-exit`,
+      summary:
+        `the daemon (pid ${file.pid}) is running and would re-install the rules; ` +
+        `stop it first (systemctl stop nft-mwan), then run stop, or run the daemon with --stop-on-exit`,
     });
   }
   const loaded = await loadConfig(ctx.configPath);

@@ -22,7 +22,9 @@ export async function runTry(ctx: CommandContext, config: ResolvedConfig, second
   if (pending !== null) {
     throw new MwanError({
       code: 'TRY_REFUSED',
-      summary: `another try is pending (pid ${pending.pid}, rolls back at ${new Date(pending.deadline).toISOString()}); confirm it (nft-mwan confirm) or let it roll back first`,
+      summary:
+        `another try is pending (pid ${pending.pid}, rolls back at ${new Date(pending.deadline).toISOString()}); ` +
+        `confirm it (nft-mwan confirm) or let it roll back first`,
     });
   }
   const taken = await snapshotFor(ctx.run, config);
@@ -39,7 +41,9 @@ export async function runTry(ctx: CommandContext, config: ResolvedConfig, second
   await writeTry(dir, record).catch((e: unknown) => {
     throw new MwanError({
       code: 'TRY_REFUSED',
-      summary: `cannot try: the rollback record cannot be written to the state directory ${dir} (${(e as Error).message}); nothing was changed; give a writable --state-dir`,
+      summary:
+        `cannot try: the rollback record cannot be written to the state directory ${dir} (${(e as Error).message}); ` +
+        `nothing was changed; give a writable --state-dir`,
       cause: e,
     });
   });
@@ -79,7 +83,10 @@ export async function runTry(ctx: CommandContext, config: ResolvedConfig, second
     if (mine === null) return reportTaken(ctx);
     killQuietly(mine.watchdogPid);
     await rollbackAndSettle(ctx, dir, mine);
-    throw new MwanError({ code: 'TRY_ROLLED_BACK', summary: `${outcome === 'timeout' ? `not confirmed within ${seconds} s` : `interrupted (${outcome})`}: the previous table and routing are back` });
+    throw new MwanError({
+      code: 'TRY_ROLLED_BACK',
+      summary: `${outcome === 'timeout' ? `not confirmed within ${seconds} s` : `interrupted (${outcome})`}: the previous table and routing are back`,
+    });
   }
   // Confirmed elsewhere: `nft-mwan confirm` told the daemon.
   return 0;
@@ -122,9 +129,12 @@ function waitForOutcome(dir: string, deadline: number): Promise<Outcome> {
       for (const c of cleanups) c();
       done(o);
     };
-    const timer = setTimeout(() => {
-      finish('timeout');
-    }, Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => {
+        finish('timeout');
+      },
+      Math.max(0, deadline - Date.now()),
+    );
     cleanups.push(() => {
       clearTimeout(timer);
     });

@@ -12,8 +12,11 @@ export default async function useCommand(ctx: CommandContext): Promise<number> {
   if (wan === undefined || command.length === 0) throw new MwanError({ code: 'USAGE', summary: 'usage: nft-mwan use WAN -- COMMAND [ARG...]' });
   const config = configOrThrow(await loadConfig(ctx.configPath));
   const iface = config.interfaces[wan];
-  if (!iface || iface.enabled === false) {
-    throw new MwanError({ code: 'USAGE', summary: `"${wan}" is not an enabled interface of ${ctx.configPath} (interfaces: ${Object.keys(config.interfaces).join(', ')})` });
+  if (!iface || !iface.enabled) {
+    throw new MwanError({
+      code: 'USAGE',
+      summary: `"${wan}" is not an enabled interface of ${ctx.configPath} (interfaces: ${Object.keys(config.interfaces).join(', ')})`,
+    });
   }
   // The id as installed: that is what the output chain matches.
   const { facts, listing } = await discover(ctx.run, config);
@@ -30,7 +33,7 @@ export default async function useCommand(ctx: CommandContext): Promise<number> {
     });
     // Like a shell: a command killed by a signal exits 128 + its number.
     child.once('exit', (code, signal) => {
-      resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
+      resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
     });
   });
 }

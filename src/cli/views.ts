@@ -35,7 +35,10 @@ export async function interfacesView(ctx: CommandContext): Promise<number> {
       continue;
     }
     const tracking = !d.tracking ? 'not enabled' : d.forcedDown ? 'paused (ifdown)' : d.carrier ? 'active' : 'down';
-    lines.push(` interface ${i.name} is ${d.state}${d.state === 'online' ? ` ${hms(d.since)}` : ''}, ${d.state === 'online' ? 'uptime' : 'down for'} ${hms(d.since)} and tracking is ${tracking}`);
+    lines.push(
+      ` interface ${i.name} is ${d.state}${d.state === 'online' ? ` ${hms(d.since)}` : ''}, ` +
+        `${d.state === 'online' ? 'uptime' : 'down for'} ${hms(d.since)} and tracking is ${tracking}`,
+    );
   }
   ctx.out(lines.join('\n'));
   return 0;
@@ -75,7 +78,7 @@ export async function rulesView(ctx: CommandContext): Promise<number> {
   const { config } = await load(ctx);
   const lines = ['Active user rules (first match wins):'];
   for (const r of config.rules) {
-    const scope = [r.family && r.family !== 'any' ? r.family : null, r.proto && r.proto !== 'all' ? String(r.proto) : null].filter((x) => x !== null);
+    const scope = [r.family !== 'any' ? r.family : null, r.proto && r.proto !== 'all' ? String(r.proto) : null].filter((x) => x !== null);
     const what = [
       r.srcIface ? `in ${r.srcIface.join(',')}` : null,
       r.srcIp ? `from ${r.srcIp.join(',')}` : null,
@@ -84,7 +87,10 @@ export async function rulesView(ctx: CommandContext): Promise<number> {
       r.destPort ? `dport ${r.destPort.join(',')}` : null,
       r.set ? `to @${r.set}` : null,
     ].filter((x) => x !== null);
-    lines.push(` ${r.name}: ${[...scope, what.length ? what.join(' ') : 'everything'].join(' ')} -> ${r.policy}${r.sticky ? ` (sticky ${r.stickyTimeout}s)` : ''}${r.log ? ' (logged)' : ''}`);
+    lines.push(
+      ` ${r.name}: ${[...scope, what.length ? what.join(' ') : 'everything'].join(' ')} -> ${r.policy}` +
+        `${r.sticky ? ` (sticky ${r.stickyTimeout}s)` : ''}${r.log ? ' (logged)' : ''}`,
+    );
   }
   ctx.out(lines.join('\n'));
   return 0;

@@ -41,9 +41,7 @@ export class Chains {
   }
 
   ruleCommands(): NftCommand[] {
-    return this.order.flatMap((chain) =>
-      (this.rules.get(chain) ?? []).map((r) => x.addRule(FAMILY, this.table, chain, r.expr, r.comment)),
-    );
+    return this.order.flatMap((chain) => (this.rules.get(chain) ?? []).map((r) => x.addRule(FAMILY, this.table, chain, r.expr, r.comment)));
   }
 
   private ensure(name: string): void {

@@ -113,7 +113,12 @@ export function hookRules(o: HookInput): ChainRule[] {
   // `nft-mwan use WAN -- CMD` (its processes run with the WAN's group id) and the daemon's probes
   // from a WAN's address to its targets (ping probes carry the WAN's mark already).
   if (o.enabled.length > 0) {
-    rule('output', [x.vmap(x.meta('skgid'), o.enabled.map((i) => [o.gidBase + i.id, x.goTo(chainName.mark(i.name))]))]);
+    rule('output', [
+      x.vmap(
+        x.meta('skgid'),
+        o.enabled.map((i) => [o.gidBase + i.id, x.goTo(chainName.mark(i.name))]),
+      ),
+    ]);
   }
   if (o.probePairs.length > 0) {
     rule('output', [x.match('==', { concat: [x.payload('ip', 'saddr'), x.payload('ip', 'daddr')] }, { set: [...o.probePairs] }), x.accept]);

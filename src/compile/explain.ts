@@ -74,7 +74,15 @@ export function explain(
   flow: Flow,
   context: { bypass: readonly string[]; local: readonly string[]; sets?: Readonly<Record<string, readonly string[]>>; sticky?: StickyState },
 ): Explanation {
-  const base = { flow, rule: null, policy: null, candidates: [], lastResort: null, sticky: 'no sticky rule applies: every NEW connection is placed on its own', stickyRule: null };
+  const base = {
+    flow,
+    rule: null,
+    policy: null,
+    candidates: [],
+    lastResort: null,
+    sticky: 'no sticky rule applies: every NEW connection is placed on its own',
+    stickyRule: null,
+  };
   const dst = parseIp(flow.dst);
   const src = parseIp(flow.src);
   // The command line checks the flow first; another caller's bad flow is the same usage error.
@@ -87,7 +95,11 @@ export function explain(
   }
   const hit = context.bypass.find((c) => inElement(c, flow.dst));
   if (hit) {
-    return { ...base, verdict: 'bypass', reason: `${flow.dst} is in ${hit} (the main table's specific routes, globals.bypass, loopback, broadcast or multicast): never balanced` };
+    return {
+      ...base,
+      verdict: 'bypass',
+      reason: `${flow.dst} is in ${hit} (the main table's specific routes, globals.bypass, loopback, broadcast or multicast): never balanced`,
+    };
   }
   const rule = config.rules.find((r) => matches(r, flow, context.sets ?? {}));
   if (!rule) {
@@ -103,7 +115,14 @@ export function explain(
   // A policy as this flow's family sees it: only members whose WAN carries the family.
   const policy = (family === 'ipv6' ? plan.policies6 : plan.policies).find((p) => p.name === rule.policy);
   if (!policy && family === 'ipv6') {
-    return { ...base, verdict: 'rule', rule: rule.name, policy: rule.policy, lastResort: null, reason: `rule "${rule.name}" matches, but no WAN carries IPv6: not balanced` };
+    return {
+      ...base,
+      verdict: 'rule',
+      rule: rule.name,
+      policy: rule.policy,
+      lastResort: null,
+      reason: `rule "${rule.name}" matches, but no WAN carries IPv6: not balanced`,
+    };
   }
   // The plan was compiled from this config, which validation made name only policies it has: a bug.
   if (!policy) throw new MwanError({ code: 'INTERNAL', summary: `explain: plan has no policy ${rule.policy}` });
@@ -132,7 +151,9 @@ export function explain(
     return {
       ...placed,
       stickyRule,
-      sticky: `sticky by ${stickyRule.by} (timeout ${stickyRule.timeout} s): no entry for ${by} on an active WAN, so the policy places it and the WAN it gets is remembered${ignored}`,
+      sticky:
+        `sticky by ${stickyRule.by} (timeout ${stickyRule.timeout} s): no entry for ${by} on an active WAN, ` +
+        `so the policy places it and the WAN it gets is remembered${ignored}`,
     };
   }
   const e = stickyRule.entry;
@@ -142,12 +163,21 @@ export function explain(
     stickyRule,
     candidates: [{ interface: e.interface, device: i?.device ?? '?', gateway: i?.gateway ?? null, probability: 1 }],
     reason: `${reason}; sticky: ${by} has an entry in ${e.set}, so it goes back to ${e.interface}`,
-    sticky: `sticky by ${stickyRule.by} (timeout ${stickyRule.timeout} s): ${by} is on ${e.interface}${e.expires !== null ? ` for another ${e.expires} s unless a NEW connection renews it` : ''}${ignored}`,
+    sticky:
+      `sticky by ${stickyRule.by} (timeout ${stickyRule.timeout} s): ${by} is on ${e.interface}` +
+      `${e.expires !== null ? ` for another ${e.expires} s unless a NEW connection renews it` : ''}${ignored}`,
   };
 }
 
 /** The sticky chain as compile emits it: the active members' sets in member order, the first holding the key wins. */
-function stickyLookup(rule: ResolvedRule, members: Plan['policies'][number]['members'], family: 'ipv4' | 'ipv6', flow: Flow, plan: Plan, state: StickyState): StickyVerdict {
+function stickyLookup(
+  rule: ResolvedRule,
+  members: Plan['policies'][number]['members'],
+  family: 'ipv4' | 'ipv6',
+  flow: Flow,
+  plan: Plan,
+  state: StickyState,
+): StickyVerdict {
   const by = rule.stickyBy === 'srcdst' ? 'srcdst' : 'src';
   const key = by === 'srcdst' ? [flow.src, flow.dst] : [flow.src];
   const verdict: StickyVerdict = { by, timeout: rule.stickyTimeout, entry: null, ignored: [] };
@@ -162,7 +192,6 @@ function stickyLookup(rule: ResolvedRule, members: Plan['policies'][number]['mem
   return verdict;
 }
 
-
 /** The elements of the installed sticky sets, read off an `nft -j list table` listing. */
 export function stickyState(listing: readonly NftObject[] | null, names: readonly string[]): Record<string, StickyElement[]> {
   const out: Record<string, StickyElement[]> = {};
@@ -172,7 +201,12 @@ export function stickyState(listing: readonly NftObject[] | null, names: readonl
     out[set.name] = (set.elem ?? []).flatMap((e): StickyElement[] => {
       const wrapped = e !== null && typeof e === 'object' && 'elem' in e ? (e as { elem: { val: unknown; expires?: unknown } }).elem : null;
       const val = wrapped ? wrapped.val : e;
-      const key = typeof val === 'string' ? [val] : Array.isArray((val as { concat?: unknown } | null)?.concat) ? ((val as { concat: unknown[] }).concat.map(String)) : null;
+      const key =
+        typeof val === 'string'
+          ? [val]
+          : Array.isArray((val as { concat?: unknown } | null)?.concat)
+            ? (val as { concat: unknown[] }).concat.map(String)
+            : null;
       if (key === null) return [];
       return [typeof wrapped?.expires === 'number' ? { key, expires: wrapped.expires } : { key }];
     });
@@ -205,7 +239,7 @@ function matches(rule: ResolvedRule, flow: Flow, sets: Readonly<Record<string, r
   if (rule.srcIface && (flow.iif === undefined || !rule.srcIface.includes(flow.iif))) return false;
   if (rule.set !== undefined && !(sets[rule.set] ?? []).some((t) => inElement(t, flow.dst))) return false;
   const family = parseIp(flow.dst)?.family;
-  if (rule.family !== undefined && rule.family !== 'any' && rule.family !== family) return false;
+  if (rule.family !== 'any' && rule.family !== family) return false;
   const proto = rule.proto;
   if (proto !== 'all') {
     const want = typeof proto === 'number' ? proto : PROTO_NUMBERS[proto];

@@ -4,7 +4,6 @@ import type { NftObject } from '../model/json.js';
 import type { NftBatch, NftCommand, Plan } from '../model/plan.js';
 import { canonical, imageOfBatch, imageOfListing, type TableImage } from './verify.js';
 
-
 /**
  * The plan's changes as a batch of their own, or null when the full batch is needed (a chain, set, map or
  * counter added, removed or redefined, or a set's configured elements changed). Unchanged chains are not

@@ -2,7 +2,6 @@
 import type { NftBatch, NftCommand } from '../model/plan.js';
 import type { NftObject } from '../model/json.js';
 
-
 const DROP_KEYS = new Set(['handle', 'expires', 'size']);
 
 function strip(value: unknown): unknown {

@@ -7,7 +7,17 @@ export interface OwnedState {
 }
 
 const ruleKey = (r: RoutingRule) =>
-  JSON.stringify([r.family, r.priority, r.fwmark ?? null, r.fwmask ?? null, r.src ?? null, r.action, r.table ?? null, r.suppressPrefixLength ?? null, r.protocol]);
+  JSON.stringify([
+    r.family,
+    r.priority,
+    r.fwmark ?? null,
+    r.fwmask ?? null,
+    r.src ?? null,
+    r.action,
+    r.table ?? null,
+    r.suppressPrefixLength ?? null,
+    r.protocol,
+  ]);
 /** Routes are identified by family, table and destination; the rest is what `replace` updates. */
 const routeSlot = (r: Route) => JSON.stringify([r.family, r.table, r.dst]);
 const routeKey = (r: Route) => JSON.stringify([r.family, r.table, r.dst, r.gateway ?? null, r.dev, r.protocol, r.metric ?? null]);

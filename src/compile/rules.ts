@@ -191,7 +191,7 @@ function parse(rule: ResolvedRule, target: string, sets: Readonly<Record<string,
         family,
         fields,
         shape: JSON.stringify([proto, family, present2]),
-        alone: rule.set !== undefined || rule.log === true || present2.length === 0,
+        alone: rule.set !== undefined || rule.log || present2.length === 0,
         target,
       },
     ];
@@ -244,7 +244,7 @@ function keyOf(p: Parsed, f: Field): x.Expr {
 /** The elements of one field of one rule, as nft set elements. */
 function elementsOf(p: Parsed, f: Field): x.Expr[] {
   const v = p.fields[f] as IpInterval[] | PortRange[] | string[];
-  if (f === 'srcIface') return v as string[];
+  if (f === 'srcIface') return v;
   if (f === 'srcIp' || f === 'destIp') return normaliseIpIntervals(p.family as IpFamilyName, v as IpInterval[]).map(x.addrElement);
   return (v as PortRange[]).map(x.portElement);
 }
@@ -260,7 +260,7 @@ function protoMatch(p: Parsed): x.Stmt[] {
   const impliedByProto = (p.family === 'ipv4' && (p.proto === 'icmp' || p.proto === 1)) || (p.family === 'ipv6' && (p.proto === 'icmpv6' || p.proto === 58));
   if (p.family !== 'any' && !hasAddresses && !impliedByProto) out.push(x.match('==', x.meta('nfproto'), p.family));
   const hasPorts = p.fields.srcPort !== undefined || p.fields.destPort !== undefined;
-  if (p.proto !== 'all' && p.proto !== undefined && !hasPorts) out.push(x.match('==', x.meta('l4proto'), p.proto === 'icmpv6' ? 58 : p.proto));
+  if (p.proto !== 'all' && !hasPorts) out.push(x.match('==', x.meta('l4proto'), p.proto === 'icmpv6' ? 58 : p.proto));
   return out;
 }
 
@@ -282,9 +282,9 @@ function mapped(group: Parsed[]): ClassifyRule {
     // Every combination of the rule's values is one element (a rule's own values never overlap each other).
     let combos: x.Expr[][] = [[]];
     for (const f of present) combos = combos.flatMap((c) => elementsOf(p, f).map((e) => [...c, e]));
-    for (const c of combos) entries.push([c.length === 1 ? (c[0] as x.Expr) : { concat: c }, x.goTo(p.target)]);
+    for (const c of combos) entries.push([c.length === 1 ? c[0] : { concat: c }, x.goTo(p.target)]);
   }
   const names = group.map((p) => p.rule.name);
-  const comment = `rules ${names.length > 4 ? `${names.slice(0, 3).join(', ')} ... ${names.at(-1)} (${names.length})` : names.join(', ')}`;
+  const comment = `rules ${names.length > 4 ? `${names.slice(0, 3).join(', ')} ... ${names.at(-1) ?? ''} (${names.length})` : names.join(', ')}`;
   return { expr: [...protoMatch(first), x.vmap(key, entries)], comment: comment.slice(0, 128) };
 }

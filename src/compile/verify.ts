@@ -45,7 +45,6 @@ export interface TableImage {
   sets: Record<string, { spec: Record<string, unknown>; elements: string[] }>;
 }
 
-
 const CHAIN_SPEC_KEYS = ['type', 'hook', 'prio', 'policy'] as const;
 const SET_SPEC_KEYS = ['type', 'map', 'flags', 'timeout'] as const;
 
@@ -64,6 +63,8 @@ function pick(o: NftObject, keys: readonly string[]): Record<string, unknown> {
 export function canonical(value: unknown): string {
   // Built as a string in one pass: a large verdict map is compared on every apply.
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  // JSON.stringify is typed `string`, but returns undefined for undefined, a function or a symbol.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   const o = value as NftObject;
   const parts: string[] = [];
@@ -96,7 +97,7 @@ function normaliseProtocols(value: unknown): unknown {
     let out: unknown[] | undefined;
     value.forEach((v, i) => {
       const n = normaliseProtocols(v);
-      if (n !== v) (out ??= [...value])[i] = n;
+      if (n !== v) (out ??= [...(value as unknown[])])[i] = n;
     });
     return out ?? value;
   }
@@ -124,12 +125,12 @@ export function imageOfBatch(batch: NftBatch, tableName: string): TableImage {
     const name = o.name as string;
     if (verb === 'add' && kind === 'chain') img.chains[name] = { spec: pick(o, CHAIN_SPEC_KEYS), rules: [] };
     else if (verb === 'add' && (kind === 'set' || kind === 'map')) {
-      img.sets[name] = { spec: { kind, ...pick(o, SET_SPEC_KEYS) }, elements: ((o.elem as unknown[]) ?? []).map(canonical) };
+      img.sets[name] = { spec: { kind, ...pick(o, SET_SPEC_KEYS) }, elements: ((o.elem as unknown[] | undefined) ?? []).map(canonical) };
     } else if (verb === 'flush' && (kind === 'set' || kind === 'map')) {
       const s = img.sets[name];
       if (s) s.elements = [];
     } else if (verb === 'add' && kind === 'element') {
-      img.sets[name]?.elements.push(...((o.elem as unknown[]) ?? []).map(canonical));
+      img.sets[name]?.elements.push(...((o.elem as unknown[] | undefined) ?? []).map(canonical));
     } else if (verb === 'add' && kind === 'rule') {
       img.chains[o.chain as string]?.rules.push(new RuleImage(o));
     }
@@ -156,7 +157,10 @@ function buildListingImage(listing: readonly NftObject[]): TableImage {
     const [kind, o] = Object.entries(item)[0] as [string, NftObject];
     if (kind === 'chain') img.chains[o.name as string] = { spec: pick(o, CHAIN_SPEC_KEYS), rules: [] };
     if (kind === 'set' || kind === 'map') {
-      img.sets[o.name as string] = { spec: { kind, ...pick(o, SET_SPEC_KEYS) }, elements: ((o.elem as unknown[]) ?? []).map((e) => canonical(elementValue(e))) };
+      img.sets[o.name as string] = {
+        spec: { kind, ...pick(o, SET_SPEC_KEYS) },
+        elements: ((o.elem as unknown[] | undefined) ?? []).map((e) => canonical(elementValue(e))),
+      };
     }
   }
   // Rules after chains: 1.0.6 lists sets first, 1.1+ chains first; rules always follow their chain.
@@ -237,12 +241,13 @@ export function spliceChains(listing: readonly NftObject[], fresh: readonly NftO
   const names = new Set(fresh.flatMap((i) => ('chain' in i ? [String((i.chain as NftObject).name)] : [])));
   const kept = listing.filter((i) => {
     const chain = (i.chain as NftObject | undefined)?.name ?? (i.rule as NftObject | undefined)?.chain;
+    // A chain name in nft's JSON is a string; String() only makes the unknown-typed value one for the lookup.
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string
     return chain === undefined || !names.has(String(chain));
   });
   const out = [...kept, ...fresh];
   const old = imageOfListing(listing);
-  const chains = { ...old.chains };
-  for (const n of names) delete chains[n];
+  const chains = Object.fromEntries(Object.entries(old.chains).filter(([n]) => !names.has(n)));
   listingImages.set(out, { chains: { ...chains, ...buildListingImage(fresh).chains }, sets: old.sets });
   return out;
 }

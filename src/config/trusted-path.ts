@@ -33,7 +33,10 @@ export function directoryReason(path: string, st: PathStat): string | null {
   if ((st.mode & S_IFMT) !== S_IFDIR) return `${path} is not a directory`;
   if (st.uid !== 0) return `directory ${path} is owned by uid ${st.uid}, not root`;
   if ((st.mode & 0o022) !== 0 && (st.mode & STICKY) === 0) {
-    return `directory ${path} is writable by ${(st.mode & 0o002) !== 0 ? 'anyone' : 'its group'} (mode ${(st.mode & 0o777).toString(8)}) and not sticky, so the file in it could be swapped; chmod go-w ${path}`;
+    return (
+      `directory ${path} is writable by ${(st.mode & 0o002) !== 0 ? 'anyone' : 'its group'} (mode ${(st.mode & 0o777).toString(8)}) and not sticky, ` +
+      `so the file in it could be swapped; chmod go-w ${path}`
+    );
   }
   return null;
 }

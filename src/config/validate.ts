@@ -175,7 +175,8 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
   if (layout.maxId < ifaceNames.length) {
     add(
       '/globals/markMask',
-      `mask 0x${mask.toString(16)} has room for ${layout.maxId} interface id(s) but ${ifaceNames.length} interfaces are configured (each set bit doubles the room; 3 values are reserved)`,
+      `mask 0x${mask.toString(16)} has room for ${layout.maxId} interface id(s) but ${ifaceNames.length} interfaces are configured ` +
+        `(each set bit doubles the room; 3 values are reserved)`,
     );
   }
 

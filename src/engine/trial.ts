@@ -109,11 +109,11 @@ export async function tryHold(dir: string): Promise<string | null> {
   if (pending !== null) return `a try (pid ${pending.pid}) is pending`;
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const n of names) {
-    const m = /^try\.rollback\.(\d+)\.json$/.exec(n);
-    if (!m || !processAlive(Number(m[1]))) continue;
+    const pid = /^try\.rollback\.(\d+)\.json$/.exec(n)?.[1];
+    if (pid === undefined || !processAlive(Number(pid))) continue;
     // A rollback takes seconds: a claim this old belongs to a decider that died, its pid since reused.
     const age = Date.now() - ((await stat(join(dir, n)).catch(() => null))?.mtimeMs ?? 0);
-    if (age < ROLLBACK_HOLD_MAX_MS) return `a try is being rolled back (pid ${m[1]})`;
+    if (age < ROLLBACK_HOLD_MAX_MS) return `a try is being rolled back (pid ${pid})`;
   }
   return null;
 }
@@ -138,7 +138,9 @@ export async function snapshotFor(run: Runner, config: ResolvedConfig): Promise<
   if (odd.length > 0) {
     throw new MwanError({
       code: 'TRY_REFUSED',
-      summary: `cannot try: table inet ${g.table} holds objects a rollback could not recreate exactly (${[...new Set(odd)].join(', ')}); apply without --try, or remove them`,
+      summary:
+        `cannot try: table inet ${g.table} holds objects a rollback could not recreate exactly ` +
+        `(${[...new Set(odd)].join(', ')}); apply without --try, or remove them`,
     });
   }
   return {

@@ -33,10 +33,8 @@ export function renderMetrics(input: MetricsInput): string {
   const wans = Object.entries(state.interfaces).sort(([a], [b]) => byCodeUnit(a, b));
   const counted = Object.entries(counters).sort(([a], [b]) => byCodeUnit(a, b));
 
-  const perWan = (fn: (name: string, r: DaemonState['interfaces'][string]) => Sample[]): Sample[] =>
-    wans.flatMap(([name, r]) => fn(name, r));
-  const perCounted = (fn: (name: string, c: WanCounters) => Sample[]): Sample[] =>
-    counted.flatMap(([name, c]) => fn(name, c));
+  const perWan = (fn: (name: string, r: DaemonState['interfaces'][string]) => Sample[]): Sample[] => wans.flatMap(([name, r]) => fn(name, r));
+  const perCounted = (fn: (name: string, c: WanCounters) => Sample[]): Sample[] => counted.flatMap(([name, c]) => fn(name, c));
   const one = (labels: Labels, value: number | null): Sample[] => (value == null || Number.isNaN(value) ? [] : [{ labels, value }]);
   const flag = (b: boolean): number => (b ? 1 : 0);
 
@@ -121,19 +119,13 @@ export function renderMetrics(input: MetricsInput): string {
       name: 'nft_mwan_wan_bytes_total',
       type: 'counter',
       help: 'Bytes of the connections nft-mwan marked for the WAN, received from it (rx) and sent to it (tx).',
-      samples: perCounted((name, c) => [
-        ...one({ interface: name, direction: 'rx' }, c.rxBytes),
-        ...one({ interface: name, direction: 'tx' }, c.txBytes),
-      ]),
+      samples: perCounted((name, c) => [...one({ interface: name, direction: 'rx' }, c.rxBytes), ...one({ interface: name, direction: 'tx' }, c.txBytes)]),
     },
     {
       name: 'nft_mwan_wan_packets_total',
       type: 'counter',
       help: 'Packets of the connections nft-mwan marked for the WAN, received from it (rx) and sent to it (tx).',
-      samples: perCounted((name, c) => [
-        ...one({ interface: name, direction: 'rx' }, c.rxPackets),
-        ...one({ interface: name, direction: 'tx' }, c.txPackets),
-      ]),
+      samples: perCounted((name, c) => [...one({ interface: name, direction: 'rx' }, c.rxPackets), ...one({ interface: name, direction: 'tx' }, c.txPackets)]),
     },
     {
       name: 'nft_mwan_last_apply_success',

@@ -30,14 +30,16 @@ export async function serveMetrics(listen: string, render: () => Promise<string>
       return;
     }
     // Through a promise so a render that throws before returning one still answers 500 instead of crashing the daemon.
-    Promise.resolve().then(render).then(
-      (text) => {
-        reply(200, text);
-      },
-      (e: unknown) => {
-        reply(500, `${e instanceof Error ? e.message : String(e)}\n`);
-      },
-    );
+    Promise.resolve()
+      .then(render)
+      .then(
+        (text) => {
+          reply(200, text);
+        },
+        (e: unknown) => {
+          reply(500, `${e instanceof Error ? e.message : String(e)}\n`);
+        },
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -66,15 +66,38 @@ export async function flushUnansweredUdp(run: Runner, mark: number, mask: number
   const args = ['-L', '-p', 'udp', '-m', m];
   const r = await run('conntrack', args);
   if (r.exitCode !== 0) {
-    throw new MwanError({ code: 'COMMAND_FAILED', summary: 'conntrack could not list entries', command: commandLine('conntrack', args), exitCode: r.exitCode, stderr: r.stderr });
+    throw new MwanError({
+      code: 'COMMAND_FAILED',
+      summary: 'conntrack could not list entries',
+      command: commandLine('conntrack', args),
+      exitCode: r.exitCode,
+      stderr: r.stderr,
+    });
   }
   const all = unrepliedUdpFlows(r.stdout);
   const flows = all.slice(0, UDP_DELETE_LIMIT);
   let deleted = 0;
   for (let i = 0; i < flows.length; i += UDP_DELETE_PARALLEL) {
-    const batch = flows.slice(i, i + UDP_DELETE_PARALLEL).map((f) =>
-      deleteEntries(run, ['-D', '-p', 'udp', '-s', f.src, '-d', f.dst, '--sport', String(f.sport), '--dport', String(f.dport), '-m', m, ...(f.zone === undefined ? [] : ['-w', String(f.zone)])]),
-    );
+    const batch = flows
+      .slice(i, i + UDP_DELETE_PARALLEL)
+      .map((f) =>
+        deleteEntries(run, [
+          '-D',
+          '-p',
+          'udp',
+          '-s',
+          f.src,
+          '-d',
+          f.dst,
+          '--sport',
+          String(f.sport),
+          '--dport',
+          String(f.dport),
+          '-m',
+          m,
+          ...(f.zone === undefined ? [] : ['-w', String(f.zone)]),
+        ]),
+      );
     // One that got its reply or expired in the meantime is simply not there any more (0 deleted).
     deleted += (await Promise.all(batch)).reduce((a, b) => a + b, 0);
   }
@@ -86,5 +109,11 @@ async function deleteEntries(run: Runner, args: string[]): Promise<number> {
   // conntrack -D exits 1 when nothing matched; it reports the count on stderr either way.
   const counted = /(\d+) flow entries have been deleted/.exec(r.stderr);
   if (r.exitCode === 0 || (r.exitCode === 1 && counted?.[1] === '0')) return Number(counted?.[1] ?? 0);
-  throw new MwanError({ code: 'COMMAND_FAILED', summary: 'conntrack could not delete entries', command: commandLine('conntrack', args), exitCode: r.exitCode, stderr: r.stderr });
+  throw new MwanError({
+    code: 'COMMAND_FAILED',
+    summary: 'conntrack could not delete entries',
+    command: commandLine('conntrack', args),
+    exitCode: r.exitCode,
+    stderr: r.stderr,
+  });
 }

@@ -4,7 +4,6 @@ import type { IpFamily, Route, RoutingOp, RoutingRule } from '../model/plan.js';
 import { runChecked, type Runner } from './runner.js';
 import type { JsonObject } from '../model/json.js';
 
-
 /** A rule as iproute2 reports it; foreign rules keep whatever we do not model in `raw`. */
 export interface ListedRule extends Omit<RoutingRule, 'protocol' | 'action' | 'table'> {
   action: RoutingRule['action'] | 'other';
@@ -41,6 +40,8 @@ export async function readRules(run: Runner, family: IpFamily): Promise<ListedRu
 function parseRules(stdout: string, family: IpFamily): ListedRule[] {
   return (JSON.parse(stdout || '[]') as JsonObject[]).map((o) => {
     const action = o.action === undefined ? 'lookup' : o.action === 'unreachable' || o.action === 'blackhole' ? o.action : 'other';
+    // ip -j gives a table as a number or a name (a string); String() only types the unknown JSON value.
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string
     const table = o.table === undefined ? undefined : o.table === 'main' ? 'main' : (num(o.table) ?? String(o.table));
     const rule: ListedRule = { family, priority: Number(o.priority), action, raw: o };
     const fwmark = num(o.fwmark);
@@ -105,7 +106,10 @@ function token(value: string | number): string {
   const s = String(value);
   // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses.
   if (!/^[^\s\x00-\x1f\x7f#"'\\]+$/.test(s)) {
-    throw new MwanError({ code: 'INTERNAL', summary: `refusing to pass ${JSON.stringify(s)} to ip -batch: white space, control characters, '#', quotes and backslashes would change the line` });
+    throw new MwanError({
+      code: 'INTERNAL',
+      summary: `refusing to pass ${JSON.stringify(s)} to ip -batch: white space, control characters, '#', quotes and backslashes would change the line`,
+    });
   }
   return s;
 }
@@ -192,6 +196,8 @@ export async function readLinks(run: Runner): Promise<Map<string, LinkInfo>> {
     const flags = Array.isArray(link.flags) ? (link.flags as unknown[]) : [];
     out.set(link.ifname, {
       carrier: flags.includes('UP') && flags.includes('LOWER_UP'),
+      // ip -j gives operstate as a string ("UP", "DOWN", "UNKNOWN"); String() only types the unknown JSON value.
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string
       operstate: String(link.operstate ?? 'UNKNOWN'),
     });
   }

@@ -43,7 +43,13 @@ export function startBatch(run: Runner, batch: NftBatch, o: { check?: boolean; w
         seen = o.check ? null : (o.watch?.(pid) ?? null);
         spawned();
       };
-      await runChecked(run, o.check ? 'nft rejected the batch (check only, nothing changed)' : 'nft rejected the batch; nothing was changed (one transaction)', 'nft', args, { onSpawn });
+      await runChecked(
+        run,
+        o.check ? 'nft rejected the batch (check only, nothing changed)' : 'nft rejected the batch; nothing was changed (one transaction)',
+        'nft',
+        args,
+        { onSpawn },
+      );
     } finally {
       spawned();
       await rm(dir, { recursive: true, force: true });
@@ -78,7 +84,13 @@ export async function listTable(run: Runner, family: string, name: string): Prom
   if (r.exitCode === 0) return nftItems(r.stdout).filter((i) => !('metainfo' in i));
   const tables = await listTables(run);
   if (!tables.some((t) => t.family === family && t.name === name)) return null;
-  throw new MwanError({ code: 'COMMAND_FAILED', summary: `cannot list table ${family} ${name}`, command: commandLine('nft', args), exitCode: r.exitCode, stderr: r.stderr });
+  throw new MwanError({
+    code: 'COMMAND_FAILED',
+    summary: `cannot list table ${family} ${name}`,
+    command: commandLine('nft', args),
+    exitCode: r.exitCode,
+    stderr: r.stderr,
+  });
 }
 
 /**

@@ -55,7 +55,7 @@ export function createRunner(o: { log?: (line: string) => void; defaultTimeoutMs
         cause: r.cause,
       });
     }
-    return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode };
+    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
   };
 }
 

@@ -42,7 +42,9 @@ export function createSdNotifier(o: { run: Runner; env: NotifyEnv; pid: number; 
   const watchdogIntervalMs = enabled ? watchdogInterval(o.env, o.pid) : null;
   const timers: Timers = o.timers ?? {
     setInterval: (fn, ms) => setInterval(fn, ms).unref(),
-    clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+    clearInterval: (h) => {
+      clearInterval(h as NodeJS.Timeout);
+    },
   };
 
   const send = async (assignments: string[]): Promise<boolean> => {
@@ -62,9 +64,15 @@ export function createSdNotifier(o: { run: Runner; env: NotifyEnv; pid: number; 
   return {
     enabled,
     watchdogIntervalMs,
-    ready: async (status) => void (await send(withStatus('READY=1', status))),
-    status: async (text) => void (await send([statusLine(text)])),
-    stopping: async (status) => void (await send(withStatus('STOPPING=1', status))),
+    ready: async (status) => {
+      await send(withStatus('READY=1', status));
+    },
+    status: async (text) => {
+      await send([statusLine(text)]);
+    },
+    stopping: async (status) => {
+      await send(withStatus('STOPPING=1', status));
+    },
     startWatchdog: () => {
       if (watchdogIntervalMs === null) return () => {};
       // One keep-alive at a time: a systemd-notify still waiting is not joined by another.
@@ -76,7 +84,9 @@ export function createSdNotifier(o: { run: Runner; env: NotifyEnv; pid: number; 
           inFlight = false;
         });
       }, watchdogIntervalMs);
-      return () => timers.clearInterval(handle);
+      return () => {
+        timers.clearInterval(handle);
+      };
     },
   };
 }

@@ -71,7 +71,7 @@ export class PingSession {
     });
     child.once('exit', (code, signal) => {
       if (this.stopped || gen !== this.generation) return;
-      const why = signal ? `ping died (${signal})` : stderr.trim().split('\n')[0] || `ping exited ${code}`;
+      const why = signal ? `ping died (${signal})` : stderr.trim().split('\n')[0] || `ping exited ${code ?? 'null'}`;
       this.failAndRestart(gen, why);
     });
   }
@@ -98,9 +98,12 @@ export class PingSession {
     if (this.deadline) clearTimeout(this.deadline);
     this.onEcho(gen, Number.MAX_SAFE_INTEGER, { ok: false, rttMs: null, error: why });
     // Not in a tight loop: a ping that cannot start is retried once per interval (at least 0.5 s).
-    this.restart = setTimeout(() => {
-      this.spawn();
-    }, Math.max(500, this.interval * 1000));
+    this.restart = setTimeout(
+      () => {
+        this.spawn();
+      },
+      Math.max(500, this.interval * 1000),
+    );
   }
 
   /** Keeps the newest echo whose send time is known (a late reply to an older one does not move it back). */
@@ -129,11 +132,14 @@ export class PingSession {
     }
     // A little slack for ping's and this process's scheduling: never judged before the timeout.
     const due = at + this.timeout * 1000 + DEADLINE_SLACK_MS;
-    this.deadline = setTimeout(() => {
-      if (gen !== this.generation || this.stopped) return;
-      this.judge(gen, seq, { ok: false, rttMs: null, error: `no reply within ${this.timeout * 1000} ms` });
-      this.watchDeadline(gen);
-    }, Math.max(0, due - performance.now()));
+    this.deadline = setTimeout(
+      () => {
+        if (gen !== this.generation || this.stopped) return;
+        this.judge(gen, seq, { ok: false, rttMs: null, error: `no reply within ${this.timeout * 1000} ms` });
+        this.watchDeadline(gen);
+      },
+      Math.max(0, due - performance.now()),
+    );
   }
 
   private onLine(gen: number, line: string): void {
@@ -149,7 +155,12 @@ export class PingSession {
       const seq = Number(reply[1]);
       const rtt = Number(reply[2]);
       this.reanchor(seq, now - rtt);
-      verdict(seq, rtt <= this.timeout * 1000 ? { ok: true, rttMs: rtt, error: null } : { ok: false, rttMs: null, error: `reply after ${rtt} ms (timeout ${this.timeout * 1000} ms)` });
+      verdict(
+        seq,
+        rtt <= this.timeout * 1000
+          ? { ok: true, rttMs: rtt, error: null }
+          : { ok: false, rttMs: null, error: `reply after ${rtt} ms (timeout ${this.timeout * 1000} ms)` },
+      );
       return;
     }
     const missed = /^no answer yet for icmp_seq=(\d+)/.exec(line);
@@ -161,7 +172,9 @@ export class PingSession {
       return;
     }
     const error = /^From (\S+?):? .*icmp_seq=(\d+) (.+)$/.exec(line);
-    if (error && !(error[3] as string).startsWith('Redirect')) verdict(Number(error[2]), { ok: false, rttMs: null, error: `${error[3]} (from ${error[1]})` });
+    if (error && !(error[3] as string).startsWith('Redirect')) {
+      verdict(Number(error[2]), { ok: false, rttMs: null, error: `${error[3] as string} (from ${error[1] as string})` });
+    }
   }
 }
 

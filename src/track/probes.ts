@@ -55,20 +55,27 @@ async function ping(target: Target, s: TrackSettings, egress: Egress, signal: Ab
   const deadlineMs = Math.ceil((s.timeout + (s.count - 1) * PING_SPACING_S) * 1000) + 500;
   // node's execFile, not execa: a probe runs every round on every WAN, and the lighter spawn is what keeps
   // the daemon's idle CPU low.
-  const r = await new Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null; timedOut: boolean; error: string | null }>((resolve) => {
-    const started = performance.now();
-    execFile('ping', [...args, target.host], { timeout: deadlineMs, killSignal: 'SIGKILL', signal, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } }, (error, stdout, stderr) => {
-      const e = error as (NodeJS.ErrnoException & { code?: number | string; signal?: string; killed?: boolean }) | null;
-      resolve({
-        stdout: String(stdout),
-        stderr: String(stderr),
-        code: e === null ? 0 : typeof e.code === 'number' ? e.code : null,
-        signal: e?.signal ?? null,
-        timedOut: e?.killed === true && performance.now() - started >= deadlineMs - 50,
-        error: e !== null && typeof e.code === 'string' ? `${e.code}: ${e.message}` : null,
-      });
-    });
-  });
+  const r = await new Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null; timedOut: boolean; error: string | null }>(
+    (resolve) => {
+      const started = performance.now();
+      execFile(
+        'ping',
+        [...args, target.host],
+        { timeout: deadlineMs, killSignal: 'SIGKILL', signal, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } },
+        (error, stdout, stderr) => {
+          const e = error as (NodeJS.ErrnoException & { code?: number | string; signal?: string; killed?: boolean }) | null;
+          resolve({
+            stdout,
+            stderr,
+            code: e === null ? 0 : typeof e.code === 'number' ? e.code : null,
+            signal: e?.signal ?? null,
+            timedOut: e?.killed === true && performance.now() - started >= deadlineMs - 50,
+            error: e !== null && typeof e.code === 'string' ? `${e.code}: ${e.message}` : null,
+          });
+        },
+      );
+    },
+  );
   const parsed = parsePing(r.stdout, s.count);
   if (parsed.some((p) => p.ok)) return parsed.map((p) => ({ target: target.text, ...p }));
   // No answer at all: say why when ping itself failed, so `status` and the log tell a dead probe from a dead WAN.
@@ -77,7 +84,7 @@ async function ping(target: Target, s: TrackSettings, egress: Egress, signal: Ab
   else if (signal.aborted) why = 'cancelled';
   else if (r.error !== null) why = `ping could not run: ${r.error}`;
   else if (r.signal) why = `ping died (${r.signal})`;
-  else if (r.code === null || r.code > 1) why = r.stderr.trim().split('\n')[0] || `ping exited ${r.code}`;
+  else if (r.code === null || r.code > 1) why = r.stderr.trim().split('\n')[0] || `ping exited ${r.code ?? 'null'}`;
   if (why === null) return parsed.map((p) => ({ target: target.text, ...p }));
   return Array.from({ length: s.count }, () => fail(target.text, why));
 }
@@ -99,7 +106,7 @@ export function parsePing(stdout: string, count: number): Omit<ProbeResult, 'tar
     const error = /^From (\S+?):? .*icmp_seq=(\d+) (.+)$/.exec(line);
     // A redirect only tells of a better next hop: the echo was forwarded, its reply may well come.
     if (error && !(error[3] as string).startsWith('Redirect')) {
-      bySeq.set(Number(error[2]), { ok: false, rttMs: null, error: `${error[3]} (from ${error[1]})` });
+      bySeq.set(Number(error[2]), { ok: false, rttMs: null, error: `${error[3] as string} (from ${error[1] as string})` });
     }
   }
   return Array.from({ length: count }, (_, i) => bySeq.get(i + 1) ?? { ok: false, rttMs: null, error: 'no reply' });

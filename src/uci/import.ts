@@ -48,7 +48,7 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   // --- devices --------------------------------------------------------------------------------------------
   const netIfaces = new Map((o.network ?? []).filter((s) => s.type === 'interface' && s.name).map((s) => [s.name as string, s]));
   const deviceOf = (name: string): string | null => {
-    if (o.devices?.[name]) return o.devices[name] as string;
+    if (o.devices?.[name]) return o.devices[name];
     const n = netIfaces.get(name);
     if (!n) return null;
     const proto = n.options.proto ?? '';
@@ -74,10 +74,15 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     }
     const tables = split(globals.options.rt_table_lookup, globals.lists.rt_table_lookup);
     if (tables.length > 0) {
-      note('globals.rt_table_lookup', `tables ${tables.join(', ')} not mapped: nft-mwan never balances destinations the main table routes specifically; add these tables' networks to globals.bypass`);
+      note(
+        'globals.rt_table_lookup',
+        `tables ${tables.join(', ')} not mapped: ` +
+          `nft-mwan never balances destinations the main table routes specifically; add these tables' networks to globals.bypass`,
+      );
     }
     if (globals.options.source_routing === '1') note('globals.source_routing', 'not needed: replies always leave through the WAN a connection came in on');
-    if (globals.options.logging !== undefined || globals.options.loglevel !== undefined) note('globals.logging', 'not mapped: the daemon logs every event to stderr/journald; use "log" on rules');
+    if (globals.options.logging !== undefined || globals.options.loglevel !== undefined)
+      note('globals.logging', 'not mapped: the daemon logs every event to stderr/journald; use "log" on rules');
     for (const k of Object.keys(globals.options)) {
       if (!['mmx_mask', 'rt_table_lookup', 'source_routing', 'logging', 'loglevel'].includes(k)) note(`globals.${k}`, 'unknown to mwan3 2.12: ignored');
     }
@@ -102,7 +107,11 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   for (const [v6, v4] of partnerOf) {
     if (enabled(v6) === enabled(v4)) continue;
     const [off, on] = enabled(v6) ? [v4, v6] : [v6, v4];
-    leftOut.set(off, `left out: disabled (enabled ${off.options.enabled ?? 'unset'}) while ${id(on)} on the same device ${deviceBy.get(on)} is enabled, so mwan3 balanced only ${familyOf(on)} there; ${id(on)} is imported alone ("family": "${familyOf(on)}")`);
+    leftOut.set(
+      off,
+      `left out: disabled (enabled ${off.options.enabled ?? 'unset'}) while ${id(on)} on the same device ${String(deviceBy.get(on))} is enabled, ` +
+        `so mwan3 balanced only ${familyOf(on)} there; ${id(on)} is imported alone ("family": "${familyOf(on)}")`,
+    );
     partnerOf.delete(v6);
   }
   const renamed = new Map<string, string>();
@@ -134,7 +143,9 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   if (missing.length > 0) {
     throw new MwanError({
       code: 'CONFIG_INVALID',
-      summary: `no device known for interface${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: give --network /etc/config/network or --device ${missing[0]}=DEVICE`,
+      summary:
+        `no device known for interface${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: ` +
+        `give --network /etc/config/network or --device ${missing[0] ?? ''}=DEVICE`,
     });
   }
   for (const [v6, v4] of partnerOf) {
@@ -164,10 +175,16 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
           note(`policy ${name}`, `member ${mName} dropped: interface ${iface} was left out`);
           continue;
         }
-        throw new MwanError({ code: 'CONFIG_INVALID', summary: `member ${mName}: interface "${m.options.interface}" is not an interface section` });
+        throw new MwanError({
+          code: 'CONFIG_INVALID',
+          summary: `member ${mName}: interface "${m.options.interface ?? 'undefined'}" is not an interface section`,
+        });
       }
       if (seen.has(iface)) {
-        note(`policy ${name}`, `member ${mName} (${m.options.interface}) dropped: ${iface} is already a member (IPv4 and IPv6 of one uplink are one interface now)`);
+        note(
+          `policy ${name}`,
+          `member ${mName} (${m.options.interface ?? 'undefined'}) dropped: ${iface} is already a member (IPv4 and IPv6 of one uplink are one interface now)`,
+        );
         continue;
       }
       seen.add(iface);
@@ -193,7 +210,9 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   for (const r of of('rule')) {
     const name = id(r).replace(/[^A-Za-z0-9_.-]/g, '_');
     // Rules mwan3 would not install are skipped, never widened: a rule that matches more steals traffic.
-    const skip = (why: string) => note(`rule ${name}`, `${why}: skipped, as mwan3 skips it`);
+    const skip = (why: string) => {
+      note(`rule ${name}`, `${why}: skipped, as mwan3 skips it`);
+    };
     const usePolicy = r.options.use_policy;
     if (usePolicy === undefined || usePolicy === '') {
       skip('no use_policy');
@@ -218,12 +237,17 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     const srcIface = r.options.src_iface;
     const srcDev = srcIface === undefined ? undefined : deviceOf(srcIface);
     if (srcDev === null) {
-      skip(`src_iface: no device known for "${srcIface}" (give --network or --device ${srcIface}=DEVICE)`);
+      // srcDev is null only for a src_iface that is given.
+      const given = srcIface as string;
+      skip(`src_iface: no device known for "${given}" (give --network or --device ${given}=DEVICE)`);
       continue;
     }
     const family = r.options.family;
     if (family === 'ipv4' || family === 'ipv6') rule.family = family;
-    for (const [opt, field] of [['src_ip', 'srcIp'], ['dest_ip', 'destIp']] as const) {
+    for (const [opt, field] of [
+      ['src_ip', 'srcIp'],
+      ['dest_ip', 'destIp'],
+    ] as const) {
       const values = split(r.options[opt], r.lists[opt]);
       const kept = values.filter((v) => {
         // 0.0.0.0/0 and ::/0 mean "this family, any address".
@@ -239,7 +263,10 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       }
       if (kept.length > 0) rule[field] = kept as [string, ...string[]];
     }
-    for (const [opt, field] of [['src_port', 'srcPort'], ['dest_port', 'destPort']] as const) {
+    for (const [opt, field] of [
+      ['src_port', 'srcPort'],
+      ['dest_port', 'destPort'],
+    ] as const) {
       const values = split(r.options[opt], r.lists[opt]).map((p) => p.replace(':', '-'));
       if (values.length === 0) continue;
       if (rule.proto !== 'tcp' && rule.proto !== 'udp') {
@@ -253,7 +280,10 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       const setName = r.options.ipset.replace(/[^A-Za-z0-9_]/g, '_');
       sets[setName] ??= { type: rule.family === 'ipv6' ? 'ipv6_addr' : 'ipv4_addr' };
       rule.set = setName;
-      note(`rule ${name}.ipset`, `now the nft set "${setName}" (inet nft_mwan): fill it with \`nft-mwan set add ${setName} ...\` or dnsmasq nftset=/domain/4#inet#nft_mwan#${setName}`);
+      note(
+        `rule ${name}.ipset`,
+        `now the nft set "${setName}" (inet nft_mwan): fill it with \`nft-mwan set add ${setName} ...\` or dnsmasq nftset=/domain/4#inet#nft_mwan#${setName}`,
+      );
     }
     if (r.options.sticky === '1') {
       if (SPECIAL_POLICIES.has(rule.policy)) note(`rule ${name}.sticky`, `dropped: policy ${rule.policy} has no WAN to stick to`);

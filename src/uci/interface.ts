@@ -8,9 +8,32 @@ import { sectionId, type UciSection } from './parse.js';
 export type Note = (where: string, text: string) => void;
 
 /** The options of an interface section mwan3 2.12 knows. */
-export const INTERFACE_OPTIONS = ['enabled', 'initial_state', 'family', 'track_ip', 'track_method', 'reliability', 'count', 'size', 'max_ttl', 'timeout', 'interval', 'failure_interval', 'recovery_interval', 'keep_failure_interval', 'down', 'up', 'check_quality', 'failure_latency', 'failure_loss', 'recovery_latency', 'recovery_loss', 'flush_conntrack'];
+export const INTERFACE_OPTIONS = [
+  'enabled',
+  'initial_state',
+  'family',
+  'track_ip',
+  'track_method',
+  'reliability',
+  'count',
+  'size',
+  'max_ttl',
+  'timeout',
+  'interval',
+  'failure_interval',
+  'recovery_interval',
+  'keep_failure_interval',
+  'down',
+  'up',
+  'check_quality',
+  'failure_latency',
+  'failure_loss',
+  'recovery_latency',
+  'recovery_loss',
+  'flush_conntrack',
+];
 
-const TRACK_METHODS: Record<string, { method: Track['method']; why?: string }> = {
+const TRACK_METHODS: Record<string, { method: NonNullable<Track['method']>; why?: string }> = {
   ping: { method: 'ping' },
   nping_icmp: { method: 'ping', why: 'nping-icmp is an ICMP echo: ping' },
   'nping-icmp': { method: 'ping', why: 'nping-icmp is an ICMP echo: ping' },
@@ -44,7 +67,11 @@ function ipv4Targets(s: UciSection, name: string, note: Note): string[] {
   const v6 = targets.filter((t) => parseIpv4(t) === undefined && t.includes(':'));
   const other = targets.filter((t) => parseIpv4(t) === undefined && !t.includes(':'));
   if (v6.length > 0) note(`interface ${name}.track_ip`, `IPv6 target${v6.length > 1 ? 's' : ''} ${v6.join(', ')} dropped: nft-mwan probes IPv4 targets only`);
-  if (other.length > 0) note(`interface ${name}.track_ip`, `${other.join(', ')} dropped: not an IPv4 address (probes go to addresses, never to names that would need DNS through the WAN under test)`);
+  if (other.length > 0)
+    note(
+      `interface ${name}.track_ip`,
+      `${other.join(', ')} dropped: not an IPv4 address (probes go to addresses, never to names that would need DNS through the WAN under test)`,
+    );
   return v4;
 }
 
@@ -56,20 +83,27 @@ export function mergeNotes(v6: UciSection, v4: UciSection, note: Note): void {
   const targets = v6.lists.track_ip ?? [];
   if (targets.length > 0) {
     const kept = (v4.lists.track_ip ?? []).filter((t) => parseIpv4(t) !== undefined);
-    const decides = kept.length > 0 ? `${into}'s IPv4 tracking (${kept.join(', ')}) decides for both families` : `${into} has no IPv4 track_ip, so the dual-stack interface is online while its link is up`;
+    const decides =
+      kept.length > 0
+        ? `${into}'s IPv4 tracking (${kept.join(', ')}) decides for both families`
+        : `${into} has no IPv4 track_ip, so the dual-stack interface is online while its link is up`;
     note(`interface ${name}.track_ip`, `${targets.join(', ')} not mapped: nft-mwan probes IPv4 targets only; ${decides}`);
   }
   const tracking = Object.keys(o).filter((k) => INTERFACE_OPTIONS.includes(k) && !['enabled', 'family', 'initial_state'].includes(k));
   if (tracking.length > 0) note(`interface ${name}.${tracking.join(', ')}`, `not mapped: ${into}'s tracking settings decide for both families`);
   const state = (s: UciSection) => s.options.initial_state ?? 'online';
-  if (state(v6) !== state(v4)) note(`interface ${name}.initial_state`, `"${state(v6)}" dropped: ${into}'s initial_state ("${state(v4)}") is the dual-stack interface's`);
+  if (state(v6) !== state(v4))
+    note(`interface ${name}.initial_state`, `"${state(v6)}" dropped: ${into}'s initial_state ("${state(v4)}") is the dual-stack interface's`);
   const own = new Set(flushEvents(v4));
   const added = (v6.lists.flush_conntrack ?? []).filter((v) => {
     const event = flushEvent(v);
     return event !== null && !own.has(event);
   });
   if (added.length > 0) {
-    note(`interface ${name}.flush_conntrack`, `${added.join(', ')} merged into ${into}: the dual-stack interface deletes its own connections of both families on that event`);
+    note(
+      `interface ${name}.flush_conntrack`,
+      `${added.join(', ')} merged into ${into}: the dual-stack interface deletes its own connections of both families on that event`,
+    );
   }
   noteUnknownFlush(v6, note);
 }
@@ -91,8 +125,10 @@ export function mapInterface(s: UciSection, name: string, device: string, family
   if (o.initial_state === 'offline' || o.initial_state === 'online') iface.initialState = o.initial_state;
   else if (o.initial_state !== undefined) note(`interface ${name}.initial_state`, `"${o.initial_state}" is not online or offline: online used`);
   if ((s.lists.track_ip ?? []).length > 0) {
-    const m = TRACK_METHODS[o.track_method ?? 'ping'] ?? { method: 'ping' as const, why: `unknown track_method "${o.track_method}": ping used` };
-    if (m.why) note(`interface ${name}.track_method`, `${o.track_method} -> ${m.method}: ${m.why}`);
+    // 'ping' is in TRACK_METHODS without a why: the unset option never reaches either message.
+    const method = o.track_method ?? 'ping';
+    const m = TRACK_METHODS[method] ?? { method: 'ping' as const, why: `unknown track_method "${method}": ping used` };
+    if (m.why) note(`interface ${name}.track_method`, `${method} -> ${m.method}: ${m.why}`);
     const v4 = ipv4Targets(s, name, note);
     const track: Track = {
       targets: (m.method === 'tcp' ? v4.map((t) => `${t}:80`) : m.method === 'http' ? v4.map((t) => `http://${t}/`) : v4) as [string, ...string[]],
@@ -100,7 +136,7 @@ export function mapInterface(s: UciSection, name: string, device: string, family
     };
     const num = (k: string) => {
       if (o[k] === undefined) return undefined;
-      if (/^\d+$/.test(o[k] as string)) return Number(o[k]);
+      if (/^\d+$/.test(o[k])) return Number(o[k]);
       note(`interface ${name}.${k}`, `"${o[k]}" is not a whole number: ignored, nft-mwan's default used`);
       return undefined;
     };
@@ -117,7 +153,10 @@ export function mapInterface(s: UciSection, name: string, device: string, family
     set('up', num('up'));
     if (track.reliability !== undefined && v4.length > 0 && track.reliability > v4.length) {
       // mwan3 would never see such an interface up; nft-mwan's schema refuses it.
-      note(`interface ${name}.reliability`, `${track.reliability} is more than the ${v4.length} IPv4 target${v4.length > 1 ? 's' : ''} kept: ${v4.length} used`);
+      note(
+        `interface ${name}.reliability`,
+        `${track.reliability} is more than the ${v4.length} IPv4 target${v4.length > 1 ? 's' : ''} kept: ${v4.length} used`,
+      );
       track.reliability = v4.length;
     }
     if (o.check_quality === '1') {
@@ -129,7 +168,10 @@ export function mapInterface(s: UciSection, name: string, device: string, family
     }
     for (const k of ['size', 'max_ttl']) if (o[k] !== undefined) note(`interface ${name}.${k}`, 'not mapped: probes use the system defaults');
     if (o.keep_failure_interval === '1') {
-      note(`interface ${name}.keep_failure_interval`, 'not mapped: an offline interface is probed every recoveryInterval (set it to the failure interval for mwan3\'s rate)');
+      note(
+        `interface ${name}.keep_failure_interval`,
+        "not mapped: an offline interface is probed every recoveryInterval (set it to the failure interval for mwan3's rate)",
+      );
     }
     if (v4.length > 0) iface.track = track;
     else note(`interface ${name}.track_ip`, 'no IPv4 target left: not tracked, online while its link is up');

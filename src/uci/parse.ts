@@ -93,7 +93,11 @@ export function parseUci(text: string, file: string): UciSection[] {
         const existing = name === '' ? undefined : named.get(name);
         if (existing) {
           if (existing.type !== type.text) {
-            fail(keyword.line, `section ${quote(name)} was declared with type ${quote(existing.type)} on line ${existing.line}: expected the same type, found ${quote(type.text)}`);
+            fail(
+              keyword.line,
+              `section ${quote(name)} was declared with type ${quote(existing.type)} on line ${existing.line}: ` +
+                `expected the same type, found ${quote(type.text)}`,
+            );
           }
           current = existing;
           break;
@@ -126,6 +130,8 @@ export function parseUci(text: string, file: string): UciSection[] {
 /** uci_set: an empty value sets nothing; otherwise the value replaces an option or a list of that name. */
 function setOption(section: UciSection, name: string, value: string): void {
   if (value === '') return;
+  // Option and list names are data (whatever the file names): a section keeps them in plain records by name.
+  // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
   delete section.lists[name];
   section.options[name] = value;
 }
@@ -136,6 +142,7 @@ function addToList(section: UciSection, name: string, value: string): void {
   const option = section.options[name];
   if (option !== undefined) {
     list.push(option);
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- option names are data, as in setOption
     delete section.options[name];
   }
   list.push(value);
@@ -209,9 +216,10 @@ function tokenize(source: string, fail: Fail): Command[] {
       if (c === "'") text += readSingleQuoted();
       else if (c === '"') text += readDoubleQuoted();
       else if (c === '\\') text += readEscape();
-      else if (c === '#' || c === ';') break; // a comment or the next command starts inside the word
+      else if (c === '#' || c === ';')
+        break; // a comment or the next command starts inside the word
       else {
-        text += c;
+        text += c as string; // pos < source.length: the loop's condition, and readWord's caller's
         pos++;
       }
     } while (pos < source.length && !isSpace(source[pos]));
@@ -236,7 +244,7 @@ function tokenize(source: string, fail: Fail): Command[] {
         text += readEscape();
       } else {
         if (source[pos] === '\n') line++;
-        text += source[pos];
+        text += source[pos] as string; // pos < source.length: the loop's condition
         pos++;
       }
     }

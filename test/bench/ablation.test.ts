@@ -10,7 +10,9 @@ type Obj = Record<string, Record<string, unknown>>;
 function listing(golden: string): { nftables: Obj[] } {
   const batch = JSON.parse(readFileSync(new URL(`../golden/${golden}/batch.json`, import.meta.url), 'utf8')) as { nftables: Record<string, Obj>[] };
   const added = batch.nftables.flatMap((c) => (c.add ? [c.add] : []));
-  return { nftables: [{ metainfo: { version: '1.0.6' } }, ...added.map((o, i) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, { ...v, handle: i + 1 }])))] };
+  return {
+    nftables: [{ metainfo: { version: '1.0.6' } }, ...added.map((o, i) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, { ...v, handle: i + 1 }])))],
+  };
 }
 
 const adds = (batch: unknown) => (batch as { nftables: Record<string, Obj>[] }).nftables.map((c) => c.add as Obj);
@@ -35,13 +37,21 @@ describe('withoutParts', () => {
     expect(rules(b)).toHaveLength(listedRules - 2);
     expect(text(rules(b))).not.toContain('@bypass_v');
     // The sets themselves stay (other commands may refer to them); only the lookups go.
-    expect(adds(b).filter((o) => o.set).map((o) => o.set?.name)).toEqual(expect.arrayContaining(['bypass_v4', 'bypass_v6']));
+    expect(
+      adds(b)
+        .filter((o) => o.set)
+        .map((o) => o.set?.name),
+    ).toEqual(expect.arrayContaining(['bypass_v4', 'bypass_v6']));
   });
 
   it('without inbound pinning, drops prerouting iifname map and keeps the keep chains iifname matches', () => {
     const b = withoutParts(full, ['inbound']);
     expect(rules(b)).toHaveLength(listedRules - 1);
-    expect(rules(b).filter((r) => r.chain === 'prerouting').some((r) => text(r).includes('iifname'))).toBe(false);
+    expect(
+      rules(b)
+        .filter((r) => r.chain === 'prerouting')
+        .some((r) => text(r).includes('iifname')),
+    ).toBe(false);
     expect(rules(b).some((r) => r.chain.startsWith('keep_') && text(r).includes('iifname'))).toBe(true);
   });
 

@@ -13,8 +13,7 @@ const three = [wan(1), wan(2), wan(3)];
 
 const lines = (text: string) => text.split('\n');
 const chainRules = (text: string, chain: string) => lines(text).filter((l) => l.startsWith(`-A ${chain} `));
-const probabilities = (text: string) =>
-  chainRules(text, 'mwan3_policy_balanced').map((l) => /--probability (\S+)/.exec(l)?.[1] ?? 'rest');
+const probabilities = (text: string) => chainRules(text, 'mwan3_policy_balanced').map((l) => /--probability (\S+)/.exec(l)?.[1] ?? 'rest');
 
 describe('mwan3Ruleset', () => {
   it('spreads 1:1:1 as mwan3 does: 0.33333, 0.5, then the rest', () => {
@@ -44,11 +43,11 @@ describe('mwan3Ruleset', () => {
       expect(rules.at(-1)).toMatch(new RegExp(`-d 0\\.0\\.0\\.0/0 .*-j ${defaultPolicy}$`));
     }
     const { iptables } = mwan3Ruleset({ wans: three, rules: 3 });
-    expect(chainRules(iptables, 'mwan3_rules').slice(0, 3).map((l) => /-d (\S+)/.exec(l)?.[1])).toEqual([
-      '203.0.112.0/32',
-      '203.0.112.1/32',
-      '203.0.112.2/32',
-    ]);
+    expect(
+      chainRules(iptables, 'mwan3_rules')
+        .slice(0, 3)
+        .map((l) => /-d (\S+)/.exec(l)?.[1]),
+    ).toEqual(['203.0.112.0/32', '203.0.112.1/32', '203.0.112.2/32']);
   });
 
   it('hooks PREROUTING and OUTPUT: restore, classify the unmarked, save', () => {
@@ -64,7 +63,11 @@ describe('mwan3Ruleset', () => {
     expect(chainRules(iptables, 'mwan3_connected_ipv4')).toEqual(['-A mwan3_connected_ipv4 -d 192.168.10.0/24 -j MARK --set-xmark 0x3f00/0x3f00']);
     expect(chainRules(iptables, 'POSTROUTING')).toEqual(three.map((w) => `-A POSTROUTING -o ${w.dev} -j MASQUERADE`));
     // Every chain a rule jumps to is declared.
-    const declared = new Set(lines(iptables).filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]));
+    const declared = new Set(
+      lines(iptables)
+        .filter((l) => l.startsWith(':'))
+        .map((l) => l.slice(1).split(' ')[0]),
+    );
     for (const l of lines(iptables).filter((x) => x.startsWith('-A '))) {
       const target = /-j (\S+)/.exec(l)?.[1] ?? '';
       if (target.startsWith('mwan3_')) expect(declared.has(target)).toBe(true);

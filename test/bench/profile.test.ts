@@ -13,11 +13,19 @@ const onPath = (leaf: string[]) => [...leaf, ...sendPath];
 
 const script = [
   // A filter chain's set lookup: filter chains.
-  sample('trafgen', 0, onPath(['nft_array_lookup_cmp', 'bsearch', 'nft_rbtree_lookup', 'nft_lookup_eval', 'nft_do_chain', 'nft_do_chain_inet', 'nf_hook_slow'])),
+  sample(
+    'trafgen',
+    0,
+    onPath(['nft_array_lookup_cmp', 'bsearch', 'nft_rbtree_lookup', 'nft_lookup_eval', 'nft_do_chain', 'nft_do_chain_inet', 'nf_hook_slow']),
+  ),
   // iptables-nft's mangle chain (ip family): filter chains too.
   sample('trafgen', 0, onPath(['nft_cmp_eval', 'nft_do_chain', 'nft_do_chain_ipv4', 'nf_hook_slow'])),
   // Masquerade runs inside a NAT chain (nft_do_chain under nf_nat_inet_fn): NAT, not filter chains.
-  sample('trafgen', 0, onPath(['inet_select_addr', 'nf_nat_masquerade_ipv4', 'nft_masq_eval', 'nft_do_chain', 'nft_nat_do_chain', 'nf_nat_inet_fn', 'nf_hook_slow'])),
+  sample(
+    'trafgen',
+    0,
+    onPath(['inet_select_addr', 'nf_nat_masquerade_ipv4', 'nft_masq_eval', 'nft_do_chain', 'nft_nat_do_chain', 'nf_nat_inet_fn', 'nf_hook_slow']),
+  ),
   // Walking the ip rules: policy rules; the table lookup a rule's action makes: routing.
   sample('trafgen', 0, onPath(['fib4_rule_match', 'fib_rules_lookup', 'ip_route_input_slow', 'ip_route_input_noref'])),
   sample('trafgen', 0, onPath(['fib_table_lookup', 'fib4_rule_action', 'fib_rules_lookup', 'ip_route_input_slow'])),

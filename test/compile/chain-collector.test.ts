@@ -20,7 +20,7 @@ describe('Chains', () => {
     ]);
   });
 
-  it('emits each chain\'s rules together, in the chains\' order, keeping the order within a chain', () => {
+  it("emits each chain's rules together, in the chains' order, keeping the order within a chain", () => {
     const chains = new Chains('t');
     chains.add([
       { chain: 'x', expr: [{ n: 1 }] },

@@ -34,13 +34,16 @@ describe('mark targets and their chains', () => {
     ['a WAN gets an inbound, a mark and a keep chain, counting rx and tx', 'wan1', ['in_wan1', 'mark_wan1', 'keep_wan1', 'keep_wan1'], ['rx_wan1', 'tx_wan1']],
     ['a special gets a mark and a keep chain and no counter', '_blackhole', ['mark__blackhole', 'keep__blackhole'], []],
   ])('%s', (_name, target, chains, counters) => {
-    const rules = targetChainRules(targets.filter((t) => t.name === target), layout);
+    const rules = targetChainRules(
+      targets.filter((t) => t.name === target),
+      layout,
+    );
     expect(rules.map((r) => r.chain)).toEqual(chains);
     expect(rules.flatMap((r) => r.expr.flatMap((s) => ('counter' in s ? [s.counter] : [])))).toEqual(expect.arrayContaining(counters));
     expect(rules.every((r) => JSON.stringify(r.expr.at(-1)) === '{"accept":null}')).toBe(true);
   });
 
-  it('a WAN\'s keep chain counts what arrives on its device as rx, before marking the rest', () => {
+  it("a WAN's keep chain counts what arrives on its device as rx, before marking the rest", () => {
     const keep = targetChainRules(targets.slice(0, 1), layout).filter((r) => r.chain === 'keep_wan1');
     expect(keep[0]?.expr).toEqual([{ match: { op: '==', left: { meta: { key: 'iifname' } }, right: 'dev1' } }, { counter: 'rx_wan1' }, { accept: null }]);
     expect(JSON.stringify(keep[1]?.expr)).toContain('"mangle"');
@@ -67,7 +70,7 @@ describe('prerouting and output', () => {
     expect(out[3]).toContain('"vmap"');
   });
 
-  it('restores a connection\'s mark through the keep chain of every target', () => {
+  it("restores a connection's mark through the keep chain of every target", () => {
     const restore = text(hookRules(input()), 'prerouting')[1] ?? '';
     for (const chain of ['keep_wan1', 'keep__default', 'keep__blackhole', 'keep__unreachable']) expect(restore).toContain(`"${chain}"`);
   });
@@ -82,7 +85,7 @@ describe('prerouting and output', () => {
     expect(text(rules, 'prerouting').at(-1)).toContain('"classify"');
   });
 
-  it('gives a WAN\'s `use` group id the WAN\'s mark chain', () => {
+  it("gives a WAN's `use` group id the WAN's mark chain", () => {
     const skgid = text(hookRules(input({ gidBase: 5000 })), 'output').find((r) => r.includes('skgid'));
     expect(skgid).toContain('[5001,{"goto":{"target":"mark_wan1"}}]');
   });
@@ -90,13 +93,13 @@ describe('prerouting and output', () => {
   it.each([
     ['without an IPv6 WAN only IPv4 goes to classify', false, true],
     ['with one, both families do', true, false],
-  ])('the router\'s own NEW connections: %s', (_name, v6, ipv4Only) => {
+  ])("the router's own NEW connections: %s", (_name, v6, ipv4Only) => {
     const last = text(hookRules(input({ v6 })), 'output').at(-1) ?? '';
     expect(last).toContain('"classify"');
     expect(last.includes('"nfproto"')).toBe(ipv4Only);
   });
 
-  it('accepts the probes\' address pairs in output, only when there are some', () => {
+  it("accepts the probes' address pairs in output, only when there are some", () => {
     const pair = { concat: ['192.0.2.10', '203.0.113.5'] };
     expect(text(hookRules(input({ probePairs: [pair] })), 'output').some((r) => r.includes('203.0.113.5'))).toBe(true);
     expect(text(hookRules(input()), 'output').some((r) => r.includes('"concat"'))).toBe(false);
@@ -116,7 +119,7 @@ describe('probePairs', () => {
   it.each([
     ['an http probe from a known address gives its pair', planned('http', 1, { address: '192.0.2.10' }), [{ concat: ['192.0.2.10', '203.0.113.5'] }]],
     ['an http probe from an unknown address gives none', planned('http', 1), []],
-    ['ping probes carry the WAN\'s mark already: none', planned('ping', 2, { address: '192.0.2.20' }), []],
+    ["ping probes carry the WAN's mark already: none", planned('ping', 2, { address: '192.0.2.20' }), []],
     ['a WAN without tracking gives none', planned('none', 3, { address: '192.0.2.30' }), []],
   ])('%s', (_name, iface, expected) => {
     expect(probePairs(config, [iface])).toEqual(expected);

@@ -41,7 +41,9 @@ describe('the classify tail is reused only while the rules are the same', () => 
     expect(JSON.stringify(after.nft)).not.toBe(JSON.stringify(before.nft));
     // Reused, not rebuilt: the second plan holds the very statement lists of the first.
     const userRule = (p: typeof before) =>
-      p.nft.nftables.map((cmd) => (cmd.add as { rule?: { chain: string; expr: unknown[] } } | undefined)?.rule).find((r) => r?.chain === 'classify' && JSON.stringify(r.expr).includes('203.0.113'))?.expr;
+      p.nft.nftables
+        .map((cmd) => (cmd.add as { rule?: { chain: string; expr: unknown[] } } | undefined)?.rule)
+        .find((r) => r?.chain === 'classify' && JSON.stringify(r.expr).includes('203.0.113'))?.expr;
     expect(userRule(before)).toBeDefined();
     expect(userRule(after)).toBe(userRule(before));
   });
@@ -65,7 +67,9 @@ describe('the classify tail is reused only while the rules are the same', () => 
   it('plans share it frozen: changing a compiled plan in place throws instead of changing the next plan', () => {
     const c = config();
     const plan = compile(normalize(c), EMPTY_FACTS, {});
-    const rule = plan.nft.nftables.map((cmd) => (cmd.add as { rule?: { chain: string; expr: unknown[] } } | undefined)?.rule).find((r) => r?.chain === 'classify' && JSON.stringify(r.expr).includes('203.0.113'));
+    const rule = plan.nft.nftables
+      .map((cmd) => (cmd.add as { rule?: { chain: string; expr: unknown[] } } | undefined)?.rule)
+      .find((r) => r?.chain === 'classify' && JSON.stringify(r.expr).includes('203.0.113'));
     expect(rule).toBeDefined();
     expect(() => rule?.expr.push({ accept: null })).toThrow(TypeError);
     expect(classify(c)).toEqual(classify(structuredClone(c)));

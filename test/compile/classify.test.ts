@@ -6,7 +6,7 @@ import { resolved } from './fixtures.js';
 describe('policyTarget', () => {
   it.each([
     ['a policy goes to its chain', 'balanced', 'policy_balanced'],
-    ['default goes to the main table\'s mark chain', 'default', 'mark__default'],
+    ["default goes to the main table's mark chain", 'default', 'mark__default'],
     ['blackhole goes to its mark chain', 'blackhole', 'mark__blackhole'],
     ['unreachable goes to its mark chain', 'unreachable', 'mark__unreachable'],
   ])('%s', (_name, policy, chain) => {

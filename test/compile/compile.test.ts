@@ -8,7 +8,10 @@ const config = resolved({
   interfaces: { wan1: { device: 'eth1', gateway: '192.0.2.1', family: 'both', gateway6: 'fe80::1' }, wan2: { device: 'eth2', gateway: '192.0.2.2' } },
   policies: { p: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },
   sets: { vpn: { type: 'ipv4_addr' } },
-  rules: [{ name: 'web', proto: 'tcp', destPort: [443], policy: 'p', sticky: true }, { name: 'rest', policy: 'p' }],
+  rules: [
+    { name: 'web', proto: 'tcp', destPort: [443], policy: 'p', sticky: true },
+    { name: 'rest', policy: 'p' },
+  ],
 });
 
 /** "verb kind" of each command, consecutive repeats collapsed. */
@@ -46,9 +49,12 @@ describe('compile', () => {
     ]);
   });
 
-  it('fills the plan from the stages: interfaces by id, both families\' policies, the named and sticky sets', () => {
+  it("fills the plan from the stages: interfaces by id, both families' policies, the named and sticky sets", () => {
     const plan = compile(config, EMPTY_FACTS, { wan2: 'offline' });
-    expect(plan.interfaces.map((i) => [i.name, i.online])).toEqual([['wan1', true], ['wan2', false]]);
+    expect(plan.interfaces.map((i) => [i.name, i.online])).toEqual([
+      ['wan1', true],
+      ['wan2', false],
+    ]);
     expect(plan.policies[0]?.members.map((m) => m.active)).toEqual([true, false]);
     expect(plan.policies6[0]?.members.map((m) => m.active)).toEqual([true, false]);
     expect(plan.dynamicSets).toEqual(['vpn']);

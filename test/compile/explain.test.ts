@@ -104,8 +104,22 @@ describe('sticky state read off an nft -j listing', () => {
   it('reads plain and concatenated elements, with expires when given, of the named sets only', () => {
     const listing = [
       { table: { family: 'inet', name: 'nft_mwan' } },
-      { set: { name: 'sticky_https_wan1', type: 'ipv4_addr', flags: ['timeout'], timeout: 300, elem: [{ elem: { val: '192.168.1.20', timeout: 100, expires: 99 } }, { elem: { val: '192.168.1.21', expires: 299 } }] } },
-      { set: { name: 'sticky_pairs_wan1', type: ['ipv4_addr', 'ipv4_addr'], elem: [{ elem: { val: { concat: ['192.168.1.20', '203.0.113.7'] }, expires: 42 } }] } },
+      {
+        set: {
+          name: 'sticky_https_wan1',
+          type: 'ipv4_addr',
+          flags: ['timeout'],
+          timeout: 300,
+          elem: [{ elem: { val: '192.168.1.20', timeout: 100, expires: 99 } }, { elem: { val: '192.168.1.21', expires: 299 } }],
+        },
+      },
+      {
+        set: {
+          name: 'sticky_pairs_wan1',
+          type: ['ipv4_addr', 'ipv4_addr'],
+          elem: [{ elem: { val: { concat: ['192.168.1.20', '203.0.113.7'] }, expires: 42 } }],
+        },
+      },
       { set: { name: 'sticky_https_wan2', type: 'ipv4_addr' } },
       { set: { name: 'bypass_v4', type: 'ipv4_addr', elem: ['10.0.0.0/8'] } },
     ];

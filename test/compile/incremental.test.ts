@@ -103,8 +103,18 @@ describe('incremental batches', () => {
   });
 
   it.each([
-    ['a new interface (chains, counters and routing tables to add)', (cfg: NftMwanConfig) => { cfg.interfaces.wan3 = { device: 'wan3', gateway: '198.51.100.17' }; }],
-    ['a new bypass network (set elements)', (cfg: NftMwanConfig) => { cfg.globals = { ...cfg.globals, bypass: ['10.99.0.0/16'] }; }],
+    [
+      'a new interface (chains, counters and routing tables to add)',
+      (cfg: NftMwanConfig) => {
+        cfg.interfaces.wan3 = { device: 'wan3', gateway: '198.51.100.17' };
+      },
+    ],
+    [
+      'a new bypass network (set elements)',
+      (cfg: NftMwanConfig) => {
+        cfg.globals = { ...cfg.globals, bypass: ['10.99.0.0/16'] };
+      },
+    ],
   ])('falls back to the full batch for %s', (_what, edit) => {
     const { listing, plan } = step('issue-example', {}, {}, edit);
     expect(incrementalBatch(plan, listing)).toBeNull();

@@ -24,7 +24,11 @@ describe('planInterfaces', () => {
 
   it('gives ids in name order, with the mark and routing table of each id, sorted by id', () => {
     const config = resolved({
-      interfaces: { zed: { device: 'eth9', gateway: '192.0.2.9' }, alpha: { device: 'eth1', gateway: '192.0.2.1' }, fixed: { device: 'eth5', gateway: '192.0.2.5', id: 5 } },
+      interfaces: {
+        zed: { device: 'eth9', gateway: '192.0.2.9' },
+        alpha: { device: 'eth1', gateway: '192.0.2.1' },
+        fixed: { device: 'eth5', gateway: '192.0.2.5', id: 5 },
+      },
       policies: { p: { members: [{ interface: 'alpha' }] } },
     });
     const { interfaces, warnings } = planInterfaces(config, EMPTY_FACTS, {}, layout);
@@ -38,7 +42,10 @@ describe('planInterfaces', () => {
 
   it('keeps a previous id, and warns when an explicit id takes it away', () => {
     const kept = planInterfaces(two(), { ...EMPTY_FACTS, previousIds: { wan1: 7, wan2: 3 } }, {}, layout);
-    expect(kept.interfaces.map((i) => [i.name, i.id])).toEqual([['wan2', 3], ['wan1', 7]]);
+    expect(kept.interfaces.map((i) => [i.name, i.id])).toEqual([
+      ['wan2', 3],
+      ['wan1', 7],
+    ]);
     const moved = planInterfaces(two({ id: 3 }), { ...EMPTY_FACTS, previousIds: { wan1: 7, wan2: 3 } }, {}, layout);
     expect(moved.warnings).toEqual([expect.stringMatching(/^interface wan2: id 3 -> \d+ .*its live connections lose their WAN$/)]);
   });
@@ -51,7 +58,9 @@ describe('planInterfaces', () => {
 
   it('refuses an "auto" gateway the main table does not have, unless the WAN is down', () => {
     const config = two({ gateway: 'auto' });
-    expect(() => planInterfaces(config, EMPTY_FACTS, {}, layout)).toThrow(expect.objectContaining({ code: 'GATEWAY_NOT_FOUND', message: expect.stringMatching(/device eth1/) }));
+    expect(() => planInterfaces(config, EMPTY_FACTS, {}, layout)).toThrow(
+      expect.objectContaining({ code: 'GATEWAY_NOT_FOUND', message: expect.stringMatching(/device eth1/) }),
+    );
     expect(planInterfaces(config, EMPTY_FACTS, { wan1: 'down' }, layout).interfaces.find((i) => i.name === 'wan1')?.gateway).toBeNull();
   });
 

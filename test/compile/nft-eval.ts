@@ -136,8 +136,10 @@ function evalKey(expr: unknown, p: Packet, o: EvalOptions): KeyValue {
   if (k === 'payload' && isObj(body)) {
     const { protocol, field } = body;
     // nft adds the dependency `meta nfproto ipv4` (ipv6): an ip header match never matches an IPv6 packet.
-    if (protocol === 'ip' && (field === 'saddr' || field === 'daddr')) return packetFamily(p) === 'ipv4' ? { kind: 'ipv4', value: ipv4ToNumber(p[field]) } : null;
-    if (protocol === 'ip6' && (field === 'saddr' || field === 'daddr')) return packetFamily(p) === 'ipv6' ? { kind: 'ipv6', value: ipv6ToBigInt(p[field]) } : null;
+    if (protocol === 'ip' && (field === 'saddr' || field === 'daddr'))
+      return packetFamily(p) === 'ipv4' ? { kind: 'ipv4', value: ipv4ToNumber(p[field]) } : null;
+    if (protocol === 'ip6' && (field === 'saddr' || field === 'daddr'))
+      return packetFamily(p) === 'ipv6' ? { kind: 'ipv6', value: ipv6ToBigInt(p[field]) } : null;
     if ((protocol === 'tcp' || protocol === 'udp') && (field === 'sport' || field === 'dport')) {
       // nft adds the dependency `meta l4proto <protocol>`: a tcp header match never matches a udp packet.
       if (p.l4proto !== PROTO_NUMBERS[protocol]) return null;
@@ -377,7 +379,10 @@ export function evalClassify(batch: unknown, packet: Packet, options: EvalOption
 type Interval = [number | bigint | string, number | bigint | string];
 
 function keyKind(expr: unknown): Kind {
-  for (const [saddr, daddr] of [['0.0.0.0', '0.0.0.0'], ['::', '::']]) {
+  for (const [saddr, daddr] of [
+    ['0.0.0.0', '0.0.0.0'],
+    ['::', '::'],
+  ]) {
     const probe: Packet = { iifname: 'x', l4proto: 6, saddr: saddr as string, daddr: daddr as string, sport: 0, dport: 0 };
     const kv = evalKey(expr, probe, {});
     if (kv !== null) return kv.kind;
@@ -433,7 +438,11 @@ export function overlappingElements(batch: unknown, chain: string): string[] {
       if (isObj(stmt.vmap) && isObj(stmt.vmap.data) && Array.isArray(stmt.vmap.data.set)) {
         const key = stmt.vmap.key;
         const parts = isObj(key) && Array.isArray(key.concat) ? key.concat : [key];
-        check(where, parts.map(keyKind), stmt.vmap.data.set.map((entry) => (Array.isArray(entry) ? entry[0] : fail('vmap entry', entry))));
+        check(
+          where,
+          parts.map(keyKind),
+          stmt.vmap.data.set.map((entry) => (Array.isArray(entry) ? entry[0] : fail('vmap entry', entry))),
+        );
       }
     }
   }

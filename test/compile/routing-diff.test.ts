@@ -4,7 +4,14 @@ import { diffRouting } from '../../src/compile/routing-diff.js';
 import type { Route, RoutingPlan, RoutingRule } from '../../src/model/plan.js';
 
 const rule = (mark: number, priority: number, extra: Partial<RoutingRule> = {}): RoutingRule => ({
-  family: 4, priority, fwmark: mark, fwmask: 0x3f00, action: 'lookup', table: 1000 + (mark >> 8), protocol: 77, ...extra,
+  family: 4,
+  priority,
+  fwmark: mark,
+  fwmask: 0x3f00,
+  action: 'lookup',
+  table: 1000 + (mark >> 8),
+  protocol: 77,
+  ...extra,
 });
 const route = (table: number, gateway: string): Route => ({ family: 4, table, dst: 'default', gateway, dev: `wan${table - 1000}`, protocol: 77 });
 const plan = (rules: RoutingRule[], routes: Route[]): RoutingPlan => ({ protocol: 77, tables: routes.map((r) => r.table), rules, routes });
@@ -31,7 +38,10 @@ describe('diffRouting', () => {
   });
 
   it('treats a rule with another action or priority as a different rule', () => {
-    const d = diffRouting({ rules: [rule(0x100, 1002, { action: 'blackhole', table: undefined })], routes: [] }, plan([rule(0x100, 1002, { action: 'unreachable', table: undefined })], []));
+    const d = diffRouting(
+      { rules: [rule(0x100, 1002, { action: 'blackhole', table: undefined })], routes: [] },
+      plan([rule(0x100, 1002, { action: 'unreachable', table: undefined })], []),
+    );
     expect(d.add).toHaveLength(1);
     expect(d.remove).toHaveLength(1);
   });

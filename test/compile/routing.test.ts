@@ -22,14 +22,18 @@ describe('planRouting', () => {
 
   it.each([
     ['a WAN whose link is down keeps its rules but has no route', planned('wan1', 1, { linkUp: false }), []],
-    ['a point-to-point WAN\'s route has no gateway', planned('wan1', 1, { gateway: null }), [{ family: 4, table: 1001, dst: 'default', dev: 'dev1', protocol: 77 }]],
+    [
+      "a point-to-point WAN's route has no gateway",
+      planned('wan1', 1, { gateway: null }),
+      [{ family: 4, table: 1001, dst: 'default', dev: 'dev1', protocol: 77 }],
+    ],
   ])('%s', (_name, wan, routes) => {
     const routing = planRouting([wan], layout, o);
     expect(routing.routes).toEqual(routes);
     expect(routing.rules.filter((r) => r.fwmark === wan.mark).map((r) => r.action)).toEqual(['lookup', 'unreachable']);
   });
 
-  it('routes what the router sends from a WAN\'s own address: the main table\'s specifics first, the WAN\'s table after the fwmark lookups', () => {
+  it("routes what the router sends from a WAN's own address: the main table's specifics first, the WAN's table after the fwmark lookups", () => {
     const routing = planRouting([planned('wan1', 1, { address: '192.0.2.10' })], layout, o);
     expect(routing.rules.filter((r) => r.src !== undefined)).toEqual([
       { family: 4, src: '192.0.2.10/32', protocol: 77, priority: 1000, action: 'lookup', table: 'main', suppressPrefixLength: 0 },

@@ -71,7 +71,13 @@ type SetsOf = Readonly<Record<string, { family: Fam; elements: readonly string[]
  * and icmp (IPv4's) or icmpv6. "any" when nothing ties it to one (a catch-all, ports, devices).
  */
 function ruleFamilies(rule: Rule, sets: SetsOf): Fam[] | 'any' {
-  const tied = (rule.family !== undefined && rule.family !== 'any') || rule.srcIp || rule.destIp || rule.set !== undefined || rule.proto === 'icmp' || rule.proto === 'icmpv6';
+  const tied =
+    (rule.family !== undefined && rule.family !== 'any') ||
+    rule.srcIp ||
+    rule.destIp ||
+    rule.set !== undefined ||
+    rule.proto === 'icmp' ||
+    rule.proto === 'icmpv6';
   if (!tied) return 'any';
   return FAMS.filter((f) => {
     if ((rule.family === 'ipv4' || rule.family === 'ipv6') && rule.family !== f) return false;
@@ -129,7 +135,9 @@ function targetOf(rule: Rule): string {
 }
 
 function setsOf(config: NftMwanConfig): SetsOf {
-  return Object.fromEntries(Object.entries(config.sets ?? {}).map(([n, s]) => [n, { family: s.type === 'ipv6_addr' ? 'ipv6' : 'ipv4', elements: s.elements ?? [] }]));
+  return Object.fromEntries(
+    Object.entries(config.sets ?? {}).map(([n, s]) => [n, { family: s.type === 'ipv6_addr' ? 'ipv6' : 'ipv4', elements: s.elements ?? [] }]),
+  );
 }
 
 function carries6(config: NftMwanConfig): boolean {
@@ -507,7 +515,8 @@ function checkConfig(config: NftMwanConfig, packets: readonly Packet[], stats: S
   }
   // Named sets: the evaluator takes their elements from the batch, as compile fills them from the config.
   const overlaps = overlappingElements(batch, 'classify');
-  if (overlaps.length > 0) return `${context}: nft would refuse overlapping elements:\n  ${overlaps.slice(0, 5).join('\n  ')}\n  config rules: ${clip(JSON.stringify(rules))}`;
+  if (overlaps.length > 0)
+    return `${context}: nft would refuse overlapping elements:\n  ${overlaps.slice(0, 5).join('\n  ')}\n  config rules: ${clip(JSON.stringify(rules))}`;
   for (const p of packets) {
     stats.packets++;
     const v6 = packetFamily(p) === 'ipv6';
@@ -532,7 +541,13 @@ function checkConfig(config: NftMwanConfig, packets: readonly Packet[], stats: S
     }
     const v = got.verdict;
     const actual = v.kind === 'goto' || v.kind === 'jump' ? v.target : v.kind === 'accept' || v.kind === 'drop' ? v.kind : null;
-    if (v6 && got.ruleIndex !== null && JSON.stringify(all[got.ruleIndex]?.expr).includes('"vmap"') && JSON.stringify(all[got.ruleIndex]?.expr).includes('"ip6"')) stats.v6.byV6Map++;
+    if (
+      v6 &&
+      got.ruleIndex !== null &&
+      JSON.stringify(all[got.ruleIndex]?.expr).includes('"vmap"') &&
+      JSON.stringify(all[got.ruleIndex]?.expr).includes('"ip6"')
+    )
+      stats.v6.byV6Map++;
     const decidedBy = names(got.comment);
     const wrongRule = want !== undefined && decidedBy !== null && !decidedBy.includes(want.name);
     if (actual !== expected || wrongRule) {
@@ -572,7 +587,11 @@ function newStats(): Stats {
 
 const BASE = {
   interfaces: { wan1: { device: 'eth1' }, wan2: { device: 'eth2' } },
-  policies: { A: { members: [{ interface: 'wan1' }] }, B: { members: [{ interface: 'wan2' }] }, C: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },
+  policies: {
+    A: { members: [{ interface: 'wan1' }] },
+    B: { members: [{ interface: 'wan2' }] },
+    C: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] },
+  },
 } satisfies NftMwanConfig;
 
 function configWith(rules: Rule[], extra: Partial<NftMwanConfig> = {}): NftMwanConfig {
@@ -585,7 +604,15 @@ function configWith(rules: Rule[], extra: Partial<NftMwanConfig> = {}): NftMwanC
 /** The tests build configs as a user writes them; compile and explain read them resolved. */
 const compileRaw = (config: NftMwanConfig, facts?: SystemFacts) => compile(normalize(config), facts);
 
-const pkt = (daddr: string, more: Partial<Packet> = {}): Packet => ({ iifname: 'lan0', l4proto: 6, saddr: '10.0.0.100', daddr, sport: 40000, dport: 443, ...more });
+const pkt = (daddr: string, more: Partial<Packet> = {}): Packet => ({
+  iifname: 'lan0',
+  l4proto: 6,
+  saddr: '10.0.0.100',
+  daddr,
+  sport: 40000,
+  dport: 443,
+  ...more,
+});
 
 describe('classify rules: merged verdict maps keep first-match-wins semantics', () => {
   it('agrees with the one-by-one reference on random configs (seeded)', () => {
@@ -606,7 +633,8 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
     console.log(
       `rules-property: ${stats.configs} configs, ${stats.packets} packets (${((100 * stats.matched) / stats.packets).toFixed(1)}% matched a rule); ` +
         `merging in ${stats.mergedConfigs} configs (${stats.mergeableConfigs} had a mergeable neighbour pair); ` +
-        `${stats.configRules} config rules -> ${stats.classifyRules} classify rules, ${stats.vmapRules} vmaps holding ${stats.rulesInVmaps} rules; packets decided by kind ${JSON.stringify(stats.byKind)}; ` +
+        `${stats.configRules} config rules -> ${stats.classifyRules} classify rules, ` +
+        `${stats.vmapRules} vmaps holding ${stats.rulesInVmaps} rules; packets decided by kind ${JSON.stringify(stats.byKind)}; ` +
         `IPv6 ${JSON.stringify(stats.v6)}; by a two-family rule ${stats.mixedRule}, by a family-only rule ${stats.familyOnlyRule}`,
     );
     // The generator must exercise what it is for.
@@ -640,7 +668,9 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
     expect(classify).toHaveLength(1);
     expect(classify[0]?.comment).toBe('rules pin0, pin1, pin2 ... pin999 (1000)');
     const stats = newStats();
-    const packets = Array.from({ length: 2000 }, () => pkt(g.chance(0.9) ? addrOf(g.int(0, 1030)) : `10.${g.int(0, 2)}.${g.int(0, 4)}.${g.int(0, 255)}`, { l4proto: g.pick([1, 6, 17]) }));
+    const packets = Array.from({ length: 2000 }, () =>
+      pkt(g.chance(0.9) ? addrOf(g.int(0, 1030)) : `10.${g.int(0, 2)}.${g.int(0, 4)}.${g.int(0, 255)}`, { l4proto: g.pick([1, 6, 17]) }),
+    );
     const failure = checkConfig(config, packets, stats, 'pinned /32s');
     if (failure) expect.fail(failure);
     expect(stats.matched).toBeGreaterThan(1500);
@@ -650,7 +680,11 @@ describe('classify rules: merged verdict maps keep first-match-wins semantics', 
     const g = new Gen(1001);
     const v4 = (i: number) => `10.1.${i >> 8}.${i & 255}`;
     const v6 = (i: number) => `2001:db8:1::${i.toString(16)}`;
-    const rules: Rule[] = Array.from({ length: 1000 }, (_, i) => ({ name: `pin${i}`, destIp: [v4(i), i % 5 === 0 ? `${v6(i)}/128` : v6(i)], policy: g.pick(['A', 'B', 'C']) }));
+    const rules: Rule[] = Array.from({ length: 1000 }, (_, i) => ({
+      name: `pin${i}`,
+      destIp: [v4(i), i % 5 === 0 ? `${v6(i)}/128` : v6(i)],
+      policy: g.pick(['A', 'B', 'C']),
+    }));
     const config = configWith(rules, { interfaces: { wan1: { device: 'eth1', family: 'both' }, wan2: { device: 'eth2', family: 'both' } } });
     const classify = userClassifyRules(compileRaw(config).nft);
     expect(classify.map((r) => r.comment)).toEqual(['rules pin0, pin1, pin2 ... pin999 (1000)', 'rules pin0, pin1, pin2 ... pin999 (1000)']);
@@ -814,7 +848,11 @@ describe('nft-eval itself', () => {
         rule([{ match: { op: '!=', left: { meta: { key: 'iifname' } }, right: { set: ['lan*', 'wg0'] } } }, { goto: { target: 'not_lan' } }]),
         rule([{ match: { op: '==', left: daddr, right: '@s' } }, { log: { prefix: 'x' } }, { jump: { target: 'in_s' } }]),
         rule([{ match: { op: 'in', left: dport, right: { set: [1, { range: [5, 7] }] } } }, { goto: { target: 'ports' } }]),
-        rule([{ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'udp' } }, { match: { op: '==', left: daddr, right: { prefix: { addr: '10.0.0.0', len: 8 } } } }, { goto: { target: 'udp10' } }]),
+        rule([
+          { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'udp' } },
+          { match: { op: '==', left: daddr, right: { prefix: { addr: '10.0.0.0', len: 8 } } } },
+          { goto: { target: 'udp10' } },
+        ]),
       ],
     };
     const sets = { s: [{ range: ['1.1.1.1', '1.1.1.3'] }, '2.2.2.2'] };
@@ -831,7 +869,16 @@ describe('nft-eval itself', () => {
     const daddr6 = { payload: { protocol: 'ip6', field: 'daddr' } };
     const batch = {
       nftables: [
-        rule([{ match: { op: '==', left: daddr6, right: { set: [{ prefix: { addr: '2001:db8::', len: 126 } }, { range: ['2001:db8::10', '2001:db8::12'] }, '::ffff:192.0.2.1'] } } }, { goto: { target: 'six' } }]),
+        rule([
+          {
+            match: {
+              op: '==',
+              left: daddr6,
+              right: { set: [{ prefix: { addr: '2001:db8::', len: 126 } }, { range: ['2001:db8::10', '2001:db8::12'] }, '::ffff:192.0.2.1'] },
+            },
+          },
+          { goto: { target: 'six' } },
+        ]),
         rule([{ match: { op: '==', left: daddr, right: { prefix: { addr: '0.0.0.0', len: 0 } } } }, { goto: { target: 'four' } }]),
         rule([{ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'ipv6-icmp' } }, { goto: { target: 'icmp6' } }]),
         rule([{ match: { op: '==', left: { meta: { key: 'nfproto' } }, right: 'ipv6' } }, { goto: { target: 'other6' } }]),
@@ -846,14 +893,49 @@ describe('nft-eval itself', () => {
     // `ip daddr` over 0.0.0.0/0 still never meets an IPv6 packet, nor `ip6 daddr` an IPv4 one.
     expect(evalClassify(batch, pkt('192.0.2.1'))).toBe('four');
     expect(() => evalClassify(batch, pkt('2001:db8::3'))).toThrow(/mixes families/);
-    expect(overlappingElements({ nftables: [rule([{ vmap: { key: daddr6, data: { set: [[{ prefix: { addr: '2001:db8::', len: 64 } }, { goto: { target: 'a' } }], ['2001:db8::ffff', { goto: { target: 'b' } }]] } } }])] }, 'classify')).toHaveLength(1);
+    expect(
+      overlappingElements(
+        {
+          nftables: [
+            rule([
+              {
+                vmap: {
+                  key: daddr6,
+                  data: {
+                    set: [
+                      [{ prefix: { addr: '2001:db8::', len: 64 } }, { goto: { target: 'a' } }],
+                      ['2001:db8::ffff', { goto: { target: 'b' } }],
+                    ],
+                  },
+                },
+              },
+            ]),
+          ],
+        },
+        'classify',
+      ),
+    ).toHaveLength(1);
   });
 
   it('refuses forms it does not know and overlapping map elements', () => {
-    expect(() => evalClassify({ nftables: [rule([{ match: { op: '==', left: { ct: { key: 'state' } }, right: 'new' } }])] }, pkt('1.1.1.1'))).toThrow(/unsupported/);
+    expect(() => evalClassify({ nftables: [rule([{ match: { op: '==', left: { ct: { key: 'state' } }, right: 'new' } }])] }, pkt('1.1.1.1'))).toThrow(
+      /unsupported/,
+    );
     const overlapping = {
       nftables: [
-        rule([{ vmap: { key: daddr, data: { set: [[{ prefix: { addr: '1.1.1.0', len: 24 } }, { goto: { target: 'a' } }], ['1.1.1.1', { goto: { target: 'b' } }]] } } }]),
+        rule([
+          {
+            vmap: {
+              key: daddr,
+              data: {
+                set: [
+                  [{ prefix: { addr: '1.1.1.0', len: 24 } }, { goto: { target: 'a' } }],
+                  ['1.1.1.1', { goto: { target: 'b' } }],
+                ],
+              },
+            },
+          },
+        ]),
       ],
     };
     expect(() => evalClassify(overlapping, pkt('1.1.1.1'))).toThrow(/overlapping/);

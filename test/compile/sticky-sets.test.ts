@@ -40,8 +40,8 @@ const V4 = { type: 'ipv4_addr', timeout: 600 };
 describe('sticky sets on re-apply', () => {
   it.each<[string, LinkStates, string[]]>([
     ['both WANs online: neither set is flushed', {}, []],
-    ['wan2 offline: only wan2\'s set is flushed', { wan2: 'offline' }, ['sticky_web_wan2']],
-    ['wan1 down (device gone): only wan1\'s set is flushed', { wan1: 'down' }, ['sticky_web_wan1']],
+    ["wan2 offline: only wan2's set is flushed", { wan2: 'offline' }, ['sticky_web_wan2']],
+    ["wan1 down (device gone): only wan1's set is flushed", { wan1: 'down' }, ['sticky_web_wan1']],
     ['both offline: both are flushed', { wan1: 'offline', wan2: 'offline' }, ['sticky_web_wan1', 'sticky_web_wan2']],
   ])('%s', (_name, states, flushed) => {
     const plan = compile(config(), installed({ sticky_web_wan1: V4, sticky_web_wan2: V4 }), states);
@@ -53,13 +53,13 @@ describe('sticky sets on re-apply', () => {
     }
   });
 
-  it('an offline WAN\'s set that is not installed yet is created, not flushed', () => {
+  it("an offline WAN's set that is not installed yet is created, not flushed", () => {
     const plan = compile(config(), installed({ sticky_web_wan1: V4 }), { wan2: 'offline' });
     expect(setCommands(plan, 'sticky_web_wan2').map(([verb]) => verb)).toEqual(['add']);
     expect(setCommands(plan, 'sticky_web_wan1')).toEqual([]);
   });
 
-  it('a changed timeout replaces the set (delete, add), and an offline WAN\'s replaced set needs no flush', () => {
+  it("a changed timeout replaces the set (delete, add), and an offline WAN's replaced set needs no flush", () => {
     const plan = compile(config({ stickyTimeout: 30 }), installed({ sticky_web_wan1: V4, sticky_web_wan2: V4 }), { wan2: 'offline' });
     for (const name of ['sticky_web_wan1', 'sticky_web_wan2']) {
       const cmds = setCommands(plan, name);
@@ -78,7 +78,7 @@ describe('sticky sets on re-apply', () => {
     expect(setCommands(changed, 'sticky_web_wan1').map(([verb]) => verb)).toEqual(['delete', 'add']);
   });
 
-  it('dual stack: an offline WAN\'s IPv4 and IPv6 sets are flushed, the online WAN\'s of both families kept', () => {
+  it("dual stack: an offline WAN's IPv4 and IPv6 sets are flushed, the online WAN's of both families kept", () => {
     const V6 = { type: 'ipv6_addr', timeout: 600 };
     const facts = installed({ sticky_web_wan1: V4, sticky_web_wan2: V4, sticky6_web_wan1: V6, sticky6_web_wan2: V6 });
     const plan = compile(config({}, 'both'), facts, { wan1: 'offline' });

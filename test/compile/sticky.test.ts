@@ -7,9 +7,16 @@ import { byName, planned, resolved } from './fixtures.js';
 
 const config = (rule: Record<string, unknown>, policy: Record<string, unknown> = {}) =>
   resolved({
-    interfaces: { wan1: { device: 'eth1', gateway: '192.0.2.1', family: 'both' }, wan2: { device: 'eth2', gateway: '192.0.2.2' }, wan3: { device: 'eth3', gateway: '192.0.2.3' } },
+    interfaces: {
+      wan1: { device: 'eth1', gateway: '192.0.2.1', family: 'both' },
+      wan2: { device: 'eth2', gateway: '192.0.2.2' },
+      wan3: { device: 'eth3', gateway: '192.0.2.3' },
+    },
     policies: { p: { members: [{ interface: 'wan1' }, { interface: 'wan2' }, { interface: 'wan3' }], ...policy } },
-    rules: [{ name: 'web', policy: 'p', sticky: true, stickyTimeout: 60, ...rule }, { name: 'rest', policy: 'p' }],
+    rules: [
+      { name: 'web', policy: 'p', sticky: true, stickyTimeout: 60, ...rule },
+      { name: 'rest', policy: 'p' },
+    ],
   });
 
 const interfaces = (over: Partial<Record<string, Partial<PlannedInterface>>> = {}) =>
@@ -34,7 +41,12 @@ describe('planSticky', () => {
 
   it.each([
     ['by source, the key is the source address', 'src', 'ipv4_addr', { payload: { protocol: 'ip', field: 'saddr' } }],
-    ['by source and destination, the key is both', 'srcdst', ['ipv4_addr', 'ipv4_addr'], { concat: [{ payload: { protocol: 'ip', field: 'saddr' } }, { payload: { protocol: 'ip', field: 'daddr' } }] }],
+    [
+      'by source and destination, the key is both',
+      'srcdst',
+      ['ipv4_addr', 'ipv4_addr'],
+      { concat: [{ payload: { protocol: 'ip', field: 'saddr' } }, { payload: { protocol: 'ip', field: 'daddr' } }] },
+    ],
   ])('%s', (_name, stickyBy, type, key) => {
     const { sticky } = plan(config({ stickyBy }));
     expect(sticky.sets.find((s) => s.name === 'sticky_web_wan2')?.type).toEqual(type);
@@ -52,7 +64,7 @@ describe('stickyChainRules', () => {
     return stickyChainRules({ ...p, policies6: v6 ? p.policies6 : [], v6 }).map((r) => [r.chain, JSON.stringify(r.expr)] as const);
   };
 
-  it('looks a source up in the active members\' sets in member order, then lets the policy choose through the stick chains', () => {
+  it("looks a source up in the active members' sets in member order, then lets the policy choose through the stick chains", () => {
     const out = rules(false, interfaces({ wan2: { online: false } }));
     expect(out.filter(([chain]) => chain === 'sticky_web').map(([, e]) => e)).toEqual([
       expect.stringMatching(/"@sticky_web_wan1".*"mark_wan1"/),
@@ -65,7 +77,7 @@ describe('stickyChainRules', () => {
 
   it.each([
     ['without an IPv6 WAN the verdict has no family test', false, 'random', [false]],
-    ['with one, each family\'s verdict tests its family', true, 'random', [true, true]],
+    ["with one, each family's verdict tests its family", true, 'random', [true, true]],
     ['a source hash over several WANs implies its family: no test', true, 'srchash', [false, false]],
   ])('%s', (_name, v6, mode, tested) => {
     const out = rules(v6, interfaces({ wan2: { family: 'both' } }), config({}, { mode }));
@@ -75,6 +87,8 @@ describe('stickyChainRules', () => {
 
   it('fills the IPv6 sets from the IPv6 view, only for the WANs that carry IPv6', () => {
     const out = rules(true);
-    expect(out.filter(([chain]) => chain.startsWith('stick6_')).map(([chain, e]) => [chain, e.includes('"@sticky6_web_wan1"')])).toEqual([['stick6_web_wan1', true]]);
+    expect(out.filter(([chain]) => chain.startsWith('stick6_')).map(([chain, e]) => [chain, e.includes('"@sticky6_web_wan1"')])).toEqual([
+      ['stick6_web_wan1', true],
+    ]);
   });
 });

@@ -43,9 +43,25 @@ describe('verification of the table read back', () => {
   });
 
   it.each<[string, (l: Record<string, unknown>[]) => void, RegExp]>([
-    ['a missing rule', (l) => l.splice(l.findIndex((i) => 'rule' in i), 1), /rule 0: expected/],
-    ['a base chain that lost its hook', (l) => delete ((l.find((i) => 'chain' in i) as { chain: Record<string, unknown> }).chain.hook), /chain prerouting: expected/],
-    ['a changed set element', (l) => ((l.find((i) => 'set' in i) as { set: { elem: unknown[] } }).set.elem[0] = '10.0.0.1'), /set bypass_v4: expected elements/],
+    [
+      'a missing rule',
+      (l) =>
+        l.splice(
+          l.findIndex((i) => 'rule' in i),
+          1,
+        ),
+      /rule 0: expected/,
+    ],
+    [
+      'a base chain that lost its hook',
+      (l) => delete (l.find((i) => 'chain' in i) as { chain: Record<string, unknown> }).chain.hook,
+      /chain prerouting: expected/,
+    ],
+    [
+      'a changed set element',
+      (l) => ((l.find((i) => 'set' in i) as { set: { elem: unknown[] } }).set.elem[0] = '10.0.0.1'),
+      /set bypass_v4: expected elements/,
+    ],
     ['an extra chain', (l) => l.push({ chain: { family: 'inet', table: 'nft_mwan', name: 'intruder', handle: 99 } }), /unexpected chain intruder/],
   ])('reports %s', (_what, mutate, message) => {
     const listing = listingOf(batch);

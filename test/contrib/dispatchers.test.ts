@@ -60,19 +60,38 @@ async function hook(script: string, args: string[], env: Record<string, string>,
       ...env,
     },
   });
-  const calls = await readFile(log, 'utf8').then((t) => t.split('\n').filter(Boolean), () => [] as string[]);
+  const calls = await readFile(log, 'utf8').then(
+    (t) => t.split('\n').filter(Boolean),
+    () => [] as string[],
+  );
   return { calls, stderr: r.stderr };
 }
 
 describe('networkd-dispatcher: no arguments, $IFACE and $STATE (from the directory it is installed in)', () => {
   it.each<[string, Record<string, string>, string[]]>([
-    ['routable on eth1 brings up both WANs on eth1', { IFACE: 'eth1', STATE: 'routable', OperationalState: 'routable', AdministrativeState: 'configured' }, ['ifup wan1', 'ifup wan1_6']],
+    [
+      'routable on eth1 brings up both WANs on eth1',
+      { IFACE: 'eth1', STATE: 'routable', OperationalState: 'routable', AdministrativeState: 'configured' },
+      ['ifup wan1', 'ifup wan1_6'],
+    ],
     ['off on ppp0 takes wan2 down', { IFACE: 'ppp0', STATE: 'off', OperationalState: 'off', AdministrativeState: 'linger' }, ['ifdown wan2']],
-    ['no-carrier on eth1 takes its WANs down', { IFACE: 'eth1', STATE: 'no-carrier', OperationalState: 'no-carrier', AdministrativeState: 'configured' }, ['ifdown wan1', 'ifdown wan1_6']],
+    [
+      'no-carrier on eth1 takes its WANs down',
+      { IFACE: 'eth1', STATE: 'no-carrier', OperationalState: 'no-carrier', AdministrativeState: 'configured' },
+      ['ifdown wan1', 'ifdown wan1_6'],
+    ],
     ['dormant on wg0 takes vpn down', { IFACE: 'wg0', STATE: 'dormant', OperationalState: 'dormant', AdministrativeState: 'configured' }, ['ifdown vpn']],
-    ['routable on eth3, which carries no WAN, does nothing', { IFACE: 'eth3', STATE: 'routable', OperationalState: 'routable', AdministrativeState: 'configured' }, []],
+    [
+      'routable on eth3, which carries no WAN, does nothing',
+      { IFACE: 'eth3', STATE: 'routable', OperationalState: 'routable', AdministrativeState: 'configured' },
+      [],
+    ],
     ['degraded (DHCP still running) does nothing', { IFACE: 'eth1', STATE: 'degraded', OperationalState: 'degraded', AdministrativeState: 'configuring' }, []],
-    ['configured (an administrative state) does nothing', { IFACE: 'eth1', STATE: 'configured', OperationalState: 'routable', AdministrativeState: 'configured' }, []],
+    [
+      'configured (an administrative state) does nothing',
+      { IFACE: 'eth1', STATE: 'configured', OperationalState: 'routable', AdministrativeState: 'configured' },
+      [],
+    ],
   ])('%s', async (_name, env, expected) => {
     expect((await hook(NETWORKD, [], env)).calls).toEqual(expected);
   });
@@ -80,14 +99,44 @@ describe('networkd-dispatcher: no arguments, $IFACE and $STATE (from the directo
 
 describe('NetworkManager dispatcher: $1 the interface, $2 the action, DEVICE_IP_IFACE / VPN_IP_IFACE', () => {
   it.each<[string, string[], Record<string, string>, string[]]>([
-    ['up on eth1 brings up both WANs on eth1', ['eth1', 'up'], { DEVICE_IFACE: 'eth1', DEVICE_IP_IFACE: 'eth1', CONNECTION_ID: 'Wired 1', NM_DISPATCHER_ACTION: 'up' }, ['ifup wan1', 'ifup wan1_6']],
-    ['down on eth1 takes them down', ['eth1', 'down'], { DEVICE_IFACE: 'eth1', DEVICE_IP_IFACE: 'eth1', NM_DISPATCHER_ACTION: 'down' }, ['ifdown wan1', 'ifdown wan1_6']],
-    ['up of a modem uses its IP interface ppp0, not ttyUSB0', ['ttyUSB0', 'up'], { DEVICE_IFACE: 'ttyUSB0', DEVICE_IP_IFACE: 'ppp0', NM_DISPATCHER_ACTION: 'up' }, ['ifup wan2']],
-    ['vpn-up uses the VPN interface, not the device under it', ['wg0', 'vpn-up'], { DEVICE_IFACE: 'eth1', DEVICE_IP_IFACE: 'eth1', VPN_IP_IFACE: 'wg0', NM_DISPATCHER_ACTION: 'vpn-up' }, ['ifup vpn']],
-    ['vpn-down takes the VPN WAN down', ['wg0', 'vpn-down'], { DEVICE_IFACE: 'eth1', DEVICE_IP_IFACE: 'eth1', VPN_IP_IFACE: 'wg0', NM_DISPATCHER_ACTION: 'vpn-down' }, ['ifdown vpn']],
+    [
+      'up on eth1 brings up both WANs on eth1',
+      ['eth1', 'up'],
+      { DEVICE_IFACE: 'eth1', DEVICE_IP_IFACE: 'eth1', CONNECTION_ID: 'Wired 1', NM_DISPATCHER_ACTION: 'up' },
+      ['ifup wan1', 'ifup wan1_6'],
+    ],
+    [
+      'down on eth1 takes them down',
+      ['eth1', 'down'],
+      { DEVICE_IFACE: 'eth1', DEVICE_IP_IFACE: 'eth1', NM_DISPATCHER_ACTION: 'down' },
+      ['ifdown wan1', 'ifdown wan1_6'],
+    ],
+    [
+      'up of a modem uses its IP interface ppp0, not ttyUSB0',
+      ['ttyUSB0', 'up'],
+      { DEVICE_IFACE: 'ttyUSB0', DEVICE_IP_IFACE: 'ppp0', NM_DISPATCHER_ACTION: 'up' },
+      ['ifup wan2'],
+    ],
+    [
+      'vpn-up uses the VPN interface, not the device under it',
+      ['wg0', 'vpn-up'],
+      { DEVICE_IFACE: 'eth1', DEVICE_IP_IFACE: 'eth1', VPN_IP_IFACE: 'wg0', NM_DISPATCHER_ACTION: 'vpn-up' },
+      ['ifup vpn'],
+    ],
+    [
+      'vpn-down takes the VPN WAN down',
+      ['wg0', 'vpn-down'],
+      { DEVICE_IFACE: 'eth1', DEVICE_IP_IFACE: 'eth1', VPN_IP_IFACE: 'wg0', NM_DISPATCHER_ACTION: 'vpn-down' },
+      ['ifdown vpn'],
+    ],
     ['up on eth3, which carries no WAN, does nothing', ['eth3', 'up'], { DEVICE_IFACE: 'eth3', DEVICE_IP_IFACE: 'eth3', NM_DISPATCHER_ACTION: 'up' }, []],
     ['dhcp4-change does nothing', ['eth1', 'dhcp4-change'], { DEVICE_IFACE: 'eth1', DEVICE_IP_IFACE: 'eth1', NM_DISPATCHER_ACTION: 'dhcp4-change' }, []],
-    ['connectivity-change (no interface) does nothing', ['', 'connectivity-change'], { CONNECTIVITY_STATE: 'FULL', NM_DISPATCHER_ACTION: 'connectivity-change' }, []],
+    [
+      'connectivity-change (no interface) does nothing',
+      ['', 'connectivity-change'],
+      { CONNECTIVITY_STATE: 'FULL', NM_DISPATCHER_ACTION: 'connectivity-change' },
+      [],
+    ],
     ['hostname does nothing', ['none', 'hostname'], { NM_DISPATCHER_ACTION: 'hostname' }, []],
     ['pre-up does nothing', ['eth1', 'pre-up'], { DEVICE_IFACE: 'eth1', DEVICE_IP_IFACE: 'eth1', NM_DISPATCHER_ACTION: 'pre-up' }, []],
   ])('%s', async (_name, args, env, expected) => {
@@ -99,9 +148,17 @@ describe('ifupdown: run-parts, no arguments, $IFACE $MODE $PHASE', () => {
   const base = { LOGICAL: 'eth1', ADDRFAM: 'inet', METHOD: 'dhcp', VERBOSITY: '0' };
   it.each<[string, Record<string, string>, string[]]>([
     ['if-up.d (start/post-up) on eth1 brings its WANs up', { ...base, IFACE: 'eth1', MODE: 'start', PHASE: 'post-up' }, ['ifup wan1', 'ifup wan1_6']],
-    ['if-post-down.d (stop/post-down) on ppp0 takes wan2 down', { ...base, IFACE: 'ppp0', LOGICAL: 'dsl-provider', METHOD: 'ppp', MODE: 'stop', PHASE: 'post-down' }, ['ifdown wan2']],
+    [
+      'if-post-down.d (stop/post-down) on ppp0 takes wan2 down',
+      { ...base, IFACE: 'ppp0', LOGICAL: 'dsl-provider', METHOD: 'ppp', MODE: 'stop', PHASE: 'post-down' },
+      ['ifdown wan2'],
+    ],
     ['if-up.d for lo does nothing', { ...base, IFACE: 'lo', LOGICAL: 'lo', METHOD: 'loopback', MODE: 'start', PHASE: 'post-up' }, []],
-    ['ifup -a (IFACE=--all) does nothing', { IFACE: '--all', LOGICAL: 'auto', ADDRFAM: 'meta', METHOD: 'none', MODE: 'start', PHASE: 'post-up', VERBOSITY: '0' }, []],
+    [
+      'ifup -a (IFACE=--all) does nothing',
+      { IFACE: '--all', LOGICAL: 'auto', ADDRFAM: 'meta', METHOD: 'none', MODE: 'start', PHASE: 'post-up', VERBOSITY: '0' },
+      [],
+    ],
     ['if-up.d on eth3, which carries no WAN, does nothing', { ...base, IFACE: 'eth3', LOGICAL: 'eth3', MODE: 'start', PHASE: 'post-up' }, []],
     ['the same script in if-pre-up.d (start/pre-up) does nothing', { ...base, IFACE: 'eth1', MODE: 'start', PHASE: 'pre-up' }, []],
     ['the same script in if-down.d (stop/pre-down) does nothing', { ...base, IFACE: 'eth1', MODE: 'stop', PHASE: 'pre-down' }, []],
@@ -131,7 +188,12 @@ describe('what never fails a network manager', () => {
   });
 
   it.each([NETWORKD, NM, IFUPDOWN])('the package removed, its hook kept as a conffile (%s): nothing is run', async (script) => {
-    const r = await hook(script, ['eth1', 'up'], { IFACE: 'eth1', STATE: 'routable', MODE: 'start', PHASE: 'post-up', DEVICE_IP_IFACE: 'eth1' }, { helper: join(dir, 'gone') });
+    const r = await hook(
+      script,
+      ['eth1', 'up'],
+      { IFACE: 'eth1', STATE: 'routable', MODE: 'start', PHASE: 'post-up', DEVICE_IP_IFACE: 'eth1' },
+      { helper: join(dir, 'gone') },
+    );
     expect(r.calls).toEqual([]);
   });
 });
@@ -139,7 +201,10 @@ describe('what never fails a network manager', () => {
 describe('the scripts are POSIX sh', () => {
   it.each(HOOKS)('%s has no bashisms and parses with dash', async (script) => {
     // checkbashisms is in devscripts (CI installs it); dash -n alone where it is missing.
-    const checker = await run('sh', ['-c', 'command -v checkbashisms'], {}).then(() => true, () => false);
+    const checker = await run('sh', ['-c', 'command -v checkbashisms'], {}).then(
+      () => true,
+      () => false,
+    );
     if (checker) await expect(run('checkbashisms', ['--posix', script])).resolves.toBeDefined();
     else if (process.env.CI === 'true') throw new Error('checkbashisms is missing (apt-get install devscripts)');
     await expect(run('dash', ['-n', script])).resolves.toBeDefined();

@@ -18,7 +18,12 @@ const baseConfig = () => ({
     wan2: { device: 'wan2', gateway: W2.gateway },
   } as Record<string, unknown>,
   policies: {
-    balanced: { members: [{ interface: 'wan1', weight: 3 }, { interface: 'wan2', weight: 1 }] },
+    balanced: {
+      members: [
+        { interface: 'wan1', weight: 3 },
+        { interface: 'wan2', weight: 1 },
+      ],
+    },
     wan2_only: { members: [{ interface: 'wan2' }] },
   } as Record<string, unknown>,
   rules: [
@@ -41,7 +46,10 @@ describeLab('nft-mwan core in a namespace lab', () => {
 
   const foreign = async () => ({
     table: await gw('nft', 'list', 'table', 'inet', 'foreign'),
-    rules: (await gw('ip', 'rule', 'show')).split('\n').filter((l) => !l.includes('proto 77')).join('\n'),
+    rules: (await gw('ip', 'rule', 'show'))
+      .split('\n')
+      .filter((l) => !l.includes('proto 77'))
+      .join('\n'),
     t220: await gw('ip', 'route', 'show', 'table', '220'),
   });
 
@@ -99,7 +107,7 @@ describeLab('nft-mwan core in a namespace lab', () => {
     expect(human).toMatch(/wan1\s+metric 1\s+weight 3\s+75\.0%/);
   });
 
-  it('splits 400 new connections 3:1 within binomial tolerance, each from its WAN\'s masqueraded address', async () => {
+  it("splits 400 new connections 3:1 within binomial tolerance, each from its WAN's masqueraded address", async () => {
     dumpOnFailure();
     const n = 400;
     const r = await connectMany('lan', endpoint(SRV1, 5001), n);
@@ -119,7 +127,7 @@ describeLab('nft-mwan core in a namespace lab', () => {
     expect(r).toMatchObject({ ok: 40, failed: 0, peers: { [W2.addr]: 40 } });
   });
 
-  it('answers an inbound connection to wan2\'s address through wan2', async () => {
+  it("answers an inbound connection to wan2's address through wan2", async () => {
     dumpOnFailure();
     await startTcpServer(lab, 'gw', [endpoint('0.0.0.0', 6001)]);
     const drops = await net.ispDrops(1);
@@ -179,12 +187,18 @@ describeLab('nft-mwan core in a namespace lab', () => {
   it('a weight change re-sends only the changed chain: the other chains keep their rules (same handles), the policy holds the new weights', async () => {
     dumpOnFailure();
     const handles = async (chain: string) =>
-      (JSON.parse(await gw('nft', '-j', '-a', 'list', 'chain', 'inet', 'nft_mwan', chain)) as { nftables: { rule?: { handle: number } }[] }).nftables
-        .flatMap((i) => (i.rule ? [i.rule.handle] : []));
+      (JSON.parse(await gw('nft', '-j', '-a', 'list', 'chain', 'inet', 'nft_mwan', chain)) as { nftables: { rule?: { handle: number } }[] }).nftables.flatMap(
+        (i) => (i.rule ? [i.rule.handle] : []),
+      );
     const classify = await handles('classify');
     const policy = await handles('policy_balanced');
     const even = baseConfig();
-    even.policies.balanced = { members: [{ interface: 'wan1', weight: 1 }, { interface: 'wan2', weight: 1 }] };
+    even.policies.balanced = {
+      members: [
+        { interface: 'wan1', weight: 1 },
+        { interface: 'wan2', weight: 1 },
+      ],
+    };
     const r = await cli(lab, 'gw', 'apply', '--config', configFile(even));
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toContain('updated in one transaction (changed chains only) and verified');
@@ -195,7 +209,7 @@ describeLab('nft-mwan core in a namespace lab', () => {
     expect(await handles('classify')).toEqual(classify);
   });
 
-  it('keeps every surviving interface\'s mark and table when interfaces are reordered, added and removed', async () => {
+  it("keeps every surviving interface's mark and table when interfaces are reordered, added and removed", async () => {
     dumpOnFailure();
     const hold = await startTcpHold(lab, 'lan', { target: endpoint(SRV2, 5001), intervalMs: 50 });
 

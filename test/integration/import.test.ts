@@ -22,7 +22,8 @@ describeLab('mwan3 configs imported and applied', () => {
   let net: MultiWan;
 
   /** import-uci in the gateway: the imported config, as text. */
-  const importUci = async (name: string) => (await lab.exec('gw', BIN, ['import-uci', join(fixtures, name, 'mwan3'), '--network', join(fixtures, 'network-lab')])).stdout;
+  const importUci = async (name: string) =>
+    (await lab.exec('gw', BIN, ['import-uci', join(fixtures, name, 'mwan3'), '--network', join(fixtures, 'network-lab')])).stdout;
   /** import-uci in the gateway, then apply: returns the config file. */
   const importAndApply = async (name: string) => {
     const file = join(dir, `${name}.json`);
@@ -40,7 +41,11 @@ describeLab('mwan3 configs imported and applied', () => {
 
   beforeAll(async () => {
     net = await buildMultiWan(lab, { wans: 3, ipv6: true });
-    await startTcpServer(lab, 'srv', [SRV1, SRV2, SRV6A, SRV6B].map((a) => endpoint(a, 5001)));
+    await startTcpServer(
+      lab,
+      'srv',
+      [SRV1, SRV2, SRV6A, SRV6B].map((a) => endpoint(a, 5001)),
+    );
   });
   afterEach(async () => {
     if (applied) await cli(lab, 'gw', 'stop', '--config', applied);
@@ -149,13 +154,16 @@ describeLab('mwan3 configs imported and applied', () => {
     applied = d.configPath;
     try {
       await cliOk(lab, 'gw', 'ifdown', 'wanb', '--state-dir', d.stateDir);
-      await lab.waitFor(() => {
-        try {
-          return readFileSync(out, 'utf8').includes('ifdown');
-        } catch {
-          return false;
-        }
-      }, { timeoutMs: 5_000, what: 'mwan3.user to run' });
+      await lab.waitFor(
+        () => {
+          try {
+            return readFileSync(out, 'utf8').includes('ifdown');
+          } catch {
+            return false;
+          }
+        },
+        { timeoutMs: 5_000, what: 'mwan3.user to run' },
+      );
       expect(readFileSync(out, 'utf8').trim().split('\n')).toEqual(['ifdown wanb wan2 none']);
       const interfaces = await cliOk(lab, 'gw', 'interfaces', '--config', d.configPath, '--state-dir', d.stateDir);
       expect(interfaces).toMatch(/interface wan is online \d\dh:\d\dm:\d\ds, uptime \d\dh:\d\dm:\d\ds and tracking is active/);

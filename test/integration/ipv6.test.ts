@@ -14,7 +14,9 @@ const [SRV1] = LAB_NET.server.addrs as [string, string];
 const [SRV6A, SRV6B] = LAB_NET.server.addrs6 as [string, string];
 const LAN = LAB_NET.lan;
 
-const dual = (wan2: Record<string, unknown> = {}): { interfaces: Record<string, unknown>; policies: Record<string, unknown>; rules: Record<string, unknown>[] } => ({
+const dual = (
+  wan2: Record<string, unknown> = {},
+): { interfaces: Record<string, unknown>; policies: Record<string, unknown>; rules: Record<string, unknown>[] } => ({
   interfaces: {
     wan1: { device: 'wan1', family: 'both', gateway: 'auto', gateway6: 'auto', track: { targets: [SRV1], interval: 0.2, timeout: 0.2 } },
     wan2: { device: 'wan2', family: 'both', gateway: 'auto', gateway6: 'auto', track: { targets: [SRV1], interval: 0.2, timeout: 0.2 }, ...wan2 },
@@ -51,7 +53,7 @@ describeLab('dual stack', () => {
     await lab.teardown();
   });
 
-  it('balances IPv6 and IPv4 over both WANs, masquerading each family to the WAN\'s own address; pins by IPv6 prefix', async () => {
+  it("balances IPv6 and IPv4 over both WANs, masquerading each family to the WAN's own address; pins by IPv6 prefix", async () => {
     last = configFile(dual());
     await cliOk(lab, 'gw', 'apply', '--config', last);
     const v6 = await flows(SRV6A);
@@ -71,7 +73,7 @@ describeLab('dual stack', () => {
     expect(again.stderr).toMatch(/already up to date/);
   });
 
-  it('nat6 none leaves IPv6 sources alone: the ISP, which only forwards the gateway\'s own address, drops them', async () => {
+  it("nat6 none leaves IPv6 sources alone: the ISP, which only forwards the gateway's own address, drops them", async () => {
     last = configFile(dual({ nat6: 'none' }));
     await cliOk(lab, 'gw', 'apply', '--config', last);
     const before = await net.ispDrops(2);
@@ -104,7 +106,7 @@ describeLab('dual stack', () => {
     expect(await flows(SRV1, 5, LAB_NET.lan2.ns)).toMatchObject({ ok: 5, peers: { [W1.addr]: 5 } });
   });
 
-  it('nat6 npt maps the LAN prefix into the WAN\'s routed prefix: the server sees the LAN host\'s suffix under npt6Prefix', async () => {
+  it("nat6 npt maps the LAN prefix into the WAN's routed prefix: the server sees the LAN host's suffix under npt6Prefix", async () => {
     const NPT = '2001:db8:22::/64';
     const isp = LAB_NET.wan[2];
     // ISP 2 routes the prefix to the gateway and forwards it from the customer; the server routes it back via ISP 2.
@@ -112,10 +114,26 @@ describeLab('dual stack', () => {
     lab.defer(`isp2: route ${NPT}`, () => lab.ip(isp.ns, ['-6', 'route', 'del', NPT], { reject: false }));
     await lab.ip(LAB_NET.server.ns, ['-6', 'route', 'replace', NPT, 'via', isp.upstream.isp6, 'dev', isp.upstream.srvDev]);
     lab.defer(`srv: route ${NPT}`, () => lab.ip(LAB_NET.server.ns, ['-6', 'route', 'del', NPT], { reject: false }));
-    const inserted = await lab.exec(isp.ns, 'nft', ['--echo', '--handle', 'insert', 'rule', 'inet', 'ispfilter', 'forward_filter', 'iifname', 'cust', 'ip6', 'saddr', NPT, 'accept']);
+    const inserted = await lab.exec(isp.ns, 'nft', [
+      '--echo',
+      '--handle',
+      'insert',
+      'rule',
+      'inet',
+      'ispfilter',
+      'forward_filter',
+      'iifname',
+      'cust',
+      'ip6',
+      'saddr',
+      NPT,
+      'accept',
+    ]);
     const handle = /# handle (\d+)/.exec(inserted.stdout)?.[1];
     expect(handle, inserted.stdout).toBeDefined();
-    lab.defer(`isp2: forward ${NPT}`, () => lab.exec(isp.ns, 'nft', ['delete', 'rule', 'inet', 'ispfilter', 'forward_filter', 'handle', handle as string], { reject: false }));
+    lab.defer(`isp2: forward ${NPT}`, () =>
+      lab.exec(isp.ns, 'nft', ['delete', 'rule', 'inet', 'ispfilter', 'forward_filter', 'handle', handle as string], { reject: false }),
+    );
     last = configFile(dual({ nat6: 'npt', npt6Prefix: NPT }));
     await cliOk(lab, 'gw', 'apply', '--config', last);
     // LAN host 2001:db8:10::2 keeps its host part: 2001:db8:22::2, on every flow through wan2.
@@ -127,7 +145,7 @@ describeLab('dual stack', () => {
     expect(Object.keys(balanced.peers).sort()).toEqual(['2001:db8:22::2', W1.addr6].sort());
   });
 
-  it('the router\'s own IPv6 connections follow the rules, from the chosen WAN\'s address', async () => {
+  it("the router's own IPv6 connections follow the rules, from the chosen WAN's address", async () => {
     last = configFile(dual());
     await cliOk(lab, 'gw', 'apply', '--config', last);
     // The main table's IPv6 default is wan1 (lower metric); the pin6 rule says wan2, and masquerade gives wan2's address.
@@ -139,7 +157,7 @@ describeLab('dual stack', () => {
     expect(Object.keys(balanced.peers).sort()).toEqual([W1.addr6, W2.addr6].sort());
   });
 
-  it('neighbour discovery from a WAN passes unmarked and uncounted; the pings it precedes count as the WAN\'s rx', async () => {
+  it("neighbour discovery from a WAN passes unmarked and uncounted; the pings it precedes count as the WAN's rx", async () => {
     last = configFile(dual());
     await cliOk(lab, 'gw', 'apply', '--config', last);
     const rxPackets = async () => {
@@ -168,7 +186,9 @@ describeLab('dual stack', () => {
     await cliOk(lab, 'gw', 'apply', '--config', last);
     const list = async () => (await cliOk(lab, 'gw', 'set', 'list', 'pinned6', '--config', last as string)).split('\n').filter(Boolean).sort();
     await cliOk(lab, 'gw', 'set', 'add', 'pinned6', SRV6A, '2001:db8:ff::100/120', '2001:db8:ff::30-2001:db8:ff::40', '--config', last);
-    expect(await list()).toEqual(['2001:db8:ee::/48', '::ffff:198.51.100.0/120', '2001:db8:ff::100/120', '2001:db8:ff::10', '2001:db8:ff::30-2001:db8:ff::40'].sort());
+    expect(await list()).toEqual(
+      ['2001:db8:ee::/48', '::ffff:198.51.100.0/120', '2001:db8:ff::100/120', '2001:db8:ff::10', '2001:db8:ff::30-2001:db8:ff::40'].sort(),
+    );
     // Every flow to the added address now goes through wan2 (balanced before: both WANs).
     expect(await flows(SRV6A, 10)).toMatchObject({ ok: 10, wan2: 10 });
     // The wrong family is refused before nft sees it, and nothing of that command is added.

@@ -18,7 +18,12 @@ const { lan: LAN, lan2: LAN2 } = LAB_NET;
 const v1 = {
   interfaces: { wan1: { device: 'wan1', gateway: 'auto' }, wan2: { device: 'wan2', gateway: 'auto' } },
   policies: {
-    balanced: { members: [{ interface: 'wan1', weight: 3 }, { interface: 'wan2', weight: 1 }] },
+    balanced: {
+      members: [
+        { interface: 'wan1', weight: 3 },
+        { interface: 'wan2', weight: 1 },
+      ],
+    },
     wan2_only: { members: [{ interface: 'wan2' }] },
   },
   rules: [
@@ -166,7 +171,7 @@ describeLab('operator safety and visibility', () => {
       await p.exited;
       await cliOk(lab, 'gw', 'confirm', '--state-dir', d.stateDir);
       // The daemon's own next re-apply shows which config it holds: with wan2 out, v1 would refuse SRV2.
-      expect((await cliOk(lab, 'gw', 'ifdown', 'wan2', '--state-dir', d.stateDir))).toMatch(/wan2 is offline/);
+      expect(await cliOk(lab, 'gw', 'ifdown', 'wan2', '--state-dir', d.stateDir)).toMatch(/wan2 is offline/);
       expect(await peersToSrv2()).toEqual({ [W1.addr]: 10 });
     } finally {
       await d.stop();
@@ -180,10 +185,18 @@ describeLab('operator safety and visibility', () => {
       const p = await tryOnDaemon(d, 2, { waitForTrial: false });
       expect((await p.exited).exitCode).toBe(1);
       expect(p.stderr()).toMatch(/not confirmed within 2 s/);
-      await lab.waitFor(() => d.log().some((l) => /the try of .* was rolled back: the daemon keeps running its previous config \(in memory\); the file on disk is the rejected one/.test(l)), {
-        timeoutMs: 10_000,
-        what: 'the warning',
-      });
+      await lab.waitFor(
+        () =>
+          d
+            .log()
+            .some((l) =>
+              /the try of .* was rolled back: the daemon keeps running its previous config \(in memory\); the file on disk is the rejected one/.test(l),
+            ),
+        {
+          timeoutMs: 10_000,
+          what: 'the warning',
+        },
+      );
       // A re-apply of the daemon's own, with wan1 out: v1 pins SRV2 to wan2; the rejected v2 would refuse it.
       expect(await cliOk(lab, 'gw', 'ifdown', 'wan1', '--state-dir', d.stateDir)).toMatch(/wan1 is offline/);
       expect(await peersToSrv2()).toEqual({ [W2.addr]: 10 });
@@ -238,7 +251,8 @@ describeLab('operator safety and visibility', () => {
   it('explain names the WAN a sticky source is held on, with probability 1, and the next connections go there', async () => {
     const c = configFile(vSticky);
     await cliOk(lab, 'gw', 'apply', '--config', c);
-    const ask = async () => JSON.parse(await cliOk(lab, 'gw', 'explain', '--config', c, '--json', '--src', LAN.addr, '--dst', SRV1, '--proto', 'tcp', '--dport', '5001'));
+    const ask = async () =>
+      JSON.parse(await cliOk(lab, 'gw', 'explain', '--config', c, '--json', '--src', LAN.addr, '--dst', SRV1, '--proto', 'tcp', '--dport', '5001'));
     const fresh = await ask();
     expect(fresh).toMatchObject({ rule: 'srv1', inSync: true, stickyRule: { by: 'src', timeout: 120, entry: null } });
     expect(fresh.candidates.map((x: { interface: string }) => x.interface)).toEqual(['wan1', 'wan2']);
@@ -259,7 +273,9 @@ describeLab('operator safety and visibility', () => {
     const next = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV1, 5001), count: 20, concurrency: 5 });
     expect(next.peers).toEqual({ [peer as string]: 20 });
     // Another source has no entry: the policy places it.
-    const other = JSON.parse(await cliOk(lab, 'gw', 'explain', '--config', c, '--json', '--src', '192.168.1.250', '--dst', SRV1, '--proto', 'tcp', '--dport', '5001'));
+    const other = JSON.parse(
+      await cliOk(lab, 'gw', 'explain', '--config', c, '--json', '--src', '192.168.1.250', '--dst', SRV1, '--proto', 'tcp', '--dport', '5001'),
+    );
     expect(other.stickyRule.entry).toBeNull();
     expect(other.candidates).toHaveLength(2);
   });
@@ -305,10 +321,13 @@ describeLab('operator safety and visibility', () => {
     const text = await cliOk(lab, 'gw', 'status', '--config', c1, '--state-dir', stateDir);
     expect(text).toMatch(/NAME\s+DEVICE\s+ID\s+MARK\s+TABLE\s+GATEWAY\s+STATE\s+CONNS\s+SHARE\s+RX\s+TX/);
     // Not a terminal: no colour codes. On a terminal (script gives it one): the rows are coloured by state.
+    // eslint-disable-next-line no-control-regex -- the check is for the terminal's escape codes (ESC, \x1b)
     expect(text).not.toMatch(/\x1b\[/);
     const tty = await lab.exec('gw', 'script', ['-qec', `${BIN} status --config ${c1} --state-dir ${stateDir}`, '/dev/null']);
-    expect(tty.stdout).toMatch(/  \x1b\[32mwan1 /);
+    // eslint-disable-next-line no-control-regex -- the check is for the terminal's escape codes (ESC, \x1b)
+    expect(tty.stdout).toMatch(/ {2}\x1b\[32mwan1 /);
     const noColour = await lab.exec('gw', 'env', ['NO_COLOR=1', 'script', '-qec', `${BIN} status --config ${c1} --state-dir ${stateDir}`, '/dev/null']);
+    // eslint-disable-next-line no-control-regex -- the check is for the terminal's escape codes (ESC, \x1b)
     expect(noColour.stdout).not.toMatch(/\x1b\[3\dm/);
     const watch = lab.spawn('gw', BIN, ['status', '--watch', '0.3', '--json', '--config', c1, '--state-dir', stateDir]);
     running.push(watch);

@@ -5,7 +5,7 @@ import { execa, execaSync } from 'execa';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -131,9 +131,7 @@ describePackage('the npm package', () => {
     const results = JSON.parse(packed.stdout) as PackResult[];
     expect(results).toHaveLength(1);
     pack = results[0]!;
-    console.info(
-      `npm pack: ${pack.filename}, ${pack.entryCount} entries, ${pack.size} bytes packed, ${pack.unpackedSize} bytes unpacked`,
-    );
+    console.info(`npm pack: ${pack.filename}, ${pack.entryCount} entries, ${pack.size} bytes packed, ${pack.unpackedSize} bytes unpacked`);
 
     prefix = join(tmp, 'prefix');
     const tarball = join(tmp, pack.filename);
@@ -184,7 +182,7 @@ describePackage('the npm package', () => {
     for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
   });
 
-  it('installed, `nft-mwan --version` prints the package\'s version', async () => {
+  it("installed, `nft-mwan --version` prints the package's version", async () => {
     const r = await run(bin, ['--version']);
     expect(r.exitCode).toBe(0);
     const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -69,10 +69,18 @@ describeLab('policy language', () => {
   });
 
   it('roundrobin splits 3:1 exactly; srchash keeps every source on one WAN', async () => {
-    await apply({ interfaces, policies: { rr: { mode: 'roundrobin', members: [{ interface: 'wan1', weight: 3 }, { interface: 'wan2' }] } }, rules: [{ name: 'all', policy: 'rr' }] });
+    await apply({
+      interfaces,
+      policies: { rr: { mode: 'roundrobin', members: [{ interface: 'wan1', weight: 3 }, { interface: 'wan2' }] } },
+      rules: [{ name: 'all', policy: 'rr' }],
+    });
     // Any 40 consecutive NEW connections through one numgen inc counter: exactly 30 and 10.
     expect(await flows(LAN.ns, SRV1, 40)).toEqual({ ok: 40, wan1: 30, wan2: 10 });
-    await apply({ interfaces, policies: { sh: { mode: 'srchash', members: [{ interface: 'wan1' }, { interface: 'wan2' }] } }, rules: [{ name: 'all', policy: 'sh' }] });
+    await apply({
+      interfaces,
+      policies: { sh: { mode: 'srchash', members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },
+      rules: [{ name: 'all', policy: 'sh' }],
+    });
     for (const ns of [LAN.ns, LAN2.ns]) {
       const r = await flows(ns, SRV1, 20, 5);
       expect(r.ok).toBe(20);
@@ -120,7 +128,11 @@ describeLab('policy language', () => {
     const changed = await apply(named({ elements: ['198.18.0.0/15'], rules: [{ name: 'extra', srcIface: ['nosuchdev0'], policy: 'wan1_only' }] }));
     expect(await classifyListing()).toMatch(/comment "rule extra"/);
     expect(await setMembers('pinned')).toEqual(['192.0.2.10', '198.18.0.0/15', '203.0.113.0/24']);
-    expect((await cliOk(lab, 'gw', 'set', 'list', 'pinned', '--config', changed)).split('\n').filter(Boolean).sort()).toEqual(['192.0.2.10', '198.18.0.0/15', '203.0.113.0/24']);
+    expect((await cliOk(lab, 'gw', 'set', 'list', 'pinned', '--config', changed)).split('\n').filter(Boolean).sort()).toEqual([
+      '192.0.2.10',
+      '198.18.0.0/15',
+      '203.0.113.0/24',
+    ]);
     expect(await flows(LAN.ns, SRV1, 5)).toMatchObject({ wan2: 5 });
     await cliOk(lab, 'gw', 'set', 'del', 'pinned', SRV1, '--config', config);
     expect(await flows(LAN.ns, SRV1, 5)).toMatchObject({ wan1: 5 });
@@ -129,55 +141,58 @@ describeLab('policy language', () => {
     expect(bad.stderr).toMatch(/no set "nope"/);
   });
 
-  it('sticky: every source stays in its WAN\'s set across a re-apply that changes the batch; an offline WAN\'s sources are rebalanced, the other WAN\'s kept', async () => {
-    // Four LAN hosts; round robin splits their first connections exactly 2:2, so both WANs have stuck sources.
-    const sources = ['192.168.10.31', '192.168.10.32', '192.168.10.33', '192.168.10.34'];
-    await addSources(sources);
-    const sticky = (weight2: number, extra: unknown[] = []) => ({
-      interfaces,
-      policies: { balanced: { mode: 'roundrobin', members: [{ interface: 'wan1' }, { interface: 'wan2', weight: weight2 }] } },
-      rules: [...extra, { name: 'web', proto: 'tcp', destPort: [5001], policy: 'balanced', sticky: true, stickyTimeout: 600 }],
-    });
-    const d = await startDaemon(lab, sticky(1));
-    last = d.configPath;
-    try {
-      const wanOf = new Map<string, 'wan1' | 'wan2'>();
-      for (const s of sources) wanOf.set(s, await wanFrom(s));
-      const on = (wan: string) => sources.filter((s) => wanOf.get(s) === wan).sort();
-      expect([on('wan1').length, on('wan2').length]).toEqual([2, 2]);
-      // Every source is in its WAN's set, and only there.
-      expect(await setMembers('sticky_web_wan1')).toEqual(on('wan1'));
-      expect(await setMembers('sticky_web_wan2')).toEqual(on('wan2'));
+  it(
+    "sticky: every source stays in its WAN's set across a re-apply that changes the batch; " + "an offline WAN's sources are rebalanced, the other WAN's kept",
+    async () => {
+      // Four LAN hosts; round robin splits their first connections exactly 2:2, so both WANs have stuck sources.
+      const sources = ['192.168.10.31', '192.168.10.32', '192.168.10.33', '192.168.10.34'];
+      await addSources(sources);
+      const sticky = (weight2: number, extra: unknown[] = []) => ({
+        interfaces,
+        policies: { balanced: { mode: 'roundrobin', members: [{ interface: 'wan1' }, { interface: 'wan2', weight: weight2 }] } },
+        rules: [...extra, { name: 'web', proto: 'tcp', destPort: [5001], policy: 'balanced', sticky: true, stickyTimeout: 600 }],
+      });
+      const d = await startDaemon(lab, sticky(1));
+      last = d.configPath;
+      try {
+        const wanOf = new Map<string, 'wan1' | 'wan2'>();
+        for (const s of sources) wanOf.set(s, await wanFrom(s));
+        const on = (wan: string) => sources.filter((s) => wanOf.get(s) === wan).sort();
+        expect([on('wan1').length, on('wan2').length]).toEqual([2, 2]);
+        // Every source is in its WAN's set, and only there.
+        expect(await setMembers('sticky_web_wan1')).toEqual(on('wan1'));
+        expect(await setMembers('sticky_web_wan2')).toEqual(on('wan2'));
 
-      // A re-apply that changes the batch (a new rule ahead of web, wan2's weight 1 -> 3): the sets are kept as they are.
-      d.writeConfig(sticky(3, [{ name: 'extra', srcIface: ['nosuchdev0'], policy: 'balanced' }]));
-      await cliOk(lab, 'gw', 'apply', '--config', d.configPath, '--state-dir', d.stateDir);
-      expect(await classifyListing()).toMatch(/comment "rule extra"/);
-      expect(await setMembers('sticky_web_wan1')).toEqual(on('wan1'));
-      expect(await setMembers('sticky_web_wan2')).toEqual(on('wan2'));
-      // ...and each source's new connections still go where it is stuck, to either destination.
-      for (const s of sources) {
-        const r = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 3, source: s, timeoutMs: 3_000 });
-        expect(r, s).toMatchObject({ ok: 3, peers: { [wanOf.get(s) === 'wan1' ? W1.addr : W2.addr]: 3 } });
+        // A re-apply that changes the batch (a new rule ahead of web, wan2's weight 1 -> 3): the sets are kept as they are.
+        d.writeConfig(sticky(3, [{ name: 'extra', srcIface: ['nosuchdev0'], policy: 'balanced' }]));
+        await cliOk(lab, 'gw', 'apply', '--config', d.configPath, '--state-dir', d.stateDir);
+        expect(await classifyListing()).toMatch(/comment "rule extra"/);
+        expect(await setMembers('sticky_web_wan1')).toEqual(on('wan1'));
+        expect(await setMembers('sticky_web_wan2')).toEqual(on('wan2'));
+        // ...and each source's new connections still go where it is stuck, to either destination.
+        for (const s of sources) {
+          const r = await runTcpClient(lab, LAN.ns, { target: endpoint(SRV2, 5001), count: 3, source: s, timeoutMs: 3_000 });
+          expect(r, s).toMatchObject({ ok: 3, peers: { [wanOf.get(s) === 'wan1' ? W1.addr : W2.addr]: 3 } });
+        }
+
+        // wan1 offline: its set is flushed and its sources are rebalanced (to wan2, the only member left);
+        // the sources stuck to wan2 stay in wan2's set, untouched.
+        await cliOk(lab, 'gw', 'ifdown', 'wan1', '--state-dir', d.stateDir);
+        expect(await setMembers('sticky_web_wan1')).toEqual([]);
+        expect(await setMembers('sticky_web_wan2')).toEqual(on('wan2'));
+        for (const s of sources) expect(await wanFrom(s), s).toBe('wan2');
+        expect(await setMembers('sticky_web_wan2')).toEqual([...sources].sort());
+        // wan1 back: nobody is stuck to it, and everyone stays on wan2, where they are now stuck.
+        await cliOk(lab, 'gw', 'ifup', 'wan1', '--state-dir', d.stateDir);
+        await d.waitFor('wan1', 'online');
+        expect(await setMembers('sticky_web_wan1')).toEqual([]);
+        expect(await setMembers('sticky_web_wan2')).toEqual([...sources].sort());
+        for (const s of sources) expect(await wanFrom(s), s).toBe('wan2');
+      } finally {
+        await d.stop();
       }
-
-      // wan1 offline: its set is flushed and its sources are rebalanced (to wan2, the only member left);
-      // the sources stuck to wan2 stay in wan2's set, untouched.
-      await cliOk(lab, 'gw', 'ifdown', 'wan1', '--state-dir', d.stateDir);
-      expect(await setMembers('sticky_web_wan1')).toEqual([]);
-      expect(await setMembers('sticky_web_wan2')).toEqual(on('wan2'));
-      for (const s of sources) expect(await wanFrom(s), s).toBe('wan2');
-      expect(await setMembers('sticky_web_wan2')).toEqual([...sources].sort());
-      // wan1 back: nobody is stuck to it, and everyone stays on wan2, where they are now stuck.
-      await cliOk(lab, 'gw', 'ifup', 'wan1', '--state-dir', d.stateDir);
-      await d.waitFor('wan1', 'online');
-      expect(await setMembers('sticky_web_wan1')).toEqual([]);
-      expect(await setMembers('sticky_web_wan2')).toEqual([...sources].sort());
-      for (const s of sources) expect(await wanFrom(s), s).toBe('wan2');
-    } finally {
-      await d.stop();
-    }
-  });
+    },
+  );
 
   it('sticky expiry: after stickyTimeout without new connections the entry is gone and the source is balanced afresh', async () => {
     const source = '192.168.10.41';
@@ -193,7 +208,11 @@ describeLab('policy language', () => {
     // Within the timeout the source stays (and no balancing decision is taken for it).
     expect(await wanFrom(source)).toBe(first);
     const t0 = performance.now();
-    await lab.waitFor(async () => (await setMembers(`sticky_web_${first}`)).length === 0, { timeoutMs: 10_000, intervalMs: 200, what: `${source} to expire from sticky_web_${first}` });
+    await lab.waitFor(async () => (await setMembers(`sticky_web_${first}`)).length === 0, {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      what: `${source} to expire from sticky_web_${first}`,
+    });
     // Refreshed by the second connection, so never gone sooner than about the timeout.
     expect(performance.now() - t0).toBeGreaterThan(1_000);
     // The next round-robin decision is the other WAN: the source was balanced, not sent back from a stale entry.
@@ -202,7 +221,7 @@ describeLab('policy language', () => {
     expect(await setMembers(`sticky_web_${first}`)).toEqual([]);
   });
 
-  it('srcIface rules pick by input device; the router\'s own connections follow the rules; use WAN -- CMD', async () => {
+  it("srcIface rules pick by input device; the router's own connections follow the rules; use WAN -- CMD", async () => {
     const config = await apply({
       interfaces,
       policies: wanOnly,

@@ -95,8 +95,7 @@ describeLab('lab extras: lossy ISPs, HTTP and DNS agents', () => {
       expect(topo.loss(2)).toBe(0);
       expect(await pingMany(topo, 2, 200)).toEqual({ sent: 200, received: 200 });
       await expect(topo.setLoss(2, 12.5)).rejects.toThrow(/whole percentage/);
-    }),
-  );
+    }));
 
   it('answers HTTP with the configured status, /status/NNN with NNN, and tells who asked', () =>
     withLab(async (lab) => {
@@ -111,8 +110,7 @@ describeLab('lab extras: lossy ISPs, HTTP and DNS agents', () => {
       // Through the lab: from the gateway's wan1 address, so out through ISP 1.
       const viaIsp = await httpGet(topo, 'gw', 80, '/', LAB_NET.wan[1].addr);
       expect(viaIsp).toEqual({ status: 200, body: `200 peer ${LAB_NET.wan[1].addr} local ${SERVER}\n` });
-    }),
-  );
+    }));
 
   it('answers DNS A queries with 192.0.2.99, other types with an empty NOERROR, and ignores garbage', () =>
     withLab(async (lab) => {
@@ -140,6 +138,5 @@ describeLab('lab extras: lossy ISPs, HTTP and DNS agents', () => {
 
       expect(await udpAsk(topo, 53, Buffer.from('0102ff', 'hex'), 500)).toBeUndefined();
       expect(await udpAsk(topo, 53, query)).toBeDefined();
-    }),
-  );
+    }));
 });

@@ -38,16 +38,13 @@ describeLab('the multi-WAN lab', () => {
     withLab(async (lab) => {
       await buildMultiWan(lab, { wans: 3 });
       const { stdout } = await lab.ip('gw', ['-j', 'route', 'show', 'default']);
-      const routes = (JSON.parse(stdout) as { gateway: string; dev: string; metric: number }[]).map(
-        ({ gateway, dev, metric }) => ({ gateway, dev, metric }),
-      );
+      const routes = (JSON.parse(stdout) as { gateway: string; dev: string; metric: number }[]).map(({ gateway, dev, metric }) => ({ gateway, dev, metric }));
       expect(routes).toEqual([
         { gateway: '198.51.100.1', dev: 'wan1', metric: 10 },
         { gateway: '198.51.100.9', dev: 'wan2', metric: 20 },
         { gateway: '198.51.100.17', dev: 'wan3', metric: 30 },
       ]);
-    }),
-  );
+    }));
 
   it('shows the server the ISP-side address of whoever connects, and the ISP drops any other source', () =>
     withLab(async (lab) => {
@@ -59,8 +56,7 @@ describeLab('the multi-WAN lab', () => {
       const spoofed = await runTcpClient(lab, 'gw', { target: TARGET, count: 1, source: LAB_NET.wan[2].addr, timeoutMs: 500 });
       expect(spoofed).toMatchObject({ ok: 0, failed: 1 });
       expect(await topo.ispDrops(1)).toBeGreaterThan(0);
-    }),
-  );
+    }));
 
   it('lets a LAN host reach the server only once the gateway masquerades', () =>
     withLab(async (lab) => {
@@ -75,8 +71,7 @@ describeLab('the multi-WAN lab', () => {
       expect(after).toEqual({ ok: 20, failed: 0, peers: { [LAB_NET.wan[1].addr]: 20 }, locals: { [SERVER]: 20 }, errors: [] });
       const passed = await topo.ispCounters(1);
       expect(passed.passed.packets).toBeGreaterThan(0);
-    }),
-  );
+    }));
 
   it.each(['drop', 'reject', 'down'] as const)('cuts ISP 2 upstream with "%s" and restores it', (state) =>
     withLab(async (lab) => {
@@ -104,8 +99,7 @@ describeLab('the multi-WAN lab', () => {
       expect(summary.sent).toBeGreaterThan(summary.echoed);
       expect(summary.maxGapMs).toBeGreaterThanOrEqual(250);
       expect(summary).toMatchObject({ closed: false, mismatched: 0 });
-    }),
-  );
+    }));
 
   it('loses carrier on the gateway side when the ISP end of a WAN link goes down', () =>
     withLab(async (lab) => {
@@ -118,8 +112,7 @@ describeLab('the multi-WAN lab', () => {
       expect(await pingVia(topo, 1)).toBe(false);
       await topo.setCarrier(1, 'up');
       await lab.waitFor(() => pingVia(topo, 1), { timeoutMs: 5_000, what: 'ping via wan1 after carrier returns' });
-    }),
-  );
+    }));
 
   it('builds the same paths over IPv6 when asked', () =>
     withLab(async (lab) => {
@@ -135,8 +128,7 @@ describeLab('the multi-WAN lab', () => {
       // Out through wan1 by the lowest metric, with wan2's source: ISP 1 drops it, as for IPv4.
       expect(r.failed).toBe(1);
       expect(await topo.ispDrops(1)).toBeGreaterThan(0);
-    }),
-  );
+    }));
 });
 
 describeLab('lab teardown', () => {
@@ -175,19 +167,17 @@ describeLab('lab teardown', () => {
   it('kills a background process that ignores SIGTERM with SIGKILL after the grace period', () =>
     withLab(async (lab) => {
       await lab.addNamespace('a');
-      const stubborn = lab.spawn('a', process.execPath, [
-        '-e',
-        "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000); console.log('ready')",
-      ]);
+      const stubborn = lab.spawn('a', process.execPath, ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000); console.log('ready')"]);
       await stubborn.waitForLine('ready', { timeoutMs: 5_000 });
       expect(await stubborn.kill(200)).toEqual({ exitCode: null, signal: 'SIGKILL' });
-    }),
-  );
+    }));
 
   it.each(['SIGINT', 'SIGTERM'] as const)('removes its namespaces when the process running it gets %s', async (signal) => {
     // A separate process (a benchmark, say) holding a lab; the built lab module, as the scripts use it.
     const netns = new URL('../../dist/lab/netns.js', import.meta.url).href;
-    const script = `const { Lab } = await import(${JSON.stringify(netns)}); const lab = new Lab(); await lab.addNamespace('held'); console.log(lab.nsName('held')); setInterval(() => {}, 1000);`;
+    const script =
+      `const { Lab } = await import(${JSON.stringify(netns)}); const lab = new Lab(); ` +
+      `await lab.addNamespace('held'); console.log(lab.nsName('held')); setInterval(() => {}, 1000);`;
     const child = execa(process.execPath, ['--input-type=module', '-e', script], { reject: false, buffer: { stdout: false } });
     const name = await new Promise<string>((resolve, reject) => {
       child.stdout?.once('data', (d: Buffer) => resolve(String(d).trim()));

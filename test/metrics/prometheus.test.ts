@@ -271,6 +271,8 @@ describe('renderMetrics', () => {
     ];
     const text = renderMetrics(input);
     checkStructure(text);
-    expect(sampleLines(text).filter((l) => l.startsWith('nft_mwan_probe_target_up'))).toEqual(['nft_mwan_probe_target_up{interface="wan1",target="192.0.2.1"} 1']);
+    expect(sampleLines(text).filter((l) => l.startsWith('nft_mwan_probe_target_up'))).toEqual([
+      'nft_mwan_probe_target_up{interface="wan1",target="192.0.2.1"} 1',
+    ]);
   });
 });

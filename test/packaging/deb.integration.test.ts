@@ -39,7 +39,10 @@ describe.skipIf(!canRun)('the Debian package', () => {
     undo.push(() => sh('ip', ['netns', 'del', NS]));
     // The example's two WANs, as veth pairs with both ends inside the namespace: wan1 with a fixed gateway,
     // wan2 with "gateway": "auto" found through the main table's default route.
-    for (const [dev, addr] of [['wan1', '198.51.100.2/24'], ['wan2', '203.0.113.2/24']] as const) {
+    for (const [dev, addr] of [
+      ['wan1', '198.51.100.2/24'],
+      ['wan2', '203.0.113.2/24'],
+    ] as const) {
       await ok(inNs('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}-peer`]));
       await ok(inNs('ip', ['link', 'set', `${dev}-peer`, 'up']));
       await ok(inNs('ip', ['addr', 'add', addr, 'dev', dev]));
@@ -71,7 +74,8 @@ describe.skipIf(!canRun)('the Debian package', () => {
       '/etc/network/if-up.d/nft-mwan',
       '/etc/network/if-post-down.d/nft-mwan',
       '/etc/nft-mwan/hooks.d/',
-    ]) expect(paths, p).toContain(p);
+    ])
+      expect(paths, p).toContain(p);
     // No config file in /etc/nft-mwan: the admin's own is never replaced by an upgrade.
     expect(paths.filter((p) => p.startsWith('/etc/nft-mwan/') && !p.endsWith('/'))).toEqual([]);
     const fields = (await ok(sh('dpkg-deb', ['--field', DEB, 'Package', 'Version', 'Architecture', 'Depends']))).stdout;
@@ -132,7 +136,14 @@ describe.skipIf(!canRun)('the Debian package', () => {
 
     await ok(inNs('dpkg', ['--purge', 'nft-mwan']));
     expect((await sh('dpkg-query', ['-W', 'nft-mwan'])).exitCode).not.toBe(0);
-    for (const p of ['/usr/sbin/nft-mwan', '/usr/lib/nft-mwan', '/usr/lib/systemd/system/nft-mwan.service', '/etc/NetworkManager/dispatcher.d/90-nft-mwan', '/etc/network/if-up.d/nft-mwan', '/etc/nft-mwan/hooks.d']) {
+    for (const p of [
+      '/usr/sbin/nft-mwan',
+      '/usr/lib/nft-mwan',
+      '/usr/lib/systemd/system/nft-mwan.service',
+      '/etc/NetworkManager/dispatcher.d/90-nft-mwan',
+      '/etc/network/if-up.d/nft-mwan',
+      '/etc/nft-mwan/hooks.d',
+    ]) {
       expect(existsSync(p), p).toBe(false);
     }
   });

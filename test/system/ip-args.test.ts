@@ -4,9 +4,18 @@ import { routeArgs, ruleArgs } from '../../src/system/ip.js';
 
 describe('ip rule and route arguments', () => {
   it.each([
-    [{ family: 4, priority: 1000, fwmark: 0x100, fwmask: 0x3f00, action: 'lookup', table: 'main', suppressPrefixLength: 0, protocol: 77 }, 'priority 1000 fwmark 0x100/0x3f00 lookup main suppress_prefixlength 0 protocol 77'],
-    [{ family: 4, priority: 1001, fwmark: 0x200, fwmask: 0x3f00, action: 'lookup', table: 1002, protocol: 77 }, 'priority 1001 fwmark 0x200/0x3f00 lookup 1002 protocol 77'],
-    [{ family: 4, priority: 1002, fwmark: 0x3e00, fwmask: 0x3f00, action: 'blackhole', protocol: 77 }, 'priority 1002 fwmark 0x3e00/0x3f00 blackhole protocol 77'],
+    [
+      { family: 4, priority: 1000, fwmark: 0x100, fwmask: 0x3f00, action: 'lookup', table: 'main', suppressPrefixLength: 0, protocol: 77 },
+      'priority 1000 fwmark 0x100/0x3f00 lookup main suppress_prefixlength 0 protocol 77',
+    ],
+    [
+      { family: 4, priority: 1001, fwmark: 0x200, fwmask: 0x3f00, action: 'lookup', table: 1002, protocol: 77 },
+      'priority 1001 fwmark 0x200/0x3f00 lookup 1002 protocol 77',
+    ],
+    [
+      { family: 4, priority: 1002, fwmark: 0x3e00, fwmask: 0x3f00, action: 'blackhole', protocol: 77 },
+      'priority 1002 fwmark 0x3e00/0x3f00 blackhole protocol 77',
+    ],
   ] as const)('writes %j as "%s"', (rule, line) => {
     expect(ruleArgs(rule).join(' ')).toBe(line);
   });

@@ -21,7 +21,7 @@ describe('listSet', () => {
     expect(await listSet(run, 'inet', 'nft_mwan', 'vpn')).toBeNull();
   });
 
-  it('fails as COMMAND_FAILED with nft\'s stderr when nft fails (no table, no set)', async () => {
+  it("fails as COMMAND_FAILED with nft's stderr when nft fails (no table, no set)", async () => {
     const { run } = runner({ exitCode: 1, stdout: '', stderr: 'Error: No such file or directory' });
     await expect(listSet(run, 'inet', 'nft_mwan', 'vpn')).rejects.toMatchObject({
       code: 'COMMAND_FAILED',

@@ -38,10 +38,18 @@ function recordingLog() {
 
 describe('createSdNotifier under systemd ($NOTIFY_SOCKET set)', () => {
   it.each([
-    ['ready with a status sends READY=1 and the status', (n: ReturnType<typeof createSdNotifier>) => n.ready('3 interfaces, 2 online'), ['READY=1', 'STATUS=3 interfaces, 2 online']],
+    [
+      'ready with a status sends READY=1 and the status',
+      (n: ReturnType<typeof createSdNotifier>) => n.ready('3 interfaces, 2 online'),
+      ['READY=1', 'STATUS=3 interfaces, 2 online'],
+    ],
     ['ready alone sends READY=1', (n: ReturnType<typeof createSdNotifier>) => n.ready(), ['READY=1']],
     ['status sends one STATUS= line', (n: ReturnType<typeof createSdNotifier>) => n.status('wan1 offline'), ['STATUS=wan1 offline']],
-    ['a status with newlines is sent as one line', (n: ReturnType<typeof createSdNotifier>) => n.status('apply failed:\nnft said no\n'), ['STATUS=apply failed: nft said no']],
+    [
+      'a status with newlines is sent as one line',
+      (n: ReturnType<typeof createSdNotifier>) => n.status('apply failed:\nnft said no\n'),
+      ['STATUS=apply failed: nft said no'],
+    ],
     ['stopping sends STOPPING=1', (n: ReturnType<typeof createSdNotifier>) => n.stopping('SIGTERM'), ['STOPPING=1', 'STATUS=SIGTERM']],
   ])('%s, through systemd-notify with a time limit', async (_name, act, expected) => {
     const { run, calls } = fakeRunner();
@@ -55,9 +63,19 @@ describe('createSdNotifier under systemd ($NOTIFY_SOCKET set)', () => {
 
   it('logs a failed systemd-notify as a warning and does not throw', async () => {
     const { log, warnings } = recordingLog();
-    const failing = createSdNotifier({ run: fakeRunner({ exitCode: 1, stderr: 'Failed to notify init system: Permission denied\n' }).run, env: { NOTIFY_SOCKET: SOCKET }, pid: 100, log });
+    const failing = createSdNotifier({
+      run: fakeRunner({ exitCode: 1, stderr: 'Failed to notify init system: Permission denied\n' }).run,
+      env: { NOTIFY_SOCKET: SOCKET },
+      pid: 100,
+      log,
+    });
     await expect(failing.ready()).resolves.toBeUndefined();
-    const missing = createSdNotifier({ run: fakeRunner({ throws: new Error('systemd-notify is not installed (or not in PATH)') }).run, env: { NOTIFY_SOCKET: SOCKET }, pid: 100, log });
+    const missing = createSdNotifier({
+      run: fakeRunner({ throws: new Error('systemd-notify is not installed (or not in PATH)') }).run,
+      env: { NOTIFY_SOCKET: SOCKET },
+      pid: 100,
+      log,
+    });
     await expect(missing.status('x')).resolves.toBeUndefined();
     expect(warnings).toEqual([
       'systemd-notify READY=1 exited 1: Failed to notify init system: Permission denied',
@@ -79,7 +97,12 @@ describe('createSdNotifier outside systemd', () => {
     await n.status('ok');
     await n.stopping();
     n.startWatchdog();
-    expect({ enabled: n.enabled, watchdog: n.watchdogIntervalMs, calls, intervals: intervals.size }).toEqual({ enabled: false, watchdog: null, calls: [], intervals: 0 });
+    expect({ enabled: n.enabled, watchdog: n.watchdogIntervalMs, calls, intervals: intervals.size }).toEqual({
+      enabled: false,
+      watchdog: null,
+      calls: [],
+      intervals: 0,
+    });
   });
 });
 

@@ -30,7 +30,9 @@ function fakePing(script: string): void {
 
 function run(interval: number, timeout: number) {
   const verdicts: { seq: number; at: number; r: EchoResult }[] = [];
-  session = new PingSession('192.0.2.1', { device: 'wan1', mark: 0x100, address: '198.51.100.2' }, interval, timeout, (_gen, seq, r) => verdicts.push({ seq, at: performance.now(), r }));
+  session = new PingSession('192.0.2.1', { device: 'wan1', mark: 0x100, address: '198.51.100.2' }, interval, timeout, (_gen, seq, r) =>
+    verdicts.push({ seq, at: performance.now(), r }),
+  );
   session.start();
   return verdicts;
 }
@@ -46,7 +48,15 @@ async function until(what: string, f: () => boolean, timeoutMs = 5_000): Promise
 describe('PingSession: verdicts by the timeout', () => {
   it('an unanswered echo is judged missed timeout after it was sent, before ping reports it; one verdict per echo', async () => {
     // interval 1 s: echo 1 answered at once, echo 2 (sent at 1 s) never; ping reports it at 2 s, as echo 3 goes out.
-    fakePing(['echo "64 bytes from 192.0.2.1: icmp_seq=1 ttl=64 time=1.00 ms"', 'sleep 2', 'echo "no answer yet for icmp_seq=2"', 'sleep 0.5', 'echo "64 bytes from 192.0.2.1: icmp_seq=3 ttl=64 time=500 ms"'].join('\n'));
+    fakePing(
+      [
+        'echo "64 bytes from 192.0.2.1: icmp_seq=1 ttl=64 time=1.00 ms"',
+        'sleep 2',
+        'echo "no answer yet for icmp_seq=2"',
+        'sleep 0.5',
+        'echo "64 bytes from 192.0.2.1: icmp_seq=3 ttl=64 time=500 ms"',
+      ].join('\n'),
+    );
     const verdicts = run(1, 0.2);
     await until('three verdicts', () => verdicts.length >= 3);
     await new Promise((r) => setTimeout(r, 300));

@@ -14,11 +14,15 @@ import { parseUci } from '../../src/uci/parse.js';
 const root = new URL('./fixtures/', import.meta.url).pathname;
 const update = process.env.UPDATE_GOLDEN === '1';
 const Ajv = createRequire(import.meta.url)('ajv') as typeof import('ajv').default;
-const validateBatch = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(new URL('../../schema/nft-batch.schema.json', import.meta.url), 'utf8')));
+const validateBatch = new Ajv({ allErrors: true, strict: false }).compile(
+  JSON.parse(readFileSync(new URL('../../schema/nft-batch.schema.json', import.meta.url), 'utf8')),
+);
 const network = parseUci(readFileSync(join(root, 'network-lab'), 'utf8'), 'network-lab');
 
 describe('import-uci golden fixtures', () => {
-  const cases = readdirSync(root).filter((f) => existsSync(join(root, f, 'mwan3'))).sort();
+  const cases = readdirSync(root)
+    .filter((f) => existsSync(join(root, f, 'mwan3')))
+    .sort();
   it('has the shipped example and at least five variants', () => expect(cases.length).toBeGreaterThanOrEqual(6));
 
   it.each(cases)('%s', (name) => {
@@ -56,8 +60,14 @@ describe('import-uci golden fixtures', () => {
   });
 
   it('maps netifd protocols to their devices (pppoe-NAME) and @aliases', () => {
-    const net = parseUci("config interface 'dsl'\n\toption proto 'pppoe'\n\toption device 'eth0.7'\nconfig interface 'dsl6'\n\toption device '@dsl'\n", 'network');
-    const { config } = importMwan3(parseUci("config interface 'dsl'\n\toption enabled '1'\nconfig interface 'dsl6'\n\toption enabled '1'\n\toption family 'ipv6'\n", 'm'), { network: net });
+    const net = parseUci(
+      "config interface 'dsl'\n\toption proto 'pppoe'\n\toption device 'eth0.7'\nconfig interface 'dsl6'\n\toption device '@dsl'\n",
+      'network',
+    );
+    const { config } = importMwan3(
+      parseUci("config interface 'dsl'\n\toption enabled '1'\nconfig interface 'dsl6'\n\toption enabled '1'\n\toption family 'ipv6'\n", 'm'),
+      { network: net },
+    );
     expect(config.interfaces.dsl).toMatchObject({ device: 'pppoe-dsl', family: 'both', gateway6: 'auto' });
     expect(config.interfaces.dsl6).toBeUndefined();
   });
@@ -66,7 +76,11 @@ describe('import-uci golden fixtures', () => {
 describe('import-uci notes', () => {
   it('notes unknown options and section types instead of dropping them silently', () => {
     const { notes } = importMwan3(
-      parseUci("config interface 'wan'\n\toption enabled '1'\n\toption bogus 'x'\nconfig thing 't'\nconfig rule 'r'\n\toption use_policy 'default'\n\tlist weird 'y'\n", 'm'),
+      parseUci(
+        "config interface 'wan'\n\toption enabled '1'\n\toption bogus 'x'\n" +
+          "config thing 't'\nconfig rule 'r'\n\toption use_policy 'default'\n\tlist weird 'y'\n",
+        'm',
+      ),
       { devices: { wan: 'eth1' } },
     );
     expect(notes).toContain('interface wan.bogus: not an mwan3 2.12 option: ignored');
@@ -102,7 +116,11 @@ describe('import-uci rules: never wider than in mwan3', () => {
       "config rule 'r'\n\toption proto 'quic'\n\toption use_policy 'p'\n",
       'rule r: proto "quic" is neither a protocol number nor a name in /etc/protocols: skipped, as mwan3 skips it',
     ],
-    ['a rule with a protocol number over 255', "config rule 'r'\n\toption proto '300'\n\toption use_policy 'p'\n", 'rule r: proto 300 is not an IP protocol number (0-255): skipped, as mwan3 skips it'],
+    [
+      'a rule with a protocol number over 255',
+      "config rule 'r'\n\toption proto '300'\n\toption use_policy 'p'\n",
+      'rule r: proto 300 is not an IP protocol number (0-255): skipped, as mwan3 skips it',
+    ],
   ])('%s is skipped with a note, not turned into a catch-all', (_what, body, expected) => {
     const { config, notes } = withRules(`${body}config rule 'after'\n\toption use_policy 'p'\n`);
     expect(config.rules?.map((r) => r.name)).toEqual(['after']);
@@ -159,64 +177,69 @@ describe('import-uci rules: never wider than in mwan3', () => {
 
 /** wan (eth1) and wan6 (on @wan), each with its own extra lines. */
 const pair = (wan: string, wan6: string) =>
-  importMwan3(
-    parseUci(`config interface 'wan'\n\toption family 'ipv4'\n${wan}config interface 'wan6'\n\toption family 'ipv6'\n${wan6}`, 'm'),
-    { network: parseUci("config interface 'wan'\n\toption device 'eth1'\nconfig interface 'wan6'\n\toption device '@wan'\n", 'network') },
-  );
+  importMwan3(parseUci(`config interface 'wan'\n\toption family 'ipv4'\n${wan}config interface 'wan6'\n\toption family 'ipv6'\n${wan6}`, 'm'), {
+    network: parseUci("config interface 'wan'\n\toption device 'eth1'\nconfig interface 'wan6'\n\toption device '@wan'\n", 'network'),
+  });
 const ON = "\toption enabled '1'\n";
 
 describe('import-uci wan/wan6 merge: every option of the IPv6 half is merged or noted', () => {
-  it.each([
-    {
-      what: "wan6's initial_state, when it differs from wan's, is dropped with a note",
-      wan: ON,
-      wan6: `${ON}\toption initial_state 'offline'\n`,
-      iface: { family: 'both' },
-      note: 'interface wan6.initial_state: "offline" dropped: wan\'s initial_state ("online") is the dual-stack interface\'s',
-    },
-    {
-      what: "wan6's flush_conntrack events join wan's",
-      wan: `${ON}\tlist flush_conntrack 'ifup'\n`,
-      wan6: `${ON}\tlist flush_conntrack 'ifdown'\n`,
-      iface: { family: 'both', flushConntrack: ['online', 'offline'] },
-      note: 'interface wan6.flush_conntrack: ifdown merged into wan: the dual-stack interface deletes its own connections of both families on that event',
-    },
-    {
-      what: "wan6's unknown flush_conntrack values are noted",
-      wan: ON,
-      wan6: `${ON}\tlist flush_conntrack 'always'\n`,
-      iface: { family: 'both' },
-      note: 'interface wan6.flush_conntrack: always: not ifup, ifdown, connected or disconnected: ignored',
-    },
-    {
-      what: "wan6's tracking settings are noted as decided by wan's",
-      wan: `${ON}\tlist track_ip '192.0.2.10'\n`,
-      wan6: `${ON}\toption interval '3'\n\toption down '2'\n`,
-      iface: { family: 'both', track: { targets: ['192.0.2.10'] } },
-      note: "interface wan6.interval, down: not mapped: wan's tracking settings decide for both families",
-    },
-    {
-      what: "wan6's IPv6 targets are dropped with the IPv4 targets that decide instead",
-      wan: `${ON}\tlist track_ip '192.0.2.10'\n`,
-      wan6: `${ON}\tlist track_ip '2001:db8::1'\n`,
-      iface: { family: 'both', track: { targets: ['192.0.2.10'] } },
-      note: "interface wan6.track_ip: 2001:db8::1 not mapped: nft-mwan probes IPv4 targets only; wan's IPv4 tracking (192.0.2.10) decides for both families",
-    },
-    {
-      what: "wan6's IPv6 targets are dropped, saying the merged interface is untracked when wan has none",
-      wan: ON,
-      wan6: `${ON}\tlist track_ip '2001:db8::1'\n`,
-      iface: { family: 'both' },
-      note: 'interface wan6.track_ip: 2001:db8::1 not mapped: nft-mwan probes IPv4 targets only; wan has no IPv4 track_ip, so the dual-stack interface is online while its link is up',
-    },
-    {
-      what: 'a disabled wan6 next to an enabled wan is left out: wan stays IPv4 only',
-      wan: ON,
-      wan6: "\toption enabled '0'\n",
-      iface: { gateway: 'auto' },
-      note: 'interface wan6: left out: disabled (enabled 0) while wan on the same device eth1 is enabled, so mwan3 balanced only ipv4 there; wan is imported alone ("family": "ipv4")',
-    },
-  ].map((c) => [c.what, c] as const))('%s', (_what, { wan, wan6, iface, note }) => {
+  it.each(
+    [
+      {
+        what: "wan6's initial_state, when it differs from wan's, is dropped with a note",
+        wan: ON,
+        wan6: `${ON}\toption initial_state 'offline'\n`,
+        iface: { family: 'both' },
+        note: 'interface wan6.initial_state: "offline" dropped: wan\'s initial_state ("online") is the dual-stack interface\'s',
+      },
+      {
+        what: "wan6's flush_conntrack events join wan's",
+        wan: `${ON}\tlist flush_conntrack 'ifup'\n`,
+        wan6: `${ON}\tlist flush_conntrack 'ifdown'\n`,
+        iface: { family: 'both', flushConntrack: ['online', 'offline'] },
+        note: 'interface wan6.flush_conntrack: ifdown merged into wan: the dual-stack interface deletes its own connections of both families on that event',
+      },
+      {
+        what: "wan6's unknown flush_conntrack values are noted",
+        wan: ON,
+        wan6: `${ON}\tlist flush_conntrack 'always'\n`,
+        iface: { family: 'both' },
+        note: 'interface wan6.flush_conntrack: always: not ifup, ifdown, connected or disconnected: ignored',
+      },
+      {
+        what: "wan6's tracking settings are noted as decided by wan's",
+        wan: `${ON}\tlist track_ip '192.0.2.10'\n`,
+        wan6: `${ON}\toption interval '3'\n\toption down '2'\n`,
+        iface: { family: 'both', track: { targets: ['192.0.2.10'] } },
+        note: "interface wan6.interval, down: not mapped: wan's tracking settings decide for both families",
+      },
+      {
+        what: "wan6's IPv6 targets are dropped with the IPv4 targets that decide instead",
+        wan: `${ON}\tlist track_ip '192.0.2.10'\n`,
+        wan6: `${ON}\tlist track_ip '2001:db8::1'\n`,
+        iface: { family: 'both', track: { targets: ['192.0.2.10'] } },
+        note: "interface wan6.track_ip: 2001:db8::1 not mapped: nft-mwan probes IPv4 targets only; wan's IPv4 tracking (192.0.2.10) decides for both families",
+      },
+      {
+        what: "wan6's IPv6 targets are dropped, saying the merged interface is untracked when wan has none",
+        wan: ON,
+        wan6: `${ON}\tlist track_ip '2001:db8::1'\n`,
+        iface: { family: 'both' },
+        note:
+          'interface wan6.track_ip: 2001:db8::1 not mapped: nft-mwan probes IPv4 targets only; ' +
+          'wan has no IPv4 track_ip, so the dual-stack interface is online while its link is up',
+      },
+      {
+        what: 'a disabled wan6 next to an enabled wan is left out: wan stays IPv4 only',
+        wan: ON,
+        wan6: "\toption enabled '0'\n",
+        iface: { gateway: 'auto' },
+        note:
+          'interface wan6: left out: disabled (enabled 0) while wan on the same device eth1 is enabled, ' +
+          'so mwan3 balanced only ipv4 there; wan is imported alone ("family": "ipv4")',
+      },
+    ].map((c) => [c.what, c] as const),
+  )('%s', (_what, { wan, wan6, iface, note }) => {
     const { config, notes } = pair(wan, wan6);
     expect(Object.keys(config.interfaces)).toEqual(['wan']);
     expect(config.interfaces.wan).toMatchObject(iface);
@@ -232,7 +255,8 @@ describe('import-uci wan/wan6 merge: every option of the IPv6 half is merged or 
     const { config, notes } = pair('', ON);
     expect(config.interfaces).toEqual({ wan6: { device: 'eth1', family: 'ipv6', gateway6: 'auto' } });
     expect(notes).toContain(
-      'interface wan: left out: disabled (enabled unset) while wan6 on the same device eth1 is enabled, so mwan3 balanced only ipv6 there; wan6 is imported alone ("family": "ipv6")',
+      'interface wan: left out: disabled (enabled unset) while wan6 on the same device eth1 is enabled, ' +
+        'so mwan3 balanced only ipv6 there; wan6 is imported alone ("family": "ipv6")',
     );
   });
 });
@@ -241,41 +265,46 @@ describe('import-uci wan/wan6 merge: every option of the IPv6 half is merged or 
 const tracked = (body: string) => importMwan3(parseUci(`config interface 'wan'\n${ON}${body}`, 'm'), { devices: { wan: 'eth1' } });
 
 describe('import-uci tracking targets: every dropped one is noted with the reason', () => {
-  it.each([
-    {
-      what: 'IPv6 targets of an IPv4 interface are dropped; its IPv4 targets kept',
-      body: "\tlist track_ip '192.0.2.10'\n\tlist track_ip '2001:db8::1'\n\tlist track_ip '2001:db8::2'\n",
-      targets: ['192.0.2.10'],
-      expected: ['interface wan.track_ip: IPv6 targets 2001:db8::1, 2001:db8::2 dropped: nft-mwan probes IPv4 targets only'],
-    },
-    {
-      what: 'an IPv6-only interface with IPv6 targets is left untracked, and says so',
-      body: "\toption family 'ipv6'\n\tlist track_ip '2001:db8::1'\n",
-      targets: null,
-      expected: [
-        'interface wan.track_ip: IPv6 target 2001:db8::1 dropped: nft-mwan probes IPv4 targets only',
-        'interface wan.track_ip: no IPv4 target left: not tracked, online while its link is up',
-      ],
-    },
-    {
-      what: 'a host name is dropped: probes go to addresses',
-      body: "\tlist track_ip 'dns.example'\n\tlist track_ip '192.0.2.10'\n",
-      targets: ['192.0.2.10'],
-      expected: ['interface wan.track_ip: dns.example dropped: not an IPv4 address (probes go to addresses, never to names that would need DNS through the WAN under test)'],
-    },
-    {
-      what: 'a reliability above the targets kept is lowered, with a note',
-      body: "\tlist track_ip '192.0.2.10'\n\tlist track_ip '2001:db8::1'\n\toption reliability '2'\n",
-      targets: ['192.0.2.10'],
-      expected: ['interface wan.reliability: 2 is more than the 1 IPv4 target kept: 1 used'],
-    },
-    {
-      what: 'a value that is not a whole number is noted, not silently lost',
-      body: "\tlist track_ip '192.0.2.10'\n\toption interval 'often'\n",
-      targets: ['192.0.2.10'],
-      expected: ['interface wan.interval: "often" is not a whole number: ignored, nft-mwan\'s default used'],
-    },
-  ].map((c) => [c.what, c] as const))('%s', (_what, { body, targets, expected }) => {
+  it.each(
+    [
+      {
+        what: 'IPv6 targets of an IPv4 interface are dropped; its IPv4 targets kept',
+        body: "\tlist track_ip '192.0.2.10'\n\tlist track_ip '2001:db8::1'\n\tlist track_ip '2001:db8::2'\n",
+        targets: ['192.0.2.10'],
+        expected: ['interface wan.track_ip: IPv6 targets 2001:db8::1, 2001:db8::2 dropped: nft-mwan probes IPv4 targets only'],
+      },
+      {
+        what: 'an IPv6-only interface with IPv6 targets is left untracked, and says so',
+        body: "\toption family 'ipv6'\n\tlist track_ip '2001:db8::1'\n",
+        targets: null,
+        expected: [
+          'interface wan.track_ip: IPv6 target 2001:db8::1 dropped: nft-mwan probes IPv4 targets only',
+          'interface wan.track_ip: no IPv4 target left: not tracked, online while its link is up',
+        ],
+      },
+      {
+        what: 'a host name is dropped: probes go to addresses',
+        body: "\tlist track_ip 'dns.example'\n\tlist track_ip '192.0.2.10'\n",
+        targets: ['192.0.2.10'],
+        expected: [
+          'interface wan.track_ip: dns.example dropped: not an IPv4 address ' +
+            '(probes go to addresses, never to names that would need DNS through the WAN under test)',
+        ],
+      },
+      {
+        what: 'a reliability above the targets kept is lowered, with a note',
+        body: "\tlist track_ip '192.0.2.10'\n\tlist track_ip '2001:db8::1'\n\toption reliability '2'\n",
+        targets: ['192.0.2.10'],
+        expected: ['interface wan.reliability: 2 is more than the 1 IPv4 target kept: 1 used'],
+      },
+      {
+        what: 'a value that is not a whole number is noted, not silently lost',
+        body: "\tlist track_ip '192.0.2.10'\n\toption interval 'often'\n",
+        targets: ['192.0.2.10'],
+        expected: ['interface wan.interval: "often" is not a whole number: ignored, nft-mwan\'s default used'],
+      },
+    ].map((c) => [c.what, c] as const),
+  )('%s', (_what, { body, targets, expected }) => {
     const { config, notes } = tracked(body);
     expect(config.interfaces.wan?.track?.targets ?? null).toEqual(targets);
     for (const n of expected) expect(notes).toContain(n);

@@ -16,8 +16,14 @@ describe('flushEvents', () => {
   it.each([
     [['ifdown'], ['offline']],
     [['disconnected'], ['offline']],
-    [['ifup', 'connected'], ['online', 'online']],
-    [['ifdown', 'never', 'ifup'], ['offline', 'online']],
+    [
+      ['ifup', 'connected'],
+      ['online', 'online'],
+    ],
+    [
+      ['ifdown', 'never', 'ifup'],
+      ['offline', 'online'],
+    ],
     [[], []],
   ])('maps flush_conntrack %j to %j', (values, events) => {
     const [s] = sections(`config interface 'wan'\n${values.map((v) => `\tlist flush_conntrack '${v}'\n`).join('')}`);
@@ -27,7 +33,9 @@ describe('flushEvents', () => {
 
 describe('mapInterface', () => {
   it('keeps the known flush events once each and notes the unknown ones', () => {
-    const [s] = sections("config interface 'wan'\n\toption enabled '1'\n\tlist flush_conntrack 'ifdown'\n\tlist flush_conntrack 'disconnected'\n\tlist flush_conntrack 'never'\n");
+    const [s] = sections(
+      "config interface 'wan'\n\toption enabled '1'\n\tlist flush_conntrack 'ifdown'\n\tlist flush_conntrack 'disconnected'\n\tlist flush_conntrack 'never'\n",
+    );
     const { notes, note } = collect();
     const iface = mapInterface(s!, 'wan', 'eth1', 'ipv4', note);
     expect(iface).toMatchObject({ device: 'eth1', gateway: 'auto', flushConntrack: ['offline'] });
@@ -39,7 +47,8 @@ describe('mergeNotes', () => {
   it("notes the wan6's own targets, its flush events merged and its unknown ones, under uci's names", () => {
     const [v4, v6] = sections(
       "config interface 'wan'\n\toption enabled '1'\n\tlist track_ip '192.0.2.1'\n\tlist flush_conntrack 'ifdown'\n" +
-        "config interface\n\toption enabled '1'\n\toption family 'ipv6'\n\tlist track_ip '2001:db8::1'\n\tlist flush_conntrack 'ifdown'\n\tlist flush_conntrack 'ifup'\n\tlist flush_conntrack 'bogus'\n",
+        "config interface\n\toption enabled '1'\n\toption family 'ipv6'\n\tlist track_ip '2001:db8::1'\n" +
+        "\tlist flush_conntrack 'ifdown'\n\tlist flush_conntrack 'ifup'\n\tlist flush_conntrack 'bogus'\n",
     );
     const { notes, note } = collect();
     mergeNotes(v6!, v4!, note);

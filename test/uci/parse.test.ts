@@ -140,7 +140,7 @@ describe('parseUci', () => {
     });
   });
 
-  it('numbers anonymous and named sections together per type, as uci\'s @type[index] does', () => {
+  it("numbers anonymous and named sections together per type, as uci's @type[index] does", () => {
     const sections = parseUci(
       lines(
         'config rule', // anonymous
@@ -173,20 +173,17 @@ describe('parseUci', () => {
     ['\\" inside double quotes', '"say \\"hi\\""', 'say "hi"'],
     ['\\\\ inside double quotes', '"back\\\\slash"', 'back\\slash'],
     ['a backslash before any other character inside double quotes gives that character', '"a\\nb\\$c"', 'anb$c'],
-    ['single quotes take backslashes and double quotes literally', "'C:\\dir \"x\"'", 'C:\\dir "x"'],
+    ['single quotes take backslashes and double quotes literally', '\'C:\\dir "x"\'', 'C:\\dir "x"'],
     ['a backslash outside quotes escapes a space', 'a\\ b', 'a b'],
-    ['# inside quotes is not a comment', "'#1'\"#2\"x", '#1#2x'],
+    ['# inside quotes is not a comment', '\'#1\'"#2"x', '#1#2x'],
     ['; inside quotes does not end the command', "'a;b'", 'a;b'],
-    ['a double quote inside single quotes', "'say \"hi\"'", 'say "hi"'],
+    ['a double quote inside single quotes', '\'say "hi"\'', 'say "hi"'],
   ])('quoting: %s', (_what, written, expected) => {
     expect(value(written)).toBe(expected);
   });
 
   it('quoted values may span lines and keep their newlines; later line numbers stay right', () => {
-    const sections = parseUci(
-      lines("config t 'a'", "\toption single 'one", "two'", '\toption double "three', 'four"', "config t 'b'"),
-      FILE,
-    );
+    const sections = parseUci(lines("config t 'a'", "\toption single 'one", "two'", '\toption double "three', 'four"', "config t 'b'"), FILE);
     expect(sections[0]!.options).toEqual({ single: 'one\ntwo', double: 'three\nfour' });
     expect(sections[1]!.line).toBe(6);
   });
@@ -245,7 +242,7 @@ describe('parseUci', () => {
     });
   });
 
-  it("an empty option value sets nothing, as uci skips it, and so keeps an earlier value", () => {
+  it('an empty option value sets nothing, as uci skips it, and so keeps an earlier value', () => {
     expect(body("\toption gone ''", "\toption kept 'x'", '\toption kept ""')).toEqual({ options: { kept: 'x' }, lists: {} });
   });
 
@@ -257,7 +254,10 @@ describe('parseUci', () => {
   });
 
   it('a named section declared again with the same type is the same section, as in uci', () => {
-    const sections = parseUci(lines("config interface 'wan'", '\toption a 1', "config interface 'wanb'", "config interface 'wan'", '\toption b 2', '\toption a 3'), FILE);
+    const sections = parseUci(
+      lines("config interface 'wan'", '\toption a 1', "config interface 'wanb'", "config interface 'wan'", '\toption b 2', '\toption a 3'),
+      FILE,
+    );
     expect(sections.map((s) => [s.name, s.index, s.line])).toEqual([
       ['wan', 0, 1],
       ['wanb', 1, 3],
@@ -307,10 +307,18 @@ describe('parseUci errors', () => {
     ['a config line without a type', lines('', 'config  # nothing'), '2: expected a section type after "config"'],
     ['a section type with a space', lines("config 'a b' 'c'"), '1: invalid section type "a b": expected printable ASCII characters and no spaces'],
     ['an empty section type', lines("config '' c"), '1: invalid section type "": expected printable ASCII characters and no spaces'],
-    ['a second value (unquoted spaces)', lines('config rule', '\toption dest_ip 192.0.2.0/24 198.51.100.0/24'), '2: expected the end of the "option" line after the value, found "198.51.100.0/24" (quote a value that contains spaces)'],
+    [
+      'a second value (unquoted spaces)',
+      lines('config rule', '\toption dest_ip 192.0.2.0/24 198.51.100.0/24'),
+      '2: expected the end of the "option" line after the value, found "198.51.100.0/24" (quote a value that contains spaces)',
+    ],
     ['a word after the section name', lines("config interface 'wan' extra"), '1: expected the end of the "config" line, found "extra"'],
     ['an unknown command', lines('config t', "\topt proto 'dhcp'"), '2: expected "config", "option", "list" or "package", found "opt"'],
-    ['a quoted keyword (uci reads keywords as they are written)', lines('config t', "\t'option' a b"), `2: expected "config", "option", "list" or "package", found "'option'"`],
+    [
+      'a quoted keyword (uci reads keywords as they are written)',
+      lines('config t', "\t'option' a b"),
+      `2: expected "config", "option", "list" or "package", found "'option'"`,
+    ],
     ['a package line without a name', lines('package'), '1: expected a package name after "package"'],
     ['a package name with a dot', lines('package mwan3.conf'), '1: invalid package name "mwan3.conf": expected letters, digits, _ and - only'],
     ['a package line with two names', lines('package a b'), '1: expected the end of the "package" line, found "b"'],
@@ -324,8 +332,16 @@ describe('parseUci errors', () => {
       lines('config t', '\toption a \\', '\t\tb'),
       '3: expected the end of the "option" line after the value, found "b" (quote a value that contains spaces)',
     ],
-    ['an error after a multi-line value, on its own line', lines('config t', "\toption a 'x", "y'", '', '\toption'), '5: expected an option name after "option"'],
-    ['an error after a continued line, on its own line', lines('config t', '\toption a x\\', 'y', '\tbogus'), '4: expected "config", "option", "list" or "package", found "bogus"'],
+    [
+      'an error after a multi-line value, on its own line',
+      lines('config t', "\toption a 'x", "y'", '', '\toption'),
+      '5: expected an option name after "option"',
+    ],
+    [
+      'an error after a continued line, on its own line',
+      lines('config t', '\toption a x\\', 'y', '\tbogus'),
+      '4: expected "config", "option", "list" or "package", found "bogus"',
+    ],
   ])('%s', (_what, text, message) => {
     const err = syntaxError(text);
     expect(err.code).toBe('CONFIG_SYNTAX');
@@ -334,10 +350,26 @@ describe('parseUci errors', () => {
   });
 
   it.each<[string, string, string]>([
-    ['single quote', lines("config interface 'wan'", "\toption proto 'dhcp'", "\toption ifname 'eth1", '\toption metric 10', ''), `${FILE}:3: unterminated '...' string: expected a closing ' before the end of the file`],
-    ['double quote', lines('config t', '', '\tlist x "a\\"', 'b', 'c'), `${FILE}:3: unterminated "..." string: expected a closing " before the end of the file`],
-    ['double quote ended by a backslash at the end of the file', "config t\n\toption x \"abc\\", `${FILE}:2: unterminated "..." string: expected a closing " before the end of the file`],
-    ['quote opened in a value that started on an earlier line', lines('config t', "\toption x a\\", "b'c", 'd'), `${FILE}:3: unterminated '...' string: expected a closing ' before the end of the file`],
+    [
+      'single quote',
+      lines("config interface 'wan'", "\toption proto 'dhcp'", "\toption ifname 'eth1", '\toption metric 10', ''),
+      `${FILE}:3: unterminated '...' string: expected a closing ' before the end of the file`,
+    ],
+    [
+      'double quote',
+      lines('config t', '', '\tlist x "a\\"', 'b', 'c'),
+      `${FILE}:3: unterminated "..." string: expected a closing " before the end of the file`,
+    ],
+    [
+      'double quote ended by a backslash at the end of the file',
+      'config t\n\toption x "abc\\',
+      `${FILE}:2: unterminated "..." string: expected a closing " before the end of the file`,
+    ],
+    [
+      'quote opened in a value that started on an earlier line',
+      lines('config t', '\toption x a\\', "b'c", 'd'),
+      `${FILE}:3: unterminated '...' string: expected a closing ' before the end of the file`,
+    ],
   ])('an unterminated %s names the line where it opened', (_what, text, message) => {
     expect(syntaxError(text).message).toBe(message);
   });
