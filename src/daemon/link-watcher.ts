@@ -13,7 +13,7 @@ export interface LinkWatcherOptions {
   config(): ResolvedConfig;
   /** A read's verdict per WAN. */
   onCarrier(name: string, up: boolean): void;
-  /** The main table's specific routes changed: the bypass set must follow. */
+  /** The main table's specific routes changed (the bypass set must follow), or an "auto" gateway's next hop did: re-apply. */
   onBypassChange(): void;
   /** Every poll (the daemon also looks for a decided try then). */
   onPoll(): void;
@@ -29,8 +29,9 @@ export class LinkWatcher {
   private pollTimer: NodeJS.Timeout | null = null;
   private queued = false;
   private stopped = false;
-  /** The main table's specific routes at the last read (null before the first). */
+  /** The main table's specific routes and the "auto" next hops at the last read (null before the first). */
   private bypass: string | null = null;
+  private gateways: string | null = null;
 
   constructor(private readonly o: LinkWatcherOptions) {
     // Every line ip monitor prints is a change; each makes the links be read again.
@@ -51,15 +52,23 @@ export class LinkWatcher {
 
   /** Per interface: can it carry traffic at all? */
   async read(): Promise<Map<string, boolean>> {
-    const { usable, bypass } = await (this.o.read ?? readUsability)(this.o.run, this.o.config());
+    const { usable, bypass, gateways } = await (this.o.read ?? readUsability)(this.o.run, this.o.config());
     // The bypass set's content: when a route comes or goes (a VPN, a static route), re-apply so new
-    // connections to it are not balanced out through a WAN.
-    if (this.bypass !== null && bypass !== this.bypass && !this.stopped) {
+    // connections to it are not balanced out through a WAN. An "auto" gateway's next hop that moved (a DHCP
+    // renewal naming another router) must reach the WAN's table the same way.
+    const routesChanged = this.bypass !== null && bypass !== this.bypass;
+    const gatewaysChanged = this.gateways !== null && gateways !== undefined && gateways !== this.gateways;
+    if ((routesChanged || gatewaysChanged) && !this.stopped) {
       // Seen by a poll before (or without) the monitor's event: the ip state read before is stale.
       this.ipChanges?.changed();
-      this.o.log.info("the main table's specific routes changed: re-applying so the bypass set follows");
+      this.o.log.info(
+        routesChanged
+          ? "the main table's specific routes changed: re-applying so the bypass set follows"
+          : `an "auto" gateway's next hop changed (${gateways ?? ''}): re-applying so the WAN's table follows`,
+      );
       this.o.onBypassChange();
     }
+    this.gateways = gateways ?? null;
     this.bypass = bypass;
     return usable;
   }

@@ -91,10 +91,8 @@ export async function discover(run: Runner, config: ResolvedConfig, known: NftOb
     const out: Record<string, string> = {};
     for (const [ifName, iface] of Object.entries(config.interfaces)) {
       if (setting(iface) !== 'auto') continue;
-      const best = routes
-        .filter((r) => r.dst === 'default' && r.dev === iface.device && r.gateway !== undefined)
-        .sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
-      if (best?.gateway) out[ifName] = best.gateway;
+      const best = autoGateway(routes, iface.device);
+      if (best !== undefined) out[ifName] = best;
     }
     return out;
   };
@@ -116,6 +114,11 @@ export async function discover(run: Runner, config: ResolvedConfig, known: NftOb
     facts.connected6 = specificRoutes(main6);
   }
   return { facts, listing, routing, routingFamilies, ip: { protocol, ip4, ip6 } };
+}
+
+/** The next hop "auto" means for a device: the main table's default route through it with the lowest metric. */
+export function autoGateway(routes: readonly MainRoute[], device: string): string | undefined {
+  return routes.filter((r) => r.dst === 'default' && r.dev === device && r.gateway !== undefined).sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0]?.gateway;
 }
 
 /**

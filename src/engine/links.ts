@@ -2,13 +2,15 @@
 import type { ResolvedConfig } from '../config/resolved.js';
 import { readLinks, readMainRoutes, type LinkInfo, type MainRoute } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
-import { specificRoutes } from './discover.js';
+import { autoGateway, specificRoutes } from './discover.js';
 
 export interface Usability {
   /** Per interface: device present, up, with carrier, and for gateway "auto" a default route through it in the main table. */
   usable: Map<string, boolean>;
   /** The main table's specific routes (the bypass set's content), sorted, as one string to compare with the last read. */
   bypass: string;
+  /** The next hop of every "auto" gateway, as one string to compare (a DHCP renewal or a router advertisement may change it). */
+  gateways?: string;
 }
 
 /** One read of links and main tables (IPv6 only with an IPv6 WAN: its gateway may be "auto", its bypass set follows). */
@@ -27,5 +29,9 @@ export function usability(config: ResolvedConfig, links: ReadonlyMap<string, Lin
     const ok6 = iface.family === 'ipv4' || iface.gateway6 !== 'auto' || hasDefault(main6, iface.device);
     usable.set(name, (links.get(iface.device)?.carrier ?? false) && ok4 && ok6);
   }
-  return { usable, bypass: [...specificRoutes(main), ...specificRoutes(main6)].sort().join(' ') };
+  const gateways = Object.entries(config.interfaces).flatMap(([name, i]) => [
+    ...(i.gateway === 'auto' ? [`${name}=${autoGateway(main, i.device) ?? '-'}`] : []),
+    ...(i.gateway6 === 'auto' ? [`${name}/6=${autoGateway(main6, i.device) ?? '-'}`] : []),
+  ]);
+  return { usable, bypass: [...specificRoutes(main), ...specificRoutes(main6)].sort().join(' '), gateways: gateways.join(' ') };
 }

@@ -84,14 +84,22 @@ export async function readMainRoutes(run: Runner, family: IpFamily): Promise<Mai
 }
 
 function parseMainRoutes(stdout: string): MainRoute[] {
-  return (JSON.parse(stdout || '[]') as JsonObject[]).map((o) => {
+  return (JSON.parse(stdout || '[]') as JsonObject[]).flatMap((o) => {
     const route: MainRoute = { dst: String(o.dst) };
     if (typeof o.gateway === 'string') route.gateway = o.gateway;
     if (typeof o.dev === 'string') route.dev = o.dev;
     if (typeof o.metric === 'number') route.metric = o.metric;
     if (typeof o.scope === 'string') route.scope = o.scope;
     if (typeof o.type === 'string') route.type = o.type;
-    return route;
+    // A multipath route (two routers advertising on one link, or several links) lists its next hops apart: one
+    // route per next hop, in the kernel's order, so a WAN finds the ones through its own device.
+    const hops = Array.isArray(o.nexthops) ? (o.nexthops as JsonObject[]) : [];
+    if (hops.length === 0) return [route];
+    return hops.map((h) => ({
+      ...route,
+      ...(typeof h.gateway === 'string' ? { gateway: h.gateway } : {}),
+      ...(typeof h.dev === 'string' ? { dev: h.dev } : {}),
+    }));
   });
 }
 

@@ -49,4 +49,14 @@ describe('usability', () => {
     expect(usability(c6, links, [], []).usable.get('wan1')).toBe(false);
     expect(usability(c6, links, [], [{ dst: 'default', dev: 'eth1', gateway: 'fe80::1' }]).usable.get('wan1')).toBe(true);
   });
+
+  it('the auto gateways: the lowest-metric default route of each "auto" device, so a DHCP renewal shows as a change', () => {
+    const routes = (gw: string): MainRoute[] => [
+      { dst: 'default', gateway: '192.0.2.99', dev: 'eth1', metric: 20100 },
+      { dst: 'default', gateway: gw, dev: 'eth1', metric: 100 },
+    ];
+    expect(usability(c, new Map(), routes('192.0.2.1'), []).gateways).toBe('wan1=192.0.2.1');
+    expect(usability(c, new Map(), routes('192.0.2.5'), []).gateways).toBe('wan1=192.0.2.5');
+    expect(usability(c, new Map(), [], []).gateways).toBe('wan1=-');
+  });
 });
