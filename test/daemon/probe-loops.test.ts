@@ -29,6 +29,11 @@ function harness(tracker: Tracker) {
   return { loops, probed, rounds, state };
 }
 
+/** Waits for a condition with a deadline (a loaded machine runs short timers late, not never). */
+async function until(done: () => boolean, timeoutMs = 5_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !done() && Date.now() < deadline;) await sleep(5);
+}
+
 const egress = { name: 'wan1', device: 'eth1', mark: 0x100, address: '192.0.2.2' };
 
 describe('ProbeLoops', () => {
@@ -38,7 +43,7 @@ describe('ProbeLoops', () => {
     await sleep(80);
     expect(h.probed).toEqual([]);
     h.loops.follow([egress]);
-    await sleep(180);
+    await until(() => h.probed.length >= 2);
     expect(h.probed.length).toBeGreaterThanOrEqual(2);
     expect(h.probed.length).toBeLessThanOrEqual(5);
     expect(h.probed[0]?.egress).toEqual({ device: 'eth1', mark: 0x100, address: '192.0.2.2' });
@@ -57,7 +62,7 @@ describe('ProbeLoops', () => {
     await sleep(50);
     expect(h.probed).toEqual([]);
     h.loops.wake('wan1');
-    await sleep(50);
+    await until(() => h.probed.length >= 1, 1_000);
     expect(h.probed.length).toBeGreaterThanOrEqual(1);
   });
 

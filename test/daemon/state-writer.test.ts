@@ -38,6 +38,11 @@ function harness(writeMs = 0) {
   return { w, written, warnings, overlapped: () => overlapped };
 }
 
+/** Waits for a condition with a deadline (a loaded machine runs short timers late, not never). */
+async function until(done: () => boolean, timeoutMs = 5_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !done() && Date.now() < deadline;) await sleep(5);
+}
+
 describe('scheduling', () => {
   it('routine requests gather into one write after the routine delay; an urgent one cuts it short', async () => {
     const h = harness();
@@ -46,7 +51,7 @@ describe('scheduling', () => {
     await sleep(60);
     expect(h.written).toEqual([]);
     h.w.schedule(true);
-    await sleep(60);
+    await until(() => h.written.length >= 1);
     expect(h.written).toHaveLength(1);
     await sleep(250);
     // The routine write was replaced, not added.
@@ -57,7 +62,7 @@ describe('scheduling', () => {
     const h = harness();
     h.w.schedule(true);
     h.w.schedule();
-    await sleep(60);
+    await until(() => h.written.length >= 1);
     expect(h.written).toHaveLength(1);
   });
 });
