@@ -32,6 +32,9 @@ export function planInterfaces(config: ResolvedConfig, facts: SystemFacts, state
     );
   }
 
+  // Others' routing that may interfere with the WANs' (discovery found it): the user should know, nothing stops.
+  warnings.push(...(facts.foreign ?? []));
+
   const interfaces: PlannedInterface[] = names
     .map((name): PlannedInterface => {
       const iface = config.interfaces[name] as ResolvedInterface;
