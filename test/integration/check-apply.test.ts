@@ -8,6 +8,7 @@ import { Lab } from '../../lab/netns.js';
 import { buildMultiWan, LAB_NET } from '../../lab/topology.js';
 import { describeLab } from '../../lab/vitest.js';
 import { cli, cliOk, configFile, snapshot } from './helpers.js';
+import { startDaemon } from './daemon-helpers.js';
 
 const W1 = LAB_NET.wan[1];
 const W2 = LAB_NET.wan[2];
@@ -39,6 +40,7 @@ interface StatusJson {
   warnings: string[];
 }
 
+// The cases run in order and build on each other's system state (as a router's first hour would).
 describeLab('check and apply agree on what the live system does not offer yet', () => {
   const lab = new Lab();
   const file = configFile(config);
@@ -146,6 +148,34 @@ describeLab('check and apply agree on what the live system does not offer yet', 
       }
     } finally {
       await gwIp('rule', 'del', 'priority', '50');
+    }
+  });
+
+  it('the daemon starts with a WAN whose device does not exist yet, and brings it up when the device appears (and its address, again)', async () => {
+    const track = { targets: [SRV1], interval: 0.2, timeout: 0.2, down: 3, up: 3 };
+    await gwIp('link', 'set', W2.dev, 'down');
+    await gwIp('link', 'set', W2.dev, 'name', 'gone2');
+    const d = await startDaemon(lab, {
+      interfaces: { wan1: { device: W1.dev, gateway: W1.gateway, track }, wan2: { device: W2.dev, gateway: W2.gateway, track } },
+      policies: { both: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },
+      rules: [{ name: 'default', policy: 'both' }],
+    });
+    try {
+      await d.waitFor('wan1', 'online', 10_000);
+      expect((await d.iface('wan2'))?.state).not.toBe('online');
+      expect(await routesOf('1002')).toBe('');
+      await gwIp('link', 'set', 'gone2', 'name', W2.dev);
+      await gwIp('link', 'set', W2.dev, 'up');
+      await d.waitFor('wan2', 'online', 15_000);
+      await lab.waitFor(async () => /default via 198\.51\.100\.9 dev wan2/.test(await routesOf('1002')), { timeoutMs: 5_000, what: "wan2's route" });
+      // DHCP loses the address, then gives it back: down without a route meanwhile, up again after.
+      await gwIp('addr', 'flush', 'dev', W2.dev);
+      await lab.waitFor(async () => (await routesOf('1002')) === '', { timeoutMs: 10_000, what: "wan2's route to go" });
+      await gwIp('addr', 'add', `${W2.addr}/${W2.len}`, 'dev', W2.dev);
+      await d.waitFor('wan2', 'online', 15_000);
+      await lab.waitFor(async () => /default via 198\.51\.100\.9 dev wan2/.test(await routesOf('1002')), { timeoutMs: 5_000, what: "wan2's route back" });
+    } finally {
+      expect(await d.stop()).toBe(0);
     }
   });
 });
