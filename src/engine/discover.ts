@@ -5,8 +5,9 @@ import type { Route, RoutingRule } from '../model/plan.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { listTable } from '../system/nft.js';
 import { readIpState, readLinks, readRoutesWithProtocol, readRules, type IpState, type ListedRule, type MainRoute } from '../system/ip.js';
-import type { Runner } from '../system/runner.js';
-import type { NftObject } from '../model/json.js';
+import { runChecked, type Runner } from '../system/runner.js';
+import { markLayout } from '../model/marks.js';
+import type { JsonObject, NftObject } from '../model/json.js';
 
 export interface OwnedRouting {
   rules: RoutingRule[];
@@ -66,11 +67,16 @@ export async function discover(run: Runner, config: ResolvedConfig, known: NftOb
   const has6 = Object.values(config.interfaces).some((i) => i.family !== 'ipv4');
   const reuse = ip !== null && ip.protocol === protocol && (ip.ip6 !== null) === has6;
   // One ip process per family; IPv6 only with an IPv6 WAN (a stale IPv6 setup is read below when the table shows one).
-  const [listing, ip4, ip6, devices] = await Promise.all([
+  // Others' routes in nft-mwan's tables: read when discovering afresh (a check, an apply), not on the daemon's fast path.
+  const tables = { first: config.globals.routeTableBase + 1, last: config.globals.routeTableBase + markLayout(config.globals.markMask).maxId };
+  const fresh = known === null && ip === null;
+  const [listing, ip4, ip6, devices, strangers] = await Promise.all([
     known ?? listTable(run, 'inet', name),
     reuse ? ip.ip4 : readIpState(run, 4, protocol),
     reuse ? ip.ip6 : has6 ? readIpState(run, 6, protocol) : Promise.resolve(null),
     reuse ? ip.devices : readLinks(run).then((links) => [...links.keys()]),
+    // Only a warning depends on it: a failed read must not fail the apply.
+    fresh ? foreignRoutes(run, has6 ? [4, 6] : [4], protocol, tables).catch((): string[] => []) : Promise.resolve([]),
   ]);
   const main = ip4.main;
   const main6 = ip6?.main ?? [];
@@ -112,11 +118,14 @@ export async function discover(run: Runner, config: ResolvedConfig, known: NftOb
     connected: specificRoutes(main),
     devices,
     subnets: subnetsByDevice(main),
-    foreign: foreignRules(
-      states.flatMap((st) => st.rules),
-      protocol,
-      config.globals.markMask,
-    ),
+    foreign: [
+      ...foreignRules(
+        states.flatMap((st) => st.rules),
+        protocol,
+        config.globals.markMask,
+      ),
+      ...strangers,
+    ],
     ...tableFacts(listing),
   };
   if (has6) {
@@ -137,6 +146,35 @@ export function subnetsByDevice(routes: readonly MainRoute[]): Record<string, st
     (out[r.dev] ??= []).push(r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`);
   }
   return out;
+}
+
+/** Routes of another protocol in the tables nft-mwan's interfaces may use (`routeTableBase` + 1 .. + the largest id). */
+async function foreignRoutes(run: Runner, families: readonly (4 | 6)[], protocol: number, tables: { first: number; last: number }): Promise<string[]> {
+  const read = await Promise.all(
+    families.map(async (f) => {
+      const r = await runChecked(run, 'cannot read routes', 'ip', ['-j', `-${f}`, 'route', 'show', 'table', 'all']);
+      return { family: f, routes: JSON.parse(r.stdout || '[]') as JsonObject[] };
+    }),
+  );
+  return read.flatMap(({ family, routes }) => foreignIn(routes, family, protocol, tables));
+}
+
+/** Pure: the routes of `ip -j route show table all` that sit in nft-mwan's tables without its protocol. */
+export function foreignIn(routes: readonly JsonObject[], family: 4 | 6, protocol: number, tables: { first: number; last: number }): string[] {
+  return routes
+    .filter((r) => {
+      const table = typeof r.table === 'number' ? r.table : Number(r.table);
+      return table >= tables.first && table <= tables.last && Number(r.protocol) !== protocol;
+    })
+    .map((r) => {
+      // ip -j gives these as strings (or a protocol's name); String() only types the unknown JSON values.
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string
+      const [dst, table, proto] = [String(r.dst), String(r.table), String(r.protocol ?? 'unspec')];
+      return (
+        `/globals/routeTableBase: a foreign IPv${family} route (${dst}${typeof r.dev === 'string' ? ` dev ${r.dev}` : ''}, proto ${proto}) is in table ${table}, ` +
+        `one of nft-mwan's: nft-mwan never removes it, and it takes part in that WAN's routing`
+      );
+    });
 }
 
 /** Others' fwmark rules whose mask shares bits with nft-mwan's: they may catch (or be caught by) its marks. */

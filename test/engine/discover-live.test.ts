@@ -1,6 +1,6 @@
 // What discovery reads of the live system for check and apply to agree: subnets per device, foreign fwmark rules.
 import { describe, expect, it } from 'vitest';
-import { foreignRules, subnetsByDevice } from '../../src/engine/discover.js';
+import { foreignIn, foreignRules, subnetsByDevice } from '../../src/engine/discover.js';
 import type { ListedRule } from '../../src/system/ip.js';
 
 describe('subnetsByDevice', () => {
@@ -28,5 +28,19 @@ describe('foreignRules', () => {
   ])('%s', (_name, r, reported) => {
     const out = foreignRules([rule(r)], 252, 0xff00);
     expect(out).toEqual(reported ? [expect.stringMatching(/^\/globals\/markMask: a foreign ip rule \(priority 100, IPv4\).*0xff00/)] : []);
+  });
+});
+
+describe('foreignIn', () => {
+  it("reports routes of another protocol in nft-mwan's tables, and nothing else", () => {
+    const routes = [
+      { dst: 'default', gateway: '192.0.2.1', dev: 'eth1', table: 1001, protocol: '252' },
+      { dst: '10.0.0.0/8', dev: 'eth1', table: 1001, protocol: 'static' },
+      { dst: '10.1.0.0/16', dev: 'eth2', table: 1100, protocol: 'boot' },
+      { dst: '10.2.0.0/16', dev: 'eth2', table: 'main', protocol: 'boot' },
+    ];
+    expect(foreignIn(routes, 4, 252, { first: 1001, last: 1060 })).toEqual([
+      expect.stringMatching(/^\/globals\/routeTableBase: a foreign IPv4 route \(10\.0\.0\.0\/8 dev eth1, proto static\) is in table 1001/),
+    ]);
   });
 });

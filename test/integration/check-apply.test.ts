@@ -138,16 +138,21 @@ describeLab('check and apply agree on what the live system does not offer yet', 
     }
   });
 
-  it('check and apply warn about a foreign fwmark rule overlapping the mark mask', async () => {
+  it("check and apply warn about a foreign fwmark rule overlapping the mark mask, and a foreign route in nft-mwan's tables", async () => {
     await gwIp('rule', 'add', 'fwmark', '0x100/0xff00', 'lookup', '100', 'priority', '50');
+    await gwIp('route', 'add', '10.77.0.0/16', 'dev', W1.dev, 'table', '1001', 'proto', 'static');
     try {
       for (const command of ['check', 'apply']) {
         const r = await cli(lab, 'gw', command, '--config', file);
         expect(r.exitCode, r.stderr).toBe(0);
         expect(r.stderr).toMatch(/\/globals\/markMask: a foreign ip rule \(priority 50, IPv4\) matches fwmark 0x100\/0xff00/);
+        expect(r.stderr).toMatch(/\/globals\/routeTableBase: a foreign IPv4 route \(10\.77\.0\.0\/16 dev wan1, proto static\) is in table 1001/);
       }
+      // Never touched by apply.
+      expect(await routesOf('1001')).toMatch(/10\.77\.0\.0\/16 dev wan1 proto static/);
     } finally {
       await gwIp('rule', 'del', 'priority', '50');
+      await gwIp('route', 'del', '10.77.0.0/16', 'table', '1001');
     }
   });
 
