@@ -76,7 +76,7 @@ describeLab('check and apply agree on what the live system does not offer yet', 
     const r = await cli(lab, 'gw', 'check', '--config', file);
     expect(r.exitCode, r.stderr).toBe(0);
     for (const [, warning] of WAITING) expect(r.stderr).toMatch(warning);
-    expect(r.stdout).toMatch(/OK: 4 interfaces/);
+    expect(r.stdout).toMatch(/OK: 4 interfaces \(3 down for now\), 1 policy/);
     expect(await snapshot(lab, 'gw')).toBe(before);
   });
 
