@@ -11,8 +11,11 @@ export default async function check(ctx: CommandContext): Promise<number> {
   // `nft -c` runs the whole transaction in the kernel and aborts it: what apply would do, minus the commit.
   await applyBatch(ctx.run, p.nft, { check: true });
   const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+  // Down until the live system offers them (each warned about above): apply would install them so.
+  const waiting = p.interfaces.filter((i) => i.waiting !== undefined).length;
   ctx.out(
-    `${ctx.configPath}: OK: ${n(p.interfaces.length, 'interface')}, ${n(p.policies.length, 'policy').replace('policys', 'policies')}, ` +
+    `${ctx.configPath}: OK: ${n(p.interfaces.length, 'interface')}${waiting > 0 ? ` (${waiting} down for now)` : ''}, ` +
+      `${n(p.policies.length, 'policy').replace('policys', 'policies')}, ` +
       `${n(config.rules.length, 'rule')}; nft accepted the ${p.nft.nftables.length}-command batch (nothing was changed)`,
   );
   return 0;

@@ -27,8 +27,10 @@ export default async function explainCommand(ctx: CommandContext): Promise<numbe
   const e = explain(config, p, flow, { bypass, local, sets, sticky });
   const installed = discovery.listing !== null;
   const inSync = installed && diffPlan(p, discovery.listing ?? []).length === 0;
+  // Enabled WANs the moment keeps down (device gone, not up yet): in no policy, so never a candidate.
+  const down = Object.fromEntries(p.interfaces.filter((i) => i.enabled && !i.linkUp).map((i) => [i.name, i.waiting ?? 'its device is down']));
   if (ctx.json) {
-    ctx.out(JSON.stringify({ ...e, installed, inSync, daemon: daemon !== null }, null, 2));
+    ctx.out(JSON.stringify({ ...e, down, installed, inSync, daemon: daemon !== null }, null, 2));
     return 0;
   }
   const lines = [
@@ -37,6 +39,7 @@ export default async function explainCommand(ctx: CommandContext): Promise<numbe
   ];
   if (e.verdict === 'rule') lines.push(`  goes to: ${describeCandidates(e)}`);
   lines.push(`  ${e.sticky}`);
+  for (const [name, why] of Object.entries(down)) lines.push(`  ${name} is down: ${why}`);
   lines.push(`  WAN states: ${daemon ? 'from the running daemon' : 'no daemon running, every enabled interface counts as online'}`);
   if (!installed) lines.push(`  NOTE: table inet ${p.table.name} is not installed: this is what apply would do`);
   else if (!inSync) lines.push(`  NOTE: the installed table differs from ${ctx.configPath}: run status to see how; this explains the config`);

@@ -135,6 +135,7 @@ export function render(s: Status, configPath: string, daemon: DaemonState | null
       return `  ${colour(l, state)}`;
     }),
   );
+  for (const i of s.interfaces) if (i.waiting !== undefined) lines.push(`  ${i.name} is down: ${i.waiting}`);
   lines.push('', 'policies:');
   for (const p of s.policies) {
     lines.push(`  ${p.name} (last resort: ${p.lastResort}${p.usingLastResort ? ', IN USE: no member online' : ''})`);

@@ -4,6 +4,7 @@ import { MwanError } from '../model/errors.js';
 import type { LinkStates, SystemFacts } from '../model/facts.js';
 import { allocateIds, type MarkLayout } from '../model/marks.js';
 import type { PlannedInterface } from '../model/plan.js';
+import { parseIp } from '../model/net.js';
 import { has4, has6 } from './family.js';
 
 export interface PlannedInterfaces {
@@ -31,13 +32,18 @@ export function planInterfaces(config: ResolvedConfig, facts: SystemFacts, state
     );
   }
 
+  // Others' routing that may interfere with the WANs' (discovery found it): the user should know, nothing stops.
+  warnings.push(...(facts.foreign ?? []));
+
   const interfaces: PlannedInterface[] = names
-    .map((name) => {
+    .map((name): PlannedInterface => {
       const iface = config.interfaces[name] as ResolvedInterface;
       const id = allocation.ids.get(name) as number;
       const enabled = iface.enabled;
       const state = states[name] ?? 'online';
-      const linkUp = enabled && state !== 'down';
+      const live = enabled && state !== 'down' ? liveProblems(name, iface, facts) : { gateway: null, gateway6: null, waiting: [] };
+      for (const w of live.waiting) warnings.push(w);
+      const linkUp = enabled && state !== 'down' && live.waiting.length === 0;
       return {
         name,
         device: iface.device,
@@ -45,30 +51,77 @@ export function planInterfaces(config: ResolvedConfig, facts: SystemFacts, state
         mark: layout.markOf(id),
         table: config.globals.routeTableBase + id,
         family: iface.family,
-        gateway: linkUp && has4(iface) ? resolveGateway(name, iface.gateway, facts.autoGateways, iface.device, '') : null,
-        gateway6: linkUp && has6(iface) ? resolveGateway(name, iface.gateway6, facts.autoGateways6 ?? {}, iface.device, '6') : null,
+        gateway: linkUp ? live.gateway : null,
+        gateway6: linkUp ? live.gateway6 : null,
         enabled,
-        online: enabled && state === 'online',
+        online: linkUp && state === 'online',
         linkUp,
         address: enabled && has4(iface) ? (facts.addresses?.[name] ?? null) : null,
         address6: enabled && has6(iface) ? (facts.addresses6?.[name] ?? null) : null,
+        ...(live.waiting.length > 0 ? { waiting: live.waiting.map((w) => w.slice(w.indexOf(': ') + 2)).join('; ') } : {}),
       };
     })
     .sort((a, b) => a.id - b.id);
   return { interfaces, warnings };
 }
 
-function resolveGateway(name: string, gateway: string | undefined, auto: Readonly<Record<string, string>>, device: string, v: '' | '6'): string | null {
-  if (gateway === undefined) return null;
-  if (gateway !== 'auto') return gateway;
-  const found = auto[name];
-  if (found === undefined) {
-    throw new MwanError({
-      code: 'GATEWAY_NOT_FOUND',
-      summary:
-        `interface ${name}: gateway${v} "auto" but the main table has no IPv${v || '4'} default route through device ${device}; ` +
-        `set "gateway${v}" to an address, or bring ${device} up first`,
-    });
+/**
+ * What the live system does not offer this interface yet: each a warning led by its JSON path, and the interface
+ * is installed down (no route, in no policy) until the system catches up. What can never work throws.
+ */
+function liveProblems(name: string, iface: ResolvedInterface, facts: SystemFacts): { gateway: string | null; gateway6: string | null; waiting: string[] } {
+  const waiting: string[] = [];
+  const down = `${name} is installed down (no route, in no policy) until`;
+  if (facts.devices !== undefined && !facts.devices.includes(iface.device)) {
+    waiting.push(`/interfaces/${name}/device: device "${iface.device}" does not exist (yet): ${down} it appears`);
+    return { gateway: null, gateway6: null, waiting };
   }
-  return found;
+  const resolve = (v: '' | '6'): string | null => {
+    const gateway = v === '' ? iface.gateway : iface.gateway6;
+    if (gateway === undefined) return null;
+    const path = `/interfaces/${name}/gateway${v}`;
+    if (gateway === 'auto') {
+      const found = (v === '' ? facts.autoGateways : (facts.autoGateways6 ?? {}))[name];
+      if (found === undefined) {
+        waiting.push(`${path}: "auto" but the main table has no IPv${v || '4'} default route through device ${iface.device} yet: ${down} it has one`);
+        return null;
+      }
+      return found;
+    }
+    const own = v === '' ? facts.local : facts.local6;
+    if (own?.some((a) => sameIp(a, gateway))) {
+      throw new MwanError({
+        code: 'CONFIG_INVALID',
+        summary: "the gateway is one of the router's own addresses",
+        issues: [{ path, message: `${gateway} is an address of this router itself, so it can never be the next hop: give the ISP's gateway` }],
+      });
+    }
+    const subnets = v === '' ? facts.subnets : facts.subnets6;
+    if (subnets !== undefined && !(subnets[iface.device] ?? []).some((cidr) => covers(cidr, gateway))) {
+      waiting.push(`${path}: ${gateway} is on no subnet of device ${iface.device} (yet: no address or route there covers it): ${down} one does`);
+      return null;
+    }
+    return gateway;
+  };
+  const gateway = has4(iface) ? resolve('') : null;
+  const gateway6 = has6(iface) ? resolve('6') : null;
+  return { gateway, gateway6, waiting };
+}
+
+function sameIp(a: string, b: string): boolean {
+  const x = parseIp(a);
+  const y = parseIp(b);
+  return x !== undefined && y !== undefined && x.family === y.family && x.value === y.value;
+}
+
+/** True when `cidr` (an address with an optional /len) contains the address `ip`. */
+export function covers(cidr: string, ip: string): boolean {
+  const [base = '', lenText] = cidr.split('/');
+  const net = parseIp(base);
+  const addr = parseIp(ip);
+  if (net === undefined || addr === undefined || net.family !== addr.family) return false;
+  const bits = net.family === 'ipv4' ? 32 : 128;
+  const len = lenText === undefined ? bits : Number(lenText);
+  const shift = BigInt(bits - len);
+  return net.value >> shift === addr.value >> shift;
 }

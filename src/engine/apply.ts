@@ -14,6 +14,7 @@ import type { Runner } from '../system/runner.js';
 import { discover, readOwnedRouting, type Discovery, type IpSnapshot, type OwnedRouting } from './discover.js';
 import type { NftObject } from '../model/json.js';
 import type { Logger } from '../model/logger.js';
+import { applyRouting } from './routing-ops.js';
 
 export interface ApplyResult {
   plan: Plan;
@@ -110,7 +111,7 @@ export async function apply(run: Runner, config: ResolvedConfig, log: Logger, st
   };
 
   try {
-    if (ops.add.length > 0) await applyRoutingOps(run, ops.add);
+    if (ops.add.length > 0) await applyRouting(run, ops.add, p, log);
     if (nftChanged) {
       applied = inc ?? p.nft;
       incremental = inc !== null;
@@ -133,7 +134,7 @@ export async function apply(run: Runner, config: ResolvedConfig, log: Logger, st
         });
       }
     }
-    if (ops.remove.length > 0) await applyRoutingOps(run, ops.remove);
+    if (ops.remove.length > 0) await applyRouting(run, ops.remove, p, log);
   } catch (error) {
     await rollback(error);
   }

@@ -4,9 +4,10 @@ import { type SystemFacts } from '../model/facts.js';
 import type { Route, RoutingRule } from '../model/plan.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { listTable } from '../system/nft.js';
-import { readIpState, readRoutesWithProtocol, readRules, type IpState, type ListedRule, type MainRoute } from '../system/ip.js';
-import type { Runner } from '../system/runner.js';
-import type { NftObject } from '../model/json.js';
+import { readIpState, readLinks, readRoutesWithProtocol, readRules, type IpState, type ListedRule, type MainRoute } from '../system/ip.js';
+import { runChecked, type Runner } from '../system/runner.js';
+import { markLayout } from '../model/marks.js';
+import type { JsonObject, NftObject } from '../model/json.js';
 
 export interface OwnedRouting {
   rules: RoutingRule[];
@@ -29,6 +30,8 @@ export interface IpSnapshot {
   protocol: number;
   ip4: IpState;
   ip6: IpState | null;
+  /** Every device that exists (`ip monitor` reports links too, so a caller's snapshot stays as current as the rest). */
+  devices: string[];
 }
 
 /** ip rules and routes stamped with nft-mwan's protocol: the only ones it ever changes. */
@@ -64,10 +67,16 @@ export async function discover(run: Runner, config: ResolvedConfig, known: NftOb
   const has6 = Object.values(config.interfaces).some((i) => i.family !== 'ipv4');
   const reuse = ip !== null && ip.protocol === protocol && (ip.ip6 !== null) === has6;
   // One ip process per family; IPv6 only with an IPv6 WAN (a stale IPv6 setup is read below when the table shows one).
-  const [listing, ip4, ip6] = await Promise.all([
+  // Others' routes in nft-mwan's tables: read when discovering afresh (a check, an apply), not on the daemon's fast path.
+  const tables = { first: config.globals.routeTableBase + 1, last: config.globals.routeTableBase + markLayout(config.globals.markMask).maxId };
+  const fresh = known === null && ip === null;
+  const [listing, ip4, ip6, devices, strangers] = await Promise.all([
     known ?? listTable(run, 'inet', name),
     reuse ? ip.ip4 : readIpState(run, 4, protocol),
     reuse ? ip.ip6 : has6 ? readIpState(run, 6, protocol) : Promise.resolve(null),
+    reuse ? ip.devices : readLinks(run).then((links) => [...links.keys()]),
+    // Only a warning depends on it: a failed read must not fail the apply.
+    fresh ? foreignRoutes(run, has6 ? [4, 6] : [4], protocol, tables).catch((): string[] => []) : Promise.resolve([]),
   ]);
   const main = ip4.main;
   const main6 = ip6?.main ?? [];
@@ -105,6 +114,16 @@ export async function discover(run: Runner, config: ResolvedConfig, known: NftOb
     addresses: byInterface(deviceAddresses.byDevice),
     local: deviceAddresses.all,
     connected: specificRoutes(main),
+    devices,
+    subnets: subnetsByDevice(main),
+    foreign: [
+      ...foreignRules(
+        states.flatMap((st) => st.rules),
+        protocol,
+        config.globals.markMask,
+      ),
+      ...strangers,
+    ],
     ...tableFacts(listing),
   };
   if (has6) {
@@ -112,8 +131,60 @@ export async function discover(run: Runner, config: ResolvedConfig, known: NftOb
     facts.addresses6 = byInterface(deviceAddresses6.byDevice);
     facts.local6 = deviceAddresses6.all;
     facts.connected6 = specificRoutes(main6);
+    facts.subnets6 = subnetsByDevice(main6);
   }
-  return { facts, listing, routing, routingFamilies, ip: { protocol, ip4, ip6 } };
+  return { facts, listing, routing, routingFamilies, ip: { protocol, ip4, ip6, devices } };
+}
+
+/** Per device, the specific unicast routes through it: where a configured gateway must lie to be reachable. */
+export function subnetsByDevice(routes: readonly MainRoute[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const r of routes) {
+    if (r.dst === 'default' || r.dev === undefined || (r.type !== undefined && r.type !== 'unicast')) continue;
+    (out[r.dev] ??= []).push(r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`);
+  }
+  return out;
+}
+
+/** Routes of another protocol in the tables nft-mwan's interfaces may use (`routeTableBase` + 1 .. + the largest id). */
+async function foreignRoutes(run: Runner, families: readonly (4 | 6)[], protocol: number, tables: { first: number; last: number }): Promise<string[]> {
+  const read = await Promise.all(
+    families.map(async (f) => {
+      const r = await runChecked(run, 'cannot read routes', 'ip', ['-j', `-${f}`, 'route', 'show', 'table', 'all']);
+      return { family: f, routes: JSON.parse(r.stdout || '[]') as JsonObject[] };
+    }),
+  );
+  return read.flatMap(({ family, routes }) => foreignIn(routes, family, protocol, tables));
+}
+
+/** Pure: the routes of `ip -j route show table all` that sit in nft-mwan's tables without its protocol. */
+export function foreignIn(routes: readonly JsonObject[], family: 4 | 6, protocol: number, tables: { first: number; last: number }): string[] {
+  return routes
+    .filter((r) => {
+      const table = typeof r.table === 'number' ? r.table : Number(r.table);
+      return table >= tables.first && table <= tables.last && Number(r.protocol) !== protocol;
+    })
+    .map((r) => {
+      // ip -j gives these as strings (or a protocol's name); String() only types the unknown JSON values.
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string
+      const [dst, table, proto] = [String(r.dst), String(r.table), String(r.protocol ?? 'unspec')];
+      return (
+        `/globals/routeTableBase: a foreign IPv${family} route (${dst}${typeof r.dev === 'string' ? ` dev ${r.dev}` : ''}, proto ${proto}) is in table ${table}, ` +
+        `one of nft-mwan's: nft-mwan never removes it, and it takes part in that WAN's routing`
+      );
+    });
+}
+
+/** Others' fwmark rules whose mask shares bits with nft-mwan's: they may catch (or be caught by) its marks. */
+export function foreignRules(rules: readonly ListedRule[], protocol: number, markMask: number): string[] {
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  return rules
+    .filter((r) => r.protocol !== protocol && r.fwmark !== undefined && ((r.fwmask ?? 0xffffffff) & markMask) !== 0)
+    .map(
+      (r) =>
+        `/globals/markMask: a foreign ip rule (priority ${r.priority}, IPv${r.family}) matches fwmark ${hex(r.fwmark ?? 0)}/${hex(r.fwmask ?? 0xffffffff)}, ` +
+        `which overlaps nft-mwan's mask ${hex(markMask)}: it may steer nft-mwan's marked packets, or nft-mwan's marks its traffic`,
+    );
 }
 
 /** The next hop "auto" means for a device: the main table's default route through it with the lowest metric. */

@@ -15,7 +15,10 @@ export interface Status {
   /** True when the installed table and routing are exactly what the config compiles to. */
   inSync: boolean;
   differences: string[];
-  interfaces: (PlannedInterface & { state: 'online' | 'offline' | 'disabled' })[];
+  /** "down": its device is down or gone, or the live system does not offer it yet (`waiting` says what). */
+  interfaces: (PlannedInterface & { state: 'online' | 'offline' | 'down' | 'disabled' })[];
+  /** What apply would warn about now (each led by its JSON path). */
+  warnings: string[];
   policies: PlannedPolicy[];
   routing: { rules: number; routes: number; priorities: number[]; tables: number[] };
   /** Per enabled WAN: live connections (conntrack, by mark), bytes and packets of its connections (nft counters). */
@@ -35,7 +38,8 @@ export async function readStatus(run: Runner, config: ResolvedConfig, states: Li
     installed: discovery.listing !== null,
     inSync: differences.length === 0,
     differences,
-    interfaces: p.interfaces.map((i) => ({ ...i, state: !i.enabled ? 'disabled' : i.online ? 'online' : 'offline' })),
+    interfaces: p.interfaces.map((i) => ({ ...i, state: !i.enabled ? 'disabled' : !i.linkUp ? 'down' : i.online ? 'online' : 'offline' })),
+    warnings: p.warnings,
     policies: p.policies,
     traffic,
     routing: {

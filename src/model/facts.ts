@@ -22,6 +22,19 @@ export interface SystemFacts {
   /** Every address of the router itself (IPv4 and IPv6): never balanced. */
   local?: readonly string[];
   local6?: readonly string[];
+  /**
+   * Devices that exist now (any state). Absent: not read (a pure compile assumes every device exists); a device
+   * missing from the list makes its interface `down` with a warning (PPP and modem devices appear later).
+   */
+  devices?: readonly string[];
+  /**
+   * Per device, the main table's specific unicast destinations through it (its subnets, on-link routes): a
+   * configured gateway outside all of them cannot be reached yet (DHCP has not given an address). Absent: not read.
+   */
+  subnets?: Readonly<Record<string, readonly string[]>>;
+  subnets6?: Readonly<Record<string, readonly string[]>>;
+  /** Routes of other protocols in nft-mwan's tables, and foreign fwmark rules overlapping its mask: warned about. */
+  foreign?: readonly string[];
   /** Interface ids recorded in the installed table, so they survive re-applies. */
   previousIds: Readonly<Record<string, number>>;
   /** Objects in the installed table, so stale ones are deleted in the same transaction. */

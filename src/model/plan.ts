@@ -72,6 +72,11 @@ export interface PlannedInterface {
   /** The device's IPv4 address, when known: traffic from it is routed through this WAN. */
   address: string | null;
   address6: string | null;
+  /**
+   * Why the live system keeps this enabled interface down for now (a device that does not exist yet, a gateway
+   * not reachable yet): absent when nothing does. The plan's warnings say the same, led by the JSON path.
+   */
+  waiting?: string;
 }
 
 export interface PlannedMember {

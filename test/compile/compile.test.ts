@@ -62,3 +62,18 @@ describe('compile', () => {
     expect(plan.routing.tables).toEqual(plan.interfaces.map((i) => i.table));
   });
 });
+
+describe('compile with a WAN the live system does not offer yet', () => {
+  it('keeps that WAN out of every policy and its table without a route, the other WAN carrying everything', () => {
+    const facts = { ...EMPTY_FACTS, devices: ['eth2'], subnets: { eth2: ['192.0.2.0/24'] } };
+    const p = compile(config, facts);
+    expect(p.warnings).toEqual([expect.stringMatching(/^\/interfaces\/wan1\/device: /)]);
+    expect(p.policies[0]?.members.map((m) => [m.interface, m.active, m.share])).toEqual([
+      ['wan1', false, 0],
+      ['wan2', true, 1],
+    ]);
+    const wan1 = p.interfaces.find((i) => i.name === 'wan1');
+    expect(p.routing.routes.filter((r) => r.table === wan1?.table)).toEqual([]);
+    expect(p.routing.routes.filter((r) => r.dev === 'eth2')).toHaveLength(1);
+  });
+});

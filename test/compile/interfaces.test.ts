@@ -56,12 +56,49 @@ describe('planInterfaces', () => {
     expect(planInterfaces(config, facts, {}, layout).interfaces.find((i) => i.name === 'wan1')).toMatchObject({ gateway: '192.0.2.254', gateway6: 'fe80::1' });
   });
 
-  it('refuses an "auto" gateway the main table does not have, unless the WAN is down', () => {
+  it('installs a WAN with an "auto" gateway the main table does not have yet as down, with a warning naming its path', () => {
     const config = two({ gateway: 'auto' });
-    expect(() => planInterfaces(config, EMPTY_FACTS, {}, layout)).toThrow(
-      expect.objectContaining({ code: 'GATEWAY_NOT_FOUND', message: expect.stringMatching(/device eth1/) }),
+    const { interfaces, warnings } = planInterfaces(config, EMPTY_FACTS, {}, layout);
+    expect(interfaces.find((i) => i.name === 'wan1')).toMatchObject({
+      linkUp: false,
+      online: false,
+      gateway: null,
+      waiting: expect.stringMatching(/device eth1/),
+    });
+    expect(warnings).toEqual([expect.stringMatching(/^\/interfaces\/wan1\/gateway: "auto" but .*device eth1.* installed down/)]);
+    // The tracker already knows it is down: nothing to warn about.
+    expect(planInterfaces(config, EMPTY_FACTS, { wan1: 'down' }, layout).warnings).toEqual([]);
+  });
+
+  const live: SystemFacts = {
+    ...EMPTY_FACTS,
+    devices: ['lo', 'eth1', 'eth2'],
+    subnets: { eth1: ['192.0.2.0/24'], eth2: ['198.51.100.0/24'] },
+    local: ['192.0.2.10'],
+  };
+  it.each<[string, Record<string, unknown>, Partial<SystemFacts>, RegExp | null]>([
+    ['a WAN whose device exists and whose gateway is on its subnet is up', {}, {}, null],
+    ['a device that does not exist (yet) makes its WAN down', { device: 'ppp0' }, {}, /^\/interfaces\/wan1\/device: device "ppp0" does not exist/],
+    [
+      'a gateway on no subnet of its device makes its WAN down',
+      { gateway: '203.0.113.1' },
+      {},
+      /^\/interfaces\/wan1\/gateway: 203\.0\.113\.1 is on no subnet of device eth1/,
+    ],
+    ['a device with no address yet has no subnet: down', {}, { subnets: { eth2: ['198.51.100.0/24'] } }, /^\/interfaces\/wan1\/gateway: /],
+    ['an on-link host route to the gateway is enough', { gateway: '203.0.113.1' }, { subnets: { eth1: ['203.0.113.1/32'], eth2: ['198.51.100.0/24'] } }, null],
+  ])('%s', (_name, wan1, facts, warning) => {
+    const { interfaces, warnings } = planInterfaces(two(wan1), { ...live, ...facts }, {}, layout);
+    const wan = interfaces.find((i) => i.name === 'wan1');
+    expect(wan).toMatchObject(warning ? { linkUp: false, online: false, gateway: null } : { linkUp: true, online: true });
+    expect(warnings).toEqual(warning ? [expect.stringMatching(warning)] : []);
+    expect(interfaces.find((i) => i.name === 'wan2')).toMatchObject({ linkUp: true, online: true, gateway: '198.51.100.1' });
+  });
+
+  it("refuses a gateway that is one of the router's own addresses, naming its path", () => {
+    expect(() => planInterfaces(two({ gateway: '192.0.2.10' }), live, {}, layout)).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', issues: [expect.objectContaining({ path: '/interfaces/wan1/gateway' })] }),
     );
-    expect(planInterfaces(config, EMPTY_FACTS, { wan1: 'down' }, layout).interfaces.find((i) => i.name === 'wan1')?.gateway).toBeNull();
   });
 
   it.each([
