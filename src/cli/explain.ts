@@ -28,15 +28,15 @@ export default async function explainCommand(ctx: CommandContext): Promise<numbe
   const installed = discovery.listing !== null;
   const inSync = installed && diffPlan(p, discovery.listing ?? []).length === 0;
   if (ctx.json) {
-    ctx.out(JSON.stringify({ ...e, installed, inSync, daemon: daemon !== null }, null, 2));
+    ctx.out(JSON.stringify({ ...e, protoAssumed: ctx.values.proto === undefined, installed, inSync, daemon: daemon !== null }, null, 2));
     return 0;
   }
   const lines = [
     `${flow.proto} ${flow.src}${flow.sport !== undefined ? `:${flow.sport}` : ''} -> ${flow.dst}${flow.dport !== undefined ? `:${flow.dport}` : ''}`,
     `  ${e.reason}`,
   ];
-  if (e.verdict === 'rule') lines.push(`  goes to: ${describeCandidates(e)}`);
-  lines.push(`  ${e.sticky}`);
+  if (ctx.values.proto === undefined) lines.push(`  (no --proto given: tcp assumed; --proto udp|icmp|icmpv6|N for another)`);
+  if (e.verdict === 'rule') lines.push(`  goes to: ${describeCandidates(e)}`, `  ${e.sticky}`);
   lines.push(`  WAN states: ${daemon ? 'from the running daemon' : 'no daemon running, every enabled interface counts as online'}`);
   if (!installed) lines.push(`  NOTE: table inet ${p.table.name} is not installed: this is what apply would do`);
   else if (!inSync) lines.push(`  NOTE: the installed table differs from ${ctx.configPath}: run status to see how; this explains the config`);
