@@ -57,8 +57,10 @@ lock_stamp=node_modules/.nft-mwan-lock.sha256
 build_stamp=node_modules/.nft-mwan-build.sha256
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 sources_hash() {
-  # src/generated/ is the build's own output.
-  find src schema scripts lab bin package.json package-lock.json tsconfig*.json -path src/generated -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
+  # src/generated/ is the build's own output. A folder a checkout lacks is skipped, not an error.
+  local paths=() p
+  for p in src schema scripts lab bin package.json package-lock.json tsconfig*.json; do if [ -e "$p" ]; then paths+=("$p"); fi; done
+  find "${paths[@]}" -path src/generated -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum | sha256sum | cut -d' ' -f1
 }
 if [ "$(cat "$lock_stamp" 2>/dev/null)" != "$lock_hash" ]; then
   # npm ci runs the prepare script: generated types + TypeScript build into dist/.
