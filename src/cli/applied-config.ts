@@ -2,6 +2,7 @@
 // what is installed (status, explain, stop, the views) use it when no --config is given.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { runningDaemon } from './live.js';
 import { stateDir } from './state-dir.js';
 import type { CommandContext } from './context.js';
 
@@ -13,6 +14,29 @@ export function recordAppliedConfig(ctx: CommandContext): void {
   const dir = stateDir(ctx);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   writeFileSync(join(dir, APPLIED_CONFIG_FILE), `${resolve(ctx.configPath)}\n`);
+}
+
+/**
+ * Runs an `apply --try` with its config recorded while it is on trial (status then shows the config tried); a try
+ * that fails or rolls back puts the previous record back. A rollback by the watchdog (the apply process gone)
+ * leaves the tried config recorded: status then reports the table as differing from it.
+ */
+export async function recordedOnTrial(ctx: CommandContext, attempt: () => Promise<number>): Promise<number> {
+  const file = join(stateDir(ctx), APPLIED_CONFIG_FILE);
+  let previous: string | null = null;
+  try {
+    previous = readFileSync(file, 'utf8');
+  } catch {
+    previous = null; // nothing recorded before
+  }
+  recordAppliedConfig(ctx);
+  try {
+    return await attempt();
+  } catch (e) {
+    if (previous === null) rmSync(file, { force: true });
+    else writeFileSync(file, previous);
+    throw e;
+  }
 }
 
 /** Forgets it: nothing of nft-mwan is installed any more. */
@@ -31,11 +55,20 @@ export function appliedConfig(dir: string): string | null {
   return path !== '' && existsSync(path) ? path : null;
 }
 
-/** Without --config: the config applied last, when one is recorded, and says so on stderr. */
-export function useAppliedConfig(ctx: CommandContext): void {
+/**
+ * Without --config: the running daemon's config, else the config applied last when one is recorded; says which on
+ * stderr.
+ */
+export async function useAppliedConfig(ctx: CommandContext): Promise<void> {
   const dir = stateDir(ctx);
-  const path = appliedConfig(dir);
+  const daemon = await runningDaemon(dir);
+  const recorded = appliedConfig(dir);
+  const path = daemon?.configPath ?? recorded;
   if (path === null || path === ctx.configPath) return;
   ctx.configPath = path;
-  ctx.log.info(`using ${path}: the config applied last (recorded in ${join(dir, APPLIED_CONFIG_FILE)}); --config FILE to use another`);
+  ctx.log.info(
+    daemon !== null
+      ? `using ${path}: the config of the running daemon (pid ${daemon.pid}); --config FILE to use another`
+      : `using ${path}: the config applied last (recorded in ${join(dir, APPLIED_CONFIG_FILE)}); --config FILE to use another`,
+  );
 }

@@ -10,7 +10,7 @@ import { CONTROL_SOCKET } from '../daemon/state-file.js';
 import { liveStates } from './live.js';
 import { runTry } from './try.js';
 import { stateDir } from './state-dir.js';
-import { recordAppliedConfig } from './applied-config.js';
+import { recordAppliedConfig, recordedOnTrial } from './applied-config.js';
 import { printPlan } from './print.js';
 import type { CommandContext } from './context.js';
 
@@ -36,17 +36,14 @@ export default async function applyCommand(ctx: CommandContext): Promise<number>
           `edit that file and run apply with it, or stop the daemon first`,
       });
     }
-    recordAppliedConfig(ctx);
-    if (trySeconds !== null) return runTry(ctx, config, trySeconds, states, daemon);
+    if (trySeconds !== null) return recordedOnTrial(ctx, () => runTry(ctx, config, trySeconds, states, daemon));
     const reply = await sendControl(join(dir, CONTROL_SOCKET), { command: 'reload' });
     if (!reply.ok) throw new MwanError({ code: 'DAEMON', summary: reply.message });
+    recordAppliedConfig(ctx);
     ctx.log.info(`the daemon (pid ${daemon.pid}) reloaded ${ctx.configPath} and applied it with its live WAN states`);
     return 0;
   }
-  if (trySeconds !== null) {
-    recordAppliedConfig(ctx);
-    return runTry(ctx, config, trySeconds, states, null);
-  }
+  if (trySeconds !== null) return recordedOnTrial(ctx, () => runTry(ctx, config, trySeconds, states, null));
   await apply(ctx.run, config, ctx.log);
   recordAppliedConfig(ctx);
   return 0;

@@ -238,7 +238,7 @@ export async function main(argv: string[], out: (text: string) => void = (t) => 
   }
   const command = await spec.load();
   const ctx = createContext(values, parsed.positionals, out, { timestamps: name === 'daemon' });
-  if (spec.installed && values.config === undefined) useAppliedConfig(ctx);
+  if (spec.installed && values.config === undefined) await useAppliedConfig(ctx);
   return command.default(ctx);
 }
 

@@ -84,6 +84,30 @@ describeLab('the command line in the gateway', () => {
     expect(stop.stderr).toMatch(/stopped: table inet nft_mwan deleted/);
   });
 
+  it('an apply --try that rolls back leaves the config applied before as the one status uses', async () => {
+    const dir = freshStateDir();
+    const tried = configFile({ ...config, rules: [{ name: 'all_wan1', policy: 'wan1_only' }], policies: { wan1_only: { members: [{ interface: 'wan1' }] } } });
+    await cliOk(lab, 'gw', 'apply', '--config', file, '--state-dir', dir);
+    const attempt = await cli(lab, 'gw', 'apply', '--config', tried, '--try', '1', '--state-dir', dir);
+    expect(attempt.exitCode).toBe(1);
+    expect(attempt.stderr).toMatch(/not confirmed within 1 s/);
+    const status = await cli(lab, 'gw', 'status', '--state-dir', dir);
+    expect(status.stderr).toContain(`using ${file}: the config applied last`);
+    expect(status.stdout).toContain(`in sync with ${file}`);
+  });
+
+  it("with the daemon running, status without --config uses the daemon's config and says so", async () => {
+    const d = await startDaemon(lab, config, ['--stop-on-exit']);
+    try {
+      const status = await cli(lab, 'gw', 'status', '--state-dir', d.stateDir);
+      expect(status.exitCode).toBe(0);
+      expect(status.stderr).toMatch(new RegExp(`using ${d.configPath}: the config of the running daemon \\(pid \\d+\\)`));
+      expect(status.stdout).toContain(`daemon: running`);
+    } finally {
+      await d.stop();
+    }
+  });
+
   it('explain says tcp is assumed without --proto, and not with it', async () => {
     const dir = freshStateDir();
     const assumed = await cliOk(lab, 'gw', 'explain', '--config', file, '--state-dir', dir, '--src', LAN.addr, '--dst', SRV1);
