@@ -2,5 +2,6 @@
 # Quick start: bootstrap a fresh Debian/Ubuntu machine, then run the demo lab (everything inside namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/colour.sh
 bash scripts/bootstrap.sh
 node dist/scripts/demo.js

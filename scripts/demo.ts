@@ -1,7 +1,7 @@
 // The demo lab: namespaces for a LAN, a gateway, ISPs and a server; nft-mwan applied; traffic; the split printed.
 // Everything runs inside namespaces it creates, and everything is removed at the end, also on failure.
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { endpoint, runTcpClient, startTcpServer } from '../lab/agents.js';
@@ -32,10 +32,11 @@ const config = {
   ],
 };
 
-async function demo(lab: Lab): Promise<void> {
+async function demo(lab: Lab, dir: string): Promise<void> {
   say(`building the lab (namespaces ${lab.prefix}-*): LAN host -> gateway -> isp1, isp2 -> server`);
   const net = await buildMultiWan(lab, { wans: 2 });
-  const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-demo-'));
+  // The demo's own state directory (it is removed with the config at the end), not the system's /run/nft-mwan.
+  const stateDir = join(dir, 'state');
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(config, null, 2));
   say(`config (${file}):\n${JSON.stringify(config, null, 2)}\n`);
@@ -48,8 +49,8 @@ async function demo(lab: Lab): Promise<void> {
     if (r.exitCode !== 0) throw new Error(`nft-mwan ${args[0]} exited ${r.exitCode}`);
   };
   await run('check', '--config', file);
-  await run('apply', '--config', file);
-  await run('status', '--config', file);
+  await run('apply', '--config', file, '--state-dir', stateDir);
+  await run('status', '--config', file, '--state-dir', stateDir);
 
   const [srv1, srv2] = LAB_NET.server.addrs;
   await startTcpServer(lab, 'srv', [endpoint(srv1, 5001), endpoint(srv2, 5001)]);
@@ -75,7 +76,6 @@ async function demo(lab: Lab): Promise<void> {
     ),
   };
   writeFileSync(file, JSON.stringify(tracked, null, 2));
-  const stateDir = join(dir, 'state');
   say(`
 $ nft-mwan daemon --config ${file} --state-dir ${stateDir}   (tracking every 0.2 s, 3 failed rounds = offline)`);
   const daemon = lab.spawn('gw', process.execPath, [BIN, 'daemon', '--config', file, '--state-dir', stateDir]);
@@ -102,19 +102,23 @@ $ nft-mwan daemon --config ${file} --state-dir ${stateDir}   (tracking every 0.2
       .map((l) => `  daemon log: ${l}`)
       .join('\n'),
   );
-  await run('stop', '--config', file);
+  await run('stop', '--config', file, '--state-dir', stateDir);
 }
 
 async function main(): Promise<void> {
   // Chosen here so the namespaces can be checked for after withLab has torn the lab down.
   const prefix = newPrefix();
+  const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-demo-'));
   try {
     // On a failure withLab appends the lab's dump (rulesets, rules, routes, conntrack) to the error.
-    await withLab(demo, { prefix });
+    await withLab((lab) => demo(lab, dir), { prefix });
   } catch (e) {
     process.exitCode = 1;
     say(`demo failed: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
+  say(`config and state directory ${dir} removed`);
   const left = listNamespaces().filter((ns) => ns.startsWith(`${prefix}-`));
   if (left.length > 0) {
     process.exitCode = 1;

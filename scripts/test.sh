@@ -2,5 +2,6 @@
 # Quick start: bootstrap a fresh Debian/Ubuntu machine and run every test (unit and namespace integration).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/colour.sh
 bash scripts/bootstrap.sh
 npm test

@@ -10,6 +10,8 @@ import { CONTROL_SOCKET } from '../daemon/state-file.js';
 import { liveStates } from './live.js';
 import { runTry } from './try.js';
 import { stateDir } from './state-dir.js';
+import { recordAppliedConfig, recordedOnTrial } from './applied-config.js';
+import { printPlan } from './print.js';
 import type { CommandContext } from './context.js';
 
 export default async function applyCommand(ctx: CommandContext): Promise<number> {
@@ -18,7 +20,7 @@ export default async function applyCommand(ctx: CommandContext): Promise<number>
   const { states, daemon } = await liveStates(ctx);
   if (ctx.values.print) {
     const { plan: p } = await plan(ctx.run, config, states);
-    ctx.out(JSON.stringify({ nftables: p.nft.nftables, routing: p.routing, warnings: p.warnings }, null, 2));
+    ctx.out(printPlan(p));
     return 0;
   }
   const trySeconds = ctx.values.try === undefined ? null : Number(ctx.values.try);
@@ -34,13 +36,15 @@ export default async function applyCommand(ctx: CommandContext): Promise<number>
           `edit that file and run apply with it, or stop the daemon first`,
       });
     }
-    if (trySeconds !== null) return runTry(ctx, config, trySeconds, states, daemon);
+    if (trySeconds !== null) return recordedOnTrial(ctx, () => runTry(ctx, config, trySeconds, states, daemon));
     const reply = await sendControl(join(dir, CONTROL_SOCKET), { command: 'reload' });
     if (!reply.ok) throw new MwanError({ code: 'DAEMON', summary: reply.message });
+    recordAppliedConfig(ctx);
     ctx.log.info(`the daemon (pid ${daemon.pid}) reloaded ${ctx.configPath} and applied it with its live WAN states`);
     return 0;
   }
-  if (trySeconds !== null) return runTry(ctx, config, trySeconds, states, null);
+  if (trySeconds !== null) return recordedOnTrial(ctx, () => runTry(ctx, config, trySeconds, states, null));
   await apply(ctx.run, config, ctx.log);
+  recordAppliedConfig(ctx);
   return 0;
 }

@@ -15,8 +15,14 @@ export interface CommandContext {
 }
 
 /** The context of one command from its parsed options: -v logs every command run, -q only warnings and errors. */
-export function createContext(values: CommandContext['values'], positionals: string[], write: (text: string) => void): CommandContext {
-  const log = createLogger(values.verbose ? 'debug' : values.quiet ? 'warn' : 'info');
+export function createContext(
+  values: CommandContext['values'],
+  positionals: string[],
+  write: (text: string) => void,
+  // A long-running process's lines (the daemon's) carry the time, unless journald adds it.
+  { timestamps = false }: { timestamps?: boolean } = {},
+): CommandContext {
+  const log = createLogger(values.verbose ? 'debug' : values.quiet ? 'warn' : 'info', undefined, undefined, timestamps);
   return {
     configPath: (values.config as string | undefined) ?? DEFAULT_CONFIG_PATH,
     json: values.json === true,

@@ -30,15 +30,15 @@ export default async function explainCommand(ctx: CommandContext): Promise<numbe
   // Enabled WANs the moment keeps down (device gone, not up yet): in no policy, so never a candidate.
   const down = Object.fromEntries(p.interfaces.filter((i) => i.enabled && !i.linkUp).map((i) => [i.name, i.waiting ?? 'its device is down']));
   if (ctx.json) {
-    ctx.out(JSON.stringify({ ...e, down, installed, inSync, daemon: daemon !== null }, null, 2));
+    ctx.out(JSON.stringify({ ...e, down, protoAssumed: ctx.values.proto === undefined, installed, inSync, daemon: daemon !== null }, null, 2));
     return 0;
   }
   const lines = [
     `${flow.proto} ${flow.src}${flow.sport !== undefined ? `:${flow.sport}` : ''} -> ${flow.dst}${flow.dport !== undefined ? `:${flow.dport}` : ''}`,
     `  ${e.reason}`,
   ];
-  if (e.verdict === 'rule') lines.push(`  goes to: ${describeCandidates(e)}`);
-  lines.push(`  ${e.sticky}`);
+  if (ctx.values.proto === undefined) lines.push(`  (no --proto given: tcp assumed; --proto udp|icmp|icmpv6|N for another)`);
+  if (e.verdict === 'rule') lines.push(`  goes to: ${describeCandidates(e)}`, `  ${e.sticky}`);
   for (const [name, why] of Object.entries(down)) lines.push(`  ${name} is down: ${why}`);
   lines.push(`  WAN states: ${daemon ? 'from the running daemon' : 'no daemon running, every enabled interface counts as online'}`);
   if (!installed) lines.push(`  NOTE: table inet ${p.table.name} is not installed: this is what apply would do`);

@@ -2,59 +2,65 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EXIT, MwanError } from '../model/errors.js';
 import { DEFAULT_CONFIG_PATH } from '../config/load.js';
 import { createContext, type CommandContext } from './context.js';
+import { parseCommandLine, type Options } from './args.js';
+import { useAppliedConfig } from './applied-config.js';
 
 interface CommandSpec {
   summary: string;
   usage: string;
-  options: NonNullable<ParseArgsConfig['options']>;
+  options: Options;
+  /** Takes positional arguments (the others refuse any). */
+  args?: true;
+  /** Why it needs root, when it does: it reads or changes the kernel's tables, or talks to the daemon. */
+  root?: string;
+  /** Reads what is installed: without --config it uses the config applied last (recorded in the state dir). */
+  installed?: true;
   load: () => Promise<{ default: (ctx: CommandContext) => Promise<number> }>;
 }
-
-const COMMON = {
-  config: { type: 'string', short: 'c' },
-  verbose: { type: 'boolean', short: 'v' },
-  quiet: { type: 'boolean', short: 'q' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
 
 const COMMANDS: Record<string, CommandSpec> = {
   check: {
     summary: 'validate the config, compile it and let nft check the batch; changes nothing',
     usage: 'check [--config FILE]',
     options: {},
+    root: 'has nft check the batch and reads the routes and addresses it depends on',
     load: () => import('./check.js'),
   },
   apply: {
     summary: 'install the config: one nft transaction, verified, plus ip rules and routes (idempotent)',
     usage: 'apply [--config FILE] [--print] [--try [SECONDS]] [--state-dir DIR]',
     options: { print: { type: 'boolean' }, try: { type: 'string' }, 'state-dir': { type: 'string' } },
+    root: 'changes nftables, ip rules and routes',
     load: () => import('./apply.js'),
   },
   status: {
     summary: "show what is installed and, with the daemon running, each WAN's live state, RTT, loss and last probes",
     usage: 'status [--config FILE] [--json] [--watch SECONDS] [--state-dir DIR]',
     options: { json: { type: 'boolean' }, watch: { type: 'string' }, 'state-dir': { type: 'string' } },
+    root: 'reads the installed nftables table, ip rules and routes through netlink',
+    installed: true,
     load: () => import('./status.js'),
   },
   confirm: {
     summary: 'keep the change a pending `apply --try` made',
     usage: 'confirm [--state-dir DIR]',
     options: { 'state-dir': { type: 'string' } },
+    root: 'changes nftables, ip rules and routes',
     load: async () => ({ default: (await import('./try.js')).confirmCommand }),
   },
   'try-watchdog': {
     summary: '',
     usage: 'try-watchdog --state-dir DIR (started by apply --try; not for people)',
     options: { 'state-dir': { type: 'string' } },
+    root: 'changes nftables, ip rules and routes',
     load: async () => ({ default: (await import('./try.js')).watchdogCommand }),
   },
   explain: {
     summary: 'which rule, policy and WANs (with probabilities) a NEW connection gets now, and why',
-    usage: 'explain --src ADDR --dst ADDR [--proto tcp|udp|icmp|N] [--sport N] [--dport N] [--iif DEVICE] [--json] [--config FILE]',
+    usage: 'explain --src ADDR --dst ADDR [--proto tcp|udp|icmp|N] [--sport N] [--dport N] [--iif DEVICE] [--json] [--config FILE] [--state-dir DIR]',
     options: {
       src: { type: 'string' },
       dst: { type: 'string' },
@@ -65,72 +71,95 @@ const COMMANDS: Record<string, CommandSpec> = {
       json: { type: 'boolean' },
       'state-dir': { type: 'string' },
     },
+    root: 'reads the installed nftables table, ip rules and routes through netlink',
+    installed: true,
     load: () => import('./explain.js'),
   },
   interfaces: {
     summary: "mwan3's view: each interface online/offline, for how long, and its tracking",
     usage: 'interfaces [--config FILE] [--state-dir DIR]',
     options: { 'state-dir': { type: 'string' } },
+    root: 'reads the installed nftables table, ip rules and routes through netlink',
+    installed: true,
     load: async () => ({ default: (await import('./views.js')).interfacesView }),
   },
   policies: {
     summary: "mwan3's view: each policy's members with their live percentage",
     usage: 'policies [--config FILE] [--state-dir DIR]',
     options: { 'state-dir': { type: 'string' } },
+    root: 'reads the installed nftables table, ip rules and routes through netlink',
+    installed: true,
     load: async () => ({ default: (await import('./views.js')).policiesView }),
   },
   connected: {
     summary: "mwan3's view: the networks never balanced (connected routes and bypass)",
-    usage: 'connected [--config FILE]',
-    options: {},
+    usage: 'connected [--config FILE] [--state-dir DIR]',
+    options: { 'state-dir': { type: 'string' } },
+    root: 'reads the installed nftables table, ip rules and routes through netlink',
+    installed: true,
     load: async () => ({ default: (await import('./views.js')).connectedView }),
   },
   rules: {
     summary: "mwan3's view: the user rules in order with their policy",
-    usage: 'rules [--config FILE]',
-    options: {},
+    usage: 'rules [--config FILE] [--state-dir DIR]',
+    options: { 'state-dir': { type: 'string' } },
+    installed: true,
     load: async () => ({ default: (await import('./views.js')).rulesView }),
   },
   'import-uci': {
     summary: "print mwan3's UCI config as an nft-mwan config; notes on stderr for what maps differently",
     usage: 'import-uci [/etc/config/mwan3] [--network /etc/config/network] [--device IF=DEV ...]',
     options: { network: { type: 'string' }, device: { type: 'string', multiple: true } },
+    args: true,
     load: () => import('./import-uci.js'),
   },
   use: {
     summary: 'run a command whose new connections leave through one WAN',
-    usage: 'use WAN -- COMMAND [ARG...] [--config FILE]',
-    options: {},
+    usage: 'use [--config FILE] [--state-dir DIR] WAN -- COMMAND [ARG...]',
+    options: { 'state-dir': { type: 'string' } },
+    args: true,
+    root: 'runs the command in the group the output chain maps to the WAN, and reads the installed table',
+    installed: true,
     load: () => import('./use.js'),
   },
   set: {
     summary: 'add, remove or list the run-time elements of a named set from the config',
-    usage: 'set add|del NAME ELEMENT... | set list NAME [--config FILE]',
-    options: {},
+    usage: 'set [--config FILE] [--state-dir DIR] add|del NAME ELEMENT... | set [--config FILE] [--state-dir DIR] list NAME',
+    options: { 'state-dir': { type: 'string' } },
+    args: true,
+    root: 'reads and changes the elements of the installed table',
+    installed: true,
     load: () => import('./set.js'),
   },
   daemon: {
     summary: 'track every WAN and re-apply on each change (foreground; SIGHUP reloads, SIGTERM stops)',
     usage: 'daemon [--config FILE] [--state-dir DIR] [--stop-on-exit]',
     options: { 'state-dir': { type: 'string' }, 'stop-on-exit': { type: 'boolean' } },
+    root: 'changes nftables, ip rules and routes',
     load: () => import('./daemon.js'),
   },
   ifdown: {
     summary: 'take a WAN out of service until ifup (asks the running daemon)',
     usage: 'ifdown INTERFACE [--state-dir DIR]',
     options: { 'state-dir': { type: 'string' } },
+    args: true,
+    root: 'talks to the daemon through its control socket in the state directory',
     load: () => import('./ifdown.js'),
   },
   ifup: {
     summary: 'put a WAN taken out by ifdown back under tracking (asks the running daemon)',
     usage: 'ifup INTERFACE [--state-dir DIR]',
     options: { 'state-dir': { type: 'string' } },
+    args: true,
+    root: 'talks to the daemon through its control socket in the state directory',
     load: () => import('./ifup.js'),
   },
   stop: {
     summary: 'remove exactly what nft-mwan installed (its table, ip rules and routes), nothing else',
     usage: 'stop [--config FILE] [--state-dir DIR]',
     options: { 'state-dir': { type: 'string' } },
+    root: 'changes nftables, ip rules and routes',
+    installed: true,
     load: () => import('./stop.js'),
   },
 };
@@ -151,6 +180,11 @@ export function version(from: string = fileURLToPath(import.meta.url)): string {
   }
 }
 
+/** Root, as the kernel sees it: netlink's changes and the state directory in /run want it. */
+function isRoot(): boolean {
+  return process.geteuid?.() === 0;
+}
+
 function usage(): string {
   const lines = ['usage: nft-mwan COMMAND [OPTIONS]', '', 'commands:'];
   for (const [name, spec] of Object.entries(COMMANDS)) if (spec.summary) lines.push(`  ${name.padEnd(10)} ${spec.summary}`);
@@ -160,6 +194,11 @@ function usage(): string {
     `  -c, --config FILE   config file (default ${DEFAULT_CONFIG_PATH})`,
     '  -v, --verbose       log every command run (nft, ip)',
     '  -q, --quiet         only log warnings and errors',
+    '',
+    `without root: ${Object.entries(COMMANDS)
+      .filter(([, c]) => !c.root && c.summary)
+      .map(([n]) => n)
+      .join(', ')}; every other command reads or changes the kernel's tables and needs root.`,
     '',
     'nft-mwan --version (or -V) prints the version.',
     '',
@@ -180,21 +219,27 @@ export async function main(argv: string[], out: (text: string) => void = (t) => 
   }
   const spec = COMMANDS[name];
   if (!spec) throw new MwanError({ code: 'USAGE', summary: `unknown command "${name}"\n${usage()}` });
-  // `--try` takes an optional number of seconds (default 120).
-  const args = rest.flatMap((a, i) => (a === '--try' && !/^\d+(\.\d+)?$/.test(rest[i + 1] ?? '') ? ['--try=120'] : [a]));
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: { ...COMMON, ...spec.options }, allowPositionals: true, strict: true });
-  } catch (cause) {
-    throw new MwanError({ code: 'USAGE', summary: `${(cause as Error).message}\nusage: nft-mwan ${spec.usage}` });
-  }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const parsed = parseCommandLine(name, spec, rest);
+  const values = parsed.values;
   if (values.help) {
-    out(`usage: nft-mwan ${spec.usage}\n${spec.summary}\n`);
+    out(`usage: nft-mwan ${spec.usage}\n${spec.summary}\n${spec.root ? `needs root: it ${spec.root}\n` : ''}`);
     return EXIT.ok;
   }
+  if (spec.root && !isRoot()) {
+    throw new MwanError({
+      code: 'USAGE',
+      summary:
+        `${name} needs root: it ${spec.root} (run it as root, e.g. with sudo). ` +
+        `Without root: ${Object.entries(COMMANDS)
+          .filter(([n, c]) => !c.root && c.summary && n !== name)
+          .map(([n]) => n)
+          .join(', ')}, --help and --version`,
+    });
+  }
   const command = await spec.load();
-  return command.default(createContext(values, parsed.positionals, out));
+  const ctx = createContext(values, parsed.positionals, out, { timestamps: name === 'daemon' });
+  if (spec.installed && values.config === undefined) await useAppliedConfig(ctx);
+  return command.default(ctx);
 }
 
 /**
@@ -213,9 +258,35 @@ export async function runCli(
       err(`nft-mwan: error: ${error.message}\n`);
       return error.exitStatus;
     }
+    const system = systemError(error);
+    if (system !== null) {
+      err(`nft-mwan: error: ${system}\n`);
+      return EXIT.failure;
+    }
     err(`nft-mwan: internal error (a bug, please report): ${(error as Error | undefined)?.stack ?? String(error)}\n`);
     return EXIT.failure;
   }
+}
+
+/**
+ * A file the system refused (no permission, read-only, not a directory...): the environment's problem, not a bug.
+ * Node's error fields say which call on which file failed.
+ */
+function systemError(error: unknown): string | null {
+  if (!(error instanceof Error)) return null;
+  const e = error as NodeJS.ErrnoException;
+  if (typeof e.code !== 'string' || typeof e.syscall !== 'string' || typeof e.path !== 'string') return null;
+  const why: Record<string, string> = {
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    ENOTDIR: 'a part of the path is not a directory',
+    ENOENT: 'no such file or directory',
+    ENOSPC: 'no space left on the device',
+    EISDIR: 'is a directory',
+  };
+  const hint = (e.code === 'EACCES' || e.code === 'EPERM') && !isRoot() ? ' (run as root)' : '';
+  return `${e.syscall} ${e.path}: ${why[e.code] ?? e.code}${hint}`;
 }
 
 // Run when executed (bin/nft-mwan imports this module's bundle), not when imported by tests.

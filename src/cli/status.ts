@@ -75,9 +75,16 @@ const ago = (iso: string, now = Date.now()) => {
   return secs < 120 ? `${secs.toFixed(1)}s` : secs < 7200 ? `${(secs / 60).toFixed(0)}m` : `${(secs / 3600).toFixed(1)}h`;
 };
 
-function renderDaemon(d: DaemonState | null, dir: string): string[] {
+function renderDaemon(d: DaemonState | null, dir: string, installed: boolean): string[] {
   if (d === null) return ['', `daemon: not running (no state in ${dir}); every enabled interface is assumed online`];
-  if (!d.running) return ['', `daemon: not running (last state ${d.updatedAt}); the rules installed stay as it left them`];
+  if (!d.running) {
+    return [
+      '',
+      installed
+        ? `daemon: not running (last state ${d.updatedAt}); the rules installed stay as it left them`
+        : `daemon: not running (last state ${d.updatedAt}, in ${dir}); nothing of it is installed now`,
+    ];
+  }
   const lines = [
     '',
     `daemon: running (pid ${d.pid}, since ${d.startedAt})${d.lastApply && !d.lastApply.ok ? `, LAST APPLY FAILED: ${d.lastApply.error ?? 'null'}` : ''}`,
@@ -145,7 +152,7 @@ export function render(s: Status, configPath: string, daemon: DaemonState | null
       ),
     );
   }
-  lines.push(...renderDaemon(daemon, dir));
+  lines.push(...renderDaemon(daemon, dir, s.installed));
   lines.push(
     '',
     `routing: ${s.routing.rules} ip rules (priorities ${s.routing.priorities.join(', ') || '-'}), ` +

@@ -9,7 +9,7 @@ import type { CommandContext } from './context.js';
 
 export default async function useCommand(ctx: CommandContext): Promise<number> {
   const [wan, ...command] = ctx.positionals;
-  if (wan === undefined || command.length === 0) throw new MwanError({ code: 'USAGE', summary: 'usage: nft-mwan use WAN -- COMMAND [ARG...]' });
+  if (wan === undefined || command.length === 0) throw new MwanError({ code: 'USAGE', summary: 'usage: nft-mwan use [--config FILE] WAN -- COMMAND [ARG...]' });
   const config = configOrThrow(await loadConfig(ctx.configPath));
   const iface = config.interfaces[wan];
   if (!iface || !iface.enabled) {

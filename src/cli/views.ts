@@ -74,8 +74,9 @@ export async function connectedView(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
+/** The config's rules: a static view, read from the config alone (no root, no kernel). */
 export async function rulesView(ctx: CommandContext): Promise<number> {
-  const { config } = await load(ctx);
+  const config = configOrThrow(await loadConfig(ctx.configPath));
   const lines = ['Active user rules (first match wins):'];
   for (const r of config.rules) {
     const scope = [r.family !== 'any' ? r.family : null, r.proto && r.proto !== 'all' ? String(r.proto) : null].filter((x) => x !== null);

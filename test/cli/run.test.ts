@@ -55,6 +55,17 @@ describe('runCli', () => {
     expect(r.stderr).toMatch(/^nft-mwan: internal error \(a bug, please report\): TypeError: x is undefined\n\s+at /);
   });
 
+  it.each([
+    ['EACCES', 'open', '/run/nft-mwan/state.json', 'permission denied'],
+    ['ENOTDIR', 'mkdir', '/tmp/a-file/state', 'a part of the path is not a directory'],
+    ['EROFS', 'open', '/run/nft-mwan/applied-config', 'read-only file system'],
+  ])('calls a file the system refuses (%s) an error of the environment, with the call and the path, not a bug', async (code, syscall, path, why) => {
+    outcome.value = Object.assign(new Error(`${code}: ${why}, ${syscall} '${path}'`), { code, syscall, path, errno: -1 });
+    const r = await exit(['check']);
+    expect(r.status).toBe(EXIT.failure);
+    expect(r.stderr).toMatch(new RegExp(`^nft-mwan: error: ${syscall} ${path}: ${why}( \\(run as root\\))?\n$`));
+  });
+
   it('exits with the status the command returns, and writes nothing on stderr', async () => {
     outcome.value = 3;
     expect(await exit(['check'])).toEqual({ status: 3, stdout: '', stderr: '' });
