@@ -41,6 +41,6 @@ export default async function applyCommand(ctx: CommandContext): Promise<number>
     return 0;
   }
   if (trySeconds !== null) return runTry(ctx, config, trySeconds, states, null);
-  await apply(ctx.run, config, ctx.log);
+  await apply(ctx.run, config, ctx.log, {}, { stateDir: dir });
   return 0;
 }

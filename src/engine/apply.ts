@@ -14,6 +14,9 @@ import type { Runner } from '../system/runner.js';
 import { discover, readOwnedRouting, type Discovery, type IpSnapshot, type OwnedRouting } from './discover.js';
 import type { NftObject } from '../model/json.js';
 import type { Logger } from '../model/logger.js';
+import { clearIntent, writeIntent } from './journal.js';
+import { assertOwned } from './ownership.js';
+import { serialized } from './serialize.js';
 
 export interface ApplyResult {
   plan: Plan;
@@ -54,17 +57,26 @@ export interface ApplyOptions {
   knownIsCurrent?: boolean;
   /** Sees this apply's transaction commit, so the read-back starts before nft has exited. */
   watch?: CommitWatch;
+  /** Where the apply lock and the intent journal live (default: this network namespace's state directory). */
+  stateDir?: string;
 }
 
+/** Installs the plan for `config`, one apply at a time (see serialized()), finishing or undoing an interrupted one first. */
 export async function apply(run: Runner, config: ResolvedConfig, log: Logger, states: LinkStates = {}, o: ApplyOptions = {}): Promise<ApplyResult> {
+  return serialized(run, log, o.stateDir, (s) => applyLocked(run, config, log, states, s.repaired === null ? o : { ...o, known: null, knownIp: null }, s.dir));
+}
+
+async function applyLocked(run: Runner, config: ResolvedConfig, log: Logger, states: LinkStates, o: ApplyOptions, dir: string): Promise<ApplyResult> {
   const known = o.known ?? null;
   const knownIp = o.knownIp ?? null;
   let discovery = await discover(run, config, known, known === null ? null : knownIp);
+  if (discovery.listing !== known) assertOwned(discovery.listing, config.globals.table);
   let p = compile(config, discovery.facts, states);
   // Only the changed chains when nothing else changed (a WAN's state): still one transaction, far smaller.
   let inc = discovery.listing && incrementalBatch(p, discovery.listing);
   if (known !== null && !inc) {
     discovery = await discover(run, config);
+    assertOwned(discovery.listing, config.globals.table);
     p = compile(config, discovery.facts, states);
     inc = discovery.listing && incrementalBatch(p, discovery.listing);
   }
@@ -100,15 +112,27 @@ export async function apply(run: Runner, config: ResolvedConfig, log: Logger, st
       problems.push(`restoring ip rules and routes: ${(e as Error).message}`);
     }
     if (problems.length > 0) {
+      // The intent stays on disk: the next command tries the repair again.
       throw new MwanError({
         code: 'ROLLBACK_FAILED',
         summary: `apply failed and the previous state could not be fully restored:\n  ${problems.join('\n  ')}`,
         cause: why,
       });
     }
+    await clearIntent(dir);
     throw why;
   };
 
+  // Before anything changes: a process killed from here on leaves this for the next command to repair.
+  const { nft, table, dynamicSets, stickySets, routing } = p;
+  await writeIntent(dir, {
+    version: 1,
+    pid: process.pid,
+    at: Date.now(),
+    plan: { nft, table, dynamicSets, stickySets, routing },
+    families: discovery.routingFamilies,
+    snapshot: { listing: discovery.listing, routing: before },
+  });
   try {
     if (ops.add.length > 0) await applyRoutingOps(run, ops.add);
     if (nftChanged) {
@@ -120,10 +144,16 @@ export async function apply(run: Runner, config: ResolvedConfig, log: Logger, st
         readBack(run, p, incremental && o.knownIsCurrent === true && discovery.listing === known ? known : null, applied),
       );
       reading.catch(() => undefined);
-      await tx.done;
-      // Only now is there something to undo: a failed transaction changes nothing.
+      let listed: NftObject[] | null;
+      try {
+        await tx.done;
+        listed = await reading;
+      } catch (e) {
+        // nft may have failed (or been killed at its timeout) after the kernel committed: the table says.
+        nftTouched = true;
+        listed = await committedAnyway(run, p, e, log);
+      }
       nftTouched = true;
-      const listed = await reading;
       verified = listed;
       const diff = diffPlan(p, listed ?? []);
       if (diff.length > 0) {
@@ -137,11 +167,23 @@ export async function apply(run: Runner, config: ResolvedConfig, log: Logger, st
   } catch (error) {
     await rollback(error);
   }
+  await clearIntent(dir);
   const n = ops.add.length + ops.remove.length;
   log.info(
     `applied: table inet ${p.table.name} ${nftChanged ? (incremental ? 'updated in one transaction (changed chains only) and verified' : 'replaced in one transaction and verified') : 'unchanged'}; ${n} routing change${n === 1 ? '' : 's'}`,
   );
   return { plan: p, changed: true, nftChanged, routingOps: n, listing: verified, ip: n === 0 ? discovery.ip : null };
+}
+
+/**
+ * After nft failed: the table as read back when it is the new plan whole (nft committed, then failed or
+ * hung), else rethrows the failure (the caller restores the snapshot: a transaction either committed or not).
+ */
+async function committedAnyway(run: Runner, p: Plan, failure: unknown, log: Logger): Promise<NftObject[]> {
+  const listed = await listTable(run, p.table.family, p.table.name).catch(() => null);
+  if (listed === null || diffPlan(p, listed).length > 0) throw failure;
+  log.warn(`nft failed after committing (${(failure as Error).message.split('\n')[0] ?? ''}); the new table is installed: finishing the routing`);
+  return listed;
 }
 
 /**
