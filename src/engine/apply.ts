@@ -150,8 +150,12 @@ async function applyLocked(run: Runner, config: ResolvedConfig, log: Logger, sta
         listed = await reading;
       } catch (e) {
         // nft may have failed (or been killed at its timeout) after the kernel committed: the table says.
-        nftTouched = true;
-        listed = await committedAnyway(run, p, e, log);
+        const after = await afterFailure(run, p, discovery.listing);
+        // Restore unless the table is exactly as before (the kernel refused the transaction).
+        nftTouched = after !== 'unchanged';
+        if (after === 'unchanged' || after === 'other') throw e;
+        log.warn(`nft failed after committing (${(e as Error).message.split('\n')[0] ?? ''}); the new table is installed: finishing the routing`);
+        listed = after;
       }
       nftTouched = true;
       verified = listed;
@@ -176,14 +180,19 @@ async function applyLocked(run: Runner, config: ResolvedConfig, log: Logger, sta
 }
 
 /**
- * After nft failed: the table as read back when it is the new plan whole (nft committed, then failed or
- * hung), else rethrows the failure (the caller restores the snapshot: a transaction either committed or not).
+ * After nft failed: the table read back when it is the new plan whole (nft committed, then failed or hung),
+ * 'unchanged' when it is exactly the table from before (same handles: nothing was committed), else 'other'.
  */
-async function committedAnyway(run: Runner, p: Plan, failure: unknown, log: Logger): Promise<NftObject[]> {
-  const listed = await listTable(run, p.table.family, p.table.name).catch(() => null);
-  if (listed === null || diffPlan(p, listed).length > 0) throw failure;
-  log.warn(`nft failed after committing (${(failure as Error).message.split('\n')[0] ?? ''}); the new table is installed: finishing the routing`);
-  return listed;
+async function afterFailure(run: Runner, p: Plan, before: NftObject[] | null): Promise<NftObject[] | 'unchanged' | 'other'> {
+  const listed = await listTable(run, p.table.family, p.table.name).catch(() => undefined);
+  if (listed === undefined) return 'other';
+  if (listed !== null && diffPlan(p, listed).length === 0) return listed;
+  return comparable(listed) === comparable(before) ? 'unchanged' : 'other';
+}
+
+/** A listing as text without what traffic changes (counter values, set element expiry). */
+function comparable(listing: NftObject[] | null): string {
+  return JSON.stringify(listing, (k, v: unknown) => (k === 'packets' || k === 'bytes' || k === 'expires' ? undefined : v));
 }
 
 /**

@@ -43,7 +43,7 @@ export function startBatch(run: Runner, batch: NftBatch, o: { check?: boolean; w
         seen = o.check ? null : (o.watch?.(pid) ?? null);
         spawned();
       };
-      await runChecked(run, o.check ? 'nft rejected the batch (check only, nothing changed)' : 'nft failed applying the batch (one transaction)', 'nft', args, {
+      await runChecked(run, o.check ? 'nft rejected the batch (check only, nothing changed)' : 'nft rejected the batch (one transaction)', 'nft', args, {
         onSpawn,
       });
     } finally {
