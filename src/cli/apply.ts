@@ -44,7 +44,7 @@ export default async function applyCommand(ctx: CommandContext): Promise<number>
     return 0;
   }
   if (trySeconds !== null) return recordedOnTrial(ctx, () => runTry(ctx, config, trySeconds, states, null));
-  await apply(ctx.run, config, ctx.log);
+  await apply(ctx.run, config, ctx.log, {}, { stateDir: dir });
   recordAppliedConfig(ctx);
   return 0;
 }

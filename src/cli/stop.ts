@@ -6,6 +6,7 @@ import { MwanError } from '../model/errors.js';
 import { liveStates } from './live.js';
 import { resolveGlobals } from '../config/normalize.js';
 import { forgetAppliedConfig } from './applied-config.js';
+import { stateDir } from './state-dir.js';
 
 export default async function stopCommand(ctx: CommandContext): Promise<number> {
   const { daemon: file } = await liveStates(ctx);
@@ -21,7 +22,7 @@ export default async function stopCommand(ctx: CommandContext): Promise<number> 
   const loaded = await loadConfig(ctx.configPath);
   // Stopping must work even when the config is broken: fall back to the default names.
   if (!loaded.ok) ctx.log.warn(`${ctx.configPath}: ${loaded.summary}; removing the default table and rule protocol`);
-  const removed = await stop(ctx.run, loaded.ok ? loaded.config.globals : resolveGlobals({}));
+  const removed = await stop(ctx.run, loaded.ok ? loaded.config.globals : resolveGlobals({}), { log: ctx.log, stateDir: stateDir(ctx) });
   forgetAppliedConfig(ctx);
   ctx.log.info(
     `stopped: ${removed.table ? `table inet ${removed.table} deleted` : 'no table installed'}; ${removed.rules} ip rules and ${removed.routes} routes removed`,

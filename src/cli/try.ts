@@ -12,12 +12,44 @@ import { sendControl } from '../daemon/control.js';
 import { CONTROL_SOCKET } from '../daemon/state-file.js';
 import { processAlive } from '../system/process.js';
 import { type DaemonState } from '../model/state.js';
+import { serialized } from '../engine/serialize.js';
 import { runningDaemon } from './live.js';
 import { stateDir } from './state-dir.js';
 import type { CommandContext } from './context.js';
 
 export async function runTry(ctx: CommandContext, config: ResolvedConfig, seconds: number, states: LinkStates, daemon: DaemonState | null): Promise<number> {
   const dir = stateDir(ctx);
+  // The check for a pending try, its record and the apply are one step under the apply lock: of two tries
+  // started together, the second finds the first pending and is refused.
+  const record = await serialized(ctx.run, ctx.log, dir, () => startTry(ctx, dir, config, seconds, states));
+  const at = new Date(record.deadline).toLocaleTimeString();
+  ctx.log.warn(`applied on trial: press Enter here, or run \`nft-mwan confirm\`, within ${seconds} s (before ${at}); otherwise everything is put back`);
+
+  const outcome = await waitForOutcome(dir, record.deadline);
+  if (outcome === 'confirmed-elsewhere') {
+    ctx.log.info('confirmed (nft-mwan confirm)');
+  } else if (outcome === 'enter') {
+    const mine = await claimTry(dir, 'confirm');
+    if (mine === null) return reportTaken(ctx);
+    killQuietly(mine.watchdogPid);
+    ctx.log.info('confirmed');
+    if (daemon) await daemonTakesOver(ctx, dir);
+  } else {
+    const mine = await claimTry(dir, 'rollback');
+    if (mine === null) return reportTaken(ctx);
+    killQuietly(mine.watchdogPid);
+    await rollbackAndSettle(ctx, dir, mine);
+    throw new MwanError({
+      code: 'TRY_ROLLED_BACK',
+      summary: `${outcome === 'timeout' ? `not confirmed within ${seconds} s` : `interrupted (${outcome})`}: the previous table and routing are back`,
+    });
+  }
+  // Confirmed elsewhere: `nft-mwan confirm` told the daemon.
+  return 0;
+}
+
+/** Under the apply lock: refuses when a try is pending, else records this one, starts its watchdog and applies. */
+async function startTry(ctx: CommandContext, dir: string, config: ResolvedConfig, seconds: number, states: LinkStates): Promise<TryRecord> {
   const pending = await pendingTry(dir);
   if (pending !== null) {
     throw new MwanError({
@@ -59,42 +91,19 @@ export async function runTry(ctx: CommandContext, config: ResolvedConfig, second
   await writeTry(dir, record);
 
   try {
-    await apply(ctx.run, config, ctx.log, states);
+    await apply(ctx.run, config, ctx.log, states, { stateDir: dir });
   } catch (e) {
     // apply already put everything back; there is nothing left to try.
     killQuietly((await claimTry(dir, 'rollback'))?.watchdogPid ?? watchdog.pid);
     await settleTry(dir, 'rollback');
     throw e;
   }
-  const at = new Date(record.deadline).toLocaleTimeString();
-  ctx.log.warn(`applied on trial: press Enter here, or run \`nft-mwan confirm\`, within ${seconds} s (before ${at}); otherwise everything is put back`);
-
-  const outcome = await waitForOutcome(dir, record.deadline);
-  if (outcome === 'confirmed-elsewhere') {
-    ctx.log.info('confirmed (nft-mwan confirm)');
-  } else if (outcome === 'enter') {
-    const mine = await claimTry(dir, 'confirm');
-    if (mine === null) return reportTaken(ctx);
-    killQuietly(mine.watchdogPid);
-    ctx.log.info('confirmed');
-    if (daemon) await daemonTakesOver(ctx, dir);
-  } else {
-    const mine = await claimTry(dir, 'rollback');
-    if (mine === null) return reportTaken(ctx);
-    killQuietly(mine.watchdogPid);
-    await rollbackAndSettle(ctx, dir, mine);
-    throw new MwanError({
-      code: 'TRY_ROLLED_BACK',
-      summary: `${outcome === 'timeout' ? `not confirmed within ${seconds} s` : `interrupted (${outcome})`}: the previous table and routing are back`,
-    });
-  }
-  // Confirmed elsewhere: `nft-mwan confirm` told the daemon.
-  return 0;
+  return record;
 }
 
 async function rollbackAndSettle(ctx: CommandContext, dir: string, mine: TryRecord): Promise<void> {
   try {
-    await rollback(ctx.run, mine);
+    await rollback(ctx.run, mine, ctx.log, dir);
   } finally {
     // The daemon resumes now, on the config it kept in memory (it logs that the file on disk was rejected).
     await settleTry(dir, 'rollback');

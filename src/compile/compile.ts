@@ -16,6 +16,7 @@ import {
   counterCommands,
   counterNames,
   idsMapCommands,
+  ownerMarkCommands,
   namedSetCommands,
   plannedSets,
   staleDeletes,
@@ -67,6 +68,7 @@ export function compile(config: ResolvedConfig, facts: SystemFacts = EMPTY_FACTS
     ...namedSetCommands(table, config.sets),
     ...stickySetCommands(table, sticky.sets, facts.installedSets),
     ...idsMapCommands(table, interfaces),
+    ...ownerMarkCommands(table),
     ...chains.ruleCommands(),
   ];
 

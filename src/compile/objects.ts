@@ -1,7 +1,7 @@
 // The table's objects besides chains: stale deletes, counters, bypass/named/sticky sets and the interface id map.
 import type { ResolvedSet } from '../config/resolved.js';
 import type { SystemFacts } from '../model/facts.js';
-import { BYPASS_SET, BYPASS_SET6, counterName, IDS_MAP, TABLE_FAMILY as FAMILY, type Family } from '../model/names.js';
+import { BYPASS_SET, BYPASS_SET6, counterName, IDS_MAP, OWNER_SET, TABLE_FAMILY as FAMILY, type Family } from '../model/names.js';
 import type { NftCommand, PlannedInterface } from '../model/plan.js';
 import { addressElements } from './bypass.js';
 import type { StickySet } from './sticky.js';
@@ -44,7 +44,7 @@ export function staleDeletes(table: string, installed: SystemFacts['installed'],
   }
   const sets = new Set(planned.sets);
   for (const name of installed?.sets ?? []) {
-    if (!sets.has(name)) commands.push({ delete: { set: ref(table, name) } });
+    if (!sets.has(name) && name !== OWNER_SET) commands.push({ delete: { set: ref(table, name) } });
   }
   for (const name of installed?.counters ?? []) {
     if (!planned.counters.includes(name)) commands.push({ delete: { counter: ref(table, name) } });
@@ -99,6 +99,11 @@ export function stickySetCommands(table: string, sets: readonly StickySet[], ins
     if (!st.online && installed !== undefined && same) commands.push({ flush: { set: setRef } });
   }
   return commands;
+}
+
+/** An empty set marks the table as nft-mwan's, so a foreign one is never replaced (nft 1.0.6 JSON has no table comment). */
+export function ownerMarkCommands(table: string): NftCommand[] {
+  return [{ add: { set: { ...ref(table, OWNER_SET), type: 'mark' } } }];
 }
 
 /** The id allocation lives in the table itself, so what is installed describes itself. */

@@ -20,6 +20,8 @@ export interface ApplyCacheOptions {
   ip: ChangeWitness | null;
   /** Starts the commit monitor (default: `nft monitor`, other processes' commits); false: every apply reads the whole table back. */
   nftMonitor?: MonitorStarter | false | undefined;
+  /** Where the apply lock and intent journal live (the daemon's --state-dir); default: this namespace's state directory. */
+  stateDir?: string | undefined;
 }
 
 export class ApplyCache {
@@ -78,6 +80,7 @@ export class ApplyCache {
         knownIp,
         knownIsCurrent: commits?.unchangedSince(this.knownNft) ?? false,
         ...(commits ? { watch: commits.watch } : {}),
+        ...(this.o.stateDir === undefined ? {} : { stateDir: this.o.stateDir }),
       });
     } catch (e) {
       this.forget();

@@ -15,6 +15,9 @@ import { discover, readOwnedRouting, type Discovery, type IpSnapshot, type Owned
 import type { NftObject } from '../model/json.js';
 import type { Logger } from '../model/logger.js';
 import { applyRouting } from './routing-ops.js';
+import { clearIntent, writeIntent } from './journal.js';
+import { assertOwned } from './ownership.js';
+import { serialized } from './serialize.js';
 
 export interface ApplyResult {
   plan: Plan;
@@ -55,17 +58,26 @@ export interface ApplyOptions {
   knownIsCurrent?: boolean;
   /** Sees this apply's transaction commit, so the read-back starts before nft has exited. */
   watch?: CommitWatch;
+  /** Where the apply lock and the intent journal live (default: this network namespace's state directory). */
+  stateDir?: string;
 }
 
+/** Installs the plan for `config`, one apply at a time (see serialized()), finishing or undoing an interrupted one first. */
 export async function apply(run: Runner, config: ResolvedConfig, log: Logger, states: LinkStates = {}, o: ApplyOptions = {}): Promise<ApplyResult> {
+  return serialized(run, log, o.stateDir, (s) => applyLocked(run, config, log, states, s.repaired === null ? o : { ...o, known: null, knownIp: null }, s.dir));
+}
+
+async function applyLocked(run: Runner, config: ResolvedConfig, log: Logger, states: LinkStates, o: ApplyOptions, dir: string): Promise<ApplyResult> {
   const known = o.known ?? null;
   const knownIp = o.knownIp ?? null;
   let discovery = await discover(run, config, known, known === null ? null : knownIp);
+  if (discovery.listing !== known) assertOwned(discovery.listing, config.globals.table);
   let p = compile(config, discovery.facts, states);
   // Only the changed chains when nothing else changed (a WAN's state): still one transaction, far smaller.
   let inc = discovery.listing && incrementalBatch(p, discovery.listing);
   if (known !== null && !inc) {
     discovery = await discover(run, config);
+    assertOwned(discovery.listing, config.globals.table);
     p = compile(config, discovery.facts, states);
     inc = discovery.listing && incrementalBatch(p, discovery.listing);
   }
@@ -101,15 +113,27 @@ export async function apply(run: Runner, config: ResolvedConfig, log: Logger, st
       problems.push(`restoring ip rules and routes: ${(e as Error).message}`);
     }
     if (problems.length > 0) {
+      // The intent stays on disk: the next command tries the repair again.
       throw new MwanError({
         code: 'ROLLBACK_FAILED',
         summary: `apply failed and the previous state could not be fully restored:\n  ${problems.join('\n  ')}`,
         cause: why,
       });
     }
+    await clearIntent(dir);
     throw why;
   };
 
+  // Before anything changes: a process killed from here on leaves this for the next command to repair.
+  const { nft, table, dynamicSets, stickySets, routing } = p;
+  await writeIntent(dir, {
+    version: 1,
+    pid: process.pid,
+    at: Date.now(),
+    plan: { nft, table, dynamicSets, stickySets, routing },
+    families: discovery.routingFamilies,
+    snapshot: { listing: discovery.listing, routing: before },
+  });
   try {
     if (ops.add.length > 0) await applyRouting(run, ops.add, p, log);
     if (nftChanged) {
@@ -121,10 +145,20 @@ export async function apply(run: Runner, config: ResolvedConfig, log: Logger, st
         readBack(run, p, incremental && o.knownIsCurrent === true && discovery.listing === known ? known : null, applied),
       );
       reading.catch(() => undefined);
-      await tx.done;
-      // Only now is there something to undo: a failed transaction changes nothing.
+      let listed: NftObject[] | null;
+      try {
+        await tx.done;
+        listed = await reading;
+      } catch (e) {
+        // nft may have failed (or been killed at its timeout) after the kernel committed: the table says.
+        const after = await afterFailure(run, p, discovery.listing);
+        // Restore unless the table is exactly as before (the kernel refused the transaction).
+        nftTouched = after !== 'unchanged';
+        if (after === 'unchanged' || after === 'other') throw e;
+        log.warn(`nft failed after committing (${(e as Error).message.split('\n')[0] ?? ''}); the new table is installed: finishing the routing`);
+        listed = after;
+      }
       nftTouched = true;
-      const listed = await reading;
       verified = listed;
       const diff = diffPlan(p, listed ?? []);
       if (diff.length > 0) {
@@ -138,11 +172,28 @@ export async function apply(run: Runner, config: ResolvedConfig, log: Logger, st
   } catch (error) {
     await rollback(error);
   }
+  await clearIntent(dir);
   const n = ops.add.length + ops.remove.length;
   log.info(
     `applied: table inet ${p.table.name} ${nftChanged ? (incremental ? 'updated in one transaction (changed chains only) and verified' : 'replaced in one transaction and verified') : 'unchanged'}; ${n} routing change${n === 1 ? '' : 's'}`,
   );
   return { plan: p, changed: true, nftChanged, routingOps: n, listing: verified, ip: n === 0 ? discovery.ip : null };
+}
+
+/**
+ * After nft failed: the table read back when it is the new plan whole (nft committed, then failed or hung),
+ * 'unchanged' when it is exactly the table from before (same handles: nothing was committed), else 'other'.
+ */
+async function afterFailure(run: Runner, p: Plan, before: NftObject[] | null): Promise<NftObject[] | 'unchanged' | 'other'> {
+  const listed = await listTable(run, p.table.family, p.table.name).catch(() => undefined);
+  if (listed === undefined) return 'other';
+  if (listed !== null && diffPlan(p, listed).length === 0) return listed;
+  return comparable(listed) === comparable(before) ? 'unchanged' : 'other';
+}
+
+/** A listing as text without what traffic changes (counter values, set element expiry). */
+function comparable(listing: NftObject[] | null): string {
+  return JSON.stringify(listing, (k, v: unknown) => (k === 'packets' || k === 'bytes' || k === 'expires' ? undefined : v));
 }
 
 /**

@@ -6,6 +6,7 @@ import type { ResolvedConfig } from '../config/resolved.js';
 import { listTable } from '../system/nft.js';
 import { readIpState, readLinks, readRoutesWithProtocol, readRules, type IpState, type ListedRule, type MainRoute } from '../system/ip.js';
 import { runChecked, type Runner } from '../system/runner.js';
+import { protocolHasName } from '../system/rt-protos.js';
 import { markLayout } from '../model/marks.js';
 import type { JsonObject, NftObject } from '../model/json.js';
 
@@ -51,7 +52,10 @@ function ownedRouting(rules: readonly ListedRule[], routes: Route[], protocol: n
     const table = typeof r.table === 'string' && r.table !== 'main' ? undefined : r.table;
     return [{ ...rest, action: r.action, protocol, ...(table === undefined ? {} : { table }) } as RoutingRule];
   });
-  return { rules: owned, routes };
+  // A number with a name (16 = dhcp) is stamped by others as well: only the tables nft-mwan's rules use are its own.
+  if (!protocolHasName(protocol)) return { rules: owned, routes };
+  const tables = new Set(owned.flatMap((r) => (typeof r.table === 'number' ? [r.table] : [])));
+  return { rules: owned, routes: routes.filter((r) => tables.has(r.table)) };
 }
 
 /**

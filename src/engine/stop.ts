@@ -4,16 +4,29 @@ import { diffRouting } from '../compile/routing-diff.js';
 import { deleteTable, listTable } from '../system/nft.js';
 import { applyRoutingOps } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
+import type { Logger } from '../model/logger.js';
 import { readOwnedRouting } from './discover.js';
+import { assertOwned } from './ownership.js';
+import { serialized } from './serialize.js';
 
-export async function stop(run: Runner, globals: ResolvedGlobals): Promise<{ table: string | null; rules: number; routes: number }> {
-  const name = globals.table;
-  const protocol = globals.routeProtocol;
-  const existed = (await listTable(run, 'inet', name)) !== null;
-  // The table goes first: no packet is marked any more once routing for the marks disappears.
-  if (existed) await deleteTable(run, 'inet', name);
-  const owned = await readOwnedRouting(run, protocol);
-  const ops = diffRouting(owned, { protocol, tables: [], rules: [], routes: [] });
-  if (ops.remove.length > 0) await applyRoutingOps(run, ops.remove);
-  return { table: existed ? name : null, rules: owned.rules.length, routes: owned.routes.length };
+const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** Under the apply lock (an interrupted apply is repaired first); refuses a table nft-mwan did not make. */
+export async function stop(
+  run: Runner,
+  globals: ResolvedGlobals,
+  o: { log?: Logger; stateDir?: string } = {},
+): Promise<{ table: string | null; rules: number; routes: number }> {
+  return serialized(run, o.log ?? quiet, o.stateDir, async () => {
+    const name = globals.table;
+    const protocol = globals.routeProtocol;
+    const listing = await listTable(run, 'inet', name);
+    assertOwned(listing, name);
+    // The table goes first: no packet is marked any more once routing for the marks disappears.
+    if (listing !== null) await deleteTable(run, 'inet', name);
+    const owned = await readOwnedRouting(run, protocol);
+    const ops = diffRouting(owned, { protocol, tables: [], rules: [], routes: [] });
+    if (ops.remove.length > 0) await applyRoutingOps(run, ops.remove);
+    return { table: listing !== null ? name : null, rules: owned.rules.length, routes: owned.routes.length };
+  });
 }

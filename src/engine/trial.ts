@@ -11,6 +11,9 @@ import { restoreRouting } from './apply.js';
 import { discover, type OwnedRouting } from './discover.js';
 import type { NftObject } from '../model/json.js';
 import { processAlive } from '../system/process.js';
+import type { Logger } from '../model/logger.js';
+import { assertOwned } from './ownership.js';
+import { serialized } from './serialize.js';
 
 export const TRY_FILE = 'try.json';
 /** The last decided try: the daemon reads it to follow a confirm or a rollback it did not see happen. */
@@ -134,6 +137,7 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 export async function snapshotFor(run: Runner, config: ResolvedConfig): Promise<Pick<TryRecord, 'table' | 'protocol' | 'snapshot'>> {
   const g = config.globals;
   const d = await discover(run, config);
+  assertOwned(d.listing, g.table);
   const odd = (d.listing ?? []).map((o) => Object.keys(o)[0] ?? '?').filter((k) => !RESTORABLE.has(k));
   if (odd.length > 0) {
     throw new MwanError({
@@ -150,10 +154,12 @@ export async function snapshotFor(run: Runner, config: ResolvedConfig): Promise<
   };
 }
 
-/** Puts the table and nft-mwan's routing back exactly as the snapshot has them. */
-export async function rollback(run: Runner, r: TryRecord): Promise<void> {
-  await applyBatch(run, batchRestoring(r.table.family, r.table.name, r.snapshot.listing));
-  await restoreRouting(run, r.snapshot.routing, r.protocol);
+/** Puts the table and nft-mwan's routing back exactly as the snapshot has them, under the apply lock. */
+export async function rollback(run: Runner, r: TryRecord, log: Logger, stateDir?: string): Promise<void> {
+  await serialized(run, log, stateDir, async () => {
+    await applyBatch(run, batchRestoring(r.table.family, r.table.name, r.snapshot.listing));
+    await restoreRouting(run, r.snapshot.routing, r.protocol);
+  });
 }
 
 export function killQuietly(pid: number | null): void {

@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'DAEMON' // the daemon refused a request or could not be talked to
   | 'TRY_REFUSED' // apply --try cannot guarantee a rollback (or confirm found nothing pending)
   | 'TRY_ROLLED_BACK' // apply --try was not confirmed: the previous state is back
+  | 'TABLE_NOT_OWNED' // globals.table names a table nft-mwan did not create: it is never replaced or deleted
+  | 'BUSY' // another apply, stop or try of this network namespace held the apply lock too long
   | 'INTERNAL'; // a bug
 
 /** Exit statuses: 0 success, 2 bad usage, 78 invalid config (EX_CONFIG), 1 any runtime failure. */

@@ -32,6 +32,8 @@ export function stickySetName(rule: string, iface: string, family: Family): stri
 
 /** Named counters per WAN: bytes and packets of the connections it carries, received from it (rx) and sent to it (tx). */
 export const counterName = (dir: 'rx' | 'tx', iface: string) => `${dir}_${iface}`;
+/** The empty set that marks a table as nft-mwan's own: only such a table is ever replaced or deleted. */
+export const OWNER_SET = 'managed_by_nft_mwan';
 /** The map that records each interface's id in the table itself. */
 export const IDS_MAP = 'interface_ids';
 /** Destinations never balanced, per family. */

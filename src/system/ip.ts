@@ -3,12 +3,13 @@ import { MwanError } from '../model/errors.js';
 import type { IpFamily, Route, RoutingOp, RoutingRule } from '../model/plan.js';
 import { runChecked, type Runner } from './runner.js';
 import type { JsonObject } from '../model/json.js';
+import { protocolNumber } from './rt-protos.js';
 
 /** A rule as iproute2 reports it; foreign rules keep whatever we do not model in `raw`. */
 export interface ListedRule extends Omit<RoutingRule, 'protocol' | 'action' | 'table'> {
   action: RoutingRule['action'] | 'other';
   table?: number | string;
-  /** Numeric rt protocol, or undefined when iproute2 printed none (unspec) or a name. */
+  /** Numeric rt protocol (a name iproute2 printed mapped back), or undefined when it printed none or an unknown name. */
   protocol?: number;
   raw: JsonObject;
 }
@@ -54,7 +55,8 @@ function parseRules(stdout: string, family: IpFamily): ListedRule[] {
     if (typeof o.src === 'string' && o.src !== 'all') rule.src = `${o.src}/${typeof o.srclen === 'number' ? o.srclen : family === 4 ? 32 : 128}`;
     if (table !== undefined) rule.table = table;
     if (typeof o.suppress_prefixlen === 'number') rule.suppressPrefixLength = o.suppress_prefixlen;
-    const protocol = num(o.protocol);
+    // `proto dhcp` for 16: a named protocol is still a number.
+    const protocol = protocolNumber(o.protocol);
     if (protocol !== undefined) rule.protocol = protocol;
     return rule;
   });

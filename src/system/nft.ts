@@ -43,13 +43,9 @@ export function startBatch(run: Runner, batch: NftBatch, o: { check?: boolean; w
         seen = o.check ? null : (o.watch?.(pid) ?? null);
         spawned();
       };
-      await runChecked(
-        run,
-        o.check ? 'nft rejected the batch (check only, nothing changed)' : 'nft rejected the batch; nothing was changed (one transaction)',
-        'nft',
-        args,
-        { onSpawn },
-      );
+      await runChecked(run, o.check ? 'nft rejected the batch (check only, nothing changed)' : 'nft rejected the batch (one transaction)', 'nft', args, {
+        onSpawn,
+      });
     } finally {
       spawned();
       await rm(dir, { recursive: true, force: true });

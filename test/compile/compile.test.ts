@@ -45,6 +45,8 @@ describe('compile', () => {
       'add map',
       'flush map',
       'add element',
+      // the owner mark
+      'add set',
       'add rule',
     ]);
   });

@@ -1,0 +1,84 @@
+// The intent journal: what an apply is about to change, written before it changes anything, so the next command can finish or undo it.
+import { readFile, rename, unlink, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { batchRestoring } from '../compile/restore.js';
+import { diffRouting } from '../compile/routing-diff.js';
+import { diffPlan } from '../compile/verify.js';
+import type { NftObject } from '../model/json.js';
+import type { Logger } from '../model/logger.js';
+import type { Plan } from '../model/plan.js';
+import { applyRoutingOps } from '../system/ip.js';
+import { applyBatch, listTable } from '../system/nft.js';
+import type { Runner } from '../system/runner.js';
+import { readOwnedRouting, type OwnedRouting } from './discover.js';
+
+export const INTENT_FILE = 'apply-intent.json';
+
+export interface Intent {
+  version: 1;
+  pid: number;
+  /** ms since the epoch. */
+  at: number;
+  /** The plan being installed (what "finished" means), and the state before it (what "undone" means). */
+  plan: Pick<Plan, 'nft' | 'table' | 'dynamicSets' | 'stickySets' | 'routing'>;
+  families: (4 | 6)[];
+  snapshot: { listing: NftObject[] | null; routing: OwnedRouting };
+}
+
+export async function writeIntent(dir: string, intent: Intent): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const path = join(dir, INTENT_FILE);
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, JSON.stringify(intent), { mode: 0o600 });
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+export async function clearIntent(dir: string): Promise<void> {
+  await unlink(join(dir, INTENT_FILE)).catch(() => undefined);
+}
+
+export async function readIntent(dir: string): Promise<Intent | null> {
+  try {
+    return JSON.parse(await readFile(join(dir, INTENT_FILE), 'utf8')) as Intent;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Called with the apply lock held: an intent left on disk is an apply that died (kill -9, power cut) or could
+ * not undo its own failure. If its table made it in whole, its routing is finished; else the table and
+ * routing from before it are put back. Either way the system is one whole state again. Returns what it did.
+ */
+export async function repairInterrupted(run: Runner, dir: string, log: Logger): Promise<'finished' | 'rolled back' | null> {
+  const intent = await readIntent(dir);
+  if (intent === null) return null;
+  const { family, name } = intent.plan.table;
+  const protocol = intent.plan.routing.protocol;
+  const listing = await listTable(run, family, name);
+  let outcome: 'finished' | 'rolled back';
+  if (listing !== null && diffPlan(intent.plan, listing).length === 0) {
+    const now = await readOwnedRouting(run, protocol, intent.families);
+    const ops = diffRouting(now, intent.plan.routing);
+    if (ops.add.length > 0) await applyRoutingOps(run, ops.add);
+    if (ops.remove.length > 0) await applyRoutingOps(run, ops.remove);
+    outcome = 'finished';
+  } else {
+    await applyBatch(run, batchRestoring(family, name, intent.snapshot.listing));
+    const now = await readOwnedRouting(run, protocol, intent.families);
+    const ops = diffRouting(now, { protocol, tables: [], rules: intent.snapshot.routing.rules, routes: intent.snapshot.routing.routes });
+    if (ops.add.length > 0) await applyRoutingOps(run, ops.add);
+    if (ops.remove.length > 0) await applyRoutingOps(run, ops.remove);
+    outcome = 'rolled back';
+  }
+  await clearIntent(dir);
+  log.warn(
+    `an apply interrupted at ${new Date(intent.at).toISOString()} (pid ${intent.pid}) was ${outcome === 'finished' ? 'finished: its table was installed, its routing is now too' : 'rolled back: the table and routing from before it are back'}`,
+  );
+  return outcome;
+}
