@@ -46,6 +46,8 @@ export class Daemon {
   private lastApply: DaemonState['lastApply'] = null;
   private server: Server | null = null;
   private stopping = false;
+  /** Why a repair was asked for since the last attempt began (null: none). */
+  private repairWhy: string | null = null;
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
 
@@ -64,8 +66,17 @@ export class Daemon {
       onBypassChange: () => this.queue.request(),
       // The same timer notices a try decided while no apply was held for it.
       onPoll: () => void this.tries.follow(),
+      onRoutingLoss: () => {
+        this.repair('an ip rule or route was deleted');
+      },
     });
-    this.engine = new ApplyCache(run, log, { ip: this.links.ipChanges, nftMonitor: o.nftMonitor });
+    this.engine = new ApplyCache(run, log, {
+      ip: this.links.ipChanges,
+      nftMonitor: o.nftMonitor,
+      onForeignCommit: () => {
+        this.repair('another process committed to nftables');
+      },
+    });
     this.queue = new ApplyQueue({
       attempt: () => this.attempt(),
       hold: () => tryHold(o.stateDir),
@@ -229,15 +240,32 @@ export class Daemon {
     return recorded;
   }
 
+  /**
+   * Someone may have deleted nft-mwan's table (a firewall reload flushes the ruleset), an ip rule or a route: the
+   * states as they are are applied again, which puts back whatever is missing. No tracker steps, so no WAN changes
+   * state, no connection is flushed and no hook runs; an intact table and routing make it a no-op.
+   */
+  private repair(why: string): void {
+    if (this.stopping) return;
+    this.repairWhy ??= why;
+    this.queue.request();
+  }
+
   /** One apply of the states recorded now (the queue retries it when it throws), then what it owes. */
   private async attempt(): Promise<void> {
     const states = this.trackers.current();
     const { ledger, taken } = take(this.ledger);
     this.ledger = ledger;
+    const repairWhy = this.repairWhy;
+    this.repairWhy = null;
     const t0 = performance.now();
     let plan: Plan;
     try {
-      plan = (await this.engine.apply(this.config, states)).plan;
+      const r = await this.engine.apply(this.config, states);
+      plan = r.plan;
+      if (repairWhy !== null && r.changed && taken.length === 0) {
+        this.o.log.warn(`repaired nft-mwan's table and routing (${repairWhy}) in ${(performance.now() - t0).toFixed(0)} ms; tracking states untouched`);
+      }
     } catch (e) {
       // Nothing changed (apply rolls back); the transitions are still owed their flush and hooks.
       this.ledger = putBack(this.ledger, taken);

@@ -17,10 +17,25 @@ export interface LinkWatcherOptions {
   onBypassChange(): void;
   /** Every poll (the daemon also looks for a decided try then). */
   onPoll(): void;
+  /** An ip rule or a route in a table other than main was deleted, or events were lost: the routing may need repair. */
+  onRoutingLoss?(): void;
   log: Pick<Logger, 'info' | 'warn'>;
   read?: (run: Runner, config: ResolvedConfig) => Promise<Usability>;
   /** Delay gathering a burst of events into one read. */
   gatherMs?: number;
+}
+
+/**
+ * Whether an `ip -o monitor` line reports a deleted ip rule or a deleted route of a table other than main/local
+ * (nft-mwan's per-WAN tables): someone may have removed nft-mwan's routing. Its own removals match too; the
+ * apply they cause finds nothing to do.
+ */
+export function routingLoss(line: string): boolean {
+  const l = line.replace(/^\[[A-Z]+\]\s*/, '');
+  if (!l.startsWith('Deleted ')) return false;
+  if (/^Deleted \d+:\s/.test(l)) return true;
+  const table = / table (\S+)/.exec(l)?.[1];
+  return table !== undefined && table !== 'main' && table !== 'local';
 }
 
 export class LinkWatcher {
@@ -43,8 +58,9 @@ export class LinkWatcher {
             (m) => {
               o.log.warn(m);
             },
-            () => {
+            (line) => {
               this.queueRead();
+              if (line === null || routingLoss(line)) this.o.onRoutingLoss?.();
             },
           );
   }

@@ -9,8 +9,9 @@ const OWN_KEPT = 64;
 export class NftCommits extends ChangeMonitor {
   private readonly own = new Map<number, () => void>();
 
-  constructor(starter: MonitorStarter, warn: (m: string) => void) {
-    super('nft monitor', starter, warn);
+  /** `onForeign`: another process committed (or events were lost), so the table may no longer be what was verified. */
+  constructor(starter: MonitorStarter, warn: (m: string) => void, onForeign: () => void = () => undefined) {
+    super('nft monitor', starter, warn, onForeign);
   }
 
   /** For apply: the commit of nft process `pid`, once the monitor reports it. */

@@ -370,13 +370,14 @@ describe('the table between applies: only the chains rewritten are read back whi
     };
     const { sys, setWan2: change } = await start({ nftMonitor });
     let generation = 10;
-    sys.state.onCommit = (pid) => listener?.line(`# new generation ${generation++} by process ${pid} (nft)`);
     const classify = () => (sys.state.listing ?? []).filter((i) => (i.rule as Obj | undefined)?.chain === 'classify').length;
     expect(sys.state.lists).toBe(2);
     // Not listening yet: the whole table is read back.
     await change(false);
     expect(sys.state.lists).toBe(3);
     listening();
+    // nft monitor reports commits only once it listens (an unheard own commit would look like another process's).
+    sys.state.onCommit = (pid) => listener?.line(`# new generation ${generation++} by process ${pid} (nft)`);
     // Listening now, but what the last apply verified was read before it listened.
     await change(true);
     expect(sys.state.lists).toBe(4);
@@ -393,11 +394,13 @@ describe('the table between applies: only the chains rewritten are read back whi
     // Someone else commits: here, emptying the classify chain, which no state change rewrites.
     sys.state.listing = (sys.state.listing ?? []).filter((i) => (i.rule as Obj | undefined)?.chain !== 'classify');
     listener?.line('# new generation 99 by process 1 (nft)');
-    await change(false);
-    // The whole table is read back, the damage seen, and the table brought back to the plan.
-    expect(sys.state.lists).toBeGreaterThan(4);
+    // No state changes: the other commit alone makes the daemon read the whole table, see the damage and repair it.
     await until('classify restored', () => classify() > 0);
-    expect(sys.state.chainLists).toHaveLength(2);
+    expect(sys.state.lists).toBeGreaterThan(4);
+    // Verified afresh: the next state change lists only the chain it rewrote again.
+    const lists = sys.state.lists;
+    await change(false);
+    expect(sys.state.lists).toBe(lists);
   });
 });
 
