@@ -21,7 +21,7 @@ import { LinkWatcher } from './link-watcher.js';
 import { MetricsOutlets } from './metrics.js';
 import type { DaemonOptions } from './options.js';
 import { ProbeLoops } from './probe-loops.js';
-import { CONTROL_SOCKET, readState } from './state-file.js';
+import { CONTROL_SOCKET, readStateFile, setAsideState, STATE_FILE } from './state-file.js';
 import { StateWriter } from './state-writer.js';
 import { roundFailure, WanTrackers } from './trackers.js';
 import { TryFollower } from './try-follower.js';
@@ -122,7 +122,7 @@ export class Daemon {
     this.config = configOrThrow(await loadConfig(this.o.configPath));
     await this.tries.init();
     // A restarted daemon goes on from what the last one knew; a fresh start uses initialState.
-    const previous = await readState(this.o.stateDir).catch(() => null);
+    const previous = await this.previousState();
     this.trackers.adopt(this.config, await this.links.read(), Date.now(), previous?.interfaces);
     await mkdir(this.o.stateDir, { recursive: true, mode: 0o755 });
     this.server = await serveControl(join(this.o.stateDir, CONTROL_SOCKET), (req) => this.control(req));
@@ -134,6 +134,26 @@ export class Daemon {
     this.links.start();
     this.loops.restart(this.trackers.tracked(this.config));
     await this.outlets.start(this.config.globals.metrics);
+  }
+
+  /** What the last daemon left in the state file; a corrupt file is said so and kept aside, never silently ignored. */
+  private async previousState(): Promise<DaemonState | null> {
+    const dir = this.o.stateDir;
+    let read;
+    try {
+      read = await readStateFile(dir);
+    } catch (e) {
+      this.o.log.warn(`cannot read the state file in ${dir}: ${(e as Error).message}; interfaces start from their initialState`);
+      return null;
+    }
+    if (read.corrupt !== null) {
+      const why = read.corrupt;
+      const aside = await setAsideState(dir, new Date()).catch((e: unknown) => `(not kept aside: ${(e as Error).message})`);
+      this.o.log.warn(
+        `the state file ${join(dir, STATE_FILE)} is corrupt (${why}), kept as ${aside}: interfaces start from their initialState, an operator's ifdown recorded there is lost`,
+      );
+    }
+    return read.state;
   }
 
   /** The daemon's state as the state file holds it: also the input of the metrics. */

@@ -2,7 +2,7 @@
 // order on a state change (flush only after the new rules are in, never after a failed apply), the retry backoff,
 // and the mwan3 actions its hooks get.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Daemon, type MonitorStarter } from '../../src/daemon/daemon.js';
@@ -401,6 +401,20 @@ describe('the table between applies: only the chains rewritten are read back whi
     const lists = sys.state.lists;
     await change(false);
     expect(sys.state.lists).toBe(lists);
+  });
+});
+
+describe('a corrupt state file', () => {
+  it('is said so and kept aside as state.json.corrupt-TIMESTAMP, not silently ignored', async () => {
+    mkdirSync(join(dir, 'state'), { recursive: true });
+    writeFileSync(join(dir, 'state', 'state.json'), '{"version": 1, "interfaces": {"wan1": {"forcedDown": tr');
+    const { lines } = await start();
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^warn: the state file .*state\.json is corrupt \(not JSON: .*\), kept as .*state\.json\.corrupt-\d{4}-/),
+    );
+    const aside = readdirSync(join(dir, 'state')).filter((n) => n.startsWith('state.json.corrupt-'));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(dir, 'state', aside[0] ?? ''), 'utf8')).toContain('"forcedDown": tr');
   });
 });
 
