@@ -9,27 +9,38 @@ export const HOOK_OUTPUT_KEPT = 64 * 1024;
 /** Set in every hook's environment; inherited by what it starts, so a process that left the group is still found. */
 export const HOOK_MARK_VAR = 'NFT_MWAN_HOOK_RUN';
 
-/** The tail of one stream: at most `cap` bytes, and how many were dropped before them. */
+/** The tail of one stream: at most `cap` bytes in one buffer reused for the whole run, and how many were dropped before them. */
 export class StreamTail {
-  private kept = Buffer.alloc(0);
+  private readonly ring: Buffer;
+  /** Where the next byte goes, and how many bytes the ring holds. */
+  private at = 0;
+  private held = 0;
   dropped = 0;
 
-  constructor(private readonly cap = HOOK_OUTPUT_KEPT) {}
+  constructor(cap = HOOK_OUTPUT_KEPT) {
+    this.ring = Buffer.alloc(cap);
+  }
 
   push(chunk: Buffer): void {
-    const all = this.kept.length + chunk.length;
-    if (all <= this.cap) {
-      this.kept = Buffer.concat([this.kept, chunk]);
-      return;
-    }
-    const joined = chunk.length >= this.cap ? chunk.subarray(chunk.length - this.cap) : Buffer.concat([this.kept, chunk]).subarray(all - this.cap);
-    this.dropped += all - this.cap;
-    // A copy: the kept tail must not hold the whole (possibly large) chunk alive.
-    this.kept = Buffer.from(joined);
+    const cap = this.ring.length;
+    // Only the last `cap` bytes of the chunk can survive; copied in at most two pieces, nothing allocated.
+    const tail = chunk.length > cap ? chunk.subarray(chunk.length - cap) : chunk;
+    const first = Math.min(tail.length, cap - this.at);
+    tail.copy(this.ring, this.at, 0, first);
+    tail.copy(this.ring, 0, first);
+    this.at = (this.at + tail.length) % cap;
+    const held = this.held + chunk.length;
+    this.dropped += Math.max(0, held - cap);
+    this.held = Math.min(held, cap);
   }
 
   text(): string {
-    return this.kept.toString('utf8');
+    const start = (this.at - this.held + this.ring.length) % this.ring.length;
+    const bytes =
+      start + this.held <= this.ring.length
+        ? this.ring.subarray(start, start + this.held)
+        : Buffer.concat([this.ring.subarray(start), this.ring.subarray(0, this.at)]);
+    return bytes.toString('utf8');
   }
 }
 
