@@ -101,6 +101,8 @@ export class LinkWatcher {
     this.queued = true;
     setTimeout(() => {
       this.queued = false;
+      // Stopped while it gathered: nothing is read any more.
+      if (this.stopped) return;
       this.read().then(
         (usable) => {
           for (const [name, up] of usable) this.o.onCarrier(name, up);
