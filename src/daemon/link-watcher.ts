@@ -43,6 +43,8 @@ export class LinkWatcher {
   readonly ipChanges: ChangeMonitor | null;
   private pollTimer: NodeJS.Timeout | null = null;
   private queued = false;
+  /** A deleted ip rule or route was heard: the daemon is told once the links have been read. */
+  private lossPending = false;
   private stopped = false;
   /** The main table's specific routes at the last read (null before the first). */
   private bypass: string | null = null;
@@ -59,8 +61,9 @@ export class LinkWatcher {
               o.log.warn(m);
             },
             (line) => {
+              // Told after the read: a route deleted with its device must find that WAN down, not be put back.
+              if (line === null || routingLoss(line)) this.lossPending = true;
               this.queueRead();
-              if (line === null || routingLoss(line)) this.o.onRoutingLoss?.();
             },
           );
   }
@@ -103,14 +106,20 @@ export class LinkWatcher {
       this.queued = false;
       // Stopped while it gathered: nothing is read any more.
       if (this.stopped) return;
-      this.read().then(
-        (usable) => {
-          for (const [name, up] of usable) this.o.onCarrier(name, up);
-        },
-        (e: unknown) => {
-          this.o.log.warn(`cannot read links: ${(e as Error).message}`);
-        },
-      );
+      const loss = this.lossPending;
+      this.lossPending = false;
+      this.read()
+        .then(
+          (usable) => {
+            for (const [name, up] of usable) this.o.onCarrier(name, up);
+          },
+          (e: unknown) => {
+            this.o.log.warn(`cannot read links: ${(e as Error).message}`);
+          },
+        )
+        .finally(() => {
+          if (loss && !this.stopped) this.o.onRoutingLoss?.();
+        });
     }, this.o.gatherMs ?? 20);
   }
 }
