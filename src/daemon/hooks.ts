@@ -75,6 +75,11 @@ export async function hookPrograms(path: string, log: HookLog): Promise<string[]
         log.warn(`hooks: skipping ${file}: it links to ${String(target)}, which (and its directory) must be owned by root and not writable by group or others`);
         continue;
       }
+      const above = await pathReason(file);
+      if (above !== null) {
+        log.warn(`hooks: skipping ${file}: it links to ${String(target)}: ${above}`);
+        continue;
+      }
       out.push(file);
       continue;
     }

@@ -416,3 +416,18 @@ describe.runIf(isRoot)('hooks: the whole path is checked, as configs are', () =>
     expect(await hookPrograms(hook, log)).toEqual([hook]);
   });
 });
+
+describe.runIf(isRoot)('hooks: a symlink in a hook directory', () => {
+  it("is skipped when a directory above its target (not only the target's own) is world-writable and not sticky", async () => {
+    const open = join(dir, 'open');
+    mkdirSync(join(open, 'safe'), { recursive: true, mode: 0o755 });
+    chmodSync(open, 0o777);
+    const target = script(join(open, 'safe', 'target'), 'true');
+    const hooks = join(dir, 'hooks.d');
+    mkdirSync(hooks, { mode: 0o755 });
+    symlinkSync(target, join(hooks, '10-link'));
+    const { log, warn } = recorder();
+    expect(await hookPrograms(hooks, log)).toEqual([]);
+    expect(warn).toEqual([expect.stringContaining(`skipping ${join(hooks, '10-link')}: it links to ${target}: directory ${open} is writable by anyone`)]);
+  });
+});
