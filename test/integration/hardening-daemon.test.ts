@@ -17,11 +17,17 @@ const [SRV1] = LAB_NET.server.addrs as [string, string];
 const LAN = LAB_NET.lan;
 const track = { targets: [SRV1], interval: 0.3, timeout: 0.3, down: 3, up: 3 };
 
-const config = (globals: Record<string, unknown> = {}) => ({
+/**
+ * For the repair tests: rounds a second apart, 3 failed to go offline (mwan3's defaults are 5 s and 5). A probe
+ * sent while a WAN's rule or route is missing fails; a repair must not cost more than that one round.
+ */
+const repairTrack = { targets: [SRV1], interval: 1, timeout: 0.5, down: 3, up: 3 };
+
+const config = (globals: Record<string, unknown> = {}, t: Record<string, unknown> = track) => ({
   globals,
   interfaces: {
-    wan1: { device: 'wan1', gateway: 'auto', track },
-    wan2: { device: 'wan2', gateway: W2.gateway, track },
+    wan1: { device: 'wan1', gateway: 'auto', track: t },
+    wan2: { device: 'wan2', gateway: W2.gateway, track: t },
   },
   policies: { balanced: { members: [{ interface: 'wan1' }, { interface: 'wan2' }] } },
   rules: [{ name: 'default', policy: 'balanced' }],
@@ -98,7 +104,7 @@ describeLab('nft-mwan daemon hardening: self-repair, bounded hooks, a full state
     ['nft delete table inet nft_mwan', ['delete', 'table', 'inet', 'nft_mwan']],
     ['nft flush ruleset (a firewall reload)', ['flush', 'ruleset']],
   ])('%s: the table is back and the LAN connects again within a second; tracking states and hooks untouched', async (_what, nftArgs) => {
-    const d = await start(config({ hooks: recordHook, hookTimeout: 5 }));
+    const d = await start(config({ hooks: recordHook, hookTimeout: 5 }, repairTrack));
     await new Promise((r) => setTimeout(r, 1_000));
     const before = await tracking(d);
     const events = hookEvents();
@@ -122,7 +128,7 @@ describeLab('nft-mwan daemon hardening: self-repair, bounded hooks, a full state
   });
 
   it('a deleted fwmark rule and a deleted route in a WAN table are back within a second; no WAN changes state (a probe in flight may lose one round)', async () => {
-    const d = await start(config({ hooks: recordHook, hookTimeout: 5 }));
+    const d = await start(config({ hooks: recordHook, hookTimeout: 5 }, repairTrack));
     await new Promise((r) => setTimeout(r, 1_000));
     const before = await tracking(d);
     const events = hookEvents();
