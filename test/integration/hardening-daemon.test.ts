@@ -1,6 +1,6 @@
 // The daemon under attack (issue 17): it repairs a deleted table, ip rule or route within a second without touching
 // tracking; a hook printing 20 MB per stream costs bounded memory and log; a full state filesystem; a non-root start.
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -257,6 +257,7 @@ describeLab('nft-mwan daemon hardening: self-repair, bounded hooks, a full state
       expect((await cli(lab, 'gw', 'stop', '--config', d.configPath)).exitCode).toBe(0);
     } finally {
       await execa('umount', [mnt], { reject: false });
+      rmSync(mnt, { recursive: true, force: true });
     }
   });
 
