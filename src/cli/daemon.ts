@@ -1,10 +1,19 @@
 // `nft-mwan daemon`: runs in the foreground (systemd Type=notify) until SIGTERM/SIGINT; SIGHUP reloads the config.
 import { Daemon } from '../daemon/daemon.js';
+import { MwanError } from '../model/errors.js';
 import { createSdNotifier } from '../system/sd-notify.js';
 import { stateDir } from './state-dir.js';
 import type { CommandContext } from './context.js';
 
 export default async function daemon(ctx: CommandContext): Promise<number> {
+  // Without root nothing it does can work (nft, ip rule, nft monitor): one clear refusal, not a daemon retrying forever.
+  const uid = process.getuid?.();
+  if (uid !== 0) {
+    throw new MwanError({
+      code: 'NOT_ROOT',
+      summary: `nft-mwan daemon must run as root (it changes nftables, ip rules and routes); running as uid ${String(uid)}, not started`,
+    });
+  }
   const d = new Daemon({
     configPath: ctx.configPath,
     stateDir: stateDir(ctx),

@@ -7,6 +7,29 @@ import type { DaemonState } from '../model/state.js';
 import { MwanError } from '../model/errors.js';
 import { liveStates } from './live.js';
 import { stateDir } from './state-dir.js';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { CONTROL_SOCKET } from '../daemon/state-file.js';
+
+/** Whether something listens on the daemon's control socket (connected, then closed without a request). */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection(path);
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1_000, () => {
+      done(false);
+    });
+    sock.once('connect', () => {
+      done(true);
+    });
+    sock.once('error', () => {
+      done(false);
+    });
+  });
+}
 
 export default async function status(ctx: CommandContext): Promise<number> {
   const watch = ctx.values.watch === undefined ? null : Number(ctx.values.watch);
@@ -18,8 +41,12 @@ export default async function status(ctx: CommandContext): Promise<number> {
     // With a daemon running, "in sync" means: what it decided is what is installed.
     const { states, daemon: live, file } = await liveStates(ctx);
     const s = await readStatus(ctx.run, config, states);
-    const daemon = live ?? (file ? { ...file, running: false } : null);
-    return ctx.json ? JSON.stringify({ ...s, daemon }) : render(s, ctx.configPath, daemon, stateDir(ctx), paint(process.stdout.isTTY));
+    const dir = stateDir(ctx);
+    // No live state file (a full filesystem, a corrupt file): a daemon answering on its socket still runs.
+    const answers = live === null && (await socketAnswers(join(dir, CONTROL_SOCKET)));
+    const daemon = live ?? (file && !answers ? { ...file, running: false } : null);
+    if (ctx.json) return JSON.stringify({ ...s, daemon, ...(answers ? { daemonAnswers: true } : {}) });
+    return render(s, ctx.configPath, daemon, dir, paint(process.stdout.isTTY), answers);
   };
   if (watch === null) {
     ctx.out(ctx.json ? JSON.stringify(JSON.parse(await once()), null, 2) : await once());
@@ -110,7 +137,7 @@ function renderDaemon(d: DaemonState | null, dir: string, installed: boolean): s
   return lines;
 }
 
-export function render(s: Status, configPath: string, daemon: DaemonState | null = null, dir = '', colour: Paint = (t) => t): string {
+export function render(s: Status, configPath: string, daemon: DaemonState | null = null, dir = '', colour: Paint = (t) => t, answers = false): string {
   const lines: string[] = [];
   if (!s.installed) lines.push(`table inet ${s.table}: not installed (run nft-mwan apply)`);
   else if (s.inSync) lines.push(`table inet ${s.table}: installed, in sync with ${configPath}`);
@@ -152,7 +179,11 @@ export function render(s: Status, configPath: string, daemon: DaemonState | null
       ),
     );
   }
-  lines.push(...renderDaemon(daemon, dir, s.installed));
+  lines.push(
+    ...(answers
+      ? ['', `daemon: running (it answers on ${join(dir, CONTROL_SOCKET)}), but its state file cannot be read; every enabled interface is assumed online`]
+      : renderDaemon(daemon, dir, s.installed)),
+  );
   lines.push(
     '',
     `routing: ${s.routing.rules} ip rules (priorities ${s.routing.priorities.join(', ') || '-'}), ` +

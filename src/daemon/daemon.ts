@@ -21,7 +21,7 @@ import { LinkWatcher } from './link-watcher.js';
 import { MetricsOutlets } from './metrics.js';
 import type { DaemonOptions } from './options.js';
 import { ProbeLoops } from './probe-loops.js';
-import { CONTROL_SOCKET, readState } from './state-file.js';
+import { CONTROL_SOCKET, readStateFile, setAsideState, STATE_FILE } from './state-file.js';
 import { StateWriter } from './state-writer.js';
 import { roundFailure, WanTrackers } from './trackers.js';
 import { TryFollower } from './try-follower.js';
@@ -46,6 +46,8 @@ export class Daemon {
   private lastApply: DaemonState['lastApply'] = null;
   private server: Server | null = null;
   private stopping = false;
+  /** Why a repair was asked for since the last attempt began (null: none). */
+  private repairWhy: string | null = null;
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
 
@@ -64,8 +66,19 @@ export class Daemon {
       onBypassChange: () => this.queue.request(),
       // The same timer notices a try decided while no apply was held for it.
       onPoll: () => void this.tries.follow(),
+      onRoutingLoss: () => {
+        this.repair('an ip rule or route was deleted');
+      },
     });
-    this.engine = new ApplyCache(run, log, { ip: this.links.ipChanges, nftMonitor: o.nftMonitor });
+    this.engine = new ApplyCache(run, log, {
+      ip: this.links.ipChanges,
+      nftMonitor: o.nftMonitor,
+      // The apply lock and intent journal beside the daemon's state: CLI applies of the same directory wait for it.
+      stateDir: o.stateDir,
+      onForeignCommit: () => {
+        this.repair('another process committed to nftables');
+      },
+    });
     this.queue = new ApplyQueue({
       attempt: () => this.attempt(),
       hold: () => tryHold(o.stateDir),
@@ -111,7 +124,7 @@ export class Daemon {
     this.config = configOrThrow(await loadConfig(this.o.configPath));
     await this.tries.init();
     // A restarted daemon goes on from what the last one knew; a fresh start uses initialState.
-    const previous = await readState(this.o.stateDir).catch(() => null);
+    const previous = await this.previousState();
     this.trackers.adopt(this.config, await this.links.read(), Date.now(), previous?.interfaces);
     await mkdir(this.o.stateDir, { recursive: true, mode: 0o755 });
     this.server = await serveControl(join(this.o.stateDir, CONTROL_SOCKET), (req) => this.control(req));
@@ -123,6 +136,26 @@ export class Daemon {
     this.links.start();
     this.loops.restart(this.trackers.tracked(this.config));
     await this.outlets.start(this.config.globals.metrics);
+  }
+
+  /** What the last daemon left in the state file; a corrupt file is said so and kept aside, never silently ignored. */
+  private async previousState(): Promise<DaemonState | null> {
+    const dir = this.o.stateDir;
+    let read;
+    try {
+      read = await readStateFile(dir);
+    } catch (e) {
+      this.o.log.warn(`cannot read the state file in ${dir}: ${(e as Error).message}; interfaces start from their initialState`);
+      return null;
+    }
+    if (read.corrupt !== null) {
+      const why = read.corrupt;
+      const aside = await setAsideState(dir, new Date()).catch((e: unknown) => `(not kept aside: ${(e as Error).message})`);
+      this.o.log.warn(
+        `the state file ${join(dir, STATE_FILE)} is corrupt (${why}), kept as ${aside}: interfaces start from their initialState, an operator's ifdown recorded there is lost`,
+      );
+    }
+    return read.state;
   }
 
   /** The daemon's state as the state file holds it: also the input of the metrics. */
@@ -189,7 +222,7 @@ export class Daemon {
     await this.hooks.idle();
     if (this.o.stopOnExit) {
       try {
-        const r = await stopEngine(this.o.run, this.config.globals);
+        const r = await stopEngine(this.o.run, this.config.globals, { log: this.o.log, stateDir: this.o.stateDir });
         this.o.log.info(`removed table ${r.table ?? '(none)'}, ${r.rules} ip rules, ${r.routes} routes`);
       } catch (e) {
         this.o.log.error(`could not remove nft-mwan's rules: ${(e as Error).message}`);
@@ -229,15 +262,32 @@ export class Daemon {
     return recorded;
   }
 
+  /**
+   * Someone may have deleted nft-mwan's table (a firewall reload flushes the ruleset), an ip rule or a route: the
+   * states as they are are applied again, which puts back whatever is missing. No tracker steps, so no WAN changes
+   * state, no connection is flushed and no hook runs; an intact table and routing make it a no-op.
+   */
+  private repair(why: string): void {
+    if (this.stopping) return;
+    this.repairWhy ??= why;
+    this.queue.request();
+  }
+
   /** One apply of the states recorded now (the queue retries it when it throws), then what it owes. */
   private async attempt(): Promise<void> {
     const states = this.trackers.current();
     const { ledger, taken } = take(this.ledger);
     this.ledger = ledger;
+    const repairWhy = this.repairWhy;
+    this.repairWhy = null;
     const t0 = performance.now();
     let plan: Plan;
     try {
-      plan = (await this.engine.apply(this.config, states)).plan;
+      const r = await this.engine.apply(this.config, states);
+      plan = r.plan;
+      if (repairWhy !== null && r.changed && taken.length === 0) {
+        this.o.log.warn(`repaired nft-mwan's table and routing (${repairWhy}) in ${(performance.now() - t0).toFixed(0)} ms; tracking states untouched`);
+      }
     } catch (e) {
       // Nothing changed (apply rolls back); the transitions are still owed their flush and hooks.
       this.ledger = putBack(this.ledger, taken);

@@ -2,7 +2,8 @@
 import type { Stats } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { execa } from 'execa';
+import { ancestors, directoryReason } from '../config/trusted-path.js';
+import { HOOK_OUTPUT_KEPT, runHookProcess, type HookRun } from './hook-process.js';
 import type { LinkState } from '../model/facts.js';
 import type { Reason } from '../model/tracking.js';
 
@@ -54,6 +55,12 @@ export async function hookPrograms(path: string, log: HookLog): Promise<string[]
     log.warn(`hooks: not running the hooks in ${path}: the directory must be owned by root and not writable by group or others`);
     return [];
   }
+  // As for configs (sshd's StrictModes): whoever can write a directory above the hooks can swap them.
+  const where = await pathReason(path);
+  if (where !== null) {
+    log.warn(`hooks: not running ${path}: ${where}`);
+    return [];
+  }
   const candidates = st.isDirectory() ? (await readdir(path)).sort().map((n) => join(path, n)) : [path];
   const out: string[] = [];
   for (const file of candidates) {
@@ -68,6 +75,11 @@ export async function hookPrograms(path: string, log: HookLog): Promise<string[]
         log.warn(`hooks: skipping ${file}: it links to ${String(target)}, which (and its directory) must be owned by root and not writable by group or others`);
         continue;
       }
+      const above = await pathReason(file);
+      if (above !== null) {
+        log.warn(`hooks: skipping ${file}: it links to ${String(target)}: ${above}`);
+        continue;
+      }
       out.push(file);
       continue;
     }
@@ -80,6 +92,24 @@ export async function hookPrograms(path: string, log: HookLog): Promise<string[]
     out.push(file);
   }
   return out;
+}
+
+/**
+ * Why the directories above a hook file (or directory) cannot be trusted, as for configs (sshd's StrictModes): each
+ * one up to / owned by root and not writable by group or others unless sticky. Null when trusted, or when not root.
+ * The file itself is checked by the caller.
+ */
+async function pathReason(path: string): Promise<string | null> {
+  if (process.getuid?.() !== 0) return null;
+  try {
+    for (const dir of ancestors(await realpath(path))) {
+      const r = directoryReason(dir, await lstat(dir));
+      if (r !== null) return r;
+    }
+    return null;
+  } catch (e) {
+    return `cannot check its path: ${(e as Error).message}`;
+  }
 }
 
 export function hookEnv(e: HookEvent): Record<string, string> {
@@ -111,6 +141,11 @@ export async function runMwan3User(file: string, e: HookEvent, timeoutS: number,
     log.warn(`mwan3User: skipping ${file}: it must be owned by root and not writable by group or others`);
     return;
   }
+  const where = await pathReason(file);
+  if (where !== null) {
+    log.warn(`mwan3User: skipping ${file}: ${where}`);
+    return;
+  }
   await runOne(
     '/bin/sh',
     [file],
@@ -131,32 +166,32 @@ export async function runHooks(path: string, e: HookEvent, timeoutS: number, log
 }
 
 async function runOne(file: string, args: string[], env: Record<string, string>, e: HookEvent, timeoutS: number, log: HookLog, shown: string): Promise<void> {
-  // Its own process group, so at the timeout everything it started goes too (a `sleep` left holding
-  // the output pipe would otherwise keep the hook "running").
-  const child = execa(file, args, { reject: false, env, extendEnv: false, stdin: 'ignore', all: true, detached: true });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    if (child.pid !== undefined) {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-  }, timeoutS * 1000);
-  const r = await child;
-  clearTimeout(timer);
-  // Typed as a string with `all: true`, but a child that could not be started has no output at all.
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion, @typescript-eslint/no-unnecessary-condition
-  const output = String(r.all ?? '')
-    .trim()
-    .split('\n')
-    .slice(-3)
-    .join(' | ');
-  // Set by the timer's callback, which the type checker does not follow.
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-  if (timedOut) log.warn(`hook ${shown} (${e.action} ${e.interface}) killed after ${timeoutS} s`);
-  else if (r.exitCode !== 0) log.warn(`hook ${shown} (${e.action} ${e.interface}) failed: ${String(r.shortMessage)}${output ? `: ${output}` : ''}`);
+  const r = await runHookProcess(file, args, env, timeoutS);
+  const output = outputSummary(r);
+  const escaped = r.escaped > 0 ? `, and ${r.escaped} process${r.escaped === 1 ? '' : 'es'} it had started outside its group` : '';
+  if (r.timedOut) log.warn(`hook ${shown} (${e.action} ${e.interface}) killed after ${timeoutS} s${escaped}${output ? `: ${output}` : ''}`);
+  else if (r.exitCode !== 0) log.warn(`hook ${shown} (${e.action} ${e.interface}) failed: ${r.shortMessage}${output ? `: ${output}` : ''}`);
   else log.info(`hook ${shown} (${e.action} ${e.interface}) done${output ? `: ${output}` : ''}`);
+}
+
+/** Longest piece of a hook's output line that reaches the log. */
+const LINE_SHOWN = 200;
+
+/** The last three lines a hook printed (stdout's, then stderr's), each cut to a bounded length, on one line; and what was dropped. */
+export function outputSummary(r: Pick<HookRun, 'stdout' | 'stderr'>): string {
+  const lines = [r.stdout, r.stderr]
+    .flatMap((t) => t.text().split('\n'))
+    // Control characters (a carriage return, an escape sequence) would break the log's one line per entry.
+    // eslint-disable-next-line no-control-regex
+    .map((l) => l.replace(/[\x00-\x1f\x7f]/g, '?').trim())
+    .filter((l) => l.length > 0)
+    .slice(-3)
+    .map((l) => (l.length > LINE_SHOWN ? `${l.slice(0, LINE_SHOWN)}... (${l.length} characters)` : l));
+  const dropped = [
+    ...(r.stdout.dropped > 0 ? [`${r.stdout.dropped} bytes of stdout`] : []),
+    ...(r.stderr.dropped > 0 ? [`${r.stderr.dropped} bytes of stderr`] : []),
+  ];
+  return [lines.join(' | '), dropped.length > 0 ? `(output beyond ${HOOK_OUTPUT_KEPT} bytes per stream dropped: ${dropped.join(', ')})` : '']
+    .filter((x) => x.length > 0)
+    .join(' ');
 }

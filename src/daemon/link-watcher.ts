@@ -17,10 +17,25 @@ export interface LinkWatcherOptions {
   onBypassChange(): void;
   /** Every poll (the daemon also looks for a decided try then). */
   onPoll(): void;
+  /** An ip rule or a route in a table other than main was deleted, or events were lost: the routing may need repair. */
+  onRoutingLoss?(): void;
   log: Pick<Logger, 'info' | 'warn'>;
   read?: (run: Runner, config: ResolvedConfig) => Promise<Usability>;
   /** Delay gathering a burst of events into one read. */
   gatherMs?: number;
+}
+
+/**
+ * Whether an `ip -o monitor` line reports a deleted ip rule or a deleted route of a table other than main/local
+ * (nft-mwan's per-WAN tables): someone may have removed nft-mwan's routing. Its own removals match too; the
+ * apply they cause finds nothing to do.
+ */
+export function routingLoss(line: string): boolean {
+  const l = line.replace(/^\[[A-Z]+\]\s*/, '');
+  if (!l.startsWith('Deleted ')) return false;
+  if (/^Deleted \d+:\s/.test(l)) return true;
+  const table = / table (\S+)/.exec(l)?.[1];
+  return table !== undefined && table !== 'main' && table !== 'local';
 }
 
 export class LinkWatcher {
@@ -28,6 +43,8 @@ export class LinkWatcher {
   readonly ipChanges: ChangeMonitor | null;
   private pollTimer: NodeJS.Timeout | null = null;
   private queued = false;
+  /** A deleted ip rule or route was heard: the daemon is told once the links have been read. */
+  private lossPending = false;
   private stopped = false;
   /** The main table's specific routes and the "auto" next hops at the last read (null before the first). */
   private bypass: string | null = null;
@@ -44,7 +61,9 @@ export class LinkWatcher {
             (m) => {
               o.log.warn(m);
             },
-            () => {
+            (line) => {
+              // Told after the read: a route deleted with its device must find that WAN down, not be put back.
+              if (line === null || routingLoss(line)) this.lossPending = true;
               this.queueRead();
             },
           );
@@ -94,14 +113,22 @@ export class LinkWatcher {
     this.queued = true;
     setTimeout(() => {
       this.queued = false;
-      this.read().then(
-        (usable) => {
-          for (const [name, up] of usable) this.o.onCarrier(name, up);
-        },
-        (e: unknown) => {
-          this.o.log.warn(`cannot read links: ${(e as Error).message}`);
-        },
-      );
+      // Stopped while it gathered: nothing is read any more.
+      if (this.stopped) return;
+      const loss = this.lossPending;
+      this.lossPending = false;
+      this.read()
+        .then(
+          (usable) => {
+            for (const [name, up] of usable) this.o.onCarrier(name, up);
+          },
+          (e: unknown) => {
+            this.o.log.warn(`cannot read links: ${(e as Error).message}`);
+          },
+        )
+        .finally(() => {
+          if (loss && !this.stopped) this.o.onRoutingLoss?.();
+        });
     }, this.o.gatherMs ?? 20);
   }
 }

@@ -1,5 +1,5 @@
 // The daemon's state on disk: written atomically (temp file + rename) so `status` and a restarted daemon read it whole.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LinkState } from '../model/facts.js';
 import type { Tracker } from '../track/machine.js';
@@ -33,25 +33,45 @@ export async function writeState(dir: string, state: DaemonState): Promise<void>
   const path = join(dir, STATE_FILE);
   // Unique per write: two writes in flight never share (and lose) a temp file.
   const tmp = `${path}.${process.pid}.${++writes}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
-  await rename(tmp, path);
+  try {
+    await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
+    await rename(tmp, path);
+  } catch (e) {
+    // A full filesystem still creates the temp file (empty): one per failed write would pile up.
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
 }
 
-/** The state file, or null when there is none (or it is not one of ours). */
+/** The state file, or null when there is none (or it is not one of ours: see `readStateFile` for why). */
 export async function readState(dir: string): Promise<DaemonState | null> {
+  return (await readStateFile(dir)).state;
+}
+
+/** The state file as read: its state, or why a file that is there is not one (not JSON, another version). */
+export async function readStateFile(dir: string): Promise<{ state: DaemonState | null; corrupt: string | null }> {
   let text: string;
   try {
     text = await readFile(join(dir, STATE_FILE), 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: null, corrupt: null };
     throw e;
   }
+  let parsed: DaemonState;
   try {
-    const parsed = JSON.parse(text) as DaemonState;
-    // The file may be another version's, or not ours: its type is what we hope, not what we know.
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-    return parsed.version === 1 && typeof parsed.interfaces === 'object' ? parsed : null;
-  } catch {
-    return null;
+    parsed = JSON.parse(text) as DaemonState;
+  } catch (e) {
+    return { state: null, corrupt: `not JSON: ${(e as Error).message}` };
   }
+  // The file may be another version's, or not ours: its type is what we hope, not what we know.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+  if (parsed !== null && parsed.version === 1 && typeof parsed.interfaces === 'object' && parsed.interfaces !== null) return { state: parsed, corrupt: null };
+  return { state: null, corrupt: 'not a version 1 state of nft-mwan' };
+}
+
+/** Renames a corrupt state file to state.json.corrupt-TIMESTAMP, kept for the operator to look at; returns the new path. */
+export async function setAsideState(dir: string, now: Date): Promise<string> {
+  const aside = join(dir, `${STATE_FILE}.corrupt-${now.toISOString().replace(/[:.]/g, '-')}`);
+  await rename(join(dir, STATE_FILE), aside);
+  return aside;
 }

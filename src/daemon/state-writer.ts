@@ -7,7 +7,7 @@ export interface StateWriterOptions {
   dir: string;
   /** The state to write now (`running` false for the last write). */
   snapshot(running: boolean): DaemonState;
-  log: Pick<Logger, 'warn'>;
+  log: Pick<Logger, 'warn'> & Partial<Pick<Logger, 'info'>>;
   write?: (dir: string, state: DaemonState) => Promise<void>;
   /** Delays of an urgent write (a state change, an apply) and of a routine one (probe rounds only). */
   urgentMs?: number;
@@ -19,6 +19,8 @@ export class StateWriter {
   private urgent = false;
   private writes: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** The last write's failure, said once: a full filesystem would otherwise log a line per write. */
+  private failing: string | null = null;
 
   constructor(private readonly o: StateWriterOptions) {}
 
@@ -64,8 +66,13 @@ export class StateWriter {
   private async writeOnce(running: boolean): Promise<void> {
     try {
       await (this.o.write ?? writeState)(this.o.dir, this.o.snapshot(running));
+      if (this.failing !== null) this.o.log.info?.(`the state file in ${this.o.dir} is written again`);
+      this.failing = null;
     } catch (e) {
-      this.o.log.warn(`cannot write the state file in ${this.o.dir}: ${(e as Error).message}`);
+      const why = (e as Error).message;
+      if (why !== this.failing)
+        this.o.log.warn(`cannot write the state file in ${this.o.dir}: ${why}${this.failing === null ? '' : ' (repeats are not logged)'}`);
+      this.failing = why;
     }
   }
 }

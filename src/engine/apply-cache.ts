@@ -22,6 +22,8 @@ export interface ApplyCacheOptions {
   nftMonitor?: MonitorStarter | false | undefined;
   /** Where the apply lock and intent journal live (the daemon's --state-dir); default: this namespace's state directory. */
   stateDir?: string | undefined;
+  /** Another process committed to nftables (it may have deleted or flushed the table): the daemon checks and repairs. */
+  onForeignCommit?: () => void;
 }
 
 export class ApplyCache {
@@ -33,6 +35,9 @@ export class ApplyCache {
   private knownIp: { snapshot: IpSnapshot; mark: number } | null = null;
   private readonly commits: NftCommits | null;
   private lastPlan: Plan | null = null;
+  /** Other processes' commits heard so far, and how many had been heard when the apply that verified `known` began. */
+  private foreign = 0;
+  private knownForeign = 0;
 
   constructor(
     private readonly run: Runner,
@@ -42,7 +47,11 @@ export class ApplyCache {
     const warn = (m: string) => {
       log.warn(m);
     };
-    this.commits = o.nftMonitor === false ? null : new NftCommits(o.nftMonitor ?? nftMonitor, warn);
+    const onForeign = () => {
+      this.foreign++;
+      o.onForeignCommit?.();
+    };
+    this.commits = o.nftMonitor === false ? null : new NftCommits(o.nftMonitor ?? nftMonitor, warn, onForeign);
   }
 
   /** Starts listening for other processes' commits (before the first apply, so its listing can be vouched for). */
@@ -73,10 +82,13 @@ export class ApplyCache {
     const ipMark = ip?.mark() ?? null;
     const knownIp = this.knownIp && ip?.unchangedSince(this.knownIp.mark) ? this.knownIp.snapshot : null;
     const nftMark = commits?.mark() ?? null;
+    const foreignAtStart = this.foreign;
     let result: ApplyResult;
     try {
       result = await apply(this.run, config, this.log, states, {
-        known: this.known,
+        // After another process's commit the table is read afresh: planned against what it was, a deleted or
+        // flushed table would look up to date and never be put back.
+        known: this.knownForeign === this.foreign ? this.known : null,
         knownIp,
         knownIsCurrent: commits?.unchangedSince(this.knownNft) ?? false,
         ...(commits ? { watch: commits.watch } : {}),
@@ -87,6 +99,7 @@ export class ApplyCache {
       throw e;
     }
     this.known = result.listing;
+    this.knownForeign = foreignAtStart;
     // No commit but its own since the apply began: its listing is the table now.
     this.knownNft = commits?.unchangedSince(nftMark) ? nftMark : null;
     // Heard nothing since the apply began: what it read (or reused) is the ip state now.

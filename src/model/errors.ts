@@ -16,19 +16,22 @@ export type ErrorCode =
   | 'NOT_INSTALLED' // status/stop found nothing of nft-mwan's
   | 'NOT_RUNNING' // ifup/ifdown found no daemon to ask
   | 'DAEMON' // the daemon refused a request or could not be talked to
+  | 'NOT_ROOT' // the daemon was started without root privileges
   | 'TRY_REFUSED' // apply --try cannot guarantee a rollback (or confirm found nothing pending)
   | 'TRY_ROLLED_BACK' // apply --try was not confirmed: the previous state is back
   | 'TABLE_NOT_OWNED' // globals.table names a table nft-mwan did not create: it is never replaced or deleted
   | 'BUSY' // another apply, stop or try of this network namespace held the apply lock too long
   | 'INTERNAL'; // a bug
 
-/** Exit statuses: 0 success, 2 bad usage, 78 invalid config (EX_CONFIG), 1 any runtime failure. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, config: 78 } as const;
+/** Exit statuses: 0 success, 2 bad usage, 77 not root (EX_NOPERM), 78 invalid config (EX_CONFIG), 1 any runtime failure. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, noPermission: 77, config: 78 } as const;
 
 export function exitStatusFor(code: ErrorCode): number {
   switch (code) {
     case 'USAGE':
       return EXIT.usage;
+    case 'NOT_ROOT':
+      return EXIT.noPermission;
     case 'CONFIG_READ':
     case 'CONFIG_SYNTAX':
     case 'CONFIG_INVALID':

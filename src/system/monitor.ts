@@ -58,7 +58,8 @@ export class ChangeMonitor {
     private readonly name: string,
     private readonly starter: MonitorStarter,
     private readonly warn: (m: string) => void,
-    private readonly onChange: () => void = () => undefined,
+    /** Each change as it is heard: the line that reported it, or null when events may have been lost. */
+    private readonly onChange: (line: string | null) => void = () => undefined,
   ) {}
 
   /** Whether a line reports a change: every line, unless a monitor knows some are not (nft's own commits). */
@@ -70,10 +71,10 @@ export class ChangeMonitor {
     if (this.stopped) return;
     const child = this.starter({
       line: (text) => {
-        if (this.isChange(text)) this.changed();
+        if (this.isChange(text)) this.changed(text);
       },
       trouble: () => {
-        this.changed();
+        this.changed(null);
       },
     });
     this.running = child;
@@ -101,10 +102,10 @@ export class ChangeMonitor {
     this.running?.kill();
   }
 
-  /** A change seen some other way (a poll). */
-  changed(): void {
+  /** A change: a line the monitor reported, or (null) one seen some other way (a poll, lost events). */
+  changed(line: string | null = null): void {
     this.epoch++;
-    this.onChange();
+    this.onChange(line);
   }
 
   get hears(): boolean {

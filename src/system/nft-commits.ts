@@ -9,8 +9,20 @@ const OWN_KEPT = 64;
 export class NftCommits extends ChangeMonitor {
   private readonly own = new Map<number, () => void>();
 
-  constructor(starter: MonitorStarter, warn: (m: string) => void) {
-    super('nft monitor', starter, warn);
+  /** Whether the transaction being reported has so far only added or deleted set elements; and the last reported one's verdict. */
+  private readonly tx: { elementsOnly: boolean; events: number; lastElementsOnly: boolean };
+
+  /**
+   * `onForeign`: another process committed something other than set elements (or events were lost), so the table
+   * may no longer be what was verified. Elements come and go at run time (`nft-mwan set`, dnsmasq's nftset) and
+   * are kept by every apply: a busy resolver must not make the daemon re-read its table at each lookup.
+   */
+  constructor(starter: MonitorStarter, warn: (m: string) => void, onForeign: () => void = () => undefined) {
+    const tx = { elementsOnly: true, events: 0, lastElementsOnly: true };
+    super('nft monitor', starter, warn, (line) => {
+      if (line === null || !tx.lastElementsOnly) onForeign();
+    });
+    this.tx = tx;
   }
 
   /** For apply: the commit of nft process `pid`, once the monitor reports it. */
@@ -22,7 +34,17 @@ export class NftCommits extends ChangeMonitor {
 
   /** A generation line not of one of this process's own transactions (event lines come before it). */
   protected override isChange(line: string): boolean {
-    if (!line.startsWith('# new generation')) return false;
+    if (!line.startsWith('# new generation')) {
+      // An event line of the transaction whose generation line follows; a blank line separates nothing.
+      if (line.trim() === '') return false;
+      this.tx.events++;
+      if (!/^(add|delete) element /.test(line)) this.tx.elementsOnly = false;
+      return false;
+    }
+    // A commit reported without its events is not known to be harmless.
+    this.tx.lastElementsOnly = this.tx.events > 0 && this.tx.elementsOnly;
+    this.tx.elementsOnly = true;
+    this.tx.events = 0;
     const pid = Number(/ by process (\d+)/.exec(line)?.[1] ?? Number.NaN);
     const seen = this.own.get(pid);
     if (seen === undefined) return true;

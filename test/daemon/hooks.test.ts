@@ -5,6 +5,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hookAction, hookEnv, hookPrograms, runHooks, runMwan3User, type HookEvent } from '../../src/daemon/hooks.js';
+import { HOOK_OUTPUT_KEPT, StreamTail } from '../../src/daemon/hook-process.js';
 import type { LinkState } from '../../src/model/facts.js';
 import type { Reason } from '../../src/model/tracking.js';
 
@@ -297,5 +298,136 @@ describe('runMwan3User', () => {
     await runMwan3User(file, event, 5, log);
     expect(existsSync(out)).toBe(false);
     expect(warn).toEqual([expect.stringContaining(`mwan3User: skipping ${file}`)]);
+  });
+});
+
+describe('hooks: bounded output and what is killed at the timeout', () => {
+  it('keeps the last 64 KiB of each stream of a hook printing 20 MB on each, logs one bounded line and counts what was dropped', async () => {
+    const size = 20_000_000;
+    const hook = script(join(dir, 'hook'), `head -c ${size} /dev/zero | tr '\\0' x\nhead -c ${size} /dev/zero | tr '\\0' y >&2`);
+    const { log, info, warn } = recorder();
+    await runHooks(hook, event, 30, log);
+    expect(warn).toEqual([]);
+    expect(info).toHaveLength(1);
+    const line = info[0] ?? '';
+    expect(line).not.toContain('\n');
+    expect(line.length).toBeLessThan(2_000);
+    expect(line).toContain(`${size - HOOK_OUTPUT_KEPT} bytes of stdout, ${size - HOOK_OUTPUT_KEPT} bytes of stderr`);
+    // The tail is what is shown: the last line, cut, of each stream.
+    expect(line).toMatch(/x{200}\.\.\. \(65536 characters\) \| y{200}\.\.\. \(65536 characters\)/);
+  });
+
+  it('control characters in the output do not break the log line', async () => {
+    const hook = script(join(dir, 'hook'), `printf 'one\\rtwo\\033[2Jthree\\n'`);
+    const { log, info } = recorder();
+    await runHooks(hook, event, 5, log);
+    expect(info).toEqual([`hook ${hook} (disconnected wan1) done: one?two?[2Jthree`]);
+  });
+
+  it('StreamTail keeps the last bytes and counts the rest, whatever the chunk sizes', () => {
+    const t = new StreamTail(8);
+    for (const c of ['abc', 'defgh', 'ij', 'klmnopqrstuvwxyz', '12']) t.push(Buffer.from(c));
+    expect(t.text()).toBe('uvwxyz12');
+    expect(t.dropped).toBe(28 - 8);
+  });
+
+  it('kills at the timeout the hook, a child in its group and a child that left the group with setsid', async () => {
+    const grp = join(dir, 'grp.pid');
+    const esc = join(dir, 'esc.pid');
+    const hook = script(
+      join(dir, 'hook'),
+      [
+        `setsid sh -c 'echo $$ > "${esc}"; exec sleep 30' </dev/null >/dev/null 2>&1 &`,
+        `sleep 30 &`,
+        `echo $! > '${grp}'`,
+        // The setsid child has written its pid (and left the group) before the timeout.
+        `while [ ! -s '${esc}' ]; do sleep 0.01; done`,
+        'wait',
+      ].join('\n'),
+    );
+    const { log, warn } = recorder();
+    await runHooks(hook, event, 0.5, log);
+    const pids = [Number(readFileSync(grp, 'utf8')), Number(readFileSync(esc, 'utf8'))];
+    const escaped = pids[1] ?? 0;
+    // It did leave the hook's process group: a group kill alone would not reach it.
+    expect(warn).toEqual([`hook ${hook} (disconnected wan1) killed after 0.5 s, and 1 process it had started outside its group`]);
+    for (let i = 0; i < 20 && pids.some(running); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(pids.filter(running)).toEqual([]);
+    expect(escaped).toBeGreaterThan(0);
+  });
+
+  it('the mark is all that finds an escaped process: one that clears its environment survives (documented)', async () => {
+    const esc = join(dir, 'esc.pid');
+    const hook = script(
+      join(dir, 'hook'),
+      `setsid env -i sh -c 'echo $$ > "${esc}"; exec sleep 30' </dev/null >/dev/null 2>&1 &\nwhile [ ! -s '${esc}' ]; do sleep 0.01; done\nsleep 30`,
+    );
+    const { log } = recorder();
+    await runHooks(hook, event, 0.5, log);
+    const pid = Number(readFileSync(esc, 'utf8'));
+    try {
+      expect(running(pid)).toBe(true);
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
+  });
+});
+
+describe.runIf(isRoot)('hooks: the whole path is checked, as configs are', () => {
+  it.each([
+    ['a single-file hook', false],
+    ['a hook directory', true],
+  ])('%s in a world-writable, non-sticky directory is refused', async (_what, isDir) => {
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const out = join(dir, 'ran');
+    let path = script(join(open, 'hook'), `echo ran > '${out}'`);
+    if (isDir) {
+      path = join(open, 'hooks.d');
+      mkdirSync(path, { mode: 0o755 });
+      script(join(path, '10-hook'), `echo ran > '${out}'`);
+    }
+    const { log, warn } = recorder();
+    expect(await hookPrograms(path, log)).toEqual([]);
+    await runHooks(path, event, 5, log);
+    expect(existsSync(out)).toBe(false);
+    expect(warn[0]).toContain(`hooks: not running ${path}: directory ${open} is writable by anyone (mode 777) and not sticky`);
+  });
+
+  it('an mwan3.user in a world-writable, non-sticky directory is refused', async () => {
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const out = join(dir, 'ran');
+    const file = script(join(open, 'mwan3.user'), `echo ran > '${out}'`, 0o644);
+    const { log, warn } = recorder();
+    await runMwan3User(file, event, 5, log);
+    expect(existsSync(out)).toBe(false);
+    expect(warn).toEqual([expect.stringContaining(`mwan3User: skipping ${file}: directory ${open} is writable by anyone`)]);
+  });
+
+  it('a sticky world-writable directory (as /tmp) is accepted', async () => {
+    const sticky = join(dir, 'sticky');
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    const hook = script(join(sticky, 'hook'), 'true');
+    const { log } = recorder();
+    expect(await hookPrograms(hook, log)).toEqual([hook]);
+  });
+});
+
+describe.runIf(isRoot)('hooks: a symlink in a hook directory', () => {
+  it("is skipped when a directory above its target (not only the target's own) is world-writable and not sticky", async () => {
+    const open = join(dir, 'open');
+    mkdirSync(join(open, 'safe'), { recursive: true, mode: 0o755 });
+    chmodSync(open, 0o777);
+    const target = script(join(open, 'safe', 'target'), 'true');
+    const hooks = join(dir, 'hooks.d');
+    mkdirSync(hooks, { mode: 0o755 });
+    symlinkSync(target, join(hooks, '10-link'));
+    const { log, warn } = recorder();
+    expect(await hookPrograms(hooks, log)).toEqual([]);
+    expect(warn).toEqual([expect.stringContaining(`skipping ${join(hooks, '10-link')}: it links to ${target}: directory ${open} is writable by anyone`)]);
   });
 });

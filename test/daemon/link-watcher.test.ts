@@ -1,6 +1,6 @@
 // The link watcher: monitor events and polls make one read each burst; a changed bypass set asks for an apply and voids the ip state.
 import { afterEach, describe, expect, it } from 'vitest';
-import { LinkWatcher } from '../../src/daemon/link-watcher.js';
+import { LinkWatcher, routingLoss } from '../../src/daemon/link-watcher.js';
 import type { Usability } from '../../src/engine/links.js';
 import type { ResolvedConfig } from '../../src/config/resolved.js';
 import type { MonitorListener, MonitorStarter } from '../../src/system/monitor.js';
@@ -25,13 +25,19 @@ function harness(o: { pollS?: number } = {}) {
   const carriers: string[] = [];
   let bypassChanges = 0;
   let polls = 0;
+  /** What the daemon was told, in order: carriers and repair requests. */
+  const told: string[] = [];
   const lines: string[] = [];
   watcher = new LinkWatcher({
     run: noRun,
     monitor,
     pollS: o.pollS ?? 60,
     config: () => ({}) as ResolvedConfig,
-    onCarrier: (name, up) => carriers.push(`${name} ${up}`),
+    onCarrier: (name, up) => {
+      carriers.push(`${name} ${up}`);
+      told.push(`${name} ${up}`);
+    },
+    onRoutingLoss: () => told.push('repair'),
     onBypassChange: () => bypassChanges++,
     onPoll: () => polls++,
     log: { info: (m) => lines.push(m), warn: (m) => lines.push(`warn: ${m}`) },
@@ -49,6 +55,7 @@ function harness(o: { pollS?: number } = {}) {
   });
   return {
     w: watcher,
+    told,
     reads,
     carriers,
     lines,
@@ -103,5 +110,37 @@ describe('LinkWatcher', () => {
     h.say('3: wan2: <NO-CARRIER>');
     await sleep(60);
     expect(h.reads.n).toBe(n);
+  });
+});
+
+describe('routingLoss', () => {
+  it.each([
+    ['Deleted 1001:\tfrom all fwmark 0x100/0xff00 lookup 1001 proto 77', true],
+    ['Deleted default via 198.51.100.1 dev wan1 table 1001 proto 77 onlink ', true],
+    ['[ROUTE]Deleted default via 198.51.100.1 dev wan1 table 1001 proto 77', true],
+    ['Deleted 198.51.100.0/29 dev wan1 proto kernel scope link src 198.51.100.2', false],
+    ['Deleted local 198.51.100.2 dev wan1 table local proto kernel scope host src 198.51.100.2', false],
+    ['Deleted default via 198.51.100.1 dev wan1 table main', false],
+    ['1001:\tfrom all fwmark 0x100/0xff00 lookup 1001 proto 77', false],
+    ['default via 198.51.100.1 dev wan1 table 1001 proto 77', false],
+    ['3: wan2: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500', false],
+  ])('%s: %s', (line, loss) => {
+    expect(routingLoss(line)).toBe(loss);
+  });
+});
+
+describe('LinkWatcher: deleted rules and routes', () => {
+  it('asks for a repair after the links are read (a route gone with its device finds that WAN down first); other lines do not', async () => {
+    const h = harness();
+    h.w.start();
+    h.listening();
+    await sleep(5);
+    h.reads.wan2 = false;
+    h.say('Deleted default via 198.51.100.9 dev wan2 table 1002 proto 77');
+    await sleep(40);
+    expect(h.told).toEqual(['wan1 true', 'wan2 false', 'repair']);
+    h.say('default via 198.51.100.9 dev wan2 table 1002 proto 77');
+    await sleep(40);
+    expect(h.told.filter((t) => t === 'repair')).toHaveLength(1);
   });
 });

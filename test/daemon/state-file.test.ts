@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { interfaceRecord, readState, STATE_FILE, writeState } from '../../src/daemon/state-file.js';
+import { interfaceRecord, readState, readStateFile, setAsideState, STATE_FILE, writeState } from '../../src/daemon/state-file.js';
 import { processAlive } from '../../src/system/process.js';
 import { type DaemonState } from '../../src/model/state.js';
 import { initialTracker, step } from '../../src/track/machine.js';
@@ -113,5 +113,38 @@ describe('processAlive', () => {
 
   it('is false for a pid above any pid the kernel hands out', () => {
     expect(processAlive(2 ** 22 + 1)).toBe(false);
+  });
+});
+
+describe('a failed write, a corrupt file', () => {
+  it('a write that fails leaves no temp file behind (a full filesystem would collect one per write)', async () => {
+    // The state file's name taken by a non-empty directory: the temp file is written, the rename fails.
+    mkdirSync(join(dir, STATE_FILE, 'x'), { recursive: true });
+    for (let i = 0; i < 3; i++) await expect(writeState(dir, sample())).rejects.toBeTruthy();
+    expect(readdirSync(dir)).toEqual([STATE_FILE]);
+  });
+
+  it.each([
+    ['garbage', 'this is not { json', /^not JSON/],
+    ['JSON null', 'null', /not a version 1 state/],
+    ['a wrong version', JSON.stringify({ ...sample(), version: 2 }), /not a version 1 state/],
+  ])('%s is reported as corrupt, with why', async (_what, text, why) => {
+    writeFileSync(join(dir, STATE_FILE), text);
+    const r = await readStateFile(dir);
+    expect(r.state).toBeNull();
+    expect(r.corrupt).toMatch(why);
+  });
+
+  it('a missing file is not corrupt; a good one reads as written', async () => {
+    expect(await readStateFile(dir)).toEqual({ state: null, corrupt: null });
+    await writeState(dir, sample());
+    expect(await readStateFile(dir)).toEqual({ state: sample(), corrupt: null });
+  });
+
+  it('setAsideState renames the file with a timestamp, keeping its content', async () => {
+    writeFileSync(join(dir, STATE_FILE), 'broken');
+    const aside = await setAsideState(dir, new Date(Date.UTC(2026, 11, 3, 10, 0, 0)));
+    expect(aside).toBe(join(dir, `${STATE_FILE}.corrupt-2026-12-03T10-00-00-000Z`));
+    expect(readdirSync(dir)).toEqual([`${STATE_FILE}.corrupt-2026-12-03T10-00-00-000Z`]);
   });
 });

@@ -94,4 +94,27 @@ describe('stopping', () => {
     await w.final();
     expect(warnings).toEqual(['cannot write the state file in /x: disk full']);
   });
+
+  it('a write failing again and again (a full filesystem) is said once, and its end too', async () => {
+    const lines: string[] = [];
+    let full = true;
+    const w = new StateWriter({
+      dir: '/x',
+      snapshot: (running) => state(running, 0),
+      log: { warn: (m) => lines.push(`warn: ${m}`), info: (m) => lines.push(`info: ${m}`) },
+      urgentMs: 1,
+      write: async () => {
+        if (full) throw new Error('ENOSPC: no space left on device');
+      },
+    });
+    for (let i = 0; i < 5; i++) {
+      w.schedule(true);
+      await sleep(10);
+    }
+    full = false;
+    w.schedule(true);
+    await sleep(10);
+    await w.final();
+    expect(lines).toEqual(['warn: cannot write the state file in /x: ENOSPC: no space left on device', 'info: the state file in /x is written again']);
+  });
 });

@@ -75,3 +75,59 @@ describe('NftCommits', () => {
     c.stop();
   });
 });
+
+describe('NftCommits: which foreign commits may have damaged the table', () => {
+  it.each([
+    ['a deleted table', ['delete table inet nft_mwan'], 1],
+    ['a flushed ruleset', ['delete table inet fw4', 'delete table inet nft_mwan'], 1],
+    ['a rule removed from a chain', ['delete rule inet nft_mwan classify handle 7'], 1],
+    [
+      'set elements only (nft-mwan set, dnsmasq nftset)',
+      ['add element inet nft_mwan streaming { 192.0.2.7 }', 'delete element inet nft_mwan streaming { 192.0.2.8 }'],
+      0,
+    ],
+    ['elements and a rule', ['add element inet nft_mwan streaming { 192.0.2.7 }', 'add rule inet fw4 input accept'], 1],
+  ])('%s: %i repair request(s)', async (_what, events, repairs) => {
+    const { m, starter } = fakeMonitor();
+    let asked = 0;
+    const c = new NftCommits(
+      starter,
+      () => undefined,
+      () => asked++,
+    );
+    c.start();
+    m.listen();
+    await tick();
+    const mark = c.mark();
+    for (const e of events) line(m.listener, e);
+    line(m.listener, '# new generation 42 by process 999 (nft)');
+    expect(asked).toBe(repairs);
+    // Either way the table changed: what was verified before is not vouched for any more.
+    expect(c.unchangedSince(mark)).toBe(false);
+    // The next transaction is judged on its own lines.
+    line(m.listener, 'add element inet nft_mwan streaming { 192.0.2.9 }');
+    line(m.listener, '# new generation 43 by process 999 (nft)');
+    expect(asked).toBe(repairs);
+    c.stop();
+  });
+
+  it('an own commit is never a repair request, and lost events always are', async () => {
+    const { m, starter } = fakeMonitor();
+    let asked = 0;
+    const c = new NftCommits(
+      starter,
+      () => undefined,
+      () => asked++,
+    );
+    c.start();
+    m.listen();
+    await tick();
+    void c.watch(4321);
+    line(m.listener, 'delete rule inet nft_mwan classify handle 7');
+    line(m.listener, '# new generation 44 by process 4321 (nft)');
+    expect(asked).toBe(0);
+    m.listener?.trouble('netlink: Error: ENOBUFS');
+    expect(asked).toBe(1);
+    c.stop();
+  });
+});
