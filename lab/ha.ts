@@ -57,6 +57,8 @@ export const HA_NET = {
 const CONTRIB = fileURLToPath(new URL('../contrib/ha/', import.meta.url));
 export const HA_CONFIG_SCRIPT = join(CONTRIB, 'nft-mwan-ha-config');
 export const HA_NOTIFY_SCRIPT = join(CONTRIB, 'nft-mwan-ha-notify');
+/** The gateways' own firewall beside nft-mwan: drops invalid TCP so a takeover's first packets wait for the commit. */
+export const HA_NFT_FILE = join(CONTRIB, 'nft-mwan-ha.nft');
 
 /**
  * Anti-spoofing: from the customer segment (the bridge "cust") to the upstream, only the VRRP address is
@@ -267,6 +269,12 @@ export class HaLab {
     await this.setLinks(n, 'up');
   }
 
+  /** Invalid TCP packets the node's nft-mwan-ha.nft dropped (input and forward). */
+  async invalidDropped(n: HaNode): Promise<number> {
+    const r = await this.lab.exec(n, 'nft', ['list', 'table', 'inet', 'nft_mwan_ha']);
+    return [...r.stdout.matchAll(/counter packets (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+  }
+
   /** Packets ISP k dropped because their source was not the VRRP address. */
   async ispSpoofed(k: HaWan): Promise<number> {
     const r = await this.lab.exec(`isp${k}`, 'nft', ['-j', 'list', 'counter', 'inet', 'ispfilter', 'spoofed']);
@@ -317,7 +325,7 @@ const GATEWAY_SYSCTLS = {
  *                            --gb-- lan0 gw2 wanK --gb--
  *                                        gw1 sync0 ---- sync0 gw2
  *
- * Gateways forward with no NAT and no policy routing (nft-mwan's job), and start no HA daemon
+ * Gateways forward with no NAT and no policy routing (nft-mwan's job), drop invalid TCP (contrib/ha/nft-mwan-ha.nft), and start no HA daemon
  * (startHa does). Every address is in HA_NET.
  */
 export async function buildHa(lab: Lab, options: HaOptions): Promise<HaLab> {
@@ -368,6 +376,7 @@ export async function buildHa(lab: Lab, options: HaOptions): Promise<HaLab> {
     await lab.ip(n, ['link', 'set', 'dev', sync.dev, 'up']);
     const devices = [lan.dev, sync.dev, ...HA_WANS.map((k) => wan[k].dev)];
     await lab.sysctl(n, Object.fromEntries(devices.map((d) => [`net.ipv4.conf.${d}.rp_filter`, 0])));
+    await lab.nft(n, readFileSync(HA_NFT_FILE, 'utf8'));
     // One main-table default route per WAN, as netifd installs them.
     for (const k of HA_WANS) await lab.ip(n, ['route', 'add', 'default', 'via', wan[k].gateway, 'dev', wan[k].dev, 'metric', String(10 * k)]);
   }

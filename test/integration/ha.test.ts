@@ -95,31 +95,46 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
     await lab.teardown();
   }, 60_000);
 
-  /** Per client address:port at the server, the bytes it has received on that connection (ss's tcp_info). */
+  /**
+   * Per client address:port at the server, the bytes it has received on that connection (ss's tcp_info). ss prints
+   * bytes_received only once it is non-zero: a socket listed without it has received nothing yet (0), which is not
+   * the same as a connection the server no longer has (absent).
+   */
   const serverBytes = async (): Promise<Map<string, number>> => {
     const r = await lab.exec('srv', 'ss', ['-tniH', 'state', 'established', `( sport = :${PORT} )`]);
     const out = new Map<string, number>();
     let peer: string | undefined;
     for (const line of r.stdout.split('\n')) {
       // A socket's line (Recv-Q Send-Q Local Peer) starts in the first column; its tcp_info line is indented.
-      if (/^\S/.test(line)) peer = line.trim().split(/\s+/)[3];
+      if (/^\S/.test(line)) {
+        peer = line.trim().split(/\s+/)[3];
+        if (peer) out.set(peer, 0);
+        continue;
+      }
       const m = /bytes_received:(\d+)/.exec(line);
       if (m && peer) out.set(peer, Number(m[1]));
     }
     return out;
   };
 
-  /** Holds whose connection the server still has (same client address and port) and that received more within `ms`. */
-  const flowing = async (ms = 1_500): Promise<number> => {
+  const holdKey = (h: TcpHold) => `${h.connected.peer}:${h.connected.peerPort}`;
+
+  /**
+   * Holds whose connection the server still has (same client address and port) and whose byte count there grows
+   * past what it was at the call, each within `timeoutMs`. A flowing hold sends every 100 ms, so this returns soon;
+   * the deadline only bounds a loaded machine's late timers, a dead connection shows as not grown.
+   */
+  const flowing = async (timeoutMs = 5_000): Promise<{ count: number; stuck: string[] }> => {
     const before = await serverBytes();
-    await new Promise((r) => setTimeout(r, ms));
-    const after = await serverBytes();
-    return holds.filter((h) => {
-      const key = `${h.connected.peer}:${h.connected.peerPort}`;
-      const a = before.get(key);
-      const b = after.get(key);
-      return a !== undefined && b !== undefined && b > a;
-    }).length;
+    const pending = new Set(holds.map(holdKey).filter((k) => before.has(k)));
+    const deadline = Date.now() + timeoutMs;
+    while (pending.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      const now = await serverBytes();
+      for (const k of pending) if ((now.get(k) ?? -1) > (before.get(k) ?? Number.POSITIVE_INFINITY)) pending.delete(k);
+    }
+    const stuck = holds.map(holdKey).filter((k) => !before.has(k) || pending.has(k));
+    return { count: holds.length - stuck.length, stuck };
   };
 
   const externalEntries = async (n: HaNode) => (await ha.conntrackd(n, ['-e'])).stdout.split('\n').filter((l) => l.includes(`dport=${PORT}`)).length;
@@ -151,7 +166,7 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
 
       // gw2 has every connection in its external cache before anything fails.
       await lab.waitFor(async () => (await externalEntries('gw2')) >= HOLDS, { timeoutMs: 5_000, what: `${HOLDS} entries in gw2's external cache` });
-      expect(await flowing()).toBe(HOLDS);
+      expect((await flowing()).stuck).toEqual([]);
       const spoofedBefore = await Promise.all(HA_WANS.map((k) => ha.ispSpoofed(k)));
 
       // --- takeover ---
@@ -179,22 +194,23 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
 
       const summaries = await Promise.all(holds.map((h) => h.stop()));
       const spoofedAfter = await Promise.all(HA_WANS.map((k) => ha.ispSpoofed(k)));
+      const invalidDropped = await Promise.all(HA_NODES.map((n) => ha.invalidDropped(n)));
       const maxGap = Math.max(...summaries.map((s) => s.maxGapMs));
       console.log(
         [
           `HA figures (advert_int ${ADVERT_INT} s, preempt_delay ${PREEMPT_DELAY} s, ${HOLDS} holds per WAN ${perWan.join('/')}):`,
           `  takeover: gw2 master (notify done) ${takeoverMs} ms after the cut; first new connection ${afterTakeover.recoveredMs} ms after it (${afterTakeover.failed} failed attempts)`,
-          `  takeover: ${flowingAfterTakeover}/${HOLDS} holds flowing at the server with their address; marks on gw2 equal gw1's: ${JSON.stringify(marksOnGw2) === JSON.stringify(marksBefore)}`,
+          `  takeover: ${flowingAfterTakeover.count}/${HOLDS} holds flowing at the server with their address; marks on gw2 equal gw1's: ${JSON.stringify(marksOnGw2) === JSON.stringify(marksBefore)}`,
           `  failback: gw1 master ${failbackAt - restoreAt} ms after its cables came back; new connections: ${afterFailback.failed} failed attempts, first ok ${afterFailback.recoveredMs} ms after`,
-          `  failback: ${flowingAfterFailback}/${HOLDS} holds flowing at the server with their address`,
-          `  holds: closed ${summaries.filter((s) => s.closed).length}, longest echo gap ${maxGap} ms; ISP anti-spoofing drops during the run ${spoofedAfter.map((v, i) => v - (spoofedBefore[i] ?? 0)).join('/')}`,
+          `  failback: ${flowingAfterFailback.count}/${HOLDS} holds flowing at the server with their address`,
+          `  holds: closed ${summaries.filter((s) => s.closed).length}, longest echo gap ${maxGap} ms; ISP anti-spoofing drops during the run ${spoofedAfter.map((v, i) => v - (spoofedBefore[i] ?? 0)).join('/')}; invalid TCP dropped on gw1/gw2 ${invalidDropped.join('/')}`,
         ].join('\n'),
       );
 
       expect(marksOnGw2).toEqual(marksBefore);
       // Goal >= 99 %: of 30, that is every one.
-      expect(flowingAfterTakeover).toBe(HOLDS);
-      expect(flowingAfterFailback).toBe(HOLDS);
+      expect(flowingAfterTakeover.stuck).toEqual([]);
+      expect(flowingAfterFailback.stuck).toEqual([]);
       expect(afterTakeover.recoveredMs).toBeLessThan(2_000);
       expect(afterFailback.recoveredMs).toBeLessThan(2_000);
       for (const s of summaries) expect(s).toMatchObject({ closed: false, error: null, mismatched: 0 });
