@@ -275,6 +275,26 @@ export class HaLab {
     return [...r.stdout.matchAll(/counter packets (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
   }
 
+  /**
+   * ISP k's router dies: it neither answers nor routes (its own input and everything to or from its upstream are
+   * dropped). The segment's switch (the bridge) stays, so the gateways keep their carrier and hear each other's adverts.
+   */
+  async ispDown(k: HaWan): Promise<void> {
+    await this.lab.nft(
+      `isp${k}`,
+      `table inet ispdown {
+  chain input { type filter hook input priority -10; policy accept; iifname "cust" drop; }
+  chain forward { type filter hook forward priority -10; policy accept; iifname "uplink" drop; oifname "uplink" drop; }
+}
+`,
+    );
+  }
+
+  /** ISP k's router is back. */
+  async ispUp(k: HaWan): Promise<void> {
+    await this.lab.exec(`isp${k}`, 'nft', ['delete', 'table', 'inet', 'ispdown']);
+  }
+
   /** Packets ISP k dropped because their source was not the VRRP address. */
   async ispSpoofed(k: HaWan): Promise<number> {
     const r = await this.lab.exec(`isp${k}`, 'nft', ['-j', 'list', 'counter', 'inet', 'ispfilter', 'spoofed']);
