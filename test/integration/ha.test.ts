@@ -206,6 +206,19 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
   };
 
   const externalEntries = async (n: HaNode) => (await ha.conntrackd(n, ['-e'])).stdout.split('\n').filter((l) => l.includes(`dport=${PORT}`)).length;
+  /** Waits until gw2's external cache has an entry for every hold (its copy of gw1's connections). */
+  const waitSynced = async () => {
+    let seen = 0;
+    try {
+      await lab.waitFor(async () => (seen = await externalEntries('gw2')) >= HOLDS, { timeoutMs: 10_000, what: `${HOLDS} entries in gw2's external cache` });
+    } catch (error) {
+      if (error instanceof Error) {
+        const stats = await Promise.all(HA_NODES.map(async (n) => `${n} conntrackd -s:\n${(await ha.conntrackd(n, ['-s'], false)).stdout}`));
+        error.message += ` (it has ${seen}; gw1's kernel has ${(await conntrackMarks(lab, 'gw1', PORT)).length})\n${stats.join('\n')}`;
+      }
+      throw error;
+    }
+  };
 
   /** Runs a scenario; on failure its error carries the HA logs and the lab's dump, taken while the lab stands. */
   const diagnosed = (fn: () => Promise<void>) => async () => {
@@ -233,7 +246,7 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
       expect(marksBefore).toHaveLength(HOLDS);
 
       // gw2 has every connection in its external cache before anything fails.
-      await lab.waitFor(async () => (await externalEntries('gw2')) >= HOLDS, { timeoutMs: 5_000, what: `${HOLDS} entries in gw2's external cache` });
+      await waitSynced();
       expect((await flowing()).stuck).toEqual([]);
       const spoofedBefore = await Promise.all(HA_WANS.map((k) => ha.ispSpoofed(k)));
 
@@ -299,7 +312,7 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
       const onDead = holds.filter((h) => vipWan(h.connected.peer) === DEAD);
       const survivors = holds.filter((h) => vipWan(h.connected.peer) !== DEAD);
       expect(onDead.length).toBeGreaterThan(0);
-      await lab.waitFor(async () => (await externalEntries('gw2')) >= HOLDS, { timeoutMs: 5_000, what: `${HOLDS} entries in gw2's external cache` });
+      await waitSynced();
       expect((await flowing()).stuck).toEqual([]);
 
       const prober = startProber(lab, 'lan', { host: SRV, port: PROBE_PORT }, { intervalMs: 50, timeoutMs: 300 });
