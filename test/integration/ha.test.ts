@@ -49,7 +49,13 @@ const mwanConfig = {
     ]),
   ),
   policies: { balanced: { members: HA_WANS.map((k) => ({ interface: `wan${k}` })) } },
-  rules: [{ name: 'default', policy: 'balanced' }],
+  rules: [
+    // The nodes' own conntrackd sync to the peer must never follow a WAN policy: a NEW entry for it made while every
+    // WAN is offline (a cut node; conntrackd -t flushes the kernel table, the sync flow's entry too) gets the
+    // last resort's "unreachable" ct mark, and every later sync packet is restored to it: the sync is dead for good.
+    { name: 'ha_sync', destIp: Object.values(HA_NET.sync.node), policy: 'default' },
+    { name: 'default', policy: 'balanced' },
+  ],
 };
 
 const vipWan = (addr: string) => HA_WANS.find((k) => HA_NET.wan[k].vip === addr);
@@ -213,8 +219,8 @@ describeHa('HA pair: keepalived + conntrackd + nft-mwan on both nodes', () => {
       await lab.waitFor(async () => (seen = await externalEntries('gw2')) >= HOLDS, { timeoutMs: 10_000, what: `${HOLDS} entries in gw2's external cache` });
     } catch (error) {
       if (error instanceof Error) {
-        const stats = await Promise.all(HA_NODES.map(async (n) => `${n} conntrackd -s:\n${(await ha.conntrackd(n, ['-s'], false)).stdout}`));
-        error.message += ` (it has ${seen}; gw1's kernel has ${(await conntrackMarks(lab, 'gw1', PORT)).length})\n${stats.join('\n')}`;
+        const sync = await lab.exec('gw1', 'conntrack', ['-L', '-p', 'udp', '-d', HA_NET.sync.node.gw2], { reject: false });
+        error.message += ` (it has ${seen}; gw1's kernel has ${(await conntrackMarks(lab, 'gw1', PORT)).length}; gw1's sync flow: ${sync.stdout.trim()})`;
       }
       throw error;
     }
