@@ -57,6 +57,8 @@ export const HA_NET = {
 const CONTRIB = fileURLToPath(new URL('../contrib/ha/', import.meta.url));
 export const HA_CONFIG_SCRIPT = join(CONTRIB, 'nft-mwan-ha-config');
 export const HA_NOTIFY_SCRIPT = join(CONTRIB, 'nft-mwan-ha-notify');
+/** The gateways' own firewall beside nft-mwan: drops invalid TCP so a takeover's first packets wait for the commit. */
+export const HA_NFT_FILE = join(CONTRIB, 'nft-mwan-ha.nft');
 
 /**
  * Anti-spoofing: from the customer segment (the bridge "cust") to the upstream, only the VRRP address is
@@ -267,6 +269,32 @@ export class HaLab {
     await this.setLinks(n, 'up');
   }
 
+  /** Invalid TCP packets the node's nft-mwan-ha.nft dropped (input and forward). */
+  async invalidDropped(n: HaNode): Promise<number> {
+    const r = await this.lab.exec(n, 'nft', ['list', 'table', 'inet', 'nft_mwan_ha']);
+    return [...r.stdout.matchAll(/counter packets (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+  }
+
+  /**
+   * ISP k's router dies: it neither answers nor routes (its own input and everything to or from its upstream are
+   * dropped). The segment's switch (the bridge) stays, so the gateways keep their carrier and hear each other's adverts.
+   */
+  async ispDown(k: HaWan): Promise<void> {
+    await this.lab.nft(
+      `isp${k}`,
+      `table inet ispdown {
+  chain input { type filter hook input priority -10; policy accept; iifname "cust" drop; }
+  chain forward { type filter hook forward priority -10; policy accept; iifname "uplink" drop; oifname "uplink" drop; }
+}
+`,
+    );
+  }
+
+  /** ISP k's router is back. */
+  async ispUp(k: HaWan): Promise<void> {
+    await this.lab.exec(`isp${k}`, 'nft', ['delete', 'table', 'inet', 'ispdown']);
+  }
+
   /** Packets ISP k dropped because their source was not the VRRP address. */
   async ispSpoofed(k: HaWan): Promise<number> {
     const r = await this.lab.exec(`isp${k}`, 'nft', ['-j', 'list', 'counter', 'inet', 'ispfilter', 'spoofed']);
@@ -317,7 +345,7 @@ const GATEWAY_SYSCTLS = {
  *                            --gb-- lan0 gw2 wanK --gb--
  *                                        gw1 sync0 ---- sync0 gw2
  *
- * Gateways forward with no NAT and no policy routing (nft-mwan's job), and start no HA daemon
+ * Gateways forward with no NAT and no policy routing (nft-mwan's job), drop invalid TCP (contrib/ha/nft-mwan-ha.nft), and start no HA daemon
  * (startHa does). Every address is in HA_NET.
  */
 export async function buildHa(lab: Lab, options: HaOptions): Promise<HaLab> {
@@ -368,6 +396,7 @@ export async function buildHa(lab: Lab, options: HaOptions): Promise<HaLab> {
     await lab.ip(n, ['link', 'set', 'dev', sync.dev, 'up']);
     const devices = [lan.dev, sync.dev, ...HA_WANS.map((k) => wan[k].dev)];
     await lab.sysctl(n, Object.fromEntries(devices.map((d) => [`net.ipv4.conf.${d}.rp_filter`, 0])));
+    await lab.nft(n, readFileSync(HA_NFT_FILE, 'utf8'));
     // One main-table default route per WAN, as netifd installs them.
     for (const k of HA_WANS) await lab.ip(n, ['route', 'add', 'default', 'via', wan[k].gateway, 'dev', wan[k].dev, 'metric', String(10 * k)]);
   }
