@@ -2,7 +2,7 @@
 import type { Interface, NftMwanConfig, Policy, Rule } from '../generated/config.js';
 import { MwanError } from '../model/errors.js';
 import { parseIpElement } from '../model/net.js';
-import { flushEvents, INTERFACE_OPTIONS, mapInterface, mergeNotes, type Note } from './interface.js';
+import { absentTiming, flushEvents, INTERFACE_OPTIONS, mapInterface, mergeNotes, MWAN3_TIMING, type Note } from './interface.js';
 import { mapProtocol } from './protocols.js';
 import { sectionId as id, type UciSection } from './parse.js';
 
@@ -76,8 +76,8 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     if (tables.length > 0) {
       note(
         'globals.rt_table_lookup',
-        `tables ${tables.join(', ')} not mapped: ` +
-          `nft-mwan never balances destinations the main table routes specifically; add these tables' networks to globals.bypass`,
+        `tables ${tables.join(', ')} not mapped: mwan3 copies their routes into every WAN's table, so those destinations keep ` +
+          `their route whatever WAN a connection is marked for; nft-mwan reads the main table only: add these tables' networks to globals.bypass`,
       );
     }
     if (globals.options.source_routing === '1') note('globals.source_routing', 'not needed: replies always leave through the WAN a connection came in on');
@@ -90,6 +90,18 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
 
   // --- interfaces, with wan/wan6 pairs merged ------------------------------------------------------------
   const ifaceSections = of('interface');
+  if (ifaceSections.length === 0) {
+    // mwan3 still hooks and runs its rules: with no WAN to balance, each rule's policy is only its last resort.
+    const rules = of('rule').filter((r) => r.options.use_policy !== undefined && !['default', ''].includes(r.options.use_policy));
+    throw new MwanError({
+      code: 'CONFIG_INVALID',
+      summary:
+        'nothing to import: there is no interface section, and nft-mwan needs at least one WAN. mwan3 runs this config without ' +
+        (rules.length === 0
+          ? 'balancing anything (every connection uses the main table)'
+          : `balancing anything: rules ${rules.map(id).join(', ')} send their traffic to their policy's last resort (unreachable unless set), the rest uses the main table`),
+    });
+  }
   const familyOf = (s: UciSection) => s.options.family ?? 'ipv4';
   const enabled = (s: UciSection) => s.options.enabled === '1';
   const deviceBy = new Map(ifaceSections.map((s) => [s, deviceOf(id(s))]));
@@ -148,10 +160,22 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
         `give --network /etc/config/network or --device ${missing[0] ?? ''}=DEVICE`,
     });
   }
+  const defaulted = ifaceSections.filter((s) => id(s) in config.interfaces && absentTiming(s).length > 0);
+  if (defaulted.length > 0) {
+    const t = MWAN3_TIMING;
+    note(
+      `interface ${defaulted.map(id).join(', ')}`,
+      `timing options left unset are written with mwan3's values (timeout ${String(t.timeout)}, interval ${String(t.interval)}, down ${String(t.down)}, ` +
+        `up ${String(t.up)}, failure/recovery interval = interval, count ${String(t.count)}, reliability ${String(t.reliability)}): ` +
+        'a dead WAN goes offline after about a minute; timeout 1, interval 2, down 3, up 3 notice it in about 6 s',
+    );
+  }
   for (const [v6, v4] of partnerOf) {
     const target = config.interfaces[id(v4)] as Interface;
     target.family = 'both';
     target.gateway6 = 'auto';
+    // mwan3 never NATs IPv6 (it has no IPv6 NAT rule): the ISP routes the prefix.
+    target.nat6 = 'none';
     // Either half asking for a flush on an event: the one dual-stack interface flushes on it.
     const flush = [...new Set([...(target.flushConntrack ?? []), ...flushEvents(v6)])];
     if (flush.length > 0) target.flushConntrack = flush;
@@ -162,35 +186,64 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   const members = new Map(of('member').map((m) => [id(m), m]));
   // A policy with no member left is, in mwan3, a chain holding only its last resort.
   const emptyPolicies = new Map<string, 'unreachable' | 'blackhole' | 'default'>();
+  // use_policy 'default' is the main table in mwan3 whatever a section of that name holds: that section is kept
+  // under another name, and no rule reaches it (as in mwan3).
+  const policyName = new Map(
+    of('policy').map((p) => {
+      const name = id(p);
+      if (name !== 'default') return [p, name];
+      let renamedTo = 'default_policy';
+      while (of('policy').some((q) => id(q) === renamedTo)) renamedTo += '_';
+      note(
+        `policy ${name}`,
+        `kept as "${renamedTo}": in mwan3 use_policy 'default' always means the main routing table, so rules naming it ` +
+          'use the main table (as here) and this section is never used',
+      );
+      return [p, renamedTo];
+    }),
+  );
   for (const p of of('policy')) {
-    const name = id(p);
+    const name = policyName.get(p) ?? id(p);
     const policy: Policy = { members: [] as unknown as Policy['members'] };
-    const seen = new Set<string>();
+    const byIface = new Map<string, Policy['members'][number]>();
     for (const mName of p.lists.use_member ?? []) {
       const m = members.get(mName);
       if (!m) throw new MwanError({ code: 'CONFIG_INVALID', summary: `policy ${name}: use_member ${mName} is not a member section` });
-      const iface = ifaceName(m.options.interface ?? '');
+      const given = m.options.interface ?? '';
+      const iface = ifaceName(given);
       if (!(iface in config.interfaces)) {
-        if (ifaceSections.some((t) => id(t) === iface)) {
-          note(`policy ${name}`, `member ${mName} dropped: interface ${iface} was left out`);
-          continue;
-        }
-        throw new MwanError({
-          code: 'CONFIG_INVALID',
-          summary: `member ${mName}: interface "${m.options.interface ?? 'undefined'}" is not an interface section`,
-        });
-      }
-      if (seen.has(iface)) {
-        note(
-          `policy ${name}`,
-          `member ${mName} (${m.options.interface ?? 'undefined'}) dropped: ${iface} is already a member (IPv4 and IPv6 of one uplink are one interface now)`,
-        );
+        if (ifaceSections.some((t) => id(t) === iface)) note(`policy ${name}`, `member ${mName} dropped: interface ${iface} was left out`);
+        // mwan3_set_policy finds no interface id for it and returns: the member does nothing.
+        else note(`policy ${name}`, `member ${mName} skipped: interface "${given}" has no interface section (mwan3 skips it too)`);
         continue;
       }
-      seen.add(iface);
+      const metric = Number(m.options.metric ?? '1');
+      const weight = Number(m.options.weight ?? '1');
+      const before = byIface.get(iface);
+      if (before !== undefined && given !== iface) {
+        note(`policy ${name}`, `member ${mName} (${given}) dropped: ${iface} is already a member (IPv4 and IPv6 of one uplink are one interface now)`);
+        continue;
+      }
+      if (before !== undefined) {
+        const beforeMetric = before.metric ?? 1;
+        if (metric === beforeMetric) {
+          // mwan3 adds every member's weight to the tier's total and gives each its own share: they add up.
+          before.weight = (before.weight ?? 1) + weight;
+          note(
+            `policy ${name}`,
+            `member ${mName}: ${iface} is a member twice at metric ${String(metric)}: weights added (${String(before.weight)}), as mwan3 adds both shares`,
+          );
+        } else {
+          // A higher tier of the same WAN is offline whenever the lower one is: mwan3 never uses it.
+          if (metric < beforeMetric) Object.assign(before, { metric, weight });
+          note(`policy ${name}`, `member ${mName}: ${iface} is a member twice: only its lowest metric (${String(before.metric ?? 1)}) counts, as in mwan3`);
+        }
+        continue;
+      }
       const member: Policy['members'][number] = { interface: iface };
-      if (m.options.metric !== undefined) member.metric = Number(m.options.metric);
-      if (m.options.weight !== undefined) member.weight = Number(m.options.weight);
+      if (m.options.metric !== undefined) member.metric = metric;
+      if (m.options.weight !== undefined) member.weight = weight;
+      byIface.set(iface, member);
       policy.members.push(member);
     }
     const lr = p.options.last_resort;
@@ -296,7 +349,31 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     config.rules?.push(rule);
   }
   if (Object.keys(sets).length > 0) config.sets = sets;
+  noteIpv6Fallback(config, note);
   return { config, notes };
+}
+
+/**
+ * mwan3 installs every rule that can match IPv6 in ip6tables too, and a policy without an IPv6 member holds only
+ * its last resort there. nft-mwan with no WAN carrying IPv6 classifies no IPv6 at all: it takes the main table.
+ */
+function noteIpv6Fallback(config: NftMwanConfig, note: Note): void {
+  const carries6 = Object.values(config.interfaces).some((i) => i.enabled !== false && (i.family === 'ipv6' || i.family === 'both'));
+  if (carries6) return;
+  const v6Rules = (config.rules ?? []).filter(
+    (r) =>
+      r.family !== 'ipv4' &&
+      r.policy !== 'default' &&
+      r.set === undefined &&
+      r.proto !== 'icmp' &&
+      ![...(r.srcIp ?? []), ...(r.destIp ?? [])].some((a) => !a.includes(':')),
+  );
+  if (v6Rules.length === 0) return;
+  note(
+    `rule ${v6Rules.map((r) => r.name).join(', ')}`,
+    "IPv6 differs: mwan3 (with ip6tables) gives the IPv6 connections these rules match their policy's last resort " +
+      '(unreachable unless set), as no IPv6 member is in their policy; nft-mwan, with no WAN carrying IPv6 here, leaves all IPv6 to the main table',
+  );
 }
 
 function split(option: string | undefined, list: readonly string[] | undefined): string[] {
