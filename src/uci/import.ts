@@ -1,7 +1,8 @@
 // mwan3's UCI config -> an nft-mwan config, with a note for every option mapped differently or not at all. Pure.
 import type { Interface, NftMwanConfig, Policy, Rule } from '../generated/config.js';
 import { MwanError } from '../model/errors.js';
-import { parseIpElement } from '../model/net.js';
+import { maskPrefix, parseMaskedIpv4 } from '../model/masked.js';
+import { formatIpv4, parseIpElement } from '../model/net.js';
 import { absentTiming, flushEvents, INTERFACE_OPTIONS, mapInterface, mergeNotes, MWAN3_TIMING, type Note } from './interface.js';
 import { mapProtocol } from './protocols.js';
 import { sectionId as id, type UciSection } from './parse.js';
@@ -301,7 +302,7 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       ['src_ip', 'srcIp'],
       ['dest_ip', 'destIp'],
     ] as const) {
-      const values = split(r.options[opt], r.lists[opt]);
+      const values = split(r.options[opt], r.lists[opt]).map(dottedMask);
       const kept = values.filter((v) => {
         // 0.0.0.0/0 and ::/0 mean "this family, any address".
         if (v === '0.0.0.0/0' || v === '::/0') {
@@ -312,7 +313,8 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       });
       for (const v of kept) {
         const parsed = parseIpElement(v);
-        if ('error' in parsed) throw new MwanError({ code: 'CONFIG_INVALID', summary: `rule ${name}.${opt}: ${parsed.error}` });
+        if ('error' in parsed && parseMaskedIpv4(v) === undefined)
+          throw new MwanError({ code: 'CONFIG_INVALID', summary: `rule ${name}.${opt}: ${parsed.error}` });
       }
       if (kept.length > 0) rule[field] = kept as [string, ...string[]];
     }
@@ -374,6 +376,15 @@ function noteIpv6Fallback(config: NftMwanConfig, note: Note): void {
     "IPv6 differs: mwan3 (with ip6tables) gives the IPv6 connections these rules match their policy's last resort " +
       '(unreachable unless set), as no IPv6 member is in their policy; nft-mwan, with no WAN carrying IPv6 here, leaves all IPv6 to the main table',
   );
+}
+
+/** iptables' address/dotted-mask: a contiguous mask as a CIDR, any other kept as ADDR/MASK (nft: `ip saddr & MASK == ADDR`). */
+function dottedMask(v: string): string {
+  const m = parseMaskedIpv4(v);
+  if (m === undefined) return v;
+  const addr = formatIpv4((m.addr & m.mask) >>> 0);
+  const prefix = maskPrefix(m.mask);
+  return prefix === undefined ? `${addr}/${formatIpv4(m.mask)}` : `${addr}/${String(prefix)}`;
 }
 
 function split(option: string | undefined, list: readonly string[] | undefined): string[] {
