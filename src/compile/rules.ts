@@ -152,7 +152,7 @@ function parse(rule: ResolvedRule, target: string, sets: Readonly<Record<string,
   for (const f of ['srcIp', 'destIp'] as const) {
     const texts = rule[f];
     if (!texts) continue;
-    const m = texts.length === 1 ? parseMaskedIpv4(texts[0] as string) : undefined;
+    const m = texts.length === 1 ? parseMaskedIpv4(texts[0]) : undefined;
     if (m !== undefined) {
       masked[f] = m;
       continue;

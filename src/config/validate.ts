@@ -4,7 +4,7 @@ import type { ConfigIssue } from '../model/errors.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import { parseTarget } from '../model/targets.js';
 import { parseIpElement, parseIpv4, parseIpv6, parsePort } from '../model/net.js';
-import { parseMaskedIpv4, type MaskedIpv4 } from '../model/masked.js';
+import { maskedIssue, parseMaskedIpv4 } from '../model/masked.js';
 import { markLayout, parseMask } from '../model/marks.js';
 import { checkListen } from '../model/listen.js';
 import { DEFAULTS, TRACK_DEFAULTS } from '../model/defaults.js';
@@ -393,11 +393,4 @@ export function reservedKind6(address: string): string | null {
   if (value === 1n) return 'the loopback address ::1';
   if (value >> 120n === 0xffn) return 'a multicast address';
   return null;
-}
-
-/** An ADDR/MASK address: IPv4 only, no address bit outside the mask (it could never match), alone in its field (no nft set holds it). */
-function maskedIssue(m: MaskedIpv4, count: number, family: string): string | undefined {
-  if (family === 'ipv6') return 'an address/mask is IPv4 but the rule is "family": "ipv6"';
-  if ((m.addr & ~m.mask) !== 0) return 'the address has bits outside its mask: it can never match';
-  return count > 1 ? 'an address/mask (a.b.c.d/m.m.m.m) must be the only value of its field' : undefined;
 }

@@ -25,3 +25,10 @@ export function maskPrefix(mask: number): number | undefined {
 export function inMasked(m: MaskedIpv4, address: number): boolean {
   return (address & m.mask) >>> 0 === m.addr;
 }
+
+/** An ADDR/MASK address: IPv4 only, no address bit outside the mask (it could never match), alone in its field (no nft set holds it). */
+export function maskedIssue(m: MaskedIpv4, count: number, family: string): string | undefined {
+  if (family === 'ipv6') return 'an address/mask is IPv4 but the rule is "family": "ipv6"';
+  if ((m.addr & ~m.mask) !== 0) return 'the address has bits outside its mask: it can never match';
+  return count > 1 ? 'an address/mask (a.b.c.d/m.m.m.m) must be the only value of its field' : undefined;
+}
