@@ -164,11 +164,13 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   const defaulted = ifaceSections.filter((s) => id(s) in config.interfaces && absentTiming(s).length > 0);
   if (defaulted.length > 0) {
     const t = MWAN3_TIMING;
+    // The slow defaults matter only where they decide how soon a dead WAN is noticed.
+    const slow = defaulted.some((s) => absentTiming(s).some((k) => ['timeout', 'interval', 'down', 'up'].includes(k)));
     note(
-      `interface ${defaulted.map(id).join(', ')}`,
-      `timing options left unset are written with mwan3's values (timeout ${String(t.timeout)}, interval ${String(t.interval)}, down ${String(t.down)}, ` +
-        `up ${String(t.up)}, failure/recovery interval = interval, count ${String(t.count)}, reliability ${String(t.reliability)}): ` +
-        'a dead WAN goes offline after about a minute; timeout 1, interval 2, down 3, up 3 notice it in about 6 s',
+      `interface ${defaulted.map((s) => `${id(s)} (${absentTiming(s).join(', ')})`).join(', ')}`,
+      `unset, so written with mwan3's values (timeout ${String(t.timeout)}, interval ${String(t.interval)}, down ${String(t.down)}, ` +
+        `up ${String(t.up)}, failure/recovery interval = interval, count ${String(t.count)}, reliability ${String(t.reliability)})` +
+        (slow ? ': a dead WAN then goes offline after about a minute; timeout 1, interval 2, down 3, up 3 notice it in about 6 s' : ''),
     );
   }
   for (const [v6, v4] of partnerOf) {
