@@ -174,13 +174,7 @@ export function mapInterface(s: UciSection, name: string, device: string, family
       );
       track.reliability = v4.length;
     }
-    if (o.check_quality === '1') {
-      track.quality = {};
-      if (o.failure_latency) track.quality.failureLatencyMs = Number(o.failure_latency);
-      if (o.failure_loss) track.quality.failureLossPct = Number(o.failure_loss);
-      if (o.recovery_latency) track.quality.recoveryLatencyMs = Number(o.recovery_latency);
-      if (o.recovery_loss) track.quality.recoveryLossPct = Number(o.recovery_loss);
-    }
+    if (o.check_quality === '1') track.quality = quality(s, name, m.method, track.count ?? MWAN3_TIMING.count, note);
     // 56 and 60 are both ping's and mwan3's defaults: only other values change what is sent.
     if (o.size !== undefined && o.size !== '56') note(`interface ${name}.size`, `${o.size}: not mapped: nft-mwan's probes send their own payload size`);
     if (o.max_ttl !== undefined && o.max_ttl !== '60') note(`interface ${name}.max_ttl`, `${o.max_ttl}: not mapped: nft-mwan's probes use the system TTL`);
@@ -216,4 +210,30 @@ function offlineProbeNote(name: string, track: Track, keep: boolean, note: Note)
     `an offline WAN whose probes still fail is re-probed every ${String(failing)} s in mwan3 (${keep ? 'failure_interval' : 'interval'}), ` +
       `every ${String(track.recoveryInterval)} s (recoveryInterval) in nft-mwan`,
   );
+}
+
+/**
+ * mwan3track judges each target on this round's `count` probes, and counts it up only with loss <= recovery_loss
+ * and latency <= recovery_latency, online or not (failure_* only choose its log line, "down" or "skipped"). nft-mwan
+ * judges each target on its last `window` probes against the failure thresholds while online, the recovery ones
+ * while offline: both set to mwan3's recovery values with window = count give mwan3's decision. Only ping and
+ * httping measure quality in mwan3.
+ */
+function quality(s: UciSection, name: string, method: string, count: number, note: Note): Track['quality'] {
+  if (method !== 'ping' && method !== 'http') {
+    // With another method mwan3track compares loss/latency values it never measured: read, not run, the target is
+    // then never up. That is not reproduced.
+    note(`interface ${name}.check_quality`, 'ignored: mwan3track measures quality only for ping and httping');
+    return undefined;
+  }
+  const o = s.options;
+  const latency = Number(o.recovery_latency ?? '500');
+  const loss = Number(o.recovery_loss ?? '10');
+  note(
+    `interface ${name}.check_quality`,
+    `a target counts as up only with loss <= ${String(loss)}% and latency <= ${String(latency)} ms, on each round's ${String(count)} probe(s), ` +
+      'in every state (as mwan3track): both thresholds set to the recovery ones, window = count' +
+      (o.failure_latency !== undefined || o.failure_loss !== undefined ? "; failure_latency/failure_loss only chose mwan3's log line" : ''),
+  );
+  return { failureLatencyMs: latency, failureLossPct: loss, recoveryLatencyMs: latency, recoveryLossPct: loss, window: count };
 }
