@@ -1,0 +1,82 @@
+// import-uci keeps what mwan3 2.12's scripts do with the corner cases real configs hold (mwan3.sh, mwan3track).
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/validate.js';
+import { importMwan3 } from '../../src/uci/import.js';
+import { parseUci } from '../../src/uci/parse.js';
+
+const WANS = "config interface 'wan'\n\toption enabled '1'\nconfig interface 'wanb'\n\toption enabled '1'\n";
+const imp = (body: string) => {
+  const r = importMwan3(parseUci(WANS + body, 'm'), { devices: { wan: 'eth1', wanb: 'eth2' } });
+  const v = validateConfig(r.config);
+  expect(v.ok ? [] : v.issues).toEqual([]);
+  return r;
+};
+const member = (name: string, iface: string, metric: number, weight: number) =>
+  `config member '${name}'\n\toption interface '${iface}'\n\toption metric '${String(metric)}'\n\toption weight '${String(weight)}'\n`;
+
+describe('import-uci: mwan3 corner cases', () => {
+  it.each([
+    ['a contiguous dotted mask becomes a CIDR, host bits cleared as iptables does', '10.1.2.3/255.255.0.0', { srcIp: ['10.1.0.0/16'] }],
+    ['a non-contiguous mask stays ADDR/MASK, the address masked', '0.0.0.3/0.0.0.1', { srcIp: ['0.0.0.1/0.0.0.1'] }],
+    ['0.0.0.0/0.0.0.0 is any IPv4 source', '0.0.0.0/0.0.0.0', { family: 'ipv4' }],
+  ])('%s', (_what, src, expected) => {
+    const { config } = imp(
+      `${member('m1', 'wan', 1, 1)}config policy 'p'\n\tlist use_member 'm1'\nconfig rule 'r'\n\toption src_ip '${src}'\n\toption use_policy 'p'\n`,
+    );
+    expect(config.rules?.[0]).toEqual({ name: 'r', policy: 'p', ...expected });
+  });
+
+  it("a WAN named twice at different metrics keeps only its lowest metric and that member's weight (mwan3 never uses the higher tier)", () => {
+    const { config, notes } = imp(
+      `${member('a', 'wan', 2, 5)}${member('b', 'wanb', 1, 1)}${member('c', 'wan', 1, 3)}config policy 'p'\n\tlist use_member 'a'\n\tlist use_member 'b'\n\tlist use_member 'c'\n`,
+    );
+    expect(config.policies.p?.members).toEqual([
+      { interface: 'wan', metric: 1, weight: 3 },
+      { interface: 'wanb', metric: 1, weight: 1 },
+    ]);
+    expect(notes).toContain('policy p: member c: wan is a member twice: only its lowest metric (1) counts, as in mwan3');
+  });
+
+  it('a policy named default is kept under a free name, and use_policy default still means the main table', () => {
+    const { config, notes } = imp(
+      `${member('m1', 'wan', 1, 1)}config policy 'default'\n\tlist use_member 'm1'\nconfig policy 'default_policy'\n\tlist use_member 'm1'\n` +
+        "config rule 'r'\n\toption use_policy 'default'\n",
+    );
+    expect(Object.keys(config.policies).sort()).toEqual(['default_policy', 'default_policy_']);
+    expect(config.rules?.[0]?.policy).toBe('default');
+    expect(notes.some((n) => n.startsWith('policy default: kept as "default_policy_"'))).toBe(true);
+  });
+
+  it('an untracked WAN that starts offline is never brought online by mwan3: imported disabled', () => {
+    const { config, notes } = imp("config interface 'wanb'\n\toption initial_state 'offline'\n");
+    expect(config.interfaces.wanb?.enabled).toBe(false);
+    expect(notes).toContain('interface wanb.initial_state: offline and not tracked: mwan3 never brings it online: imported as "enabled": false');
+  });
+
+  it('httping_ssl 1 probes https://, and unset timing gets mwan3track values with one note for every interface', () => {
+    const body = "\tlist track_ip '192.0.2.10'\n\toption track_method 'httping'\n";
+    const { config, notes } = imp(`config interface 'wan'\n${body}\toption httping_ssl '1'\nconfig interface 'wanb'\n${body}`);
+    expect(config.interfaces.wan?.track?.targets).toEqual(['https://192.0.2.10/']);
+    expect(config.interfaces.wanb?.track?.targets).toEqual(['http://192.0.2.10/']);
+    expect(config.interfaces.wan?.track).toMatchObject({
+      timeout: 4,
+      interval: 10,
+      failureInterval: 10,
+      recoveryInterval: 10,
+      down: 5,
+      up: 5,
+      count: 1,
+      reliability: 1,
+    });
+    expect(notes.filter((n) => n.includes("written with mwan3's values"))).toHaveLength(1);
+  });
+
+  it('size 56 and max_ttl 60 (the defaults of ping and mwan3) say nothing; other values are noted', () => {
+    const { notes } = imp(
+      "config interface 'wan'\n\tlist track_ip '192.0.2.10'\n\toption size '56'\n\toption max_ttl '60'\nconfig interface 'wanb'\n\tlist track_ip '192.0.2.10'\n\toption size '100'\n",
+    );
+    expect(notes.filter((n) => n.includes('.size') || n.includes('.max_ttl'))).toEqual([
+      "interface wanb.size: 100: not mapped: nft-mwan's probes send their own payload size",
+    ]);
+  });
+});
