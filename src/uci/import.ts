@@ -1,8 +1,9 @@
 // mwan3's UCI config -> an nft-mwan config, with a note for every option mapped differently or not at all. Pure.
 import type { Interface, NftMwanConfig, Policy, Rule } from '../generated/config.js';
 import { MwanError } from '../model/errors.js';
-import { maskPrefix, parseMaskedIpv4 } from '../model/masked.js';
-import { formatIpv4, parseIpElement } from '../model/net.js';
+import { parseMaskedIpv4 } from '../model/masked.js';
+import { parseIpElement } from '../model/net.js';
+import { dottedMask, noteIpv6Fallback, split } from './rules.js';
 import { absentTiming, flushEvents, INTERFACE_OPTIONS, mapInterface, mergeNotes, MWAN3_TIMING, type Note } from './interface.js';
 import { mapProtocol } from './protocols.js';
 import { sectionId as id, type UciSection } from './parse.js';
@@ -258,6 +259,13 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       note(`policy ${name}`, `has no member: skipped (rules using it use its last resort "${last}", as in mwan3)`);
       continue;
     }
+    if (id(p).length > 15) {
+      note(
+        `policy ${name}`,
+        'over 15 characters: mwan3 builds no such policy ("exceeds max of 15 chars"), and a rule using it would jump to a chain ' +
+          'whose name iptables refuses (read from mwan3.sh, not run): imported as a policy, which mwan3 never ran',
+      );
+    }
     config.policies[name] = policy;
   }
 
@@ -269,6 +277,10 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     const skip = (why: string) => {
       note(`rule ${name}`, `${why}: skipped, as mwan3 skips it`);
     };
+    if (r.name !== null && r.name.length > 15) {
+      skip('name over 15 characters (mwan3: "exceeds max of 15 chars. Not setting rule")');
+      continue;
+    }
     const usePolicy = r.options.use_policy;
     if (usePolicy === undefined || usePolicy === '') {
       skip('no use_policy');
@@ -355,40 +367,4 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   if (Object.keys(sets).length > 0) config.sets = sets;
   noteIpv6Fallback(config, note);
   return { config, notes };
-}
-
-/**
- * mwan3 installs every rule that can match IPv6 in ip6tables too, and a policy without an IPv6 member holds only
- * its last resort there. nft-mwan with no WAN carrying IPv6 classifies no IPv6 at all: it takes the main table.
- */
-function noteIpv6Fallback(config: NftMwanConfig, note: Note): void {
-  const carries6 = Object.values(config.interfaces).some((i) => i.enabled !== false && (i.family === 'ipv6' || i.family === 'both'));
-  if (carries6) return;
-  const v6Rules = (config.rules ?? []).filter(
-    (r) =>
-      r.family !== 'ipv4' &&
-      r.policy !== 'default' &&
-      r.set === undefined &&
-      r.proto !== 'icmp' &&
-      ![...(r.srcIp ?? []), ...(r.destIp ?? [])].some((a) => !a.includes(':')),
-  );
-  if (v6Rules.length === 0) return;
-  note(
-    `rule ${v6Rules.map((r) => r.name).join(', ')}`,
-    "IPv6 differs: mwan3 (with ip6tables) gives the IPv6 connections these rules match their policy's last resort " +
-      '(unreachable unless set), as no IPv6 member is in their policy; nft-mwan, with no WAN carrying IPv6 here, leaves all IPv6 to the main table',
-  );
-}
-
-/** iptables' address/dotted-mask: a contiguous mask as a CIDR, any other kept as ADDR/MASK (nft: `ip saddr & MASK == ADDR`). */
-function dottedMask(v: string): string {
-  const m = parseMaskedIpv4(v);
-  if (m === undefined) return v;
-  const addr = formatIpv4((m.addr & m.mask) >>> 0);
-  const prefix = maskPrefix(m.mask);
-  return prefix === undefined ? `${addr}/${formatIpv4(m.mask)}` : `${addr}/${String(prefix)}`;
-}
-
-function split(option: string | undefined, list: readonly string[] | undefined): string[] {
-  return [...(option === undefined ? [] : [option]), ...(list ?? [])].flatMap((v) => v.split(/[\s,]+/)).filter((v) => v.length > 0);
 }

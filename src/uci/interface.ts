@@ -192,7 +192,10 @@ export function mapInterface(s: UciSection, name: string, device: string, family
   const flush = flushEvents(s);
   if (flush.length > 0) {
     iface.flushConntrack = [...new Set(flush)];
-    note(`interface ${name}.flush_conntrack`, 'now deletes only the connections of this WAN, never every connection on the router');
+    note(
+      `interface ${name}.flush_conntrack`,
+      "deletes only this WAN's connections on those events; mwan3 flushed every connection of the router (echo f > /proc/net/nf_conntrack)",
+    );
   }
   noteUnknownFlush(s, note);
   return iface;

@@ -79,4 +79,14 @@ describe('import-uci: mwan3 corner cases', () => {
       "interface wanb.size: 100: not mapped: nft-mwan's probes send their own payload size",
     ]);
   });
+
+  it('a rule named with over 15 characters is skipped, as mwan3 does not set it; a policy so named is noted', () => {
+    const { config, notes } = imp(
+      `${member('m1', 'wan', 1, 1)}config policy 'sixteen_chars_pp'\n\tlist use_member 'm1'\n` +
+        "config rule 'sixteen_chars_rr'\n\toption use_policy 'sixteen_chars_pp'\nconfig rule 'short'\n\toption use_policy 'sixteen_chars_pp'\n",
+    );
+    expect(config.rules?.map((r) => r.name)).toEqual(['short']);
+    expect(notes).toContain('rule sixteen_chars_rr: name over 15 characters (mwan3: "exceeds max of 15 chars. Not setting rule"): skipped, as mwan3 skips it');
+    expect(notes.some((n) => n.startsWith('policy sixteen_chars_pp: over 15 characters: mwan3 builds no such policy'))).toBe(true);
+  });
 });
