@@ -3,7 +3,7 @@
 import { MwanError } from '../model/errors.js';
 import type { ResolvedRule } from '../config/resolved.js';
 import { normaliseIpIntervals, parseIpElement, parsePort, type IpFamilyName, type IpInterval, type PortRange } from '../model/net.js';
-import { parseMaskedIpv4, type MaskedIpv4 } from '../model/masked.js';
+import { maskPrefix, parseMaskedIpv4, type MaskedIpv4 } from '../model/masked.js';
 import { formatIpv4 } from '../model/net.js';
 import * as x from './nft-expr.js';
 
@@ -153,12 +153,14 @@ function parse(rule: ResolvedRule, target: string, sets: Readonly<Record<string,
     const texts = rule[f];
     if (!texts) continue;
     const m = texts.length === 1 ? parseMaskedIpv4(texts[0]) : undefined;
-    if (m !== undefined) {
+    // A contiguous mask is a prefix: nft lists `& 255.255.0.0 == 10.1.0.0` back as 10.1.0.0/16, so it is sent as one.
+    const prefix = m === undefined ? undefined : maskPrefix(m.mask);
+    if (m !== undefined && prefix === undefined) {
       masked[f] = m;
       continue;
     }
     addresses[f] = texts.map((t) => {
-      const e = parseIpElement(t);
+      const e = parseIpElement(m === undefined ? t : `${formatIpv4(m.addr)}/${String(prefix)}`);
       if ('error' in e) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated address ${t}` });
       return e.interval;
     });
