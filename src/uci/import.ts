@@ -22,6 +22,11 @@ export interface ImportResult {
 }
 
 const SPECIAL_POLICIES = new Set(['default', 'unreachable', 'blackhole']);
+const RESERVED_MEANING: Partial<Record<string, string>> = {
+  default: 'the main routing table',
+  unreachable: 'the unreachable mark',
+  blackhole: 'the blackhole mark',
+};
 
 // Options mwan3 2.12 knows, per section type: anything else is noted, never silently dropped.
 const KNOWN: Record<string, string[]> = {
@@ -190,18 +195,18 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   const members = new Map(of('member').map((m) => [id(m), m]));
   // A policy with no member left is, in mwan3, a chain holding only its last resort.
   const emptyPolicies = new Map<string, 'unreachable' | 'blackhole' | 'default'>();
-  // use_policy 'default' is the main table in mwan3 whatever a section of that name holds: that section is kept
-  // under another name, and no rule reaches it (as in mwan3).
+  // use_policy 'default' is the main table in mwan3 whatever a section of that name holds (and 'unreachable',
+  // 'blackhole' those marks): such a section is kept under another name, and no rule reaches it (as in mwan3).
   const policyName = new Map(
     of('policy').map((p) => {
       const name = id(p);
-      if (name !== 'default') return [p, name];
-      let renamedTo = 'default_policy';
+      const meaning = RESERVED_MEANING[name];
+      if (meaning === undefined) return [p, name];
+      let renamedTo = `${name}_policy`;
       while (of('policy').some((q) => id(q) === renamedTo)) renamedTo += '_';
       note(
         `policy ${name}`,
-        `kept as "${renamedTo}": in mwan3 use_policy 'default' always means the main routing table, so rules naming it ` +
-          'use the main table (as here) and this section is never used',
+        `kept as "${renamedTo}": in mwan3 use_policy '${name}' always means ${meaning}, so rules naming it ` + 'do so here too and this section is never used',
       );
       return [p, renamedTo];
     }),

@@ -37,14 +37,17 @@ describe('import-uci: mwan3 corner cases', () => {
     expect(notes).toContain('policy p: member c: wan is a member twice: only its lowest metric (1) counts, as in mwan3');
   });
 
-  it('a policy named default is kept under a free name, and use_policy default still means the main table', () => {
+  it('policies named default or blackhole are kept under free names; use_policy default / blackhole still mean the main table / the mark', () => {
     const { config, notes } = imp(
       `${member('m1', 'wan', 1, 1)}config policy 'default'\n\tlist use_member 'm1'\nconfig policy 'default_policy'\n\tlist use_member 'm1'\n` +
-        "config rule 'r'\n\toption use_policy 'default'\n",
+        "config policy 'blackhole'\n\tlist use_member 'm1'\nconfig rule 'r'\n\toption use_policy 'default'\nconfig rule 's'\n\toption use_policy 'blackhole'\n",
     );
-    expect(Object.keys(config.policies).sort()).toEqual(['default_policy', 'default_policy_']);
-    expect(config.rules?.[0]?.policy).toBe('default');
-    expect(notes.some((n) => n.startsWith('policy default: kept as "default_policy_"'))).toBe(true);
+    expect(Object.keys(config.policies).sort()).toEqual(['blackhole_policy', 'default_policy', 'default_policy_']);
+    expect(config.rules?.map((r) => r.policy)).toEqual(['default', 'blackhole']);
+    expect(
+      notes.some((n) => n.startsWith('policy default: kept as "default_policy_": in mwan3 use_policy \'default\' always means the main routing table')),
+    ).toBe(true);
+    expect(notes.some((n) => n.startsWith('policy blackhole: kept as "blackhole_policy"'))).toBe(true);
   });
 
   it('an untracked WAN that starts offline is never brought online by mwan3: imported disabled', () => {

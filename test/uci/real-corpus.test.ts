@@ -1,15 +1,22 @@
 // 27 real mwan3 configs (test/uci/fixtures/real, sources in SOURCES.md) through `nft-mwan import-uci`: each imports with
-// exit 0 and a valid config that keeps the mwan3 behaviour it exercises (mwan3 2.12's mwan3.sh / mwan3track are the
+// exit 0 and a valid config that compiles and keeps the mwan3 behaviour it exercises (mwan3 2.12's mwan3.sh / mwan3track are the
 // reference), or, with no interface section at all, is refused saying why.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { compile } from '../../src/compile/compile.js';
 import { validateConfig } from '../../src/config/validate.js';
+import { EMPTY_FACTS } from '../../src/model/facts.js';
 import type { NftMwanConfig } from '../../src/generated/config.js';
 import { MwanError } from '../../src/model/errors.js';
 
 const root = new URL('./fixtures/real/', import.meta.url).pathname;
+const Ajv = createRequire(import.meta.url)('ajv') as typeof import('ajv').default;
+const validateBatch = new Ajv({ allErrors: true, strict: false }).compile(
+  JSON.parse(readFileSync(new URL('../../schema/nft-batch.schema.json', import.meta.url), 'utf8')),
+);
 
 /** Runs `import-uci FILE --device IF=DEV ...` as the command line would; returns the exit status, stdout and the notes. */
 async function importFixture(name: string, devices: string) {
@@ -303,6 +310,12 @@ describe('import-uci on real mwan3 configs', () => {
     const v = validateConfig(config);
     expect(v.ok ? [] : v.issues).toEqual([]);
     c.check(config, r.notes);
+    // What apply would send, with every WAN's gateway found: a batch libnftables JSON accepts.
+    if (!v.ok) return;
+    const names = Object.keys(config.interfaces);
+    const gateways = (g: string) => Object.fromEntries(names.map((n) => [n, g]));
+    const plan = compile(v.config, { ...EMPTY_FACTS, autoGateways: gateways('198.51.100.1'), autoGateways6: gateways('fe80::1') });
+    expect(validateBatch(plan.nft), JSON.stringify(validateBatch.errors, null, 1)).toBe(true);
   });
 
   it.each(REFUSED.map((c) => [c.name, c] as const))('%s has no interface section: refused, saying what mwan3 does with it', async (_n, c) => {
