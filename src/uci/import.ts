@@ -215,6 +215,8 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     const name = policyName.get(p) ?? id(p);
     const policy: Policy = { members: [] as unknown as Policy['members'] };
     const byIface = new Map<string, Policy['members'][number]>();
+    // The section each imported member names: two members of one merged wan/wan6 pair are not one WAN twice.
+    const sectionOf = new Map<string, string>();
     for (const mName of p.lists.use_member ?? []) {
       const m = members.get(mName);
       if (!m) throw new MwanError({ code: 'CONFIG_INVALID', summary: `policy ${name}: use_member ${mName} is not a member section` });
@@ -229,7 +231,7 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       const metric = Number(m.options.metric ?? '1');
       const weight = Number(m.options.weight ?? '1');
       const before = byIface.get(iface);
-      if (before !== undefined && given !== iface) {
+      if (before !== undefined && sectionOf.get(iface) !== given) {
         note(`policy ${name}`, `member ${mName} (${given}) dropped: ${iface} is already a member (IPv4 and IPv6 of one uplink are one interface now)`);
         continue;
       }
@@ -253,6 +255,7 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       if (m.options.metric !== undefined) member.metric = metric;
       if (m.options.weight !== undefined) member.weight = weight;
       byIface.set(iface, member);
+      sectionOf.set(iface, given);
       policy.members.push(member);
     }
     const lr = p.options.last_resort;

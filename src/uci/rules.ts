@@ -15,6 +15,8 @@ export function noteIpv6Fallback(config: NftMwanConfig, note: Note): void {
     (r) =>
       r.family !== 'ipv4' &&
       r.policy !== 'default' &&
+      // A last resort "default" is the main table in both.
+      config.policies[r.policy]?.lastResort !== 'default' &&
       r.set === undefined &&
       r.proto !== 'icmp' &&
       ![...(r.srcIp ?? []), ...(r.destIp ?? [])].some((a) => !a.includes(':')),

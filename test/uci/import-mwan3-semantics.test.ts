@@ -92,4 +92,25 @@ describe('import-uci: mwan3 corner cases', () => {
     expect(notes).toContain('rule sixteen_chars_rr: name over 15 characters (mwan3: "exceeds max of 15 chars. Not setting rule"): skipped, as mwan3 skips it');
     expect(notes.some((n) => n.startsWith('policy sixteen_chars_pp: over 15 characters: mwan3 builds no such policy'))).toBe(true);
   });
+
+  it('members naming wan6 then wan of one merged pair stay one member (not a WAN twice): the IPv6 one is noted as dropped', () => {
+    const r = importMwan3(
+      parseUci(
+        "config interface 'wan'\n\toption enabled '1'\nconfig interface 'wan6'\n\toption enabled '1'\n\toption family 'ipv6'\n" +
+          `${member('m6', 'wan6', 1, 2)}${member('m4', 'wan', 1, 3)}config policy 'p'\n\tlist use_member 'm6'\n\tlist use_member 'm4'\n`,
+        'm',
+      ),
+      { devices: { wan: 'eth1', wan6: 'eth1' } },
+    );
+    expect(r.config.policies.p?.members).toEqual([{ interface: 'wan', metric: 1, weight: 2 }]);
+    expect(r.notes).toContain('policy p: member m4 (wan) dropped: wan is already a member (IPv4 and IPv6 of one uplink are one interface now)');
+  });
+
+  it('a rule whose policy falls back to the main table ("default" last resort) has no IPv6 difference to note', () => {
+    const { notes } = imp(
+      `${member('m1', 'wan', 1, 1)}config policy 'p'\n\tlist use_member 'm1'\n\toption last_resort 'default'\n` +
+        `config policy 'q'\n\tlist use_member 'm1'\nconfig rule 'r'\n\toption use_policy 'p'\nconfig rule 's'\n\toption use_policy 'q'\n`,
+    );
+    expect(notes.filter((n) => n.includes('IPv6 differs'))).toEqual([expect.stringMatching(/^rule s: IPv6 differs/)]);
+  });
 });
