@@ -1,4 +1,5 @@
 // What happens to one NEW connection, read off a Plan: the same rules, in the same order, the kernel runs. Pure.
+import { inMasked, parseMaskedIpv4 } from '../model/masked.js';
 import type { ResolvedConfig, ResolvedRule } from '../config/resolved.js';
 import { MwanError } from '../model/errors.js';
 import { parseIp, parseIpElement, parsePort } from '../model/net.js';
@@ -223,6 +224,8 @@ function sameAddress(a: string, b: string): boolean {
 function inElement(text: string, address: string): boolean {
   const parsed = parseIpElement(text);
   const a = parseIp(address);
+  const m = parseMaskedIpv4(text);
+  if (m !== undefined) return a?.family === 'ipv4' && inMasked(m, Number(a.value));
   return !('error' in parsed) && a !== undefined && parsed.interval.family === a.family && parsed.interval.first <= a.value && a.value <= parsed.interval.last;
 }
 

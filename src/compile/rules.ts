@@ -3,6 +3,8 @@
 import { MwanError } from '../model/errors.js';
 import type { ResolvedRule } from '../config/resolved.js';
 import { normaliseIpIntervals, parseIpElement, parsePort, type IpFamilyName, type IpInterval, type PortRange } from '../model/net.js';
+import { maskPrefix, parseMaskedIpv4, type MaskedIpv4 } from '../model/masked.js';
+import { formatIpv4 } from '../model/net.js';
 import * as x from './nft-expr.js';
 
 type Field = 'srcIface' | 'srcIp' | 'destIp' | 'srcPort' | 'destPort';
@@ -15,6 +17,8 @@ interface Parsed {
   /** 'any' when nothing in the rule ties it to one family. */
   family: IpFamilyName | 'any';
   fields: Partial<Record<Field, IpInterval[] | PortRange[] | string[]>>;
+  /** An address with a non-contiguous mask (`ip saddr & MASK == ADDR`): no interval, so the rule stands alone. */
+  masked: Partial<Record<'srcIp' | 'destIp', MaskedIpv4>>;
   /** Shape: the rules that can share one map lookup have the same one. */
   shape: string;
   /** Named-set, log and catch-all rules are always emitted on their own. */
@@ -144,17 +148,26 @@ function overlapsGroup(group: readonly Parsed[], index: DisjointIndex, p: Parsed
  */
 function parse(rule: ResolvedRule, target: string, sets: Readonly<Record<string, { type: string }>>): Parsed[] {
   const addresses: Partial<Record<'srcIp' | 'destIp', IpInterval[]>> = {};
+  const masked: Parsed['masked'] = {};
   for (const f of ['srcIp', 'destIp'] as const) {
     const texts = rule[f];
     if (!texts) continue;
+    const m = texts.length === 1 ? parseMaskedIpv4(texts[0]) : undefined;
+    // A contiguous mask is a prefix: nft lists `& 255.255.0.0 == 10.1.0.0` back as 10.1.0.0/16, so it is sent as one.
+    const prefix = m === undefined ? undefined : maskPrefix(m.mask);
+    if (m !== undefined && prefix === undefined) {
+      masked[f] = m;
+      continue;
+    }
     addresses[f] = texts.map((t) => {
-      const e = parseIpElement(t);
+      const e = parseIpElement(m === undefined ? t : `${formatIpv4(m.addr)}/${String(prefix)}`);
       if ('error' in e) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated address ${t}` });
       return e.interval;
     });
   }
   const present = new Set([...(addresses.srcIp ?? []), ...(addresses.destIp ?? [])].map((i) => i.family));
   if (rule.set !== undefined) present.add(sets[rule.set]?.type === 'ipv6_addr' ? 'ipv6' : 'ipv4');
+  if (masked.srcIp !== undefined || masked.destIp !== undefined) present.add('ipv4');
   if (rule.proto === 'icmp') present.add('ipv4');
   if (rule.proto === 'icmpv6') present.add('ipv6');
   const wanted = rule.family === 'ipv4' || rule.family === 'ipv6' ? [rule.family] : present.size > 0 ? [...present].sort() : ['any' as const];
@@ -164,6 +177,7 @@ function parse(rule: ResolvedRule, target: string, sets: Readonly<Record<string,
     const fields: Parsed['fields'] = {};
     if (rule.srcIface) fields.srcIface = [...new Set(rule.srcIface)].sort();
     for (const f of ['srcIp', 'destIp'] as const) {
+      if (masked[f] !== undefined && family !== 'ipv4') return [];
       const all = addresses[f];
       if (!all) continue;
       const mine = all.filter((i) => i.family === family);
@@ -190,8 +204,9 @@ function parse(rule: ResolvedRule, target: string, sets: Readonly<Record<string,
         proto,
         family,
         fields,
+        masked,
         shape: JSON.stringify([proto, family, present2]),
-        alone: rule.set !== undefined || rule.log || present2.length === 0,
+        alone: rule.set !== undefined || rule.log || present2.length === 0 || Object.keys(masked).length > 0,
         target,
       },
     ];
@@ -255,7 +270,7 @@ function elementsOf(p: Parsed, f: Field): x.Expr[] {
  */
 function protoMatch(p: Parsed): x.Stmt[] {
   const out: x.Stmt[] = [];
-  const hasAddresses = p.fields.srcIp !== undefined || p.fields.destIp !== undefined || p.rule.set !== undefined;
+  const hasAddresses = p.fields.srcIp !== undefined || p.fields.destIp !== undefined || p.rule.set !== undefined || Object.keys(p.masked).length > 0;
   // nft lists `meta nfproto ipv4 meta l4proto icmp` (and ipv6 with 58) without the nfproto, by name or number.
   const impliedByProto = (p.family === 'ipv4' && (p.proto === 'icmp' || p.proto === 1)) || (p.family === 'ipv6' && (p.proto === 'icmpv6' || p.proto === 58));
   if (p.family !== 'any' && !hasAddresses && !impliedByProto) out.push(x.match('==', x.meta('nfproto'), p.family));
@@ -266,7 +281,11 @@ function protoMatch(p: Parsed): x.Stmt[] {
 
 function single(p: Parsed): ClassifyRule {
   const expr: x.Stmt[] = [...protoMatch(p)];
-  for (const f of FIELDS) if (p.fields[f] !== undefined) expr.push(x.match('==', keyOf(p, f), x.oneOrSet(elementsOf(p, f))));
+  for (const f of FIELDS) {
+    if (p.fields[f] !== undefined) expr.push(x.match('==', keyOf(p, f), x.oneOrSet(elementsOf(p, f))));
+    const m = f === 'srcIp' || f === 'destIp' ? p.masked[f] : undefined;
+    if (m !== undefined) expr.push(x.match('==', x.and(keyOf(p, f), formatIpv4(m.mask)), formatIpv4(m.addr)));
+  }
   if (p.rule.set !== undefined) expr.push(x.match('==', x.payload(p.family === 'ipv6' ? 'ip6' : 'ip', 'daddr'), `@${p.rule.set}`));
   if (p.rule.log) expr.push({ log: { prefix: `nft-mwan ${p.rule.name}: ` } });
   expr.push(x.goTo(p.target));

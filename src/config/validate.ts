@@ -4,6 +4,7 @@ import type { ConfigIssue } from '../model/errors.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import { parseTarget } from '../model/targets.js';
 import { parseIpElement, parseIpv4, parseIpv6, parsePort } from '../model/net.js';
+import { maskedIssue, parseMaskedIpv4 } from '../model/masked.js';
 import { markLayout, parseMask } from '../model/marks.js';
 import { checkListen } from '../model/listen.js';
 import { DEFAULTS, TRACK_DEFAULTS } from '../model/defaults.js';
@@ -293,7 +294,11 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     for (const field of ['srcIp', 'destIp'] as const) {
       rule[field]?.forEach((text, j) => {
         const parsed = parseIpElement(text);
-        if ('error' in parsed) add(at(field, j), parsed.error);
+        const masked = parseMaskedIpv4(text);
+        const issue = masked && maskedIssue(masked, rule[field]?.length ?? 0, ruleFamily);
+        if (issue) add(at(field, j), issue);
+        else if (masked) return;
+        else if ('error' in parsed) add(at(field, j), parsed.error);
         else if (ruleFamily !== 'any' && parsed.interval.family !== ruleFamily) {
           add(at(field, j), `${text} is ${parsed.interval.family === 'ipv6' ? 'an IPv6' : 'an IPv4'} address but the rule is "family": "${ruleFamily}"`);
         } else if (parsed.interval.family === 'ipv6' && !carries6) {

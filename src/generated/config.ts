@@ -264,7 +264,7 @@ export interface Rule {
    */
   name: string;
   /**
-   * Source addresses: IPv4 or IPv6 CIDRs ("10.0.0.0/8", "2001:db8::/48"), addresses or ranges ("10.0.0.5-10.0.0.9").
+   * Source addresses: IPv4 or IPv6 CIDRs ("10.0.0.0/8", "2001:db8::/48"), addresses or ranges ("10.0.0.5-10.0.0.9"); or ONE IPv4 address with a dotted mask, contiguous or not ("0.0.0.1/0.0.0.1": odd addresses), matched as ip saddr & MASK == ADDR, as iptables -s takes it.
    *
    * @minItems 1
    */

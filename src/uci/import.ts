@@ -1,8 +1,10 @@
 // mwan3's UCI config -> an nft-mwan config, with a note for every option mapped differently or not at all. Pure.
 import type { Interface, NftMwanConfig, Policy, Rule } from '../generated/config.js';
 import { MwanError } from '../model/errors.js';
+import { parseMaskedIpv4 } from '../model/masked.js';
 import { parseIpElement } from '../model/net.js';
-import { flushEvents, INTERFACE_OPTIONS, mapInterface, mergeNotes, type Note } from './interface.js';
+import { dottedMask, noteIpv6Fallback, split } from './rules.js';
+import { absentTiming, flushEvents, INTERFACE_OPTIONS, mapInterface, mergeNotes, MWAN3_TIMING, type Note } from './interface.js';
 import { mapProtocol } from './protocols.js';
 import { sectionId as id, type UciSection } from './parse.js';
 
@@ -20,6 +22,11 @@ export interface ImportResult {
 }
 
 const SPECIAL_POLICIES = new Set(['default', 'unreachable', 'blackhole']);
+const RESERVED_MEANING: Partial<Record<string, string>> = {
+  default: 'the main routing table',
+  unreachable: 'the unreachable mark',
+  blackhole: 'the blackhole mark',
+};
 
 // Options mwan3 2.12 knows, per section type: anything else is noted, never silently dropped.
 const KNOWN: Record<string, string[]> = {
@@ -76,8 +83,8 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     if (tables.length > 0) {
       note(
         'globals.rt_table_lookup',
-        `tables ${tables.join(', ')} not mapped: ` +
-          `nft-mwan never balances destinations the main table routes specifically; add these tables' networks to globals.bypass`,
+        `tables ${tables.join(', ')} not mapped: mwan3 copies their routes into every WAN's table, so those destinations keep ` +
+          `their route whatever WAN a connection is marked for; nft-mwan reads the main table only: add these tables' networks to globals.bypass`,
       );
     }
     if (globals.options.source_routing === '1') note('globals.source_routing', 'not needed: replies always leave through the WAN a connection came in on');
@@ -90,6 +97,18 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
 
   // --- interfaces, with wan/wan6 pairs merged ------------------------------------------------------------
   const ifaceSections = of('interface');
+  if (ifaceSections.length === 0) {
+    // mwan3 still hooks and runs its rules: with no WAN to balance, each rule's policy is only its last resort.
+    const rules = of('rule').filter((r) => r.options.use_policy !== undefined && !['default', ''].includes(r.options.use_policy));
+    throw new MwanError({
+      code: 'CONFIG_INVALID',
+      summary:
+        'nothing to import: there is no interface section, and nft-mwan needs at least one WAN. mwan3 runs this config without ' +
+        (rules.length === 0
+          ? 'balancing anything (every connection uses the main table)'
+          : `balancing anything: rules ${rules.map(id).join(', ')} send their traffic to their policy's last resort (unreachable unless set), the rest uses the main table`),
+    });
+  }
   const familyOf = (s: UciSection) => s.options.family ?? 'ipv4';
   const enabled = (s: UciSection) => s.options.enabled === '1';
   const deviceBy = new Map(ifaceSections.map((s) => [s, deviceOf(id(s))]));
@@ -148,10 +167,24 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
         `give --network /etc/config/network or --device ${missing[0] ?? ''}=DEVICE`,
     });
   }
+  const defaulted = ifaceSections.filter((s) => id(s) in config.interfaces && absentTiming(s).length > 0);
+  if (defaulted.length > 0) {
+    const t = MWAN3_TIMING;
+    // The slow defaults matter only where they decide how soon a dead WAN is noticed.
+    const slow = defaulted.some((s) => absentTiming(s).some((k) => ['timeout', 'interval', 'down', 'up'].includes(k)));
+    note(
+      `interface ${defaulted.map((s) => `${id(s)} (${absentTiming(s).join(', ')})`).join(', ')}`,
+      `unset, so written with mwan3's values (timeout ${String(t.timeout)}, interval ${String(t.interval)}, down ${String(t.down)}, ` +
+        `up ${String(t.up)}, failure/recovery interval = interval, count ${String(t.count)}, reliability ${String(t.reliability)})` +
+        (slow ? ': a dead WAN then goes offline after about a minute; timeout 1, interval 2, down 3, up 3 notice it in about 6 s' : ''),
+    );
+  }
   for (const [v6, v4] of partnerOf) {
     const target = config.interfaces[id(v4)] as Interface;
     target.family = 'both';
     target.gateway6 = 'auto';
+    // mwan3 never NATs IPv6 (it has no IPv6 NAT rule): the ISP routes the prefix.
+    target.nat6 = 'none';
     // Either half asking for a flush on an event: the one dual-stack interface flushes on it.
     const flush = [...new Set([...(target.flushConntrack ?? []), ...flushEvents(v6)])];
     if (flush.length > 0) target.flushConntrack = flush;
@@ -162,35 +195,67 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   const members = new Map(of('member').map((m) => [id(m), m]));
   // A policy with no member left is, in mwan3, a chain holding only its last resort.
   const emptyPolicies = new Map<string, 'unreachable' | 'blackhole' | 'default'>();
+  // use_policy 'default' is the main table in mwan3 whatever a section of that name holds (and 'unreachable',
+  // 'blackhole' those marks): such a section is kept under another name, and no rule reaches it (as in mwan3).
+  const policyName = new Map(
+    of('policy').map((p) => {
+      const name = id(p);
+      const meaning = RESERVED_MEANING[name];
+      if (meaning === undefined) return [p, name];
+      let renamedTo = `${name}_policy`;
+      while (of('policy').some((q) => id(q) === renamedTo)) renamedTo += '_';
+      note(
+        `policy ${name}`,
+        `kept as "${renamedTo}": in mwan3 use_policy '${name}' always means ${meaning}, so rules naming it ` + 'do so here too and this section is never used',
+      );
+      return [p, renamedTo];
+    }),
+  );
   for (const p of of('policy')) {
-    const name = id(p);
+    const name = policyName.get(p) ?? id(p);
     const policy: Policy = { members: [] as unknown as Policy['members'] };
-    const seen = new Set<string>();
+    const byIface = new Map<string, Policy['members'][number]>();
+    // The section each imported member names: two members of one merged wan/wan6 pair are not one WAN twice.
+    const sectionOf = new Map<string, string>();
     for (const mName of p.lists.use_member ?? []) {
       const m = members.get(mName);
       if (!m) throw new MwanError({ code: 'CONFIG_INVALID', summary: `policy ${name}: use_member ${mName} is not a member section` });
-      const iface = ifaceName(m.options.interface ?? '');
+      const given = m.options.interface ?? '';
+      const iface = ifaceName(given);
       if (!(iface in config.interfaces)) {
-        if (ifaceSections.some((t) => id(t) === iface)) {
-          note(`policy ${name}`, `member ${mName} dropped: interface ${iface} was left out`);
-          continue;
-        }
-        throw new MwanError({
-          code: 'CONFIG_INVALID',
-          summary: `member ${mName}: interface "${m.options.interface ?? 'undefined'}" is not an interface section`,
-        });
-      }
-      if (seen.has(iface)) {
-        note(
-          `policy ${name}`,
-          `member ${mName} (${m.options.interface ?? 'undefined'}) dropped: ${iface} is already a member (IPv4 and IPv6 of one uplink are one interface now)`,
-        );
+        if (ifaceSections.some((t) => id(t) === iface)) note(`policy ${name}`, `member ${mName} dropped: interface ${iface} was left out`);
+        // mwan3_set_policy finds no interface id for it and returns: the member does nothing.
+        else note(`policy ${name}`, `member ${mName} skipped: interface "${given}" has no interface section (mwan3 skips it too)`);
         continue;
       }
-      seen.add(iface);
+      const metric = Number(m.options.metric ?? '1');
+      const weight = Number(m.options.weight ?? '1');
+      const before = byIface.get(iface);
+      if (before !== undefined && sectionOf.get(iface) !== given) {
+        note(`policy ${name}`, `member ${mName} (${given}) dropped: ${iface} is already a member (IPv4 and IPv6 of one uplink are one interface now)`);
+        continue;
+      }
+      if (before !== undefined) {
+        const beforeMetric = before.metric ?? 1;
+        if (metric === beforeMetric) {
+          // mwan3 adds every member's weight to the tier's total and gives each its own share: they add up.
+          before.weight = (before.weight ?? 1) + weight;
+          note(
+            `policy ${name}`,
+            `member ${mName}: ${iface} is a member twice at metric ${String(metric)}: weights added (${String(before.weight)}), as mwan3 adds both shares`,
+          );
+        } else {
+          // A higher tier of the same WAN is offline whenever the lower one is: mwan3 never uses it.
+          if (metric < beforeMetric) Object.assign(before, { metric, weight });
+          note(`policy ${name}`, `member ${mName}: ${iface} is a member twice: only its lowest metric (${String(before.metric ?? 1)}) counts, as in mwan3`);
+        }
+        continue;
+      }
       const member: Policy['members'][number] = { interface: iface };
-      if (m.options.metric !== undefined) member.metric = Number(m.options.metric);
-      if (m.options.weight !== undefined) member.weight = Number(m.options.weight);
+      if (m.options.metric !== undefined) member.metric = metric;
+      if (m.options.weight !== undefined) member.weight = weight;
+      byIface.set(iface, member);
+      sectionOf.set(iface, given);
       policy.members.push(member);
     }
     const lr = p.options.last_resort;
@@ -201,6 +266,13 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       emptyPolicies.set(name, last);
       note(`policy ${name}`, `has no member: skipped (rules using it use its last resort "${last}", as in mwan3)`);
       continue;
+    }
+    if (id(p).length > 15) {
+      note(
+        `policy ${name}`,
+        'over 15 characters: mwan3 builds no such policy ("exceeds max of 15 chars"), and a rule using it would jump to a chain ' +
+          'whose name iptables refuses (read from mwan3.sh, not run): imported as a policy, which mwan3 never ran',
+      );
     }
     config.policies[name] = policy;
   }
@@ -213,6 +285,10 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     const skip = (why: string) => {
       note(`rule ${name}`, `${why}: skipped, as mwan3 skips it`);
     };
+    if (r.name !== null && r.name.length > 15) {
+      skip('name over 15 characters (mwan3: "exceeds max of 15 chars. Not setting rule")');
+      continue;
+    }
     const usePolicy = r.options.use_policy;
     if (usePolicy === undefined || usePolicy === '') {
       skip('no use_policy');
@@ -248,7 +324,7 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       ['src_ip', 'srcIp'],
       ['dest_ip', 'destIp'],
     ] as const) {
-      const values = split(r.options[opt], r.lists[opt]);
+      const values = split(r.options[opt], r.lists[opt]).map(dottedMask);
       const kept = values.filter((v) => {
         // 0.0.0.0/0 and ::/0 mean "this family, any address".
         if (v === '0.0.0.0/0' || v === '::/0') {
@@ -259,7 +335,8 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       });
       for (const v of kept) {
         const parsed = parseIpElement(v);
-        if ('error' in parsed) throw new MwanError({ code: 'CONFIG_INVALID', summary: `rule ${name}.${opt}: ${parsed.error}` });
+        if ('error' in parsed && parseMaskedIpv4(v) === undefined)
+          throw new MwanError({ code: 'CONFIG_INVALID', summary: `rule ${name}.${opt}: ${parsed.error}` });
       }
       if (kept.length > 0) rule[field] = kept as [string, ...string[]];
     }
@@ -296,9 +373,6 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     config.rules?.push(rule);
   }
   if (Object.keys(sets).length > 0) config.sets = sets;
+  noteIpv6Fallback(config, note);
   return { config, notes };
-}
-
-function split(option: string | undefined, list: readonly string[] | undefined): string[] {
-  return [...(option === undefined ? [] : [option]), ...(list ?? [])].flatMap((v) => v.split(/[\s,]+/)).filter((v) => v.length > 0);
 }

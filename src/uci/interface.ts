@@ -31,7 +31,17 @@ export const INTERFACE_OPTIONS = [
   'recovery_latency',
   'recovery_loss',
   'flush_conntrack',
+  'httping_ssl',
 ];
+
+/** mwan3track's values for absent timing options (failure_interval and recovery_interval default to interval). */
+export const MWAN3_TIMING = { reliability: 1, count: 1, timeout: 4, interval: 10, down: 5, up: 5 } as const;
+const TIMING_OPTIONS = ['reliability', 'count', 'timeout', 'interval', 'failure_interval', 'recovery_interval', 'down', 'up'] as const;
+
+/** The timing options an interface section leaves to mwan3track's defaults: import writes mwan3's values for them. */
+export function absentTiming(s: UciSection): string[] {
+  return (s.lists.track_ip ?? []).length === 0 ? [] : TIMING_OPTIONS.filter((k) => s.options[k] === undefined);
+}
 
 const TRACK_METHODS: Record<string, { method: NonNullable<Track['method']>; why?: string }> = {
   ping: { method: 'ping' },
@@ -41,7 +51,7 @@ const TRACK_METHODS: Record<string, { method: NonNullable<Track['method']>; why?
   'nping-udp': { method: 'ping', why: 'UDP probes prove little (no answer is also "up" to some servers): ICMP echo used' },
   'nping-arp': { method: 'ping', why: 'ARP only proves the next hop: ICMP echo used' },
   arping: { method: 'ping', why: 'ARP only proves the next hop: ICMP echo used' },
-  httping: { method: 'http', why: 'HTTP GET of http://TARGET/ with a 2xx/3xx answer' },
+  httping: { method: 'http', why: 'HTTP GET of TARGET with a 2xx/3xx answer (httping: any HTTP answer)' },
   nslookup: { method: 'dns', why: 'a DNS query to each target' },
 };
 
@@ -114,6 +124,8 @@ export function mapInterface(s: UciSection, name: string, device: string, family
   if (family === 'ipv6') {
     iface.family = 'ipv6';
     iface.gateway6 = 'auto';
+    // mwan3 never NATs IPv6.
+    iface.nat6 = 'none';
   } else {
     iface.gateway = 'auto';
   }
@@ -130,27 +142,30 @@ export function mapInterface(s: UciSection, name: string, device: string, family
     const m = TRACK_METHODS[method] ?? { method: 'ping' as const, why: `unknown track_method "${method}": ping used` };
     if (m.why) note(`interface ${name}.track_method`, `${method} -> ${m.method}: ${m.why}`);
     const v4 = ipv4Targets(s, name, note);
+    const scheme = o.httping_ssl === '1' ? 'https' : 'http';
     const track: Track = {
-      targets: (m.method === 'tcp' ? v4.map((t) => `${t}:80`) : m.method === 'http' ? v4.map((t) => `http://${t}/`) : v4) as [string, ...string[]],
+      targets: (m.method === 'tcp' ? v4.map((t) => `${t}:80`) : m.method === 'http' ? v4.map((t) => `${scheme}://${t}/`) : v4) as [string, ...string[]],
       method: m.method,
     };
     const num = (k: string) => {
       if (o[k] === undefined) return undefined;
       if (/^\d+$/.test(o[k])) return Number(o[k]);
-      note(`interface ${name}.${k}`, `"${o[k]}" is not a whole number: ignored, nft-mwan's default used`);
+      note(`interface ${name}.${k}`, `"${o[k]}" is not a whole number: mwan3's default used`);
       return undefined;
     };
-    const set = <K extends keyof Track>(k: K, v: Track[K] | undefined) => {
-      if (v !== undefined) track[k] = v;
+    const set = <K extends keyof Track>(k: K, v: Track[K]) => {
+      track[k] = v;
     };
-    set('reliability', num('reliability'));
-    set('count', num('count'));
-    set('timeout', num('timeout'));
-    set('interval', num('interval'));
-    set('failureInterval', num('failure_interval'));
-    set('recoveryInterval', num('recovery_interval'));
-    set('down', num('down'));
-    set('up', num('up'));
+    // Absent options get mwan3track's values, written out: the import is a drop-in, not a retune.
+    const interval = num('interval') ?? MWAN3_TIMING.interval;
+    set('reliability', num('reliability') ?? MWAN3_TIMING.reliability);
+    set('count', num('count') ?? MWAN3_TIMING.count);
+    set('timeout', num('timeout') ?? MWAN3_TIMING.timeout);
+    set('interval', interval);
+    set('failureInterval', num('failure_interval') ?? interval);
+    set('recoveryInterval', num('recovery_interval') ?? interval);
+    set('down', num('down') ?? MWAN3_TIMING.down);
+    set('up', num('up') ?? MWAN3_TIMING.up);
     if (track.reliability !== undefined && v4.length > 0 && track.reliability > v4.length) {
       // mwan3 would never see such an interface up; nft-mwan's schema refuses it.
       note(
@@ -159,30 +174,69 @@ export function mapInterface(s: UciSection, name: string, device: string, family
       );
       track.reliability = v4.length;
     }
-    if (o.check_quality === '1') {
-      track.quality = {};
-      if (o.failure_latency) track.quality.failureLatencyMs = Number(o.failure_latency);
-      if (o.failure_loss) track.quality.failureLossPct = Number(o.failure_loss);
-      if (o.recovery_latency) track.quality.recoveryLatencyMs = Number(o.recovery_latency);
-      if (o.recovery_loss) track.quality.recoveryLossPct = Number(o.recovery_loss);
-    }
-    for (const k of ['size', 'max_ttl']) if (o[k] !== undefined) note(`interface ${name}.${k}`, 'not mapped: probes use the system defaults');
-    if (o.keep_failure_interval === '1') {
-      note(
-        `interface ${name}.keep_failure_interval`,
-        "not mapped: an offline interface is probed every recoveryInterval (set it to the failure interval for mwan3's rate)",
-      );
-    }
+    if (o.check_quality === '1') track.quality = quality(s, name, m.method, track.count ?? MWAN3_TIMING.count, note);
+    // 56 and 60 are both ping's and mwan3's defaults: only other values change what is sent.
+    if (o.size !== undefined && o.size !== '56') note(`interface ${name}.size`, `${o.size}: not mapped: nft-mwan's probes send their own payload size`);
+    if (o.max_ttl !== undefined && o.max_ttl !== '60') note(`interface ${name}.max_ttl`, `${o.max_ttl}: not mapped: nft-mwan's probes use the system TTL`);
+    offlineProbeNote(name, track, o.keep_failure_interval === '1', note);
     if (v4.length > 0) iface.track = track;
     else note(`interface ${name}.track_ip`, 'no IPv4 target left: not tracked, online while its link is up');
   } else {
     note(`interface ${name}`, 'has no track_ip: online while its link is up (as mwan3 without tracking)');
   }
+  if (iface.track === undefined && iface.initialState === 'offline' && iface.enabled !== false) {
+    // No mwan3track runs for it, so nothing ever sends "connected": mwan3 never uses it.
+    iface.enabled = false;
+    note(`interface ${name}.initial_state`, 'offline and not tracked: mwan3 never brings it online: imported as "enabled": false');
+  }
   const flush = flushEvents(s);
   if (flush.length > 0) {
     iface.flushConntrack = [...new Set(flush)];
-    note(`interface ${name}.flush_conntrack`, 'now deletes only the connections of this WAN, never every connection on the router');
+    note(
+      `interface ${name}.flush_conntrack`,
+      "deletes only this WAN's connections on those events; mwan3 flushed every connection of the router (echo f > /proc/net/nf_conntrack)",
+    );
   }
   noteUnknownFlush(s, note);
   return iface;
+}
+
+/**
+ * mwan3track re-probes an offline WAN after `interval` when its round fails (`failure_interval` with
+ * keep_failure_interval 1) and after `recovery_interval` when it succeeds; nft-mwan after recoveryInterval in both.
+ */
+function offlineProbeNote(name: string, track: Track, keep: boolean, note: Note): void {
+  const failing = keep ? track.failureInterval : track.interval;
+  if (failing === track.recoveryInterval) return;
+  note(
+    `interface ${name}.${keep ? 'keep_failure_interval' : 'recovery_interval'}`,
+    `an offline WAN whose probes still fail is re-probed every ${String(failing)} s in mwan3 (${keep ? 'failure_interval' : 'interval'}), ` +
+      `every ${String(track.recoveryInterval)} s (recoveryInterval) in nft-mwan`,
+  );
+}
+
+/**
+ * mwan3track judges each target on this round's `count` probes, and counts it up only with loss <= recovery_loss
+ * and latency <= recovery_latency, online or not (failure_* only choose its log line, "down" or "skipped"). nft-mwan
+ * judges each target on its last `window` probes against the failure thresholds while online, the recovery ones
+ * while offline: both set to mwan3's recovery values with window = count give mwan3's decision. Only ping and
+ * httping measure quality in mwan3.
+ */
+function quality(s: UciSection, name: string, method: string, count: number, note: Note): Track['quality'] {
+  if (method !== 'ping' && method !== 'http') {
+    // With another method mwan3track compares loss/latency values it never measured: read, not run, the target is
+    // then never up. That is not reproduced.
+    note(`interface ${name}.check_quality`, 'ignored: mwan3track measures quality only for ping and httping');
+    return undefined;
+  }
+  const o = s.options;
+  const latency = Number(o.recovery_latency ?? '500');
+  const loss = Number(o.recovery_loss ?? '10');
+  note(
+    `interface ${name}.check_quality`,
+    `a target counts as up only with loss <= ${String(loss)}% and latency <= ${String(latency)} ms, on each round's ${String(count)} probe(s), ` +
+      'in every state (as mwan3track): both thresholds set to the recovery ones, window = count' +
+      (o.failure_latency !== undefined || o.failure_loss !== undefined ? "; failure_latency/failure_loss only chose mwan3's log line" : ''),
+  );
+  return { failureLatencyMs: latency, failureLossPct: loss, recoveryLatencyMs: latency, recoveryLossPct: loss, window: count };
 }

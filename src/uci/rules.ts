@@ -1,0 +1,43 @@
+// What mwan3 does with a rule's addresses and families, for the import: dotted masks, mwan3's IPv6 last resort. Pure.
+import type { NftMwanConfig } from '../generated/config.js';
+import { maskPrefix, parseMaskedIpv4 } from '../model/masked.js';
+import { formatIpv4 } from '../model/net.js';
+import type { Note } from './interface.js';
+
+/**
+ * mwan3 installs every rule that can match IPv6 in ip6tables too, and a policy without an IPv6 member holds only
+ * its last resort there. nft-mwan with no WAN carrying IPv6 classifies no IPv6 at all: it takes the main table.
+ */
+export function noteIpv6Fallback(config: NftMwanConfig, note: Note): void {
+  const carries6 = Object.values(config.interfaces).some((i) => i.enabled !== false && (i.family === 'ipv6' || i.family === 'both'));
+  if (carries6) return;
+  const v6Rules = (config.rules ?? []).filter(
+    (r) =>
+      r.family !== 'ipv4' &&
+      r.policy !== 'default' &&
+      // A last resort "default" is the main table in both.
+      config.policies[r.policy]?.lastResort !== 'default' &&
+      r.set === undefined &&
+      r.proto !== 'icmp' &&
+      ![...(r.srcIp ?? []), ...(r.destIp ?? [])].some((a) => !a.includes(':')),
+  );
+  if (v6Rules.length === 0) return;
+  note(
+    `rule ${v6Rules.map((r) => r.name).join(', ')}`,
+    "IPv6 differs: mwan3 (with ip6tables) gives the IPv6 connections these rules match their policy's last resort " +
+      '(unreachable unless set), as no IPv6 member is in their policy; nft-mwan, with no WAN carrying IPv6 here, leaves all IPv6 to the main table',
+  );
+}
+
+/** iptables' address/dotted-mask: a contiguous mask as a CIDR, any other kept as ADDR/MASK (nft: `ip saddr & MASK == ADDR`). */
+export function dottedMask(v: string): string {
+  const m = parseMaskedIpv4(v);
+  if (m === undefined) return v;
+  const addr = formatIpv4((m.addr & m.mask) >>> 0);
+  const prefix = maskPrefix(m.mask);
+  return prefix === undefined ? `${addr}/${formatIpv4(m.mask)}` : `${addr}/${String(prefix)}`;
+}
+
+export function split(option: string | undefined, list: readonly string[] | undefined): string[] {
+  return [...(option === undefined ? [] : [option]), ...(list ?? [])].flatMap((v) => v.split(/[\s,]+/)).filter((v) => v.length > 0);
+}

@@ -1,0 +1,328 @@
+// 27 real mwan3 configs (test/uci/fixtures/real, sources in SOURCES.md) through `nft-mwan import-uci`: each imports with
+// exit 0 and a valid config that compiles and keeps the mwan3 behaviour it exercises (mwan3 2.12's mwan3.sh / mwan3track are the
+// reference), or, with no interface section at all, is refused saying why.
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { compile } from '../../src/compile/compile.js';
+import { validateConfig } from '../../src/config/validate.js';
+import { EMPTY_FACTS } from '../../src/model/facts.js';
+import type { NftMwanConfig } from '../../src/generated/config.js';
+import { MwanError } from '../../src/model/errors.js';
+
+const root = new URL('./fixtures/real/', import.meta.url).pathname;
+const Ajv = createRequire(import.meta.url)('ajv') as typeof import('ajv').default;
+const validateBatch = new Ajv({ allErrors: true, strict: false }).compile(
+  JSON.parse(readFileSync(new URL('../../schema/nft-batch.schema.json', import.meta.url), 'utf8')),
+);
+
+/** Runs `import-uci FILE --device IF=DEV ...` as the command line would; returns the exit status, stdout and the notes. */
+async function importFixture(name: string, devices: string) {
+  let stdout = '';
+  let stderr = '';
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+  const args = devices === '' ? [] : devices.split(' ').flatMap((d) => ['--device', d]);
+  try {
+    const status = await main(['import-uci', join(root, name, 'mwan3'), ...args], (t) => {
+      stdout += t;
+      return true;
+    });
+    return { status, stdout, notes: notesOf(stderr), error: null };
+  } catch (error) {
+    if (!(error instanceof MwanError)) throw error;
+    return { status: error.exitStatus, stdout, notes: notesOf(stderr), error };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+const notesOf = (stderr: string) =>
+  stderr
+    .split('\n')
+    .filter((l) => l.startsWith('nft-mwan: note: '))
+    .map((l) => l.slice('nft-mwan: note: '.length));
+
+type Check = (c: NftMwanConfig, notes: string[]) => void;
+
+/** mwan3track's values for unset timing options (these fixtures all set reliability, so it is not here). */
+const MWAN3_DEFAULT_TIMING = { timeout: 4, interval: 10, failureInterval: 10, recoveryInterval: 10, down: 5, up: 5, count: 1 };
+const weights = (c: NftMwanConfig, policy: string) => Object.fromEntries((c.policies[policy]?.members ?? []).map((m) => [m.interface, m.weight ?? 1]));
+const metrics = (c: NftMwanConfig, policy: string) => Object.fromEntries((c.policies[policy]?.members ?? []).map((m) => [m.interface, m.metric ?? 1]));
+const rule = (c: NftMwanConfig, name: string) => c.rules?.find((r) => r.name === name);
+const ipv6Note = (notes: string[], rules: string) => expect(notes).toContain(`rule ${rules}: ${IPV6_DIFFERS}`);
+const IPV6_DIFFERS =
+  "IPv6 differs: mwan3 (with ip6tables) gives the IPv6 connections these rules match their policy's last resort (unreachable unless set), " +
+  'as no IPv6 member is in their policy; nft-mwan, with no WAN carrying IPv6 here, leaves all IPv6 to the main table';
+
+// Devices as the corpus run mapped them: one per interface section, an X6 section on its X's device.
+const CASES: { name: string; devices: string; semantics: string; check: Check }[] = [
+  {
+    name: 'openwrt-default',
+    devices: 'wan=eth1 wan6=eth1 wanb=eth2 wanb6=eth2',
+    semantics: "mwan3track's timing defaults written out, reliability 2 kept; the wanb+wanb6 pair never NATs IPv6; IPv6 with no IPv6 member is noted",
+    check: (c, notes) => {
+      expect(c.interfaces.wan?.track).toMatchObject({ ...MWAN3_DEFAULT_TIMING, reliability: 2 });
+      expect(c.interfaces.wanb).toMatchObject({ family: 'both', nat6: 'none', enabled: false });
+      ipv6Note(notes, 'https, default_rule_v6');
+    },
+  },
+  {
+    name: 'romaxa-3wan-ru',
+    devices: 'wan1=eth1 wan2=eth2 wan3=eth3',
+    semantics: 'members naming "wan" (no section) are skipped; policy mts is left empty, so its rule gets the last resort',
+    check: (c, notes) => {
+      expect(notes).toContain('policy mts: member wan1_m1_w2 skipped: interface "wan" has no interface section (mwan3 skips it too)');
+      expect(c.policies.mts).toBeUndefined();
+      expect(rule(c, 'torrents')?.policy).toBe('unreachable');
+    },
+  },
+  {
+    name: 'leonzdev-5-tethers',
+    devices: 'tether0=eth1 tether1=eth2 tether2=eth3 tether3=eth4 tether4=eth5',
+    semantics: 'tether0 named by two members: its shares add up (4 of 10); httping_ssl probes https://',
+    check: (c, notes) => {
+      expect(weights(c, 'tether_lb')).toEqual({ tether0: 4, tether1: 2, tether2: 2, tether3: 2 });
+      expect(c.interfaces.tether0?.track?.targets).toEqual(['https://8.8.8.8/']);
+      expect(notes.filter((n) => n.includes('httping_ssl'))).toEqual([]);
+    },
+  },
+  {
+    name: 'twotreeszf-3wan',
+    devices: 'wan1=eth1 wan2=eth2 wan3=eth3',
+    semantics: 'an offline WAN re-probed every interval (600 s) in mwan3 is noted; size 56 (the default) is not',
+    check: (c, notes) => {
+      expect(c.interfaces.wan1?.track).toMatchObject({ interval: 600, recoveryInterval: 5 });
+      expect(notes.some((n) => n.startsWith('interface wan1.recovery_interval: ') && n.includes('every 600 s in mwan3'))).toBe(true);
+      expect(notes.filter((n) => n.includes('.size'))).toEqual([]);
+    },
+  },
+  {
+    name: 'szymczak-policy-default',
+    devices: 'wan=eth1 wwan=eth2 tethering=eth3 modem=eth4',
+    semantics: "use_policy 'default' is the main table; the section named default is kept under another name, unused",
+    check: (c, notes) => {
+      expect(c.policies.default_policy?.members.length).toBeGreaterThan(1);
+      expect(c.rules?.filter((r) => r.policy === 'default').length).toBeGreaterThan(0);
+      expect(notes.some((n) => n.startsWith('policy default: kept as "default_policy"'))).toBe(true);
+    },
+  },
+  {
+    name: 'bertrandmartel-even-odd',
+    devices: 'wan=eth1 wan2=eth2 wan3=eth3',
+    semantics: 'even and odd sources (non-contiguous netmask) go to opposite failovers',
+    check: (c) => {
+      expect(rule(c, 'sticky_even')).toMatchObject({ srcIp: ['0.0.0.0/0.0.0.1'], policy: 'wan_wan2' });
+      expect(rule(c, 'sticky_odd')).toMatchObject({ srcIp: ['0.0.0.1/0.0.0.1'], policy: 'wan2_wan' });
+    },
+  },
+  {
+    name: 'gltollgate-v4-v6',
+    devices: 'wan=eth1 wwan=eth2 tethering=eth3 wan6=eth1 wwan6=eth2 tethering6=eth3',
+    semantics: 'every X+X6 pair is one dual-stack WAN that never NATs IPv6',
+    check: (c) => {
+      for (const n of ['wan', 'wwan', 'tethering']) expect(c.interfaces[n]).toMatchObject({ family: 'both', nat6: 'none' });
+    },
+  },
+  {
+    name: 'taxiboxx-batman-wwan',
+    devices: 'bat0=eth1 wwan=eth2',
+    semantics: 'wwan without track_ip is online while its link is up',
+    check: (c) => {
+      expect(c.interfaces.wwan?.track).toBeUndefined();
+      expect(c.interfaces.bat0?.track?.targets.length).toBeGreaterThan(0);
+    },
+  },
+  {
+    name: 'irfan-hostname-httping',
+    devices: 'wan=eth1 tethering=eth2 HP1=eth3 wan2=eth4',
+    semantics: 'httping_ssl is an mwan3 option (not "unknown"); IPv6 with no IPv6 member is noted',
+    check: (c, notes) => {
+      expect(notes.filter((n) => n.includes('httping_ssl'))).toEqual([]);
+      expect(c.interfaces.tethering?.track?.method).toBe('ping');
+      ipv6Note(notes, 'https, default_rule_v6');
+    },
+  },
+  {
+    name: 'ja16779-sticky-ipset',
+    devices: 'wan=eth1 secondwan=eth2',
+    semantics: 'sticky timeouts 600/3600 and ipset rules carried; rt_table_lookup noted with what mwan3 does',
+    check: (c, notes) => {
+      expect(rule(c, 'default_rule_v4')).toMatchObject({ sticky: true, stickyTimeout: 3600 });
+      expect(rule(c, 'DNS')?.set).toBe('dns_servers');
+      expect(notes.some((n) => n.startsWith("globals.rt_table_lookup: tables 220 not mapped: mwan3 copies their routes into every WAN's table"))).toBe(true);
+    },
+  },
+  {
+    name: 'lodiwifi-check-quality',
+    devices: 'wan1=eth1 wan2=eth2 wan3=eth3',
+    semantics:
+      "check_quality judged as mwan3 does (recovery thresholds in every state, per round); keep_failure_interval's re-probe rate noted exactly; size 8 noted",
+    check: (c, notes) => {
+      // A target is up only under the recovery thresholds, in every state, on each round's probes (mwan3track).
+      expect(c.interfaces.wan1?.track?.quality).toMatchObject({ failureLatencyMs: 250, recoveryLatencyMs: 250, window: c.interfaces.wan1?.track?.count });
+      expect(notes.some((n) => n.startsWith('interface wan2.keep_failure_interval: ') && n.includes('every 10 s in mwan3 (failure_interval)'))).toBe(true);
+      expect(notes).toContain("interface wan1.size: 8: not mapped: nft-mwan's probes send their own payload size");
+    },
+  },
+  {
+    name: 'nazreinkaram-r6220-v4v6',
+    devices: 'wan=eth1',
+    semantics: 'only wan has a section: every policy is wan alone, wanb_only is its last resort',
+    check: (c) => {
+      expect(Object.keys(c.interfaces)).toEqual(['wan']);
+      expect(weights(c, 'balanced')).toEqual({ wan: 3 });
+      expect(c.policies.wanb_only).toBeUndefined();
+      expect(c.interfaces.wan?.track).toMatchObject(MWAN3_DEFAULT_TIMING);
+    },
+  },
+  {
+    name: 'mehmetcakir-2wan-lan-gw',
+    devices: 'wan2=eth1 wan=eth2',
+    semantics: 'reliability 2 of 3 targets carried; https (family any) IPv6 difference noted',
+    check: (c, notes) => {
+      expect(c.interfaces.wan2?.track).toMatchObject({ reliability: 2, down: 10, up: 8 });
+      ipv6Note(notes, 'https');
+    },
+  },
+  {
+    name: 'aromalct-6wan-baidu',
+    devices: 'wan2=eth1 vwan1=eth2 vwan2=eth3 vwan3=eth4 vwan4=eth5',
+    semantics: 'the member naming "wan" is skipped: balanced is five WANs of weight 1',
+    check: (c) => {
+      expect(weights(c, 'balanced')).toEqual({ wan2: 1, vwan1: 1, vwan2: 1, vwan3: 1, vwan4: 1 });
+    },
+  },
+  {
+    name: 'bh8vyk-4g-travelmate',
+    devices: 'wan=eth1 trm_wwan=eth2',
+    semantics: 'members of wanb/wan6/wanb6 (no sections) skipped; wan gets mwan3 timing defaults',
+    check: (c) => {
+      expect(Object.keys(c.interfaces).sort()).toEqual(['trm_wwan', 'wan']);
+      expect(c.interfaces.wan?.track).toMatchObject(MWAN3_DEFAULT_TIMING);
+      expect(c.policies.wanb_only).toBeUndefined();
+    },
+  },
+  {
+    name: 'extvoid-wan-wwan-defaults',
+    devices: 'wan=eth1 wwan=eth2',
+    semantics: 'no timeout/interval: mwan3 probes every 10 s with 4 s; down 6 / up 3 kept',
+    check: (c) => {
+      expect(c.interfaces.wan?.track).toMatchObject({ timeout: 4, interval: 10, down: 6, up: 3 });
+    },
+  },
+  {
+    name: 'skyearn-dup-member-baidu',
+    devices: 'wan6=eth2 wanb=eth1 wanb6=eth1 wan=eth2',
+    semantics: 'wan twice in balanced at one metric: 3 + 1 = 4 against wanb 2',
+    check: (c) => {
+      expect(weights(c, 'balanced')).toEqual({ wan: 4, wanb: 2 });
+      expect(c.interfaces.wanb).toMatchObject({ family: 'both', nat6: 'none' });
+    },
+  },
+  {
+    name: 'photonicat-3tier-failover',
+    devices: 'wan=eth1 wwan=eth2 wwan_5g=eth3',
+    semantics: 'three tiers by metric; count (unset) is mwan3 1',
+    check: (c) => {
+      expect(metrics(c, 'failover')).toEqual({ wan: 1, wwan: 2, wwan_5g: 3 });
+      expect(c.interfaces.wan?.track?.count).toBe(1);
+    },
+  },
+  {
+    name: 'intellimesh-trailing-ws',
+    devices: 'wan=eth1 wwan=eth2',
+    semantics: 'initial_state offline on both tracked WANs',
+    check: (c) => {
+      expect([c.interfaces.wan?.initialState, c.interfaces.wwan?.initialState]).toEqual(['offline', 'offline']);
+      expect(weights(c, 'balanced')).toEqual({ wwan: 1, wan: 1 });
+    },
+  },
+  {
+    name: 'petercheat-wndr3700-sticky60',
+    devices: 'wan=eth1 wwan=eth2',
+    semantics: 'sticky https with timeout 60',
+    check: (c) => {
+      expect(rule(c, 'https')).toMatchObject({ sticky: true, stickyTimeout: 60, destPort: [443] });
+    },
+  },
+  {
+    name: 'pj-wwan4-wwan6',
+    devices: 'wan=eth1 wan6=eth1 wwan_4=eth2 wwan_6=eth2',
+    semantics: 'wwan_4+wwan_6 one dual-stack WAN without IPv6 NAT; disabled wan6 leaves wan IPv4-only',
+    check: (c) => {
+      expect(c.interfaces.wwan_4).toMatchObject({ family: 'both', nat6: 'none' });
+      expect(c.interfaces.wan?.family).toBeUndefined();
+    },
+  },
+  {
+    name: 'mips171-wan-mobile',
+    devices: 'wan=eth1 mobile=eth2',
+    semantics: 'wired metric 1 / LTE metric 5; size 8 noted, max_ttl 60 (the default) not',
+    check: (c, notes) => {
+      expect(metrics(c, 'wan_mobile')).toEqual({ wan: 1, mobile: 5 });
+      expect(notes.filter((n) => n.includes('max_ttl'))).toEqual([]);
+      expect(notes.filter((n) => n.includes('.size')).length).toBe(2);
+    },
+  },
+  {
+    name: 'ateos-cellular-backup',
+    devices: 'wan=eth1 wan2=eth2 cellular=eth3',
+    semantics: 'no timing options: mwan3 defaults on every WAN; disabled wan2 kept disabled',
+    check: (c) => {
+      for (const n of ['wan', 'cellular']) expect(c.interfaces[n]?.track).toMatchObject(MWAN3_DEFAULT_TIMING);
+      expect(c.interfaces.wan2?.enabled).toBe(false);
+    },
+  },
+  {
+    name: 'mhycy-r300a-anon-rule',
+    devices: 'wan=eth1 wwan=eth2',
+    semantics: 'anonymous rule imported; no down/up: mwan3 5/5',
+    check: (c) => {
+      expect(rule(c, '_rule_0_')?.family).toBe('ipv4');
+      expect(c.interfaces.wan?.track).toMatchObject({ down: 5, up: 5 });
+    },
+  },
+];
+
+// No interface section: mwan3 balances nothing; nft-mwan needs one WAN, so it says so instead of writing a config.
+const REFUSED: { name: string; why: string }[] = [
+  { name: 'gxlclc-globals-only', why: 'mwan3 runs this config without balancing anything (every connection uses the main table)' },
+  { name: 'nswa-empty-policy', why: 'rules default send their traffic to their policy' },
+  { name: 'd525-ipset-cn-comments', why: 'rules douyin_wan1, toutiao_wan1' },
+];
+
+describe('import-uci on real mwan3 configs', () => {
+  it('covers every fixture of the corpus', () => {
+    const fixtures = readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory());
+    expect([...CASES.map((c) => c.name), ...REFUSED.map((c) => c.name)].sort()).toEqual(fixtures.map((d) => d.name).sort());
+  });
+
+  it.each(CASES.map((c) => [`${c.name}: ${c.semantics}`, c] as const))('%s', async (_title, c) => {
+    const r = await importFixture(c.name, c.devices);
+    expect(r.error?.message ?? null).toBeNull();
+    expect(r.status).toBe(0);
+    const config = JSON.parse(r.stdout) as NftMwanConfig;
+    const v = validateConfig(config);
+    expect(v.ok ? [] : v.issues).toEqual([]);
+    c.check(config, r.notes);
+    // What apply would send, with every WAN's gateway found: a batch libnftables JSON accepts.
+    if (!v.ok) return;
+    const names = Object.keys(config.interfaces);
+    const gateways = (g: string) => Object.fromEntries(names.map((n) => [n, g]));
+    const plan = compile(v.config, { ...EMPTY_FACTS, autoGateways: gateways('198.51.100.1'), autoGateways6: gateways('fe80::1') });
+    expect(validateBatch(plan.nft), JSON.stringify(validateBatch.errors, null, 1)).toBe(true);
+  });
+
+  it.each(REFUSED.map((c) => [c.name, c] as const))('%s has no interface section: refused, saying what mwan3 does with it', async (_n, c) => {
+    const r = await importFixture(c.name, '');
+    expect(r.status).toBe(78);
+    expect(r.stdout).toBe('');
+    expect(r.error?.message).toContain('nothing to import: there is no interface section, and nft-mwan needs at least one WAN');
+    expect(r.error?.message).toContain(c.why);
+  });
+});
