@@ -1,11 +1,11 @@
 // The daemon: tracks every WAN, re-applies one verified transaction on each state change, then flushes and runs hooks.
 import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { configOrThrow, loadConfig } from '../config/load.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { ApplyCache } from '../engine/apply-cache.js';
-import { stop as stopEngine } from '../engine/stop.js';
+import { removeOnExit } from '../engine/stop.js';
 import { tryHold } from '../engine/trial.js';
 import { renderMetrics } from '../metrics/prometheus.js';
 import type { Plan } from '../model/plan.js';
@@ -13,7 +13,8 @@ import type { DaemonState } from '../model/state.js';
 import type { Reason } from '../model/tracking.js';
 import type { TrackEvent } from '../track/machine.js';
 import { ApplyQueue } from './apply-queue.js';
-import { serveControl, type ControlReply, type ControlRequest } from './control.js';
+import { serveControl, type ControlReply } from './control.js';
+import { operatorCommands } from './operator.js';
 import { runFlushes } from './flush.js';
 import { HookQueue } from './hook-queue.js';
 import { EMPTY_LEDGER, flushOrders, putBack, recordBetween, recordChange, settle, take, type Ledger, type Transition } from './ledger.js';
@@ -21,7 +22,7 @@ import { LinkWatcher } from './link-watcher.js';
 import { MetricsOutlets } from './metrics.js';
 import type { DaemonOptions } from './options.js';
 import { ProbeLoops } from './probe-loops.js';
-import { CONTROL_SOCKET, readStateFile, setAsideState, STATE_FILE } from './state-file.js';
+import { CONTROL_SOCKET, previousState, stateSnapshot } from './state-file.js';
 import { StateWriter } from './state-writer.js';
 import { roundFailure, WanTrackers } from './trackers.js';
 import { TryFollower } from './try-follower.js';
@@ -115,7 +116,12 @@ export class Daemon {
       adopt: (c) => this.adopt(c).then(() => void this.queue.request()),
       log,
     });
-    this.outlets = new MetricsOutlets(() => this.metrics(), log);
+    // Prometheus text for this moment: the live state plus counters read from the kernel.
+    this.outlets = new MetricsOutlets(
+      async () =>
+        renderMetrics({ state: this.snapshot(), counters: await this.engine.counters(), stateChanges: this.trackers.stateChanges(), now: Date.now() }),
+      log,
+    );
     this.stopped = new Promise((r) => (this.resolveStopped = r));
   }
 
@@ -124,10 +130,21 @@ export class Daemon {
     this.config = configOrThrow(await loadConfig(this.o.configPath));
     await this.tries.init();
     // A restarted daemon goes on from what the last one knew; a fresh start uses initialState.
-    const previous = await this.previousState();
+    const previous = await previousState(this.o.stateDir, this.o.log);
     this.trackers.adopt(this.config, await this.links.read(), Date.now(), previous?.interfaces);
     await mkdir(this.o.stateDir, { recursive: true, mode: 0o755 });
-    this.server = await serveControl(join(this.o.stateDir, CONTROL_SOCKET), (req) => this.control(req));
+    this.server = await serveControl(
+      join(this.o.stateDir, CONTROL_SOCKET),
+      operatorCommands({
+        reload: () => this.reload(),
+        trackers: this.trackers,
+        force: (name, down) => {
+          this.onEvent(name, { type: 'force', at: Date.now(), down });
+        },
+        applied: () => this.queue.requestAndWait(),
+        log: this.o.log,
+      }),
+    );
     const live = Object.entries(this.trackers.live()).map(([n, s]) => `${n} ${s}`);
     this.o.log.info(`started (pid ${process.pid}, config ${this.o.configPath}, state ${this.o.stateDir}): ${live.join(', ')}`);
     this.refresh('start');
@@ -138,44 +155,10 @@ export class Daemon {
     await this.outlets.start(this.config.globals.metrics);
   }
 
-  /** What the last daemon left in the state file; a corrupt file is said so and kept aside, never silently ignored. */
-  private async previousState(): Promise<DaemonState | null> {
-    const dir = this.o.stateDir;
-    let read;
-    try {
-      read = await readStateFile(dir);
-    } catch (e) {
-      this.o.log.warn(`cannot read the state file in ${dir}: ${(e as Error).message}; interfaces start from their initialState`);
-      return null;
-    }
-    if (read.corrupt !== null) {
-      const why = read.corrupt;
-      const aside = await setAsideState(dir, new Date()).catch((e: unknown) => `(not kept aside: ${(e as Error).message})`);
-      this.o.log.warn(
-        `the state file ${join(dir, STATE_FILE)} is corrupt (${why}), kept as ${aside}: interfaces start from their initialState, an operator's ifdown recorded there is lost`,
-      );
-    }
-    return read.state;
-  }
-
   /** The daemon's state as the state file holds it: also the input of the metrics. */
   snapshot(running = !this.stopping): DaemonState {
-    return {
-      version: 1,
-      pid: process.pid,
-      running,
-      configPath: resolve(this.o.configPath),
-      startedAt: this.startedAt,
-      updatedAt: new Date().toISOString(),
-      interfaces: this.trackers.records(),
-      lastApply: this.lastApply,
-    };
-  }
-
-  /** Prometheus text for this moment: the live state plus counters read from the kernel. */
-  async metrics(): Promise<string> {
-    const counters = await this.engine.counters();
-    return renderMetrics({ state: this.snapshot(), counters, stateChanges: this.trackers.stateChanges(), now: Date.now() });
+    const { configPath } = this.o;
+    return stateSnapshot({ running, configPath, startedAt: this.startedAt, interfaces: this.trackers.records(), lastApply: this.lastApply });
   }
 
   /** Resolves when the daemon has stopped (after SIGTERM/SIGINT or `shutdown()`). */
@@ -220,16 +203,8 @@ export class Daemon {
     this.outlets.stop();
     await this.queue.stop();
     await this.hooks.idle();
-    if (this.o.stopOnExit) {
-      try {
-        const r = await stopEngine(this.o.run, this.config.globals, { log: this.o.log, stateDir: this.o.stateDir });
-        this.o.log.info(`removed table ${r.table ?? '(none)'}, ${r.rules} ip rules, ${r.routes} routes`);
-      } catch (e) {
-        this.o.log.error(`could not remove nft-mwan's rules: ${(e as Error).message}`);
-      }
-    } else {
-      this.o.log.info('rules stay installed (traffic keeps flowing with the last known states)');
-    }
+    if (this.o.stopOnExit) await removeOnExit(this.o.run, this.config.globals, this.o.log, this.o.stateDir);
+    else this.o.log.info('rules stay installed (traffic keeps flowing with the last known states)');
     await this.writer.final();
     this.resolveStopped();
   }
@@ -315,27 +290,5 @@ export class Daemon {
     const { ledger, hooks } = settle(this.ledger, taken);
     this.ledger = ledger;
     for (const tr of hooks) this.hooks.queue(tr);
-  }
-
-  private async control(req: ControlRequest): Promise<ControlReply> {
-    switch (req.command) {
-      case 'reload':
-        return this.reload();
-      case 'ifup':
-      case 'ifdown':
-        return this.upDown(req);
-      default:
-        return { ok: false, message: `unknown command ${JSON.stringify((req as { command?: unknown }).command)}` };
-    }
-  }
-
-  private async upDown(req: Extract<ControlRequest, { command: 'ifup' | 'ifdown' }>): Promise<ControlReply> {
-    const name = req.interface;
-    if (!this.trackers.has(name)) return { ok: false, message: `unknown interface "${name}" (interfaces: ${this.trackers.names().join(', ')})` };
-    this.o.log.info(`${req.command} ${name} (operator)`);
-    this.onEvent(name, { type: 'force', at: Date.now(), down: req.command === 'ifdown' });
-    await this.queue.requestAndWait();
-    const state = this.trackers.state(name) ?? 'offline';
-    return { ok: true, message: `${name} is ${state}${req.command === 'ifup' && state !== 'online' ? ' (waiting for its link and probes)' : ''}` };
   }
 }

@@ -1,9 +1,10 @@
 // The daemon's state on disk: written atomically (temp file + rename) so `status` and a restarted daemon read it whole.
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { LinkState } from '../model/facts.js';
 import type { Tracker } from '../track/machine.js';
 import type { DaemonState, InterfaceRecord } from '../model/state.js';
+import type { Logger } from '../model/logger.js';
 
 export const DEFAULT_STATE_DIR = '/run/nft-mwan';
 export const STATE_FILE = 'state.json';
@@ -74,4 +75,28 @@ export async function setAsideState(dir: string, now: Date): Promise<string> {
   const aside = join(dir, `${STATE_FILE}.corrupt-${now.toISOString().replace(/[:.]/g, '-')}`);
   await rename(join(dir, STATE_FILE), aside);
   return aside;
+}
+
+/** What the last daemon left in the state file; a corrupt file is said so and kept aside, never silently ignored. */
+export async function previousState(dir: string, log: Pick<Logger, 'warn'>): Promise<DaemonState | null> {
+  let read;
+  try {
+    read = await readStateFile(dir);
+  } catch (e) {
+    log.warn(`cannot read the state file in ${dir}: ${(e as Error).message}; interfaces start from their initialState`);
+    return null;
+  }
+  if (read.corrupt !== null) {
+    const why = read.corrupt;
+    const aside = await setAsideState(dir, new Date()).catch((e: unknown) => `(not kept aside: ${(e as Error).message})`);
+    log.warn(
+      `the state file ${join(dir, STATE_FILE)} is corrupt (${why}), kept as ${aside}: interfaces start from their initialState, an operator's ifdown recorded there is lost`,
+    );
+  }
+  return read.state;
+}
+
+/** The daemon's state as the state file holds it, for this process at this moment. */
+export function stateSnapshot(o: Pick<DaemonState, 'running' | 'configPath' | 'startedAt' | 'interfaces' | 'lastApply'>): DaemonState {
+  return { version: 1, pid: process.pid, ...o, configPath: resolve(o.configPath), updatedAt: new Date().toISOString() };
 }

@@ -30,3 +30,13 @@ export async function stop(
     return { table: listing !== null ? name : null, rules: owned.rules.length, routes: owned.routes.length };
   });
 }
+
+/** The daemon's --stop-on-exit: removes what nft-mwan installed, saying what went; a failure is logged, not thrown. */
+export async function removeOnExit(run: Runner, globals: ResolvedGlobals, log: Logger, stateDir: string): Promise<void> {
+  try {
+    const r = await stop(run, globals, { log, stateDir });
+    log.info(`removed table ${r.table ?? '(none)'}, ${r.rules} ip rules, ${r.routes} routes`);
+  } catch (e) {
+    log.error(`could not remove nft-mwan's rules: ${(e as Error).message}`);
+  }
+}
