@@ -124,6 +124,11 @@ describe('the files of src/', () => {
     const long = files.filter((f) => f.lines > MAX_LINES).map((f) => `src/${f.path}: ${f.lines} lines`);
     expect(long, `files over ${MAX_LINES} lines: split them by concern`).toEqual([]);
   });
+
+  it('have a daemon.ts that only wires its owners: under 300 lines', () => {
+    const daemon = files.find((f) => f.path === 'daemon/daemon.ts');
+    expect(daemon?.lines).toBeLessThan(300);
+  });
 });
 
 describe('the cycle finder', () => {
