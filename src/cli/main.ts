@@ -227,7 +227,7 @@ export async function main(argv: string[], out: (text: string) => void = (t) => 
   }
   if (spec.root && !isRoot()) {
     throw new MwanError({
-      code: 'USAGE',
+      code: 'NOT_ROOT',
       summary:
         `${name} needs root: it ${spec.root} (run it as root, e.g. with sudo). ` +
         `Without root: ${Object.entries(COMMANDS)

@@ -55,7 +55,10 @@ export async function readStateFile(dir: string): Promise<{ state: DaemonState |
   try {
     text = await readFile(join(dir, STATE_FILE), 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: null, corrupt: null };
+    // No file, or no directory for it (a part of the path is a file): nothing to go on from, and the daemon's own
+    // mkdir of the directory says what is wrong with the path.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { state: null, corrupt: null };
     throw e;
   }
   let parsed: DaemonState;

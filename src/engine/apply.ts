@@ -15,7 +15,7 @@ import { discover, readOwnedRouting, type Discovery, type IpSnapshot, type Owned
 import type { NftObject } from '../model/json.js';
 import type { Logger } from '../model/logger.js';
 import { applyRouting } from './routing-ops.js';
-import { clearIntent, writeIntent } from './journal.js';
+import { clearIntent, recordIntent } from './journal.js';
 import { assertOwned } from './ownership.js';
 import { serialized } from './serialize.js';
 
@@ -126,7 +126,7 @@ async function applyLocked(run: Runner, config: ResolvedConfig, log: Logger, sta
 
   // Before anything changes: a process killed from here on leaves this for the next command to repair.
   const { nft, table, dynamicSets, stickySets, routing } = p;
-  await writeIntent(dir, {
+  await recordIntent(dir, log, {
     version: 1,
     pid: process.pid,
     at: Date.now(),

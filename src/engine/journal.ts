@@ -10,6 +10,7 @@ import type { Plan } from '../model/plan.js';
 import { applyRoutingOps } from '../system/ip.js';
 import { applyBatch, listTable } from '../system/nft.js';
 import type { Runner } from '../system/runner.js';
+import { unwritable } from '../system/fs-errors.js';
 import { readOwnedRouting, type OwnedRouting } from './discover.js';
 
 export const INTENT_FILE = 'apply-intent.json';
@@ -35,6 +36,16 @@ export async function writeIntent(dir: string, intent: Intent): Promise<void> {
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
     throw e;
+  }
+}
+
+/** writeIntent for an apply: a state filesystem that takes no write costs the crash record, not the apply (said so). */
+export async function recordIntent(dir: string, log: Pick<Logger, 'warn'>, intent: Intent): Promise<void> {
+  try {
+    await writeIntent(dir, intent);
+  } catch (e) {
+    if (!unwritable(e)) throw e;
+    log.warn(`cannot record the apply in ${dir} (${(e as Error).message}): a crash during this apply would go unrepaired`);
   }
 }
 

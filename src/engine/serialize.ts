@@ -2,6 +2,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from '../model/logger.js';
 import { acquireLock } from '../system/lock.js';
+import { unwritable } from '../system/fs-errors.js';
 import type { Runner } from '../system/runner.js';
 import { defaultStateDir } from '../system/runtime-dir.js';
 import { repairInterrupted } from './journal.js';
@@ -25,11 +26,19 @@ export interface Serialized {
 export async function serialized<T>(run: Runner, log: Logger, dir: string | undefined, fn: (s: Serialized) => Promise<T>): Promise<T> {
   const d = dir ?? defaultStateDir();
   if (held.getStore()?.has(d)) return fn({ dir: d, repaired: null });
-  const release = await acquireLock(d, LOCK_FILE, {
-    waiting: (owner) => {
-      log.info(`waiting for another apply (pid ${owner?.pid ?? '?'}) to finish`);
-    },
-  });
+  let release: () => Promise<void>;
+  try {
+    release = await acquireLock(d, LOCK_FILE, {
+      waiting: (owner) => {
+        log.info(`waiting for another apply (pid ${owner?.pid ?? '?'}) to finish`);
+      },
+    });
+  } catch (e) {
+    // A state filesystem that takes no write (full, read-only) must not stop a failover: apply unlocked, and say so.
+    if (!unwritable(e)) throw e;
+    log.warn(`cannot take the apply lock in ${d} (${(e as Error).message}): applying without it`);
+    release = () => Promise.resolve();
+  }
   try {
     return await held.run(new Set([...(held.getStore() ?? []), d]), async () => {
       const repaired = await repairInterrupted(run, d, log);

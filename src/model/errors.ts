@@ -16,7 +16,7 @@ export type ErrorCode =
   | 'NOT_INSTALLED' // status/stop found nothing of nft-mwan's
   | 'NOT_RUNNING' // ifup/ifdown found no daemon to ask
   | 'DAEMON' // the daemon refused a request or could not be talked to
-  | 'NOT_ROOT' // the daemon was started without root privileges
+  | 'NOT_ROOT' // a command that needs root (the kernel's tables, the daemon's socket) was run without it
   | 'TRY_REFUSED' // apply --try cannot guarantee a rollback (or confirm found nothing pending)
   | 'TRY_ROLLED_BACK' // apply --try was not confirmed: the previous state is back
   | 'TABLE_NOT_OWNED' // globals.table names a table nft-mwan did not create: it is never replaced or deleted

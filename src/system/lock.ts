@@ -60,7 +60,13 @@ export async function acquireLock(dir: string, name: string, o: LockOptions = {}
   const path = join(dir, name);
   const me: Owner = { pid: process.pid, start: processStart(process.pid) };
   const tmp = join(dir, `${name}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  await writeFile(tmp, JSON.stringify(me), { mode: 0o600 });
+  try {
+    await writeFile(tmp, JSON.stringify(me), { mode: 0o600 });
+  } catch (e) {
+    // A full filesystem leaves the file created but empty: never a stray temp file.
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
   const deadline = Date.now() + (o.timeoutMs ?? 120_000);
   let told = false;
   try {

@@ -56,7 +56,7 @@ describe('nft-mwan without root', () => {
 
   it.each(['status', 'apply', 'explain', 'stop', 'interfaces'])('%s says it needs root and why, before nft is asked anything', async (command) => {
     const r = await bin([command, '--config', EXAMPLE], { uid: NOBODY });
-    expect(r.exitCode).toBe(EXIT.usage);
+    expect(r.exitCode).toBe(EXIT.noPermission);
     expect(r.stderr).toMatch(new RegExp(`^nft-mwan: error: ${command} needs root: it \\w+ .*Without root: rules, import-uci`));
     expect(r.stderr).not.toMatch(/Operation not permitted|nft: |exited with|internal error/);
   });

@@ -275,7 +275,7 @@ describeLab('nft-mwan daemon hardening: self-repair, bounded hooks, a full state
     );
     expect(r.exitCode).toBe(77);
     expect(performance.now() - t0).toBeLessThan(5_000);
-    expect(r.stderr).toMatch(/must run as root/);
+    expect(r.stderr).toMatch(/daemon needs root/);
     expect(r.stderr).not.toMatch(/started \(pid|restarting/);
   });
 });
