@@ -3,7 +3,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { ConfigIssue } from '../model/errors.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import { parseTarget } from '../model/targets.js';
-import { parseIpElement, parseIpv4, parseIpv6, parsePort } from '../model/net.js';
+import { parseIpElement, parseIpv4, parseIpv6, parsePort, reservedKind4, reservedKind6 } from '../model/net.js';
 import { maskedIssue, parseMaskedIpv4 } from '../model/masked.js';
 import { markLayout, parseMask } from '../model/marks.js';
 import { checkListen } from '../model/listen.js';
@@ -365,6 +365,14 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     const parsed = parseIpElement(text);
     if ('error' in parsed) add(pointer('globals', 'bypass', i), parsed.error);
   });
+  // Files the daemon opens or runs: from its own working directory a relative path would mean anything.
+  for (const [path, value] of [
+    ['/globals/hooks', g.hooks],
+    ['/globals/mwan3User', g.mwan3User],
+    ['/globals/metrics/textfile', g.metrics?.textfile],
+  ] as const) {
+    if (value !== undefined && !value.startsWith('/')) add(path, `"${value}" is not an absolute path (it must start with /)`);
+  }
   // Checked here, not only when the daemon binds: `check` and apply refuse it before anything runs.
   const listen = g.metrics?.listen;
   if (listen !== undefined) {
@@ -373,24 +381,4 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
     else if (r.port === 0) add('/globals/metrics/listen', `"${listen}": port 0 would be a new random port on every start; give a fixed one, e.g. 9523`);
   }
   return issues;
-}
-
-/** What kind of address no router can use as a next hop or send from (0/8, loopback, multicast, 240/4, broadcast), or null. */
-export function reservedKind4(address: string): string | null {
-  const value = parseIpv4(address) ?? 0;
-  const first = Math.floor(value / 2 ** 24);
-  if (first === 0) return 'in 0.0.0.0/8 ("this network")';
-  if (first === 127) return 'a loopback address';
-  if (first >= 224 && first <= 239) return 'a multicast address';
-  if (first >= 240) return value === 0xffffffff ? 'the broadcast address' : 'in the reserved 240.0.0.0/4';
-  return null;
-}
-
-/** The same for IPv6: the unspecified address ::, loopback ::1 and multicast ff00::/8. */
-export function reservedKind6(address: string): string | null {
-  const value = parseIpv6(address) ?? 0n;
-  if (value === 0n) return 'the unspecified address ::';
-  if (value === 1n) return 'the loopback address ::1';
-  if (value >> 120n === 0xffn) return 'a multicast address';
-  return null;
 }

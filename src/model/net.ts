@@ -274,3 +274,23 @@ export function normaliseIpIntervals(family: IpFamilyName, intervals: readonly I
   }
   return out;
 }
+
+/** What kind of address no router can use as a next hop or send from (0/8, loopback, multicast, 240/4, broadcast), or null. */
+export function reservedKind4(address: string): string | null {
+  const value = parseIpv4(address) ?? 0;
+  const first = Math.floor(value / 2 ** 24);
+  if (first === 0) return 'in 0.0.0.0/8 ("this network")';
+  if (first === 127) return 'a loopback address';
+  if (first >= 224 && first <= 239) return 'a multicast address';
+  if (first >= 240) return value === 0xffffffff ? 'the broadcast address' : 'in the reserved 240.0.0.0/4';
+  return null;
+}
+
+/** The same for IPv6: the unspecified address ::, loopback ::1 and multicast ff00::/8. */
+export function reservedKind6(address: string): string | null {
+  const value = parseIpv6(address) ?? 0n;
+  if (value === 0n) return 'the unspecified address ::';
+  if (value === 1n) return 'the loopback address ::1';
+  if (value >> 120n === 0xffn) return 'a multicast address';
+  return null;
+}

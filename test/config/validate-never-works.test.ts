@@ -38,6 +38,9 @@ describe('refused: what can never work', () => {
       '/interfaces/wan1/track/failureInterval',
       /0\.05/,
     ],
+    ['a relative hooks path', (c) => (c.globals.hooks = 'relative/hooks'), '/globals/hooks', /not an absolute path/],
+    ['a relative mwan3User', (c) => (c.globals.mwan3User = 'mwan3.user'), '/globals/mwan3User', /not an absolute path/],
+    ['a relative metrics textfile', (c) => (c.globals.metrics = { textfile: 'x.prom' }), '/globals/metrics/textfile', /not an absolute path/],
     [
       'track recoveryInterval 0.01',
       (c) => (c.interfaces.wan1.track = { targets: ['192.0.2.1'], recoveryInterval: 0.01 }),
