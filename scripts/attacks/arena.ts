@@ -1,5 +1,5 @@
 // The attack arena: a multi-WAN lab whose gateway already holds foreign objects (table inet fw4, an ip rule, a proto dhcp route), and the probes attacks judge by.
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,6 +111,17 @@ export class Arena {
   canary(): string {
     this.seq += 1;
     return join(this.work, `canary-${this.seq}`);
+  }
+
+  /** A short relative file name for a payload to create (short enough to pass as a device name). */
+  token(): string {
+    this.seq += 1;
+    return `a${this.seq}`;
+  }
+
+  /** Whether a payload's command ran: its file in the CLI's working directory, the work directory or /. */
+  ran(token: string): boolean {
+    return [process.cwd(), this.work, '/'].some((dir) => existsSync(join(dir, token)));
   }
 
   cli(args: readonly string[], timeoutMs = 60_000): Promise<ExecResult> {

@@ -198,6 +198,7 @@ export interface Injection {
 export function payloads(canary: string): [string, string][] {
   return [
     ['semicolon', `x;touch ${canary}`],
+    ['$IFS for spaces', `;touch\${IFS}${canary}`],
     ['command substitution', `$(touch ${canary})`],
     ['backticks', `\`touch ${canary}\``],
     ['pipe', `x|touch ${canary}`],

@@ -65,8 +65,8 @@ export function injectionAttacks(arena: Arena): Attack[] {
     const all = i < 2;
     for (let k = 0; k < kinds; k++) {
       if (!all && (k + i) % 3 !== 0) continue;
-      const canary = arena.canary();
-      const [kind, payload] = payloads(canary)[k] ?? ['', ''];
+      const token = arena.token();
+      const [kind, payload] = payloads(token)[k] ?? ['', ''];
       attacks.push({
         category: 'injection',
         name: `${site.name}: ${kind}`,
@@ -75,7 +75,7 @@ export function injectionAttacks(arena: Arena): Attack[] {
           const foreign = await arena.foreign();
           const r = await arena.apply(file);
           const after = await arena.foreign();
-          if (existsSync(canary)) return fail(`the payload ran a command (exit ${r.exitCode})`);
+          if (arena.ran(token)) return fail(`the payload ran a command (exit ${r.exitCode})`);
           if (after !== foreign) return fail(`exit ${r.exitCode} and a foreign object changed`);
           if (r.exitCode === 0) return pass('accepted, handled as data; nothing foreign changed');
           if (r.exitCode === 78) return pass(`refused: ${firstLine(r.stderr.replaceAll(file, 'FILE'))}`);
