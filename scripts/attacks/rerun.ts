@@ -1,5 +1,5 @@
 // Re-runs issue 17's attack categories against nft-mwan, only inside namespaces of its own lab, and reports tried/passed per category.
-// Run as root: node dist/scripts/attacks/rerun.js [--out FILE] [--only CATEGORY[,CATEGORY]] [--budget SECONDS]
+// Run as root: node dist/scripts/attacks/rerun.js [--out FILE] [--markdown FILE] [--only CATEGORY[,CATEGORY]] [--budget SECONDS]
 import { rmSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -23,15 +23,21 @@ interface Options {
   out: string;
   only: Set<Category>;
   budgetMs: number;
+  markdown: string | undefined;
 }
 
 function options(): Options {
   const { values } = parseArgs({
-    options: { out: { type: 'string', default: 'attacks-result.json' }, only: { type: 'string' }, budget: { type: 'string', default: '660' } },
+    options: {
+      out: { type: 'string', default: 'attacks-result.json' },
+      only: { type: 'string' },
+      budget: { type: 'string', default: '660' },
+      markdown: { type: 'string' },
+    },
   });
   const only = values.only === undefined ? CATEGORIES : values.only.split(',').map((c) => c.trim());
   for (const c of only) if (!CATEGORIES.includes(c as Category)) throw new Error(`unknown category "${c}"; categories: ${CATEGORIES.join(', ')}`);
-  return { out: values.out, only: new Set(only as Category[]), budgetMs: Number(values.budget) * 1000 };
+  return { out: values.out, only: new Set(only as Category[]), budgetMs: Number(values.budget) * 1000, markdown: values.markdown };
 }
 
 async function runOne(attack: Attack): Promise<Result> {
@@ -142,6 +148,18 @@ async function main(): Promise<void> {
     attacks: results,
   };
   writeFileSync(opts.out, `${JSON.stringify(report, null, 2)}\n`);
+  if (opts.markdown !== undefined) {
+    const md = [
+      `Run on ${report.date.slice(0, 10)} (${report.seconds} s), ${nftVersion}, kernel ${report.kernel}.`,
+      '',
+      summary,
+      '',
+      failures.length === 0 ? 'No failures.' : 'Failures:',
+      ...failures.map((f) => `- [${f.category}] ${f.name}: ${f.reason}`),
+      '',
+    ].join('\n');
+    writeFileSync(opts.markdown, md);
+  }
   process.stdout.write(`\nwritten to ${opts.out} (${report.seconds} s)\n`);
   if (failures.length > 0) process.exitCode = 1;
 }
