@@ -24,8 +24,8 @@ export const fail = (reason: string): Verdict => ({ ok: false, reason });
 /** The foreign objects put into the gateway before any attack: nft-mwan must never change them. */
 export const FW4 = `table inet fw4 {
   set lan_hosts { type ipv4_addr; elements = { 192.168.10.2, 192.168.10.3 } }
-  chain input { type filter hook input priority 0; policy accept; ip saddr @lan_hosts counter accept }
-  chain forward { type filter hook forward priority 0; policy accept; ct state established,related accept }
+  chain input { type filter hook input priority 0; policy accept; ip saddr @lan_hosts counter accept; }
+  chain forward { type filter hook forward priority 0; policy accept; ct state established,related accept; }
   chain srcnat { type nat hook postrouting priority 100; policy accept; }
 }
 `;
@@ -90,7 +90,7 @@ export class Arena {
   async addForeign(): Promise<void> {
     if ((await this.lab.exec('gw', 'nft', ['list', 'table', 'inet', 'fw4'], { reject: false })).exitCode !== 0) await this.lab.nft('gw', FW4);
     if (!(await this.lab.ip('gw', ['rule', 'show'])).stdout.includes('4242:')) await this.lab.ip('gw', ['rule', 'add', ...FOREIGN_RULE]);
-    if (!(await this.lab.ip('gw', ['route', 'show', 'table', '300'])).stdout.includes('203.0.113.0/24')) {
+    if (!(await this.lab.ip('gw', ['route', 'show', 'table', '300'], { reject: false })).stdout.includes('203.0.113.0/24')) {
       await this.lab.ip('gw', ['route', 'add', ...FOREIGN_ROUTE]);
     }
   }
@@ -162,7 +162,7 @@ export class Arena {
     const [fw4, rules, t300, main] = await Promise.all([
       this.lab.exec('gw', 'nft', ['list', 'table', 'inet', 'fw4'], { reject: false }),
       this.lab.ip('gw', ['rule', 'show']),
-      this.lab.ip('gw', ['route', 'show', 'table', '300']),
+      this.lab.ip('gw', ['route', 'show', 'table', '300'], { reject: false }),
       this.lab.ip('gw', ['route', 'show', 'table', 'main']),
     ]);
     const foreignRules = rules.stdout.split('\n').filter((l) => l.startsWith('4242:'));

@@ -267,7 +267,7 @@ export function nonRootAttack(arena: Arena, rig: DaemonRig): Attack {
           rmSync(dir, { recursive: true, force: true });
         });
       const ms = performance.now() - t0;
-      if (r.exitCode === 0) return fail('the non-root daemon exited 0');
+      if (r.exitCode !== 77) return fail(`exit ${r.exitCode}, not 77 (EX_NOPERM, docs/errors.md): ${firstLine(r.stderr)}`);
       if (/started \(pid|restarting/.test(r.stderr)) return fail(`it started before refusing: ${firstLine(r.stderr)}`);
       if (ms > 5_000) return fail(`took ${ms.toFixed(0)} ms to refuse`);
       return pass(`exit ${r.exitCode} in ${ms.toFixed(0)} ms: ${firstLine(r.stderr)}`);

@@ -29,8 +29,25 @@ async function unchanged(arena: Arena, act: () => Promise<ExecResult>, judge: (r
   const r = await act();
   const verdict = judge(r);
   if (!verdict.ok) return verdict;
-  if ((await arena.snapshot()) !== before) return fail(`exit ${r.exitCode} but the ruleset, rules or routes changed`);
+  const after = await arena.snapshot();
+  if (after !== before) return fail(`exit ${r.exitCode} but the ruleset, rules or routes changed: ${firstDifference(before, after)}`);
   return verdict;
+}
+
+/** The first line that differs, both ways, for a failure's reason. */
+export function firstDifference(before: string, after: string): string {
+  const a = before.split('\n');
+  const b = after.split('\n');
+  const i = a.findIndex((line, k) => line !== b[k]);
+  const at = i === -1 ? a.length : i;
+  return `line ${at + 1}: ${JSON.stringify(a[at] ?? '(none)')} -> ${JSON.stringify(b[at] ?? '(none)')}`;
+}
+
+/** The line of an error that says where: FILE:LINE:COLUMN or a JSON path. */
+function locationLine(stderr: string): string {
+  const lines = stderr.split('\n');
+  const line = lines.find((l) => POSITION.test(l)) ?? lines.find((l) => JSON_PATH.test(l)) ?? lines[0] ?? '';
+  return line.trim().slice(0, 160);
 }
 
 export function badConfigAttacks(arena: Arena): Attack[] {
@@ -46,7 +63,7 @@ export function badConfigAttacks(arena: Arena): Attack[] {
           (r) => {
             if (r.exitCode !== 78) return fail(`exit ${r.exitCode}, not 78: ${firstLine(r.stderr)}`);
             if (!locates(r.stderr, file)) return fail(`exit 78 without a JSON path or FILE:LINE:COLUMN: ${firstLine(r.stderr)}`);
-            return pass(firstLine(r.stderr.replaceAll(file, 'FILE')));
+            return pass(locationLine(r.stderr.replaceAll(file, 'FILE')));
           },
         );
       } finally {
@@ -241,11 +258,11 @@ export function faultAttacks(arena: Arena): Attack[] {
       });
     }
   }
-  // kill -9 at spread-out moments of an ordinary apply; the next command is an apply or a stop.
-  for (let i = 0; i < 12; i++) {
+  // kill -9 at spread-out moments of an ordinary apply (one takes a few hundred ms); the next command is an apply or a stop.
+  for (let i = 0; i < 32; i++) {
     const from = i % 5;
     const to = (i * 2 + 1) % 5;
-    const delay = 150 + ((i * 97) % 900);
+    const delay = 10 + i * 10;
     const then = i % 3 === 2 ? 'stop' : 'apply';
     attacks.push({
       category: 'faults',
@@ -254,16 +271,39 @@ export function faultAttacks(arena: Arena): Attack[] {
         await setup(from);
         const p = arena.spawn(process.execPath, [BIN, 'apply', '--config', arena.configs[to] ?? '', '--state-dir', arena.stateDir]);
         await sleep(delay);
-        process.kill(p.pid, 'SIGKILL');
+        const killed = p.running;
+        if (killed) process.kill(p.pid, 'SIGKILL');
         await p.exited;
-        if (then === 'apply') return nextIsWhole(arena, to);
+        const how = killed ? 'killed' : 'finished before the kill';
+        if (then === 'apply') {
+          const v = await nextIsWhole(arena, to);
+          return { ok: v.ok, reason: `${how}; ${v.reason}` };
+        }
         const s = await arena.stop(arena.configs[to] ?? '');
-        if (s.exitCode !== 0) return fail(`stop exited ${s.exitCode}: ${firstLine(s.stderr)}`);
+        if (s.exitCode !== 0) return fail(`${how}; stop exited ${s.exitCode}: ${firstLine(s.stderr)}`);
         const own = await arena.ownRouting();
         if ((await arena.installed()) !== null || own.rules + own.routes > 0) {
-          return fail(`after stop: table ${String(await arena.installed())}, ${own.rules} rules, ${own.routes} routes`);
+          return fail(`${how}; after stop: table ${String(await arena.installed())}, ${own.rules} rules, ${own.routes} routes`);
         }
-        return pass('stop after the kill removed everything of ours');
+        return pass(`${how}; stop removed everything of ours`);
+      },
+    });
+  }
+  // kill -9 of a stop mid-way: the next apply must install whole.
+  for (let i = 0; i < 6; i++) {
+    const delay = 20 + i * 30;
+    attacks.push({
+      category: 'faults',
+      name: `kill -9 of stop after ${delay} ms, then apply`,
+      run: async () => {
+        await setup(1);
+        const p = arena.spawn(process.execPath, [BIN, 'stop', '--config', arena.configs[1] ?? '', '--state-dir', arena.stateDir]);
+        await sleep(delay);
+        const killed = p.running;
+        if (killed) process.kill(p.pid, 'SIGKILL');
+        await p.exited;
+        const v = await nextIsWhole(arena, 1);
+        return { ok: v.ok, reason: `${killed ? 'killed' : 'finished before the kill'}; ${v.reason}` };
       },
     });
   }
@@ -279,7 +319,8 @@ export function foreignAttacks(arena: Arena): Attack[] {
       name: `globals.table = fw4: ${args.join(' ')}`,
       run: async () => {
         const fw4 = await arena.foreign();
-        const r = await arena.cli([...args, '--config', fw4Config, '--state-dir', arena.stateDir], 20_000);
+        const stateDir = args[0] === 'check' ? [] : ['--state-dir', arena.stateDir];
+        const r = await arena.cli([...args, '--config', fw4Config, ...stateDir], 20_000);
         if ((await arena.foreign()) !== fw4) return fail(`exit ${r.exitCode} and fw4 (or another foreign object) changed`);
         if (args[0] === 'check') return r.exitCode === 0 ? pass('check passes (fw4 is only known at apply)') : pass(`check refuses: ${firstLine(r.stderr)}`);
         if (r.exitCode === 0) return fail(`${args.join(' ')} exited 0 with table fw4`);
@@ -390,10 +431,11 @@ export function fileAttacks(arena: Arena): Attack[] {
           const t0 = performance.now();
           return await unchanged(
             arena,
-            () => arena.cli([cmd, '--config', file, '--state-dir', arena.stateDir], 15_000),
+            () => arena.cli([cmd, '--config', file, ...(cmd === 'check' ? [] : ['--state-dir', arena.stateDir])], 15_000),
             (r) => {
               const ms = performance.now() - t0;
               if (r.exitCode === 0) return fail(`${cmd} accepted it`);
+              if (r.exitCode === 2) return fail(`harness: usage error: ${firstLine(r.stderr)}`);
               return pass(`refused in ${ms.toFixed(0)} ms (exit ${r.exitCode}): ${firstLine(r.stderr.replaceAll(file, 'FILE'))}`);
             },
           );
