@@ -84,6 +84,13 @@ export class Arena {
   async build(): Promise<void> {
     await buildMultiWan(this.lab, { wans: 3 });
     await this.addForeign();
+    // The kernel adds link-local addresses and their local routes once DAD is done: wait until that has settled, or
+    // the before/after comparisons would see the kernel's changes as the attack's.
+    await this.lab.waitFor(async () => !(await this.lab.ip('gw', ['-6', 'addr', 'show'])).stdout.includes('tentative'), {
+      timeoutMs: 15_000,
+      what: 'IPv6 link-local addresses to settle',
+    });
+    await sleep(1_000);
   }
 
   /** fw4, the foreign rule and the foreign route; each only if missing (a flush ruleset removes fw4). */
