@@ -15,7 +15,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   system: ['config', 'model'],
   track: ['config', 'model'],
   uci: ['config', 'model'],
-  metrics: ['model'],
+  metrics: ['system', 'model'],
   config: ['model'],
   model: [],
 };

@@ -1,6 +1,7 @@
 // The daemon's state on disk: written atomically (temp file + rename) so `status` and a restarted daemon read it whole.
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../system/atomic-file.js';
 import type { LinkState } from '../model/facts.js';
 import type { Tracker } from '../track/machine.js';
 import type { DaemonState, InterfaceRecord } from '../model/state.js';
@@ -27,21 +28,10 @@ export function interfaceRecord(t: Tracker, state: LinkState, stateSince: number
   };
 }
 
-let writes = 0;
-
 export async function writeState(dir: string, state: DaemonState): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const path = join(dir, STATE_FILE);
-  // Unique per write: two writes in flight never share (and lose) a temp file.
-  const tmp = `${path}.${process.pid}.${++writes}.tmp`;
-  try {
-    await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
-    await rename(tmp, path);
-  } catch (e) {
-    // A full filesystem still creates the temp file (empty): one per failed write would pile up.
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  await writeFileAtomic(path, `${JSON.stringify(state, null, 2)}\n`, 0o644);
 }
 
 /** The state file, or null when there is none (or it is not one of ours: see `readStateFile` for why). */

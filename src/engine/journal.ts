@@ -1,6 +1,7 @@
 // The intent journal: what an apply is about to change, written before it changes anything, so the next command can finish or undo it.
-import { readFile, rename, unlink, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, unlink, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../system/atomic-file.js';
 import { batchRestoring } from '../compile/restore.js';
 import { diffRouting } from '../compile/routing-diff.js';
 import { diffPlan } from '../compile/verify.js';
@@ -29,14 +30,7 @@ export interface Intent {
 export async function writeIntent(dir: string, intent: Intent): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const path = join(dir, INTENT_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    await writeFile(tmp, JSON.stringify(intent), { mode: 0o600 });
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  await writeFileAtomic(path, JSON.stringify(intent), 0o600);
 }
 
 /** writeIntent for an apply: a state filesystem that takes no write costs the crash record, not the apply (said so). */

@@ -1,7 +1,8 @@
 // apply --try: a pending change with its snapshot on disk, a watchdog that outlives the terminal, and the rollback.
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rename, stat, unlink, utimes, writeFile, mkdir } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, unlink, utimes, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../system/atomic-file.js';
 import { batchRestoring } from '../compile/restore.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { MwanError } from '../model/errors.js';
@@ -62,9 +63,7 @@ export async function readTry(dir: string): Promise<TryRecord | null> {
 export async function writeTry(dir: string, record: TryRecord): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const path = join(dir, TRY_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(record), { mode: 0o600 });
-  await rename(tmp, path);
+  await writeFileAtomic(path, JSON.stringify(record), 0o600);
 }
 
 /**
@@ -84,7 +83,7 @@ export async function claimTry(dir: string, outcome: 'confirm' | 'rollback'): Pr
   await utimes(claimed, now, now).catch(() => undefined);
   // Written before the claim file goes: a daemon holding for the try never sees it decided without knowing how.
   const decided: TryOutcome = { version: 1, outcome, configPath: record.configPath, configHash: record.configHash, at: Date.now() };
-  await writeAtomic(join(dir, TRY_OUTCOME_FILE), JSON.stringify(decided));
+  await writeFileAtomic(join(dir, TRY_OUTCOME_FILE), JSON.stringify(decided), 0o600);
   // A rollback keeps its claim (and so the daemon's hold) until settleTry, once the previous state is back.
   if (outcome === 'confirm') await settleTry(dir, 'confirm');
   return record;
@@ -125,12 +124,6 @@ const ROLLBACK_HOLD_MAX_MS = 60_000;
 
 function claimedPath(dir: string, outcome: 'confirm' | 'rollback'): string {
   return join(dir, `try.${outcome}.${process.pid}.json`);
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, text, { mode: 0o600 });
-  await rename(tmp, path);
 }
 
 /** Reads what a rollback would restore, and refuses when it could not restore it exactly. */

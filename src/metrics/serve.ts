@@ -1,8 +1,8 @@
 // Metrics out of the process: an HTTP /metrics endpoint on loopback only, or a file for node_exporter's textfile collector.
 import { createServer, type Server } from 'node:http';
-import { open, rename, unlink } from 'node:fs/promises';
 import { MwanError } from '../model/errors.js';
 import { checkListen } from '../model/listen.js';
+import { writeFileAtomic } from '../system/atomic-file.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -51,24 +51,8 @@ export async function serveMetrics(listen: string, render: () => Promise<string>
   return server;
 }
 
-let writes = 0;
-
 /** Atomic replace: the collector reads either the old file or the new one, never half of one. */
 export async function writeTextfile(path: string, text: string): Promise<void> {
-  // Same directory (rename stays on one filesystem); unique per write; ".tmp" is not "*.prom", so the collector skips it.
-  const tmp = `${path}.${process.pid}.${++writes}.tmp`;
-  const fh = await open(tmp, 'w', 0o644);
-  try {
-    try {
-      await fh.writeFile(text, 'utf8');
-      // The umask may have taken bits away at create; node_exporter may run as another user and must read it.
-      await fh.chmod(0o644);
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  // node_exporter may run as another user and must read it, whatever the umask.
+  await writeFileAtomic(path, text, 0o644);
 }
