@@ -76,18 +76,18 @@ export class LinkWatcher {
     // connections to it are not balanced out through a WAN. An "auto" gateway's next hop that moved (a DHCP
     // renewal naming another router) must reach the WAN's table the same way.
     const routesChanged = this.bypass !== null && bypass !== this.bypass;
-    const gatewaysChanged = this.gateways !== null && gateways !== undefined && gateways !== this.gateways;
+    const gatewaysChanged = this.gateways !== null && gateways !== this.gateways;
     if ((routesChanged || gatewaysChanged) && !this.stopped) {
       // Seen by a poll before (or without) the monitor's event: the ip state read before is stale.
       this.ipChanges?.changed();
       this.o.log.info(
         routesChanged
           ? "the main table's specific routes changed: re-applying so the bypass set follows"
-          : `an "auto" gateway's next hop changed (${gateways ?? ''}): re-applying so the WAN's table follows`,
+          : `an "auto" gateway's next hop changed (${gateways}): re-applying so the WAN's table follows`,
       );
       this.o.onBypassChange();
     }
-    this.gateways = gateways ?? null;
+    this.gateways = gateways;
     this.bypass = bypass;
     return usable;
   }

@@ -10,7 +10,7 @@ export interface Usability {
   /** The main table's specific routes (the bypass set's content), sorted, as one string to compare with the last read. */
   bypass: string;
   /** The next hop of every "auto" gateway, as one string to compare (a DHCP renewal or a router advertisement may change it). */
-  gateways?: string;
+  gateways: string;
 }
 
 /** One read of links and main tables (IPv6 only with an IPv6 WAN: its gateway may be "auto", its bypass set follows). */

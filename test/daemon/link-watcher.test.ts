@@ -21,7 +21,7 @@ function harness(o: { pollS?: number } = {}) {
     listener = l;
     return { ready: new Promise<void>((r) => (listening = r)), done: new Promise<string>(() => undefined), kill: () => undefined };
   };
-  const reads = { n: 0, bypass: '192.168.1.0/24', wan2: true };
+  const reads = { n: 0, bypass: '192.168.1.0/24', wan2: true, gateways: 'wan1=192.0.2.1' };
   const carriers: string[] = [];
   let bypassChanges = 0;
   let polls = 0;
@@ -49,6 +49,7 @@ function harness(o: { pollS?: number } = {}) {
           ['wan2', reads.wan2],
         ]),
         bypass: reads.bypass,
+        gateways: reads.gateways,
       };
     },
     gatherMs: 10,
@@ -96,6 +97,19 @@ describe('LinkWatcher', () => {
     expect(h.bypassChanges()).toBe(1);
     expect(h.w.ipChanges?.unchangedSince(mark)).toBe(false);
     expect(h.lines).toContain("the main table's specific routes changed: re-applying so the bypass set follows");
+  });
+
+  it('an "auto" gateway\'s next hop changing asks for an apply; the same next hop read again does not', async () => {
+    const h = harness();
+    h.w.start();
+    h.listening();
+    await h.w.read();
+    await h.w.read();
+    expect(h.bypassChanges()).toBe(0);
+    h.reads.gateways = 'wan1=192.0.2.9';
+    await h.w.read();
+    expect(h.bypassChanges()).toBe(1);
+    expect(h.lines).toContain(`an "auto" gateway's next hop changed (wan1=192.0.2.9): re-applying so the WAN's table follows`);
   });
 
   it('polls read too (without any monitor line), and tell the daemon each time; stopped, nothing more', async () => {
