@@ -17,11 +17,11 @@ export function recordAppliedConfig(ctx: CommandContext): void {
 }
 
 /**
- * Runs an `apply --try` with its config recorded while it is on trial (status then shows the config tried); a try
- * that fails or rolls back puts the previous record back. A rollback by the watchdog (the apply process gone)
- * leaves the tried config recorded: status then reports the table as differing from it.
+ * Runs an `apply --try` with its config recorded while it is on trial (status then shows the config tried). The
+ * record before it goes to `attempt`, which keeps it with the try, so that a rollback by anyone (this process or
+ * the watchdog, once this process is gone) puts it back with `restoreAppliedConfig`; a try that fails puts it back here.
  */
-export async function recordedOnTrial(ctx: CommandContext, attempt: () => Promise<number>): Promise<number> {
+export async function recordedOnTrial(ctx: CommandContext, attempt: (before: string | null) => Promise<number>): Promise<number> {
   const file = join(stateDir(ctx), APPLIED_CONFIG_FILE);
   let previous: string | null = null;
   try {
@@ -31,12 +31,18 @@ export async function recordedOnTrial(ctx: CommandContext, attempt: () => Promis
   }
   recordAppliedConfig(ctx);
   try {
-    return await attempt();
+    return await attempt(previous);
   } catch (e) {
-    if (previous === null) rmSync(file, { force: true });
-    else writeFileSync(file, previous);
+    restoreAppliedConfig(ctx, previous);
     throw e;
   }
+}
+
+/** Puts back a record read before a try (null: there was none). */
+export function restoreAppliedConfig(ctx: CommandContext, before: string | null): void {
+  const file = join(stateDir(ctx), APPLIED_CONFIG_FILE);
+  if (before === null) rmSync(file, { force: true });
+  else writeFileSync(file, before);
 }
 
 /** Forgets it: nothing of nft-mwan is installed any more. */

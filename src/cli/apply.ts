@@ -36,14 +36,14 @@ export default async function applyCommand(ctx: CommandContext): Promise<number>
           `edit that file and run apply with it, or stop the daemon first`,
       });
     }
-    if (trySeconds !== null) return recordedOnTrial(ctx, () => runTry(ctx, config, trySeconds, states, daemon));
+    if (trySeconds !== null) return recordedOnTrial(ctx, (before) => runTry(ctx, config, trySeconds, states, daemon, before));
     const reply = await sendControl(join(dir, CONTROL_SOCKET), { command: 'reload' });
     if (!reply.ok) throw new MwanError({ code: 'DAEMON', summary: reply.message });
     recordAppliedConfig(ctx);
     ctx.log.info(`the daemon (pid ${daemon.pid}) reloaded ${ctx.configPath} and applied it with its live WAN states`);
     return 0;
   }
-  if (trySeconds !== null) return recordedOnTrial(ctx, () => runTry(ctx, config, trySeconds, states, null));
+  if (trySeconds !== null) return recordedOnTrial(ctx, (before) => runTry(ctx, config, trySeconds, states, null, before));
   await apply(ctx.run, config, ctx.log, {}, { stateDir: dir });
   recordAppliedConfig(ctx);
   return 0;

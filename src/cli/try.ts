@@ -14,14 +14,23 @@ import { processAlive } from '../system/process.js';
 import { type DaemonState } from '../model/state.js';
 import { serialized } from '../engine/serialize.js';
 import { runningDaemon } from './live.js';
+import { restoreAppliedConfig } from './applied-config.js';
 import { stateDir } from './state-dir.js';
 import type { CommandContext } from './context.js';
 
-export async function runTry(ctx: CommandContext, config: ResolvedConfig, seconds: number, states: LinkStates, daemon: DaemonState | null): Promise<number> {
+/** `appliedBefore`: the applied-config record before this try, put back by a rollback. */
+export async function runTry(
+  ctx: CommandContext,
+  config: ResolvedConfig,
+  seconds: number,
+  states: LinkStates,
+  daemon: DaemonState | null,
+  appliedBefore: string | null = null,
+): Promise<number> {
   const dir = stateDir(ctx);
   // The check for a pending try, its record and the apply are one step under the apply lock: of two tries
   // started together, the second finds the first pending and is refused.
-  const record = await serialized(ctx.run, ctx.log, dir, () => startTry(ctx, dir, config, seconds, states));
+  const record = await serialized(ctx.run, ctx.log, dir, () => startTry(ctx, dir, config, seconds, states, appliedBefore));
   const at = new Date(record.deadline).toLocaleTimeString();
   ctx.log.warn(`applied on trial: press Enter here, or run \`nft-mwan confirm\`, within ${seconds} s (before ${at}); otherwise everything is put back`);
 
@@ -49,7 +58,14 @@ export async function runTry(ctx: CommandContext, config: ResolvedConfig, second
 }
 
 /** Under the apply lock: refuses when a try is pending, else records this one, starts its watchdog and applies. */
-async function startTry(ctx: CommandContext, dir: string, config: ResolvedConfig, seconds: number, states: LinkStates): Promise<TryRecord> {
+async function startTry(
+  ctx: CommandContext,
+  dir: string,
+  config: ResolvedConfig,
+  seconds: number,
+  states: LinkStates,
+  appliedBefore: string | null,
+): Promise<TryRecord> {
   const pending = await pendingTry(dir);
   if (pending !== null) {
     throw new MwanError({
@@ -68,6 +84,7 @@ async function startTry(ctx: CommandContext, dir: string, config: ResolvedConfig
     configPath: resolve(ctx.configPath),
     configHash: configHash(config),
     ...taken,
+    appliedBefore,
   };
   // Without the record on disk neither the watchdog nor confirm could find the snapshot: no try at all.
   await writeTry(dir, record).catch((e: unknown) => {
@@ -104,6 +121,8 @@ async function startTry(ctx: CommandContext, dir: string, config: ResolvedConfig
 async function rollbackAndSettle(ctx: CommandContext, dir: string, mine: TryRecord): Promise<void> {
   try {
     await rollback(ctx.run, mine, ctx.log, dir);
+    // The tried config is no longer what is applied (the watchdog's rollback too: the try process may be gone).
+    if (mine.appliedBefore !== undefined) restoreAppliedConfig(ctx, mine.appliedBefore);
   } finally {
     // The daemon resumes now, on the config it kept in memory (it logs that the file on disk was rejected).
     await settleTry(dir, 'rollback');

@@ -33,6 +33,11 @@ export interface TryRecord {
   table: { family: 'inet'; name: string };
   protocol: number;
   snapshot: { listing: NftObject[] | null; routing: OwnedRouting };
+  /**
+   * The record of the config applied last as it was before this try (the file's text; null: none), put back by a
+   * rollback, whoever makes it. Absent in records written before it existed.
+   */
+  appliedBefore?: string | null;
 }
 
 /** Object kinds batchRestoring recreates; a table holding anything else could not be put back exactly. */

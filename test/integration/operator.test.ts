@@ -1,5 +1,5 @@
 // Operator safety and visibility in the lab: apply --try with its rollbacks, explain checked against real flows.
-import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -115,14 +115,19 @@ describeLab('operator safety and visibility', () => {
     expect(await snapshot(lab, 'gw')).toBe(before);
   });
 
-  it('a crashed try (SIGKILL) is rolled back by its watchdog at the deadline', async () => {
-    await cliOk(lab, 'gw', 'apply', '--config', c1);
+  it('a crashed try (SIGKILL) is rolled back by its watchdog at the deadline, and the config applied before is recorded again', async () => {
+    await cliOk(lab, 'gw', 'apply', '--config', c1, '--state-dir', stateDir);
+    const recorded = () => readFileSync(join(stateDir, 'applied-config'), 'utf8').trim();
+    expect(recorded()).toBe(c1);
     const before = await snapshot(lab, 'gw');
     const p = await tryApply(3);
+    expect(recorded()).toBe(c2);
     p.signal('SIGKILL');
     await p.exited;
     expect(await snapshot(lab, 'gw')).not.toBe(before);
     await lab.waitFor(async () => (await snapshot(lab, 'gw')) === before, { timeoutMs: 8_000, what: 'the watchdog rollback' });
+    // status, explain and stop without --config look at this record: it must name what is installed again.
+    await lab.waitFor(() => recorded() === c1, { timeoutMs: 3_000, what: 'the record of the config applied before the try' });
   });
 
   /** `apply --try` of the daemon's own config file, in the background (by default once it has applied). */
