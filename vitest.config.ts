@@ -39,6 +39,7 @@ export default defineConfig({
           name: 'unit',
           include: ['test/**/*.test.ts'],
           exclude: ['test/integration/**', 'test/lab/**', 'test/**/*.integration.test.ts'],
+          setupFiles: ['test/unit-setup.ts'],
         },
       },
       {
