@@ -267,7 +267,7 @@ describeLab('real mwan3 configs in the lab', () => {
     });
   });
 
-  describe('photonicat-3tier-failover: three tiers, the daemon with the file own timing', () => {
+  describe("photonicat-3tier-failover: three tiers under the daemon, with the file's own timing", () => {
     const lab = new Lab();
     let topo: MultiWan;
     let d: RunningDaemon;
