@@ -360,3 +360,20 @@ export async function buildMultiWan(lab: Lab, options: MultiWanOptions): Promise
   await gatewayDefaultRoutes(lab, wans, ipv6);
   return new MultiWan(lab, wans, ipv6);
 }
+
+/**
+ * Internet addresses a real config tracks (8.8.8.8, 1.1.1.1, ...) as hosts of the lab's server, reachable
+ * through every ISP of `topo`: an imported mwan3 config keeps its own track_ip targets unedited. Each address
+ * goes on the server's loopback, with a route to it in every ISP. An ISP cut with setUpstream(k, 'drop' |
+ * 'reject') cuts them too; 'down' deletes these routes with the link and restores only the server's prefix.
+ */
+export async function addServerHosts(topo: MultiWan, addrs: readonly string[]): Promise<void> {
+  const { lab } = topo;
+  for (const a of addrs) {
+    await lab.ip(LAB_NET.server.ns, ['addr', 'replace', `${a}/32`, 'dev', 'lo']);
+    for (const k of topo.wans) {
+      const up = LAB_NET.wan[k].upstream;
+      await lab.ip(LAB_NET.wan[k].ns, ['route', 'replace', `${a}/32`, 'via', up.srv, 'dev', up.ispDev]);
+    }
+  }
+}
