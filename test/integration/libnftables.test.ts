@@ -1,7 +1,8 @@
 // libnftables in process: apply, list and check through the library inside a namespace, its error buffer as the
 // error's text, the fallback to the nft command when the library cannot load, and the nft command when forced.
 // The library acts on the namespace of the process that calls it: it is only ever called from processes started
-// inside the test's namespace (bin/nft-mwan, a probe script), never from this test process.
+// inside the test's namespace (bin/nft-mwan, a probe script), never from this test process. Both run on the `node`
+// PATH finds: in CI's nft-next pass, a wrapper on the newer libc that the newer library needs (scripts/nft-next.sh).
 import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
 import { Lab } from '../../lab/netns.js';
 import { describeLab } from '../../lab/vitest.js';
@@ -9,6 +10,8 @@ import { BIN, configFile } from './helpers.js';
 
 const PROBE = new URL('./fixtures/libnftables-probe.mjs', import.meta.url).pathname;
 const MISSING = '/nonexistent/libnftables.so.1';
+/** The library nft-mwan loads: the system's, or the newer one of CI's nft-next pass. */
+const LIBRARY = process.env.NFT_MWAN_LIBNFTABLES ?? 'libnftables.so.1';
 
 const config = {
   interfaces: { wan1: { device: 'wan1', gateway: '10.1.0.1' }, wan2: { device: 'wan2', gateway: '10.2.0.1' } },
@@ -50,7 +53,7 @@ describeLab('libnftables in process', () => {
     dumpOnFailure();
     const check = await mwan({ NFT_MWAN_NFT: 'lib' }, 'check', '--config', file);
     expect(check.exitCode, check.stderr).toBe(0);
-    expect(check.stderr).toContain('nft: in process through libnftables.so.1 (NFT_MWAN_NFT=lib)');
+    expect(check.stderr).toContain(`nft: in process through ${LIBRARY} (NFT_MWAN_NFT=lib)`);
     expect(check.stderr).toMatch(/run: nft -j -c -f - \(libnftables\)/);
     expect(await tables()).not.toContain('nft_mwan');
 
@@ -73,7 +76,7 @@ describeLab('libnftables in process', () => {
 
   it("a rejected batch fails as COMMAND_FAILED with the library's error buffer as its stderr, and applies nothing", async () => {
     dumpOnFailure();
-    const r = await lab.exec('gw', process.execPath, [PROBE, 'bad-batch']);
+    const r = await lab.exec('gw', 'node', [PROBE, 'bad-batch']);
     const { error } = JSON.parse(r.stdout) as { error: { code: string; command: string; exitCode: number; stderr: string } | null };
     expect(error).toMatchObject({ code: 'COMMAND_FAILED', command: 'nft -j -f -', exitCode: 1 });
     expect(error?.stderr).toMatch(/Error: .*No such file or directory/);
@@ -82,8 +85,10 @@ describeLab('libnftables in process', () => {
 
   it('unparseable JSON fails in the library (a syntax error), never a silent success', async () => {
     dumpOnFailure();
-    const r = await lab.exec('gw', process.execPath, [PROBE, 'invalid-json']);
-    const out = JSON.parse(r.stdout) as Record<'truncated' | 'notJson', { exitCode: number; stderr: string }>;
+    const r = await lab.exec('gw', 'node', [PROBE, 'invalid-json']);
+    const out = JSON.parse(r.stdout) as Record<'truncated' | 'notJson', { exitCode: number; stderr: string }> & { version: string };
+    // The library loaded is the nftables under test (CI's nft-next pass: the newer one).
+    expect(out.version).toMatch(new RegExp(`^${(process.env.NFT_MWAN_EXPECT_NFT ?? '').replace('.', '\\.')}`));
     for (const k of ['truncated', 'notJson'] as const) {
       expect(out[k].exitCode, k).toBe(1);
       expect(out[k].stderr, k).toMatch(/Error: syntax error/);
