@@ -1,5 +1,6 @@
-// `npm run deb`: builds dist/nft-mwan_VERSION_all.deb with dpkg-deb from the bundled CLI, the unit, the man page,
-// the schema, the hooks and the docs (packaging/ holds the control template and the maintainer scripts).
+// `npm run deb`: builds dist/nft-mwan_VERSION_ARCH.deb with dpkg-deb from the bundled CLI, koffi (the FFI that runs
+// libnftables in process) with its native build for this machine's architecture only, the unit, the man page, the
+// schema, the hooks and the docs (packaging/ holds the control template and the maintainer scripts).
 //
 // /etc/nft-mwan: the package ships no config there. No config works unmodified (device names and gateways are
 // the site's), and a shipped conffile would be the daemon's config as soon as it is installed; the admin copies
@@ -16,7 +17,12 @@ import { gzipSync } from 'node:zlib';
 const root = new URL('../', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const version = pkg.version;
-const name = `nft-mwan_${version}_all`;
+// koffi's native build makes the package architecture-specific: the one built here is dpkg's architecture's.
+const arch = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
+const KOFFI_PLATFORMS = { amd64: { pkg: 'linux-x64', dir: 'linux_x64' }, arm64: { pkg: 'linux-arm64', dir: 'linux_arm64' } };
+const koffiPlatform = KOFFI_PLATFORMS[arch];
+if (!koffiPlatform) throw new Error(`deb: no koffi build is packaged for ${arch} (only ${Object.keys(KOFFI_PLATFORMS).join(', ')})`);
+const name = `nft-mwan_${version}_${arch}`;
 const stage = join(root, 'dist/deb', name);
 const output = join(root, 'dist', `${name}.deb`);
 
@@ -48,6 +54,20 @@ put('usr/lib/nft-mwan/package.json', `${JSON.stringify({ name: pkg.name, version
 // exec: the daemon's pid is node's own, the MAINPID systemd watches.
 put('usr/sbin/nft-mwan', '#!/bin/sh\nexec /usr/bin/node /usr/lib/nft-mwan/dist/nft-mwan.mjs "$@"\n', 0o755);
 put('usr/lib/nft-mwan/nft-mwan-dispatch', src('contrib/dispatch/nft-mwan-dispatch'), 0o755);
+
+// koffi beside the bundle (it imports it on first use; without it nft runs as a command): the files Node loads,
+// and of its native builds only this architecture's glibc one (not the musl one, sources or build tooling).
+const koffi = JSON.parse(src('node_modules/koffi/package.json').toString());
+const koffiNative = `node_modules/@koromix/koffi-${koffiPlatform.pkg}`;
+if (!existsSync(join(root, koffiNative, koffiPlatform.dir, 'koffi.node'))) {
+  throw new Error(`deb: ${koffiNative}/${koffiPlatform.dir}/koffi.node is missing: run npm ci on a ${arch} machine`);
+}
+for (const f of ['package.json', 'index.js', 'src/koffi/index.js', 'src/koffi/src/static.js']) {
+  put(`usr/lib/nft-mwan/node_modules/koffi/${f}`, src(`node_modules/koffi/${f}`));
+}
+for (const f of ['package.json', 'index.js', `${koffiPlatform.dir}/koffi.node`]) {
+  put(`usr/lib/nft-mwan/${koffiNative}/${f}`, src(`${koffiNative}/${f}`));
+}
 
 put('usr/lib/systemd/system/nft-mwan.service', src('contrib/nft-mwan.service'));
 put('usr/share/man/man8/nft-mwan.8.gz', gz(src('dist/nft-mwan.8')));
@@ -93,7 +113,10 @@ put(
     .join(''),
 );
 const installedKiB = files.reduce((sum, f) => sum + Math.ceil(statSync(join(stage, f)).size / 1024), 0) + walkDirs(stage).length;
-put('DEBIAN/control', src('packaging/control.in').toString().replace('@VERSION@', version).replace('@INSTALLED_SIZE@', String(installedKiB)));
+put(
+  'DEBIAN/control',
+  src('packaging/control.in').toString().replace('@VERSION@', version).replace('@ARCH@', arch).replace('@INSTALLED_SIZE@', String(installedKiB)),
+);
 for (const d of walkDirs(stage)) chmodSync(join(stage, d), 0o755);
 
 sh('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', stage, output]);
@@ -139,7 +162,14 @@ function copyright() {
     if (m) bundled.push({ name: m[1], version: m[2], license: m[3], text: m[4].trim() });
   }
   if (bundled.length === 0) throw new Error('deb: no bundled package found in dist/THIRD-PARTY-LICENSES');
+  // koffi ships beside the bundle, under its own licence.
+  const koffiText = src('node_modules/koffi/LICENSE.txt').toString().trim();
+  const koffiHolders = koffiText
+    .split('\n')
+    .filter((l) => /^\s*copyright\b/i.test(l))
+    .map((l) => l.trim().replace(/^copyright\s*(\(c\))?\s*/i, ''));
   const licenses = [...new Set(bundled.map((b) => b.license))].sort();
+  const allLicenses = [...new Set([...licenses, koffi.license])].sort();
   const holders = [
     ...new Set(
       bundled.flatMap((b) =>
@@ -151,14 +181,11 @@ function copyright() {
     ),
   ];
   const field = (lines) => lines.map((l) => (l.trim() === '' ? ' .' : ` ${l}`)).join('\n');
-  const texts = licenses.map((l) => {
+  const texts = allLicenses.map((l) => {
     if (existsSync(`/usr/share/common-licenses/${l}`) || l === 'Apache-2.0') {
       return `\nLicense: ${l}\n On Debian systems, the complete text of this licence can be found in\n "/usr/share/common-licenses/${l}".`;
     }
-    const body = bundled
-      .find((b) => b.license === l)
-      .text.split('\n')
-      .filter((line) => !/^\s*copyright\b/i.test(line));
+    const body = (bundled.find((b) => b.license === l)?.text ?? koffiText).split('\n').filter((line) => !/^\s*copyright\b/i.test(line));
     return `\nLicense: ${l}\n${field(body.join('\n').trim().split('\n'))}`;
   });
   return src('packaging/copyright.in')
@@ -166,5 +193,10 @@ function copyright() {
     .replace('@BUNDLED_COPYRIGHTS@', field(holders))
     .replace('@BUNDLED_LICENSES@', licenses.join(' and '))
     .replace('@BUNDLED_LIST@', field(bundled.map((b) => `${b.name} ${b.version} (${b.license})`)))
+    .replace(
+      '@NODE_MODULES@',
+      `Files: usr/lib/nft-mwan/node_modules/*\nCopyright: ${koffiHolders.join('\n ')}\nLicense: ${koffi.license}\n` +
+        `Comment: koffi ${koffi.version}, the FFI that runs libnftables in process, with its native build for ${arch}.\n`,
+    )
     .replace('@LICENSE_TEXTS@', texts.join('\n'));
 }

@@ -1,5 +1,5 @@
 // Bundles the compiled CLI (dist/src/cli/main.js) and its dependencies (execa, ajv's runtime helpers) into one
-// module, dist/nft-mwan.mjs, which bin/nft-mwan loads: Node then reads and compiles one file at start-up
+// module, dist/nft-mwan.mjs (all but koffi, the FFI package with a native binary), which bin/nft-mwan loads: Node then reads and compiles one file at start-up
 // instead of some 200 modules, which takes about a third off every command's run time. The licences
 // of the bundled packages go beside it, in dist/THIRD-PARTY-LICENSES.
 import { build } from 'esbuild';
@@ -17,6 +17,9 @@ const result = await build({
   target: 'node20',
   // jsonc-parser's default entry is a UMD build whose lazy require()s esbuild cannot follow: take its ES module build.
   mainFields: ['module', 'main'],
+  // koffi loads its native build (node_modules/@koromix/koffi-PLATFORM) relative to its own files: it stays a package
+  // beside the bundle (a dependency in package.json, node_modules in the .deb), imported on first use.
+  external: ['koffi'],
   metafile: true,
   logLevel: 'warning',
   // Bundled CommonJS (cross-spawn and others) calls require() for Node's own modules.

@@ -14,6 +14,9 @@
 # Environment: NFT_NEXT_CACHE (default: <repo>/.cache/nft-next), NFT_NEXT_SUITE (default: trixie),
 # NFT_NEXT_MAX_AGE_HOURS (default: 24; 0 refreshes every time).
 # Output: the bin directory on stdout; progress on stderr. Needs x86_64 (amd64).
+# The bin directory also holds a `node` wrapper (this machine's node run through the same loader, so that its
+# process can load the newer libnftables, which needs the newer libc: GLIBC_2.38) and libnftables.so.1, a link to
+# the unpacked library, which NFT_MWAN_LIBNFTABLES names in CI's nft-next pass (vitest.config.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -134,4 +137,19 @@ mv "$bin/nft.tmp" "$bin/nft"
 
 version="$("$bin/nft" --version 2>&1)" || die "the wrapper does not run: $version"
 say "$bin/nft: $version"
+
+# nft-mwan runs libnftables in its own process: that process (node) must run on the newer libc the library needs.
+# This machine's node, through the unpacked loader; its own libraries (libstdc++) are found in the system's directories.
+real_node="$(PATH="$(printf %s "$PATH" | tr ':' '\n' | grep -vxF "$bin" | paste -sd:)" command -v node)" || die "node is not in PATH"
+case "$real_node" in *"'"*) die "node's path must not contain a single quote: $real_node" ;; esac
+cat >"$bin/node.tmp" <<EOF
+#!/bin/sh
+# This machine's node through Debian $suite's loader and libc, so that it can load $suite's libnftables in process;
+# written by scripts/nft-next.sh.
+exec '$loader' --argv0 node --library-path '$libdirs:/usr/lib/$triplet:/lib/$triplet' '$real_node' "\$@"
+EOF
+chmod 755 "$bin/node.tmp"
+mv "$bin/node.tmp" "$bin/node"
+ln -sfn "$root/usr/lib/$triplet/libnftables.so.1" "$bin/libnftables.so.1"
+"$bin/node" -e 0 || die "node does not run through the $suite loader"
 echo "$bin"

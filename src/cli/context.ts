@@ -1,7 +1,8 @@
 // What every command is given: the parsed command line, the logger, the command runner and where output goes.
 import { DEFAULT_CONFIG_PATH } from '../config/load.js';
+import { MwanError } from '../model/errors.js';
 import type { Logger } from '../model/logger.js';
-import { createRunner, type Runner } from '../system/runner.js';
+import { createRunner, NFT_MODES, type NftMode, type Runner } from '../system/runner.js';
 import { createLogger } from './log.js';
 
 export interface CommandContext {
@@ -31,6 +32,8 @@ export function createContext(
       log: (line) => {
         log.debug(line);
       },
+      nft: nftMode(process.env.NFT_MWAN_NFT),
+      ...(process.env.NFT_MWAN_LIBNFTABLES ? { libnftables: process.env.NFT_MWAN_LIBNFTABLES } : {}),
     }),
     out: (text) => {
       write(text.endsWith('\n') ? text : `${text}\n`);
@@ -38,4 +41,11 @@ export function createContext(
     values,
     positionals,
   };
+}
+
+/** NFT_MWAN_NFT: `lib` (libnftables in process), `cli` (the nft command) or `auto` (the default: lib, else cli). */
+export function nftMode(value: string | undefined): NftMode {
+  if (value === undefined || value === '') return 'auto';
+  if ((NFT_MODES as readonly string[]).includes(value)) return value as NftMode;
+  throw new MwanError({ code: 'USAGE', summary: `NFT_MWAN_NFT must be one of ${NFT_MODES.join(', ')} (not "${value}")` });
 }

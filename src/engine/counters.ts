@@ -3,11 +3,12 @@ import { counterName } from '../model/names.js';
 import type { Plan } from '../model/plan.js';
 import type { WanCounters } from '../model/state.js';
 import type { Runner } from '../system/runner.js';
+import { listCounters } from '../system/nft.js';
 import type { NftObject } from '../model/json.js';
 
 export async function readWanCounters(run: Runner, plan: Pick<Plan, 'table' | 'markMask' | 'interfaces'>): Promise<Record<string, WanCounters>> {
   const [listed, tracked] = await Promise.all([
-    run('nft', ['-j', 'list', 'counters', 'table', plan.table.family, plan.table.name]),
+    listCounters(run, plan.table.family, plan.table.name),
     // One listing for every WAN: conntrack prints each entry's mark, counted here by its mask bits.
     run('conntrack', ['-L']),
   ]);

@@ -7,7 +7,9 @@ const OWN_KEPT = 64;
 
 /** `nft monitor` counting only other processes' commits as changes. */
 export class NftCommits extends ChangeMonitor {
-  private readonly own = new Map<number, () => void>();
+  /** Own transactions by pid, oldest first: in process (libnftables) every commit of this process has its pid. */
+  private readonly own = new Map<number, (() => void)[]>();
+  private ownCount = 0;
 
   /** Whether the transaction being reported has so far only added or deleted set elements; and the last reported one's verdict. */
   private readonly tx: { elementsOnly: boolean; events: number; lastElementsOnly: boolean };
@@ -28,8 +30,11 @@ export class NftCommits extends ChangeMonitor {
   /** For apply: the commit of nft process `pid`, once the monitor reports it. */
   readonly watch: CommitWatch = (pid) => {
     if (!this.hears) return null;
-    if (this.own.size >= OWN_KEPT) this.own.delete(this.own.keys().next().value as number);
-    return new Promise<void>((resolve) => this.own.set(pid, resolve));
+    if (this.ownCount >= OWN_KEPT) this.take(this.own.keys().next().value as number);
+    return new Promise<void>((resolve) => {
+      this.own.set(pid, [...(this.own.get(pid) ?? []), resolve]);
+      this.ownCount++;
+    });
   };
 
   /** A generation line not of one of this process's own transactions (event lines come before it). */
@@ -46,10 +51,19 @@ export class NftCommits extends ChangeMonitor {
     this.tx.elementsOnly = true;
     this.tx.events = 0;
     const pid = Number(/ by process (\d+)/.exec(line)?.[1] ?? Number.NaN);
-    const seen = this.own.get(pid);
+    const seen = this.take(pid);
     if (seen === undefined) return true;
-    this.own.delete(pid);
     seen();
     return false;
+  }
+
+  /** The oldest own transaction of `pid` still waiting for its commit, now forgotten. */
+  private take(pid: number): (() => void) | undefined {
+    const waiting = this.own.get(pid);
+    const first = waiting?.shift();
+    if (first === undefined) return undefined;
+    this.ownCount--;
+    if (waiting?.length === 0) this.own.delete(pid);
+    return first;
   }
 }

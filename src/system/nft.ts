@@ -1,9 +1,10 @@
-// Adapter around `nft -j`: apply a batch as one transaction from a file, list and delete tables.
+// Adapter around `nft -j` (in process through libnftables, else the command): apply a batch as one transaction, list and delete tables.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NftBatch } from '../model/plan.js';
-import { commandLine, runChecked, type Runner } from './runner.js';
+import type { NftLibrary } from './libnftables.js';
+import { commandLine, type RunResult, type Runner } from './runner.js';
 import { MwanError } from '../model/errors.js';
 import type { NftObject } from '../model/json.js';
 
@@ -18,7 +19,8 @@ export interface Transaction {
   /**
    * Resolves once the kernel has committed the batch: as soon as the watch sees the commit, else when nft
    * exits. nft's exit comes some 10 ms later, while the kernel finishes the commit's cleanup; the table is
-   * final before that. Rejects when nft fails first.
+   * final before that. Rejects when nft fails first. In process (libnftables), the call returns after the
+   * commit: both promises settle then.
    */
   committed: Promise<void>;
   /** nft has exited: resolves when it succeeded, rejects with its error. Always to be awaited. */
@@ -27,28 +29,30 @@ export interface Transaction {
 
 /**
  * Applies (or with `check`, only checks: the kernel runs the transaction and aborts it) a batch.
- * Always from a file: nft 1.0.6 exits 0 and applies nothing when stdin holds unparseable JSON.
+ * The nft command reads it from a file: nft 1.0.6 exits 0 and applies nothing when stdin holds unparseable JSON.
+ * libnftables is given the text (unparseable JSON fails there).
  */
 export function startBatch(run: Runner, batch: NftBatch, o: { check?: boolean; watch?: CommitWatch } = {}): Transaction {
+  const summary = o.check ? 'nft rejected the batch (check only, nothing changed)' : 'nft rejected the batch (one transaction)';
   let seen: Promise<void> | null = null;
   let spawned: () => void = () => undefined;
   const spawn = new Promise<void>((resolve) => (spawned = resolve));
   const done = (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'nft-mwan-'));
-    const file = join(dir, 'batch.json');
     try {
-      await writeFile(file, JSON.stringify(batch), { mode: 0o600 });
-      const args = ['-j', ...(o.check ? ['-c'] : []), '-f', file];
-      const onSpawn = (pid: number) => {
+      const lib = await library(run);
+      if (lib) {
+        const args = ['-j', ...(o.check ? ['-c'] : []), '-f', '-'];
+        // This process commits: `nft monitor` reports its pid. Told first, so the commit is known as its own.
+        if (!o.check) void o.watch?.(process.pid);
+        checked(summary, args, await inProcess(run, lib, args, JSON.stringify(batch), o.check));
+        return;
+      }
+      await batchFromFile(run, batch, summary, o.check === true, (pid) => {
         seen = o.check ? null : (o.watch?.(pid) ?? null);
         spawned();
-      };
-      await runChecked(run, o.check ? 'nft rejected the batch (check only, nothing changed)' : 'nft rejected the batch (one transaction)', 'nft', args, {
-        onSpawn,
       });
     } finally {
       spawned();
-      await rm(dir, { recursive: true, force: true });
     }
   })();
   const committed = spawn.then(() => (seen ? Promise.race([seen, done]) : done));
@@ -57,12 +61,24 @@ export function startBatch(run: Runner, batch: NftBatch, o: { check?: boolean; w
   return { committed, done };
 }
 
+async function batchFromFile(run: Runner, batch: NftBatch, summary: string, check: boolean, onSpawn: (pid: number) => void): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'nft-mwan-'));
+  const file = join(dir, 'batch.json');
+  try {
+    await writeFile(file, JSON.stringify(batch), { mode: 0o600 });
+    const args = ['-j', ...(check ? ['-c'] : []), '-f', file];
+    checked(summary, args, await run('nft', args, { onSpawn }));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export async function applyBatch(run: Runner, batch: NftBatch, o: { check?: boolean } = {}): Promise<void> {
   await startBatch(run, batch, o).done;
 }
 
 export async function listTables(run: Runner): Promise<{ family: string; name: string }[]> {
-  const r = await runChecked(run, 'cannot list nftables tables', 'nft', ['-j', 'list', 'tables']);
+  const r = checked('cannot list nftables tables', ['-j', 'list', 'tables'], await nft(run, ['list', 'tables']));
   return nftItems(r.stdout)
     .filter((i) => 'table' in i)
     .map((i) => {
@@ -76,7 +92,7 @@ export async function listTable(run: Runner, family: string, name: string): Prom
   // One nft call when the table is there (every apply); only a failure asks which tables exist, so an
   // absent table is told from a real error without reading nft's message.
   const args = ['-j', 'list', 'table', family, name];
-  const r = await run('nft', args);
+  const r = await nft(run, args.slice(1));
   if (r.exitCode === 0) return nftItems(r.stdout).filter((i) => !('metainfo' in i));
   const tables = await listTables(run);
   if (!tables.some((t) => t.family === family && t.name === name)) return null;
@@ -94,19 +110,54 @@ export async function listTable(run: Runner, family: string, name: string): Prom
  * of several chains asked for in one run), all at once; null when one of them cannot be listed.
  */
 export async function listChains(run: Runner, family: string, table: string, names: readonly string[]): Promise<NftObject[] | null> {
-  const listed = await Promise.all(names.map((name) => run('nft', ['-j', 'list', 'chain', family, table, name])));
+  const listed = await Promise.all(names.map((name) => nft(run, ['list', 'chain', family, table, name])));
   if (listed.some((r) => r.exitCode !== 0)) return null;
   return listed.flatMap((r) => nftItems(r.stdout).filter((i) => !('metainfo' in i)));
 }
 
 /** One set as `nft -j list set` gives it, elements included (null if nft answers without one); fails when nft does. */
 export async function listSet(run: Runner, family: string, table: string, name: string): Promise<NftObject | null> {
-  const r = await runChecked(run, `cannot list set ${name} (is the config applied?)`, 'nft', ['-j', 'list', 'set', family, table, name]);
+  const words = ['list', 'set', family, table, name];
+  const r = checked(`cannot list set ${name} (is the config applied?)`, ['-j', ...words], await nft(run, words));
   return (nftItems(r.stdout).find((i) => 'set' in i)?.set as NftObject | undefined) ?? null;
 }
 
 export async function deleteTable(run: Runner, family: string, name: string): Promise<void> {
   await applyBatch(run, { nftables: [{ add: { table: { family, name } } }, { delete: { table: { family, name } } }] });
+}
+
+/** `nft -j list counters table ...`: the table's named counters; a failure is a result (the caller decides). */
+export function listCounters(run: Runner, family: string, table: string): Promise<RunResult> {
+  return nft(run, ['list', 'counters', 'table', family, table]);
+}
+
+/** The in-process library when the runner has one and it loaded; null: run the nft command. */
+async function library(run: Runner): Promise<NftLibrary | null> {
+  return (await run.nft?.library()) ?? null;
+}
+
+/** `nft -j WORDS...`: the library is given the words joined by spaces, as nft's own main() does with its arguments. */
+async function nft(run: Runner, words: readonly string[]): Promise<RunResult> {
+  const lib = await library(run);
+  return lib ? inProcess(run, lib, ['-j', ...words], words.join(' ')) : run('nft', ['-j', ...words]);
+}
+
+async function inProcess(run: Runner, lib: NftLibrary, args: readonly string[], buffer: string, dryRun = false): Promise<RunResult> {
+  const shown = `${commandLine('nft', args)} (libnftables)`;
+  run.nft?.log(`run: ${shown}`);
+  try {
+    return await lib.run(buffer, { dryRun });
+  } catch (error) {
+    throw new MwanError({ code: 'COMMAND_FAILED', summary: 'libnftables could not be called', command: shown, cause: error });
+  }
+}
+
+/** A failed nft run as COMMAND_FAILED with its stderr (the library's error buffer, or the command's stderr). */
+function checked(summary: string, args: readonly string[], r: RunResult): RunResult {
+  if (r.exitCode !== 0) {
+    throw new MwanError({ code: 'COMMAND_FAILED', summary, command: commandLine('nft', args), exitCode: r.exitCode, stderr: r.stderr });
+  }
+  return r;
 }
 
 function nftItems(stdout: string): NftObject[] {

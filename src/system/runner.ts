@@ -1,6 +1,7 @@
-// Runs external commands (nft, ip) without a shell, with a timeout, logging each command line.
+// Runs external commands (nft, ip) without a shell, with a timeout, logging each command line; nft maybe in process.
 import { execa } from 'execa';
 import { MwanError } from '../model/errors.js';
+import { LIBNFTABLES, openLibnftables, type NftLibrary } from './libnftables.js';
 
 export interface RunOptions {
   input?: string;
@@ -14,7 +15,26 @@ export interface RunResult {
   exitCode: number;
 }
 /** Runs `file args...`; a non-zero exit is a result, not an exception (callers decide). */
-export type Runner = (file: string, args: readonly string[], opts?: RunOptions) => Promise<RunResult>;
+export interface Runner {
+  (file: string, args: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /**
+   * nft in this process (libnftables), src/system/nft.ts's first choice. Only a runner whose commands run in this
+   * process's own network namespace has it: the library acts on the caller's namespace, so a runner with a prefix
+   * (`ip netns exec NS`) never does.
+   */
+  readonly nft?: InProcessNft;
+}
+
+/** How nft runs: `lib` in process (an error when the library cannot load), `cli` the nft command, `auto` lib else cli. */
+export type NftMode = 'auto' | 'lib' | 'cli';
+export const NFT_MODES: readonly NftMode[] = ['auto', 'lib', 'cli'];
+
+export interface InProcessNft {
+  /** The library, loaded on the first call; null when `auto` could not load it (nft runs as a command then). */
+  library(): Promise<NftLibrary | null>;
+  /** The runner's log of commands run. */
+  log(line: string): void;
+}
 
 /** Quotes a word for display only: commands are never run through a shell. */
 export function shellQuote(word: string): string {
@@ -25,9 +45,21 @@ export function commandLine(file: string, args: readonly string[]): string {
   return [file, ...args].map(shellQuote).join(' ');
 }
 
-export function createRunner(o: { log?: (line: string) => void; defaultTimeoutMs?: number; prefix?: readonly string[] } = {}): Runner {
+export interface RunnerOptions {
+  log?: (line: string) => void;
+  defaultTimeoutMs?: number;
+  /** Runs every command under this prefix (tests: `ip netns exec NS`); such a runner never runs nft in process. */
+  prefix?: readonly string[];
+  /** How nft runs when there is no prefix (default `cli`: only the command line asks for the library). */
+  nft?: NftMode;
+  /** The libnftables to load (default libnftables.so.1, found as dlopen finds it). */
+  libnftables?: string;
+}
+
+export function createRunner(o: RunnerOptions = {}): Runner {
   const prefix = o.prefix ?? [];
-  return async (file, args, opts = {}) => {
+  const log = o.log ?? (() => undefined);
+  const run = async (file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> => {
     // `prefix` lets tests run every command inside a namespace (`ip netns exec NS`).
     const [cmd, ...rest] = [...prefix, file, ...args] as [string, ...string[]];
     const shown = commandLine(file, args);
@@ -56,6 +88,36 @@ export function createRunner(o: { log?: (line: string) => void; defaultTimeoutMs
       });
     }
     return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
+  };
+  const mode = o.nft ?? 'cli';
+  if (prefix.length > 0 || mode === 'cli') return run;
+  return Object.assign(run, { nft: inProcessNft(mode, o.libnftables ?? LIBNFTABLES, log) });
+}
+
+/** Decides once, at the first nft call, between the library and the command; says which in the log. */
+function inProcessNft(mode: 'auto' | 'lib', path: string, log: (line: string) => void): InProcessNft {
+  let decided: Promise<NftLibrary | null> | undefined;
+  const decide = async (): Promise<NftLibrary | null> => {
+    try {
+      const lib = await openLibnftables(path);
+      log(`nft: in process through ${path} (NFT_MWAN_NFT=${mode})`);
+      return lib;
+    } catch (error) {
+      const why = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+      if (mode === 'lib') {
+        throw new MwanError({
+          code: 'COMMAND_MISSING',
+          summary: `libnftables cannot be loaded from ${path} (NFT_MWAN_NFT=lib): ${why}`,
+          cause: error,
+        });
+      }
+      log(`nft: libnftables cannot be loaded from ${path} (${why}): running the nft command`);
+      return null;
+    }
+  };
+  return {
+    library: () => (decided ??= decide()),
+    log,
   };
 }
 

@@ -1,6 +1,7 @@
 // The npm package: `npm pack` ships the CLI and its docs but none of the repository's tests, lab or
 // sources, and the tarball installed into an empty prefix runs: usage, config errors, the validator
-// with its schema. Nothing here touches the network configuration (no check, no apply without --print).
+// with its schema, libnftables in process through the installed koffi (in a namespace of the test's own).
+// Nothing here touches the network configuration (no check, no apply without --print).
 import { execa, execaSync } from 'execa';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -51,9 +52,10 @@ const COMMANDS = ['check', 'apply', 'status', 'stop', 'daemon', 'ifup', 'ifdown'
 
 /** The environment without what a surrounding `npm test` injects for its own package. */
 function npmEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
+  // nft as a command: the library is only ever called inside a namespace (the test of it below makes its own).
+  const env: NodeJS.ProcessEnv = { NFT_MWAN_NFT: 'cli' };
   for (const [k, v] of Object.entries(process.env)) {
-    if (/^npm_(lifecycle_|package_)|^npm_config_(local_prefix|global_prefix)$/i.test(k)) continue;
+    if (/^npm_(lifecycle_|package_)|^npm_config_(local_prefix|global_prefix)$|^NFT_MWAN_NFT$/i.test(k)) continue;
     env[k] = v;
   }
   return env;
@@ -157,21 +159,40 @@ describePackage('the npm package', () => {
     expect(bad).toEqual([]);
   });
 
-  it('installed, the CLI is one bundled module that imports nothing but Node itself, with the bundled licences', async () => {
+  it('installed, the CLI is one bundled module that imports nothing but Node itself and koffi, with the bundled licences', async () => {
     const pkg = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-    // execa and ajv's runtime helpers are inside the bundle: nothing to install beside it.
-    expect(pkg.dependencies ?? {}).toEqual({});
+    // execa and ajv's runtime helpers are inside the bundle; koffi (the FFI with its native build) is installed beside it.
+    expect(Object.keys(pkg.dependencies ?? {})).toEqual(['koffi']);
     const files = (await walk(join(installed, 'dist'))).filter((f) => /\.m?js$/.test(f));
     expect(files).toEqual(['nft-mwan.mjs']);
     const text = await readFile(join(installed, 'dist', 'nft-mwan.mjs'), 'utf8');
     const specs = new Set(importSpecifiers(text));
-    // The scan finds imports (Node's own modules), and none of them leaves the file.
+    // The scan finds imports (Node's own modules), and none but koffi leaves the file.
     expect(specs).toContain('node:child_process');
-    expect([...specs].filter((s) => !s.startsWith('node:'))).toEqual([]);
+    expect([...specs].filter((s) => !s.startsWith('node:'))).toEqual(['koffi']);
     // What the bundle holds, with each package's licence text.
     const licences = await readFile(join(installed, 'dist', 'THIRD-PARTY-LICENSES'), 'utf8');
     for (const name of ['execa', 'ajv', 'cross-spawn']) expect(licences).toMatch(new RegExp(`^${name} \\d+\\.\\d+\\.\\d+ \\(`, 'm'));
-    expect(existsSync(join(installed, 'node_modules'))).toBe(false);
+    expect(existsSync(join(installed, 'node_modules', 'koffi', 'package.json'))).toBe(true);
+  });
+
+  it('installed, nft runs in process: the CLI finds koffi and libnftables (inside a namespace of its own)', async () => {
+    const ns = `nft-mwan-pack-${process.pid}`;
+    const added = await run('ip', ['netns', 'add', ns]);
+    if (added.exitCode !== 0) throw new Error(`ip netns add ${ns}: ${added.stderr}`);
+    try {
+      const example = JSON.parse(await readFile(join(installed, 'examples/config.json'), 'utf8')) as { interfaces: Record<string, { gateway?: string }> };
+      Object.values(example.interfaces).forEach((iface, i) => (iface.gateway = `192.0.2.${i + 1}`));
+      const file = join(tmp, 'example-lib.json');
+      await writeFile(file, JSON.stringify(example));
+      // apply --print lists the (absent) table and changes nothing, in an empty namespace.
+      const r = await run('ip', ['netns', 'exec', ns, 'env', 'NFT_MWAN_NFT=lib', bin, 'apply', '--print', '-v', '--config', file]);
+      expect(r.stderr).toContain('debug: nft: in process through libnftables.so.1 (NFT_MWAN_NFT=lib)');
+      expect(r.stderr).toMatch(/run: nft -j list table inet nft_mwan \(libnftables\)/);
+      expect(r.exitCode, r.stderr).toBe(0);
+    } finally {
+      await run('ip', ['netns', 'del', ns]);
+    }
   });
 
   it('installed, `nft-mwan --help` prints the usage with every command', async () => {

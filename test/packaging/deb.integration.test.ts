@@ -1,5 +1,6 @@
 // The Debian package: `npm run deb` builds it, lintian finds no error, dpkg installs it, the installed command
-// checks, applies and stops inside a namespace this test creates (never the host's), and purge removes it all.
+// checks, applies (nft in process, through the packaged koffi) and stops inside a namespace this test creates
+// (never the host's), and purge removes it all.
 import { execa, type Options } from 'execa';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -9,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 const { version } = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
-const DEB = join(REPO, 'dist', `nft-mwan_${version}_all.deb`);
+const ARCH = (await execa('dpkg', ['--print-architecture'], { reject: false })).stdout.trim();
+const DEB = join(REPO, 'dist', `nft-mwan_${version}_${ARCH}.deb`);
 const NS = `nmdeb-${process.pid}`;
 const TOOLS = ['dpkg-deb', 'lintian', 'pandoc', 'systemd-analyze', 'man', 'ip', 'nft'];
 const missing = TOOLS.filter((t) => !existsSync(`/usr/bin/${t}`) && !existsSync(`/usr/sbin/${t}`) && !existsSync(`/sbin/${t}`));
@@ -56,13 +58,14 @@ describe.skipIf(!canRun)('the Debian package', () => {
     for (const step of undo.reverse()) await step().catch((e: unknown) => console.error(`undo: ${String(e)}`));
   }, 120_000);
 
-  it('builds nft-mwan_VERSION_all.deb holding the CLI, the unit, the man page, the schema, the hooks and the docs', async () => {
+  it('builds nft-mwan_VERSION_ARCH.deb holding the CLI, koffi for this architecture, the unit, the man page, the schema, the hooks and the docs', async () => {
     const listing = (await ok(sh('dpkg-deb', ['--contents', DEB]))).stdout;
     const paths = listing.split('\n').map((l) => l.replace(/^.* \.(\/\S*).*$/, '$1').replace(/ -> .*$/, ''));
     for (const p of [
       '/usr/sbin/nft-mwan',
       '/usr/lib/nft-mwan/dist/nft-mwan.mjs',
       '/usr/lib/nft-mwan/nft-mwan-dispatch',
+      '/usr/lib/nft-mwan/node_modules/koffi/package.json',
       '/usr/lib/systemd/system/nft-mwan.service',
       '/usr/share/man/man8/nft-mwan.8.gz',
       '/usr/share/nft-mwan/config.schema.json',
@@ -76,12 +79,16 @@ describe.skipIf(!canRun)('the Debian package', () => {
       '/etc/nft-mwan/hooks.d/',
     ])
       expect(paths, p).toContain(p);
+    // koffi's native build: this architecture's glibc one, nothing else.
+    expect(paths.filter((p) => p.endsWith('.node'))).toEqual([
+      `/usr/lib/nft-mwan/node_modules/@koromix/koffi-${ARCH === 'amd64' ? 'linux-x64' : 'linux-arm64'}/${ARCH === 'amd64' ? 'linux_x64' : 'linux_arm64'}/koffi.node`,
+    ]);
     // No config file in /etc/nft-mwan: the admin's own is never replaced by an upgrade.
     expect(paths.filter((p) => p.startsWith('/etc/nft-mwan/') && !p.endsWith('/'))).toEqual([]);
     const fields = (await ok(sh('dpkg-deb', ['--field', DEB, 'Package', 'Version', 'Architecture', 'Depends']))).stdout;
     expect(fields).toContain(`Version: ${version}`);
-    expect(fields).toContain('Architecture: all');
-    expect(fields).toContain('Depends: nodejs (>= 20), nftables, iproute2, conntrack, iputils-ping');
+    expect(fields).toContain(`Architecture: ${ARCH}`);
+    expect(fields).toContain('Depends: nodejs (>= 20), libc6 (>= 2.25), libstdc++6, libgcc-s1, libnftables1, nftables, iproute2, conntrack, iputils-ping');
     const conffiles = (await ok(sh('sh', ['-c', `dpkg-deb --ctrl-tarfile '${DEB}' | tar -xO ./conffiles`]))).stdout;
     expect(conffiles.split('\n').filter(Boolean).sort()).toEqual(paths.filter((p) => p.startsWith('/etc/') && !p.endsWith('/')).sort());
   });
@@ -124,8 +131,10 @@ describe.skipIf(!canRun)('the Debian package', () => {
     expect(await tables()).toBe('');
 
     undo.push(() => inNs('/usr/sbin/nft-mwan', ['stop', '--config', config, ...state]));
-    r = await inNs('/usr/sbin/nft-mwan', ['apply', '--config', config, ...state]);
+    r = await inNs('/usr/sbin/nft-mwan', ['apply', '-v', '--config', config, ...state]);
     expect(r.exitCode, r.all).toBe(0);
+    // The packaged koffi is found: nft runs in process (auto, the default).
+    expect(r.stderr).toContain('nft: in process through libnftables.so.1 (NFT_MWAN_NFT=auto)');
     expect(await tables()).toMatch(/^table inet \S+$/);
     expect((await ok(inNs('ip', ['rule', 'show']))).stdout).toMatch(/fwmark 0x\w+\/0x3f00/);
 

@@ -27,6 +27,30 @@ describe('NftCommits', () => {
     c.stop();
   });
 
+  it('two own commits under one pid (libnftables in process) are both its own, however late the monitor reports them', async () => {
+    const { m, starter } = fakeMonitor();
+    const c = new NftCommits(starter, () => undefined);
+    c.start();
+    m.listen();
+    await tick();
+    const mark = c.mark();
+    const seen: number[] = [];
+    void c.watch(4321)?.then(() => seen.push(1));
+    void c.watch(4321)?.then(() => seen.push(2));
+    for (const g of [7, 8]) {
+      line(m.listener, 'add rule inet nft_mwan policy_balanced goto mark_wan1');
+      line(m.listener, `# new generation ${g} by process 4321 (node)`);
+    }
+    await tick();
+    expect(seen).toEqual([1, 2]);
+    expect(c.unchangedSince(mark)).toBe(true);
+    // A third commit under that pid that nobody announced is someone else's doing.
+    line(m.listener, 'add rule inet nft_mwan policy_balanced goto mark_wan1');
+    line(m.listener, '# new generation 9 by process 4321 (node)');
+    expect(c.unchangedSince(mark)).toBe(false);
+    c.stop();
+  });
+
   it("its own commits resolve their watch and leave the mark standing; anyone else's, or lost events, do not", async () => {
     const { m, starter } = fakeMonitor();
     const c = new NftCommits(starter, () => undefined);
