@@ -69,7 +69,12 @@ describe('validateConfig: track', () => {
       /the host must be an IPv4 address or a host name/,
     ],
     ['an http target that is not a URL', { method: 'http', targets: ['192.0.2.80'] }, `${T}/targets/0`, /is not a URL/],
-    ['a ping target that is junk (default method)', { targets: ['one one'] }, `${T}/targets/0`, /"one one" is not an IPv4 address or a host name \(ping targets/],
+    [
+      'a ping target that is junk (default method)',
+      { targets: ['one one'] },
+      `${T}/targets/0`,
+      /"one one" is not an IPv4 address or a host name \(ping targets/,
+    ],
     ['a dns target with a port', { method: 'dns', targets: ['192.0.2.53:53'] }, `${T}/targets/0`, /not an IPv4 address or a host name \(dns targets/],
     ['an http URL given to ping', { targets: ['http://192.0.2.80/'] }, `${T}/targets/0`, /not an IPv4 address/],
     [
