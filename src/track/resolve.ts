@@ -4,12 +4,26 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 /** The addresses of `name` in one family, in the resolver's order; rejects with the resolver's error. */
 export type Lookup = (name: string, family: 4 | 6) => Promise<string[]>;
 
+/** Lookups under way, by family and name: a round joins the one still running rather than starting another. */
+const pending = new Map<string, Promise<string[]>>();
+
 /**
  * getaddrinfo, as ping and httping use it in mwan3: /etc/hosts, then the router's own DNS. Its queries leave as
  * any of the router's own traffic does (through the rules), not through the WAN under test: the name says where
- * to probe, the probe itself says whether this WAN works.
+ * to probe, the probe itself says whether this WAN works. getaddrinfo runs on libuv's small thread pool and
+ * cannot be cancelled: one lookup per name at a time, so a dead resolver never fills the pool.
  */
-export const systemLookup: Lookup = async (name, family) => (await dnsLookup(name, { family, all: true, verbatim: true })).map((a) => a.address);
+export const systemLookup: Lookup = (name, family) => {
+  const key = `${family}/${name}`;
+  let p = pending.get(key);
+  if (p === undefined) {
+    p = dnsLookup(name, { family, all: true, verbatim: true })
+      .then((all) => all.map((a) => a.address))
+      .finally(() => pending.delete(key));
+    pending.set(key, p);
+  }
+  return p;
+};
 
 export type Resolution = { address: string; ms: number } | { error: string; ms: number };
 

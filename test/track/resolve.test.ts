@@ -5,7 +5,7 @@ import { createServer as createHttpServer, type IncomingHttpHeaders, type Server
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrackSettings } from '../../src/config/resolved.js';
-import { resolveHost, type Lookup } from '../../src/track/resolve.js';
+import { resolveHost, systemLookup, type Lookup } from '../../src/track/resolve.js';
 import { roundWith, type Egress } from '../../src/track/probes.js';
 
 const LO: Egress = { device: 'lo', mark: 0x100, address: '127.0.0.1' };
@@ -171,5 +171,11 @@ describe('a round with host-name targets', () => {
       Array.from({ length: 3 }, () => ({ target: 'gone.test', ok: false, rttMs: null, error: 'resolve failed: ENOTFOUND' })),
     );
     expect(pairs.calls).toEqual([]);
+  });
+});
+
+describe('systemLookup', () => {
+  it('resolves through the system resolver: localhost in IPv4', async () => {
+    expect(await systemLookup('localhost', 4)).toContain('127.0.0.1');
   });
 });
