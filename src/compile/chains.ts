@@ -1,7 +1,8 @@
 // The table's skeleton: base chains, each mark target's mark/keep/inbound chains, and the prerouting, output and classify heads.
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { MarkLayout } from '../model/marks.js';
-import { BYPASS_SET, BYPASS_SET6, chainName, counterName, SPECIALS } from '../model/names.js';
+import { BYPASS_SET, BYPASS_SET6, chainName, counterName, PROBE_PAIRS_SET, SPECIALS, TABLE_FAMILY } from '../model/names.js';
+import type { NftCommand } from '../model/plan.js';
 import type { PlannedInterface } from '../model/plan.js';
 import { parseTarget } from '../model/targets.js';
 import type { ChainRule } from './chain-collector.js';
@@ -72,6 +73,8 @@ export interface HookInput {
   gidBase: number;
   /** [WAN address, probe target] pairs the daemon's probes use (see probePairs). */
   probePairs: readonly x.Expr[];
+  /** Whether the table has the probe-pair set for host-name targets (see probePairSet). */
+  probePairSet: boolean;
 }
 
 /** The prerouting and output chains: what is decided already, what conntrack restores, what goes to classify. */
@@ -123,6 +126,9 @@ export function hookRules(o: HookInput): ChainRule[] {
   if (o.probePairs.length > 0) {
     rule('output', [x.match('==', { concat: [x.payload('ip', 'saddr'), x.payload('ip', 'daddr')] }, { set: [...o.probePairs] }), x.accept]);
   }
+  if (o.probePairSet) {
+    rule('output', [x.match('==', { concat: [x.payload('ip', 'saddr'), x.payload('ip', 'daddr')] }, `@${PROBE_PAIRS_SET}`), x.accept]);
+  }
   // Without an IPv6 WAN the router's IPv6 connections are left to the main table.
   rule('output', [...(o.v6 ? [] : [x.match('==', x.meta('nfproto'), 'ipv4')]), x.match('in', x.ct('state'), 'new'), x.goTo('classify')]);
   return out;
@@ -135,9 +141,34 @@ export function probePairs(config: ResolvedConfig, enabled: readonly PlannedInte
     if (!t || t.method === 'ping' || i.address === null) return [];
     return t.targets.flatMap((text) => {
       const target = parseTarget(t.method, text);
-      return 'error' in target ? [] : [{ concat: [i.address as string, target.host] }];
+      return 'error' in target || target.name ? [] : [{ concat: [i.address as string, target.host] }];
     });
   });
+}
+
+/**
+ * A host name's address is not known when the ruleset is compiled (compile stays pure, and a name may
+ * answer with another address at every lookup), so its pairs cannot be constants in a rule. The table gets
+ * a set instead, and the daemon puts each round's pair in it with a timeout just before probing: round-robin
+ * names never cause a re-apply, stale pairs expire on their own, and neither verification nor the incremental
+ * apply compares its elements (it is one of the plan's dynamic sets). Ping needs none (it carries the mark).
+ */
+export function probePairSet(config: ResolvedConfig, enabled: readonly PlannedInterface[]): boolean {
+  return enabled.some((i) => {
+    const t = config.interfaces[i.name]?.track;
+    if (!t || t.method === 'ping') return false;
+    return t.targets.some((text) => {
+      const target = parseTarget(t.method, text);
+      return !('error' in target) && target.name;
+    });
+  });
+}
+
+/** The probe-pair set, declared (an existing one keeps its pairs: `add` never empties it). */
+export function probePairSetCommands(table: string, present: boolean): NftCommand[] {
+  if (!present) return [];
+  const set = { family: TABLE_FAMILY, table, name: PROBE_PAIRS_SET, type: ['ipv4_addr', 'ipv4_addr'], flags: ['timeout'] };
+  return [{ add: { set } }];
 }
 
 /**

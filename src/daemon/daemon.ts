@@ -22,6 +22,7 @@ import { LinkWatcher } from './link-watcher.js';
 import { MetricsOutlets } from './metrics.js';
 import type { DaemonOptions } from './options.js';
 import { ProbeLoops } from './probe-loops.js';
+import { allowProbePairs } from '../system/probe-pairs.js';
 import { CONTROL_SOCKET, previousState, stateSnapshot } from './state-file.js';
 import { StateWriter } from './state-writer.js';
 import { roundFailure, WanTrackers } from './trackers.js';
@@ -106,6 +107,7 @@ export class Daemon {
         this.onEvent(name, { type: 'round', at: Date.now(), results });
       },
       log,
+      allowPairs: (pairs, seconds) => allowProbePairs(run, this.config.globals.table, pairs, seconds),
     });
     this.hooks = new HookQueue({ config, log });
     this.writer = new StateWriter({ dir: o.stateDir, snapshot: (running) => this.snapshot(running), log });

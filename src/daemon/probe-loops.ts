@@ -4,7 +4,9 @@ import type { Logger } from '../model/logger.js';
 import type { ProbeResult } from '../model/tracking.js';
 import { nextInterval, type Tracker } from '../track/machine.js';
 import { PingSession, type EchoResult } from '../track/ping-session.js';
-import { runRound, type Egress, type Prober } from '../track/probes.js';
+import { parseTarget } from '../model/targets.js';
+import { roundWith, type Egress, type Prober, type RoundDeps } from '../track/probes.js';
+import { systemLookup } from '../track/resolve.js';
 
 export interface ProbeLoopsOptions {
   /** A probe run per round; without it, the real one, with one long-running ping per target where it can. */
@@ -14,6 +16,8 @@ export interface ProbeLoopsOptions {
   /** One round's verdicts. */
   onRound(name: string, results: ProbeResult[]): void;
   log: Pick<Logger, 'warn'>;
+  /** Keeps tcp/http/dns probes to a host name's address on their WAN (the table's probe-pair set). */
+  allowPairs?: RoundDeps['allowPairs'];
 }
 
 export class ProbeLoops {
@@ -24,7 +28,11 @@ export class ProbeLoops {
   /** Re-checks a continuous ping's processes (after a carrier change or an apply). */
   private readonly syncers = new Map<string, () => void>();
 
-  constructor(private readonly o: ProbeLoopsOptions) {}
+  private readonly round: Prober;
+
+  constructor(private readonly o: ProbeLoopsOptions) {
+    this.round = o.prober ?? roundWith({ lookup: systemLookup, allowPairs: o.allowPairs });
+  }
 
   /** Stops every loop and starts one per WAN with settings. */
   restart(settings: Iterable<[string, TrackSettings]>): void {
@@ -32,8 +40,13 @@ export class ProbeLoops {
     for (const [name, s] of settings) {
       const ac = new AbortController();
       this.loops.set(name, ac);
-      // One echo per round with ping: long-running ping processes; anything else: a probe run per round.
-      if (this.o.prober === undefined && s.method === 'ping' && s.count === 1) this.continuousPing(name, s, ac.signal);
+      // One echo per round with ping: long-running ping processes; anything else: a probe run per round. A host
+      // name too: a long-running ping would resolve it once, and names are looked up again at every round.
+      const names = s.targets.some((t) => {
+        const target = parseTarget(s.method, t);
+        return !('error' in target) && target.name;
+      });
+      if (this.o.prober === undefined && s.method === 'ping' && s.count === 1 && !names) this.continuousPing(name, s, ac.signal);
       else void this.probeLoop(name, s, ac.signal);
     }
   }
@@ -98,7 +111,7 @@ export class ProbeLoops {
   }
 
   private async probeLoop(name: string, s: TrackSettings, signal: AbortSignal): Promise<void> {
-    const prober = this.o.prober ?? runRound;
+    const prober = this.round;
     while (!signal.aborted) {
       const started = performance.now();
       const t = this.o.tracker(name);

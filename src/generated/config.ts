@@ -157,7 +157,7 @@ export interface Interface {
  */
 export interface Track {
   /**
-   * Hosts to probe: IPv4 addresses (ping, dns), address:port (tcp) or http(s)://address[:port]/path URLs (http). Each probe leaves through this WAN, whatever the main table says.
+   * Hosts to probe: IPv4 addresses or host names (ping, dns: the DNS server to query), address:port or name:port (tcp), http(s)://host[:port]/path URLs (http). A host name is looked up at every round through the system resolver (IPv4), its lookup time counting against the timeout; a name that does not resolve is a missed probe of that target. Each probe leaves through this WAN, whatever the main table says.
    *
    * @minItems 1
    */

@@ -39,3 +39,5 @@ export const IDS_MAP = 'interface_ids';
 /** Destinations never balanced, per family. */
 export const BYPASS_SET = 'bypass_v4';
 export const BYPASS_SET6 = 'bypass_v6';
+/** [WAN address, target address] pairs of probes to host names, put there by the daemon at each round (timeouts). */
+export const PROBE_PAIRS_SET = 'probe_pairs';

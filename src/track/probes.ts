@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import type { ProbeResult } from '../model/tracking.js';
 import type { TrackSettings } from '../config/resolved.js';
 import { parseTarget, type Target } from '../model/targets.js';
+import { resolveHost, systemLookup, type Lookup } from './resolve.js';
 
 /** How a probe leaves through its WAN. */
 export interface Egress {
@@ -21,24 +22,82 @@ export interface Egress {
 /** Runs one round: every target probed `count` times, targets in parallel; never throws. */
 export type Prober = (settings: TrackSettings, egress: Egress, signal: AbortSignal) => Promise<ProbeResult[]>;
 
-export const runRound: Prober = async (s, egress, signal) => {
-  const perTarget = await Promise.all(
-    s.targets.map(async (text) => {
+/** What a round needs for host-name targets: a resolver, and the daemon's way to keep their probes on their WAN. */
+export interface RoundDeps {
+  lookup: Lookup;
+  /**
+   * Lets [WAN address, target address] pairs leave through the WAN for `seconds` (the table's probe-pair set):
+   * a tcp/http/dns probe to a name's address, unknown when the ruleset was compiled. Absent: not needed.
+   */
+  allowPairs?: ((pairs: readonly (readonly [string, string])[], seconds: number) => Promise<void>) | undefined;
+}
+
+/** A round with these resolver and pair hooks. */
+export function roundWith(deps: RoundDeps): Prober {
+  return async (s, egress, signal) => {
+    const targets = await resolveTargets(s, egress, deps, signal);
+    const perTarget = await Promise.all(
+      targets.map(async (t) => {
+        if ('error' in t) return Array.from({ length: t.probes }, () => fail(t.text, t.error));
+        const { target, timeoutMs } = t;
+        try {
+          if (target.method === 'ping') return await ping(target, s, egress, signal, timeoutMs);
+          const out: ProbeResult[] = [];
+          // Only the first probe pays for the name's resolution.
+          for (let i = 0; i < s.count && !signal.aborted; i++) out.push(await socketProbe(target, s, egress, signal, i === 0 ? timeoutMs : s.timeout * 1000));
+          return out;
+        } catch (e) {
+          // A probe program that crashes or cannot start is a failed probe, not a dead daemon.
+          return [fail(target.text, `probe error: ${(e as Error).message}`)];
+        }
+      }),
+    );
+    return perTarget.flat();
+  };
+}
+
+export const runRound: Prober = roundWith({ lookup: systemLookup });
+
+/** A target ready to probe (a name replaced by its address, the first probe's time shortened by the lookup), or why not. */
+type Ready = { target: Target; timeoutMs: number } | { text: string; error: string; probes: number };
+
+/**
+ * Names resolved for this round (IPv4: the family this WAN tracks), all at once; a name that does not resolve
+ * in the round's timeout is `count` missed probes of that target, like a target that does not answer.
+ */
+async function resolveTargets(s: TrackSettings, egress: Egress, deps: RoundDeps, signal: AbortSignal): Promise<Ready[]> {
+  const family = 4;
+  const budgetMs = s.timeout * 1000;
+  const ready = await Promise.all(
+    s.targets.map(async (text): Promise<Ready> => {
       const target = parseTarget(s.method, text);
-      if ('error' in target) return [fail(text, target.error)];
-      try {
-        if (target.method === 'ping') return await ping(target, s, egress, signal);
-        const out: ProbeResult[] = [];
-        for (let i = 0; i < s.count && !signal.aborted; i++) out.push(await socketProbe(target, s, egress, signal));
-        return out;
-      } catch (e) {
-        // A probe program that crashes or cannot start is a failed probe, not a dead daemon.
-        return [fail(text, `probe error: ${(e as Error).message}`)];
-      }
+      if ('error' in target) return { text, error: target.error, probes: 1 };
+      if (!target.name) return { target, timeoutMs: budgetMs };
+      const r = await resolveHost(target.host, family, deps.lookup, budgetMs, signal);
+      if ('error' in r) return { text, error: r.error, probes: s.count };
+      return { target: { ...target, host: r.address }, timeoutMs: Math.max(1, budgetMs - r.ms) };
     }),
   );
-  return perTarget.flat();
-};
+  // Ping carries the WAN's mark itself; the others leave from the WAN's address, kept on it by the pair set.
+  const named = ready.filter((r): r is Extract<Ready, { target: Target }> => 'target' in r && r.target.name && r.target.method !== 'ping');
+  if (named.length === 0 || egress.address === null || deps.allowPairs === undefined) return ready;
+  const local = egress.address;
+  try {
+    // The pair outlives the round's probes (count of them, one after another), with a margin.
+    await deps.allowPairs(
+      named.map((r) => [local, r.target.host] as const),
+      Math.ceil(s.count * s.timeout) + PAIR_MARGIN_S,
+    );
+    return ready;
+  } catch (e) {
+    // Unmarked, the probe could leave through another WAN and answer for this one: not sent at all.
+    const why = `cannot keep the probe on ${egress.device}: ${(e as Error).message}`;
+    return ready.map((r) => ('target' in r && named.includes(r) ? { text: r.target.text, error: why, probes: s.count } : r));
+  }
+}
+
+/** Seconds a probe pair stays in the set after the round's probes should have finished. */
+const PAIR_MARGIN_S = 5;
 
 function fail(target: string, error: string): ProbeResult {
   return { target, ok: false, rttMs: null, error };
@@ -47,12 +106,13 @@ function fail(target: string, error: string): ProbeResult {
 /** Spacing between echoes of one target within a round (ping -i; below 0.2 s needs root, which the daemon is). */
 const PING_SPACING_S = 0.1;
 
-async function ping(target: Target, s: TrackSettings, egress: Egress, signal: AbortSignal): Promise<ProbeResult[]> {
+async function ping(target: Target, s: TrackSettings, egress: Egress, signal: AbortSignal, timeoutMs: number): Promise<ProbeResult[]> {
   // -I binds to the device, -m marks the echoes so the WAN's ip rules route them, whatever the main table says.
-  const args = ['-n', '-c', String(s.count), '-W', String(s.timeout), '-I', egress.device, '-m', String(egress.mark)];
+  // -W: what the name's lookup (if any) left of the timeout.
+  const args = ['-n', '-c', String(s.count), '-W', String(timeoutMs / 1000), '-I', egress.device, '-m', String(egress.mark)];
   if (s.count > 1) args.push('-i', String(PING_SPACING_S));
   // A hard stop: the last echo's timeout after the last echo is sent.
-  const deadlineMs = Math.ceil((s.timeout + (s.count - 1) * PING_SPACING_S) * 1000) + 500;
+  const deadlineMs = Math.ceil(timeoutMs + (s.count - 1) * PING_SPACING_S * 1000) + 500;
   // node's execFile, not execa: a probe runs every round on every WAN, and the lighter spawn is what keeps
   // the daemon's idle CPU low.
   const r = await new Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null; timedOut: boolean; error: string | null }>(
@@ -112,7 +172,7 @@ export function parsePing(stdout: string, count: number): Omit<ProbeResult, 'tar
   return Array.from({ length: count }, (_, i) => bySeq.get(i + 1) ?? { ok: false, rttMs: null, error: 'no reply' });
 }
 
-function socketProbe(target: Target, s: TrackSettings, egress: Egress, signal: AbortSignal): Promise<ProbeResult> {
+function socketProbe(target: Target, s: TrackSettings, egress: Egress, signal: AbortSignal, timeoutMs: number): Promise<ProbeResult> {
   if (egress.address === null) {
     return Promise.resolve(fail(target.text, `device ${egress.device} has no IPv4 address to probe from`));
   }
@@ -132,7 +192,7 @@ function socketProbe(target: Target, s: TrackSettings, egress: Egress, signal: A
     };
     const timer = setTimeout(() => {
       finish(false, `no answer within ${s.timeout} s`);
-    }, s.timeout * 1000);
+    }, timeoutMs);
     const onAbort = () => {
       finish(false, 'cancelled');
     };
@@ -149,7 +209,20 @@ function socketProbe(target: Target, s: TrackSettings, egress: Egress, signal: A
       });
     } else if (target.method === 'http') {
       const url = target.url;
-      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', localAddress: local, agent: false });
+      const https = url.protocol === 'https:';
+      const options = { method: 'GET', localAddress: local, agent: false as const };
+      // A name: connect to this round's address, while the Host header and TLS's server name stay the name.
+      const req = target.name
+        ? (https ? httpsRequest : httpRequest)({
+            ...options,
+            protocol: url.protocol,
+            host: target.host,
+            port: target.port,
+            path: `${url.pathname}${url.search}`,
+            headers: { host: url.host },
+            ...(https ? { servername: url.hostname } : {}),
+          })
+        : (https ? httpsRequest : httpRequest)(url, options);
       cleanups.push(() => req.destroy());
       req.once('response', (res) => {
         const status = res.statusCode ?? 0;

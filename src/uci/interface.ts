@@ -2,6 +2,7 @@
 // wan6 merged into its wan on the same device brings along or loses. Pure.
 import type { Interface, Track } from '../generated/config.js';
 import { parseIpv4 } from '../model/net.js';
+import { isHostName } from '../model/targets.js';
 import { sectionId, type UciSection } from './parse.js';
 
 /** Records one option mapped differently or not at all: where (`interface wan.track_ip`) and why. */
@@ -70,18 +71,24 @@ function noteUnknownFlush(s: UciSection, note: Note): void {
   if (unknown.length > 0) note(`interface ${sectionId(s)}.flush_conntrack`, `${unknown.join(', ')}: not ifup, ifdown, connected or disconnected: ignored`);
 }
 
-/** Tracking targets nft-mwan can probe (IPv4 addresses), and a note for every one it cannot, with the reason. */
+/** Tracking targets nft-mwan can probe (IPv4 addresses, host names), and a note for every one it cannot, with the reason. */
 function ipv4Targets(s: UciSection, name: string, note: Note): string[] {
   const targets = s.lists.track_ip ?? [];
-  const v4 = targets.filter((t) => parseIpv4(t) !== undefined);
+  const v4 = targets.filter((t) => parseIpv4(t) !== undefined || isHostName(t));
   const v6 = targets.filter((t) => parseIpv4(t) === undefined && t.includes(':'));
-  const other = targets.filter((t) => parseIpv4(t) === undefined && !t.includes(':'));
+  const other = targets.filter((t) => !v4.includes(t) && !t.includes(':'));
   if (v6.length > 0) note(`interface ${name}.track_ip`, `IPv6 target${v6.length > 1 ? 's' : ''} ${v6.join(', ')} dropped: nft-mwan probes IPv4 targets only`);
-  if (other.length > 0)
+  if (other.length > 0) note(`interface ${name}.track_ip`, `${other.join(', ')} dropped: neither an IPv4 address nor a host name`);
+  const names = v4.filter((t) => parseIpv4(t) === undefined);
+  if (names.length > 0) {
+    // mwan3 runs ping/httping under its socket wrapper, which binds every socket the tool opens (its
+    // resolver's too) to the WAN; nft-mwan looks names up as any of the router's own traffic.
     note(
       `interface ${name}.track_ip`,
-      `${other.join(', ')} dropped: not an IPv4 address (probes go to addresses, never to names that would need DNS through the WAN under test)`,
+      `${names.join(', ')}: looked up at every round through the router's resolver (IPv4 address), the probe then sent ` +
+        "through this WAN; mwan3's probe tool sends its own lookup through the WAN under test. A name that does not resolve is a missed probe",
     );
+  }
   return v4;
 }
 
@@ -92,7 +99,7 @@ export function mergeNotes(v6: UciSection, v4: UciSection, note: Note): void {
   const o = v6.options;
   const targets = v6.lists.track_ip ?? [];
   if (targets.length > 0) {
-    const kept = (v4.lists.track_ip ?? []).filter((t) => parseIpv4(t) !== undefined);
+    const kept = (v4.lists.track_ip ?? []).filter((t) => parseIpv4(t) !== undefined || isHostName(t));
     const decides =
       kept.length > 0
         ? `${into}'s IPv4 tracking (${kept.join(', ')}) decides for both families`

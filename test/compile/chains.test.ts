@@ -1,8 +1,18 @@
 // The table's skeleton: base chains, each target's mark/keep/inbound chains, the prerouting/output hooks, the classify head.
 import { describe, expect, it } from 'vitest';
-import { BASE_CHAINS, classifyHead, hookRules, markTargets, probePairs, targetChainRules, type HookInput } from '../../src/compile/chains.js';
+import {
+  BASE_CHAINS,
+  classifyHead,
+  hookRules,
+  markTargets,
+  probePairs,
+  probePairSet,
+  probePairSetCommands,
+  targetChainRules,
+  type HookInput,
+} from '../../src/compile/chains.js';
 import type { ChainRule } from '../../src/compile/chain-collector.js';
-import { BYPASS_SET, BYPASS_SET6 } from '../../src/model/names.js';
+import { BYPASS_SET, BYPASS_SET6, PROBE_PAIRS_SET } from '../../src/model/names.js';
 import { layout, planned, resolved } from './fixtures.js';
 
 const text = (rules: readonly ChainRule[], chain: string) => rules.filter((r) => r.chain === chain).map((r) => JSON.stringify(r.expr));
@@ -59,6 +69,7 @@ describe('prerouting and output', () => {
     v6: false,
     gidBase: 1000,
     probePairs: [],
+    probePairSet: false,
     ...over,
   });
 
@@ -123,6 +134,68 @@ describe('probePairs', () => {
     ['a WAN without tracking gives none', planned('none', 3, { address: '192.0.2.30' }), []],
   ])('%s', (_name, iface, expected) => {
     expect(probePairs(config, [iface])).toEqual(expected);
+  });
+});
+
+describe('host-name targets: the probe-pair set', () => {
+  const wan1 = planned('wan1', 1);
+  const input = (over: Partial<HookInput> = {}): HookInput => ({
+    targets: markTargets([wan1], layout),
+    enabled: [wan1],
+    layout,
+    v6: false,
+    gidBase: 1000,
+    probePairs: [],
+    probePairSet: false,
+    ...over,
+  });
+  const config = resolved({
+    interfaces: {
+      tcp: { device: 'eth1', gateway: '192.0.2.1', track: { method: 'tcp', targets: ['203.0.113.5:443', 'www.example.net:443'] } },
+      http: { device: 'eth2', gateway: '192.0.2.2', track: { method: 'http', targets: ['https://www.example.net/'] } },
+      dns: { device: 'eth3', gateway: '192.0.2.3', track: { method: 'dns', targets: ['ns1.example.net'] } },
+      ping: { device: 'eth4', gateway: '192.0.2.4', track: { method: 'ping', targets: ['one.one.one.one'] } },
+      addr: { device: 'eth5', gateway: '192.0.2.5', track: { method: 'tcp', targets: ['203.0.113.6:22'] } },
+    },
+    policies: { p: { members: [{ interface: 'tcp' }] } },
+  });
+
+  it('a name never becomes a compiled pair: only the address target of the same WAN does', () => {
+    expect(probePairs(config, [planned('tcp', 1, { address: '192.0.2.10' })])).toEqual([{ concat: ['192.0.2.10', '203.0.113.5'] }]);
+  });
+
+  it.each([
+    ['a tcp WAN with a name target', 'tcp', 1, true],
+    ['an http WAN with a name in its URL', 'http', 2, true],
+    ['a dns WAN whose server is a name', 'dns', 3, true],
+    ["a ping WAN with a name: no (the echoes carry the WAN's mark)", 'ping', 4, false],
+    ['a tcp WAN with addresses only: no', 'addr', 5, false],
+  ])('needs the set: %s -> %s', (_name, iface, id, want) => {
+    expect(probePairSet(config, [planned(iface, id)])).toBe(want);
+  });
+
+  it('the output chain accepts what the set holds, only when the set is there', () => {
+    const set = `"@${PROBE_PAIRS_SET}"`;
+    expect(text(hookRules(input({ probePairSet: true })), 'output').filter((r) => r.includes(set))).toEqual([
+      JSON.stringify([
+        {
+          match: {
+            op: '==',
+            left: { concat: [{ payload: { protocol: 'ip', field: 'saddr' } }, { payload: { protocol: 'ip', field: 'daddr' } }] },
+            right: `@${PROBE_PAIRS_SET}`,
+          },
+        },
+        { accept: null },
+      ]),
+    ]);
+    expect(text(hookRules(input()), 'output').some((r) => r.includes(set))).toBe(false);
+  });
+
+  it('is declared as a timeout set of address pairs, never flushed (the daemon refreshes its pairs)', () => {
+    expect(probePairSetCommands('t', true)).toEqual([
+      { add: { set: { family: 'inet', table: 't', name: PROBE_PAIRS_SET, type: ['ipv4_addr', 'ipv4_addr'], flags: ['timeout'] } } },
+    ]);
+    expect(probePairSetCommands('t', false)).toEqual([]);
   });
 });
 

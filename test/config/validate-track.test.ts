@@ -45,6 +45,10 @@ describe('validateConfig: track', () => {
     ['http with statuses', { method: 'http', targets: ['http://192.0.2.80/health', 'https://192.0.2.81:8443/'], expectStatus: [200, 204] }],
     ['dns with a name', { method: 'dns', targets: ['192.0.2.53'], dnsName: 'example.com' }],
     ['an empty quality (all defaults)', { targets: ['192.0.2.1'], quality: {} }],
+    ['ping host names', { targets: ['one.one.one.one', 'dns.google'] }],
+    ['tcp name:port', { method: 'tcp', targets: ['www.example.net:443'] }],
+    ['an http URL with a host name', { method: 'http', targets: ['https://www.example.net/generate_204'] }],
+    ['a dns server given by name', { method: 'dns', targets: ['ns1.example.net'] }],
   ])('accepts %s', (_what, track) => {
     const r = validateConfig(configWith(track));
     expect(r.ok ? [] : r.issues).toEqual([]);
@@ -55,18 +59,23 @@ describe('validateConfig: track', () => {
       'a tcp target without a port',
       { method: 'tcp', targets: ['192.0.2.1'] },
       `${T}/targets/0`,
-      /"192\.0\.2\.1" is not address:port \(tcp targets look like "192\.0\.2\.53:443"\)/,
+      /"192\.0\.2\.1" is not address:port or name:port \(tcp targets look like "192\.0\.2\.53:443" or "www\.example\.net:443"\)/,
     ],
     ['a bad second target', { method: 'tcp', targets: ['192.0.2.1:443', '192.0.2.2:0'] }, `${T}/targets/1`, /"192\.0\.2\.2:0" is not address:port/],
     [
-      'an http target with a host name',
-      { method: 'http', targets: ['http://example.com/health'] },
+      'an http target whose host is neither an address nor a name',
+      { method: 'http', targets: ['http://bad_name.example/health'] },
       `${T}/targets/0`,
-      /the host must be an IPv4 address, not a name/,
+      /the host must be an IPv4 address or a host name/,
     ],
     ['an http target that is not a URL', { method: 'http', targets: ['192.0.2.80'] }, `${T}/targets/0`, /is not a URL/],
-    ['a ping target that is a name (default method)', { targets: ['one.one.one.one'] }, `${T}/targets/0`, /not an IPv4 address \(ping targets are addresses\)/],
-    ['a dns target with a port', { method: 'dns', targets: ['192.0.2.53:53'] }, `${T}/targets/0`, /not an IPv4 address \(dns targets are addresses\)/],
+    [
+      'a ping target that is junk (default method)',
+      { targets: ['one one'] },
+      `${T}/targets/0`,
+      /"one one" is not an IPv4 address or a host name \(ping targets/,
+    ],
+    ['a dns target with a port', { method: 'dns', targets: ['192.0.2.53:53'] }, `${T}/targets/0`, /not an IPv4 address or a host name \(dns targets/],
     ['an http URL given to ping', { targets: ['http://192.0.2.80/'] }, `${T}/targets/0`, /not an IPv4 address/],
     [
       'reliability 3 with 2 targets',
@@ -120,7 +129,7 @@ describe('validateConfig: track', () => {
   });
 
   it('reports every bad target and option of a track at once', () => {
-    const issues = issuesOf({ method: 'tcp', targets: ['192.0.2.1', 'x:1', '192.0.2.3:22'], reliability: 4, expectStatus: [200], dnsName: 'a' });
+    const issues = issuesOf({ method: 'tcp', targets: ['192.0.2.1', 'x_y:1', '192.0.2.3:22'], reliability: 4, expectStatus: [200], dnsName: 'a' });
     expect(issues.map((i) => i.path).sort()).toEqual([`${T}/dnsName`, `${T}/expectStatus`, `${T}/reliability`, `${T}/targets/0`, `${T}/targets/1`].sort());
   });
 

@@ -284,13 +284,25 @@ describe('import-uci tracking targets: every dropped one is noted with the reaso
         ],
       },
       {
-        what: 'a host name is dropped: probes go to addresses',
+        what: 'a host name is kept as a target, looked up at every round (noted: mwan3 looks it up through the WAN)',
         body: "\tlist track_ip 'dns.example'\n\tlist track_ip '192.0.2.10'\n",
-        targets: ['192.0.2.10'],
+        targets: ['dns.example', '192.0.2.10'],
         expected: [
-          'interface wan.track_ip: dns.example dropped: not an IPv4 address ' +
-            '(probes go to addresses, never to names that would need DNS through the WAN under test)',
+          "interface wan.track_ip: dns.example: looked up at every round through the router's resolver (IPv4 address), the probe then sent " +
+            "through this WAN; mwan3's probe tool sends its own lookup through the WAN under test. A name that does not resolve is a missed probe",
         ],
+      },
+      {
+        what: 'a host name under httping becomes an https URL with httping_ssl',
+        body: "\tlist track_ip 'www.example.net'\n\toption track_method 'httping'\n\toption httping_ssl '1'\n",
+        targets: ['https://www.example.net/'],
+        expected: [],
+      },
+      {
+        what: 'junk that is neither an address nor a name is dropped, with the reason',
+        body: "\tlist track_ip 'bad_name!'\n\tlist track_ip '192.0.2.10'\n",
+        targets: ['192.0.2.10'],
+        expected: ['interface wan.track_ip: bad_name! dropped: neither an IPv4 address nor a host name'],
       },
       {
         what: 'a reliability above the targets kept is lowered, with a note',

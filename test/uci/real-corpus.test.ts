@@ -87,7 +87,7 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
     semantics: 'tether0 named by two members: its shares add up (4 of 10); httping_ssl probes https://',
     check: (c, notes) => {
       expect(weights(c, 'tether_lb')).toEqual({ tether0: 4, tether1: 2, tether2: 2, tether3: 2 });
-      expect(c.interfaces.tether0?.track?.targets).toEqual(['https://8.8.8.8/']);
+      expect(c.interfaces.tether0?.track?.targets).toEqual(['https://8.8.8.8/', 'https://cloudflarestatus.com/']);
       expect(notes.filter((n) => n.includes('httping_ssl'))).toEqual([]);
     },
   },
