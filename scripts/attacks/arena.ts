@@ -145,7 +145,8 @@ export class Arena {
 
   /** nft-mwan with the stand-in nft first in PATH, as [file, ...args] for lab.exec / lab.spawn. */
   standIn(mode: string, args: readonly string[]): [string, string[]] {
-    return ['env', [`PATH=${this.stubBin}:${process.env.PATH ?? ''}`, `NFT_STAND_IN=${mode}`, BIN, ...args]];
+    // As a command (NFT_MWAN_NFT=cli): in process, nft-mwan would never run the stand-in.
+    return ['env', [`PATH=${this.stubBin}:${process.env.PATH ?? ''}`, `NFT_STAND_IN=${mode}`, 'NFT_MWAN_NFT=cli', BIN, ...args]];
   }
 
   spawn(file: string, args: readonly string[]): BackgroundProcess {

@@ -131,6 +131,13 @@ export function listCounters(run: Runner, family: string, table: string): Promis
   return nft(run, ['list', 'counters', 'table', family, table]);
 }
 
+/** Runs a script in nft's own language (`nft -f -`), in process when the runner can; fails with `summary`. */
+export async function runScript(run: Runner, text: string, summary: string): Promise<void> {
+  const args = ['-f', '-'];
+  const lib = await library(run);
+  checked(summary, args, lib ? await inProcess(run, lib, args, text) : await run('nft', args, { input: text }));
+}
+
 /** The in-process library when the runner has one and it loaded; null: run the nft command. */
 async function library(run: Runner): Promise<NftLibrary | null> {
   return (await run.nft?.library()) ?? null;
@@ -142,13 +149,29 @@ async function nft(run: Runner, words: readonly string[]): Promise<RunResult> {
   return lib ? inProcess(run, lib, ['-j', ...words], words.join(' ')) : run('nft', ['-j', ...words]);
 }
 
+/**
+ * One library call, given up after the runner's timeout like the command would be: the call cannot be killed, and it
+ * holds the context, so the library is abandoned for the rest of the process (its later nft runs as a command, which
+ * is how the caller's read-back of a transaction that may or may not have committed works).
+ */
 async function inProcess(run: Runner, lib: NftLibrary, args: readonly string[], buffer: string, dryRun = false): Promise<RunResult> {
   const shown = `${commandLine('nft', args)} (libnftables)`;
   run.nft?.log(`run: ${shown}`);
+  const timeoutMs = run.nft?.timeoutMs ?? 10_000;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      run.nft?.abandon?.(`a libnftables call did not return within ${timeoutMs} ms`);
+      reject(new MwanError({ code: 'COMMAND_TIMEOUT', summary: `nft (libnftables) did not finish within ${timeoutMs} ms`, command: shown }));
+    }, timeoutMs);
+  });
   try {
-    return await lib.run(buffer, { dryRun });
+    return await Promise.race([lib.run(buffer, { dryRun }), late]);
   } catch (error) {
+    if (error instanceof MwanError) throw error;
     throw new MwanError({ code: 'COMMAND_FAILED', summary: 'libnftables could not be called', command: shown, cause: error });
+  } finally {
+    clearTimeout(timer);
   }
 }
 

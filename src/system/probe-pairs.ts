@@ -1,6 +1,7 @@
 // Adapter: puts the daemon's [WAN address, target address] probe pairs in the table's probe-pair set, with a timeout.
 import { PROBE_PAIRS_SET, TABLE_FAMILY } from '../model/names.js';
-import { runChecked, type Runner } from './runner.js';
+import { runScript } from './nft.js';
+import type { Runner } from './runner.js';
 
 /**
  * One nft transaction per round. `add` alone would keep an existing pair's old timeout (it may expire mid-probe),
@@ -15,5 +16,5 @@ export async function allowProbePairs(run: Runner, table: string, pairs: readonl
   const elems = unique.join(', ');
   const timed = unique.map((pair) => `${pair} timeout ${seconds}s`).join(', ');
   const input = [`add element ${set} { ${elems} }`, `delete element ${set} { ${elems} }`, `add element ${set} { ${timed} }`, ''].join('\n');
-  await runChecked(run, `cannot add probe pairs to set ${PROBE_PAIRS_SET}`, 'nft', ['-f', '-'], { input });
+  await runScript(run, input, `cannot add probe pairs to set ${PROBE_PAIRS_SET}`);
 }

@@ -34,6 +34,13 @@ export interface InProcessNft {
   library(): Promise<NftLibrary | null>;
   /** The runner's log of commands run. */
   log(line: string): void;
+  /** How long one call may take (the command's timeout): past it the call is given up (COMMAND_TIMEOUT). */
+  readonly timeoutMs?: number;
+  /**
+   * Stops using the library for the rest of the process: a call that never returned holds the context (calls run one
+   * at a time), so every nft after it runs as a command.
+   */
+  abandon?(why: string): void;
 }
 
 /** Quotes a word for display only: commands are never run through a shell. */
@@ -91,12 +98,13 @@ export function createRunner(o: RunnerOptions = {}): Runner {
   };
   const mode = o.nft ?? 'cli';
   if (prefix.length > 0 || mode === 'cli') return run;
-  return Object.assign(run, { nft: inProcessNft(mode, o.libnftables ?? LIBNFTABLES, log) });
+  return Object.assign(run, { nft: inProcessNft(mode, o.libnftables ?? LIBNFTABLES, log, o.defaultTimeoutMs ?? 10_000) });
 }
 
 /** Decides once, at the first nft call, between the library and the command; says which in the log. */
-function inProcessNft(mode: 'auto' | 'lib', path: string, log: (line: string) => void): InProcessNft {
+function inProcessNft(mode: 'auto' | 'lib', path: string, log: (line: string) => void, timeoutMs: number): InProcessNft {
   let decided: Promise<NftLibrary | null> | undefined;
+  let abandoned = false;
   const decide = async (): Promise<NftLibrary | null> => {
     try {
       const lib = await openLibnftables(path);
@@ -116,8 +124,13 @@ function inProcessNft(mode: 'auto' | 'lib', path: string, log: (line: string) =>
     }
   };
   return {
-    library: () => (decided ??= decide()),
+    library: async () => (abandoned ? null : (decided ??= decide())),
     log,
+    timeoutMs,
+    abandon: (why) => {
+      if (!abandoned) log(`nft: ${why}: the library is given up for this process; nft runs as a command from now on`);
+      abandoned = true;
+    },
   };
 }
 

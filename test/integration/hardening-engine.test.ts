@@ -56,8 +56,18 @@ describeLab('engine hardening', () => {
   const configs = SUBSETS.map((wans, n) => configFile(variant(n, wans)));
   const running: BackgroundProcess[] = [];
 
-  /** nft-mwan with the stand-in nft first in PATH. */
-  const withStandIn = (mode: string, ...args: string[]) => ['env', `PATH=${stubBin}:${process.env.PATH ?? ''}`, `NFT_STAND_IN=${mode}`, BIN, ...args];
+  /**
+   * nft-mwan with the stand-in nft first in PATH, run as a command (NFT_MWAN_NFT=cli): these faults are the command's.
+   * In process, a call that never returns is given up the same way (test/system/nft-backend.test.ts).
+   */
+  const withStandIn = (mode: string, ...args: string[]) => [
+    'env',
+    `PATH=${stubBin}:${process.env.PATH ?? ''}`,
+    `NFT_STAND_IN=${mode}`,
+    'NFT_MWAN_NFT=cli',
+    BIN,
+    ...args,
+  ];
   const runStandIn = (mode: string, ...args: string[]): Promise<ExecResult> => {
     const [file, ...rest] = withStandIn(mode, ...args) as [string, ...string[]];
     return lab.exec('gw', file, rest, { timeoutMs: 60_000, reject: false });

@@ -154,3 +154,26 @@ describe('a transaction in process', () => {
     await expect(tx.committed).rejects.toMatchObject(expected);
   });
 });
+
+describe('a library call that never returns', () => {
+  it('is given up after the runner timeout (COMMAND_TIMEOUT), and every later nft of the process runs as a command', async () => {
+    const hung = fakeLibrary(() => new Promise<RunResult>(() => undefined));
+    opened.lib = hung;
+    const lines: string[] = [];
+    const inProcess = createRunner({ nft: 'auto', defaultTimeoutMs: 50, log: (l) => lines.push(l) }).nft;
+    // Commands go to this stand-in (nothing is run on the host): it records them and lists one table.
+    const commands: string[] = [];
+    const run: Runner = Object.assign(
+      async (file: string, args: readonly string[]): Promise<RunResult> => {
+        commands.push([file, ...args].join(' '));
+        return { stdout: TABLES, stderr: '', exitCode: 0 };
+      },
+      { nft: inProcess },
+    );
+    await expect(listTables(run)).rejects.toMatchObject({ code: 'COMMAND_TIMEOUT', command: 'nft -j list tables (libnftables)' });
+    expect(lines).toContain('nft: a libnftables call did not return within 50 ms: the library is given up for this process; nft runs as a command from now on');
+    expect(await listTables(run)).toEqual([{ family: 'inet', name: 'from_lib' }]);
+    expect(commands).toEqual(['nft -j list tables']);
+    expect(hung.calls).toHaveLength(1);
+  });
+});
