@@ -1,4 +1,5 @@
 // Tells this process's own nft commits from everyone else's, by the pid on `nft monitor`'s generation lines.
+import { existsSync } from 'node:fs';
 import { ChangeMonitor, type MonitorStarter } from './monitor.js';
 import type { CommitWatch } from './nft.js';
 
@@ -19,7 +20,12 @@ export class NftCommits extends ChangeMonitor {
    * may no longer be what was verified. Elements come and go at run time (`nft-mwan set`, dnsmasq's nftset) and
    * are kept by every apply: a busy resolver must not make the daemon re-read its table at each lookup.
    */
-  constructor(starter: MonitorStarter, warn: (m: string) => void, onForeign: () => void = () => undefined) {
+  constructor(
+    starter: MonitorStarter,
+    warn: (m: string) => void,
+    onForeign: () => void = () => undefined,
+    private readonly isOwnThread: (tid: number) => boolean = (tid) => Number.isInteger(tid) && tid > 0 && existsSync(`/proc/self/task/${tid}`),
+  ) {
     const tx = { elementsOnly: true, events: 0, lastElementsOnly: true };
     super('nft monitor', starter, warn, (line) => {
       if (line === null || !tx.lastElementsOnly) onForeign();
@@ -50,7 +56,10 @@ export class NftCommits extends ChangeMonitor {
     this.tx.lastElementsOnly = this.tx.events > 0 && this.tx.elementsOnly;
     this.tx.elementsOnly = true;
     this.tx.events = 0;
-    const pid = Number(/ by process (\d+)/.exec(line)?.[1] ?? Number.NaN);
+    const reported = Number(/ by process (\d+)/.exec(line)?.[1] ?? Number.NaN);
+    // In process, the kernel reports the thread that committed (libnftables runs on the FFI's worker thread): a
+    // thread of this process is this process.
+    const pid = reported !== process.pid && this.isOwnThread(reported) ? process.pid : reported;
     const seen = this.take(pid);
     if (seen === undefined) return true;
     seen();

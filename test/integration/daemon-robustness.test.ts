@@ -72,8 +72,9 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     return { ok: r.ok, wan1: r.peers[W1.addr] ?? 0, wan2: r.peers[W2.addr] ?? 0 };
   };
 
-  const start = async () => {
-    const d = await startDaemon(lab, config, [], { path: `${wrap.dir}:/usr/sbin:/usr/bin:/sbin:/bin` });
+  /** `env`: e.g. NFT_MWAN_NFT=cli for the stand-in nft to be run at all (in process, the daemon never runs the command). */
+  const start = async (env: Record<string, string> = {}) => {
+    const d = await startDaemon(lab, config, [], { path: `${wrap.dir}:/usr/sbin:/usr/bin:/sbin:/bin`, env });
     daemon = d;
     onTestFailed(() =>
       console.error(
@@ -141,7 +142,7 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
   });
 
   it('nft failing: the apply is retried with backoff and logged, and lands once nft works again', async () => {
-    const d = await start();
+    const d = await start({ NFT_MWAN_NFT: 'cli' });
     wrap.set('nft', 'fail');
     await net.setUpstream(2, 'drop');
     await d.waitFor('wan2', 'offline', 3_000);

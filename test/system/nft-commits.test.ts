@@ -51,6 +51,34 @@ describe('NftCommits', () => {
     c.stop();
   });
 
+  it("in process, the kernel reports the committing thread: a commit by one of this process's threads is its own", async () => {
+    const { m, starter } = fakeMonitor();
+    const WORKER = 9_999_001;
+    const c = new NftCommits(
+      starter,
+      () => undefined,
+      undefined,
+      (tid) => tid === WORKER,
+    );
+    c.start();
+    m.listen();
+    await tick();
+    const mark = c.mark();
+    let seen = false;
+    // startBatch in process tells the watch this process's pid; the FFI's worker thread commits.
+    void c.watch(process.pid)?.then(() => (seen = true));
+    line(m.listener, 'add rule inet nft_mwan policy_balanced goto mark_wan1');
+    line(m.listener, `# new generation 7 by process ${WORKER} (node)`);
+    await tick();
+    expect(seen).toBe(true);
+    expect(c.unchangedSince(mark)).toBe(true);
+    // Another process's thread is not.
+    line(m.listener, 'add rule inet nft_mwan policy_balanced goto mark_wan1');
+    line(m.listener, `# new generation 8 by process ${WORKER + 1} (nft)`);
+    expect(c.unchangedSince(mark)).toBe(false);
+    c.stop();
+  });
+
   it("its own commits resolve their watch and leave the mark standing; anyone else's, or lost events, do not", async () => {
     const { m, starter } = fakeMonitor();
     const c = new NftCommits(starter, () => undefined);
