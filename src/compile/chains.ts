@@ -1,7 +1,7 @@
 // The table's skeleton: base chains, each mark target's mark/keep/inbound chains, and the prerouting, output and classify heads.
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { MarkLayout } from '../model/marks.js';
-import { BYPASS_SET, BYPASS_SET6, chainName, counterName, SPECIALS } from '../model/names.js';
+import { BYPASS_SET, BYPASS_SET6, chainName, counterName, SPECIALS, type Family } from '../model/names.js';
 import type { PlannedInterface } from '../model/plan.js';
 import { parseTarget } from '../model/targets.js';
 import type { ChainRule } from './chain-collector.js';
@@ -72,6 +72,8 @@ export interface HookInput {
   gidBase: number;
   /** [WAN address, probe target] pairs the daemon's probes use (see probePairs). */
   probePairs: readonly x.Expr[];
+  /** The same for IPv6 targets, from the WANs' IPv6 addresses. */
+  probePairs6: readonly x.Expr[];
 }
 
 /** The prerouting and output chains: what is decided already, what conntrack restores, what goes to classify. */
@@ -123,19 +125,29 @@ export function hookRules(o: HookInput): ChainRule[] {
   if (o.probePairs.length > 0) {
     rule('output', [x.match('==', { concat: [x.payload('ip', 'saddr'), x.payload('ip', 'daddr')] }, { set: [...o.probePairs] }), x.accept]);
   }
+  if (o.probePairs6.length > 0) {
+    rule('output', [x.match('==', { concat: [x.payload('ip6', 'saddr'), x.payload('ip6', 'daddr')] }, { set: [...o.probePairs6] }), x.accept]);
+  }
   // Without an IPv6 WAN the router's IPv6 connections are left to the main table.
   rule('output', [...(o.v6 ? [] : [x.match('==', x.meta('nfproto'), 'ipv4')]), x.match('in', x.ct('state'), 'new'), x.goTo('classify')]);
   return out;
 }
 
-/** The daemon's non-ping probes, as [WAN address, target] pairs: they leave from the WAN's address, so keep its way out. */
-export function probePairs(config: ResolvedConfig, enabled: readonly PlannedInterface[]): x.Expr[] {
+/**
+ * The daemon's non-ping probes of one family, as [WAN address, target] pairs: they leave from the WAN's address of
+ * that family (its IPv6 one for IPv6 targets, in `track` or `track6`), so keep its way out.
+ */
+export function probePairs(config: ResolvedConfig, enabled: readonly PlannedInterface[], family: Family = 'ipv4'): x.Expr[] {
   return enabled.flatMap((i) => {
-    const t = config.interfaces[i.name]?.track;
-    if (!t || t.method === 'ping' || i.address === null) return [];
-    return t.targets.flatMap((text) => {
-      const target = parseTarget(t.method, text);
-      return 'error' in target ? [] : [{ concat: [i.address as string, target.host] }];
+    const iface = config.interfaces[i.name];
+    const address = family === 'ipv4' ? i.address : i.address6;
+    if (iface === undefined || address === null) return [];
+    return [iface.track, iface.track6].flatMap((t) => {
+      if (!t || t.method === 'ping') return [];
+      return t.targets.flatMap((text) => {
+        const target = parseTarget(t.method, text);
+        return 'error' in target || target.family !== family ? [] : [{ concat: [address, target.host] }];
+      });
     });
   });
 }

@@ -49,7 +49,17 @@ export function compile(config: ResolvedConfig, facts: SystemFacts = EMPTY_FACTS
   for (const { name, base } of BASE_CHAINS) chains.base(name, base);
   const targets = markTargets(enabled, layout);
   chains.add(targetChainRules(targets, layout));
-  chains.add(hookRules({ targets, enabled, layout, v6, gidBase: g.useGidBase, probePairs: probePairs(config, enabled) }));
+  chains.add(
+    hookRules({
+      targets,
+      enabled,
+      layout,
+      v6,
+      gidBase: g.useGidBase,
+      probePairs: probePairs(config, enabled),
+      probePairs6: probePairs(config, enabled, 'ipv6'),
+    }),
+  );
   chains.add(classifyHead(v6));
   chains.add(classifyRules(config));
   chains.add(stickyChainRules({ sticky, policies, policies6, byName, v6 }));

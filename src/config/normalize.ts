@@ -50,6 +50,7 @@ function resolveInterface(i: Interface): ResolvedInterface {
     id: i.id,
     enabled: i.enabled ?? DEFAULTS.enabled,
     track: trackSettings(i),
+    track6: trackSettings(i, 'track6'),
     initialState: i.initialState ?? DEFAULTS.initialState,
     flushConntrack: [...(i.flushConntrack ?? [])],
     family: i.family ?? DEFAULTS.family,
@@ -62,9 +63,9 @@ function resolveInterface(i: Interface): ResolvedInterface {
   };
 }
 
-/** An interface's `track` with every default filled in, or null when it is not tracked. */
-export function trackSettings(iface: Interface): TrackSettings | null {
-  const t = iface.track;
+/** An interface's `track` (or `track6`) with every default filled in, or null when it is not tracked. */
+export function trackSettings(iface: Interface, key: 'track' | 'track6' = 'track'): TrackSettings | null {
+  const t = iface[key];
   if (t === undefined) return null;
   const d = TRACK_DEFAULTS;
   const interval = t.interval ?? d.interval;

@@ -59,6 +59,7 @@ describe('prerouting and output', () => {
     v6: false,
     gidBase: 1000,
     probePairs: [],
+    probePairs6: [],
     ...over,
   });
 
@@ -104,6 +105,14 @@ describe('prerouting and output', () => {
     expect(text(hookRules(input({ probePairs: [pair] })), 'output').some((r) => r.includes('203.0.113.5'))).toBe(true);
     expect(text(hookRules(input()), 'output').some((r) => r.includes('"concat"'))).toBe(false);
   });
+
+  it('accepts the IPv6 pairs in output with an ip6 match of their own', () => {
+    const pair = { concat: ['2001:db8:1::10', '2001:db8:53::1'] };
+    const out = text(hookRules(input({ probePairs6: [pair] })), 'output').filter((r) => r.includes('"concat"'));
+    expect(out).toHaveLength(1);
+    expect(out[0]).toContain('"ip6"');
+    expect(out[0]).toContain('2001:db8:53::1');
+  });
 });
 
 describe('probePairs', () => {
@@ -123,6 +132,25 @@ describe('probePairs', () => {
     ['a WAN without tracking gives none', planned('none', 3, { address: '192.0.2.30' }), []],
   ])('%s', (_name, iface, expected) => {
     expect(probePairs(config, [iface])).toEqual(expected);
+  });
+
+  it("gives IPv6 targets (track and track6) as pairs with the WAN's IPv6 address, apart from the IPv4 ones", () => {
+    const dual = resolved({
+      interfaces: {
+        ds: {
+          device: 'eth1',
+          gateway: '192.0.2.1',
+          family: 'both',
+          track: { method: 'tcp', targets: ['203.0.113.5:443'] },
+          track6: { method: 'dns', targets: ['2001:db8:53::1'] },
+        },
+      },
+      policies: { p: { members: [{ interface: 'ds' }] } },
+    });
+    const iface = planned('ds', 1, { family: 'both', address: '192.0.2.10', address6: '2001:db8:1::10' });
+    expect(probePairs(dual, [iface])).toEqual([{ concat: ['192.0.2.10', '203.0.113.5'] }]);
+    expect(probePairs(dual, [iface], 'ipv6')).toEqual([{ concat: ['2001:db8:1::10', '2001:db8:53::1'] }]);
+    expect(probePairs(dual, [{ ...iface, address6: null }], 'ipv6')).toEqual([]);
   });
 });
 

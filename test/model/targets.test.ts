@@ -19,6 +19,25 @@ describe('parseTarget', () => {
     expect(t).toMatchObject({ method, text, ...want });
   });
 
+  it.each<[Method, string, { host: string; port: number }]>([
+    ['ping', '2001:db8::1', { host: '2001:db8::1', port: 0 }],
+    ['dns', '2001:db8::53', { host: '2001:db8::53', port: 53 }],
+    ['tcp', '[2001:db8::53]:443', { host: '2001:db8::53', port: 443 }],
+    ['http', 'http://[2001:db8::80]/health', { host: '2001:db8::80', port: 80 }],
+    ['http', 'https://[2001:db8::80]:8443/', { host: '2001:db8::80', port: 8443 }],
+  ])('%s accepts the IPv6 target %j, host without brackets, family ipv6', (method, text, want) => {
+    expect(parseTarget(method, text)).toMatchObject({ method, text, family: 'ipv6', ...want });
+  });
+
+  it.each<[Method, string]>([
+    ['ping', '192.0.2.1'],
+    ['tcp', '192.0.2.53:443'],
+    ['http', 'http://192.0.2.80/'],
+    ['dns', '192.0.2.53'],
+  ])('%s says %j is an IPv4 target', (method, text) => {
+    expect(parseTarget(method, text)).toMatchObject({ family: 'ipv4' });
+  });
+
   it('an http target keeps its URL for the request', () => {
     const t = parseTarget('http', 'http://192.0.2.80:8080/health?deep=1');
     if ('error' in t || t.method !== 'http') throw new Error('expected an http target');
@@ -26,26 +45,27 @@ describe('parseTarget', () => {
   });
 
   it.each<[Method, string, string]>([
-    ['ping', 'example.com', '"example.com" is not an IPv4 address (ping targets are addresses)'],
-    ['ping', '192.0.2.1:80', '"192.0.2.1:80" is not an IPv4 address (ping targets are addresses)'],
-    ['ping', '256.0.0.1', '"256.0.0.1" is not an IPv4 address (ping targets are addresses)'],
-    ['ping', '010.0.0.1', '"010.0.0.1" is not an IPv4 address (ping targets are addresses)'],
-    ['ping', '2001:db8::1', '"2001:db8::1" is not an IPv4 address (ping targets are addresses)'],
-    ['dns', 'ns.example.com', '"ns.example.com" is not an IPv4 address (dns targets are addresses)'],
-    ['dns', '192.0.2.53:53', '"192.0.2.53:53" is not an IPv4 address (dns targets are addresses)'],
-    ['tcp', '192.0.2.1', '"192.0.2.1" is not address:port (tcp targets look like "192.0.2.53:443")'],
+    ['ping', 'example.com', '"example.com" is not an IPv4 or IPv6 address (ping targets are addresses)'],
+    ['ping', '192.0.2.1:80', '"192.0.2.1:80" is not an IPv4 or IPv6 address (ping targets are addresses)'],
+    ['ping', '256.0.0.1', '"256.0.0.1" is not an IPv4 or IPv6 address (ping targets are addresses)'],
+    ['ping', '010.0.0.1', '"010.0.0.1" is not an IPv4 or IPv6 address (ping targets are addresses)'],
+    ['ping', '2001:db8::zz', '"2001:db8::zz" is not an IPv4 or IPv6 address (ping targets are addresses)'],
+    ['tcp', '2001:db8::1:443', '"2001:db8::1:443" is not address:port (tcp targets look like "192.0.2.53:443" or "[2001:db8::53]:443")'],
+    ['tcp', '[192.0.2.1]:443', '"[192.0.2.1]:443" is not address:port (tcp targets look like "192.0.2.53:443" or "[2001:db8::53]:443")'],
+    ['dns', 'ns.example.com', '"ns.example.com" is not an IPv4 or IPv6 address (dns targets are addresses)'],
+    ['dns', '192.0.2.53:53', '"192.0.2.53:53" is not an IPv4 or IPv6 address (dns targets are addresses)'],
+    ['tcp', '192.0.2.1', '"192.0.2.1" is not address:port (tcp targets look like "192.0.2.53:443" or "[2001:db8::53]:443")'],
     ['http', 'http://192.0.2.80:0/', '"http://192.0.2.80:0/": port 0 is not a port to connect to'],
-    ['tcp', '192.0.2.1:0', '"192.0.2.1:0" is not address:port (tcp targets look like "192.0.2.53:443")'],
-    ['tcp', '192.0.2.1:65536', '"192.0.2.1:65536" is not address:port (tcp targets look like "192.0.2.53:443")'],
-    ['tcp', '192.0.2.1:123456', '"192.0.2.1:123456" is not address:port (tcp targets look like "192.0.2.53:443")'],
-    ['tcp', 'example.com:443', '"example.com:443" is not address:port (tcp targets look like "192.0.2.53:443")'],
-    ['tcp', ':443', '":443" is not address:port (tcp targets look like "192.0.2.53:443")'],
-    ['tcp', '192.0.2.1:https', '"192.0.2.1:https" is not address:port (tcp targets look like "192.0.2.53:443")'],
-    ['http', '192.0.2.80/health', '"192.0.2.80/health" is not a URL (http targets look like "http://192.0.2.80/health")'],
-    ['http', 'not a url', '"not a url" is not a URL (http targets look like "http://192.0.2.80/health")'],
+    ['tcp', '192.0.2.1:0', '"192.0.2.1:0" is not address:port (tcp targets look like "192.0.2.53:443" or "[2001:db8::53]:443")'],
+    ['tcp', '192.0.2.1:65536', '"192.0.2.1:65536" is not address:port (tcp targets look like "192.0.2.53:443" or "[2001:db8::53]:443")'],
+    ['tcp', '192.0.2.1:123456', '"192.0.2.1:123456" is not address:port (tcp targets look like "192.0.2.53:443" or "[2001:db8::53]:443")'],
+    ['tcp', 'example.com:443', '"example.com:443" is not address:port (tcp targets look like "192.0.2.53:443" or "[2001:db8::53]:443")'],
+    ['tcp', ':443', '":443" is not address:port (tcp targets look like "192.0.2.53:443" or "[2001:db8::53]:443")'],
+    ['tcp', '192.0.2.1:https', '"192.0.2.1:https" is not address:port (tcp targets look like "192.0.2.53:443" or "[2001:db8::53]:443")'],
+    ['http', '192.0.2.80/health', '"192.0.2.80/health" is not a URL (http targets look like "http://192.0.2.80/health" or "http://[2001:db8::80]/health")'],
+    ['http', 'not a url', '"not a url" is not a URL (http targets look like "http://192.0.2.80/health" or "http://[2001:db8::80]/health")'],
     ['http', 'ftp://192.0.2.80/', '"ftp://192.0.2.80/" must start with http:// or https://'],
-    ['http', 'http://example.com/health', '"http://example.com/health": the host must be an IPv4 address, not a name'],
-    ['http', 'https://[2001:db8::1]/', '"https://[2001:db8::1]/": the host must be an IPv4 address, not a name'],
+    ['http', 'http://example.com/health', '"http://example.com/health": the host must be an IPv4 address or an IPv6 one in brackets, not a name'],
   ])('%s refuses %j', (method, text, error) => {
     expect(parseTarget(method, text)).toEqual({ error });
   });
