@@ -62,7 +62,7 @@ export class Daemon {
       config,
       log,
       onCarrier: (name, up) => {
-        this.onEvent(name, { type: 'carrier', at: Date.now(), up });
+        for (const key of this.trackers.keysOf(name)) this.onEvent(key, { type: 'carrier', at: Date.now(), up });
       },
       onBypassChange: () => this.queue.request(),
       // The same timer notices a try decided while no apply was held for it.
@@ -138,8 +138,9 @@ export class Daemon {
       operatorCommands({
         reload: () => this.reload(),
         trackers: this.trackers,
+        // Both families of a WAN that tracks them apart.
         force: (name, down) => {
-          this.onEvent(name, { type: 'force', at: Date.now(), down });
+          for (const key of this.trackers.keysOf(name)) this.onEvent(key, { type: 'force', at: Date.now(), down });
         },
         applied: () => this.queue.requestAndWait(),
         log: this.o.log,
@@ -209,7 +210,7 @@ export class Daemon {
     this.resolveStopped();
   }
 
-  /** A probe round, a carrier reading or an operator command for one WAN. */
+  /** A probe round, a carrier reading or an operator command for one WAN's tracker (by key: NAME or NAME/ipv6). */
   private onEvent(name: string, e: TrackEvent): void {
     if (this.stopping) return;
     const r = this.trackers.step(name, e);
@@ -230,7 +231,7 @@ export class Daemon {
   private refresh(reason: Reason): boolean {
     const { recorded, transitions } = this.trackers.refresh(reason, Date.now());
     for (const tr of transitions) {
-      this.o.log.info(`${tr.name}: ${tr.from} -> ${tr.to} (${tr.detail})`);
+      this.o.log.info(`${tr.name}${tr.family ? ` (${tr.family})` : ''}: ${tr.from} -> ${tr.to} (${tr.detail})`);
       this.ledger = recordChange(this.ledger, tr);
     }
     if (recorded) this.queue.request();
@@ -250,7 +251,7 @@ export class Daemon {
 
   /** One apply of the states recorded now (the queue retries it when it throws), then what it owes. */
   private async attempt(): Promise<void> {
-    const states = this.trackers.current();
+    const states = this.trackers.linkStates();
     const { ledger, taken } = take(this.ledger);
     this.ledger = ledger;
     const repairWhy = this.repairWhy;
@@ -270,7 +271,7 @@ export class Daemon {
     }
     // The WANs' marks and devices are known (or changed): continuous probes start or follow.
     this.loops.follow(plan.interfaces);
-    const summary = Object.entries(states)
+    const summary = Object.entries(this.trackers.current())
       .map(([n, s]) => `${n}=${s}`)
       .join(' ');
     this.o.log.info(`states applied in ${(performance.now() - t0).toFixed(0)} ms: ${summary}`);

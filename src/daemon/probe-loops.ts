@@ -5,6 +5,7 @@ import type { ProbeResult } from '../model/tracking.js';
 import { nextInterval, type Tracker } from '../track/machine.js';
 import { PingSession, type EchoResult } from '../track/ping-session.js';
 import { runRound, type Egress, type Prober } from '../track/probes.js';
+import { ofKey } from './tracker-keys.js';
 
 export interface ProbeLoopsOptions {
   /** A probe run per round; without it, the real one, with one long-running ping per target where it can. */
@@ -26,7 +27,7 @@ export class ProbeLoops {
 
   constructor(private readonly o: ProbeLoopsOptions) {}
 
-  /** Stops every loop and starts one per WAN with settings. */
+  /** Stops every loop and starts one per tracker with settings (NAME, and NAME/ipv6 for a WAN with track6). */
   restart(settings: Iterable<[string, TrackSettings]>): void {
     this.stop();
     for (const [name, s] of settings) {
@@ -45,7 +46,7 @@ export class ProbeLoops {
 
   /** The WANs' devices and marks as the last apply installed them: probes start or follow. */
   follow(interfaces: Iterable<{ name: string } & Egress>): void {
-    for (const i of interfaces) this.egress.set(i.name, { device: i.device, mark: i.mark, address: i.address });
+    for (const i of interfaces) this.egress.set(i.name, { device: i.device, mark: i.mark, address: i.address, address6: i.address6 ?? null });
     for (const sync of this.syncers.values()) sync();
   }
 
@@ -66,7 +67,7 @@ export class ProbeLoops {
     let current = '';
     const sync = () => {
       const t = this.o.tracker(name);
-      const e = this.egress.get(name);
+      const e = this.egress.get(ofKey(name).name);
       const interval = t ? nextInterval(t, s) : s.interval;
       const key = !signal.aborted && t?.carrier && e ? `${e.device}/${e.mark}/${interval}` : '';
       if (key === current) return;
@@ -102,7 +103,7 @@ export class ProbeLoops {
     while (!signal.aborted) {
       const started = performance.now();
       const t = this.o.tracker(name);
-      const egress = this.egress.get(name);
+      const egress = this.egress.get(ofKey(name).name);
       if (t && egress && t.carrier) {
         try {
           const results = await prober(s, egress, signal);

@@ -16,6 +16,8 @@ export interface Egress {
   mark: number;
   /** The device's IPv4 address: sockets bound to it are routed by the `from` rule into the WAN's table. */
   address: string | null;
+  /** Its IPv6 address (global), the same for IPv6 targets; absent or null when it has none. */
+  address6?: string | null;
 }
 
 /** Runs one round: every target probed `count` times, targets in parallel; never throws. */
@@ -49,7 +51,7 @@ const PING_SPACING_S = 0.1;
 
 async function ping(target: Target, s: TrackSettings, egress: Egress, signal: AbortSignal): Promise<ProbeResult[]> {
   // -I binds to the device, -m marks the echoes so the WAN's ip rules route them, whatever the main table says.
-  const args = ['-n', '-c', String(s.count), '-W', String(s.timeout), '-I', egress.device, '-m', String(egress.mark)];
+  const args = [...pingFamily(target.host), '-n', '-c', String(s.count), '-W', String(s.timeout), '-I', egress.device, '-m', String(egress.mark)];
   if (s.count > 1) args.push('-i', String(PING_SPACING_S));
   // A hard stop: the last echo's timeout after the last echo is sent.
   const deadlineMs = Math.ceil((s.timeout + (s.count - 1) * PING_SPACING_S) * 1000) + 500;
@@ -89,6 +91,11 @@ async function ping(target: Target, s: TrackSettings, egress: Egress, signal: Ab
   return Array.from({ length: s.count }, () => fail(target.text, why));
 }
 
+/** `-6` for an IPv6 target: ping would otherwise guess the family from the address (iputils before 20190709 cannot). */
+export function pingFamily(host: string): string[] {
+  return host.includes(':') ? ['-6'] : [];
+}
+
 /**
  * Reads `ping -n` output: one result per echo sent. A reply line is a success with its RTT; an ICMP error
  * ("From X icmp_seq=N Destination Host Unreachable", "Time to live exceeded") is a failure, never a success.
@@ -113,10 +120,10 @@ export function parsePing(stdout: string, count: number): Omit<ProbeResult, 'tar
 }
 
 function socketProbe(target: Target, s: TrackSettings, egress: Egress, signal: AbortSignal): Promise<ProbeResult> {
-  if (egress.address === null) {
-    return Promise.resolve(fail(target.text, `device ${egress.device} has no IPv4 address to probe from`));
+  const local = target.family === 'ipv6' ? (egress.address6 ?? null) : egress.address;
+  if (local === null) {
+    return Promise.resolve(fail(target.text, `device ${egress.device} has no ${target.family === 'ipv6' ? 'IPv6' : 'IPv4'} address to probe from`));
   }
-  const local = egress.address;
   const started = performance.now();
   const ms = () => Math.round((performance.now() - started) * 1000) / 1000;
   return new Promise<ProbeResult>((resolve) => {
@@ -162,7 +169,7 @@ function socketProbe(target: Target, s: TrackSettings, egress: Egress, signal: A
       });
       req.end();
     } else {
-      const sock = createSocket('udp4');
+      const sock = createSocket(target.family === 'ipv6' ? 'udp6' : 'udp4');
       cleanups.push(() => sock.close());
       const id = randomInt(0, 0x10000);
       sock.on('error', (e: NodeJS.ErrnoException) => {
