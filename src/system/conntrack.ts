@@ -3,7 +3,7 @@ import { commandLine, type Runner } from './runner.js';
 import { MwanError } from '../model/errors.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
-/** `-f FAMILY` when only one family's connections are meant (conntrack(8) otherwise means IPv4). */
+/** `-f FAMILY` when only one family's connections are meant (a WAN with a state per family); otherwise every family. */
 const only = (family: 'ipv4' | 'ipv6' | undefined) => (family === undefined ? [] : ['-f', family]);
 
 /** Deletes conntrack entries whose mark, under `mask`, is `mark`; returns how many were deleted. */
