@@ -41,6 +41,10 @@ export default async function explainCommand(ctx: CommandContext): Promise<numbe
   if (e.verdict === 'rule') lines.push(`  goes to: ${describeCandidates(e)}`, `  ${e.sticky}`);
   for (const [name, why] of Object.entries(down)) lines.push(`  ${name} is down: ${why}`);
   lines.push(`  WAN states: ${daemon ? 'from the running daemon' : 'no daemon running, every enabled interface counts as online'}`);
+  // A WAN with a state per family (track6): both, since this flow's family decides which one counts.
+  for (const i of p.interfaces) {
+    if (i.online6 !== undefined) lines.push(`  ${i.name}: IPv4 ${i.online ? 'online' : 'offline'}, IPv6 ${i.online6 ? 'online' : 'offline'} (tracked apart)`);
+  }
   if (!installed) lines.push(`  NOTE: table inet ${p.table.name} is not installed: this is what apply would do`);
   else if (!inSync) lines.push(`  NOTE: the installed table differs from ${ctx.configPath}: run status to see how; this explains the config`);
   ctx.out(lines.join('\n'));

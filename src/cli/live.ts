@@ -9,7 +9,9 @@ import type { CommandContext } from './context.js';
 export async function liveStates(ctx: CommandContext): Promise<{ states: LinkStates; daemon: DaemonState | null; file: DaemonState | null }> {
   const file = await readState(stateDir(ctx));
   const daemon = running(file);
-  const states: LinkStates = daemon ? Object.fromEntries(Object.entries(daemon.interfaces).map(([n, i]) => [n, i.state])) : {};
+  const states: LinkStates = daemon
+    ? Object.fromEntries(Object.entries(daemon.interfaces).map(([n, i]) => [n, i.ipv6 ? { ipv4: i.state, ipv6: i.ipv6.state } : i.state]))
+    : {};
   return { states, daemon, file };
 }
 

@@ -3,7 +3,7 @@ import { configOrThrow, loadConfig } from '../config/load.js';
 import { hex } from '../model/marks.js';
 import { readStatus, type Status } from '../engine/status.js';
 import type { CommandContext } from './context.js';
-import type { DaemonState } from '../model/state.js';
+import type { DaemonState, InterfaceRecord } from '../model/state.js';
 import { MwanError } from '../model/errors.js';
 import { liveStates } from './live.js';
 import { stateDir } from './state-dir.js';
@@ -119,19 +119,29 @@ function renderDaemon(d: DaemonState | null, dir: string, installed: boolean): s
   lines.push(
     ...table([
       ['NAME', 'STATE', 'FOR', 'LINK', 'RTT', 'LOSS', 'LAST PROBES'],
-      ...Object.entries(d.interfaces).map(([name, i]) => {
-        const probes = i.lastRound?.results.map((r) => `${r.target} ${r.ok ? `${r.rttMs?.toFixed(1) ?? 'undefined'}ms` : (r.error ?? 'failed')}`) ?? [];
-        return [
-          name,
-          `${i.state}${i.forcedDown ? ' (ifdown)' : ''}${i.state === 'online' && i.fails > 0 ? ` (${i.fails} failed)` : ''}` +
-            (i.state === 'offline' && i.goods > 0 ? ` (${i.goods} good)` : ''),
-          ago(i.since),
-          i.carrier ? 'up' : 'DOWN',
-          i.rttMs === null ? '-' : `${i.rttMs.toFixed(1)}ms`,
-          i.lossPct === null ? '-' : `${i.lossPct.toFixed(0)}%`,
-          i.tracking ? probes.join(', ') || '(none yet)' : '(not tracked)',
-        ];
-      }),
+      // A WAN tracked per family (track6): one row per family.
+      ...Object.entries(d.interfaces)
+        .flatMap(([name, r]): [string, InterfaceRecord][] =>
+          r.ipv6
+            ? [
+                [`${name} (ipv4)`, r],
+                [`${name} (ipv6)`, r.ipv6],
+              ]
+            : [[name, r]],
+        )
+        .map(([name, i]) => {
+          const probes = i.lastRound?.results.map((r) => `${r.target} ${r.ok ? `${r.rttMs?.toFixed(1) ?? 'undefined'}ms` : (r.error ?? 'failed')}`) ?? [];
+          return [
+            name,
+            `${i.state}${i.forcedDown ? ' (ifdown)' : ''}${i.state === 'online' && i.fails > 0 ? ` (${i.fails} failed)` : ''}` +
+              (i.state === 'offline' && i.goods > 0 ? ` (${i.goods} good)` : ''),
+            ago(i.since),
+            i.carrier ? 'up' : 'DOWN',
+            i.rttMs === null ? '-' : `${i.rttMs.toFixed(1)}ms`,
+            i.lossPct === null ? '-' : `${i.lossPct.toFixed(0)}%`,
+            i.tracking ? probes.join(', ') || '(none yet)' : '(not tracked)',
+          ];
+        }),
     ]).map((l) => `  ${l}`),
   );
   return lines;
@@ -157,7 +167,7 @@ export function render(s: Status, configPath: string, daemon: DaemonState | null
           hex(i.mark),
           String(i.table),
           i.gateway ?? '(device)',
-          i.state,
+          i.state6 === undefined ? i.state : `${i.state} (IPv6 ${i.state6})`,
           conns === null ? '-' : String(conns),
           conns === null || total === 0 ? '-' : `${((100 * conns) / total).toFixed(1)}%`,
           bytes(t?.rxBytes ?? null),
@@ -178,6 +188,14 @@ export function render(s: Status, configPath: string, daemon: DaemonState | null
         (l) => `    ${l}`,
       ),
     );
+  }
+  // IPv6 policies differ from the IPv4 ones only when some WAN is tracked per family.
+  if (s.interfaces.some((i) => i.state6 !== undefined)) {
+    lines.push('', 'policies (IPv6):');
+    for (const p of s.policies6) {
+      const members = p.members.map((m) => `${m.interface} ${m.active ? `${(m.share * 100).toFixed(1)}%` : 'standby'}`);
+      lines.push(`  ${p.name}: ${p.usingLastResort ? `last resort ${p.lastResort} IN USE (no member online for IPv6)` : members.join(', ')}`);
+    }
   }
   lines.push(
     ...(answers

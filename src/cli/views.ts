@@ -34,11 +34,19 @@ export async function interfacesView(ctx: CommandContext): Promise<number> {
       lines.push(` interface ${i.name} is ${i.online ? 'online' : 'offline'} (no daemon running: not tracked)`);
       continue;
     }
-    const tracking = !d.tracking ? 'not enabled' : d.forcedDown ? 'paused (ifdown)' : d.carrier ? 'active' : 'down';
-    lines.push(
-      ` interface ${i.name} is ${d.state}${d.state === 'online' ? ` ${hms(d.since)}` : ''}, ` +
-        `${d.state === 'online' ? 'uptime' : 'down for'} ${hms(d.since)} and tracking is ${tracking}`,
-    );
+    // A WAN tracked per family (track6): a line per family, as mwan3 gives wan and wan6 one each.
+    for (const [label, r] of d.ipv6
+      ? ([
+          [`${i.name} (ipv4)`, d],
+          [`${i.name} (ipv6)`, d.ipv6],
+        ] as const)
+      : ([[i.name, d]] as const)) {
+      const tracking = !r.tracking ? 'not enabled' : r.forcedDown ? 'paused (ifdown)' : r.carrier ? 'active' : 'down';
+      lines.push(
+        ` interface ${label} is ${r.state}${r.state === 'online' ? ` ${hms(r.since)}` : ''}, ` +
+          `${r.state === 'online' ? 'uptime' : 'down for'} ${hms(r.since)} and tracking is ${tracking}`,
+      );
+    }
   }
   ctx.out(lines.join('\n'));
   return 0;

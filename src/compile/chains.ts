@@ -1,7 +1,7 @@
 // The table's skeleton: base chains, each mark target's mark/keep/inbound chains, and the prerouting, output and classify heads.
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { MarkLayout } from '../model/marks.js';
-import { BYPASS_SET, BYPASS_SET6, chainName, counterName, PROBE_PAIRS_SET, SPECIALS, TABLE_FAMILY } from '../model/names.js';
+import { BYPASS_SET, BYPASS_SET6, chainName, counterName, probePairSetName, SPECIALS, TABLE_FAMILY, type Family } from '../model/names.js';
 import type { NftCommand } from '../model/plan.js';
 import type { PlannedInterface } from '../model/plan.js';
 import { parseTarget } from '../model/targets.js';
@@ -73,8 +73,10 @@ export interface HookInput {
   gidBase: number;
   /** [WAN address, probe target] pairs the daemon's probes use (see probePairs). */
   probePairs: readonly x.Expr[];
-  /** Whether the table has the probe-pair set for host-name targets (see probePairSet). */
-  probePairSet: boolean;
+  /** The same for IPv6 targets, from the WANs' IPv6 addresses. */
+  probePairs6: readonly x.Expr[];
+  /** The families whose probe-pair set for host-name targets the table has (see probePairSets). */
+  probePairSets: readonly Family[];
 }
 
 /** The prerouting and output chains: what is decided already, what conntrack restores, what goes to classify. */
@@ -126,22 +128,33 @@ export function hookRules(o: HookInput): ChainRule[] {
   if (o.probePairs.length > 0) {
     rule('output', [x.match('==', { concat: [x.payload('ip', 'saddr'), x.payload('ip', 'daddr')] }, { set: [...o.probePairs] }), x.accept]);
   }
-  if (o.probePairSet) {
-    rule('output', [x.match('==', { concat: [x.payload('ip', 'saddr'), x.payload('ip', 'daddr')] }, `@${PROBE_PAIRS_SET}`), x.accept]);
+  if (o.probePairs6.length > 0) {
+    rule('output', [x.match('==', { concat: [x.payload('ip6', 'saddr'), x.payload('ip6', 'daddr')] }, { set: [...o.probePairs6] }), x.accept]);
+  }
+  for (const family of o.probePairSets) {
+    const proto = family === 'ipv4' ? 'ip' : 'ip6';
+    rule('output', [x.match('==', { concat: [x.payload(proto, 'saddr'), x.payload(proto, 'daddr')] }, `@${probePairSetName(family)}`), x.accept]);
   }
   // Without an IPv6 WAN the router's IPv6 connections are left to the main table.
   rule('output', [...(o.v6 ? [] : [x.match('==', x.meta('nfproto'), 'ipv4')]), x.match('in', x.ct('state'), 'new'), x.goTo('classify')]);
   return out;
 }
 
-/** The daemon's non-ping probes, as [WAN address, target] pairs: they leave from the WAN's address, so keep its way out. */
-export function probePairs(config: ResolvedConfig, enabled: readonly PlannedInterface[]): x.Expr[] {
+/**
+ * The daemon's non-ping probes of one family, as [WAN address, target] pairs: they leave from the WAN's address of
+ * that family (its IPv6 one for IPv6 targets, in `track` or `track6`), so keep its way out.
+ */
+export function probePairs(config: ResolvedConfig, enabled: readonly PlannedInterface[], family: Family = 'ipv4'): x.Expr[] {
   return enabled.flatMap((i) => {
-    const t = config.interfaces[i.name]?.track;
-    if (!t || t.method === 'ping' || i.address === null) return [];
-    return t.targets.flatMap((text) => {
-      const target = parseTarget(t.method, text);
-      return 'error' in target || target.name ? [] : [{ concat: [i.address as string, target.host] }];
+    const iface = config.interfaces[i.name];
+    const address = family === 'ipv4' ? i.address : i.address6;
+    if (iface === undefined || address === null) return [];
+    return [iface.track, iface.track6].flatMap((t) => {
+      if (!t || t.method === 'ping') return [];
+      return t.targets.flatMap((text) => {
+        const target = parseTarget(t.method, text);
+        return 'error' in target || target.name || target.family !== family ? [] : [{ concat: [address, target.host] }];
+      });
     });
   });
 }
@@ -153,22 +166,30 @@ export function probePairs(config: ResolvedConfig, enabled: readonly PlannedInte
  * names never cause a re-apply, stale pairs expire on their own, and neither verification nor the incremental
  * apply compares its elements (it is one of the plan's dynamic sets). Ping needs none (it carries the mark).
  */
-export function probePairSet(config: ResolvedConfig, enabled: readonly PlannedInterface[]): boolean {
-  return enabled.some((i) => {
-    const t = config.interfaces[i.name]?.track;
-    if (!t || t.method === 'ping') return false;
-    return t.targets.some((text) => {
-      const target = parseTarget(t.method, text);
-      return !('error' in target) && target.name;
-    });
-  });
+export function probePairSets(config: ResolvedConfig, enabled: readonly PlannedInterface[]): Family[] {
+  const families = new Set<Family>();
+  for (const i of enabled) {
+    const iface = config.interfaces[i.name];
+    for (const t of [iface?.track, iface?.track6]) {
+      if (!t || t.method === 'ping') continue;
+      if (
+        t.targets.some((text) => {
+          const target = parseTarget(t.method, text);
+          return !('error' in target) && target.name;
+        })
+      )
+        families.add(t.family);
+    }
+  }
+  return (['ipv4', 'ipv6'] as const).filter((f) => families.has(f));
 }
 
-/** The probe-pair set, declared (an existing one keeps its pairs: `add` never empties it). */
-export function probePairSetCommands(table: string, present: boolean): NftCommand[] {
-  if (!present) return [];
-  const set = { family: TABLE_FAMILY, table, name: PROBE_PAIRS_SET, type: ['ipv4_addr', 'ipv4_addr'], flags: ['timeout'] };
-  return [{ add: { set } }];
+/** The probe-pair sets, declared (an existing one keeps its pairs: `add` never empties it). */
+export function probePairSetCommands(table: string, families: readonly Family[]): NftCommand[] {
+  return families.map((family) => {
+    const addr = family === 'ipv4' ? 'ipv4_addr' : 'ipv6_addr';
+    return { add: { set: { family: TABLE_FAMILY, table, name: probePairSetName(family), type: [addr, addr], flags: ['timeout'] } } };
+  });
 }
 
 /**

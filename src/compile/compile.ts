@@ -2,11 +2,11 @@
 import type { ResolvedConfig } from '../config/resolved.js';
 import { EMPTY_FACTS, type LinkStates, type SystemFacts } from '../model/facts.js';
 import { markLayout } from '../model/marks.js';
-import { PROBE_PAIRS_SET, TABLE_FAMILY as FAMILY } from '../model/names.js';
+import { probePairSetName, TABLE_FAMILY as FAMILY } from '../model/names.js';
 import type { Plan } from '../model/plan.js';
 import { bypassTexts } from './bypass.js';
 import { Chains } from './chain-collector.js';
-import { BASE_CHAINS, classifyHead, hookRules, markTargets, probePairs, probePairSet, probePairSetCommands, targetChainRules } from './chains.js';
+import { BASE_CHAINS, classifyHead, hookRules, markTargets, probePairs, probePairSetCommands, probePairSets, targetChainRules } from './chains.js';
 import { classifyRules } from './classify.js';
 import { has6 } from './family.js';
 import { planInterfaces } from './interfaces.js';
@@ -49,8 +49,19 @@ export function compile(config: ResolvedConfig, facts: SystemFacts = EMPTY_FACTS
   for (const { name, base } of BASE_CHAINS) chains.base(name, base);
   const targets = markTargets(enabled, layout);
   chains.add(targetChainRules(targets, layout));
-  const pairSet = probePairSet(config, enabled);
-  chains.add(hookRules({ targets, enabled, layout, v6, gidBase: g.useGidBase, probePairs: probePairs(config, enabled), probePairSet: pairSet }));
+  const pairSets = probePairSets(config, enabled);
+  chains.add(
+    hookRules({
+      targets,
+      enabled,
+      layout,
+      v6,
+      gidBase: g.useGidBase,
+      probePairs: probePairs(config, enabled),
+      probePairs6: probePairs(config, enabled, 'ipv6'),
+      probePairSets: pairSets,
+    }),
+  );
   chains.add(classifyHead(v6));
   chains.add(classifyRules(config));
   chains.add(stickyChainRules({ sticky, policies, policies6, byName, v6 }));
@@ -59,8 +70,7 @@ export function compile(config: ResolvedConfig, facts: SystemFacts = EMPTY_FACTS
 
   // The batch: the table emptied, stale objects deleted, objects declared, the rules last (they name the objects).
   const counters = counterNames(enabled);
-  const pairSets = pairSet ? [PROBE_PAIRS_SET] : [];
-  const planned = { chains: chains.names(), sets: [...plannedSets(v6, config.sets, sticky.sets), ...pairSets], counters };
+  const planned = { chains: chains.names(), sets: [...plannedSets(v6, config.sets, sticky.sets), ...pairSets.map(probePairSetName)], counters };
   const commands = [
     ...tableCommands(table),
     ...staleDeletes(table, facts.installed, planned),
@@ -69,7 +79,7 @@ export function compile(config: ResolvedConfig, facts: SystemFacts = EMPTY_FACTS
     ...bypassSetCommands(table, bypassTexts(config, facts), v6),
     ...namedSetCommands(table, config.sets),
     ...stickySetCommands(table, sticky.sets, facts.installedSets),
-    ...probePairSetCommands(table, pairSet),
+    ...probePairSetCommands(table, pairSets),
     ...idsMapCommands(table, interfaces),
     ...ownerMarkCommands(table),
     ...chains.ruleCommands(),
@@ -85,7 +95,7 @@ export function compile(config: ResolvedConfig, facts: SystemFacts = EMPTY_FACTS
     policies6,
     warnings,
     // The probe pairs are the daemon's to add, like the config's sets are others' to fill.
-    dynamicSets: [...Object.keys(config.sets), ...pairSets],
+    dynamicSets: [...Object.keys(config.sets), ...pairSets.map(probePairSetName)],
     stickySets: sticky.sets.map((st) => st.name),
   };
 }

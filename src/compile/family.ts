@@ -15,3 +15,8 @@ export function carries(i: { family: string }, family: Family): boolean {
 export function ipProtocol(family: Family): 'ip' | 'ip6' {
   return family === 'ipv6' ? 'ip6' : 'ip';
 }
+
+/** Whether a WAN takes new connections of one family: IPv6 follows its own state when it has one (track6). */
+export function onlineFor(i: { online: boolean; online6?: boolean }, family: Family): boolean {
+  return family === 'ipv6' ? (i.online6 ?? i.online) : i.online;
+}

@@ -1,7 +1,7 @@
 // Interfaces as planned: stable ids and marks, routing tables, gateways, addresses and states, and the id warnings.
 import type { ResolvedConfig, ResolvedInterface } from '../config/resolved.js';
 import { MwanError } from '../model/errors.js';
-import type { LinkStates, SystemFacts } from '../model/facts.js';
+import { familyState, type LinkStates, type SystemFacts } from '../model/facts.js';
 import { allocateIds, type MarkLayout } from '../model/marks.js';
 import type { PlannedInterface } from '../model/plan.js';
 import { parseIp } from '../model/net.js';
@@ -40,7 +40,11 @@ export function planInterfaces(config: ResolvedConfig, facts: SystemFacts, state
       const iface = config.interfaces[name] as ResolvedInterface;
       const id = allocation.ids.get(name) as number;
       const enabled = iface.enabled;
-      const state = states[name] ?? 'online';
+      // One state per family when the daemon tracks them apart; the device is down for both or for neither.
+      const given = states[name];
+      const state = familyState(given, 'ipv4') ?? 'online';
+      const state6 = familyState(given, 'ipv6') ?? 'online';
+      const split = given !== undefined && typeof given !== 'string';
       const live = enabled && state !== 'down' ? liveProblems(name, iface, facts) : { gateway: null, gateway6: null, waiting: [] };
       for (const w of live.waiting) warnings.push(w);
       const linkUp = enabled && state !== 'down' && live.waiting.length === 0;
@@ -55,6 +59,7 @@ export function planInterfaces(config: ResolvedConfig, facts: SystemFacts, state
         gateway6: linkUp ? live.gateway6 : null,
         enabled,
         online: linkUp && state === 'online',
+        ...(split ? { online6: linkUp && state6 === 'online' } : {}),
         linkUp,
         address: enabled && has4(iface) ? (facts.addresses?.[name] ?? null) : null,
         address6: enabled && has6(iface) ? (facts.addresses6?.[name] ?? null) : null,

@@ -3,18 +3,18 @@ import type { ResolvedConfig } from '../config/resolved.js';
 import { chainName, type Family } from '../model/names.js';
 import type { PlannedInterface, PlannedPolicy } from '../model/plan.js';
 import type { ChainRule } from './chain-collector.js';
-import { carries, ipProtocol } from './family.js';
+import { carries, ipProtocol, onlineFor } from './family.js';
 import * as x from './nft-expr.js';
 
-/** The policies as one family sees them: a member whose WAN does not carry the family is never online for it. */
+/** The policies as one family sees them: a member whose WAN does not carry the family (or is offline for it) is never online for it. */
 export function planPolicies(config: ResolvedConfig, byName: ReadonlyMap<string, PlannedInterface>, family: Family): PlannedPolicy[] {
-  const carriesIt = (i: PlannedInterface | undefined) => i !== undefined && carries(i, family);
+  const onlineIt = (i: PlannedInterface | undefined) => i !== undefined && onlineFor(i, family) && carries(i, family);
   return Object.entries(config.policies).map(([name, policy]) => {
     const members = policy.members.map((m) => ({
       interface: m.interface,
       metric: m.metric,
       weight: m.weight,
-      online: (byName.get(m.interface)?.online ?? false) && carriesIt(byName.get(m.interface)),
+      online: onlineIt(byName.get(m.interface)),
     }));
     const online = members.filter((m) => m.online);
     const tier = Math.min(...online.map((m) => m.metric));

@@ -3,7 +3,7 @@ import type { ResolvedConfig } from '../config/resolved.js';
 import { chainName, stickySetName, type Family } from '../model/names.js';
 import type { PlannedInterface, PlannedPolicy } from '../model/plan.js';
 import type { ChainRule } from './chain-collector.js';
-import { carries, ipProtocol } from './family.js';
+import { carries, ipProtocol, onlineFor } from './family.js';
 import * as x from './nft-expr.js';
 import { forFamily, policyVerdict } from './policies.js';
 
@@ -47,7 +47,7 @@ export function planSticky(config: ResolvedConfig, policies: readonly PlannedPol
       for (const f of ['ipv4', 'ipv6'] as const) {
         if (!carries(iface, f)) continue;
         const t = f === 'ipv6' ? 'ipv6_addr' : 'ipv4_addr';
-        sets.push({ name: setName(f, m.interface), type: bySrcDst ? [t, t] : t, timeout: rule.stickyTimeout, online: iface.online });
+        sets.push({ name: setName(f, m.interface), type: bySrcDst ? [t, t] : t, timeout: rule.stickyTimeout, online: onlineFor(iface, f) });
       }
     }
   }

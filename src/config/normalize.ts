@@ -50,6 +50,7 @@ function resolveInterface(i: Interface): ResolvedInterface {
     id: i.id,
     enabled: i.enabled ?? DEFAULTS.enabled,
     track: trackSettings(i),
+    track6: trackSettings(i, 'track6'),
     initialState: i.initialState ?? DEFAULTS.initialState,
     flushConntrack: [...(i.flushConntrack ?? [])],
     family: i.family ?? DEFAULTS.family,
@@ -62,15 +63,16 @@ function resolveInterface(i: Interface): ResolvedInterface {
   };
 }
 
-/** An interface's `track` with every default filled in, or null when it is not tracked. */
-export function trackSettings(iface: Interface): TrackSettings | null {
-  const t = iface.track;
+/** An interface's `track` (or `track6`) with every default filled in, or null when it is not tracked. */
+export function trackSettings(iface: Interface, key: 'track' | 'track6' = 'track'): TrackSettings | null {
+  const t = iface[key];
   if (t === undefined) return null;
   const d = TRACK_DEFAULTS;
   const interval = t.interval ?? d.interval;
   const q = t.quality;
   return {
     targets: [...t.targets],
+    family: key === 'track6' || iface.family === 'ipv6' ? 'ipv6' : 'ipv4',
     method: t.method ?? d.method,
     // The validator refuses more than there are targets; capped here too so a round can always succeed.
     reliability: Math.min(t.reliability ?? d.reliability, t.targets.length),

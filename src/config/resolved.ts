@@ -11,6 +11,8 @@ export type ResolvedQuality = Filled<Quality>;
 
 /** `track` with every default filled in; times in seconds. reliability never exceeds the number of targets. */
 export type TrackSettings = Filled<Omit<Track, 'quality' | 'expectStatus' | 'dnsName'>> & {
+  /** The family its host-name targets are resolved in: IPv6 for `track6` and an IPv6-only WAN's `track`, else IPv4. */
+  family: 'ipv4' | 'ipv6';
   expectStatus: number[] | null;
   dnsName: string | null;
   quality: ResolvedQuality | null;
@@ -19,8 +21,10 @@ export type TrackSettings = Filled<Omit<Track, 'quality' | 'expectStatus' | 'dns
 export type ResolvedMetrics = Filled<NonNullable<Globals['metrics']>, 'listen' | 'textfile'>;
 /** markMask as a number (the config may write it as a hex string). */
 export type ResolvedGlobals = Filled<Omit<Globals, 'markMask' | 'metrics'>, 'hooks' | 'mwan3User'> & { markMask: number; metrics: ResolvedMetrics };
-export type ResolvedInterface = Filled<Omit<Interface, 'track'>, 'gateway' | 'gateway6' | 'id' | 'npt6Prefix' | 'snatAddress' | 'snat6Address'> & {
+export type ResolvedInterface = Filled<Omit<Interface, 'track' | 'track6'>, 'gateway' | 'gateway6' | 'id' | 'npt6Prefix' | 'snatAddress' | 'snat6Address'> & {
   track: TrackSettings | null;
+  /** IPv6 tracking of its own (family "both"): the interface then has a state per family. */
+  track6: TrackSettings | null;
 };
 export type ResolvedMember = Filled<Member>;
 export type ResolvedPolicy = Filled<Omit<Policy, 'members'>> & { members: ResolvedMember[] };

@@ -3,7 +3,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { ConfigIssue } from '../model/errors.js';
 import type { NftMwanConfig } from '../generated/config.js';
 import { parseTarget } from '../model/targets.js';
-import { parseIpElement, parseIpv4, parseIpv6, parsePort, reservedKind4, reservedKind6 } from '../model/net.js';
+import { parseIpElement, parseIpv4, parseIpv6, parsePort, reservedKind4, reservedKind6, type IpFamilyName } from '../model/net.js';
 import { maskedIssue, parseMaskedIpv4 } from '../model/masked.js';
 import { markLayout, parseMask } from '../model/marks.js';
 import { checkListen } from '../model/listen.js';
@@ -243,22 +243,36 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
       if (parseIpv4(iface.gateway) === undefined) add(at('gateway'), `"${iface.gateway}" is not an IPv4 address or "auto"`);
       else if (kind !== null) add(at('gateway'), `"${iface.gateway}" is ${kind}: a next hop is one router's unicast address (the ISP's)`);
     }
-    const track = iface.track;
-    if (track) {
+    const family = iface.family ?? DEFAULTS.family;
+    if (iface.track6 !== undefined && family !== 'both') {
+      add(at('track6'), `only for family "both" (family is "${family}"): an IPv${family === 'ipv6' ? '6' : '4'}-only WAN tracks with "track"`);
+    }
+    // Which family each track's targets must be: "both" without track6 may mix them (one state for both).
+    const tracks: ['track' | 'track6', IpFamilyName | undefined][] = [
+      ['track', family === 'both' ? (iface.track6 !== undefined ? 'ipv4' : undefined) : family],
+      ['track6', 'ipv6'],
+    ];
+    for (const [key, want] of tracks) {
+      const track = iface[key];
+      if (!track) continue;
       const method = track.method ?? TRACK_DEFAULTS.method;
       track.targets.forEach((text, i) => {
         const parsed = parseTarget(method, text);
-        if ('error' in parsed) add(at('track', 'targets', String(i)), parsed.error);
+        if ('error' in parsed) add(at(key, 'targets', String(i)), parsed.error);
+        else if (want !== undefined && parsed.family !== null && parsed.family !== want) {
+          const why = key === 'track6' ? 'track6 tracks IPv6' : family === 'both' ? 'with track6, track tracks IPv4' : `family is "${family}"`;
+          add(
+            at(key, 'targets', String(i)),
+            `"${text}" is an ${parsed.family === 'ipv4' ? 'IPv4' : 'IPv6'} target, but ${why}: give an ${want === 'ipv4' ? 'IPv4' : 'IPv6'} one`,
+          );
+        }
       });
       const reliability = track.reliability ?? TRACK_DEFAULTS.reliability;
       if (reliability > track.targets.length) {
-        add(
-          at('track', 'reliability'),
-          `reliability ${reliability} needs that many targets, but there are ${track.targets.length}: no round could ever succeed`,
-        );
+        add(at(key, 'reliability'), `reliability ${reliability} needs that many targets, but there are ${track.targets.length}: no round could ever succeed`);
       }
-      if (track.expectStatus && method !== 'http') add(at('track', 'expectStatus'), `only for method "http" (method is "${method}")`);
-      if (track.dnsName !== undefined && method !== 'dns') add(at('track', 'dnsName'), `only for method "dns" (method is "${method}")`);
+      if (track.expectStatus && method !== 'http') add(at(key, 'expectStatus'), `only for method "http" (method is "${method}")`);
+      if (track.dnsName !== undefined && method !== 'dns') add(at(key, 'dnsName'), `only for method "dns" (method is "${method}")`);
     }
   }
   // Every id that could be allocated must stay clear of reserved tables.

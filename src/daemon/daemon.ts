@@ -63,7 +63,7 @@ export class Daemon {
       config,
       log,
       onCarrier: (name, up) => {
-        this.onEvent(name, { type: 'carrier', at: Date.now(), up });
+        for (const key of this.trackers.keysOf(name)) this.onEvent(key, { type: 'carrier', at: Date.now(), up });
       },
       onBypassChange: () => this.queue.request(),
       // The same timer notices a try decided while no apply was held for it.
@@ -107,7 +107,7 @@ export class Daemon {
         this.onEvent(name, { type: 'round', at: Date.now(), results });
       },
       log,
-      allowPairs: (pairs, seconds) => allowProbePairs(run, this.config.globals.table, pairs, seconds),
+      allowPairs: (pairs, seconds, family) => allowProbePairs(run, this.config.globals.table, pairs, seconds, family),
     });
     this.hooks = new HookQueue({ config, log });
     this.writer = new StateWriter({ dir: o.stateDir, snapshot: (running) => this.snapshot(running), log });
@@ -140,8 +140,9 @@ export class Daemon {
       operatorCommands({
         reload: () => this.reload(),
         trackers: this.trackers,
+        // Both families of a WAN that tracks them apart.
         force: (name, down) => {
-          this.onEvent(name, { type: 'force', at: Date.now(), down });
+          for (const key of this.trackers.keysOf(name)) this.onEvent(key, { type: 'force', at: Date.now(), down });
         },
         applied: () => this.queue.requestAndWait(),
         log: this.o.log,
@@ -211,7 +212,7 @@ export class Daemon {
     this.resolveStopped();
   }
 
-  /** A probe round, a carrier reading or an operator command for one WAN. */
+  /** A probe round, a carrier reading or an operator command for one WAN's tracker (by key: NAME or NAME/ipv6). */
   private onEvent(name: string, e: TrackEvent): void {
     if (this.stopping) return;
     const r = this.trackers.step(name, e);
@@ -232,7 +233,7 @@ export class Daemon {
   private refresh(reason: Reason): boolean {
     const { recorded, transitions } = this.trackers.refresh(reason, Date.now());
     for (const tr of transitions) {
-      this.o.log.info(`${tr.name}: ${tr.from} -> ${tr.to} (${tr.detail})`);
+      this.o.log.info(`${tr.name}${tr.family ? ` (${tr.family})` : ''}: ${tr.from} -> ${tr.to} (${tr.detail})`);
       this.ledger = recordChange(this.ledger, tr);
     }
     if (recorded) this.queue.request();
@@ -252,7 +253,7 @@ export class Daemon {
 
   /** One apply of the states recorded now (the queue retries it when it throws), then what it owes. */
   private async attempt(): Promise<void> {
-    const states = this.trackers.current();
+    const states = this.trackers.linkStates();
     const { ledger, taken } = take(this.ledger);
     this.ledger = ledger;
     const repairWhy = this.repairWhy;
@@ -272,7 +273,7 @@ export class Daemon {
     }
     // The WANs' marks and devices are known (or changed): continuous probes start or follow.
     this.loops.follow(plan.interfaces);
-    const summary = Object.entries(states)
+    const summary = Object.entries(this.trackers.current())
       .map(([n, s]) => `${n}=${s}`)
       .join(' ');
     this.o.log.info(`states applied in ${(performance.now() - t0).toFixed(0)} ms: ${summary}`);

@@ -14,7 +14,8 @@ export interface HookQueueOptions {
 /** The mwan3 event of a transition. */
 export function hookEvent(tr: Transition, config: ResolvedConfig): HookEvent {
   const action = tr.action ?? hookAction(tr.from, tr.to, tr.reason);
-  return { action, interface: tr.name, device: config.interfaces[tr.name]?.device ?? '', state: tr.to, reason: tr.detail };
+  const iface = config.interfaces[tr.name];
+  return { action, interface: tr.name, device: iface?.device ?? '', family: tr.family ?? iface?.family ?? 'ipv4', state: tr.to, reason: tr.detail };
 }
 
 async function runConfigured(event: HookEvent, config: ResolvedConfig, log: Logger): Promise<void> {

@@ -15,6 +15,11 @@ export interface HookEvent {
   action: 'ifup' | 'ifdown' | 'connected' | 'disconnected' | 'connecting' | 'disconnecting';
   interface: string;
   device: string;
+  /**
+   * ipv4 or ipv6: the family whose state changed (a WAN with track6 has one per family), or the WAN's only one;
+   * "both" for a dual-stack WAN with one state for both.
+   */
+  family: 'ipv4' | 'ipv6' | 'both';
   state: string;
   reason: string;
 }
@@ -117,9 +122,11 @@ export function hookEnv(e: HookEvent): Record<string, string> {
     ACTION: e.action,
     INTERFACE: e.interface,
     DEVICE: e.device,
+    FAMILY: e.family,
     NFT_MWAN_ACTION: e.action,
     NFT_MWAN_INTERFACE: e.interface,
     NFT_MWAN_DEVICE: e.device,
+    NFT_MWAN_FAMILY: e.family,
     NFT_MWAN_STATE: e.state,
     NFT_MWAN_REASON: e.reason,
     // Only these and PATH: a hook sees nothing else of the daemon's environment.

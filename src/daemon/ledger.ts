@@ -1,9 +1,13 @@
 // The transition ledger: which state changes are owed their flush and hooks, and in which order. Pure (no I/O, no clock).
 import type { LinkState } from '../model/facts.js';
+import type { Family } from '../model/names.js';
 import type { Reason } from '../model/tracking.js';
+import { keyOf } from './tracker-keys.js';
 
 export interface Transition {
   name: string;
+  /** Set when the WAN keeps a state per family (track6): the family whose state changed. */
+  family?: Family;
   from: LinkState;
   to: LinkState;
   reason: Reason;
@@ -15,7 +19,7 @@ export interface Transition {
 export interface Ledger {
   /** Transitions not yet taken by an apply (state changes), or waiting behind one (connecting/disconnecting). */
   readonly pending: readonly Transition[];
-  /** State changes per interface whose hooks have not been queued yet (pending or being applied). */
+  /** State changes per tracker (see keyOf) whose hooks have not been queued yet (pending or being applied). */
   readonly undelivered: ReadonlyMap<string, number>;
 }
 
@@ -25,7 +29,7 @@ const bump = (m: ReadonlyMap<string, number>, name: string, by: number, from: nu
 
 /** A state change: owed an apply, then its flush and its hook. */
 export function recordChange(l: Ledger, tr: Transition): Ledger {
-  return { pending: [...l.pending, tr], undelivered: bump(l.undelivered, tr.name, 1, 0) };
+  return { pending: [...l.pending, tr], undelivered: bump(l.undelivered, keyOf(tr), 1, 0) };
 }
 
 /**
@@ -33,7 +37,7 @@ export function recordChange(l: Ledger, tr: Transition): Ledger {
  * the same WAN (keeping mwan3's order).
  */
 export function recordBetween(l: Ledger, tr: Transition): { ledger: Ledger; due: Transition[] } {
-  if ((l.undelivered.get(tr.name) ?? 0) > 0) return { ledger: { ...l, pending: [...l.pending, tr] }, due: [] };
+  if ((l.undelivered.get(keyOf(tr)) ?? 0) > 0) return { ledger: { ...l, pending: [...l.pending, tr] }, due: [] };
   return { ledger: l, due: [tr] };
 }
 
@@ -49,6 +53,8 @@ export function putBack(l: Ledger, taken: readonly Transition[]): Ledger {
 
 export interface FlushOrder {
   name: string;
+  /** Only this family's connections (the WAN keeps a state per family); absent: all of its connections. */
+  family?: Family;
   mark: number;
   /** The state it changed to: a WAN that has moved on since is not flushed for this one. */
   to: LinkState;
@@ -60,7 +66,7 @@ export interface FlushOrder {
 export interface FlushContext {
   /** The WANs' marks in the plan just applied. */
   marks: Readonly<Record<string, number>>;
-  /** The states recorded now. */
+  /** The states recorded now, per tracker (see keyOf). */
   states: Readonly<Record<string, LinkState>>;
   flushConntrack: Readonly<Record<string, readonly string[]>>;
 }
@@ -74,13 +80,14 @@ export function flushOrders(taken: readonly Transition[], c: FlushContext): Flus
   const out: FlushOrder[] = [];
   const seen = new Set<string>();
   for (const tr of [...taken].reverse()) {
-    if (tr.action !== undefined || seen.has(tr.name)) continue;
-    seen.add(tr.name);
+    const key = keyOf(tr);
+    if (tr.action !== undefined || seen.has(key)) continue;
+    seen.add(key);
     const mark = c.marks[tr.name];
     const trigger = tr.to === 'online' ? 'online' : 'offline';
     const all = (c.flushConntrack[tr.name] ?? []).includes(trigger);
-    if (mark === undefined || c.states[tr.name] !== tr.to || (!all && trigger !== 'offline')) continue;
-    out.push({ name: tr.name, mark, to: tr.to, trigger, all });
+    if (mark === undefined || c.states[key] !== tr.to || (!all && trigger !== 'offline')) continue;
+    out.push({ name: tr.name, ...(tr.family ? { family: tr.family } : {}), mark, to: tr.to, trigger, all });
   }
   return out;
 }
@@ -92,11 +99,11 @@ export function flushOrders(taken: readonly Transition[], c: FlushContext): Flus
 export function settle(l: Ledger, taken: readonly Transition[]): { ledger: Ledger; hooks: Transition[] } {
   const hooks = [...taken];
   let undelivered = l.undelivered;
-  for (const tr of taken) if (tr.action === undefined) undelivered = bump(undelivered, tr.name, -1, 1);
+  for (const tr of taken) if (tr.action === undefined) undelivered = bump(undelivered, keyOf(tr), -1, 1);
   const owed = new Set<string>();
   const pending = l.pending.filter((tr) => {
-    if (tr.action === undefined) owed.add(tr.name);
-    else if (!owed.has(tr.name)) return (hooks.push(tr), false);
+    if (tr.action === undefined) owed.add(keyOf(tr));
+    else if (!owed.has(keyOf(tr))) return (hooks.push(tr), false);
     return true;
   });
   return { ledger: { pending, undelivered }, hooks };

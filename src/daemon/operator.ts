@@ -1,6 +1,7 @@
 // The control socket's commands (reload, ifup, ifdown): what the daemon answers an operator, and what it asks of itself.
 import type { Logger } from '../model/logger.js';
 import type { ControlReply, ControlRequest } from './control.js';
+import { key6 } from './tracker-keys.js';
 import type { WanTrackers } from './trackers.js';
 
 export interface OperatorDeps {
@@ -21,7 +22,11 @@ export function operatorCommands(d: OperatorDeps): (req: ControlRequest) => Prom
     d.force(name, req.command === 'ifdown');
     await d.applied();
     const state = d.trackers.state(name) ?? 'offline';
-    return { ok: true, message: `${name} is ${state}${req.command === 'ifup' && state !== 'online' ? ' (waiting for its link and probes)' : ''}` };
+    // A WAN tracked per family (track6): both families were acted on, both are told.
+    const state6 = d.trackers.state(key6(name));
+    const shown = state6 === undefined ? state : `${state} (IPv6 ${state6})`;
+    const waiting = req.command === 'ifup' && (state !== 'online' || (state6 ?? 'online') !== 'online');
+    return { ok: true, message: `${name} is ${shown}${waiting ? ' (waiting for its link and probes)' : ''}` };
   };
   return async (req) => {
     switch (req.command) {

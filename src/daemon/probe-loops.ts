@@ -7,6 +7,7 @@ import { PingSession, type EchoResult } from '../track/ping-session.js';
 import { parseTarget } from '../model/targets.js';
 import { roundWith, type Egress, type Prober, type RoundDeps } from '../track/probes.js';
 import { systemLookup } from '../track/resolve.js';
+import { ofKey } from './tracker-keys.js';
 
 export interface ProbeLoopsOptions {
   /** A probe run per round; without it, the real one, with one long-running ping per target where it can. */
@@ -34,7 +35,7 @@ export class ProbeLoops {
     this.round = o.prober ?? roundWith({ lookup: systemLookup, allowPairs: o.allowPairs });
   }
 
-  /** Stops every loop and starts one per WAN with settings. */
+  /** Stops every loop and starts one per tracker with settings (NAME, and NAME/ipv6 for a WAN with track6). */
   restart(settings: Iterable<[string, TrackSettings]>): void {
     this.stop();
     for (const [name, s] of settings) {
@@ -58,7 +59,7 @@ export class ProbeLoops {
 
   /** The WANs' devices and marks as the last apply installed them: probes start or follow. */
   follow(interfaces: Iterable<{ name: string } & Egress>): void {
-    for (const i of interfaces) this.egress.set(i.name, { device: i.device, mark: i.mark, address: i.address });
+    for (const i of interfaces) this.egress.set(i.name, { device: i.device, mark: i.mark, address: i.address, address6: i.address6 ?? null });
     for (const sync of this.syncers.values()) sync();
   }
 
@@ -79,7 +80,7 @@ export class ProbeLoops {
     let current = '';
     const sync = () => {
       const t = this.o.tracker(name);
-      const e = this.egress.get(name);
+      const e = this.egress.get(ofKey(name).name);
       const interval = t ? nextInterval(t, s) : s.interval;
       const key = !signal.aborted && t?.carrier && e ? `${e.device}/${e.mark}/${interval}` : '';
       if (key === current) return;
@@ -115,7 +116,7 @@ export class ProbeLoops {
     while (!signal.aborted) {
       const started = performance.now();
       const t = this.o.tracker(name);
-      const egress = this.egress.get(name);
+      const egress = this.egress.get(ofKey(name).name);
       if (t && egress && t.carrier) {
         try {
           const results = await prober(s, egress, signal);

@@ -1,18 +1,26 @@
 // The WANs' trackers and the states last recorded for them: events in, the state changes (transitions) out. No I/O.
 import type { ResolvedConfig, TrackSettings } from '../config/resolved.js';
-import type { LinkState } from '../model/facts.js';
+import type { LinkState, LinkStates } from '../model/facts.js';
+import type { Family } from '../model/names.js';
 import type { DaemonState } from '../model/state.js';
 import type { Reason } from '../model/tracking.js';
 import { initialTracker, linkState, progress, step, type TrackEvent, type Tracker } from '../track/machine.js';
 import type { Transition } from './ledger.js';
 import { interfaceRecord } from './state-file.js';
+import { key6, ofKey, type FamilyOf } from './tracker-keys.js';
 
+/**
+ * Trackers by key (see tracker-keys.ts): one per interface, and a second, NAME/ipv6, for an interface with track6,
+ * whose IPv6 state is then its own.
+ */
 export class WanTrackers {
   private readonly trackers = new Map<string, Tracker>();
   private readonly settings = new Map<string, TrackSettings | null>();
-  /** The state compile was last told per interface, and since when it holds. */
+  /** The family each tracker decides for when its interface keeps a state per family. */
+  private readonly families = new Map<string, Family | undefined>();
+  /** The state compile was last told per tracker, and since when it holds. */
   private readonly states = new Map<string, { state: LinkState; since: number }>();
-  /** State changes per interface since the daemon started (a metric). */
+  /** State changes per tracker since the daemon started (a metric). */
   private readonly changes = new Map<string, number>();
 
   /**
@@ -20,26 +28,41 @@ export class WanTrackers {
    * their initialState), none for removed ones. `usable`: which links can carry traffic now.
    */
   adopt(config: ResolvedConfig, usable: ReadonlyMap<string, boolean>, now: number, previous?: DaemonState['interfaces']): void {
-    for (const name of [...this.trackers.keys()]) {
-      if (name in config.interfaces) continue;
-      this.trackers.delete(name);
-      this.states.delete(name);
-      this.settings.delete(name);
-    }
+    const wanted = new Map<string, { name: string; track: TrackSettings | null; family: Family | undefined }>();
     for (const [name, iface] of Object.entries(config.interfaces)) {
-      this.settings.set(name, iface.track);
-      if (this.trackers.has(name)) continue;
-      const before = previous?.[name];
-      this.trackers.set(name, initialTracker(before?.tracked ?? iface.initialState, usable.get(name) ?? false, now, before?.forcedDown ?? false));
+      const split = iface.track6 !== null;
+      wanted.set(name, { name, track: iface.track, family: split ? 'ipv4' : undefined });
+      if (split) wanted.set(key6(name), { name, track: iface.track6, family: 'ipv6' });
     }
+    for (const key of [...this.trackers.keys()]) {
+      if (wanted.has(key)) continue;
+      this.trackers.delete(key);
+      this.states.delete(key);
+      this.settings.delete(key);
+      this.families.delete(key);
+    }
+    for (const [key, w] of wanted) {
+      this.settings.set(key, w.track);
+      this.families.set(key, w.family);
+      if (this.trackers.has(key)) continue;
+      const iface = config.interfaces[w.name] as ResolvedConfig['interfaces'][string];
+      const before = w.family === 'ipv6' ? previous?.[w.name]?.ipv6 : previous?.[w.name];
+      this.trackers.set(key, initialTracker(before?.tracked ?? iface.initialState, usable.get(w.name) ?? false, now, before?.forcedDown ?? false));
+    }
+  }
+
+  /** The keys of an interface's trackers: carrier and operator events concern each. */
+  keysOf(name: string): string[] {
+    return [name, key6(name)].filter((k) => this.trackers.has(k));
   }
 
   has(name: string): boolean {
     return this.trackers.has(name);
   }
 
+  /** The interfaces tracked (not their per-family keys). */
   names(): string[] {
-    return [...this.trackers.keys()];
+    return [...this.trackers.keys()].filter((k) => ofKey(k).family === undefined);
   }
 
   tracker(name: string): Tracker | undefined {
@@ -48,40 +71,59 @@ export class WanTrackers {
 
   /** The WANs probed: those with track settings, enabled. */
   tracked(config: ResolvedConfig): [string, TrackSettings][] {
-    return [...this.settings].flatMap(([name, s]): [string, TrackSettings][] => (s === null || config.interfaces[name]?.enabled === false ? [] : [[name, s]]));
+    return [...this.settings].flatMap(([key, s]): [string, TrackSettings][] =>
+      s === null || config.interfaces[ofKey(key).name]?.enabled === false ? [] : [[key, s]],
+    );
   }
 
-  /** One event for one WAN: the tracker before and after, and the connecting/disconnecting step it made, if any. */
+  /** One event for one tracker (by key): the tracker before and after, and the connecting/disconnecting step it made, if any. */
   step(name: string, e: TrackEvent): { before: Tracker; after: Tracker; between: Transition | null } | null {
     const before = this.trackers.get(name);
     if (!before) return null;
     const after = step(before, this.settings.get(name) ?? null, e);
     this.trackers.set(name, after);
     const action = e.type === 'round' ? progress(before, after) : null;
-    return { before, after, between: action ? betweenTransition(name, action, after) : null };
+    return { before, after, between: action ? betweenTransition(this.who(name), action, after) : null };
   }
 
   /** Compares every tracker's state with the last one recorded: the changes (a first recording is no change). */
   refresh(reason: Reason, now: number): { recorded: boolean; transitions: Transition[] } {
     let recorded = false;
     const transitions: Transition[] = [];
-    for (const [name, t] of this.trackers) {
+    for (const [key, t] of this.trackers) {
       const state = linkState(t);
-      const before = this.states.get(name);
+      const before = this.states.get(key);
       if (before?.state === state) continue;
-      this.states.set(name, { state, since: now });
+      this.states.set(key, { state, since: now });
       recorded = true;
       if (before === undefined) continue;
       const why = t.forcedDown && state !== 'down' ? 'operator' : t.lastReason === 'start' ? reason : t.lastReason;
-      this.changes.set(name, (this.changes.get(name) ?? 0) + 1);
-      transitions.push({ name, from: before.state, to: state, reason: why, detail: describe(why, t) });
+      this.changes.set(key, (this.changes.get(key) ?? 0) + 1);
+      transitions.push({ ...this.who(key), from: before.state, to: state, reason: why, detail: describe(why, t) });
     }
     return { recorded, transitions };
   }
 
-  /** The state recorded for one WAN. */
-  state(name: string): LinkState | undefined {
-    return this.states.get(name)?.state;
+  /** The state recorded for one tracker (an interface's own by its name). */
+  state(key: string): LinkState | undefined {
+    return this.states.get(key)?.state;
+  }
+
+  /** The interface and, when it keeps a state per family, the family a tracker decides for. */
+  private who(key: string): FamilyOf {
+    const family = this.families.get(key);
+    return { name: ofKey(key).name, ...(family ? { family } : {}) };
+  }
+
+  /** The states recorded, as compile takes them: per interface, or per family for one with track6. */
+  linkStates(): LinkStates {
+    const out: Record<string, LinkStates[string]> = {};
+    for (const [key, s] of this.states) {
+      if (ofKey(key).family !== undefined) continue;
+      const v6 = this.states.get(key6(key));
+      out[key] = v6 === undefined ? s.state : { ipv4: s.state, ipv6: v6.state };
+    }
+    return out;
   }
 
   /** What each tracker says now (before it is recorded). */
@@ -89,7 +131,7 @@ export class WanTrackers {
     return Object.fromEntries([...this.trackers].map(([n, t]) => [n, linkState(t)]));
   }
 
-  /** The states recorded (what the next apply installs). */
+  /** The states recorded per tracker (what the next apply installs). */
   current(): Record<string, LinkState> {
     return Object.fromEntries([...this.states].map(([n, s]) => [n, s.state]));
   }
@@ -101,9 +143,14 @@ export class WanTrackers {
   /** The state file's view of every WAN. */
   records(): DaemonState['interfaces'] {
     const out: DaemonState['interfaces'] = {};
-    for (const [name, t] of this.trackers) {
-      const s = this.states.get(name) ?? { state: linkState(t), since: t.since };
-      out[name] = interfaceRecord(t, s.state, s.since, this.settings.get(name) != null);
+    const record = (key: string, t: Tracker) => {
+      const s = this.states.get(key) ?? { state: linkState(t), since: t.since };
+      return interfaceRecord(t, s.state, s.since, this.settings.get(key) != null);
+    };
+    for (const [key, t] of this.trackers) {
+      if (ofKey(key).family !== undefined) continue;
+      const t6 = this.trackers.get(key6(key));
+      out[key] = { ...record(key, t), ...(t6 ? { ipv6: record(key6(key), t6) } : {}) };
     }
     return out;
   }
@@ -118,12 +165,12 @@ export function roundFailure(t: Tracker): string | null {
 }
 
 /** No rule changes: mwan3's connecting/disconnecting, with what the round said. */
-function betweenTransition(name: string, action: 'connecting' | 'disconnecting', t: Tracker): Transition {
+function betweenTransition(who: FamilyOf, action: 'connecting' | 'disconnecting', t: Tracker): Transition {
   const state = linkState(t);
   const r = t.lastRound?.results.find((p) => !p.ok);
   const detail =
     action === 'connecting' ? 'first good probe round' : `first failed probe round: ${t.lastRound?.quality ?? `${r?.target ?? '?'} ${r?.error ?? ''}`.trim()}`;
-  return { name, from: state, to: state, reason: 'probes', detail, action };
+  return { ...who, from: state, to: state, reason: 'probes', detail, action };
 }
 
 export function describe(reason: Reason, t: Tracker): string {

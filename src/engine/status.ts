@@ -9,6 +9,8 @@ import { plan } from './apply.js';
 import { readWanCounters } from './counters.js';
 import type { WanCounters } from '../model/state.js';
 
+export type InterfaceStatus = 'online' | 'offline' | 'down' | 'disabled';
+
 export interface Status {
   table: string;
   installed: boolean;
@@ -16,10 +18,12 @@ export interface Status {
   inSync: boolean;
   differences: string[];
   /** "down": its device is down or gone, or the live system does not offer it yet (`waiting` says what). */
-  interfaces: (PlannedInterface & { state: 'online' | 'offline' | 'down' | 'disabled' })[];
+  interfaces: (PlannedInterface & { state: InterfaceStatus; /** IPv6's own state (track6). */ state6?: InterfaceStatus })[];
   /** What apply would warn about now (each led by its JSON path). */
   warnings: string[];
   policies: PlannedPolicy[];
+  /** As IPv6 sees them (empty without an IPv6 WAN). */
+  policies6: PlannedPolicy[];
   routing: { rules: number; routes: number; priorities: number[]; tables: number[] };
   /** Per enabled WAN: live connections (conntrack, by mark), bytes and packets of its connections (nft counters). */
   traffic: Record<string, WanCounters>;
@@ -38,9 +42,13 @@ export async function readStatus(run: Runner, config: ResolvedConfig, states: Li
     installed: discovery.listing !== null,
     inSync: differences.length === 0,
     differences,
-    interfaces: p.interfaces.map((i) => ({ ...i, state: !i.enabled ? 'disabled' : !i.linkUp ? 'down' : i.online ? 'online' : 'offline' })),
+    interfaces: p.interfaces.map((i) => {
+      const state = (online: boolean): InterfaceStatus => (!i.enabled ? 'disabled' : !i.linkUp ? 'down' : online ? 'online' : 'offline');
+      return { ...i, state: state(i.online), ...(i.online6 !== undefined ? { state6: state(i.online6) } : {}) };
+    }),
     warnings: p.warnings,
     policies: p.policies,
+    policies6: p.policies6,
     traffic,
     routing: {
       rules: discovery.routing.rules.length,

@@ -33,7 +33,17 @@ export function renderMetrics(input: MetricsInput): string {
   const wans = Object.entries(state.interfaces).sort(([a], [b]) => byCodeUnit(a, b));
   const counted = Object.entries(counters).sort(([a], [b]) => byCodeUnit(a, b));
 
-  const perWan = (fn: (name: string, r: DaemonState['interfaces'][string]) => Sample[]): Sample[] => wans.flatMap(([name, r]) => fn(name, r));
+  // A WAN with a state per family (track6) gives one sample per family, told apart by a family label.
+  const views = wans.flatMap(([name, r]): [Labels, DaemonState['interfaces'][string], string][] =>
+    r.ipv6
+      ? [
+          [{ interface: name, family: 'ipv4' }, r, name],
+          [{ interface: name, family: 'ipv6' }, r.ipv6, `${name}/ipv6`],
+        ]
+      : [[{ interface: name }, r, name]],
+  );
+  const perWan = (fn: (wan: Labels, r: DaemonState['interfaces'][string], key: string) => Sample[]): Sample[] =>
+    views.flatMap(([wan, r, key]) => fn(wan, r, key));
   const perCounted = (fn: (name: string, c: WanCounters) => Sample[]): Sample[] => counted.flatMap(([name, c]) => fn(name, c));
   const one = (labels: Labels, value: number | null): Sample[] => (value == null || Number.isNaN(value) ? [] : [{ labels, value }]);
   const flag = (b: boolean): number => (b ? 1 : 0);
@@ -50,56 +60,56 @@ export function renderMetrics(input: MetricsInput): string {
       name: 'nft_mwan_wan_online',
       type: 'gauge',
       help: 'Whether the WAN is online (1) or offline or down (0).',
-      samples: perWan((name, r) => [{ labels: { interface: name }, value: flag(r.state === 'online') }]),
+      samples: perWan((wan, r) => [{ labels: wan, value: flag(r.state === 'online') }]),
     },
     {
       name: 'nft_mwan_wan_state',
       type: 'gauge',
       help: 'The state of the WAN: 1 for the current state, 0 for the others.',
-      samples: perWan((name, r) => STATES.map((s) => ({ labels: { interface: name, state: s }, value: flag(r.state === s) }))),
+      samples: perWan((wan, r) => STATES.map((s) => ({ labels: { ...wan, state: s }, value: flag(r.state === s) }))),
     },
     {
       name: 'nft_mwan_wan_forced_down',
       type: 'gauge',
       help: 'Whether the WAN was taken out of service by nft-mwan ifdown (1) or not (0).',
-      samples: perWan((name, r) => [{ labels: { interface: name }, value: flag(r.forcedDown) }]),
+      samples: perWan((wan, r) => [{ labels: wan, value: flag(r.forcedDown) }]),
     },
     {
       name: 'nft_mwan_wan_carrier',
       type: 'gauge',
       help: 'Whether the WAN device has carrier (1) or not (0).',
-      samples: perWan((name, r) => [{ labels: { interface: name }, value: flag(r.carrier) }]),
+      samples: perWan((wan, r) => [{ labels: wan, value: flag(r.carrier) }]),
     },
     {
       name: 'nft_mwan_wan_state_seconds',
       type: 'gauge',
       help: 'Seconds the WAN has been in its current state.',
       // Clamped at 0: a clock stepped backwards must not report a negative age.
-      samples: perWan((name, r) => one({ interface: name }, Math.max(0, (now - Date.parse(r.since)) / 1000))),
+      samples: perWan((wan, r) => one(wan, Math.max(0, (now - Date.parse(r.since)) / 1000))),
     },
     {
       name: 'nft_mwan_probe_rtt_seconds',
       type: 'gauge',
       help: 'Round-trip time of the last probe round, in seconds.',
-      samples: perWan((name, r) => one({ interface: name }, r.rttMs == null ? null : r.rttMs / 1000)),
+      samples: perWan((wan, r) => one(wan, r.rttMs == null ? null : r.rttMs / 1000)),
     },
     {
       name: 'nft_mwan_probe_loss_ratio',
       type: 'gauge',
       help: 'Probe loss over the quality window (0 to 1).',
-      samples: perWan((name, r) => one({ interface: name }, r.lossPct == null ? null : r.lossPct / 100)),
+      samples: perWan((wan, r) => one(wan, r.lossPct == null ? null : r.lossPct / 100)),
     },
     {
       name: 'nft_mwan_probe_target_up',
       type: 'gauge',
       help: 'Whether the target answered in the last probe round (1) or not (0).',
-      samples: perWan((name, r) => {
+      samples: perWan((wan, r) => {
         // A target listed twice would give two samples of one series, which a scraper rejects: the first one counts.
         const seen = new Set<string>();
         return (r.lastRound?.results ?? []).flatMap((p) => {
           if (seen.has(p.target)) return [];
           seen.add(p.target);
-          return [{ labels: { interface: name, target: p.target }, value: flag(p.ok) }];
+          return [{ labels: { ...wan, target: p.target }, value: flag(p.ok) }];
         });
       }),
     },
@@ -107,7 +117,7 @@ export function renderMetrics(input: MetricsInput): string {
       name: 'nft_mwan_wan_state_changes_total',
       type: 'counter',
       help: 'Changes of the WAN state since the daemon started.',
-      samples: perWan((name) => [{ labels: { interface: name }, value: stateChanges[name] ?? 0 }]),
+      samples: perWan((wan, _r, key) => [{ labels: wan, value: stateChanges[key] ?? 0 }]),
     },
     {
       name: 'nft_mwan_wan_connections',

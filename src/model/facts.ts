@@ -5,7 +5,17 @@
  * "down": offline and its device is down or gone, so its table gets no route (and no gateway is needed).
  */
 export type LinkState = 'online' | 'offline' | 'down';
-export type LinkStates = Readonly<Record<string, LinkState>>;
+/** A state per family, for an interface that tracks IPv6 on its own (track6). */
+export interface FamilyLinkStates {
+  ipv4: LinkState;
+  ipv6: LinkState;
+}
+export type LinkStates = Readonly<Record<string, LinkState | FamilyLinkStates>>;
+
+/** The state one family of an interface is in (one state serves both unless the interface has one per family). */
+export function familyState(s: LinkState | FamilyLinkStates | undefined, family: 'ipv4' | 'ipv6'): LinkState | undefined {
+  return s === undefined || typeof s === 'string' ? s : s[family];
+}
 
 /** What the system looked like when compiling; gathered by src/engine/discover.ts. */
 export interface SystemFacts {

@@ -41,3 +41,6 @@ export const BYPASS_SET = 'bypass_v4';
 export const BYPASS_SET6 = 'bypass_v6';
 /** [WAN address, target address] pairs of probes to host names, put there by the daemon at each round (timeouts). */
 export const PROBE_PAIRS_SET = 'probe_pairs';
+export const PROBE_PAIRS_SET6 = 'probe_pairs6';
+/** The set of one family's probe pairs for host-name targets (src/compile/chains.ts probePairSets). */
+export const probePairSetName = (family: Family): string => (family === 'ipv4' ? PROBE_PAIRS_SET : PROBE_PAIRS_SET6);

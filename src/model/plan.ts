@@ -67,6 +67,8 @@ export interface PlannedInterface {
   gateway6: string | null;
   enabled: boolean;
   online: boolean;
+  /** IPv6's own state when the interface tracks it on its own (track6); absent: `online` serves both families. */
+  online6?: boolean;
   /** False when the device is down or gone: its table then holds no route. */
   linkUp: boolean;
   /** The device's IPv4 address, when known: traffic from it is routed through this WAN. */

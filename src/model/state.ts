@@ -17,6 +17,8 @@ export interface InterfaceRecord {
   lossPct: number | null;
   rttMs: number | null;
   lastRound: (Omit<RoundSummary, 'at'> & { at: string }) | null;
+  /** An interface with track6: its IPv6 tracking and state (the fields above are then its IPv4 ones). */
+  ipv6?: InterfaceRecord;
 }
 
 export interface DaemonState {

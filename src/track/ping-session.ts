@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { ProbeResult } from '../model/tracking.js';
-import type { Egress } from './probes.js';
+import { pingFamily, type Egress } from './probes.js';
 
 export type EchoResult = Omit<ProbeResult, 'target'>;
 
@@ -55,7 +55,20 @@ export class PingSession {
     this.judged = new Set();
     this.anchor = null;
     if (this.deadline) clearTimeout(this.deadline);
-    const args = ['-n', '-O', '-i', String(this.interval), '-W', String(this.timeout), '-I', this.egress.device, '-m', String(this.egress.mark), this.target];
+    const args = [
+      ...pingFamily(this.target),
+      '-n',
+      '-O',
+      '-i',
+      String(this.interval),
+      '-W',
+      String(this.timeout),
+      '-I',
+      this.egress.device,
+      '-m',
+      String(this.egress.mark),
+      this.target,
+    ];
     const child = spawn('ping', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
     this.child = child;
     let stderr = '';

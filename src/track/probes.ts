@@ -17,6 +17,8 @@ export interface Egress {
   mark: number;
   /** The device's IPv4 address: sockets bound to it are routed by the `from` rule into the WAN's table. */
   address: string | null;
+  /** Its IPv6 address (global), the same for IPv6 targets; absent or null when it has none. */
+  address6?: string | null;
 }
 
 /** Runs one round: every target probed `count` times, targets in parallel; never throws. */
@@ -29,7 +31,7 @@ export interface RoundDeps {
    * Lets [WAN address, target address] pairs leave through the WAN for `seconds` (the table's probe-pair set):
    * a tcp/http/dns probe to a name's address, unknown when the ruleset was compiled. Absent: not needed.
    */
-  allowPairs?: ((pairs: readonly (readonly [string, string])[], seconds: number) => Promise<void>) | undefined;
+  allowPairs?: ((pairs: readonly (readonly [string, string])[], seconds: number, family: 'ipv4' | 'ipv6') => Promise<void>) | undefined;
 }
 
 /** A round with these resolver and pair hooks. */
@@ -62,11 +64,11 @@ export const runRound: Prober = roundWith({ lookup: systemLookup });
 type Ready = { target: Target; timeoutMs: number } | { text: string; error: string; probes: number };
 
 /**
- * Names resolved for this round (IPv4: the family this WAN tracks), all at once; a name that does not resolve
+ * Names resolved for this round (in the family these settings track), all at once; a name that does not resolve
  * in the round's timeout is `count` missed probes of that target, like a target that does not answer.
  */
 async function resolveTargets(s: TrackSettings, egress: Egress, deps: RoundDeps, signal: AbortSignal): Promise<Ready[]> {
-  const family = 4;
+  const family = s.family === 'ipv6' ? 6 : 4;
   const budgetMs = s.timeout * 1000;
   const ready = await Promise.all(
     s.targets.map(async (text): Promise<Ready> => {
@@ -75,18 +77,19 @@ async function resolveTargets(s: TrackSettings, egress: Egress, deps: RoundDeps,
       if (!target.name) return { target, timeoutMs: budgetMs };
       const r = await resolveHost(target.host, family, deps.lookup, budgetMs, signal);
       if ('error' in r) return { text, error: r.error, probes: s.count };
-      return { target: { ...target, host: r.address }, timeoutMs: Math.max(1, budgetMs - r.ms) };
+      return { target: { ...target, host: r.address, family: s.family }, timeoutMs: Math.max(1, budgetMs - r.ms) };
     }),
   );
   // Ping carries the WAN's mark itself; the others leave from the WAN's address, kept on it by the pair set.
   const named = ready.filter((r): r is Extract<Ready, { target: Target }> => 'target' in r && r.target.name && r.target.method !== 'ping');
-  if (named.length === 0 || egress.address === null || deps.allowPairs === undefined) return ready;
-  const local = egress.address;
+  const local = s.family === 'ipv6' ? (egress.address6 ?? null) : egress.address;
+  if (named.length === 0 || local === null || deps.allowPairs === undefined) return ready;
   try {
     // The pair outlives the round's probes (count of them, one after another), with a margin.
     await deps.allowPairs(
       named.map((r) => [local, r.target.host] as const),
       Math.ceil(s.count * s.timeout) + PAIR_MARGIN_S,
+      s.family,
     );
     return ready;
   } catch (e) {
@@ -109,7 +112,7 @@ const PING_SPACING_S = 0.1;
 async function ping(target: Target, s: TrackSettings, egress: Egress, signal: AbortSignal, timeoutMs: number): Promise<ProbeResult[]> {
   // -I binds to the device, -m marks the echoes so the WAN's ip rules route them, whatever the main table says.
   // -W: what the name's lookup (if any) left of the timeout.
-  const args = ['-n', '-c', String(s.count), '-W', String(timeoutMs / 1000), '-I', egress.device, '-m', String(egress.mark)];
+  const args = [...pingFamily(target.host), '-n', '-c', String(s.count), '-W', String(timeoutMs / 1000), '-I', egress.device, '-m', String(egress.mark)];
   if (s.count > 1) args.push('-i', String(PING_SPACING_S));
   // A hard stop: the last echo's timeout after the last echo is sent.
   const deadlineMs = Math.ceil(timeoutMs + (s.count - 1) * PING_SPACING_S * 1000) + 500;
@@ -149,6 +152,11 @@ async function ping(target: Target, s: TrackSettings, egress: Egress, signal: Ab
   return Array.from({ length: s.count }, () => fail(target.text, why));
 }
 
+/** `-6` for an IPv6 target: ping would otherwise guess the family from the address (iputils before 20190709 cannot). */
+export function pingFamily(host: string): string[] {
+  return host.includes(':') ? ['-6'] : [];
+}
+
 /**
  * Reads `ping -n` output: one result per echo sent. A reply line is a success with its RTT; an ICMP error
  * ("From X icmp_seq=N Destination Host Unreachable", "Time to live exceeded") is a failure, never a success.
@@ -173,10 +181,12 @@ export function parsePing(stdout: string, count: number): Omit<ProbeResult, 'tar
 }
 
 function socketProbe(target: Target, s: TrackSettings, egress: Egress, signal: AbortSignal, timeoutMs: number): Promise<ProbeResult> {
-  if (egress.address === null) {
-    return Promise.resolve(fail(target.text, `device ${egress.device} has no IPv4 address to probe from`));
+  // A name's family is its address's, resolved in the family its tracking probes.
+  const v6 = (target.family ?? s.family) === 'ipv6';
+  const local = v6 ? (egress.address6 ?? null) : egress.address;
+  if (local === null) {
+    return Promise.resolve(fail(target.text, `device ${egress.device} has no ${v6 ? 'IPv6' : 'IPv4'} address to probe from`));
   }
-  const local = egress.address;
   const started = performance.now();
   const ms = () => Math.round((performance.now() - started) * 1000) / 1000;
   return new Promise<ProbeResult>((resolve) => {
@@ -235,7 +245,7 @@ function socketProbe(target: Target, s: TrackSettings, egress: Egress, signal: A
       });
       req.end();
     } else {
-      const sock = createSocket('udp4');
+      const sock = createSocket(v6 ? 'udp6' : 'udp4');
       cleanups.push(() => sock.close());
       const id = randomInt(0, 0x10000);
       sock.on('error', (e: NodeJS.ErrnoException) => {

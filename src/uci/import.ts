@@ -4,7 +4,7 @@ import { MwanError } from '../model/errors.js';
 import { parseMaskedIpv4 } from '../model/masked.js';
 import { parseIpElement } from '../model/net.js';
 import { dottedMask, noteIpv6Fallback, split } from './rules.js';
-import { absentTiming, flushEvents, INTERFACE_OPTIONS, mapInterface, mergeNotes, MWAN3_TIMING, type Note } from './interface.js';
+import { absentTiming, flushEvents, INTERFACE_OPTIONS, mapInterface, mapTrack, mergeNotes, MWAN3_TIMING, type Note } from './interface.js';
 import { mapProtocol } from './protocols.js';
 import { sectionId as id, type UciSection } from './parse.js';
 
@@ -185,6 +185,11 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     target.gateway6 = 'auto';
     // mwan3 never NATs IPv6 (it has no IPv6 NAT rule): the ISP routes the prefix.
     target.nat6 = 'none';
+    // wan6's own tracking (mwan3 runs a mwan3track per section): the IPv6 state of the dual-stack interface.
+    if ((v6.lists.track_ip ?? []).length > 0) {
+      const track6 = mapTrack(v6, id(v6), 'ipv6', note);
+      if (track6) target.track6 = track6;
+    }
     // Either half asking for a flush on an event: the one dual-stack interface flushes on it.
     const flush = [...new Set([...(target.flushConntrack ?? []), ...flushEvents(v6)])];
     if (flush.length > 0) target.flushConntrack = flush;

@@ -1,7 +1,7 @@
 // One mwan3 interface section -> one nft-mwan interface: its tracking, its conntrack flush events, and what a
 // wan6 merged into its wan on the same device brings along or loses. Pure.
 import type { Interface, Track } from '../generated/config.js';
-import { parseIpv4 } from '../model/net.js';
+import { parseIpv4, parseIpv6 } from '../model/net.js';
 import { isHostName } from '../model/targets.js';
 import { sectionId, type UciSection } from './parse.js';
 
@@ -71,43 +71,54 @@ function noteUnknownFlush(s: UciSection, note: Note): void {
   if (unknown.length > 0) note(`interface ${sectionId(s)}.flush_conntrack`, `${unknown.join(', ')}: not ifup, ifdown, connected or disconnected: ignored`);
 }
 
-/** Tracking targets nft-mwan can probe (IPv4 addresses, host names), and a note for every one it cannot, with the reason. */
-function ipv4Targets(s: UciSection, name: string, note: Note): string[] {
+/**
+ * Tracking targets of one family nft-mwan can probe (its addresses, and host names, looked up in that family), and
+ * a note for every one it cannot, with the reason.
+ */
+function familyTargets(s: UciSection, name: string, family: 'ipv4' | 'ipv6', note: Note): string[] {
   const targets = s.lists.track_ip ?? [];
-  const v4 = targets.filter((t) => parseIpv4(t) !== undefined || isHostName(t));
-  const v6 = targets.filter((t) => parseIpv4(t) === undefined && t.includes(':'));
-  const other = targets.filter((t) => !v4.includes(t) && !t.includes(':'));
-  if (v6.length > 0) note(`interface ${name}.track_ip`, `IPv6 target${v6.length > 1 ? 's' : ''} ${v6.join(', ')} dropped: nft-mwan probes IPv4 targets only`);
-  if (other.length > 0) note(`interface ${name}.track_ip`, `${other.join(', ')} dropped: neither an IPv4 address nor a host name`);
-  const names = v4.filter((t) => parseIpv4(t) === undefined);
+  const of = (t: string) => (parseIpv4(t) !== undefined ? 'ipv4' : parseIpv6(t) !== undefined ? 'ipv6' : isHostName(t) ? 'name' : null);
+  const kept = targets.filter((t) => of(t) === family || of(t) === 'name');
+  const other = targets.filter((t) => of(t) === 'ipv4' || of(t) === 'ipv6').filter((t) => of(t) !== family);
+  const junk = targets.filter((t) => of(t) === null);
+  const label = family === 'ipv4' ? 'IPv4' : 'IPv6';
+  if (other.length > 0) {
+    note(
+      `interface ${name}.track_ip`,
+      `${other.join(', ')} dropped: not ${label}, and this section tracks its own family (mwan3track pings with the section's family)`,
+    );
+  }
+  if (junk.length > 0) note(`interface ${name}.track_ip`, `${junk.join(', ')} dropped: neither an address nor a host name`);
+  const names = kept.filter((t) => of(t) === 'name');
   if (names.length > 0) {
     // mwan3 runs ping/httping under its socket wrapper, which binds every socket the tool opens (its
     // resolver's too) to the WAN; nft-mwan looks names up as any of the router's own traffic.
     note(
       `interface ${name}.track_ip`,
-      `${names.join(', ')}: looked up at every round through the router's resolver (IPv4 address), the probe then sent ` +
+      `${names.join(', ')}: looked up at every round through the router's resolver (${label} address), the probe then sent ` +
         "through this WAN; mwan3's probe tool sends its own lookup through the WAN under test. A name that does not resolve is a missed probe",
     );
   }
-  return v4;
+  return kept;
 }
 
-/** What a wan6 merged into its wan brings along, and what it loses: every difference is noted. */
+/**
+ * What a wan6 merged into its wan brings along, and what it loses: every difference is noted. Its own tracking
+ * becomes the dual-stack interface's track6 (see mapTrack), so each family keeps its own state, as in mwan3.
+ */
 export function mergeNotes(v6: UciSection, v4: UciSection, note: Note): void {
   const name = sectionId(v6);
   const into = sectionId(v4);
-  const o = v6.options;
   const targets = v6.lists.track_ip ?? [];
   if (targets.length > 0) {
-    const kept = (v4.lists.track_ip ?? []).filter((t) => parseIpv4(t) !== undefined || isHostName(t));
-    const decides =
-      kept.length > 0
-        ? `${into}'s IPv4 tracking (${kept.join(', ')}) decides for both families`
-        : `${into} has no IPv4 track_ip, so the dual-stack interface is online while its link is up`;
-    note(`interface ${name}.track_ip`, `${targets.join(', ')} not mapped: nft-mwan probes IPv4 targets only; ${decides}`);
+    note(`interface ${name}.track_ip`, `its IPv6 tracking becomes ${into}'s "track6": IPv6 connections follow its own state, IPv4 ones ${into}'s`);
+  } else {
+    if ((v4.lists.track_ip ?? []).length > 0) {
+      note(`interface ${name}`, `has no track_ip: ${into}'s IPv4 tracking decides for both families (mwan3 kept ${name} up while its link was)`);
+    }
+    const tracking = Object.keys(v6.options).filter((k) => INTERFACE_OPTIONS.includes(k) && !['enabled', 'family', 'initial_state'].includes(k));
+    if (tracking.length > 0) note(`interface ${name}.${tracking.join(', ')}`, `not mapped: ${into}'s tracking settings decide for both families`);
   }
-  const tracking = Object.keys(o).filter((k) => INTERFACE_OPTIONS.includes(k) && !['enabled', 'family', 'initial_state'].includes(k));
-  if (tracking.length > 0) note(`interface ${name}.${tracking.join(', ')}`, `not mapped: ${into}'s tracking settings decide for both families`);
   const state = (s: UciSection) => s.options.initial_state ?? 'online';
   if (state(v6) !== state(v4))
     note(`interface ${name}.initial_state`, `"${state(v6)}" dropped: ${into}'s initial_state ("${state(v4)}") is the dual-stack interface's`);
@@ -144,50 +155,8 @@ export function mapInterface(s: UciSection, name: string, device: string, family
   if (o.initial_state === 'offline' || o.initial_state === 'online') iface.initialState = o.initial_state;
   else if (o.initial_state !== undefined) note(`interface ${name}.initial_state`, `"${o.initial_state}" is not online or offline: online used`);
   if ((s.lists.track_ip ?? []).length > 0) {
-    // 'ping' is in TRACK_METHODS without a why: the unset option never reaches either message.
-    const method = o.track_method ?? 'ping';
-    const m = TRACK_METHODS[method] ?? { method: 'ping' as const, why: `unknown track_method "${method}": ping used` };
-    if (m.why) note(`interface ${name}.track_method`, `${method} -> ${m.method}: ${m.why}`);
-    const v4 = ipv4Targets(s, name, note);
-    const scheme = o.httping_ssl === '1' ? 'https' : 'http';
-    const track: Track = {
-      targets: (m.method === 'tcp' ? v4.map((t) => `${t}:80`) : m.method === 'http' ? v4.map((t) => `${scheme}://${t}/`) : v4) as [string, ...string[]],
-      method: m.method,
-    };
-    const num = (k: string) => {
-      if (o[k] === undefined) return undefined;
-      if (/^\d+$/.test(o[k])) return Number(o[k]);
-      note(`interface ${name}.${k}`, `"${o[k]}" is not a whole number: mwan3's default used`);
-      return undefined;
-    };
-    const set = <K extends keyof Track>(k: K, v: Track[K]) => {
-      track[k] = v;
-    };
-    // Absent options get mwan3track's values, written out: the import is a drop-in, not a retune.
-    const interval = num('interval') ?? MWAN3_TIMING.interval;
-    set('reliability', num('reliability') ?? MWAN3_TIMING.reliability);
-    set('count', num('count') ?? MWAN3_TIMING.count);
-    set('timeout', num('timeout') ?? MWAN3_TIMING.timeout);
-    set('interval', interval);
-    set('failureInterval', num('failure_interval') ?? interval);
-    set('recoveryInterval', num('recovery_interval') ?? interval);
-    set('down', num('down') ?? MWAN3_TIMING.down);
-    set('up', num('up') ?? MWAN3_TIMING.up);
-    if (track.reliability !== undefined && v4.length > 0 && track.reliability > v4.length) {
-      // mwan3 would never see such an interface up; nft-mwan's schema refuses it.
-      note(
-        `interface ${name}.reliability`,
-        `${track.reliability} is more than the ${v4.length} IPv4 target${v4.length > 1 ? 's' : ''} kept: ${v4.length} used`,
-      );
-      track.reliability = v4.length;
-    }
-    if (o.check_quality === '1') track.quality = quality(s, name, m.method, track.count ?? MWAN3_TIMING.count, note);
-    // 56 and 60 are both ping's and mwan3's defaults: only other values change what is sent.
-    if (o.size !== undefined && o.size !== '56') note(`interface ${name}.size`, `${o.size}: not mapped: nft-mwan's probes send their own payload size`);
-    if (o.max_ttl !== undefined && o.max_ttl !== '60') note(`interface ${name}.max_ttl`, `${o.max_ttl}: not mapped: nft-mwan's probes use the system TTL`);
-    offlineProbeNote(name, track, o.keep_failure_interval === '1', note);
-    if (v4.length > 0) iface.track = track;
-    else note(`interface ${name}.track_ip`, 'no IPv4 target left: not tracked, online while its link is up');
+    const track = mapTrack(s, name, family === 'ipv6' ? 'ipv6' : 'ipv4', note);
+    if (track) iface.track = track;
   } else {
     note(`interface ${name}`, 'has no track_ip: online while its link is up (as mwan3 without tracking)');
   }
@@ -206,6 +175,62 @@ export function mapInterface(s: UciSection, name: string, device: string, family
   }
   noteUnknownFlush(s, note);
   return iface;
+}
+
+/** A section's tracking of one family (its targets of that family), or undefined when none is left (noted). */
+export function mapTrack(s: UciSection, name: string, family: 'ipv4' | 'ipv6', note: Note): Track | undefined {
+  const o = s.options;
+  const label = family === 'ipv4' ? 'IPv4' : 'IPv6';
+  // 'ping' is in TRACK_METHODS without a why: the unset option never reaches either message.
+  const method = o.track_method ?? 'ping';
+  const m = TRACK_METHODS[method] ?? { method: 'ping' as const, why: `unknown track_method "${method}": ping used` };
+  if (m.why) note(`interface ${name}.track_method`, `${method} -> ${m.method}: ${m.why}`);
+  const kept = familyTargets(s, name, family, note);
+  // An IPv6 address in a URL or with a port is written in brackets.
+  const host = (t: string) => (family === 'ipv6' ? `[${t}]` : t);
+  const scheme = o.httping_ssl === '1' ? 'https' : 'http';
+  const track: Track = {
+    targets: (m.method === 'tcp' ? kept.map((t) => `${host(t)}:80`) : m.method === 'http' ? kept.map((t) => `${scheme}://${host(t)}/`) : kept) as [
+      string,
+      ...string[],
+    ],
+    method: m.method,
+  };
+  const num = (k: string) => {
+    if (o[k] === undefined) return undefined;
+    if (/^\d+$/.test(o[k])) return Number(o[k]);
+    note(`interface ${name}.${k}`, `"${o[k]}" is not a whole number: mwan3's default used`);
+    return undefined;
+  };
+  const set = <K extends keyof Track>(k: K, v: Track[K]) => {
+    track[k] = v;
+  };
+  // Absent options get mwan3track's values, written out: the import is a drop-in, not a retune.
+  const interval = num('interval') ?? MWAN3_TIMING.interval;
+  set('reliability', num('reliability') ?? MWAN3_TIMING.reliability);
+  set('count', num('count') ?? MWAN3_TIMING.count);
+  set('timeout', num('timeout') ?? MWAN3_TIMING.timeout);
+  set('interval', interval);
+  set('failureInterval', num('failure_interval') ?? interval);
+  set('recoveryInterval', num('recovery_interval') ?? interval);
+  set('down', num('down') ?? MWAN3_TIMING.down);
+  set('up', num('up') ?? MWAN3_TIMING.up);
+  if (track.reliability !== undefined && kept.length > 0 && track.reliability > kept.length) {
+    // mwan3 would never see such an interface up; nft-mwan's schema refuses it.
+    note(
+      `interface ${name}.reliability`,
+      `${track.reliability} is more than the ${kept.length} ${label} target${kept.length > 1 ? 's' : ''} kept: ${kept.length} used`,
+    );
+    track.reliability = kept.length;
+  }
+  if (o.check_quality === '1') track.quality = quality(s, name, m.method, track.count ?? MWAN3_TIMING.count, note);
+  // 56 and 60 are both ping's and mwan3's defaults: only other values change what is sent.
+  if (o.size !== undefined && o.size !== '56') note(`interface ${name}.size`, `${o.size}: not mapped: nft-mwan's probes send their own payload size`);
+  if (o.max_ttl !== undefined && o.max_ttl !== '60') note(`interface ${name}.max_ttl`, `${o.max_ttl}: not mapped: nft-mwan's probes use the system TTL`);
+  offlineProbeNote(name, track, o.keep_failure_interval === '1', note);
+  if (kept.length > 0) return track;
+  note(`interface ${name}.track_ip`, `no ${label} target left: not tracked, online while its link is up`);
+  return undefined;
 }
 
 /**

@@ -6,13 +6,13 @@ import {
   hookRules,
   markTargets,
   probePairs,
-  probePairSet,
+  probePairSets,
   probePairSetCommands,
   targetChainRules,
   type HookInput,
 } from '../../src/compile/chains.js';
 import type { ChainRule } from '../../src/compile/chain-collector.js';
-import { BYPASS_SET, BYPASS_SET6, PROBE_PAIRS_SET } from '../../src/model/names.js';
+import { BYPASS_SET, BYPASS_SET6, PROBE_PAIRS_SET, PROBE_PAIRS_SET6 } from '../../src/model/names.js';
 import { layout, planned, resolved } from './fixtures.js';
 
 const text = (rules: readonly ChainRule[], chain: string) => rules.filter((r) => r.chain === chain).map((r) => JSON.stringify(r.expr));
@@ -69,7 +69,8 @@ describe('prerouting and output', () => {
     v6: false,
     gidBase: 1000,
     probePairs: [],
-    probePairSet: false,
+    probePairs6: [],
+    probePairSets: [],
     ...over,
   });
 
@@ -115,6 +116,14 @@ describe('prerouting and output', () => {
     expect(text(hookRules(input({ probePairs: [pair] })), 'output').some((r) => r.includes('203.0.113.5'))).toBe(true);
     expect(text(hookRules(input()), 'output').some((r) => r.includes('"concat"'))).toBe(false);
   });
+
+  it('accepts the IPv6 pairs in output with an ip6 match of their own', () => {
+    const pair = { concat: ['2001:db8:1::10', '2001:db8:53::1'] };
+    const out = text(hookRules(input({ probePairs6: [pair] })), 'output').filter((r) => r.includes('"concat"'));
+    expect(out).toHaveLength(1);
+    expect(out[0]).toContain('"ip6"');
+    expect(out[0]).toContain('2001:db8:53::1');
+  });
 });
 
 describe('probePairs', () => {
@@ -135,6 +144,25 @@ describe('probePairs', () => {
   ])('%s', (_name, iface, expected) => {
     expect(probePairs(config, [iface])).toEqual(expected);
   });
+
+  it("gives IPv6 targets (track and track6) as pairs with the WAN's IPv6 address, apart from the IPv4 ones", () => {
+    const dual = resolved({
+      interfaces: {
+        ds: {
+          device: 'eth1',
+          gateway: '192.0.2.1',
+          family: 'both',
+          track: { method: 'tcp', targets: ['203.0.113.5:443'] },
+          track6: { method: 'dns', targets: ['2001:db8:53::1'] },
+        },
+      },
+      policies: { p: { members: [{ interface: 'ds' }] } },
+    });
+    const iface = planned('ds', 1, { family: 'both', address: '192.0.2.10', address6: '2001:db8:1::10' });
+    expect(probePairs(dual, [iface])).toEqual([{ concat: ['192.0.2.10', '203.0.113.5'] }]);
+    expect(probePairs(dual, [iface], 'ipv6')).toEqual([{ concat: ['2001:db8:1::10', '2001:db8:53::1'] }]);
+    expect(probePairs(dual, [{ ...iface, address6: null }], 'ipv6')).toEqual([]);
+  });
 });
 
 describe('host-name targets: the probe-pair set', () => {
@@ -146,7 +174,8 @@ describe('host-name targets: the probe-pair set', () => {
     v6: false,
     gidBase: 1000,
     probePairs: [],
-    probePairSet: false,
+    probePairs6: [],
+    probePairSets: [],
     ...over,
   });
   const config = resolved({
@@ -156,6 +185,14 @@ describe('host-name targets: the probe-pair set', () => {
       dns: { device: 'eth3', gateway: '192.0.2.3', track: { method: 'dns', targets: ['ns1.example.net'] } },
       ping: { device: 'eth4', gateway: '192.0.2.4', track: { method: 'ping', targets: ['one.one.one.one'] } },
       addr: { device: 'eth5', gateway: '192.0.2.5', track: { method: 'tcp', targets: ['203.0.113.6:22'] } },
+      ds: {
+        device: 'eth6',
+        gateway: '192.0.2.6',
+        family: 'both',
+        track: { method: 'ping', targets: ['192.0.2.99'] },
+        track6: { method: 'tcp', targets: ['www.example.net:443'] },
+      },
+      v6: { device: 'eth7', family: 'ipv6', track: { method: 'http', targets: ['http://www.example.net/'] } },
     },
     policies: { p: { members: [{ interface: 'tcp' }] } },
   });
@@ -171,12 +208,19 @@ describe('host-name targets: the probe-pair set', () => {
     ["a ping WAN with a name: no (the echoes carry the WAN's mark)", 'ping', 4, false],
     ['a tcp WAN with addresses only: no', 'addr', 5, false],
   ])('needs the set: %s -> %s', (_name, iface, id, want) => {
-    expect(probePairSet(config, [planned(iface, id)])).toBe(want);
+    expect(probePairSets(config, [planned(iface, id)])).toEqual(want ? ['ipv4'] : []);
+  });
+
+  it.each([
+    ['a dual-stack WAN whose track6 probes a name with tcp: the IPv6 set only', 'ds', 6, ['ipv6']],
+    ['an IPv6-only WAN probing a name by http: the IPv6 set', 'v6', 7, ['ipv6']],
+  ])('%s', (_name, iface, id, want) => {
+    expect(probePairSets(config, [planned(iface, id)])).toEqual(want);
   });
 
   it('the output chain accepts what the set holds, only when the set is there', () => {
     const set = `"@${PROBE_PAIRS_SET}"`;
-    expect(text(hookRules(input({ probePairSet: true })), 'output').filter((r) => r.includes(set))).toEqual([
+    expect(text(hookRules(input({ probePairSets: ['ipv4'] })), 'output').filter((r) => r.includes(set))).toEqual([
       JSON.stringify([
         {
           match: {
@@ -189,13 +233,18 @@ describe('host-name targets: the probe-pair set', () => {
       ]),
     ]);
     expect(text(hookRules(input()), 'output').some((r) => r.includes(set))).toBe(false);
+    const set6 = `"@${PROBE_PAIRS_SET6}"`;
+    const v6rules = text(hookRules(input({ probePairSets: ['ipv6'] })), 'output').filter((r) => r.includes(set6));
+    expect(v6rules).toHaveLength(1);
+    expect(v6rules[0]).toContain('"protocol":"ip6","field":"saddr"');
   });
 
   it('is declared as a timeout set of address pairs, never flushed (the daemon refreshes its pairs)', () => {
-    expect(probePairSetCommands('t', true)).toEqual([
+    expect(probePairSetCommands('t', ['ipv4', 'ipv6'])).toEqual([
       { add: { set: { family: 'inet', table: 't', name: PROBE_PAIRS_SET, type: ['ipv4_addr', 'ipv4_addr'], flags: ['timeout'] } } },
+      { add: { set: { family: 'inet', table: 't', name: PROBE_PAIRS_SET6, type: ['ipv6_addr', 'ipv6_addr'], flags: ['timeout'] } } },
     ]);
-    expect(probePairSetCommands('t', false)).toEqual([]);
+    expect(probePairSetCommands('t', [])).toEqual([]);
   });
 });
 

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/compile.js';
 import { EMPTY_FACTS } from '../../src/model/facts.js';
+import { chainName } from '../../src/model/names.js';
 import { resolved } from './fixtures.js';
 
 const config = resolved({
@@ -77,5 +78,80 @@ describe('compile with a WAN the live system does not offer yet', () => {
     const wan1 = p.interfaces.find((i) => i.name === 'wan1');
     expect(p.routing.routes.filter((r) => r.table === wan1?.table)).toEqual([]);
     expect(p.routing.routes.filter((r) => r.dev === 'eth2')).toHaveLength(1);
+  });
+});
+
+describe('compile with a state per family (track6)', () => {
+  const dual = resolved({
+    interfaces: {
+      ds1: {
+        device: 'eth1',
+        gateway: '192.0.2.1',
+        family: 'both',
+        gateway6: 'fe80::1',
+        track: { targets: ['192.0.2.100'] },
+        track6: { targets: ['2001:db8::100'] },
+      },
+      ds2: {
+        device: 'eth2',
+        gateway: '192.0.2.2',
+        family: 'both',
+        gateway6: 'fe80::2',
+        track: { targets: ['192.0.2.100'] },
+        track6: { targets: ['2001:db8::100'] },
+      },
+    },
+    policies: { p: { members: [{ interface: 'ds1' }, { interface: 'ds2' }], lastResort: 'unreachable' } },
+    rules: [
+      { name: 'web', proto: 'tcp', destPort: [443], policy: 'p', sticky: true },
+      { name: 'rest', policy: 'p' },
+    ],
+  });
+  const active = (ps: { members: { interface: string; active: boolean }[]; usingLastResort: boolean }[]) =>
+    ps.map((p) => [p.members.filter((m) => m.active).map((m) => m.interface), p.usingLastResort]);
+  const verdicts = (plan: ReturnType<typeof compile>) =>
+    plan.nft.nftables.flatMap((c) => {
+      const rule = (c as { add?: { rule?: { chain: string; expr: unknown[] } } }).add?.rule;
+      return rule?.chain === 'policy_p' ? [JSON.stringify(rule.expr)] : [];
+    });
+
+  it('IPv4 online and IPv6 offline on both WANs: IPv4 balances over both, IPv6 takes the last resort', () => {
+    const plan = compile(dual, EMPTY_FACTS, { ds1: { ipv4: 'online', ipv6: 'offline' }, ds2: { ipv4: 'online', ipv6: 'offline' } });
+    expect(active(plan.policies)).toEqual([[['ds1', 'ds2'], false]]);
+    expect(active(plan.policies6)).toEqual([[[], true]]);
+    const rules = verdicts(plan);
+    expect(rules).toHaveLength(2);
+    expect(rules.find((r) => r.includes('"ipv4"'))).toContain('numgen');
+    expect(rules.find((r) => r.includes('"ipv6"'))).toContain(chainName.mark(chainName.special('unreachable')));
+    expect(plan.interfaces.map((i) => [i.online, i.online6, i.linkUp])).toEqual([
+      [true, false, true],
+      [true, false, true],
+    ]);
+  });
+
+  it('one WAN IPv6-offline: IPv6 connections go to the other, IPv4 ones still to both; its IPv6 sticky set is flushed', () => {
+    const plan = compile(dual, EMPTY_FACTS, { ds1: { ipv4: 'online', ipv6: 'offline' }, ds2: 'online' });
+    expect(active(plan.policies)).toEqual([[['ds1', 'ds2'], false]]);
+    expect(active(plan.policies6)).toEqual([[['ds2'], false]]);
+    const installed = { type: 'ipv6_addr', timeout: 600 };
+    const facts = { ...EMPTY_FACTS, installedSets: { sticky6_web_ds1: installed, sticky_web_ds1: { type: 'ipv4_addr', timeout: 600 } } };
+    const flushed = compile(dual, facts, { ds1: { ipv4: 'online', ipv6: 'offline' }, ds2: 'online' })
+      .nft.nftables.flatMap((c) =>
+        (c as { flush?: { set?: { name: string } } }).flush?.set ? [(c as { flush: { set: { name: string } } }).flush.set.name] : [],
+      )
+      .filter((n) => n.startsWith('sticky'));
+    expect(flushed).toEqual(['sticky6_web_ds1']);
+  });
+
+  it('the device down takes both families down: no route in either', () => {
+    const plan = compile(dual, EMPTY_FACTS, { ds1: { ipv4: 'down', ipv6: 'down' } });
+    expect(plan.interfaces[0]?.linkUp).toBe(false);
+    expect(plan.routing.routes.filter((r) => r.dev === 'eth1')).toEqual([]);
+  });
+
+  it('one state for both families keeps the plan as it was (no online6)', () => {
+    const plan = compile(dual, EMPTY_FACTS, { ds1: 'offline' });
+    expect(plan.interfaces[0]).not.toHaveProperty('online6');
+    expect(active(plan.policies6)).toEqual([[['ds2'], false]]);
   });
 });

@@ -115,6 +115,7 @@ describe('trackSettings', () => {
   it('fills every default', () => {
     expect(trackSettings({ device: 'wan1', track: { targets: [A] } })).toEqual({
       targets: [A],
+      family: 'ipv4',
       method: TRACK_DEFAULTS.method,
       reliability: TRACK_DEFAULTS.reliability,
       count: TRACK_DEFAULTS.count,

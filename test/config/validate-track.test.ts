@@ -59,24 +59,24 @@ describe('validateConfig: track', () => {
       'a tcp target without a port',
       { method: 'tcp', targets: ['192.0.2.1'] },
       `${T}/targets/0`,
-      /"192\.0\.2\.1" is not address:port or name:port \(tcp targets look like "192\.0\.2\.53:443" or "www\.example\.net:443"\)/,
+      /"192\.0\.2\.1" is not address:port or name:port \(tcp targets look like "192\.0\.2\.53:443", "\[2001:db8::53\]:443" or "www\.example\.net:443"\)/,
     ],
     ['a bad second target', { method: 'tcp', targets: ['192.0.2.1:443', '192.0.2.2:0'] }, `${T}/targets/1`, /"192\.0\.2\.2:0" is not address:port/],
     [
       'an http target whose host is neither an address nor a name',
       { method: 'http', targets: ['http://bad_name.example/health'] },
       `${T}/targets/0`,
-      /the host must be an IPv4 address or a host name/,
+      /the host must be an IPv4 address, an IPv6 one in brackets or a host name/,
     ],
     ['an http target that is not a URL', { method: 'http', targets: ['192.0.2.80'] }, `${T}/targets/0`, /is not a URL/],
     [
       'a ping target that is junk (default method)',
       { targets: ['one one'] },
       `${T}/targets/0`,
-      /"one one" is not an IPv4 address or a host name \(ping targets/,
+      /"one one" is not an IPv4 or IPv6 address or a host name \(ping targets/,
     ],
-    ['a dns target with a port', { method: 'dns', targets: ['192.0.2.53:53'] }, `${T}/targets/0`, /not an IPv4 address or a host name \(dns targets/],
-    ['an http URL given to ping', { targets: ['http://192.0.2.80/'] }, `${T}/targets/0`, /not an IPv4 address/],
+    ['a dns target with a port', { method: 'dns', targets: ['192.0.2.53:53'] }, `${T}/targets/0`, /not an IPv4 or IPv6 address or a host name \(dns targets/],
+    ['an http URL given to ping', { targets: ['http://192.0.2.80/'] }, `${T}/targets/0`, /not an IPv4 or IPv6 address/],
     [
       'reliability 3 with 2 targets',
       { targets: ['192.0.2.1', '192.0.2.2'], reliability: 3 },
@@ -138,5 +138,66 @@ describe('validateConfig: track', () => {
     (c.interfaces.wan2 as Record<string, unknown>).track = { method: 'tcp', targets: ['192.0.2.1'] };
     const r = validateConfig(c);
     expect(r.ok ? [] : r.issues.map((i) => i.path)).toEqual(['/interfaces/wan2/track/targets/0']);
+  });
+
+  describe('per family (track6)', () => {
+    const dual = (iface: Record<string, unknown>) => {
+      const r = validateConfig({
+        interfaces: { ds: { device: 'eth1', gateway: '198.51.100.1', gateway6: 'auto', ...iface } },
+        policies: { p: { members: [{ interface: 'ds' }] } },
+        rules: [{ name: 'default', policy: 'p' }],
+      });
+      return r.ok ? [] : r.issues;
+    };
+    const D = '/interfaces/ds';
+
+    it.each<[string, Record<string, unknown>]>([
+      [
+        'both with IPv4 track and IPv6 track6',
+        { family: 'both', track: { targets: ['192.0.2.1'] }, track6: { method: 'tcp', targets: ['[2001:db8::1]:443'] } },
+      ],
+      ['both with mixed targets and no track6 (one state)', { family: 'both', track: { targets: ['192.0.2.1', '2001:db8::1'] } }],
+      ['ipv6 tracking IPv6 targets', { family: 'ipv6', gateway: undefined, track: { method: 'http', targets: ['http://[2001:db8::80]/'] } }],
+    ])('accepts %s', (_what, iface) => {
+      expect(dual(iface)).toEqual([]);
+    });
+
+    it.each<[string, Record<string, unknown>, string, RegExp]>([
+      ['track6 on an IPv4 WAN', { track6: { targets: ['2001:db8::1'] } }, `${D}/track6`, /only for family "both" \(family is "ipv4"\)/],
+      [
+        'an IPv4 target in track6',
+        { family: 'both', track6: { targets: ['2001:db8::1', '192.0.2.1'] } },
+        `${D}/track6/targets/1`,
+        /"192\.0\.2\.1" is an IPv4 target, but track6 tracks IPv6: give an IPv6 one/,
+      ],
+      [
+        'an IPv6 target in track beside track6',
+        { family: 'both', track: { targets: ['2001:db8::2'] }, track6: { targets: ['2001:db8::1'] } },
+        `${D}/track/targets/0`,
+        /"2001:db8::2" is an IPv6 target, but with track6, track tracks IPv4: give an IPv4 one/,
+      ],
+      [
+        'an IPv6 target on an IPv4 WAN',
+        { track: { method: 'dns', targets: ['2001:db8::53'] } },
+        `${D}/track/targets/0`,
+        /is an IPv6 target, but family is "ipv4"/,
+      ],
+      [
+        'an IPv4 target on an IPv6 WAN',
+        { family: 'ipv6', gateway: undefined, track: { targets: ['192.0.2.1'] } },
+        `${D}/track/targets/0`,
+        /is an IPv4 target, but family is "ipv6"/,
+      ],
+      [
+        'too few track6 targets for its reliability',
+        { family: 'both', track6: { targets: ['2001:db8::1'], reliability: 2 } },
+        `${D}/track6/reliability`,
+        /reliability 2/,
+      ],
+    ])('rejects %s', (_what, iface, path, message) => {
+      const issues = dual(iface);
+      expect(issues.map((i) => i.path)).toContain(path);
+      expect(issues.find((i) => i.path === path)?.message).toMatch(message);
+    });
   });
 });

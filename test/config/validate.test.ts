@@ -97,7 +97,7 @@ describe('validateConfig', () => {
       'an unknown property',
       (c) => (c.interfaces.wan1.gw = '1.2.3.4'),
       '/interfaces/wan1',
-      /unknown property "gw" \(allowed: device, gateway, id, enabled, track, initialState, flushConntrack, family, gateway6, nat, snatAddress, nat6, npt6Prefix, snat6Address\)/,
+      /unknown property "gw" \(allowed: device, gateway, id, enabled, track, track6, initialState, flushConntrack, family, gateway6, nat, snatAddress, nat6, npt6Prefix, snat6Address\)/,
     ],
     [
       'a bad lastResort',

@@ -31,7 +31,28 @@ describe('hookEvent', () => {
     { t: tr('wan1', 'offline', 'down', 'carrier'), action: 'ifdown' },
     { t: { ...tr('wan2', 'offline', 'offline'), action: 'connecting' as const }, action: 'connecting' },
   ])('$t.name $t.from -> $t.to ($t.reason): $action, with its device', ({ t, action }) => {
-    expect(hookEvent(t, config())).toEqual({ action, interface: t.name, device: t.name === 'wan1' ? 'eth1' : 'eth2', state: t.to, reason: t.detail });
+    expect(hookEvent(t, config())).toEqual({
+      action,
+      interface: t.name,
+      device: t.name === 'wan1' ? 'eth1' : 'eth2',
+      family: 'ipv4',
+      state: t.to,
+      reason: t.detail,
+    });
+  });
+
+  it.each<[string, Transition, string]>([
+    ["the family of a WAN's own state (IPv6 tracker of a WAN with track6)", { ...tr('ds', 'online', 'offline'), family: 'ipv6' }, 'ipv6'],
+    ['the IPv4 state of a WAN with track6', { ...tr('ds', 'online', 'offline'), family: 'ipv4' }, 'ipv4'],
+    ['"both" for a dual-stack WAN with one state', tr('ds', 'online', 'offline'), 'both'],
+  ])('FAMILY is %s', (_what, t, family) => {
+    const v = validateConfig({
+      interfaces: { ds: { device: 'eth3', gateway: '192.0.2.1', family: 'both' } },
+      policies: { p: { members: [{ interface: 'ds' }] } },
+      rules: [{ name: 'default', policy: 'p' }],
+    });
+    if (!v.ok) throw new Error(JSON.stringify(v.issues));
+    expect(hookEvent(t, v.config).family).toBe(family);
   });
 });
 

@@ -31,7 +31,7 @@ function script(path: string, body: string, mode = 0o755): string {
   return path;
 }
 
-const event: HookEvent = { action: 'disconnected', interface: 'wan1', device: 'eth1', state: 'offline', reason: 'probes' };
+const event: HookEvent = { action: 'disconnected', interface: 'wan1', device: 'eth1', family: 'ipv6', state: 'offline', reason: 'probes' };
 
 /** True while the process exists and is not a zombie waiting to be reaped. */
 function running(pid: number): boolean {
@@ -180,9 +180,11 @@ describe('hookEnv', () => {
       ACTION: 'disconnected',
       INTERFACE: 'wan1',
       DEVICE: 'eth1',
+      FAMILY: 'ipv6',
       NFT_MWAN_ACTION: 'disconnected',
       NFT_MWAN_INTERFACE: 'wan1',
       NFT_MWAN_DEVICE: 'eth1',
+      NFT_MWAN_FAMILY: 'ipv6',
       NFT_MWAN_STATE: 'offline',
       NFT_MWAN_REASON: 'probes',
     });

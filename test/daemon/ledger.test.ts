@@ -168,3 +168,32 @@ describe('after the flushes: the hooks due, in order', () => {
     expect(recordBetween(putBack(ledger, taken), between('wan1', 'connecting')).due).toEqual([]);
   });
 });
+
+describe('a WAN with a state per family (track6)', () => {
+  const v6 = (tr: Transition): Transition => ({ ...tr, family: 'ipv6' });
+  const v4 = (tr: Transition): Transition => ({ ...tr, family: 'ipv4' });
+
+  it("each family's change gets its own deletion, of that family's connections only", () => {
+    const taken = [v4(change('ds', 'online', 'offline')), v6(change('ds', 'online', 'offline'))];
+    const orders = flushOrders(taken, { marks: { ds: 0x100 }, states: { ds: 'offline', 'ds/ipv6': 'offline' }, flushConntrack: {} });
+    expect(orders.map((o) => [o.name, o.family, o.trigger, o.all])).toEqual([
+      ['ds', 'ipv6', 'offline', false],
+      ['ds', 'ipv4', 'offline', false],
+    ]);
+  });
+
+  it('an IPv6 change that the IPv6 state has moved on from is not flushed, whatever the IPv4 state', () => {
+    const orders = flushOrders([v6(change('ds', 'online', 'offline'))], {
+      marks: { ds: 0x100 },
+      states: { ds: 'offline', 'ds/ipv6': 'online' },
+      flushConntrack: {},
+    });
+    expect(orders).toEqual([]);
+  });
+
+  it("an IPv4 change still owed does not hold back the IPv6 tracker's connecting hook", () => {
+    const l = recordChange(EMPTY_LEDGER, v4(change('ds', 'online', 'offline')));
+    expect(recordBetween(l, v6({ ...between('ds', 'connecting'), family: 'ipv6' })).due.map(label)).toEqual(['ds connecting']);
+    expect(recordBetween(l, v4(between('ds', 'connecting'))).due).toEqual([]);
+  });
+});

@@ -3,12 +3,15 @@
 import { describe, expect, it } from 'vitest';
 import { operatorCommands } from '../../src/daemon/operator.js';
 
-function harness(state: 'online' | 'offline' | 'down' = 'offline') {
+type S = 'online' | 'offline' | 'down';
+
+/** `state6`: the IPv6 state of a WAN tracked per family (track6); undefined: one state. */
+function harness(state: S = 'offline', state6?: S) {
   const forced: [string, boolean][] = [];
   let applied = 0;
   const run = operatorCommands({
     reload: async () => ({ ok: true, message: 'reloaded' }),
-    trackers: { has: (n) => n === 'wan1', names: () => ['wan1'], state: () => state },
+    trackers: { has: (n) => n === 'wan1', names: () => ['wan1'], state: (k) => (k === 'wan1' ? state : k === 'wan1/ipv6' ? state6 : undefined) },
     force: (name, down) => forced.push([name, down]),
     applied: async () => {
       applied++;
@@ -32,6 +35,14 @@ describe('operatorCommands', () => {
     expect(await h.run({ command, interface: 'wan1' })).toEqual({ ok: true, message });
     expect(h.forced).toEqual([['wan1', down]]);
     expect(h.applied()).toBe(1);
+  });
+
+  it.each<['ifup' | 'ifdown', S, S, string]>([
+    ['ifdown', 'offline', 'offline', 'wan1 is offline (IPv6 offline)'],
+    ['ifup', 'online', 'offline', 'wan1 is online (IPv6 offline) (waiting for its link and probes)'],
+    ['ifup', 'online', 'online', 'wan1 is online (IPv6 online)'],
+  ])('%s of a WAN tracked per family (IPv4 %s, IPv6 %s): %s', async (command, state, state6, message) => {
+    expect(await harness(state, state6).run({ command, interface: 'wan1' })).toEqual({ ok: true, message });
   });
 
   it('an unknown interface is refused with the ones there are, nothing forced', async () => {

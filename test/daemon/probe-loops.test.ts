@@ -46,7 +46,7 @@ describe('ProbeLoops', () => {
     await until(() => h.probed.length >= 2);
     expect(h.probed.length).toBeGreaterThanOrEqual(2);
     expect(h.probed.length).toBeLessThanOrEqual(5);
-    expect(h.probed[0]?.egress).toEqual({ device: 'eth1', mark: 0x100, address: '192.0.2.2' });
+    expect(h.probed[0]?.egress).toEqual({ device: 'eth1', mark: 0x100, address: '192.0.2.2', address6: null });
     expect(h.rounds.every((n) => n === 'wan1')).toBe(true);
   });
 

@@ -122,3 +122,84 @@ describe('roundFailure', () => {
     expect(roundFailure(wan1())).toBe('round failed (1 in a row): 203.0.113.1: no reply');
   });
 });
+
+describe('a state per family (track6)', () => {
+  const G6: ProbeResult[] = [{ target: '2001:db8::1', ok: true, rttMs: 5, error: null }];
+  const F6: ProbeResult[] = [{ target: '2001:db8::1', ok: false, rttMs: null, error: 'no reply' }];
+  const DUAL = config({
+    ds: { device: 'ds', gateway: '192.0.2.1', family: 'both', track, track6: { targets: ['2001:db8::1'], down: 2, up: 2 } },
+    wan2: { device: 'wan2', gateway: '198.51.100.1', track },
+  });
+  const dual = () => {
+    const t = new WanTrackers();
+    t.adopt(
+      DUAL,
+      new Map([
+        ['ds', true],
+        ['wan2', true],
+      ]),
+      1_000,
+    );
+    t.refresh('start', 1_000);
+    return t;
+  };
+
+  it('tracks each family apart: IPv6 probes failing take only IPv6 offline, and the transition says so', () => {
+    const t = dual();
+    expect(t.tracked(DUAL).map(([k, s]) => [k, s.targets])).toEqual([
+      ['ds', ['203.0.113.1']],
+      ['ds/ipv6', ['2001:db8::1']],
+      ['wan2', ['203.0.113.1']],
+    ]);
+    for (const at of [2_000, 3_000]) {
+      t.step('ds', { type: 'round', at, results: GOOD });
+      t.step('ds/ipv6', { type: 'round', at, results: F6 });
+    }
+    expect(t.refresh('probes', 3_000).transitions).toEqual([
+      { name: 'ds', family: 'ipv6', from: 'online', to: 'offline', reason: 'probes', detail: 'probes failing: 2001:db8::1 no reply' },
+    ]);
+    expect(t.linkStates()).toEqual({ ds: { ipv4: 'online', ipv6: 'offline' }, wan2: 'online' });
+    expect(t.names()).toEqual(['ds', 'wan2']);
+    const r = t.records().ds;
+    expect(r).toMatchObject({ state: 'online', ipv6: { state: 'offline', tracking: true } });
+    expect(t.records().wan2).not.toHaveProperty('ipv6');
+    expect(t.stateChanges()).toEqual({ 'ds/ipv6': 1 });
+  });
+
+  it('the IPv4 tracker of a split WAN names its family; carrier and operator events reach both keys', () => {
+    const t = dual();
+    expect(t.keysOf('ds')).toEqual(['ds', 'ds/ipv6']);
+    expect(t.keysOf('wan2')).toEqual(['wan2']);
+    for (const key of t.keysOf('ds')) t.step(key, { type: 'force', at: 2_000, down: true });
+    expect(t.refresh('operator', 2_000).transitions.map((x) => [x.name, x.family, x.to, x.reason])).toEqual([
+      ['ds', 'ipv4', 'offline', 'operator'],
+      ['ds', 'ipv6', 'offline', 'operator'],
+    ]);
+    t.step('ds/ipv6', { type: 'round', at: 3_000, results: G6 });
+  });
+
+  it('a reload without track6 drops the IPv6 tracker: one state again', () => {
+    const t = dual();
+    t.adopt(config({ ds: { device: 'ds', gateway: '192.0.2.1', family: 'both', track }, wan2: { device: 'wan2', gateway: '198.51.100.1', track } }), up, 2_000);
+    expect(t.keysOf('ds')).toEqual(['ds']);
+    expect(t.linkStates()).toEqual({ ds: 'online', wan2: 'online' });
+  });
+
+  it('a restarted daemon takes each family from the state file', () => {
+    const t = dual();
+    for (const at of [2_000, 3_000]) t.step('ds/ipv6', { type: 'round', at, results: F6 });
+    t.refresh('probes', 3_000);
+    const again = new WanTrackers();
+    again.adopt(
+      DUAL,
+      new Map([
+        ['ds', true],
+        ['wan2', true],
+      ]),
+      4_000,
+      t.records(),
+    );
+    again.refresh('start', 4_000);
+    expect(again.linkStates()).toEqual({ ds: { ipv4: 'online', ipv6: 'offline' }, wan2: 'online' });
+  });
+});

@@ -1,5 +1,8 @@
 // Dual stack in the lab: IPv6 balanced and pinned next to IPv4, NAT per family (masquerade, none, NPTv6),
-// failover for both, IPv6 named sets, and the router's own IPv6 connections.
+// failover for both, IPv6 named sets, the router's own IPv6 connections, and IPv6 tracked on its own (track6).
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { endpoint, runTcpClient, startTcpServer } from '../../lab/agents.js';
 import { Lab } from '../../lab/netns.js';
@@ -221,6 +224,53 @@ describeLab('dual stack', () => {
       await net.setUpstream(2, 'up');
       await d.waitFor('wan2', 'online', 5_000);
       expect(await flows(SRV6B, 5)).toMatchObject({ ok: 5, wan2: 5 });
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('track6: IPv6 targets behind wan2 stop answering, so wan2 goes IPv6-offline only; IPv4 keeps using it, IPv6 moves to wan1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-track6-'));
+    const out = join(dir, 'events.txt');
+    const hooks = join(dir, 'hooks.d');
+    mkdirSync(hooks, { mode: 0o755 });
+    writeFileSync(join(hooks, '10-record'), `#!/bin/sh\necho "$ACTION $INTERFACE $FAMILY $NFT_MWAN_STATE" >> ${out}\n`);
+    chmodSync(join(hooks, '10-record'), 0o755);
+    const config = dual({ track6: { targets: [SRV6A], interval: 0.2, timeout: 0.2, down: 2, up: 2 } });
+    const d = await startDaemon(lab, { ...config, globals: { hooks } });
+    last = d.configPath;
+    // ISP 2 forwards no IPv6 from the gateway any more; IPv4 passes. Removed even if the test fails.
+    const isp2 = net.ns.isp(2);
+    const cut = 'table ip6 v6cut {\n  chain f {\n    type filter hook forward priority -20; policy accept;\n    iifname "cust" drop\n  }\n}\n';
+    const v6of = async () => (await d.iface('wan2'))?.ipv6?.state;
+    try {
+      await d.waitFor('wan2', 'online');
+      await lab.waitFor(async () => (await v6of()) === 'online', { timeoutMs: 5_000, intervalMs: 20, what: 'wan2 IPv6 online' });
+      await lab.nft(isp2, cut);
+      lab.defer('isp2: v6cut', () => lab.exec(isp2, 'nft', ['delete', 'table', 'ip6', 'v6cut'], { reject: false }));
+      await lab.waitFor(async () => (await v6of()) === 'offline', {
+        timeoutMs: 5_000,
+        intervalMs: 20,
+        what: `wan2 IPv6 offline\n${d.log().slice(-10).join('\n')}`,
+      });
+      expect((await d.iface('wan2'))?.state).toBe('online');
+      // IPv4 is still balanced over both WANs; every new IPv6 connection goes through wan1.
+      const v4 = await flows(SRV1, 30);
+      expect(v4.ok).toBe(30);
+      expect(v4.wan2).toBeGreaterThan(0);
+      expect(v4.wan1).toBeGreaterThan(0);
+      expect(await flows(SRV6A, 20)).toMatchObject({ ok: 20, wan1: 20 });
+      // status shows both families of wan2; the hook was told the family.
+      const st = await cliOk(lab, 'gw', 'status', '--config', d.configPath, '--state-dir', d.stateDir);
+      expect(st).toMatch(/wan2 .*online \(IPv6 offline\)/);
+      expect(st).toMatch(/wan2 \(ipv6\)\s+offline/);
+      await lab.waitFor(async () => readFileSync(out, 'utf8').includes('disconnected wan2 ipv6 offline'), { timeoutMs: 5_000, intervalMs: 20, what: 'hook' });
+      expect(readFileSync(out, 'utf8')).not.toMatch(/wan2 ipv4/);
+      // IPv6 answers again: wan2 takes IPv6 connections again.
+      await lab.exec(isp2, 'nft', ['delete', 'table', 'ip6', 'v6cut']);
+      await lab.waitFor(async () => (await v6of()) === 'online', { timeoutMs: 5_000, intervalMs: 20, what: 'wan2 IPv6 back online' });
+      expect((await flows(SRV6A, 30)).wan2).toBeGreaterThan(0);
+      expect(readFileSync(out, 'utf8')).toContain('connected wan2 ipv6 online');
     } finally {
       await d.stop();
     }

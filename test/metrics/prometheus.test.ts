@@ -263,6 +263,22 @@ describe('renderMetrics', () => {
     ]);
   });
 
+  it('gives a WAN with a state per family (track6) one sample per family, with a family label', () => {
+    const input = twoWans();
+    input.state.interfaces.wan1!.ipv6 = record({ state: 'offline', tracked: 'offline', since: iso(T0 + 20_000), lossPct: 100, rttMs: null, lastRound: null });
+    input.stateChanges = { wan1: 0, 'wan1/ipv6': 3 };
+    const text = renderMetrics(input);
+    checkStructure(text);
+    const lines = sampleLines(text);
+    expect(lines).toContain('nft_mwan_wan_online{interface="wan1",family="ipv4"} 1');
+    expect(lines).toContain('nft_mwan_wan_online{interface="wan1",family="ipv6"} 0');
+    expect(lines).toContain('nft_mwan_wan_state{interface="wan1",family="ipv6",state="offline"} 1');
+    expect(lines).toContain('nft_mwan_wan_state_changes_total{interface="wan1",family="ipv6"} 3');
+    expect(lines).toContain('nft_mwan_probe_loss_ratio{interface="wan1",family="ipv6"} 1');
+    expect(lines.some((l) => l.startsWith('nft_mwan_wan_online{interface="wan1"}'))).toBe(false);
+    expect(lines).toContain('nft_mwan_wan_online{interface="wan2"} 0');
+  });
+
   it('gives a target listed twice one series', () => {
     const input = twoWans();
     input.state.interfaces.wan1!.lastRound!.results = [

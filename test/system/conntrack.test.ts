@@ -1,6 +1,6 @@
 // The conntrack adapter: which UDP flows count as never answered, and what it runs to delete them.
 import { describe, expect, it } from 'vitest';
-import { flushUnansweredUdp, unrepliedUdpFlows, UDP_DELETE_LIMIT } from '../../src/system/conntrack.js';
+import { flushByMark, flushUnanswered, flushUnansweredUdp, unrepliedUdpFlows, UDP_DELETE_LIMIT } from '../../src/system/conntrack.js';
 import type { Runner } from '../../src/system/runner.js';
 
 const LISTING = [
@@ -47,6 +47,18 @@ describe('flushUnansweredUdp', () => {
       'conntrack -D -p udp -s 192.168.10.2 -d 192.0.2.10 --sport 51820 --dport 51820 -m 0x200/0x3f00',
       'conntrack -D -p udp -s 2001:db8:10::2 -d 2001:db8:ff::10 --sport 40000 --dport 53 -m 0x200/0x3f00 -w 4',
     ]);
+  });
+
+  it("with a family, lists and deletes only that family's flows (-f), as for a WAN with a state per family", async () => {
+    const calls: string[] = [];
+    await flushUnanswered(fake(LISTING, calls), 0x200, 0x3f00, 'ipv6');
+    expect(calls[0]).toBe('conntrack -D -f ipv6 -p tcp --state SYN_SENT -m 0x200/0x3f00');
+    expect(calls[1]).toBe('conntrack -L -f ipv6 -p udp -m 0x200/0x3f00');
+    expect(calls.slice(2).every((c) => c.startsWith('conntrack -D -f ipv6 -p udp '))).toBe(true);
+    const all: string[] = [];
+    await flushByMark(fake('', all), 0x200, 0x3f00, 'ipv4');
+    await flushByMark(fake('', all), 0x200, 0x3f00);
+    expect(all).toEqual(['conntrack -D -f ipv4 -m 0x200/0x3f00', 'conntrack -D -m 0x200/0x3f00']);
   });
 
   it(`deletes at most ${UDP_DELETE_LIMIT} per event`, async () => {

@@ -1,7 +1,10 @@
 // Probe parsing: `ping -n` output (iputils 20221126, captured from real runs between network namespaces) becomes
-// one result per echo sent; and the DNS probe's query is a well-formed NS question.
+// one result per echo sent; the DNS probe's query is a well-formed NS question; IPv6 targets leave from the IPv6 address.
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { dnsQuery, parsePing } from '../../src/track/probes.js';
+import { trackSettings } from '../../src/config/normalize.js';
+import type { TrackSettings } from '../../src/config/resolved.js';
+import { dnsQuery, parsePing, pingFamily, runRound } from '../../src/track/probes.js';
 
 // LC_ALL=C ping -n -c 3 -i 0.2 -W 1 198.51.100.9
 const ALL_REPLIES = `PING 198.51.100.9 (198.51.100.9) 56(84) bytes of data.
@@ -200,5 +203,38 @@ describe('dnsQuery', () => {
     const q = dnsQuery(7, name);
     expect([...q.subarray(12)]).toEqual([...qname, 0, 2, 0, 1]);
     expect(q.length).toBe(12 + qname.length + 4);
+  });
+});
+
+describe('runRound with IPv6 targets', () => {
+  const settings = (targets: string[]) =>
+    trackSettings({ device: 'lo', family: 'ipv6', track: { method: 'tcp', targets: targets as [string], timeout: 2 } }) as TrackSettings;
+
+  it("connects to an [address]:port target from the WAN's IPv6 address", async () => {
+    const server = createServer((s) => s.end());
+    await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const r = await runRound(settings([`[::1]:${port}`]), { device: 'lo', mark: 0x100, address: '127.0.0.1', address6: '::1' }, new AbortController().signal);
+      expect(r).toEqual([{ target: `[::1]:${port}`, ok: true, rttMs: expect.any(Number), error: null }]);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('fails an IPv6 target when the WAN has no IPv6 address, saying so', async () => {
+    const r = await runRound(
+      settings(['[2001:db8::1]:443']),
+      { device: 'wan1', mark: 0x100, address: '192.0.2.2', address6: null },
+      new AbortController().signal,
+    );
+    expect(r).toEqual([{ target: '[2001:db8::1]:443', ok: false, rttMs: null, error: 'device wan1 has no IPv6 address to probe from' }]);
+  });
+
+  it.each([
+    ['2001:db8::1', ['-6']],
+    ['192.0.2.1', []],
+  ])('ping of %s gets %j', (host, flag) => {
+    expect(pingFamily(host)).toEqual(flag);
   });
 });

@@ -12,6 +12,7 @@ const LO: Egress = { device: 'lo', mark: 0x100, address: '127.0.0.1' };
 
 const settings = (o: Partial<TrackSettings>): TrackSettings => ({
   targets: ['probe.test'],
+  family: 'ipv4',
   method: 'tcp',
   reliability: 1,
   count: 1,
@@ -107,6 +108,26 @@ describe('a round with host-name targets', () => {
     ]);
     // Long enough for count probes of timeout each, one after another.
     expect(pairs.calls).toEqual([{ pairs: [['127.0.0.1', '127.0.0.1']], seconds: 2 + 5 }]);
+  });
+
+  it("IPv6 tracking (track6) looks the name up in IPv6, probes from the WAN's IPv6 address and asks for an IPv6 pair", async () => {
+    const server6 = createServer((sock) => sock.end());
+    await new Promise<void>((r) => server6.listen(0, '::1', r));
+    const port6 = (server6.address() as { port: number }).port;
+    try {
+      const asked: (4 | 6)[] = [];
+      const calls: { pairs: (readonly [string, string])[]; family: string }[] = [];
+      const round = roundWith({
+        lookup: (_name, family) => (asked.push(family), Promise.resolve(['::1'])),
+        allowPairs: (pairs, _seconds, family) => (calls.push({ pairs: [...pairs], family }), Promise.resolve()),
+      });
+      const results = await round(settings({ targets: [`probe.test:${port6}`], family: 'ipv6' }), { ...LO, address6: '::1' }, signal);
+      expect(results).toMatchObject([{ target: `probe.test:${port6}`, ok: true, error: null }]);
+      expect(asked).toEqual([6]);
+      expect(calls).toEqual([{ pairs: [['::1', '::1']], family: 'ipv6' }]);
+    } finally {
+      server6.close();
+    }
   });
 
   it('an address target needs no lookup and no pair (compiled into the ruleset)', async () => {

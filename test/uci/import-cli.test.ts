@@ -38,7 +38,9 @@ describe('import-uci command', () => {
     const r = await run('--device', 'wan=eth1');
     expect(r.status).toBe(EXIT.ok);
     expect(JSON.parse(r.stdout).interfaces.wan).toMatchObject({ device: 'eth1' });
-    expect(r.stderr).toContain('nft-mwan: note: interface wan.track_ip: IPv6 target 2001:db8::1 dropped: nft-mwan probes IPv4 targets only\n');
+    expect(r.stderr).toContain(
+      "nft-mwan: note: interface wan.track_ip: 2001:db8::1 dropped: not IPv4, and this section tracks its own family (mwan3track pings with the section's family)\n",
+    );
   });
 
   it('still prints the notes when the imported config fails the schema check, then fails with CONFIG_INVALID', async () => {
@@ -48,7 +50,9 @@ describe('import-uci command', () => {
     expect(r.status).toBe(EXIT.config);
     expect(r.error?.issues.map((i) => i.path)).toContain('/interfaces/wan/device');
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('nft-mwan: note: interface wan.track_ip: IPv6 target 2001:db8::1 dropped: nft-mwan probes IPv4 targets only\n');
+    expect(r.stderr).toContain(
+      "nft-mwan: note: interface wan.track_ip: 2001:db8::1 dropped: not IPv4, and this section tracks its own family (mwan3track pings with the section's family)\n",
+    );
     expect(r.stderr).toContain('nft-mwan: note: interface wan.track_ip: no IPv4 target left: not tracked, online while its link is up\n');
   });
 });

@@ -215,20 +215,29 @@ describe('import-uci wan/wan6 merge: every option of the IPv6 half is merged or 
         note: "interface wan6.interval, down: not mapped: wan's tracking settings decide for both families",
       },
       {
-        what: "wan6's IPv6 targets are dropped with the IPv4 targets that decide instead",
+        what: "wan6's IPv6 targets and timing become wan's track6, each family with its own state",
         wan: `${ON}\tlist track_ip '192.0.2.10'\n`,
-        wan6: `${ON}\tlist track_ip '2001:db8::1'\n`,
-        iface: { family: 'both', track: { targets: ['192.0.2.10'] } },
-        note: "interface wan6.track_ip: 2001:db8::1 not mapped: nft-mwan probes IPv4 targets only; wan's IPv4 tracking (192.0.2.10) decides for both families",
+        wan6: `${ON}\tlist track_ip '2001:db8::1'\n\tlist track_ip '2001:db8::2'\n\toption reliability '2'\n\toption interval '3'\n\toption down '2'\n`,
+        iface: {
+          family: 'both',
+          track: { targets: ['192.0.2.10'] },
+          track6: { targets: ['2001:db8::1', '2001:db8::2'], reliability: 2, interval: 3, failureInterval: 3, down: 2, up: 5, timeout: 4 },
+        },
+        note: 'interface wan6.track_ip: its IPv6 tracking becomes wan\'s "track6": IPv6 connections follow its own state, IPv4 ones wan\'s',
       },
       {
-        what: "wan6's IPv6 targets are dropped, saying the merged interface is untracked when wan has none",
+        what: "wan6's IPv6 targets become track6 when wan has none: IPv4 untracked, IPv6 tracked",
         wan: ON,
-        wan6: `${ON}\tlist track_ip '2001:db8::1'\n`,
-        iface: { family: 'both' },
-        note:
-          'interface wan6.track_ip: 2001:db8::1 not mapped: nft-mwan probes IPv4 targets only; ' +
-          'wan has no IPv4 track_ip, so the dual-stack interface is online while its link is up',
+        wan6: `${ON}\tlist track_ip '2001:db8::1'\n\toption track_method 'httping'\n`,
+        iface: { family: 'both', track6: { method: 'http', targets: ['http://[2001:db8::1]/'] } },
+        note: 'interface wan6.track_ip: its IPv6 tracking becomes wan\'s "track6": IPv6 connections follow its own state, IPv4 ones wan\'s',
+      },
+      {
+        what: 'an IPv4 target of wan6 is dropped from its track6',
+        wan: ON,
+        wan6: `${ON}\tlist track_ip '2001:db8::1'\n\tlist track_ip '192.0.2.9'\n`,
+        iface: { family: 'both', track6: { targets: ['2001:db8::1'] } },
+        note: "interface wan6.track_ip: 192.0.2.9 dropped: not IPv6, and this section tracks its own family (mwan3track pings with the section's family)",
       },
       {
         what: 'a disabled wan6 next to an enabled wan is left out: wan stays IPv4 only',
@@ -272,16 +281,15 @@ describe('import-uci tracking targets: every dropped one is noted with the reaso
         what: 'IPv6 targets of an IPv4 interface are dropped; its IPv4 targets kept',
         body: "\tlist track_ip '192.0.2.10'\n\tlist track_ip '2001:db8::1'\n\tlist track_ip '2001:db8::2'\n",
         targets: ['192.0.2.10'],
-        expected: ['interface wan.track_ip: IPv6 targets 2001:db8::1, 2001:db8::2 dropped: nft-mwan probes IPv4 targets only'],
+        expected: [
+          "interface wan.track_ip: 2001:db8::1, 2001:db8::2 dropped: not IPv4, and this section tracks its own family (mwan3track pings with the section's family)",
+        ],
       },
       {
-        what: 'an IPv6-only interface with IPv6 targets is left untracked, and says so',
-        body: "\toption family 'ipv6'\n\tlist track_ip '2001:db8::1'\n",
-        targets: null,
-        expected: [
-          'interface wan.track_ip: IPv6 target 2001:db8::1 dropped: nft-mwan probes IPv4 targets only',
-          'interface wan.track_ip: no IPv4 target left: not tracked, online while its link is up',
-        ],
+        what: 'an IPv6-only interface tracks its IPv6 targets, dropping IPv4 ones',
+        body: "\toption family 'ipv6'\n\tlist track_ip '2001:db8::1'\n\tlist track_ip '192.0.2.1'\n",
+        targets: ['2001:db8::1'],
+        expected: ["interface wan.track_ip: 192.0.2.1 dropped: not IPv6, and this section tracks its own family (mwan3track pings with the section's family)"],
       },
       {
         what: 'a host name is kept as a target, looked up at every round (noted: mwan3 looks it up through the WAN)',
@@ -302,7 +310,7 @@ describe('import-uci tracking targets: every dropped one is noted with the reaso
         what: 'junk that is neither an address nor a name is dropped, with the reason',
         body: "\tlist track_ip 'bad_name!'\n\tlist track_ip '192.0.2.10'\n",
         targets: ['192.0.2.10'],
-        expected: ['interface wan.track_ip: bad_name! dropped: neither an IPv4 address nor a host name'],
+        expected: ['interface wan.track_ip: bad_name! dropped: neither an address nor a host name'],
       },
       {
         what: 'a reliability above the targets kept is lowered, with a note',

@@ -54,7 +54,7 @@ describe('mergeNotes', () => {
     mergeNotes(v6!, v4!, note);
     expect(sectionId(v6!)).toBe('@interface[1]');
     expect(notes).toEqual([
-      "interface @interface[1].track_ip: 2001:db8::1 not mapped: nft-mwan probes IPv4 targets only; wan's IPv4 tracking (192.0.2.1) decides for both families",
+      'interface @interface[1].track_ip: its IPv6 tracking becomes wan\'s "track6": IPv6 connections follow its own state, IPv4 ones wan\'s',
       'interface @interface[1].flush_conntrack: ifup merged into wan: the dual-stack interface deletes its own connections of both families on that event',
       'interface @interface[1].flush_conntrack: bogus: not ifup, ifdown, connected or disconnected: ignored',
     ]);

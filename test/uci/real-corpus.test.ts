@@ -123,9 +123,19 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   {
     name: 'gltollgate-v4-v6',
     devices: 'wan=eth1 wwan=eth2 tethering=eth3 wan6=eth1 wwan6=eth2 tethering6=eth3',
-    semantics: 'every X+X6 pair is one dual-stack WAN that never NATs IPv6',
+    semantics: "every X+X6 pair is one dual-stack WAN that never NATs IPv6; X6's own tracking is its track6 (a state per family)",
     check: (c) => {
       for (const n of ['wan', 'wwan', 'tethering']) expect(c.interfaces[n]).toMatchObject({ family: 'both', nat6: 'none' });
+      // wan6: reliability 1, timeout 2, interval 5, down 3, up 8, its four IPv6 targets; wan keeps its four IPv4 ones.
+      expect(c.interfaces.wan?.track6).toMatchObject({
+        targets: ['2001:4860:4860::8844', '2001:4860:4860::8888', '2620:0:ccd::2', '2620:0:ccc::2'],
+        reliability: 1,
+        timeout: 2,
+        interval: 5,
+        down: 3,
+        up: 8,
+      });
+      expect(c.interfaces.wan?.track?.targets).toEqual(['1.1.1.1', '8.8.8.8', '208.67.222.222', '208.67.220.220']);
     },
   },
   {
@@ -253,10 +263,16 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   {
     name: 'pj-wwan4-wwan6',
     devices: 'wan=eth1 wan6=eth1 wwan_4=eth2 wwan_6=eth2',
-    semantics: 'wwan_4+wwan_6 one dual-stack WAN without IPv6 NAT; disabled wan6 leaves wan IPv4-only',
+    semantics: "wwan_4+wwan_6 one dual-stack WAN without IPv6 NAT, wwan_6's targets its track6; disabled wan6 leaves wan IPv4-only",
     check: (c) => {
       expect(c.interfaces.wwan_4).toMatchObject({ family: 'both', nat6: 'none' });
+      expect(c.interfaces.wwan_4?.track6).toMatchObject({
+        targets: ['2001:4860:4860::8844', '2001:4860:4860::8888', '2620:0:ccd::2', '2620:0:ccc::2'],
+        reliability: 1,
+      });
+      expect(c.interfaces.wwan_4?.track?.targets).toEqual(['8.8.4.4', '8.8.8.8', '208.67.222.222', '208.67.220.220']);
       expect(c.interfaces.wan?.family).toBeUndefined();
+      expect(c.interfaces.wan?.track6).toBeUndefined();
     },
   },
   {
