@@ -63,8 +63,9 @@ function soundPart(data: unknown, issues: readonly ConfigIssue[]): { config: Nft
       }),
     );
   const interfaces = section('interfaces', data.interfaces, (_key, n) => ({ device: `!stand-in-${n}` }));
-  const anyInterface = Object.keys(interfaces)[0];
-  if (anyInterface === undefined || exact('/interfaces') || exact('/policies')) return null;
+  if (exact('/interfaces') || exact('/policies')) return null;
+  // With no interface at all the stand-in names a missing one: its issue lies under the replaced path, so it is not reported.
+  const anyInterface = Object.keys(interfaces)[0] ?? 'none';
   const policies = section('policies', data.policies, () => ({ members: [{ interface: anyInterface }] }));
   const rules =
     Array.isArray(data.rules) && !exact('/rules')
@@ -182,7 +183,9 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
   }
 
   const tableBase = g.routeTableBase ?? DEFAULTS.routeTableBase;
-  const carries6 = Object.values(config.interfaces).some((i) => (i.family ?? DEFAULTS.family) !== 'ipv4');
+  // An IPv6 address in a rule means something with an IPv6 WAN, or when IPv6 gets the policies' last resorts without one.
+  const carries6 =
+    (g.ipv6WithoutWan ?? DEFAULTS.ipv6WithoutWan) === 'lastResort' || Object.values(config.interfaces).some((i) => (i.family ?? DEFAULTS.family) !== 'ipv4');
   const idOwner = new Map<number, string>();
   const deviceOwner = new Map<string, string>();
   for (const [name, iface] of Object.entries(config.interfaces)) {
@@ -302,7 +305,7 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
         else if (ruleFamily !== 'any' && parsed.interval.family !== ruleFamily) {
           add(at(field, j), `${text} is ${parsed.interval.family === 'ipv6' ? 'an IPv6' : 'an IPv4'} address but the rule is "family": "${ruleFamily}"`);
         } else if (parsed.interval.family === 'ipv6' && !carries6) {
-          add(at(field, j), `${text} is IPv6 but no interface carries IPv6 (set "family": "both" or "ipv6" on one)`);
+          add(at(field, j), `${text} is IPv6 but no interface carries IPv6 (set "family": "both" or "ipv6" on one, or globals.ipv6WithoutWan "lastResort")`);
         }
       });
     }

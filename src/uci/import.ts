@@ -3,7 +3,7 @@ import type { Interface, NftMwanConfig, Policy, Rule } from '../generated/config
 import { MwanError } from '../model/errors.js';
 import { parseMaskedIpv4 } from '../model/masked.js';
 import { parseIpElement } from '../model/net.js';
-import { dottedMask, noteIpv6Fallback, split } from './rules.js';
+import { dottedMask, ipv6LastResort, split } from './rules.js';
 import { absentTiming, flushEvents, INTERFACE_OPTIONS, mapInterface, mergeNotes, MWAN3_TIMING, type Note } from './interface.js';
 import { mapProtocol } from './protocols.js';
 import { sectionId as id, type UciSection } from './parse.js';
@@ -99,15 +99,11 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   const ifaceSections = of('interface');
   if (ifaceSections.length === 0) {
     // mwan3 still hooks and runs its rules: with no WAN to balance, each rule's policy is only its last resort.
-    const rules = of('rule').filter((r) => r.options.use_policy !== undefined && !['default', ''].includes(r.options.use_policy));
-    throw new MwanError({
-      code: 'CONFIG_INVALID',
-      summary:
-        'nothing to import: there is no interface section, and nft-mwan needs at least one WAN. mwan3 runs this config without ' +
-        (rules.length === 0
-          ? 'balancing anything (every connection uses the main table)'
-          : `balancing anything: rules ${rules.map(id).join(', ')} send their traffic to their policy's last resort (unreachable unless set), the rest uses the main table`),
-    });
+    note(
+      'interfaces',
+      "none: mwan3 balances nothing with this config (its rules still mark what they match for their policy's last resort); " +
+        'imported with no interfaces: nft-mwan installs its table and balances nothing (check and apply warn "no interfaces")',
+    );
   }
   const familyOf = (s: UciSection) => s.options.family ?? 'ipv4';
   const enabled = (s: UciSection) => s.options.enabled === '1';
@@ -373,6 +369,6 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     config.rules?.push(rule);
   }
   if (Object.keys(sets).length > 0) config.sets = sets;
-  noteIpv6Fallback(config, note);
+  ipv6LastResort(config, note);
   return { config, notes };
 }

@@ -5,10 +5,11 @@ import { formatIpv4 } from '../model/net.js';
 import type { Note } from './interface.js';
 
 /**
- * mwan3 installs every rule that can match IPv6 in ip6tables too, and a policy without an IPv6 member holds only
- * its last resort there. nft-mwan with no WAN carrying IPv6 classifies no IPv6 at all: it takes the main table.
+ * mwan3 installs every rule that can match IPv6 in ip6tables too (ip6tables present is its normal case), and a policy
+ * without an IPv6 member holds only its last resort there. nft-mwan does the same with globals.ipv6WithoutWan
+ * "lastResort": set when no enabled WAN carries IPv6 and some rule would give IPv6 something else than the main table.
  */
-export function noteIpv6Fallback(config: NftMwanConfig, note: Note): void {
+export function ipv6LastResort(config: NftMwanConfig, note: Note): void {
   const carries6 = Object.values(config.interfaces).some((i) => i.enabled !== false && (i.family === 'ipv6' || i.family === 'both'));
   if (carries6) return;
   const v6Rules = (config.rules ?? []).filter(
@@ -22,10 +23,11 @@ export function noteIpv6Fallback(config: NftMwanConfig, note: Note): void {
       ![...(r.srcIp ?? []), ...(r.destIp ?? [])].some((a) => !a.includes(':')),
   );
   if (v6Rules.length === 0) return;
+  config.globals = { ...config.globals, ipv6WithoutWan: 'lastResort' };
   note(
     `rule ${v6Rules.map((r) => r.name).join(', ')}`,
-    "IPv6 differs: mwan3 (with ip6tables) gives the IPv6 connections these rules match their policy's last resort " +
-      '(unreachable unless set), as no IPv6 member is in their policy; nft-mwan, with no WAN carrying IPv6 here, leaves all IPv6 to the main table',
+    'IPv6 as in mwan3 (with ip6tables): no WAN carries IPv6, so the IPv6 connections these rules match get their ' +
+      'policy\'s last resort (unreachable unless set): globals.ipv6WithoutWan "lastResort" (set "main" to leave all IPv6 to the main table)',
   );
 }
 

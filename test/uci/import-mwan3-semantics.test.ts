@@ -106,11 +106,11 @@ describe('import-uci: mwan3 corner cases', () => {
     expect(r.notes).toContain('policy p: member m4 (wan) dropped: wan is already a member (IPv4 and IPv6 of one uplink are one interface now)');
   });
 
-  it('a rule whose policy falls back to the main table ("default" last resort) has no IPv6 difference to note', () => {
+  it('a rule whose policy falls back to the main table ("default" last resort) gives IPv6 nothing to change (no ipv6WithoutWan)', () => {
     const { notes } = imp(
       `${member('m1', 'wan', 1, 1)}config policy 'p'\n\tlist use_member 'm1'\n\toption last_resort 'default'\n` +
         `config policy 'q'\n\tlist use_member 'm1'\nconfig rule 'r'\n\toption use_policy 'p'\nconfig rule 's'\n\toption use_policy 'q'\n`,
     );
-    expect(notes.filter((n) => n.includes('IPv6 differs'))).toEqual([expect.stringMatching(/^rule s: IPv6 differs/)]);
+    expect(notes.filter((n) => n.includes('IPv6 as in mwan3'))).toEqual([expect.stringMatching(/^rule s: IPv6 as in mwan3/)]);
   });
 });
