@@ -11,6 +11,7 @@ import { validateConfig } from '../../src/config/validate.js';
 import { EMPTY_FACTS } from '../../src/model/facts.js';
 import type { NftMwanConfig } from '../../src/generated/config.js';
 import { MwanError } from '../../src/model/errors.js';
+import { deviceArgs } from './real-corpus-devices.js';
 
 const root = new URL('./fixtures/real/', import.meta.url).pathname;
 const Ajv = createRequire(import.meta.url)('ajv') as typeof import('ajv').default;
@@ -18,15 +19,15 @@ const validateBatch = new Ajv({ allErrors: true, strict: false }).compile(
   JSON.parse(readFileSync(new URL('../../schema/nft-batch.schema.json', import.meta.url), 'utf8')),
 );
 
-/** Runs `import-uci FILE --device IF=DEV ...` as the command line would; returns the exit status, stdout and the notes. */
-async function importFixture(name: string, devices: string) {
+/** Runs `import-uci FILE --device IF=DEV ...` (the corpus run's devices) as the command line would; returns the exit status, stdout and the notes. */
+async function importFixture(name: string) {
   let stdout = '';
   let stderr = '';
   const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
     stderr += String(chunk);
     return true;
   });
-  const args = devices === '' ? [] : devices.split(' ').flatMap((d) => ['--device', d]);
+  const args = deviceArgs(name);
   try {
     const status = await main(['import-uci', join(root, name, 'mwan3'), ...args], (t) => {
       stdout += t;
@@ -61,11 +62,9 @@ const ipv6LastResort = (c: NftMwanConfig, notes: string[], rules: string) => {
 };
 const NO_INTERFACES = 'interfaces: none: mwan3 balances nothing with this config';
 
-// Devices as the corpus run mapped them: one per interface section, an X6 section on its X's device.
-const CASES: { name: string; devices: string; semantics: string; check: Check }[] = [
+const CASES: { name: string; semantics: string; check: Check }[] = [
   {
     name: 'openwrt-default',
-    devices: 'wan=eth1 wan6=eth1 wanb=eth2 wanb6=eth2',
     semantics:
       "mwan3track's timing defaults written out, reliability 2 kept; the wanb+wanb6 pair never NATs IPv6; IPv6 with no IPv6 member gets the last resort",
     check: (c, notes) => {
@@ -76,7 +75,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'romaxa-3wan-ru',
-    devices: 'wan1=eth1 wan2=eth2 wan3=eth3',
     semantics: 'members naming "wan" (no section) are skipped; policy mts is left empty, so its rule gets the last resort',
     check: (c, notes) => {
       expect(notes).toContain('policy mts: member wan1_m1_w2 skipped: interface "wan" has no interface section (mwan3 skips it too)');
@@ -86,7 +84,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'leonzdev-5-tethers',
-    devices: 'tether0=eth1 tether1=eth2 tether2=eth3 tether3=eth4 tether4=eth5',
     semantics: 'tether0 named by two members: its shares add up (4 of 10); httping_ssl probes https://',
     check: (c, notes) => {
       expect(weights(c, 'tether_lb')).toEqual({ tether0: 4, tether1: 2, tether2: 2, tether3: 2 });
@@ -96,7 +93,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'twotreeszf-3wan',
-    devices: 'wan1=eth1 wan2=eth2 wan3=eth3',
     semantics: 'an offline WAN re-probed every interval (600 s) in mwan3 is noted; size 56 (the default) is not',
     check: (c, notes) => {
       expect(c.interfaces.wan1?.track).toMatchObject({ interval: 600, recoveryInterval: 5 });
@@ -106,7 +102,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'szymczak-policy-default',
-    devices: 'wan=eth1 wwan=eth2 tethering=eth3 modem=eth4',
     semantics: "use_policy 'default' is the main table; the section named default is kept under another name, unused",
     check: (c, notes) => {
       expect(c.policies.default_policy?.members.length).toBeGreaterThan(1);
@@ -116,7 +111,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'bertrandmartel-even-odd',
-    devices: 'wan=eth1 wan2=eth2 wan3=eth3',
     semantics: 'even and odd sources (non-contiguous netmask) go to opposite failovers',
     check: (c) => {
       expect(rule(c, 'sticky_even')).toMatchObject({ srcIp: ['0.0.0.0/0.0.0.1'], policy: 'wan_wan2' });
@@ -125,7 +119,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'gltollgate-v4-v6',
-    devices: 'wan=eth1 wwan=eth2 tethering=eth3 wan6=eth1 wwan6=eth2 tethering6=eth3',
     semantics: 'every X+X6 pair is one dual-stack WAN that never NATs IPv6',
     check: (c) => {
       for (const n of ['wan', 'wwan', 'tethering']) expect(c.interfaces[n]).toMatchObject({ family: 'both', nat6: 'none' });
@@ -133,7 +126,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'taxiboxx-batman-wwan',
-    devices: 'bat0=eth1 wwan=eth2',
     semantics: 'wwan without track_ip is online while its link is up',
     check: (c) => {
       expect(c.interfaces.wwan?.track).toBeUndefined();
@@ -142,7 +134,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'irfan-hostname-httping',
-    devices: 'wan=eth1 tethering=eth2 HP1=eth3 wan2=eth4',
     semantics: 'httping_ssl is an mwan3 option (not "unknown"); IPv6 with no IPv6 member gets the last resort',
     check: (c, notes) => {
       expect(notes.filter((n) => n.includes('httping_ssl'))).toEqual([]);
@@ -152,7 +143,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'ja16779-sticky-ipset',
-    devices: 'wan=eth1 secondwan=eth2',
     semantics: 'sticky timeouts 600/3600 and ipset rules carried; rt_table_lookup noted with what mwan3 does',
     check: (c, notes) => {
       expect(rule(c, 'default_rule_v4')).toMatchObject({ sticky: true, stickyTimeout: 3600 });
@@ -162,7 +152,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'lodiwifi-check-quality',
-    devices: 'wan1=eth1 wan2=eth2 wan3=eth3',
     semantics:
       "check_quality judged as mwan3 does (recovery thresholds in every state, per round); keep_failure_interval's re-probe rate noted exactly; size 8 noted",
     check: (c, notes) => {
@@ -174,7 +163,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'nazreinkaram-r6220-v4v6',
-    devices: 'wan=eth1',
     semantics: 'only wan has a section: every policy is wan alone, wanb_only is its last resort',
     check: (c) => {
       expect(Object.keys(c.interfaces)).toEqual(['wan']);
@@ -185,7 +173,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'mehmetcakir-2wan-lan-gw',
-    devices: 'wan2=eth1 wan=eth2',
     semantics: 'reliability 2 of 3 targets carried; https (family any) gives IPv6 its last resort',
     check: (c, notes) => {
       expect(c.interfaces.wan2?.track).toMatchObject({ reliability: 2, down: 10, up: 8 });
@@ -194,7 +181,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'aromalct-6wan-baidu',
-    devices: 'wan2=eth1 vwan1=eth2 vwan2=eth3 vwan3=eth4 vwan4=eth5',
     semantics: 'the member naming "wan" is skipped: balanced is five WANs of weight 1',
     check: (c) => {
       expect(weights(c, 'balanced')).toEqual({ wan2: 1, vwan1: 1, vwan2: 1, vwan3: 1, vwan4: 1 });
@@ -202,7 +188,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'bh8vyk-4g-travelmate',
-    devices: 'wan=eth1 trm_wwan=eth2',
     semantics: 'members of wanb/wan6/wanb6 (no sections) skipped; wan gets mwan3 timing defaults',
     check: (c) => {
       expect(Object.keys(c.interfaces).sort()).toEqual(['trm_wwan', 'wan']);
@@ -212,7 +197,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'extvoid-wan-wwan-defaults',
-    devices: 'wan=eth1 wwan=eth2',
     semantics: 'no timeout/interval: mwan3 probes every 10 s with 4 s; down 6 / up 3 kept',
     check: (c) => {
       expect(c.interfaces.wan?.track).toMatchObject({ timeout: 4, interval: 10, down: 6, up: 3 });
@@ -220,7 +204,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'skyearn-dup-member-baidu',
-    devices: 'wan6=eth2 wanb=eth1 wanb6=eth1 wan=eth2',
     semantics: 'wan twice in balanced at one metric: 3 + 1 = 4 against wanb 2',
     check: (c) => {
       expect(weights(c, 'balanced')).toEqual({ wan: 4, wanb: 2 });
@@ -229,7 +212,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'photonicat-3tier-failover',
-    devices: 'wan=eth1 wwan=eth2 wwan_5g=eth3',
     semantics: 'three tiers by metric; count (unset) is mwan3 1',
     check: (c) => {
       expect(metrics(c, 'failover')).toEqual({ wan: 1, wwan: 2, wwan_5g: 3 });
@@ -238,7 +220,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'intellimesh-trailing-ws',
-    devices: 'wan=eth1 wwan=eth2',
     semantics: 'initial_state offline on both tracked WANs',
     check: (c) => {
       expect([c.interfaces.wan?.initialState, c.interfaces.wwan?.initialState]).toEqual(['offline', 'offline']);
@@ -247,7 +228,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'petercheat-wndr3700-sticky60',
-    devices: 'wan=eth1 wwan=eth2',
     semantics: 'sticky https with timeout 60',
     check: (c) => {
       expect(rule(c, 'https')).toMatchObject({ sticky: true, stickyTimeout: 60, destPort: [443] });
@@ -255,7 +235,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'pj-wwan4-wwan6',
-    devices: 'wan=eth1 wan6=eth1 wwan_4=eth2 wwan_6=eth2',
     semantics: 'wwan_4+wwan_6 one dual-stack WAN without IPv6 NAT; disabled wan6 leaves wan IPv4-only',
     check: (c) => {
       expect(c.interfaces.wwan_4).toMatchObject({ family: 'both', nat6: 'none' });
@@ -264,7 +243,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'mips171-wan-mobile',
-    devices: 'wan=eth1 mobile=eth2',
     semantics: 'wired metric 1 / LTE metric 5; size 8 noted, max_ttl 60 (the default) not',
     check: (c, notes) => {
       expect(metrics(c, 'wan_mobile')).toEqual({ wan: 1, mobile: 5 });
@@ -274,7 +252,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'ateos-cellular-backup',
-    devices: 'wan=eth1 wan2=eth2 cellular=eth3',
     semantics: 'no timing options: mwan3 defaults on every WAN; disabled wan2 kept disabled',
     check: (c) => {
       for (const n of ['wan', 'cellular']) expect(c.interfaces[n]?.track).toMatchObject(MWAN3_DEFAULT_TIMING);
@@ -283,7 +260,6 @@ const CASES: { name: string; devices: string; semantics: string; check: Check }[
   },
   {
     name: 'mhycy-r300a-anon-rule',
-    devices: 'wan=eth1 wwan=eth2',
     semantics: 'anonymous rule imported; no down/up: mwan3 5/5',
     check: (c) => {
       expect(rule(c, '_rule_0_')?.family).toBe('ipv4');
@@ -330,7 +306,7 @@ describe('import-uci on real mwan3 configs', () => {
   });
 
   it.each(CASES.map((c) => [`${c.name}: ${c.semantics}`, c] as const))('%s', async (_title, c) => {
-    const r = await importFixture(c.name, c.devices);
+    const r = await importFixture(c.name);
     expect(r.error?.message ?? null).toBeNull();
     expect(r.status).toBe(0);
     const config = JSON.parse(r.stdout) as NftMwanConfig;
@@ -346,7 +322,7 @@ describe('import-uci on real mwan3 configs', () => {
   });
 
   it.each(NOTHING_BALANCED.map((c) => [`${c.name}: ${c.semantics}`, c] as const))('%s', async (_title, c) => {
-    const r = await importFixture(c.name, '');
+    const r = await importFixture(c.name);
     expect(r.error?.message ?? null).toBeNull();
     expect(r.status).toBe(0);
     const config = JSON.parse(r.stdout) as NftMwanConfig;
