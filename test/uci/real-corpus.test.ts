@@ -11,7 +11,7 @@ import { validateConfig } from '../../src/config/validate.js';
 import { EMPTY_FACTS } from '../../src/model/facts.js';
 import type { NftMwanConfig } from '../../src/generated/config.js';
 import { MwanError } from '../../src/model/errors.js';
-import { deviceArgs } from './real-corpus-devices.js';
+import { CORPUS_DEVICES, deviceArgs } from './real-corpus-devices.js';
 
 const root = new URL('./fixtures/real/', import.meta.url).pathname;
 const Ajv = createRequire(import.meta.url)('ajv') as typeof import('ajv').default;
@@ -77,6 +77,7 @@ const CASES: { name: string; semantics: string; check: Check }[] = [
     name: 'romaxa-3wan-ru',
     semantics: 'members naming "wan" (no section) are skipped; policy mts is left empty, so its rule gets the last resort',
     check: (c, notes) => {
+      ipv6LastResort(c, notes, 'https');
       expect(notes).toContain('policy mts: member wan1_m1_w2 skipped: interface "wan" has no interface section (mwan3 skips it too)');
       expect(c.policies.mts).toBeUndefined();
       expect(rule(c, 'torrents')?.policy).toBe('unreachable');
@@ -121,6 +122,7 @@ const CASES: { name: string; semantics: string; check: Check }[] = [
     name: 'gltollgate-v4-v6',
     semantics: 'every X+X6 pair is one dual-stack WAN that never NATs IPv6',
     check: (c) => {
+      expect(c.globals?.ipv6WithoutWan).toBeUndefined();
       for (const n of ['wan', 'wwan', 'tethering']) expect(c.interfaces[n]).toMatchObject({ family: 'both', nat6: 'none' });
     },
   },
@@ -164,7 +166,8 @@ const CASES: { name: string; semantics: string; check: Check }[] = [
   {
     name: 'nazreinkaram-r6220-v4v6',
     semantics: 'only wan has a section: every policy is wan alone, wanb_only is its last resort',
-    check: (c) => {
+    check: (c, notes) => {
+      ipv6LastResort(c, notes, 'https, default_rule_v6');
       expect(Object.keys(c.interfaces)).toEqual(['wan']);
       expect(weights(c, 'balanced')).toEqual({ wan: 3 });
       expect(c.policies.wanb_only).toBeUndefined();
@@ -182,14 +185,16 @@ const CASES: { name: string; semantics: string; check: Check }[] = [
   {
     name: 'aromalct-6wan-baidu',
     semantics: 'the member naming "wan" is skipped: balanced is five WANs of weight 1',
-    check: (c) => {
+    check: (c, notes) => {
+      ipv6LastResort(c, notes, 'https');
       expect(weights(c, 'balanced')).toEqual({ wan2: 1, vwan1: 1, vwan2: 1, vwan3: 1, vwan4: 1 });
     },
   },
   {
     name: 'bh8vyk-4g-travelmate',
     semantics: 'members of wanb/wan6/wanb6 (no sections) skipped; wan gets mwan3 timing defaults',
-    check: (c) => {
+    check: (c, notes) => {
+      ipv6LastResort(c, notes, 'https, default_rule_v6');
       expect(Object.keys(c.interfaces).sort()).toEqual(['trm_wwan', 'wan']);
       expect(c.interfaces.wan?.track).toMatchObject(MWAN3_DEFAULT_TIMING);
       expect(c.policies.wanb_only).toBeUndefined();
@@ -198,14 +203,16 @@ const CASES: { name: string; semantics: string; check: Check }[] = [
   {
     name: 'extvoid-wan-wwan-defaults',
     semantics: 'no timeout/interval: mwan3 probes every 10 s with 4 s; down 6 / up 3 kept',
-    check: (c) => {
+    check: (c, notes) => {
+      ipv6LastResort(c, notes, 'https');
       expect(c.interfaces.wan?.track).toMatchObject({ timeout: 4, interval: 10, down: 6, up: 3 });
     },
   },
   {
     name: 'skyearn-dup-member-baidu',
     semantics: 'wan twice in balanced at one metric: 3 + 1 = 4 against wanb 2',
-    check: (c) => {
+    check: (c, notes) => {
+      ipv6LastResort(c, notes, 'https');
       expect(weights(c, 'balanced')).toEqual({ wan: 4, wanb: 2 });
       expect(c.interfaces.wanb).toMatchObject({ family: 'both', nat6: 'none' });
     },
@@ -214,6 +221,8 @@ const CASES: { name: string; semantics: string; check: Check }[] = [
     name: 'photonicat-3tier-failover',
     semantics: 'three tiers by metric; count (unset) is mwan3 1',
     check: (c) => {
+      // Its only rule is IPv4: IPv6 stays on the main table in mwan3 too.
+      expect(c.globals?.ipv6WithoutWan).toBeUndefined();
       expect(metrics(c, 'failover')).toEqual({ wan: 1, wwan: 2, wwan_5g: 3 });
       expect(c.interfaces.wan?.track?.count).toBe(1);
     },
@@ -229,7 +238,8 @@ const CASES: { name: string; semantics: string; check: Check }[] = [
   {
     name: 'petercheat-wndr3700-sticky60',
     semantics: 'sticky https with timeout 60',
-    check: (c) => {
+    check: (c, notes) => {
+      ipv6LastResort(c, notes, 'https');
       expect(rule(c, 'https')).toMatchObject({ sticky: true, stickyTimeout: 60, destPort: [443] });
     },
   },
@@ -237,6 +247,8 @@ const CASES: { name: string; semantics: string; check: Check }[] = [
     name: 'pj-wwan4-wwan6',
     semantics: 'wwan_4+wwan_6 one dual-stack WAN without IPv6 NAT; disabled wan6 leaves wan IPv4-only',
     check: (c) => {
+      // wwan_4 carries IPv6: policies without an IPv6 member already give IPv6 their last resort.
+      expect(c.globals?.ipv6WithoutWan).toBeUndefined();
       expect(c.interfaces.wwan_4).toMatchObject({ family: 'both', nat6: 'none' });
       expect(c.interfaces.wan?.family).toBeUndefined();
     },
@@ -245,6 +257,7 @@ const CASES: { name: string; semantics: string; check: Check }[] = [
     name: 'mips171-wan-mobile',
     semantics: 'wired metric 1 / LTE metric 5; size 8 noted, max_ttl 60 (the default) not',
     check: (c, notes) => {
+      ipv6LastResort(c, notes, 'https, default_rule_v6');
       expect(metrics(c, 'wan_mobile')).toEqual({ wan: 1, mobile: 5 });
       expect(notes.filter((n) => n.includes('max_ttl'))).toEqual([]);
       expect(notes.filter((n) => n.includes('.size')).length).toBe(2);
@@ -253,7 +266,8 @@ const CASES: { name: string; semantics: string; check: Check }[] = [
   {
     name: 'ateos-cellular-backup',
     semantics: 'no timing options: mwan3 defaults on every WAN; disabled wan2 kept disabled',
-    check: (c) => {
+    check: (c, notes) => {
+      ipv6LastResort(c, notes, 'https');
       for (const n of ['wan', 'cellular']) expect(c.interfaces[n]?.track).toMatchObject(MWAN3_DEFAULT_TIMING);
       expect(c.interfaces.wan2?.enabled).toBe(false);
     },
@@ -262,6 +276,8 @@ const CASES: { name: string; semantics: string; check: Check }[] = [
     name: 'mhycy-r300a-anon-rule',
     semantics: 'anonymous rule imported; no down/up: mwan3 5/5',
     check: (c) => {
+      // dest 0.0.0.0/0 is IPv4 only: mwan3's IPv6 pass skips the rule, so IPv6 keeps the main table.
+      expect(c.globals?.ipv6WithoutWan).toBeUndefined();
       expect(rule(c, '_rule_0_')?.family).toBe('ipv4');
       expect(c.interfaces.wan?.track).toMatchObject({ down: 5, up: 5 });
     },
@@ -303,6 +319,11 @@ describe('import-uci on real mwan3 configs', () => {
   it('covers every fixture of the corpus', () => {
     const fixtures = readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory());
     expect([...CASES.map((c) => c.name), ...NOTHING_BALANCED.map((c) => c.name)].sort()).toEqual(fixtures.map((d) => d.name).sort());
+    expect(Object.keys(CORPUS_DEVICES).sort()).toEqual(fixtures.map((d) => d.name).sort());
+    // Each is cited: its row in SOURCES.md names the repository, path and commit.
+    const sources = readFileSync(join(root, 'SOURCES.md'), 'utf8');
+    for (const d of fixtures)
+      expect(sources).toMatch(new RegExp(`^\\| ${d.name} \\| \\[[^\\]]+\\]\\(https://github\\.com/[^)]+\\) \\| \`[^\`]+\` \\| \`[0-9a-f]{40}\` \\|`, 'm'));
   });
 
   it.each(CASES.map((c) => [`${c.name}: ${c.semantics}`, c] as const))('%s', async (_title, c) => {
@@ -319,6 +340,12 @@ describe('import-uci on real mwan3 configs', () => {
     const gateways = (g: string) => Object.fromEntries(names.map((n) => [n, g]));
     const plan = compile(v.config, { ...EMPTY_FACTS, autoGateways: gateways('198.51.100.1'), autoGateways6: gateways('fe80::1') });
     expect(validateBatch(plan.nft), JSON.stringify(validateBatch.errors, null, 1)).toBe(true);
+    // IPv6 with no IPv6 WAN, as mwan3 with ip6tables: classified, and every policy holds only its last resort for it.
+    if (config.globals?.ipv6WithoutWan === 'lastResort') {
+      expect(plan.policies6.map((p) => p.name)).toEqual(plan.policies.map((p) => p.name));
+      expect(plan.policies6.every((p) => p.usingLastResort)).toBe(true);
+      expect(plan.routing.rules.some((r) => r.family === 6 && r.action === 'unreachable')).toBe(true);
+    }
   });
 
   it.each(NOTHING_BALANCED.map((c) => [`${c.name}: ${c.semantics}`, c] as const))('%s', async (_title, c) => {
