@@ -311,6 +311,11 @@ const NOTHING_BALANCED: { name: string; semantics: string; check: Check }[] = [
       expect(rule(c, 'douyin_wan1')).toMatchObject({ set: 'douyin_cdn', family: 'ipv4' });
       expect(Object.keys(c.sets ?? {})).toContain('douyin_cdn');
       expect(notes).toContain('policy balanced: member wan1_m1 skipped: interface "wan1" has no interface section (mwan3 skips it too)');
+      // "tcp udp" and space-separated ports reach iptables-restore unquoted in mwan3, which refuses its whole batch: noted as such.
+      expect(rule(c, 'video_wan2')).toBeUndefined();
+      expect(notes.some((n) => n.startsWith('rule video_wan2.proto: "tcp udp": mwan3 writes it unquoted') && n.includes('refuses the whole batch'))).toBe(true);
+      expect(rule(c, 'gaming_udp')).toMatchObject({ proto: 'udp', destPort: ['27000-28999', 3478, 4379, 4380] });
+      expect(notes.some((n) => n.startsWith('rule gaming_udp.dest_port: "27000:28999 3478 4379 4380": mwan3 writes it unquoted'))).toBe(true);
     },
   },
 ];
