@@ -301,8 +301,9 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       note(`rule ${name}.use_policy`, `policy ${usePolicy} has no member: its last resort "${last}" used`);
       rule.policy = last;
     } else if (!(rule.policy in config.policies) && !SPECIAL_POLICIES.has(rule.policy)) {
-      note(`rule ${name}.use_policy`, `"${rule.policy}" is not a policy section: "unreachable" used`);
-      rule.policy = 'unreachable';
+      // mwan3 creates the rule's chain mwan3_policy_X empty: the jump returns unmarked and the next rules decide.
+      skip(`use_policy "${usePolicy}" is not a policy section (mwan3 jumps to an empty chain, and the next rules decide)`);
+      continue;
     }
     const proto = r.options.proto ?? 'all';
     if (/\s/.test(proto.trim())) {

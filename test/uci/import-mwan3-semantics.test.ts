@@ -144,4 +144,13 @@ describe('import-uci: mwan3 corner cases', () => {
     expect(validateConfig(r.config).ok).toBe(true);
     expect(r.notes.some((n) => n.startsWith('interfaces: none: mwan3 balances nothing'))).toBe(true);
   });
+
+  it('a rule whose use_policy names no policy section is skipped: mwan3 jumps to an empty chain and the next rules decide', () => {
+    const { config, notes } = imp(
+      `${member('m1', 'wan', 1, 1)}config policy 'p'\n\tlist use_member 'm1'\n` +
+        "config rule 'typo'\n\toption use_policy 'balancd'\nconfig rule 'rest'\n\toption use_policy 'p'\n",
+    );
+    expect(config.rules?.map((r) => r.name)).toEqual(['rest']);
+    expect(notes.some((n) => n.startsWith('rule typo: use_policy "balancd" is not a policy section') && n.endsWith('skipped, as mwan3 skips it'))).toBe(true);
+  });
 });
