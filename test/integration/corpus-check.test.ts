@@ -89,6 +89,22 @@ describeLab('the real mwan3 corpus passes check where its devices exist', () => 
         expect(rules).toMatch(/fwmark 0x3d00\/0x3f00 .*unreachable/);
         expect(rules).not.toMatch(/lookup 100\d/);
       }
+      // The router's own new connections follow the rules too: beyond the main table's specific routes, both families
+      // get the unreachable route, so the packet never reaches the output filter hook (counted by the test's own table).
+      await lab.nft(
+        'gw',
+        'table inet corpus_probe {\n chain out {\n  type filter hook output priority 0;\n  ip daddr 203.0.113.7 counter\n  ip6 daddr 2001:db8:99::7 counter\n }\n}\n',
+      );
+      for (const [flag, dst] of [
+        ['-4', '203.0.113.7'],
+        ['-6', '2001:db8:99::7'],
+      ] as const) {
+        const ping = await lab.exec('gw', 'ping', [flag, '-n', '-c', '1', '-W', '1', dst], { reject: false });
+        expect(ping.exitCode).not.toBe(0);
+      }
+      const counted = (await lab.exec('gw', 'nft', ['list', 'table', 'inet', 'corpus_probe'])).stdout;
+      await lab.exec('gw', 'nft', ['delete', 'table', 'inet', 'corpus_probe']);
+      expect([...counted.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]))).toEqual([0, 0]);
     } finally {
       const stopped = await cli(lab, 'gw', 'stop', '--config', file);
       expect(stopped.exitCode, stopped.stderr).toBe(0);
