@@ -9,6 +9,7 @@ import { Lab } from '../../lab/netns.js';
 import { describeLab } from '../../lab/vitest.js';
 import { CORPUS_DEVICES, deviceArgs } from '../uci/real-corpus-devices.js';
 import { cli } from './helpers.js';
+import { startDaemon } from './daemon-helpers.js';
 
 const root = new URL('../uci/fixtures/real/', import.meta.url).pathname;
 const fixtures = readdirSync(root, { withFileTypes: true })
@@ -81,6 +82,9 @@ describeLab('the real mwan3 corpus passes check where its devices exist', () => 
       const applied = await cli(lab, 'gw', 'apply', '--config', file);
       expect(applied.exitCode, applied.stderr).toBe(0);
       expect(applied.stderr).toMatch(/no interfaces: nothing is balanced/);
+      const status = await cli(lab, 'gw', 'status', '--json', '--config', file);
+      expect(status.exitCode, status.stderr).toBe(0);
+      expect((JSON.parse(status.stdout) as { interfaces: unknown[] }).interfaces).toEqual([]);
       const table = (await lab.exec('gw', 'nft', ['list', 'table', 'inet', 'nft_mwan'])).stdout;
       expect(table).toMatch(/chain classify/);
       // The unreachable mark leads to an unreachable ip rule in both families (ipv6WithoutWan "lastResort" was imported).
@@ -108,6 +112,19 @@ describeLab('the real mwan3 corpus passes check where its devices exist', () => 
     } finally {
       const stopped = await cli(lab, 'gw', 'stop', '--config', file);
       expect(stopped.exitCode, stopped.stderr).toBe(0);
+    }
+    expect((await lab.exec('gw', 'nft', ['list', 'tables'])).stdout.trim()).toBe('');
+  });
+
+  it('the daemon runs a config without interfaces: applies it, stays up, and removes its rules when stopped (--stop-on-exit)', async () => {
+    const imported = await cli(lab, 'gw', 'import-uci', join(root, 'gxlclc-globals-only', 'mwan3'));
+    const d = await startDaemon(lab, JSON.parse(imported.stdout), ['--stop-on-exit']);
+    try {
+      expect((await d.state())?.interfaces).toEqual({});
+      expect((await lab.exec('gw', 'nft', ['list', 'tables'])).stdout).toMatch(/table inet nft_mwan/);
+      expect(d.proc.running).toBe(true);
+    } finally {
+      expect(await d.stop()).toBe(0);
     }
     expect((await lab.exec('gw', 'nft', ['list', 'tables'])).stdout.trim()).toBe('');
   });
