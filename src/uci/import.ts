@@ -3,7 +3,7 @@ import type { Interface, NftMwanConfig, Policy, Rule } from '../generated/config
 import { MwanError } from '../model/errors.js';
 import { parseMaskedIpv4 } from '../model/masked.js';
 import { parseIpElement } from '../model/net.js';
-import { dottedMask, ipv6LastResort, split } from './rules.js';
+import { dottedMask, ipv6LastResort, noteEveryConfig, spacedPorts, spacedProto, split } from './rules.js';
 import { absentTiming, flushEvents, INTERFACE_OPTIONS, mapInterface, mergeNotes, MWAN3_TIMING, type Note } from './interface.js';
 import { mapProtocol } from './protocols.js';
 import { sectionId as id, type UciSection } from './parse.js';
@@ -35,11 +35,6 @@ const KNOWN: Record<string, string[]> = {
   policy: ['use_member', 'last_resort'],
   rule: ['proto', 'src_ip', 'src_port', 'dest_ip', 'dest_port', 'src_iface', 'ipset', 'sticky', 'timeout', 'use_policy', 'family', 'logging'],
 };
-
-/** What mwan3 does with an option value holding spaces: mwan3.sh expands it unquoted into its iptables-restore batch. */
-const BATCH_FAILS = (args: string) =>
-  `mwan3 writes it unquoted into its iptables-restore batch (${args}), which refuses the whole batch: ` +
-  'mwan3 then installs none of the rules of this config in that family (read from mwan3.sh, not run)';
 
 export function importMwan3(sections: readonly UciSection[], o: ImportOptions = {}): ImportResult {
   const notes: string[] = [];
@@ -306,10 +301,7 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       continue;
     }
     const proto = r.options.proto ?? 'all';
-    if (/\s/.test(proto.trim())) {
-      note(`rule ${name}.proto`, `"${proto}": ${BATCH_FAILS(`-p ${proto}`)}; nft-mwan skips only this rule (write one rule per protocol)`);
-      continue;
-    }
+    if (spacedProto(name, proto, note)) continue;
     const mapped = mapProtocol(proto);
     if ('error' in mapped) {
       skip(`proto ${mapped.error}`);
@@ -352,10 +344,7 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     ] as const) {
       const values = split(r.options[opt], r.lists[opt]).map((p) => p.replace(':', '-'));
       if (values.length === 0) continue;
-      const spaced = [r.options[opt], ...(r.lists[opt] ?? [])].find((v) => v !== undefined && /\S\s+\S/.test(v));
-      if (spaced !== undefined && (rule.proto === 'tcp' || rule.proto === 'udp')) {
-        note(`rule ${name}.${opt}`, `"${spaced}": ${BATCH_FAILS(`--${opt === 'src_port' ? 's' : 'd'}ports ${spaced}`)}; nft-mwan takes the ports as a list`);
-      }
+      if (rule.proto === 'tcp' || rule.proto === 'udp') spacedPorts(name, opt, [r.options[opt], ...(r.lists[opt] ?? [])], note);
       if (rule.proto !== 'tcp' && rule.proto !== 'udp') {
         note(`rule ${name}.${opt}`, `ports need tcp or udp (proto is ${proto}): dropped, as mwan3 ignores them`);
         continue;
@@ -384,11 +373,6 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   }
   if (Object.keys(sets).length > 0) config.sets = sets;
   ipv6LastResort(config, note);
-  // The differences no option decides (docs/migrating-from-mwan3.md): every config meets them, so one line says so.
-  note(
-    'every config',
-    'interface ids (marks, tables) are kept across reorders instead of renumbered; stop removes only what nft-mwan installed; ' +
-      'every apply is one nft transaction, read back and verified (see docs/migrating-from-mwan3.md)',
-  );
+  noteEveryConfig(note);
   return { config, notes };
 }
