@@ -37,9 +37,11 @@ export function compile(config: ResolvedConfig, facts: SystemFacts = EMPTY_FACTS
 
   // What the moment looks like: interfaces, policies per family, sticky rules.
   const { interfaces, warnings } = planInterfaces(config, facts, states, layout);
+  if (interfaces.length === 0) warnings.push("no interfaces: nothing is balanced (every connection keeps the main table, or its rule's special policy)");
   const byName = new Map(interfaces.map((i) => [i.name, i]));
   const enabled = interfaces.filter((i) => i.enabled);
-  const v6 = enabled.some(has6);
+  // IPv6 is classified with an IPv6 WAN, or (ipv6WithoutWan "lastResort") to give every policy's last resort without one.
+  const v6 = enabled.some(has6) || g.ipv6WithoutWan === 'lastResort';
   const policies = planPolicies(config, byName, 'ipv4');
   const policies6 = v6 ? planPolicies(config, byName, 'ipv6') : [];
   const sticky = planSticky(config, policies, byName);
@@ -89,7 +91,7 @@ export function compile(config: ResolvedConfig, facts: SystemFacts = EMPTY_FACTS
     table: { family: FAMILY, name: table },
     markMask: layout.mask,
     nft: { nftables: commands },
-    routing: planRouting(enabled, layout, { priority: g.rulePriority, protocol: g.routeProtocol }),
+    routing: planRouting(enabled, layout, { priority: g.rulePriority, protocol: g.routeProtocol, v6 }),
     interfaces,
     policies,
     policies6,

@@ -112,6 +112,7 @@ export function idsMapCommands(table: string, interfaces: readonly PlannedInterf
   return [
     { add: { map: { ...mapRef, type: 'ifname', map: 'mark' } } },
     { flush: { map: mapRef } },
-    { add: { element: { ...mapRef, elem: interfaces.map((i) => [i.name, i.id]) } } },
+    // nft refuses an element command with no element: a config without interfaces leaves the map empty.
+    ...(interfaces.length > 0 ? [{ add: { element: { ...mapRef, elem: interfaces.map((i) => [i.name, i.id]) } } }] : []),
   ];
 }

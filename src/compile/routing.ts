@@ -3,10 +3,15 @@ import type { MarkLayout } from '../model/marks.js';
 import type { Plan, PlannedInterface, Route, RoutingRule } from '../model/plan.js';
 import { carries, has6 } from './family.js';
 
-export function planRouting(enabled: readonly PlannedInterface[], layout: MarkLayout, o: { priority: number; protocol: number }): Plan['routing'] {
+/** `v6`: IPv6 is classified (some enabled WAN carries it, or IPv6 gets the last resorts without one): its special marks need rules. */
+export function planRouting(
+  enabled: readonly PlannedInterface[],
+  layout: MarkLayout,
+  o: { priority: number; protocol: number; v6?: boolean },
+): Plan['routing'] {
   const rules: RoutingRule[] = [];
   const routes: Route[] = [];
-  const families: (4 | 6)[] = enabled.some(has6) ? [4, 6] : [4];
+  const families: (4 | 6)[] = (o.v6 ?? enabled.some(has6)) ? [4, 6] : [4];
   for (const family of families) {
     const fw = (mark: number) => ({ family, fwmark: mark, fwmask: layout.mask, protocol: o.protocol });
     for (const i of enabled) {

@@ -40,6 +40,7 @@ export function resolveGlobals(g: Globals): ResolvedGlobals {
     metrics: { listen: m.listen, textfile: m.textfile, interval: m.interval ?? DEFAULTS.metricsInterval },
     useGidBase: g.useGidBase ?? DEFAULTS.useGidBase,
     mwan3User: g.mwan3User,
+    ipv6WithoutWan: g.ipv6WithoutWan ?? DEFAULTS.ipv6WithoutWan,
   };
 }
 

@@ -2,15 +2,15 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { ConfigIssue } from '../model/errors.js';
 import type { NftMwanConfig } from '../generated/config.js';
-import { parseTarget } from '../model/targets.js';
-import { parseIpElement, parseIpv4, parseIpv6, parsePort, reservedKind4, reservedKind6, type IpFamilyName } from '../model/net.js';
+import { parseIpElement, parseIpv4, parseIpv6, parsePort, reservedKind4, reservedKind6 } from '../model/net.js';
 import { maskedIssue, parseMaskedIpv4 } from '../model/masked.js';
 import { markLayout, parseMask } from '../model/marks.js';
 import { checkListen } from '../model/listen.js';
-import { DEFAULTS, TRACK_DEFAULTS } from '../model/defaults.js';
+import { DEFAULTS } from '../model/defaults.js';
 import { validate as standaloneValidate } from '../generated/config-validator.js';
 import { normalize } from './normalize.js';
 import type { ResolvedConfig } from './resolved.js';
+import { trackIssues } from './validate-track.js';
 
 // ajv's validator for the schema, generated as standalone code at build time (scripts/gen-types.mjs).
 function schemaValidator(): ValidateFunction {
@@ -63,8 +63,9 @@ function soundPart(data: unknown, issues: readonly ConfigIssue[]): { config: Nft
       }),
     );
   const interfaces = section('interfaces', data.interfaces, (_key, n) => ({ device: `!stand-in-${n}` }));
-  const anyInterface = Object.keys(interfaces)[0];
-  if (anyInterface === undefined || exact('/interfaces') || exact('/policies')) return null;
+  if (exact('/interfaces') || exact('/policies')) return null;
+  // With no interface at all the stand-in names a missing one: its issue lies under the replaced path, so it is not reported.
+  const anyInterface = Object.keys(interfaces)[0] ?? 'none';
   const policies = section('policies', data.policies, () => ({ members: [{ interface: anyInterface }] }));
   const rules =
     Array.isArray(data.rules) && !exact('/rules')
@@ -182,7 +183,9 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
   }
 
   const tableBase = g.routeTableBase ?? DEFAULTS.routeTableBase;
-  const carries6 = Object.values(config.interfaces).some((i) => (i.family ?? DEFAULTS.family) !== 'ipv4');
+  // An IPv6 address in a rule means something with an IPv6 WAN, or when IPv6 gets the policies' last resorts without one.
+  const carries6 =
+    (g.ipv6WithoutWan ?? DEFAULTS.ipv6WithoutWan) === 'lastResort' || Object.values(config.interfaces).some((i) => (i.family ?? DEFAULTS.family) !== 'ipv4');
   const idOwner = new Map<number, string>();
   const deviceOwner = new Map<string, string>();
   for (const [name, iface] of Object.entries(config.interfaces)) {
@@ -243,37 +246,7 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
       if (parseIpv4(iface.gateway) === undefined) add(at('gateway'), `"${iface.gateway}" is not an IPv4 address or "auto"`);
       else if (kind !== null) add(at('gateway'), `"${iface.gateway}" is ${kind}: a next hop is one router's unicast address (the ISP's)`);
     }
-    const family = iface.family ?? DEFAULTS.family;
-    if (iface.track6 !== undefined && family !== 'both') {
-      add(at('track6'), `only for family "both" (family is "${family}"): an IPv${family === 'ipv6' ? '6' : '4'}-only WAN tracks with "track"`);
-    }
-    // Which family each track's targets must be: "both" without track6 may mix them (one state for both).
-    const tracks: ['track' | 'track6', IpFamilyName | undefined][] = [
-      ['track', family === 'both' ? (iface.track6 !== undefined ? 'ipv4' : undefined) : family],
-      ['track6', 'ipv6'],
-    ];
-    for (const [key, want] of tracks) {
-      const track = iface[key];
-      if (!track) continue;
-      const method = track.method ?? TRACK_DEFAULTS.method;
-      track.targets.forEach((text, i) => {
-        const parsed = parseTarget(method, text);
-        if ('error' in parsed) add(at(key, 'targets', String(i)), parsed.error);
-        else if (want !== undefined && parsed.family !== null && parsed.family !== want) {
-          const why = key === 'track6' ? 'track6 tracks IPv6' : family === 'both' ? 'with track6, track tracks IPv4' : `family is "${family}"`;
-          add(
-            at(key, 'targets', String(i)),
-            `"${text}" is an ${parsed.family === 'ipv4' ? 'IPv4' : 'IPv6'} target, but ${why}: give an ${want === 'ipv4' ? 'IPv4' : 'IPv6'} one`,
-          );
-        }
-      });
-      const reliability = track.reliability ?? TRACK_DEFAULTS.reliability;
-      if (reliability > track.targets.length) {
-        add(at(key, 'reliability'), `reliability ${reliability} needs that many targets, but there are ${track.targets.length}: no round could ever succeed`);
-      }
-      if (track.expectStatus && method !== 'http') add(at(key, 'expectStatus'), `only for method "http" (method is "${method}")`);
-      if (track.dnsName !== undefined && method !== 'dns') add(at(key, 'dnsName'), `only for method "dns" (method is "${method}")`);
-    }
+    trackIssues(iface, at, add);
   }
   // Every id that could be allocated must stay clear of reserved tables.
   for (let id = 1; id <= Math.min(layout.maxId, Math.max(ifaceNames.length, ...idOwner.keys())); id++) {
@@ -316,7 +289,7 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
         else if (ruleFamily !== 'any' && parsed.interval.family !== ruleFamily) {
           add(at(field, j), `${text} is ${parsed.interval.family === 'ipv6' ? 'an IPv6' : 'an IPv4'} address but the rule is "family": "${ruleFamily}"`);
         } else if (parsed.interval.family === 'ipv6' && !carries6) {
-          add(at(field, j), `${text} is IPv6 but no interface carries IPv6 (set "family": "both" or "ipv6" on one)`);
+          add(at(field, j), `${text} is IPv6 but no interface carries IPv6 (set "family": "both" or "ipv6" on one, or globals.ipv6WithoutWan "lastResort")`);
         }
       });
     }

@@ -2,6 +2,7 @@
 import { BYPASS_SET6, IDS_MAP } from '../model/names.js';
 import { type SystemFacts } from '../model/facts.js';
 import type { Route, RoutingRule } from '../model/plan.js';
+import { classifiesIpv6 } from '../config/families.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { listTable } from '../system/nft.js';
 import { readIpState, readLinks, readRoutesWithProtocol, readRules, type IpState, type ListedRule, type MainRoute } from '../system/ip.js';
@@ -68,7 +69,7 @@ function ownedRouting(rules: readonly ListedRule[], routes: Route[], protocol: n
 export async function discover(run: Runner, config: ResolvedConfig, known: NftObject[] | null = null, ip: IpSnapshot | null = null): Promise<Discovery> {
   const name = config.globals.table;
   const protocol = config.globals.routeProtocol;
-  const has6 = Object.values(config.interfaces).some((i) => i.family !== 'ipv4');
+  const has6 = classifiesIpv6(config);
   const reuse = ip !== null && ip.protocol === protocol && (ip.ip6 !== null) === has6;
   // One ip process per family; IPv6 only with an IPv6 WAN (a stale IPv6 setup is read below when the table shows one).
   // Others' routes in nft-mwan's tables: read when discovering afresh (a check, an apply), not on the daemon's fast path.

@@ -1,4 +1,5 @@
 // Which WANs can carry traffic at all (device up with carrier, a next hop for gateway "auto"), and what the bypass set holds.
+import { classifiesIpv6 } from '../config/families.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { readLinks, readMainRoutes, type LinkInfo, type MainRoute } from '../system/ip.js';
 import type { Runner } from '../system/runner.js';
@@ -15,7 +16,7 @@ export interface Usability {
 
 /** One read of links and main tables (IPv6 only with an IPv6 WAN: its gateway may be "auto", its bypass set follows). */
 export async function readUsability(run: Runner, config: ResolvedConfig): Promise<Usability> {
-  const v6 = Object.values(config.interfaces).some((i) => i.family !== 'ipv4');
+  const v6 = classifiesIpv6(config);
   const [links, main, main6] = await Promise.all([readLinks(run), readMainRoutes(run, 4), v6 ? readMainRoutes(run, 6) : Promise.resolve([])]);
   return usability(config, links, main, main6);
 }

@@ -16,7 +16,7 @@ export interface NftMwanConfig {
   $schema?: string;
   globals?: Globals;
   /**
-   * WAN interfaces by logical name (up to 15 characters, like mwan3's netifd names).
+   * WAN interfaces by logical name (up to 15 characters, like mwan3's netifd names). May be empty: the table is then installed and balances nothing (check and apply warn).
    */
   interfaces: {
     [k: string]: Interface;
@@ -92,6 +92,10 @@ export interface Globals {
    * nft-mwan use WAN -- CMD runs CMD with group id useGidBase + the WAN's id; the output chain sends that group's new connections through that WAN. Pick a range no real group uses.
    */
   useGidBase?: number;
+  /**
+   * What IPv6 connections get while no enabled interface carries IPv6. "main": the rules are not applied to IPv6, the main routing table routes it all. "lastResort": IPv6 goes through the rules as IPv4 does, and a rule's policy, having no IPv6 member, gives its last resort (unreachable unless set; "default" is the main table), as mwan3 does with ip6tables; IPv6 no rule matches uses the main table.
+   */
+  ipv6WithoutWan?: 'main' | 'lastResort';
   /**
    * An existing /etc/mwan3.user: run by /bin/sh on every state change with only ACTION (ifup, ifdown, connected, disconnected), INTERFACE and DEVICE set, as mwan3 does. Must be owned by root and not writable by others.
    */

@@ -25,6 +25,8 @@ export const DEFAULTS = {
   enabled: true,
   /** `nft-mwan use WAN`: the command runs with group id useGidBase + the WAN's id. */
   useGidBase: 0x7f000000,
+  /** IPv6 with no IPv6 WAN: the main table routes it (mwan3 with ip6tables gives it the policies' last resorts). */
+  ipv6WithoutWan: 'main',
 } as const;
 
 /** Defaults for `track` (documented in the schema and docs/nft-mwan.md). */

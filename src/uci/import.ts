@@ -3,7 +3,7 @@ import type { Interface, NftMwanConfig, Policy, Rule } from '../generated/config
 import { MwanError } from '../model/errors.js';
 import { parseMaskedIpv4 } from '../model/masked.js';
 import { parseIpElement } from '../model/net.js';
-import { dottedMask, noteIpv6Fallback, split } from './rules.js';
+import { dottedMask, ipv6LastResort, noteEveryConfig, spacedPorts, spacedProto, split } from './rules.js';
 import { absentTiming, flushEvents, INTERFACE_OPTIONS, mapInterface, mapTrack, mergeNotes, MWAN3_TIMING, type Note } from './interface.js';
 import { mapProtocol } from './protocols.js';
 import { sectionId as id, type UciSection } from './parse.js';
@@ -99,15 +99,11 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
   const ifaceSections = of('interface');
   if (ifaceSections.length === 0) {
     // mwan3 still hooks and runs its rules: with no WAN to balance, each rule's policy is only its last resort.
-    const rules = of('rule').filter((r) => r.options.use_policy !== undefined && !['default', ''].includes(r.options.use_policy));
-    throw new MwanError({
-      code: 'CONFIG_INVALID',
-      summary:
-        'nothing to import: there is no interface section, and nft-mwan needs at least one WAN. mwan3 runs this config without ' +
-        (rules.length === 0
-          ? 'balancing anything (every connection uses the main table)'
-          : `balancing anything: rules ${rules.map(id).join(', ')} send their traffic to their policy's last resort (unreachable unless set), the rest uses the main table`),
-    });
+    note(
+      'interfaces',
+      "none: mwan3 balances nothing with this config (its rules still mark what they match for their policy's last resort); " +
+        'imported with no interfaces: nft-mwan installs its table and balances nothing (check and apply warn "no interfaces")',
+    );
   }
   const familyOf = (s: UciSection) => s.options.family ?? 'ipv4';
   const enabled = (s: UciSection) => s.options.enabled === '1';
@@ -305,10 +301,12 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
       note(`rule ${name}.use_policy`, `policy ${usePolicy} has no member: its last resort "${last}" used`);
       rule.policy = last;
     } else if (!(rule.policy in config.policies) && !SPECIAL_POLICIES.has(rule.policy)) {
-      note(`rule ${name}.use_policy`, `"${rule.policy}" is not a policy section: "unreachable" used`);
-      rule.policy = 'unreachable';
+      // mwan3 creates the rule's chain mwan3_policy_X empty: the jump returns unmarked and the next rules decide.
+      skip(`use_policy "${usePolicy}" is not a policy section (mwan3 jumps to an empty chain, and the next rules decide)`);
+      continue;
     }
     const proto = r.options.proto ?? 'all';
+    if (spacedProto(name, proto, note)) continue;
     const mapped = mapProtocol(proto);
     if ('error' in mapped) {
       skip(`proto ${mapped.error}`);
@@ -351,6 +349,7 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     ] as const) {
       const values = split(r.options[opt], r.lists[opt]).map((p) => p.replace(':', '-'));
       if (values.length === 0) continue;
+      if (rule.proto === 'tcp' || rule.proto === 'udp') spacedPorts(name, opt, [r.options[opt], ...(r.lists[opt] ?? [])], note);
       if (rule.proto !== 'tcp' && rule.proto !== 'udp') {
         note(`rule ${name}.${opt}`, `ports need tcp or udp (proto is ${proto}): dropped, as mwan3 ignores them`);
         continue;
@@ -378,6 +377,7 @@ export function importMwan3(sections: readonly UciSection[], o: ImportOptions = 
     config.rules?.push(rule);
   }
   if (Object.keys(sets).length > 0) config.sets = sets;
-  noteIpv6Fallback(config, note);
+  ipv6LastResort(config, note);
+  noteEveryConfig(note);
   return { config, notes };
 }

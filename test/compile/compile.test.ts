@@ -79,6 +79,54 @@ describe('compile with a WAN the live system does not offer yet', () => {
     expect(p.routing.routes.filter((r) => r.table === wan1?.table)).toEqual([]);
     expect(p.routing.routes.filter((r) => r.dev === 'eth2')).toHaveLength(1);
   });
+
+  describe('IPv6 with no WAN carrying it (globals.ipv6WithoutWan)', () => {
+    const v4only = (ipv6WithoutWan?: 'main' | 'lastResort') =>
+      compile(
+        resolved({
+          interfaces: { wan: { device: 'eth1', gateway: '192.0.2.1' }, wan6: { device: 'eth2', family: 'ipv6', gateway6: 'fe80::1', enabled: false } },
+          policies: { p: { members: [{ interface: 'wan' }, { interface: 'wan6' }] }, q: { members: [{ interface: 'wan' }], lastResort: 'blackhole' } },
+          rules: [{ name: 'all', policy: 'p' }],
+          ...(ipv6WithoutWan ? { globals: { ipv6WithoutWan } } : {}),
+        }),
+        EMPTY_FACTS,
+      );
+    const rulesOf = (plan: ReturnType<typeof compile>, chain: string) =>
+      plan.nft.nftables.flatMap((c) => {
+        const rule = (c as { add?: { rule?: { chain: string; expr: unknown[] } } }).add?.rule;
+        return rule?.chain === chain ? [JSON.stringify(rule.expr)] : [];
+      });
+
+    it('"main" (the default): classify accepts IPv6 unmarked, and no IPv6 ip rule is planned', () => {
+      for (const plan of [v4only(), v4only('main')]) {
+        expect(rulesOf(plan, 'classify')).toContain(
+          JSON.stringify([{ match: { op: '==', left: { meta: { key: 'nfproto' } }, right: 'ipv6' } }, { accept: null }]),
+        );
+        expect(plan.policies6).toEqual([]);
+        expect(plan.routing.rules.filter((r) => r.family === 6)).toEqual([]);
+      }
+    });
+
+    it('"lastResort": every policy gives IPv6 its last resort, whose marks get IPv6 ip rules', () => {
+      const plan = v4only('lastResort');
+      expect(plan.policies6.map((p) => [p.name, p.usingLastResort, p.lastResort])).toEqual([
+        ['p', true, 'unreachable'],
+        ['q', true, 'blackhole'],
+      ]);
+      expect(rulesOf(plan, 'policy_p')).toContain(
+        JSON.stringify([{ match: { op: '==', left: { meta: { key: 'nfproto' } }, right: 'ipv6' } }, { goto: { target: 'mark__unreachable' } }]),
+      );
+      expect(plan.routing.rules.filter((r) => r.family === 6).map((r) => r.action)).toEqual(['unreachable', 'blackhole']);
+    });
+  });
+
+  it('a config without interfaces compiles to a table that balances nothing, with a warning', () => {
+    const plan = compile(resolved({ interfaces: {}, policies: {}, rules: [{ name: 'all', policy: 'unreachable' }] }), EMPTY_FACTS);
+    expect(plan.warnings).toContainEqual(expect.stringMatching(/^no interfaces: nothing is balanced/));
+    expect(plan.interfaces).toEqual([]);
+    expect(plan.routing.tables).toEqual([]);
+    expect(plan.routing.routes).toEqual([]);
+  });
 });
 
 describe('compile with a state per family (track6)', () => {

@@ -151,3 +151,24 @@ describe('explain refuses what it cannot explain with an MwanError', () => {
     expect(() => explain(c, stale, https, ctx({}))).toThrow(expect.objectContaining({ name: 'MwanError', code: 'INTERNAL' }));
   });
 });
+
+describe('explain of IPv6 with no WAN carrying it', () => {
+  const withIpv6 = (ipv6WithoutWan: 'main' | 'lastResort') => {
+    const v = validateConfig({
+      interfaces: { wan1: { device: 'wan1', gateway: '198.51.100.1' } },
+      policies: { p: { members: [{ interface: 'wan1' }], lastResort: 'blackhole' } },
+      rules: [{ name: 'all', policy: 'p' }],
+      globals: { ipv6WithoutWan },
+    });
+    if (!v.ok) throw new Error(JSON.stringify(v.issues));
+    return explain(v.config, compile(v.config), { src: '2001:db8:10::5', dst: '2001:db8:ff::7', proto: 'tcp', dport: 443 }, ctx({}));
+  };
+
+  it('"main": the rule matches, but IPv6 is not balanced', () => {
+    expect(withIpv6('main')).toMatchObject({ lastResort: null, reason: expect.stringMatching(/no WAN carries IPv6: not balanced/) });
+  });
+
+  it('"lastResort": the policy gives IPv6 its last resort, as mwan3 with ip6tables', () => {
+    expect(withIpv6('lastResort')).toMatchObject({ policy: 'p', candidates: [], lastResort: 'blackhole' });
+  });
+});

@@ -106,11 +106,51 @@ describe('import-uci: mwan3 corner cases', () => {
     expect(r.notes).toContain('policy p: member m4 (wan) dropped: wan is already a member (IPv4 and IPv6 of one uplink are one interface now)');
   });
 
-  it('a rule whose policy falls back to the main table ("default" last resort) has no IPv6 difference to note', () => {
+  it('a rule whose policy falls back to the main table ("default" last resort) gives IPv6 nothing to change (no ipv6WithoutWan)', () => {
     const { notes } = imp(
       `${member('m1', 'wan', 1, 1)}config policy 'p'\n\tlist use_member 'm1'\n\toption last_resort 'default'\n` +
         `config policy 'q'\n\tlist use_member 'm1'\nconfig rule 'r'\n\toption use_policy 'p'\nconfig rule 's'\n\toption use_policy 'q'\n`,
     );
-    expect(notes.filter((n) => n.includes('IPv6 differs'))).toEqual([expect.stringMatching(/^rule s: IPv6 differs/)]);
+    expect(notes.filter((n) => n.includes('IPv6 as in mwan3'))).toEqual([expect.stringMatching(/^rule s: IPv6 as in mwan3/)]);
+  });
+
+  it('a proto or port list with spaces, which mwan3 writes unquoted into its failing iptables-restore batch, is noted as such', () => {
+    const { config, notes } = imp(
+      `${member('m1', 'wan', 1, 1)}config policy 'p'\n\tlist use_member 'm1'\n` +
+        "config rule 'both'\n\toption proto 'tcp udp'\n\toption use_policy 'p'\n" +
+        "config rule 'ports'\n\toption proto 'tcp'\n\toption dest_port '80 443'\n\toption use_policy 'p'\n" +
+        "config rule 'commas'\n\toption proto 'tcp'\n\toption dest_port '80,443'\n\toption use_policy 'p'\n",
+    );
+    expect(config.rules?.map((r) => [r.name, r.destPort])).toEqual([
+      ['ports', [80, 443]],
+      ['commas', [80, 443]],
+    ]);
+    expect(notes.filter((n) => n.includes('refuses the whole batch')).map((n) => n.slice(0, n.indexOf(':')))).toEqual([
+      'rule both.proto',
+      'rule ports.dest_port',
+    ]);
+  });
+
+  it('every import says once what differs whatever the config (ids, stop, one transaction)', () => {
+    const { notes } = imp('');
+    expect(notes.filter((n) => n.startsWith('every config: '))).toHaveLength(1);
+  });
+
+  it('no interface section: a config that balances nothing, valid, with a note', () => {
+    const r = importMwan3(parseUci("config globals 'globals'\n\toption mmx_mask '0x3F00'\nconfig rule 'r'\n\toption use_policy 'unreachable'\n", 'm'));
+    expect(r.config.interfaces).toEqual({});
+    expect(r.config.rules).toEqual([{ name: 'r', policy: 'unreachable' }]);
+    expect(r.config.globals?.ipv6WithoutWan).toBe('lastResort');
+    expect(validateConfig(r.config).ok).toBe(true);
+    expect(r.notes.some((n) => n.startsWith('interfaces: none: mwan3 balances nothing'))).toBe(true);
+  });
+
+  it('a rule whose use_policy names no policy section is skipped: mwan3 jumps to an empty chain and the next rules decide', () => {
+    const { config, notes } = imp(
+      `${member('m1', 'wan', 1, 1)}config policy 'p'\n\tlist use_member 'm1'\n` +
+        "config rule 'typo'\n\toption use_policy 'balancd'\nconfig rule 'rest'\n\toption use_policy 'p'\n",
+    );
+    expect(config.rules?.map((r) => r.name)).toEqual(['rest']);
+    expect(notes.some((n) => n.startsWith('rule typo: use_policy "balancd" is not a policy section') && n.endsWith('skipped, as mwan3 skips it'))).toBe(true);
   });
 });
