@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark in one go, in namespace labs it builds and removes; prints markdown
 // tables and writes the raw figures as JSON. Repeated, interleaved measurements; medians and ratios.
-// Usage: node dist/scripts/bench.js [--only control,dataplane,ablation,balance,failover,footprint] [--rounds N] [--json FILE] [--quick]
+// Usage: node dist/scripts/bench.js [--only control,apply,daemon,dataplane,ablation,balance,failover,footprint] [--rounds N] [--json FILE] [--quick]
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,8 +14,11 @@ import { runFootprint, type Footprint } from './bench/footprint.js';
 
 const BIN = fileURLToPath(new URL('../../bin/nft-mwan', import.meta.url));
 const say = (s: string) => process.stdout.write(`${s}\n`);
-const SECTIONS = ['control', 'dataplane', 'ablation', 'balance', 'failover', 'footprint'] as const;
+const SECTIONS = ['control', 'apply', 'daemon', 'dataplane', 'ablation', 'balance', 'failover', 'footprint'] as const;
 type Section = (typeof SECTIONS)[number];
+
+/** The libnftables branch's switch (ignored before it): both ways, side by side. */
+const NFT_MODES = ['lib', 'cli'] as const;
 
 const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 const pct90 = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(0.9 * xs.length))] ?? NaN;
@@ -60,6 +63,34 @@ async function main(): Promise<void> {
         '|---|---|---|---|',
         ...c.endToEnd.map(
           (e) => `| ${e.wans} WANs, ${e.rules} rules | ${fmt(median(e.wallMs), 0)} | ${fmt(pct90(e.wallMs), 0)} | ${fmt(median(e.peakRssKb) / 1024)} |`,
+        ),
+        '',
+      );
+    });
+  }
+
+  if (only.has('daemon')) {
+    say('daemon state changes ...');
+    const { runStateChanges } = (await import('./bench/statechange.js')) as typeof import('./bench/statechange.js');
+    await withLab(async (lab) => {
+      await prepareControlNamespace(lab, 3);
+      const runs = [];
+      for (const rules of [10, 1000]) {
+        for (const nft of NFT_MODES) {
+          const r = await runStateChanges(lab, 'ctl', { wans: 3, rules, changes: quick ? 60 : 300, sampleEvery: quick ? 20 : 50, bin: BIN, env: { NFT_MWAN_NFT: nft }, log: say });
+          runs.push({ nft, ...r });
+        }
+      }
+      results.daemon = runs;
+      tables.push(
+        '### Daemon state changes (3 WANs; operator ifdown/ifup of one WAN, one at a time)',
+        '',
+        '| NFT_MWAN_NFT | rules | state changes | decision to verified table, median (ms) | p90 (ms) | RSS after the first apply (MB) | RSS after the last change (MB) | RSS samples (MB) |',
+        '|---|---|---|---|---|---|---|---|',
+        ...runs.map(
+          (r) =>
+            `| ${r.nft} | ${r.rules} | ${r.changes} | ${fmt(median(r.decisionToVerifiedMs))} | ${fmt(pct90(r.decisionToVerifiedMs))} | ` +
+            `${fmt(r.rssMb[0] ?? NaN)} | ${fmt(r.rssMb[r.rssMb.length - 1] ?? NaN)} | ${r.rssMb.map((m) => m.toFixed(0)).join(' ')} |`,
         ),
         '',
       );
