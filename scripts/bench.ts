@@ -69,6 +69,34 @@ async function main(): Promise<void> {
     });
   }
 
+  if (only.has('apply')) {
+    say('apply end to end against its floor ...');
+    const { floorRatios, runApplyFloor } = (await import('./bench/apply-floor.js')) as typeof import('./bench/apply-floor.js');
+    await withLab(async (lab) => {
+      await prepareControlNamespace(lab, 3);
+      const a = await runApplyFloor(lab, 'ctl', { rounds: quick ? 4 : 3 * rounds, wans: 3, rules: 1000, modes: NFT_MODES, bin: BIN, log: say });
+      results.apply = a;
+      const floor = median(a.nodeMs) + median(a.nftMs);
+      tables.push(
+        '### `nft-mwan apply` end to end against its floor (3 WANs, 1,000 rules, each apply changing one weight)',
+        '',
+        `Floor: \`node -e 0\` ${fmt(median(a.nodeMs), 0)} ms + \`nft -j -f\` of the printed batch ${fmt(median(a.nftMs), 0)} ms = ${fmt(floor, 0)} ms (medians).`,
+        '',
+        '| NFT_MWAN_NFT | runs | wall median (ms) | p90 (ms) | / floor (medians) | / floor (median of per-round ratios) |',
+        '|---|---|---|---|---|---|',
+        ...NFT_MODES.map((m) => {
+          const xs = a.applyMs[m] ?? [];
+          return `| ${m} | ${xs.length} | ${fmt(median(xs), 0)} | ${fmt(pct90(xs), 0)} | ${fmt(median(xs) / floor, 2)} | ${fmt(median(floorRatios(xs, a.nodeMs, a.nftMs)), 2)} |`;
+        }),
+        '',
+        '| stage (inside one warm process, medians of per-round medians) | ms |',
+        '|---|---|',
+        ...Object.entries(a.stages).map(([k, v]) => `| ${k.replace(/Ms$/, '')} | ${fmt(median(v), 2)} |`),
+        '',
+      );
+    });
+  }
+
   if (only.has('daemon')) {
     say('daemon state changes ...');
     const { runStateChanges } = (await import('./bench/statechange.js')) as typeof import('./bench/statechange.js');
