@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark in one go, in namespace labs it builds and removes; prints markdown
 // tables and writes the raw figures as JSON. Repeated, interleaved measurements; medians and ratios.
 // Usage: node dist/scripts/bench.js [--only control,apply,daemon,dataplane,ablation,balance,failover,footprint] [--rounds N] [--json FILE] [--quick]
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { endpoint, startTcpServer } from '../lab/agents.js';
@@ -99,25 +99,30 @@ async function main(): Promise<void> {
 
   if (only.has('daemon')) {
     say('daemon state changes ...');
-    const { runStateChanges } = (await import('./bench/statechange.js')) as typeof import('./bench/statechange.js');
+    const { runStateChanges, unitNodeOptions } = (await import('./bench/statechange.js')) as typeof import('./bench/statechange.js');
+    // As the shipped systemd unit starts it (its NODE_OPTIONS), and once as started by hand without them.
+    const unitOptions = unitNodeOptions(readFileSync(fileURLToPath(new URL('../../contrib/nft-mwan.service', import.meta.url)), 'utf8'));
+    const asUnit: Record<string, string> = unitOptions === null ? {} : { NODE_OPTIONS: unitOptions };
+    const cases: { rules: number; nft: string; env: Record<string, string>; started: string }[] = [
+      ...[10, 1000].flatMap((rules) => NFT_MODES.map((nft) => ({ rules, nft, env: { ...asUnit, NFT_MWAN_NFT: nft }, started: 'unit' }))),
+      { rules: 1000, nft: 'cli', env: { NFT_MWAN_NFT: 'cli' }, started: 'by hand' },
+    ];
     await withLab(async (lab) => {
       await prepareControlNamespace(lab, 3);
       const runs = [];
-      for (const rules of [10, 1000]) {
-        for (const nft of NFT_MODES) {
-          const r = await runStateChanges(lab, 'ctl', { wans: 3, rules, changes: quick ? 60 : 300, sampleEvery: quick ? 20 : 50, bin: BIN, env: { NFT_MWAN_NFT: nft }, log: say });
-          runs.push({ nft, ...r });
-        }
+      for (const c of cases) {
+        const r = await runStateChanges(lab, 'ctl', { wans: 3, rules: c.rules, changes: quick ? 60 : 300, sampleEvery: quick ? 20 : 50, bin: BIN, env: c.env, log: say });
+        runs.push({ nft: c.nft, started: c.started, nodeOptions: c.env.NODE_OPTIONS ?? null, ...r });
       }
       results.daemon = runs;
       tables.push(
-        '### Daemon state changes (3 WANs; operator ifdown/ifup of one WAN, one at a time)',
+        `### Daemon state changes (3 WANs; operator ifdown/ifup of one WAN, one at a time; unit: NODE_OPTIONS=${unitOptions ?? '(none)'})`,
         '',
-        '| NFT_MWAN_NFT | rules | state changes | decision to verified table, median (ms) | p90 (ms) | RSS after the first apply (MB) | RSS after the last change (MB) | RSS samples (MB) |',
-        '|---|---|---|---|---|---|---|---|',
+        '| started | NFT_MWAN_NFT | rules | state changes | decision to verified table, median (ms) | p90 (ms) | RSS after the first apply (MB) | RSS after the last change (MB) | RSS samples (MB) |',
+        '|---|---|---|---|---|---|---|---|---|',
         ...runs.map(
           (r) =>
-            `| ${r.nft} | ${r.rules} | ${r.changes} | ${fmt(median(r.decisionToVerifiedMs))} | ${fmt(pct90(r.decisionToVerifiedMs))} | ` +
+            `| ${r.started} | ${r.nft} | ${r.rules} | ${r.changes} | ${fmt(median(r.decisionToVerifiedMs))} | ${fmt(pct90(r.decisionToVerifiedMs))} | ` +
             `${fmt(r.rssMb[0] ?? NaN)} | ${fmt(r.rssMb[r.rssMb.length - 1] ?? NaN)} | ${r.rssMb.map((m) => m.toFixed(0)).join(' ')} |`,
         ),
         '',

@@ -47,15 +47,19 @@ export async function runStateChanges(
   try {
     await lab.waitFor(() => daemon.stderr().includes('states applied in') || !daemon.running, { timeoutMs: 60_000, what: 'the daemon to apply' });
     if (!daemon.running) throw new Error(`the daemon exited:\n${daemon.stderr()}`);
+    const socket = join(stateDir, CONTROL_SOCKET);
+    // Ready once it answers on its socket (right after its first apply it may not yet): an ifup of an online WAN changes nothing.
+    await lab.waitFor(() => sendControl(socket, { command: 'ifup', interface: 'wan1' }).then((r) => r.ok), { timeoutMs: 30_000, intervalMs: 200, what: 'the control socket' });
     const rss = () => {
       o.onSample?.(daemon.pid);
       return residentMb(readFileSync(`/proc/${daemon.pid}/status`, 'utf8'));
     };
     out.rssMb.push(rss());
-    const socket = join(stateDir, CONTROL_SOCKET);
     for (let i = 0; i < o.changes; i++) {
       // The reply comes once the change is applied: one state change at a time.
-      const reply = await sendControl(socket, { command: i % 2 === 0 ? 'ifdown' : 'ifup', interface: 'wan1' });
+      const reply = await sendControl(socket, { command: i % 2 === 0 ? 'ifdown' : 'ifup', interface: 'wan1' }).catch((e: unknown) => {
+        throw new Error(`state change ${i + 1} (daemon ${daemon.running ? 'running' : 'exited'}): ${(e as Error).message}\n${daemon.stderr().slice(-2000)}`);
+      });
       if (!reply.ok) throw new Error(`state change ${i + 1}: ${reply.message}`);
       if ((i + 1) % o.sampleEvery === 0) out.rssMb.push(rss());
     }
@@ -70,4 +74,10 @@ export async function runStateChanges(
     await daemon.kill(5_000);
     await lab.exec(ns, o.bin, ['stop', '--config', file], { reject: false });
   }
+}
+
+/** The NODE_OPTIONS the shipped systemd unit starts the daemon with (its `Environment=NODE_OPTIONS=` line), or null. */
+export function unitNodeOptions(unit: string): string | null {
+  const m = /^Environment=(?:"?)NODE_OPTIONS=([^"\n]*)"?\s*$/m.exec(unit);
+  return m?.[1]?.trim() ?? null;
 }
