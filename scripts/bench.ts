@@ -111,7 +111,15 @@ async function main(): Promise<void> {
       await prepareControlNamespace(lab, 3);
       const runs = [];
       for (const c of cases) {
-        const r = await runStateChanges(lab, 'ctl', { wans: 3, rules: c.rules, changes: quick ? 60 : 300, sampleEvery: quick ? 20 : 50, bin: BIN, env: c.env, log: say });
+        const r = await runStateChanges(lab, 'ctl', {
+          wans: 3,
+          rules: c.rules,
+          changes: quick ? 60 : 300,
+          sampleEvery: quick ? 20 : 50,
+          bin: BIN,
+          env: c.env,
+          log: say,
+        });
         runs.push({ nft: c.nft, started: c.started, nodeOptions: c.env.NODE_OPTIONS ?? null, ...r });
       }
       results.daemon = runs;

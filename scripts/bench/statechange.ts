@@ -35,7 +35,16 @@ export function residentMb(status: string): number {
 export async function runStateChanges(
   lab: Lab,
   ns: string,
-  o: { wans: number; rules: number; changes: number; sampleEvery: number; bin: string; env?: Record<string, string>; log: (l: string) => void; onSample?: (pid: number) => void },
+  o: {
+    wans: number;
+    rules: number;
+    changes: number;
+    sampleEvery: number;
+    bin: string;
+    env?: Record<string, string>;
+    log: (l: string) => void;
+    onSample?: (pid: number) => void;
+  },
 ): Promise<StateChangeRun> {
   const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-bench-sc-'));
   const file = join(dir, 'config.json');
@@ -49,7 +58,11 @@ export async function runStateChanges(
     if (!daemon.running) throw new Error(`the daemon exited:\n${daemon.stderr()}`);
     const socket = join(stateDir, CONTROL_SOCKET);
     // Ready once it answers on its socket (right after its first apply it may not yet): an ifup of an online WAN changes nothing.
-    await lab.waitFor(() => sendControl(socket, { command: 'ifup', interface: 'wan1' }).then((r) => r.ok), { timeoutMs: 30_000, intervalMs: 200, what: 'the control socket' });
+    await lab.waitFor(() => sendControl(socket, { command: 'ifup', interface: 'wan1' }).then((r) => r.ok), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      what: 'the control socket',
+    });
     const rss = () => {
       o.onSample?.(daemon.pid);
       return residentMb(readFileSync(`/proc/${daemon.pid}/status`, 'utf8'));
