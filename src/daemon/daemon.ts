@@ -49,8 +49,7 @@ export class Daemon {
   private stopping = false;
   /** Why a repair was asked for since the last attempt began (null: none). */
   private repairWhy: string | null = null;
-  /** When the trackers decided the oldest state change not yet applied (performance.now()), or null. */
-  private decidedAt: number | null = null;
+  private decidedAt: number | null = null; // when the oldest state change no apply has landed since was decided
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
 
@@ -258,9 +257,7 @@ export class Daemon {
     this.ledger = ledger;
     const repairWhy = this.repairWhy;
     this.repairWhy = null;
-    const decidedAt = this.decidedAt;
-    this.decidedAt = null;
-    const t0 = performance.now();
+    const [t0, decidedAt] = [performance.now(), this.decidedAt];
     let plan: Plan;
     try {
       const r = await this.engine.apply(this.config, states);
@@ -270,7 +267,6 @@ export class Daemon {
       }
     } catch (e) {
       // Nothing changed (apply rolls back); the transitions are still owed their flush and hooks.
-      this.decidedAt ??= decidedAt;
       this.ledger = putBack(this.ledger, taken);
       throw e;
     }
@@ -279,8 +275,8 @@ export class Daemon {
     const summary = Object.entries(states)
       .map(([n, s]) => `${n}=${s}`)
       .join(' ');
-    // From the trackers' decision to the verified table (the queue's wait included): the benchmarks read it.
-    const since = decidedAt === null ? '' : `, ${(performance.now() - decidedAt).toFixed(1)} ms after the state change`;
+    this.decidedAt = null;
+    const since = decidedAt === null ? '' : `, ${(performance.now() - decidedAt).toFixed(1)} ms after the state change`; // the queue's wait included
     this.o.log.info(`states applied in ${(performance.now() - t0).toFixed(0)} ms${since}: ${summary}`);
     await this.afterApply(taken, plan);
     // Reported once the state change is complete: rules in place, the failed WAN's connections flushed.
