@@ -23,6 +23,7 @@ import { MetricsOutlets } from './metrics.js';
 import type { DaemonOptions } from './options.js';
 import { ProbeLoops } from './probe-loops.js';
 import { CONTROL_SOCKET, previousState, stateSnapshot } from './state-file.js';
+import { DecisionClock } from './decision-clock.js';
 import { StateWriter } from './state-writer.js';
 import { roundFailure, WanTrackers } from './trackers.js';
 import { TryFollower } from './try-follower.js';
@@ -49,7 +50,7 @@ export class Daemon {
   private stopping = false;
   /** Why a repair was asked for since the last attempt began (null: none). */
   private repairWhy: string | null = null;
-  private decidedAt: number | null = null; // when the oldest state change no apply has landed since was decided
+  private readonly decisions = new DecisionClock();
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
 
@@ -234,7 +235,7 @@ export class Daemon {
       this.o.log.info(`${tr.name}: ${tr.from} -> ${tr.to} (${tr.detail})`);
       this.ledger = recordChange(this.ledger, tr);
     }
-    if (transitions.length > 0) this.decidedAt ??= performance.now();
+    if (transitions.length > 0) this.decisions.decided();
     if (recorded) this.queue.request();
     return recorded;
   }
@@ -257,7 +258,7 @@ export class Daemon {
     this.ledger = ledger;
     const repairWhy = this.repairWhy;
     this.repairWhy = null;
-    const [t0, decidedAt] = [performance.now(), this.decidedAt];
+    const [t0, decidedAt] = [performance.now(), this.decisions.take()];
     let plan: Plan;
     try {
       const r = await this.engine.apply(this.config, states);
@@ -267,6 +268,7 @@ export class Daemon {
       }
     } catch (e) {
       // Nothing changed (apply rolls back); the transitions are still owed their flush and hooks.
+      this.decisions.putBack(decidedAt);
       this.ledger = putBack(this.ledger, taken);
       throw e;
     }
@@ -275,9 +277,7 @@ export class Daemon {
     const summary = Object.entries(states)
       .map(([n, s]) => `${n}=${s}`)
       .join(' ');
-    this.decidedAt = null;
-    const since = decidedAt === null ? '' : `, ${(performance.now() - decidedAt).toFixed(1)} ms after the state change`; // the queue's wait included
-    this.o.log.info(`states applied in ${(performance.now() - t0).toFixed(0)} ms${since}: ${summary}`);
+    this.o.log.info(`states applied in ${(performance.now() - t0).toFixed(0)} ms${this.decisions.since(decidedAt)}: ${summary}`);
     await this.afterApply(taken, plan);
     // Reported once the state change is complete: rules in place, the failed WAN's connections flushed.
     this.lastApply = { at: new Date().toISOString(), ok: true, error: null };
