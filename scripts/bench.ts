@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark in one go, in namespace labs it builds and removes; prints markdown
 // tables and writes the raw figures as JSON. Repeated, interleaved measurements; medians and ratios.
-// Usage: node dist/scripts/bench.js [--only control,dataplane,ablation,balance,failover,footprint] [--rounds N] [--json FILE] [--quick]
-import { writeFileSync } from 'node:fs';
+// Usage: node dist/scripts/bench.js [--only control,apply,daemon,dataplane,ablation,balance,failover,footprint] [--rounds N] [--json FILE] [--quick]
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { endpoint, startTcpServer } from '../lab/agents.js';
@@ -14,8 +14,11 @@ import { runFootprint, type Footprint } from './bench/footprint.js';
 
 const BIN = fileURLToPath(new URL('../../bin/nft-mwan', import.meta.url));
 const say = (s: string) => process.stdout.write(`${s}\n`);
-const SECTIONS = ['control', 'dataplane', 'ablation', 'balance', 'failover', 'footprint'] as const;
+const SECTIONS = ['control', 'apply', 'daemon', 'dataplane', 'ablation', 'balance', 'failover', 'footprint'] as const;
 type Section = (typeof SECTIONS)[number];
+
+/** The libnftables branch's switch (ignored before it): both ways, side by side. */
+const NFT_MODES = ['lib', 'cli'] as const;
 
 const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 const pct90 = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(0.9 * xs.length))] ?? NaN;
@@ -60,6 +63,75 @@ async function main(): Promise<void> {
         '|---|---|---|---|',
         ...c.endToEnd.map(
           (e) => `| ${e.wans} WANs, ${e.rules} rules | ${fmt(median(e.wallMs), 0)} | ${fmt(pct90(e.wallMs), 0)} | ${fmt(median(e.peakRssKb) / 1024)} |`,
+        ),
+        '',
+      );
+    });
+  }
+
+  if (only.has('apply')) {
+    say('apply end to end against its floor ...');
+    const { floorRatios, runApplyFloor } = (await import('./bench/apply-floor.js')) as typeof import('./bench/apply-floor.js');
+    await withLab(async (lab) => {
+      await prepareControlNamespace(lab, 3);
+      const a = await runApplyFloor(lab, 'ctl', { rounds: quick ? 4 : 3 * rounds, wans: 3, rules: 1000, modes: NFT_MODES, bin: BIN, log: say });
+      results.apply = a;
+      const floor = median(a.nodeMs) + median(a.nftMs);
+      tables.push(
+        '### `nft-mwan apply` end to end against its floor (3 WANs, 1,000 rules, each apply changing one weight)',
+        '',
+        `Floor: \`node -e 0\` ${fmt(median(a.nodeMs), 0)} ms + \`nft -j -f\` of the printed batch ${fmt(median(a.nftMs), 0)} ms = ${fmt(floor, 0)} ms (medians).`,
+        '',
+        '| NFT_MWAN_NFT | runs | wall median (ms) | p90 (ms) | / floor (medians) | / floor (median of per-round ratios) |',
+        '|---|---|---|---|---|---|',
+        ...NFT_MODES.map((m) => {
+          const xs = a.applyMs[m] ?? [];
+          return `| ${m} | ${xs.length} | ${fmt(median(xs), 0)} | ${fmt(pct90(xs), 0)} | ${fmt(median(xs) / floor, 2)} | ${fmt(median(floorRatios(xs, a.nodeMs, a.nftMs)), 2)} |`;
+        }),
+        '',
+        '| stage (inside one warm process, medians of per-round medians) | ms |',
+        '|---|---|',
+        ...Object.entries(a.stages).map(([k, v]) => `| ${k.replace(/Ms$/, '')} | ${fmt(median(v), 2)} |`),
+        '',
+      );
+    });
+  }
+
+  if (only.has('daemon')) {
+    say('daemon state changes ...');
+    const { runStateChanges, unitNodeOptions } = (await import('./bench/statechange.js')) as typeof import('./bench/statechange.js');
+    // As the shipped systemd unit starts it (its NODE_OPTIONS), and once as started by hand without them.
+    const unitOptions = unitNodeOptions(readFileSync(fileURLToPath(new URL('../../contrib/nft-mwan.service', import.meta.url)), 'utf8'));
+    const asUnit: Record<string, string> = unitOptions === null ? {} : { NODE_OPTIONS: unitOptions };
+    const cases: { rules: number; nft: string; env: Record<string, string>; started: string }[] = [
+      ...[10, 1000].flatMap((rules) => NFT_MODES.map((nft) => ({ rules, nft, env: { ...asUnit, NFT_MWAN_NFT: nft }, started: 'unit' }))),
+      { rules: 1000, nft: 'cli', env: { NFT_MWAN_NFT: 'cli' }, started: 'by hand' },
+    ];
+    await withLab(async (lab) => {
+      await prepareControlNamespace(lab, 3);
+      const runs = [];
+      for (const c of cases) {
+        const r = await runStateChanges(lab, 'ctl', {
+          wans: 3,
+          rules: c.rules,
+          changes: quick ? 60 : 300,
+          sampleEvery: quick ? 20 : 50,
+          bin: BIN,
+          env: c.env,
+          log: say,
+        });
+        runs.push({ nft: c.nft, started: c.started, nodeOptions: c.env.NODE_OPTIONS ?? null, ...r });
+      }
+      results.daemon = runs;
+      tables.push(
+        `### Daemon state changes (3 WANs; operator ifdown/ifup of one WAN, one at a time; unit: NODE_OPTIONS=${unitOptions ?? '(none)'})`,
+        '',
+        '| started | NFT_MWAN_NFT | rules | state changes | decision to verified table, median (ms) | p90 (ms) | RSS after the first apply (MB) | RSS after the last change (MB) | RSS samples (MB) |',
+        '|---|---|---|---|---|---|---|---|---|',
+        ...runs.map(
+          (r) =>
+            `| ${r.started} | ${r.nft} | ${r.rules} | ${r.changes} | ${fmt(median(r.decisionToVerifiedMs))} | ${fmt(pct90(r.decisionToVerifiedMs))} | ` +
+            `${fmt(r.rssMb[0] ?? NaN)} | ${fmt(r.rssMb[r.rssMb.length - 1] ?? NaN)} | ${r.rssMb.map((m) => m.toFixed(0)).join(' ')} |`,
         ),
         '',
       );

@@ -24,6 +24,7 @@ import type { DaemonOptions } from './options.js';
 import { ProbeLoops } from './probe-loops.js';
 import { allowProbePairs } from '../system/probe-pairs.js';
 import { CONTROL_SOCKET, previousState, stateSnapshot } from './state-file.js';
+import { DecisionClock } from './decision-clock.js';
 import { StateWriter } from './state-writer.js';
 import { roundFailure, WanTrackers } from './trackers.js';
 import { TryFollower } from './try-follower.js';
@@ -50,6 +51,7 @@ export class Daemon {
   private stopping = false;
   /** Why a repair was asked for since the last attempt began (null: none). */
   private repairWhy: string | null = null;
+  private readonly decisions = new DecisionClock();
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
 
@@ -236,6 +238,7 @@ export class Daemon {
       this.o.log.info(`${tr.name}${tr.family ? ` (${tr.family})` : ''}: ${tr.from} -> ${tr.to} (${tr.detail})`);
       this.ledger = recordChange(this.ledger, tr);
     }
+    if (transitions.length > 0) this.decisions.decided();
     if (recorded) this.queue.request();
     return recorded;
   }
@@ -258,7 +261,7 @@ export class Daemon {
     this.ledger = ledger;
     const repairWhy = this.repairWhy;
     this.repairWhy = null;
-    const t0 = performance.now();
+    const [t0, decidedAt] = [performance.now(), this.decisions.take()];
     let plan: Plan;
     try {
       const r = await this.engine.apply(this.config, states);
@@ -268,6 +271,7 @@ export class Daemon {
       }
     } catch (e) {
       // Nothing changed (apply rolls back); the transitions are still owed their flush and hooks.
+      this.decisions.putBack(decidedAt);
       this.ledger = putBack(this.ledger, taken);
       throw e;
     }
@@ -276,7 +280,7 @@ export class Daemon {
     const summary = Object.entries(this.trackers.current())
       .map(([n, s]) => `${n}=${s}`)
       .join(' ');
-    this.o.log.info(`states applied in ${(performance.now() - t0).toFixed(0)} ms: ${summary}`);
+    this.o.log.info(`states applied in ${(performance.now() - t0).toFixed(0)} ms${this.decisions.since(decidedAt)}: ${summary}`);
     await this.afterApply(taken, plan);
     // Reported once the state change is complete: rules in place, the failed WAN's connections flushed.
     this.lastApply = { at: new Date().toISOString(), ok: true, error: null };

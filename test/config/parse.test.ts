@@ -2,7 +2,7 @@
 // allowed; every schema and semantic issue carries its place in the file; everything is reported in one pass.
 import { describe, expect, it } from 'vitest';
 import { configOrThrow, parseConfigText } from '../../src/config/load.js';
-import { MAX_DEPTH, parseDocument } from '../../src/config/parse.js';
+import { MAX_DEPTH, parseDocument, plainJson } from '../../src/config/parse.js';
 import { MwanError } from '../../src/model/errors.js';
 
 const FILE = '/etc/nft-mwan/config.json';
@@ -121,5 +121,33 @@ describe('validation reports every problem in one pass', () => {
   it('a config whose shape is wrong reports the schema alone', () => {
     const e = failure('{ "interfaces": [], "policies": {} }');
     expect(e.issues.map((i) => i.path)).toEqual(['/interfaces']);
+  });
+});
+
+describe('plainJson: the fast path is taken only where it gives what the tree gives', () => {
+  it.each<[string, string, boolean]>([
+    ['plain JSON', '{ "a": { "b": [1, "x", { "c": null }] }, "d": "a" }', true],
+    ['the same key in two objects', '{ "a": { "k": 1 }, "b": { "k": 2 } }', true],
+    ['a string value equal to a key', '{ "a": "a", "b": ["a", "b"] }', true],
+    ['a line comment', '{ "a": 1 // one\n}', false],
+    ['a block comment', '{ /* x */ "a": 1 }', false],
+    ['a duplicate key', '{ "a": 1,\n "a": 2 }', false],
+    ['a duplicate key written with an escape', '{ "a": 1, "\\u0061": 2 }', false],
+    ['a __proto__ key', '{ "__proto__": { "a": 1 } }', false],
+    ['nesting beyond the limit', `${'['.repeat(MAX_DEPTH + 1)}${']'.repeat(MAX_DEPTH + 1)}`, false],
+    ['nesting at the limit', `${'['.repeat(MAX_DEPTH)}${']'.repeat(MAX_DEPTH)}`, true],
+  ])('%s: %s', (_what, text, plain) => {
+    expect(plainJson(text)).toBe(plain);
+  });
+
+  it.each<[string, string]>([
+    ['a valid config', '{\n  "interfaces": { "wan1": { "device": "eth1" } },\n  "policies": { "p": { "members": [{ "interface": "wan1" }] } }\n}\n'],
+    ['a schema problem', '{\n  "interfaces": { "wan1": { "device": "eth1", "weight": 3 } },\n  "policies": {}\n}\n'],
+    ['a syntax error', '{\n  "interfaces": {},\n}'],
+    ['a duplicate key', '{\n  "interfaces": {},\n  "interfaces": {}\n}'],
+  ])('%s: the same result and positions as with comments (the tree path)', (_what, text) => {
+    // A trailing comment sends the same document down the full path.
+    const viaTree = parseConfigText(FILE, `${text}\n// end\n`);
+    expect(parseConfigText(FILE, text)).toEqual(viaTree);
   });
 });

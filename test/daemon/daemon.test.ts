@@ -303,6 +303,18 @@ describe('a state change: the new rules first, then the flush', () => {
   });
 });
 
+describe("a state change's time, from the trackers' decision to the verified table", () => {
+  it('is logged with the apply of a state change, and not with an apply no state change asked for (the first)', async () => {
+    const { lines, setWan2 } = await start();
+    await setWan2(false);
+    const timed = lines.filter((l) => l.startsWith('info: states applied in'));
+    expect(timed[0]).not.toMatch(/after the state change/);
+    const m = /^info: states applied in (\d+) ms, ([\d.]+) ms after the state change: .*wan2=offline/.exec(timed[timed.length - 1] ?? '');
+    // The decision came before the apply began: its time covers the apply's.
+    expect(m && Number(m[2]) + 1 >= Number(m[1])).toBe(true);
+  });
+});
+
 describe('a WAN without flushConntrack that fails: only its unanswered attempts go', () => {
   it('after the apply without it, its SYN_SENT entries and unreplied UDP flows are deleted; nothing when it comes back', async () => {
     const { sys, answers, lines, stateOf } = await start();
