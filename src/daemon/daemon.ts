@@ -277,10 +277,7 @@ export class Daemon {
     }
     // The WANs' marks and devices are known (or changed): continuous probes start or follow.
     this.loops.follow(plan.interfaces);
-    const summary = Object.entries(this.trackers.current())
-      .map(([n, s]) => `${n}=${s}`)
-      .join(' ');
-    this.o.log.info(`states applied in ${(performance.now() - t0).toFixed(0)} ms${this.decisions.since(decidedAt)}: ${summary}`);
+    this.o.log.info(`states applied in ${(performance.now() - t0).toFixed(0)} ms${this.decisions.since(decidedAt)}: ${this.trackers.summary()}`);
     await this.afterApply(taken, plan);
     // Reported once the state change is complete: rules in place, the failed WAN's connections flushed.
     this.lastApply = { at: new Date().toISOString(), ok: true, error: null };

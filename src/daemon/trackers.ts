@@ -136,6 +136,11 @@ export class WanTrackers {
     return Object.fromEntries([...this.states].map(([n, s]) => [n, s.state]));
   }
 
+  /** Every tracker's state as one log line: `wan1=online wan2/ipv6=offline`. */
+  summary(): string {
+    return [...this.states].map(([n, s]) => `${n}=${s.state}`).join(' ');
+  }
+
   stateChanges(): Record<string, number> {
     return Object.fromEntries(this.changes);
   }
