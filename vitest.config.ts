@@ -25,8 +25,8 @@ export const NFT_FACING = [
   'test/integration/golden-apply.test.ts',
   'test/integration/import.test.ts',
   'test/integration/operator.test.ts',
-  // The daemon's timing labs run with the system nft only: under 1.1.3 two of their timing steps failed once in a
-  // loaded run (the nft monitor read-back and the 30 % loss test) after passing in the run before; to be looked into.
+  'test/integration/daemon.test.ts',
+  'test/integration/daemon-robustness.test.ts',
 ];
 
 const nftNextBin = process.env.NFT_MWAN_NFT_NEXT;
