@@ -27,8 +27,9 @@ export const NFT_FACING = [
   'test/integration/operator.test.ts',
   // libnftables in process: the newer library (NFT_MWAN_LIBNFTABLES below) in a node run on the newer libc.
   'test/integration/libnftables.test.ts',
-  // The daemon's timing labs run with the system nft only: under 1.1.3 two of their timing steps failed once in a
-  // loaded run (the nft monitor read-back and the 30 % loss test) after passing in the run before; to be looked into.
+  'test/integration/daemon.test.ts',
+  'test/integration/daemon-robustness.test.ts',
+  'test/integration/corpus-check.test.ts',
 ];
 
 const nftNextBin = process.env.NFT_MWAN_NFT_NEXT;

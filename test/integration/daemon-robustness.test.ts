@@ -101,6 +101,26 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     return d.log().slice(from);
   };
 
+  /**
+   * Runs `act`, a change behind the daemon's back, and waits for the repair the daemon makes as soon as its monitor
+   * reports it; returns the daemon's log lines from `act` to the end of that repair's apply. The repair races with
+   * anything the test could read in between, so nothing is read before it is over.
+   */
+  const repairOf = async (d: Daemon, why: string, act: () => Promise<unknown>) => {
+    const from = d.log().length;
+    await act();
+    let lines: string[] = [];
+    await lab.waitFor(
+      () => {
+        lines = d.log().slice(from);
+        const at = lines.findIndex((l) => l.includes(`repaired nft-mwan's table and routing (${why})`));
+        return at >= 0 && lines.slice(at).some((l) => l.includes('states applied in'));
+      },
+      { timeoutMs: 5_000, what: `the repair (${why})` },
+    );
+    return lines;
+  };
+
   beforeAll(async () => {
     net = await buildMultiWan(lab, { wans: 2 });
     await startTcpServer(lab, 'srv', [endpoint(SRV1, 5001)]);
@@ -212,13 +232,14 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     }
   });
 
-  it('the ip state is read again only after ip monitor reports a change: an ip rule deleted behind its back is restored', async () => {
+  it('the ip state is read again only after ip monitor reports a change: an ip rule deleted behind its back is heard and restored at once', async () => {
     const d = await start();
     const owned = async () =>
       (JSON.parse((await lab.ip('gw', ['-j', 'rule', 'show'])).stdout) as { priority: number; protocol?: unknown }[]).filter(
         (r) => String(r.protocol) === '77',
       );
-    const toggleReads = async (verb: 'ifdown' | 'ifup') => (await toggle(d, verb)).filter((l) => l.includes('run: ip -j -4 -batch -')).length;
+    const ipReads = (lines: string[]) => lines.filter((l) => l.includes('run: ip -j -4 -batch -')).length;
+    const toggleReads = async (verb: 'ifdown' | 'ifup') => ipReads(await toggle(d, verb));
     // Once ip monitor listens and the links have settled, state changes reuse what the last apply read.
     await new Promise((r) => setTimeout(r, 1_500));
     const reads = [await toggleReads('ifdown'), await toggleReads('ifup'), await toggleReads('ifdown'), await toggleReads('ifup')];
@@ -226,42 +247,46 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     const rules = await owned();
     expect(rules.length).toBeGreaterThan(2);
     const gone = rules[0] as { priority: number };
-    await lab.ip('gw', ['rule', 'del', 'priority', String(gone.priority)]);
-    expect((await owned()).length).toBe(rules.length - 1);
-    // The deletion was heard: the next state change reads the rules and puts the missing one back.
-    expect(await toggleReads('ifdown')).toBeGreaterThan(0);
-    expect((await owned()).length).toBe(rules.length);
-    await toggleReads('ifup');
+    // Heard: the repair reads the ip state afresh (not the snapshot the last apply left) and adds the rule back.
+    const repair = await repairOf(d, 'an ip rule or route was deleted', () => lab.ip('gw', ['rule', 'del', 'priority', String(gone.priority)]));
+    expect(ipReads(repair)).toBeGreaterThan(0);
+    expect(repair.some((l) => l.includes(`ip -4 -batch: rule add priority ${gone.priority} `))).toBe(true);
+    expect(await owned()).toHaveLength(rules.length);
+    expect(await owned()).toContainEqual(gone);
   });
 
-  it('nft monitor: a state change reads back only the chains it rewrote; a rule someone else deletes is restored at the next one', async () => {
+  it('nft monitor: a state change reads back only the chains it rewrote; a rule someone else deletes is heard and restored at once from a fresh read', async () => {
     const d = await start();
-    const toggleReads = async (verb: 'ifdown' | 'ifup') => {
-      const runs = await toggle(d, verb);
-      return {
-        table: runs.filter((l) => l.includes('run: nft -j list table inet nft_mwan')).length,
-        chains: runs.filter((l) => l.includes('run: nft -j list chain inet nft_mwan')).length,
-      };
-    };
+    const nftReads = (lines: string[]) => ({
+      table: lines.filter((l) => l.includes('run: nft -j list table inet nft_mwan')).length,
+      chains: lines.filter((l) => l.includes('run: nft -j list chain inet nft_mwan')).length,
+    });
+    const toggleReads = async (verb: 'ifdown' | 'ifup') => nftReads(await toggle(d, verb));
     const classify = async () =>
       (
         JSON.parse((await lab.exec('gw', 'nft', ['-j', 'list', 'chain', 'inet', 'nft_mwan', 'classify'])).stdout) as {
-          nftables: { rule?: { handle: number } }[];
+          nftables: { rule?: { handle: number; expr: unknown } }[];
         }
-      ).nftables.flatMap((i) => (i.rule ? [i.rule.handle] : []));
+      ).nftables.flatMap((i) => (i.rule ? [i.rule] : []));
     // Once nft monitor listens: the first apply after it still reads the table, the ones after only the chains.
     await new Promise((r) => setTimeout(r, 1_500));
     const reads = [await toggleReads('ifdown'), await toggleReads('ifup'), await toggleReads('ifdown'), await toggleReads('ifup')];
     expect(reads.slice(1)).toContainEqual({ table: 0, chains: 1 });
     const rules = await classify();
     expect(rules.length).toBeGreaterThan(1);
-    // Someone else deletes a rule from the classify chain, which no state change rewrites.
-    await lab.exec('gw', 'nft', ['delete', 'rule', 'inet', 'nft_mwan', 'classify', 'handle', String(rules[0])]);
-    expect((await classify()).length).toBe(rules.length - 1);
-    // Heard: the next state change reads the whole table back, finds the rule missing and puts it back.
-    expect((await toggleReads('ifdown')).table).toBeGreaterThan(0);
-    expect((await classify()).length).toBe(rules.length);
-    await toggleReads('ifup');
+    const gone = (rules[0] as { handle: number }).handle;
+    // Someone else deletes a rule from the classify chain, which no state change rewrites. Heard: the repair reads
+    // the whole table (not the listing verified before the deletion) and puts the rule back.
+    const repair = await repairOf(d, 'another process committed to nftables', () =>
+      lab.exec('gw', 'nft', ['delete', 'rule', 'inet', 'nft_mwan', 'classify', 'handle', String(gone)]),
+    );
+    expect(nftReads(repair).table).toBeGreaterThan(0);
+    const after = await classify();
+    // The same rules, the deleted one added anew (handles are never reused).
+    expect(after.map((r) => r.expr)).toEqual(rules.map((r) => r.expr));
+    expect(after.map((r) => r.handle)).not.toContain(gone);
+    // The repair verified the table: state changes go back to reading only the chains they rewrite.
+    expect([await toggleReads('ifdown'), await toggleReads('ifup')]).toContainEqual({ table: 0, chains: 1 });
   });
 
   it('a device that disappears and returns: down at once, back in service after good rounds', async () => {
