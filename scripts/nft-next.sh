@@ -14,9 +14,9 @@
 # Environment: NFT_NEXT_CACHE (default: <repo>/.cache/nft-next), NFT_NEXT_SUITE (default: trixie),
 # NFT_NEXT_MAX_AGE_HOURS (default: 24; 0 refreshes every time).
 # Output: the bin directory on stdout; progress on stderr. Needs x86_64 (amd64).
-# The bin directory also holds a `node` wrapper (this machine's node run through the same loader, so that its
-# process can load the newer libnftables, which needs the newer libc: GLIBC_2.38) and libnftables.so.1, a link to
-# the unpacked library, which NFT_MWAN_LIBNFTABLES names in CI's nft-next pass (vitest.config.ts).
+# The bin directory also holds `node` (a copy of this machine's node set by patchelf to run on the unpacked loader and
+# libraries, so that its process can load the newer libnftables, which needs the newer libc: GLIBC_2.38) and
+# libnftables.so.1, a link to the unpacked library, which NFT_MWAN_LIBNFTABLES names in CI's nft-next pass (vitest.config.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -139,15 +139,14 @@ version="$("$bin/nft" --version 2>&1)" || die "the wrapper does not run: $versio
 say "$bin/nft: $version"
 
 # nft-mwan runs libnftables in its own process: that process (node) must run on the newer libc the library needs.
-# This machine's node, through the unpacked loader; its own libraries (libstdc++) are found in the system's directories.
+# A copy of this machine's node whose ELF interpreter is the unpacked loader and whose DT_RPATH (searched for every
+# library the process loads, dlopen'ed ones too) names the unpacked libraries first, then the system's (libstdc++).
+# A copy, not a script running the loader: node's process.execPath is then the copy itself, so the processes
+# nft-mwan starts from it (apply --try's watchdog) run the same way.
+command -v patchelf >/dev/null || die "patchelf is missing (apt-get install patchelf)"
 real_node="$(PATH="$(printf %s "$PATH" | tr ':' '\n' | grep -vxF "$bin" | paste -sd:)" command -v node)" || die "node is not in PATH"
-case "$real_node" in *"'"*) die "node's path must not contain a single quote: $real_node" ;; esac
-cat >"$bin/node.tmp" <<EOF
-#!/bin/sh
-# This machine's node through Debian $suite's loader and libc, so that it can load $suite's libnftables in process;
-# written by scripts/nft-next.sh.
-exec '$loader' --argv0 node --library-path '$libdirs:/usr/lib/$triplet:/lib/$triplet' '$real_node' "\$@"
-EOF
+cp "$real_node" "$bin/node.tmp"
+patchelf --set-interpreter "$loader" --force-rpath --set-rpath "$libdirs:/usr/lib/$triplet:/lib/$triplet" "$bin/node.tmp"
 chmod 755 "$bin/node.tmp"
 mv "$bin/node.tmp" "$bin/node"
 ln -sfn "$root/usr/lib/$triplet/libnftables.so.1" "$bin/libnftables.so.1"
