@@ -64,6 +64,7 @@ describe.skipIf(!canRun)('the Debian package', () => {
     for (const p of [
       '/usr/sbin/nft-mwan',
       '/usr/lib/nft-mwan/dist/nft-mwan.mjs',
+      '/usr/lib/nft-mwan/bin/nft-mwan',
       '/usr/lib/nft-mwan/nft-mwan-dispatch',
       '/usr/lib/nft-mwan/node_modules/koffi/package.json',
       '/usr/lib/systemd/system/nft-mwan.service',
