@@ -1,16 +1,24 @@
-// Bundles the compiled CLI (dist/src/cli/main.js) and its dependencies (execa, ajv's runtime helpers) into one
-// module, dist/nft-mwan.mjs (all but koffi, the FFI package with a native binary), which bin/nft-mwan loads: Node then reads and compiles one file at start-up
-// instead of some 200 modules, which takes about a third off every command's run time. The licences
-// of the bundled packages go beside it, in dist/THIRD-PARTY-LICENSES.
+// Bundles the compiled CLI (dist/src/cli/main.js) and its dependencies (execa, ajv's runtime helpers) into ES modules:
+// the entry dist/nft-mwan.mjs, which bin/nft-mwan loads, and its chunks in dist/chunks/ (all but koffi, the FFI package
+// with a native binary). Node then reads and compiles a few files at start-up instead of some 200 modules, which takes
+// about a third off every command's run time. Code splitting: each command is a dynamic import() of main.ts, so it is a
+// chunk of its own with what only it uses (the daemon's probes, HTTP and timers; import-uci's parser...), and a command
+// loads only the chunks it needs (Node's own modules too: an import of node:http is in the chunk that uses it). The
+// licences of the bundled packages go beside them, in dist/THIRD-PARTY-LICENSES.
 import { build } from 'esbuild';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const root = new URL('../', import.meta.url).pathname;
+// A chunk's name carries a hash of its content: a rebuild must not leave stale ones behind (npm pack takes the folder).
+await rm(join(root, 'dist/chunks'), { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ['dist/src/cli/main.js'],
-  outfile: 'dist/nft-mwan.mjs',
+  entryPoints: { 'nft-mwan': 'dist/src/cli/main.js' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -22,7 +30,7 @@ const result = await build({
   external: ['koffi'],
   metafile: true,
   logLevel: 'warning',
-  // Bundled CommonJS (cross-spawn and others) calls require() for Node's own modules.
+  // Bundled CommonJS (cross-spawn and others) calls require() for Node's own modules (the banner is in every chunk).
   banner: { js: "import { createRequire as bundleRequire } from 'node:module'; const require = bundleRequire(import.meta.url);" },
 });
 
@@ -42,5 +50,5 @@ for (const name of [...packages].sort()) {
 }
 await writeFile(
   join(root, 'dist/THIRD-PARTY-LICENSES'),
-  `dist/nft-mwan.mjs bundles these packages (scripts/bundle.mjs):\n\n${sections.join(`\n${'-'.repeat(72)}\n\n`)}`,
+  `dist/nft-mwan.mjs and dist/chunks/ bundle these packages (scripts/bundle.mjs):\n\n${sections.join(`\n${'-'.repeat(72)}\n\n`)}`,
 );

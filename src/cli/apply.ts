@@ -8,11 +8,13 @@ import { MwanError } from '../model/errors.js';
 import { sendControl } from '../daemon/control.js';
 import { CONTROL_SOCKET } from '../daemon/state-file.js';
 import { liveStates } from './live.js';
-import { runTry } from './try.js';
 import { stateDir } from './state-dir.js';
 import { recordAppliedConfig, recordedOnTrial } from './applied-config.js';
 import { printPlan } from './print.js';
 import type { CommandContext } from './context.js';
+
+/** apply --try's machinery (the trial record, its watchdog, node:crypto for the config's hash): loaded only for --try. */
+const tryModule = () => import('./try.js');
 
 export default async function applyCommand(ctx: CommandContext): Promise<number> {
   const config = configOrThrow(await loadConfig(ctx.configPath));
@@ -36,14 +38,20 @@ export default async function applyCommand(ctx: CommandContext): Promise<number>
           `edit that file and run apply with it, or stop the daemon first`,
       });
     }
-    if (trySeconds !== null) return recordedOnTrial(ctx, (before) => runTry(ctx, config, trySeconds, states, daemon, before));
+    if (trySeconds !== null) {
+      const { runTry } = await tryModule();
+      return recordedOnTrial(ctx, (before) => runTry(ctx, config, trySeconds, states, daemon, before));
+    }
     const reply = await sendControl(join(dir, CONTROL_SOCKET), { command: 'reload' });
     if (!reply.ok) throw new MwanError({ code: 'DAEMON', summary: reply.message });
     recordAppliedConfig(ctx);
     ctx.log.info(`the daemon (pid ${daemon.pid}) reloaded ${ctx.configPath} and applied it with its live WAN states`);
     return 0;
   }
-  if (trySeconds !== null) return recordedOnTrial(ctx, (before) => runTry(ctx, config, trySeconds, states, null, before));
+  if (trySeconds !== null) {
+    const { runTry } = await tryModule();
+    return recordedOnTrial(ctx, (before) => runTry(ctx, config, trySeconds, states, null, before));
+  }
   await apply(ctx.run, config, ctx.log, {}, { stateDir: dir });
   recordAppliedConfig(ctx);
   return 0;

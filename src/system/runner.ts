@@ -1,5 +1,5 @@
 // Runs external commands (nft, ip) without a shell, with a timeout, logging each command line; nft maybe in process.
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { MwanError } from '../model/errors.js';
 import { LIBNFTABLES, openLibnftables, type NftLibrary } from './libnftables.js';
 
@@ -72,21 +72,12 @@ export function createRunner(o: RunnerOptions = {}): Runner {
     const shown = commandLine(file, args);
     o.log?.(`run: ${shown}`);
     const timeout = opts.timeoutMs ?? o.defaultTimeoutMs ?? 10_000;
-    const child = execa(cmd, rest, {
-      reject: false,
-      timeout,
-      input: opts.input ?? '',
-      stripFinalNewline: false,
-      env: { LC_ALL: 'C' },
-    });
-    // `ip netns exec` (the tests' prefix) execs its command: the pid is the command's own.
-    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
-    const r = await child;
+    const r = await spawnCollect(cmd, rest, opts.input ?? '', timeout, opts.onSpawn);
     if (r.timedOut) {
       throw new MwanError({ code: 'COMMAND_TIMEOUT', summary: `${file} did not finish within ${timeout} ms`, command: shown });
     }
     if (r.exitCode === undefined) {
-      const missing = (r.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+      const missing = r.cause?.code === 'ENOENT';
       throw new MwanError({
         code: missing ? 'COMMAND_MISSING' : 'COMMAND_FAILED',
         summary: missing ? `${cmd} is not installed (or not in PATH)` : `${file} could not be run`,
@@ -99,6 +90,50 @@ export function createRunner(o: RunnerOptions = {}): Runner {
   const mode = o.nft ?? 'cli';
   if (prefix.length > 0 || mode === 'cli') return run;
   return Object.assign(run, { nft: inProcessNft(mode, o.libnftables ?? LIBNFTABLES, log, o.defaultTimeoutMs ?? 10_000) });
+}
+
+interface Collected {
+  stdout: string;
+  stderr: string;
+  /** undefined when the command could not be started or was ended by a signal. */
+  exitCode?: number;
+  timedOut: boolean;
+  cause?: NodeJS.ErrnoException;
+}
+
+/**
+ * One command through node:child_process directly (not execa: its load and its per-spawn work cost a CLI run some
+ * 20 ms): `input` on stdin, stdout and stderr collected as text, the environment plus LC_ALL=C. Past `timeoutMs` it
+ * gets SIGTERM, then SIGKILL 5 s later if it is still there.
+ */
+export function spawnCollect(cmd: string, args: readonly string[], input: string, timeoutMs: number, onSpawn?: (pid: number) => void): Promise<Collected> {
+  return new Promise((done) => {
+    const child = spawn(cmd, args, { env: { ...process.env, LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    let cause: NodeJS.ErrnoException | undefined;
+    let kill: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      kill.unref();
+    }, timeoutMs);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    // A command that exits without reading its input: the write fails with EPIPE, which is not the command's failure.
+    child.stdin.on('error', () => undefined);
+    child.on('error', (e) => (cause ??= e));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (kill) clearTimeout(kill);
+      const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString('utf8');
+      done({ stdout: text(out), stderr: text(err), ...(code === null || cause ? {} : { exitCode: code }), timedOut, ...(cause ? { cause } : {}) });
+    });
+    if (child.pid !== undefined) onSpawn?.(child.pid);
+    child.stdin.end(input);
+  });
 }
 
 /** Decides once, at the first nft call, between the library and the command; says which in the log. */

@@ -64,6 +64,7 @@ describe.skipIf(!canRun)('the Debian package', () => {
     for (const p of [
       '/usr/sbin/nft-mwan',
       '/usr/lib/nft-mwan/dist/nft-mwan.mjs',
+      '/usr/lib/nft-mwan/bin/nft-mwan',
       '/usr/lib/nft-mwan/nft-mwan-dispatch',
       '/usr/lib/nft-mwan/node_modules/koffi/package.json',
       '/usr/lib/systemd/system/nft-mwan.service',
@@ -79,6 +80,8 @@ describe.skipIf(!canRun)('the Debian package', () => {
       '/etc/nft-mwan/hooks.d/',
     ])
       expect(paths, p).toContain(p);
+    // The bundle's chunks beside its entry (scripts/bundle.mjs splits the code per command), apply's among them.
+    expect(paths.some((p) => /^\/usr\/lib\/nft-mwan\/dist\/chunks\/apply-[\w-]+\.mjs$/.test(p))).toBe(true);
     // koffi's native build: this architecture's glibc one, nothing else.
     expect(paths.filter((p) => p.endsWith('.node'))).toEqual([
       `/usr/lib/nft-mwan/node_modules/@koromix/koffi-${ARCH === 'amd64' ? 'linux-x64' : 'linux-arm64'}/${ARCH === 'amd64' ? 'linux_x64' : 'linux_arm64'}/koffi.node`,
