@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     const asUnit: Record<string, string> = unitOptions === null ? {} : { NODE_OPTIONS: unitOptions };
     const cases: { rules: number; nft: string; env: Record<string, string>; started: string }[] = [
       ...[10, 1000].flatMap((rules) => NFT_MODES.map((nft) => ({ rules, nft, env: { ...asUnit, NFT_MWAN_NFT: nft }, started: 'unit' }))),
-      { rules: 1000, nft: 'cli', env: { NFT_MWAN_NFT: 'cli' }, started: 'by hand' },
+      ...NFT_MODES.map((nft) => ({ rules: 1000, nft, env: { NFT_MWAN_NFT: nft }, started: 'by hand' })),
     ];
     await withLab(async (lab) => {
       await prepareControlNamespace(lab, 3);
