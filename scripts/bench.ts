@@ -99,13 +99,15 @@ async function main(): Promise<void> {
 
   if (only.has('daemon')) {
     say('daemon state changes ...');
-    const { runStateChanges, unitNodeOptions } = (await import('./bench/statechange.js')) as typeof import('./bench/statechange.js');
-    // As the shipped systemd unit starts it (its NODE_OPTIONS), and once as started by hand without them.
-    const unitOptions = unitNodeOptions(readFileSync(fileURLToPath(new URL('../../contrib/nft-mwan.service', import.meta.url)), 'utf8'));
-    const asUnit: Record<string, string> = unitOptions === null ? {} : { NODE_OPTIONS: unitOptions };
+    const { runStateChanges, unitEnvironment } = (await import('./bench/statechange.js')) as typeof import('./bench/statechange.js');
+    // As the shipped systemd unit starts it (its Environment=: NODE_OPTIONS, MALLOC_ARENA_MAX), and as started by hand without it.
+    const asUnit = unitEnvironment(readFileSync(fileURLToPath(new URL('../../contrib/nft-mwan.service', import.meta.url)), 'utf8'));
+    const unitOptions = Object.entries(asUnit)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
     const cases: { rules: number; nft: string; env: Record<string, string>; started: string }[] = [
       ...[10, 1000].flatMap((rules) => NFT_MODES.map((nft) => ({ rules, nft, env: { ...asUnit, NFT_MWAN_NFT: nft }, started: 'unit' }))),
-      { rules: 1000, nft: 'cli', env: { NFT_MWAN_NFT: 'cli' }, started: 'by hand' },
+      ...NFT_MODES.map((nft) => ({ rules: 1000, nft, env: { NFT_MWAN_NFT: nft }, started: 'by hand' })),
     ];
     await withLab(async (lab) => {
       await prepareControlNamespace(lab, 3);
@@ -120,11 +122,11 @@ async function main(): Promise<void> {
           env: c.env,
           log: say,
         });
-        runs.push({ nft: c.nft, started: c.started, nodeOptions: c.env.NODE_OPTIONS ?? null, ...r });
+        runs.push({ nft: c.nft, started: c.started, env: c.env, ...r });
       }
       results.daemon = runs;
       tables.push(
-        `### Daemon state changes (3 WANs; operator ifdown/ifup of one WAN, one at a time; unit: NODE_OPTIONS=${unitOptions ?? '(none)'})`,
+        `### Daemon state changes (3 WANs; operator ifdown/ifup of one WAN, one at a time; unit: ${unitOptions || 'no environment'})`,
         '',
         '| started | NFT_MWAN_NFT | rules | state changes | decision to verified table, median (ms) | p90 (ms) | RSS after the first apply (MB) | RSS after the last change (MB) | RSS samples (MB) |',
         '|---|---|---|---|---|---|---|---|---|',

@@ -94,3 +94,16 @@ export function unitNodeOptions(unit: string): string | null {
   const m = /^Environment=(?:"?)NODE_OPTIONS=([^"\n]*)"?\s*$/m.exec(unit);
   return m?.[1]?.trim() ?? null;
 }
+
+/** Every variable the unit's `Environment=` lines set (systemd's syntax: "K=V with spaces" quoted whole, or K=V words). */
+export function unitEnvironment(unit: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of unit.matchAll(/^Environment=(.*)$/gm)) {
+    for (const word of (line[1] ?? '').matchAll(/"([^"]*)"|(\S+)/g)) {
+      const assignment = word[1] ?? word[2] ?? '';
+      const eq = assignment.indexOf('=');
+      if (eq > 0) env[assignment.slice(0, eq)] = assignment.slice(eq + 1);
+    }
+  }
+  return env;
+}

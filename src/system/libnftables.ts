@@ -19,12 +19,12 @@ export interface NftLibrary {
   run(buffer: string, o?: { dryRun?: boolean }): Promise<RunResult>;
 }
 
-type Ctx = object;
+export type Ctx = object;
 interface Fn<A extends unknown[], R> {
   (...args: A): R;
   async: (...args: [...A, (error: unknown, result: R) => void]) => void;
 }
-interface Bindings {
+export interface Bindings {
   ctxNew: Fn<[number], Ctx | null>;
   setFlags: Fn<[Ctx, number], void>;
   bufferOutput: Fn<[Ctx], number>;
@@ -34,6 +34,30 @@ interface Bindings {
   setDryRun: Fn<[Ctx, boolean], void>;
   runBuffer: Fn<[Ctx, string], number>;
   ctxFree: Fn<[Ctx], void>;
+}
+
+/**
+ * glibc's allocator, as far as this process steers it (null where the C library is not glibc, e.g. musl).
+ * libnftables parses a 1,000-rule batch and its listing in many small allocations on koffi's worker threads
+ * (libuv's pool: any of four), and glibc gives each thread an arena of its own that keeps the freed memory: the
+ * daemon's RSS grew by about 1.5 MB per state change that way, none of it in use (issue 21, docs/benchmarks.md).
+ */
+export interface MallocControl {
+  /** mallopt(3); returns 1 on success. */
+  mallopt(param: number, value: number): number;
+  /** malloc_trim(3): gives the free pages of every arena back to the kernel. */
+  trim(pad: number): number;
+}
+
+/** mallopt's M_ARENA_MAX (malloc.h). */
+export const M_ARENA_MAX = -8;
+
+/**
+ * Before the first call: one arena for the threads that have none yet (libnftables' worker threads among them),
+ * unless MALLOC_ARENA_MAX already says how many (glibc read it at start-up).
+ */
+export function limitArenas(malloc: MallocControl | null, env: NodeJS.ProcessEnv): void {
+  if (malloc && env.MALLOC_ARENA_MAX === undefined) malloc.mallopt(M_ARENA_MAX, 1);
 }
 
 /** Opened libraries by path: a process keeps its context for its lifetime (the daemon's every apply uses it). */
@@ -48,13 +72,16 @@ const opened = new Map<string, Promise<NftLibrary>>();
 export function openLibnftables(path: string = LIBNFTABLES): Promise<NftLibrary> {
   let lib = opened.get(path);
   if (!lib) {
-    lib = load(path);
+    lib = load(path).then(({ f, ctx, malloc }) => {
+      limitArenas(malloc, process.env);
+      return contextRunner(path, f, ctx, malloc);
+    });
     opened.set(path, lib);
   }
   return lib;
 }
 
-async function load(path: string): Promise<NftLibrary> {
+async function load(path: string): Promise<{ f: Bindings; ctx: Ctx; malloc: MallocControl | null }> {
   // Imported on first use: a missing koffi (or its native build) must only cost the in-process path.
   const koffi = (await import('koffi')).default;
   const so = koffi.load(path);
@@ -79,6 +106,23 @@ async function load(path: string): Promise<NftLibrary> {
     f.ctxFree(ctx);
     throw new Error(`${path}: cannot buffer the context's output`);
   }
+  return { f, ctx, malloc: glibcMalloc(koffi) };
+}
+
+/** mallopt and malloc_trim from glibc, or null (another C library, or koffi cannot load it). */
+function glibcMalloc(koffi: (typeof import('koffi'))['default']): MallocControl | null {
+  try {
+    const libc = koffi.load('libc.so.6');
+    const mallopt = libc.func('mallopt', 'int', ['int', 'int']) as unknown as MallocControl['mallopt'];
+    const trim = libc.func('malloc_trim', 'int', ['size_t']) as unknown as MallocControl['trim'];
+    return { mallopt, trim };
+  } catch {
+    return null;
+  }
+}
+
+/** Runs buffers in `ctx` one at a time; each call's freed memory goes back to the kernel once its buffers are read. */
+export function contextRunner(path: string, f: Bindings, ctx: Ctx, malloc: MallocControl | null): NftLibrary {
   // One call at a time: a context is not to be shared by two threads, and each call's buffers are read before the next.
   let queue: Promise<unknown> = Promise.resolve();
   const run = (buffer: string, o: { dryRun?: boolean } = {}): Promise<RunResult> => {
@@ -95,6 +139,7 @@ async function load(path: string): Promise<NftLibrary> {
         // Both buffers every time: each read empties it, so nothing of this call is left for the next.
         const stdout = f.outputBuffer(ctx) ?? '';
         const stderr = f.errorBuffer(ctx) ?? '';
+        malloc?.trim(0);
         return { stdout, stderr, exitCode: rc === 0 ? 0 : 1 };
       } finally {
         if (o.dryRun) f.setDryRun(ctx, false);

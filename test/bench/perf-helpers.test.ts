@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { batchOfPrint, floorRatios } from '../../scripts/bench/apply-floor.js';
-import { decisionTimes, residentMb, unitNodeOptions } from '../../scripts/bench/statechange.js';
+import { decisionTimes, residentMb, unitEnvironment, unitNodeOptions } from '../../scripts/bench/statechange.js';
 
 describe('decisionTimes', () => {
   it('reads the time after the state change from each timed line, and skips the lines without one', () => {
@@ -52,5 +52,25 @@ describe('batchOfPrint', () => {
 describe('floorRatios', () => {
   it('divides each apply by the floor of its own round (node + nft)', () => {
     expect(floorRatios([150, 200], [50, 60], [25, 40])).toEqual([2, 2]);
+  });
+});
+
+describe('unitEnvironment', () => {
+  it.each([
+    ['one quoted whole', 'Environment="NODE_OPTIONS=--a=1 --b=2"\n', { NODE_OPTIONS: '--a=1 --b=2' }],
+    [
+      'two lines, unquoted words',
+      'Environment=MALLOC_ARENA_MAX=1 LC_ALL=C\nExecStart=/x\nEnvironment="A=b c"\n',
+      { MALLOC_ARENA_MAX: '1', LC_ALL: 'C', A: 'b c' },
+    ],
+    ['none', 'ExecStart=/x\n', {}],
+  ])('reads %s', (_name, unit, env) => {
+    expect(unitEnvironment(unit)).toEqual(env);
+  });
+
+  it("reads the shipped unit's V8 flags and arena limit", () => {
+    const env = unitEnvironment(readFileSync(new URL('../../contrib/nft-mwan.service', import.meta.url), 'utf8'));
+    expect(env.NODE_OPTIONS).toMatch(/--max-semi-space-size=\d+/);
+    expect(env.MALLOC_ARENA_MAX).toMatch(/^\d+$/);
   });
 });
