@@ -162,7 +162,7 @@ export interface Interface {
  */
 export interface Track {
   /**
-   * Hosts to probe: IPv4 addresses or host names (ping, dns: the DNS server to query), address:port or name:port (tcp), http(s)://host[:port]/path URLs (http). A host name is looked up at every round through the system resolver (IPv4), its lookup time counting against the timeout; a name that does not resolve is a missed probe of that target. Each probe leaves through this WAN, whatever the main table says.
+   * Hosts to probe: IPv4 or IPv6 addresses or host names (ping, dns: the DNS server to query), address:port, [IPv6]:port or name:port (tcp), http(s)://host[:port]/path URLs with an IPv6 host in brackets (http). Targets are of the family this tracking probes: IPv4 for an IPv4 WAN or a dual-stack one with track6, IPv6 for an IPv6 WAN and in track6, either for a dual-stack WAN without track6. A host name is looked up at every round through the system resolver in that family (IPv4 for a dual-stack WAN without track6), its lookup time counting against the timeout; a name that does not resolve is a missed probe of that target. Each probe leaves through this WAN, whatever the main table says.
    *
    * @minItems 1
    */
@@ -243,7 +243,7 @@ export interface Quality {
  */
 export interface Track1 {
   /**
-   * Hosts to probe: IPv4 addresses or host names (ping, dns: the DNS server to query), address:port or name:port (tcp), http(s)://host[:port]/path URLs (http). A host name is looked up at every round through the system resolver (IPv4), its lookup time counting against the timeout; a name that does not resolve is a missed probe of that target. Each probe leaves through this WAN, whatever the main table says.
+   * Hosts to probe: IPv4 or IPv6 addresses or host names (ping, dns: the DNS server to query), address:port, [IPv6]:port or name:port (tcp), http(s)://host[:port]/path URLs with an IPv6 host in brackets (http). Targets are of the family this tracking probes: IPv4 for an IPv4 WAN or a dual-stack one with track6, IPv6 for an IPv6 WAN and in track6, either for a dual-stack WAN without track6. A host name is looked up at every round through the system resolver in that family (IPv4 for a dual-stack WAN without track6), its lookup time counting against the timeout; a name that does not resolve is a missed probe of that target. Each probe leaves through this WAN, whatever the main table says.
    *
    * @minItems 1
    */
