@@ -1,11 +1,13 @@
 // The attack arena: a multi-WAN lab whose gateway already holds foreign objects (table inet fw4, an ip rule, a proto dhcp route), and the probes attacks judge by.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execaSync } from 'execa';
 import type { BackgroundProcess, ExecResult, Lab } from '../../lab/netns.js';
+import { nftStandIn, SUBSETS, variant, withNftStandIn } from '../../lab/nft-faults.js';
 import { buildMultiWan, LAB_NET } from '../../lab/topology.js';
+
+export { SUBSETS, variant };
 
 export const BIN = fileURLToPath(new URL('../../../bin/nft-mwan', import.meta.url));
 export const W1 = LAB_NET.wan[1];
@@ -32,50 +34,13 @@ export const FW4 = `table inet fw4 {
 export const FOREIGN_RULE = ['from', '10.99.0.0/16', 'lookup', '4242', 'pref', '4242'];
 export const FOREIGN_ROUTE = ['203.0.113.0/24', 'via', W1.gateway, 'dev', W1.dev, 'table', '300', 'proto', 'dhcp'];
 
-type Wan = 'wan1' | 'wan2' | 'wan3';
-
-/** A config over some WANs whose policy name (`pN`, chain policy_pN) tells which config is installed. */
-export function variant(n: number, wans: readonly Wan[], globals: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    globals,
-    interfaces: Object.fromEntries(wans.map((w) => [w, { device: w, gateway: 'auto' }])),
-    policies: { [`p${n}`]: { members: wans.map((w, i) => ({ interface: w, weight: i + 1 })) } },
-    rules: [{ name: 'default', policy: `p${n}` }],
-  };
-}
-
-export const SUBSETS: Wan[][] = [['wan1', 'wan2'], ['wan1', 'wan2', 'wan3'], ['wan2', 'wan3'], ['wan1', 'wan3'], ['wan3']];
-
-/** A stand-in `nft` first in PATH: list and check calls go to the real nft; a transaction (-f) behaves as NFT_STAND_IN says. */
-function standIn(dir: string, marker: string): string {
-  const real = execaSync('sh', ['-c', 'command -v nft']).stdout.trim();
-  const bin = join(dir, 'bin');
-  mkdirSync(bin, { recursive: true });
-  const script = `#!/bin/sh
-apply=0; check=0
-for a in "$@"; do [ "$a" = "-f" ] && apply=1; [ "$a" = "-c" ] && check=1; done
-if [ "$apply" = 1 ] && [ "$check" = 0 ] && [ ! -e "${marker}" ]; then
-  case "$NFT_STAND_IN" in
-    fail) ${real} "$@"; touch "${marker}"; exit 1 ;;
-    hang) ${real} "$@"; touch "${marker}"; exec sleep 60 ;;
-    sleep-after) ${real} "$@"; touch "${marker}"; exec sleep 5 ;;
-    sleep-before) touch "${marker}"; exec sleep 5 ;;
-  esac
-fi
-exec ${real} "$@"
-`;
-  writeFileSync(join(bin, 'nft'), script);
-  chmodSync(join(bin, 'nft'), 0o755);
-  return bin;
-}
-
 const counters = (s: string) => s.replace(/packets \d+ bytes \d+/g, 'packets N bytes N');
 
 export class Arena {
   readonly work = mkdtempSync(join(tmpdir(), 'nft-mwan-attacks-'));
   readonly stateDir = join(this.work, 'state');
   readonly marker = join(this.work, 'committed');
-  readonly stubBin = standIn(this.work, this.marker);
+  readonly stubBin = nftStandIn(this.work, this.marker, { hangS: 60, sleepS: 5 });
   readonly configs = SUBSETS.map((wans, n) => this.file(`variant${n}.json`, variant(n, wans)));
   private seq = 0;
 
@@ -145,8 +110,8 @@ export class Arena {
 
   /** nft-mwan with the stand-in nft first in PATH, as [file, ...args] for lab.exec / lab.spawn. */
   standIn(mode: string, args: readonly string[]): [string, string[]] {
-    // As a command (NFT_MWAN_NFT=cli): in process, nft-mwan would never run the stand-in.
-    return ['env', [`PATH=${this.stubBin}:${process.env.PATH ?? ''}`, `NFT_STAND_IN=${mode}`, 'NFT_MWAN_NFT=cli', BIN, ...args]];
+    const [env, words] = withNftStandIn(this.stubBin, mode);
+    return [env, [...words, BIN, ...args]];
   }
 
   spawn(file: string, args: readonly string[]): BackgroundProcess {

@@ -119,7 +119,10 @@ export interface Interface {
    */
   enabled?: boolean;
   track?: Track;
-  track6?: Track1;
+  /**
+   * Only with family "both": IPv6 tracking of its own (IPv6 targets). The interface then keeps a state per family: IPv4 connections follow `track`, IPv6 ones `track6` (as mwan3's wan and wan6). Without it, `track` (IPv4 targets) governs both families.
+   */
+  track6?: Track;
   /**
    * State assumed when the daemon starts, before the first probe round decides (mwan3's initial_state).
    */
@@ -237,62 +240,6 @@ export interface Quality {
    * How many recent probes the latency average and the loss are computed over. The window is cleared on every state change, so a decision is always made on fresh probes.
    */
   window?: number;
-}
-/**
- * Health tracking: probe rounds through this WAN decide whether it is online. Times are seconds and may be fractions. Without track, an interface is online while its device has carrier.
- */
-export interface Track1 {
-  /**
-   * Hosts to probe: IPv4 or IPv6 addresses or host names (ping, dns: the DNS server to query), address:port, [IPv6]:port or name:port (tcp), http(s)://host[:port]/path URLs with an IPv6 host in brackets (http). Targets are of the family this tracking probes: IPv4 for an IPv4 WAN or a dual-stack one with track6, IPv6 for an IPv6 WAN and in track6, either for a dual-stack WAN without track6. A host name is looked up at every round through the system resolver in that family (IPv4 for a dual-stack WAN without track6), its lookup time counting against the timeout; a name that does not resolve is a missed probe of that target. Each probe leaves through this WAN, whatever the main table says.
-   *
-   * @minItems 1
-   */
-  targets: [string, ...string[]];
-  /**
-   * ping: ICMP echo (an ICMP error is a failure); tcp: TCP connect; http: HTTP(S) GET with an expected status; dns: a DNS query over UDP.
-   */
-  method?: 'ping' | 'tcp' | 'http' | 'dns';
-  /**
-   * How many targets must answer for a round to succeed.
-   */
-  reliability?: number;
-  /**
-   * Probes per target per round.
-   */
-  count?: number;
-  /**
-   * Seconds to wait for each probe's answer. At least 0.05 s (20 a second): faster probing only burns CPU and can make healthy WANs flap.
-   */
-  timeout?: number;
-  /**
-   * Seconds between the starts of rounds while online (a round that takes longer is followed at once by the next). At least 0.05 s (20 a second): faster probing only burns CPU and can make healthy WANs flap.
-   */
-  interval?: number;
-  /**
-   * Seconds between rounds while failing (default: interval). At least 0.05 s (20 a second): faster probing only burns CPU and can make healthy WANs flap.
-   */
-  failureInterval?: number;
-  /**
-   * Seconds between rounds while offline or recovering (default: interval). At least 0.05 s (20 a second): faster probing only burns CPU and can make healthy WANs flap.
-   */
-  recoveryInterval?: number;
-  /**
-   * Failed rounds in a row that take the interface offline.
-   */
-  down?: number;
-  /**
-   * Good rounds in a row that bring it back online.
-   */
-  up?: number;
-  /**
-   * http: statuses that count as success (default 200-399).
-   */
-  expectStatus?: number[];
-  /**
-   * dns: the name queried (default: the root zone's NS records).
-   */
-  dnsName?: string;
-  quality?: Quality;
 }
 export interface Policy {
   /**

@@ -1,73 +1,29 @@
 // Engine hardening in the lab: one apply at a time, no half-applied state under nft faults or kill -9, foreign tables and named route protocols left alone.
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execaSync } from 'execa';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Lab, type BackgroundProcess, type ExecResult } from '../../lab/netns.js';
+import { nftStandIn, SUBSETS, variant, withNftStandIn } from '../../lab/nft-faults.js';
 import { buildMultiWan, LAB_NET } from '../../lab/topology.js';
 import { describeLab } from '../../lab/vitest.js';
 import { BIN, cli, cliOk, configFile, snapshot } from './helpers.js';
 
 const W1 = LAB_NET.wan[1];
-type Wan = 'wan1' | 'wan2' | 'wan3';
-
-/** A config over some WANs whose policy name (`pN`, chain policy_pN) tells which config is installed. */
-function variant(n: number, wans: readonly Wan[], globals: Record<string, unknown> = {}) {
-  return {
-    globals,
-    interfaces: Object.fromEntries(wans.map((w) => [w, { device: w, gateway: 'auto' }])),
-    policies: { [`p${n}`]: { members: wans.map((w, i) => ({ interface: w, weight: i + 1 })) } },
-    rules: [{ name: 'default', policy: `p${n}` }],
-  };
-}
-
-const SUBSETS: Wan[][] = [['wan1', 'wan2'], ['wan1', 'wan2', 'wan3'], ['wan2', 'wan3'], ['wan1', 'wan3'], ['wan3']];
-
-/** A stand-in `nft` first in PATH: list and check calls go to the real nft; a transaction (-f) behaves as `mode` says. */
-function standIn(dir: string, marker: string): string {
-  const real = execaSync('sh', ['-c', 'command -v nft']).stdout.trim();
-  const bin = join(dir, 'bin');
-  execaSync('mkdir', ['-p', bin]);
-  const script = `#!/bin/sh
-apply=0; check=0
-for a in "$@"; do [ "$a" = "-f" ] && apply=1; [ "$a" = "-c" ] && check=1; done
-if [ "$apply" = 1 ] && [ "$check" = 0 ] && [ ! -e "${marker}" ]; then
-  case "$NFT_STAND_IN" in
-    fail) ${real} "$@"; touch "${marker}"; exit 1 ;;
-    hang) ${real} "$@"; touch "${marker}"; exec sleep 30 ;;
-    sleep-after) ${real} "$@"; touch "${marker}"; exec sleep 3 ;;
-    sleep-before) touch "${marker}"; exec sleep 3 ;;
-  esac
-fi
-exec ${real} "$@"
-`;
-  writeFileSync(join(bin, 'nft'), script);
-  chmodSync(join(bin, 'nft'), 0o755);
-  return bin;
-}
-
 describeLab('engine hardening', () => {
   const lab = new Lab();
   const work = mkdtempSync(join(tmpdir(), 'nft-mwan-harden-'));
   const stateDir = join(work, 'state');
   const marker = join(work, 'committed');
-  const stubBin = standIn(work, marker);
+  const stubBin = nftStandIn(work, marker, { hangS: 30, sleepS: 3 });
   const configs = SUBSETS.map((wans, n) => configFile(variant(n, wans)));
   const running: BackgroundProcess[] = [];
 
-  /**
-   * nft-mwan with the stand-in nft first in PATH, run as a command (NFT_MWAN_NFT=cli): these faults are the command's.
-   * In process, a call that never returns is given up the same way (test/system/nft-backend.test.ts).
-   */
-  const withStandIn = (mode: string, ...args: string[]) => [
-    'env',
-    `PATH=${stubBin}:${process.env.PATH ?? ''}`,
-    `NFT_STAND_IN=${mode}`,
-    'NFT_MWAN_NFT=cli',
-    BIN,
-    ...args,
-  ];
+  /** nft-mwan with the stand-in nft first in PATH (run as a command: these faults are the command's). */
+  const withStandIn = (mode: string, ...args: string[]) => {
+    const [env, words] = withNftStandIn(stubBin, mode);
+    return [env, ...words, BIN, ...args];
+  };
   const runStandIn = (mode: string, ...args: string[]): Promise<ExecResult> => {
     const [file, ...rest] = withStandIn(mode, ...args) as [string, ...string[]];
     return lab.exec('gw', file, rest, { timeoutMs: 60_000, reject: false });
