@@ -17,6 +17,7 @@ const TOOLS = ['dpkg-deb', 'lintian', 'pandoc', 'systemd-analyze', 'man', 'ip', 
 const missing = TOOLS.filter((t) => !existsSync(`/usr/bin/${t}`) && !existsSync(`/usr/sbin/${t}`) && !existsSync(`/sbin/${t}`));
 // CI installs every tool (.ci/run): there the test never skips.
 if (process.env.CI === 'true' && missing.length) throw new Error(`the packaging test needs ${missing.join(', ')}`);
+if (process.env.CI === 'true' && process.getuid?.() !== 0) throw new Error('the packaging test needs root (CI runs as root)');
 const canRun = missing.length === 0 && process.getuid?.() === 0;
 
 const undo: (() => Promise<unknown>)[] = [];
