@@ -9,6 +9,7 @@ import type { NftBatch, Plan } from '../../src/model/plan.js';
 import { diffPlan } from '../../src/compile/verify.js';
 import { validateConfig } from '../../src/config/validate.js';
 import type { NftMwanConfig } from '../../src/generated/config.js';
+import { listingOf } from './fixtures.js';
 
 type Obj = Record<string, unknown>;
 
@@ -18,23 +19,6 @@ function configOf(c: string): NftMwanConfig {
   const v = validateConfig(golden(c, 'config.json'));
   if (!v.ok) throw new Error(JSON.stringify(v.issues));
   return v.config;
-}
-
-/** What nft lists after a full batch: every object it adds, elements inside their sets, handles added. */
-function listingOf(b: NftBatch): Obj[] {
-  const out: Obj[] = [];
-  let handle = 1;
-  for (const cmd of b.nftables) {
-    const [verb, body] = Object.entries(cmd)[0] as [string, Obj];
-    const [kind, o] = Object.entries(body)[0] as [string, Obj];
-    if (verb === 'add' && ['chain', 'set', 'map', 'counter', 'rule'].includes(kind)) out.push({ [kind]: { ...o, handle: handle++ } });
-    if (verb === 'add' && kind === 'element') {
-      const set = out.find((i) => ((i.set ?? i.map) as Obj | undefined)?.name === o.name);
-      const s = (set?.set ?? set?.map) as Obj;
-      s.elem = [...((s.elem as unknown[]) ?? []), ...(o.elem as unknown[])];
-    }
-  }
-  return out;
 }
 
 /** A kernel stand-in for the few commands an incremental batch holds. */

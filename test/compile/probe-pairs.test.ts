@@ -9,7 +9,7 @@ import { tableFacts } from '../../src/engine/discover.js';
 import { EMPTY_FACTS } from '../../src/model/facts.js';
 import { PROBE_PAIRS_SET } from '../../src/model/names.js';
 import type { NftBatch } from '../../src/model/plan.js';
-import { resolved } from './fixtures.js';
+import { listingOf, resolved } from './fixtures.js';
 
 type Obj = Record<string, unknown>;
 
@@ -24,23 +24,6 @@ const configWith = (targets: string[], method = 'tcp') =>
   });
 
 const facts = { ...EMPTY_FACTS, addresses: { wan1: '192.0.2.10', wan2: '198.51.100.10' } };
-
-/** What nft lists after a full batch (objects with handles, elements inside their sets). */
-function listingOf(b: NftBatch): Obj[] {
-  const out: Obj[] = [];
-  let handle = 1;
-  for (const cmd of b.nftables) {
-    const [verb, body] = Object.entries(cmd)[0] as [string, Obj];
-    const [kind, o] = Object.entries(body)[0] as [string, Obj];
-    if (verb === 'add' && ['chain', 'set', 'map', 'counter', 'rule'].includes(kind)) out.push({ [kind]: { ...o, handle: handle++ } });
-    if (verb === 'add' && kind === 'element') {
-      const set = out.find((i) => ((i.set ?? i.map) as Obj | undefined)?.name === o.name);
-      const s = (set?.set ?? set?.map) as Obj;
-      s.elem = [...((s.elem as unknown[]) ?? []), ...(o.elem as unknown[])];
-    }
-  }
-  return out;
-}
 
 const setsDeclared = (b: NftBatch) => b.nftables.flatMap((c) => (((c.add as Obj | undefined)?.set as Obj | undefined)?.name as string | undefined) ?? []);
 const outputRules = (b: NftBatch) =>
