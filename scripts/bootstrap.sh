@@ -67,7 +67,7 @@ if [ "$(cat "$lock_stamp" 2>/dev/null)" != "$lock_hash" ]; then
   npm ci --no-audit --no-fund
   echo "$lock_hash" >"$lock_stamp"
   sources_hash >"$build_stamp"
-elif [ "$(cat "$build_stamp" 2>/dev/null)" != "$(sources_hash)" ] || [ ! -f dist/nft-mwan.mjs ]; then
+elif [ "$(cat "$build_stamp" 2>/dev/null)" != "$(sources_hash)" ] || [ ! -f dist/nft-mwan.cjs ]; then
   echo "bootstrap: sources changed since the last build: building" >&2
   npm run --silent prepare
   sources_hash >"$build_stamp"

@@ -31,7 +31,7 @@ if (!process.argv.includes('--no-build')) {
   sh('npm', ['run', '--silent', 'build']);
   sh('node', ['scripts/man.mjs']);
 }
-for (const f of ['dist/nft-mwan.mjs', 'dist/chunks', 'dist/THIRD-PARTY-LICENSES', 'dist/nft-mwan.8']) {
+for (const f of ['dist/nft-mwan.cjs', 'dist/THIRD-PARTY-LICENSES', 'dist/nft-mwan.8']) {
   if (!existsSync(join(root, f))) throw new Error(`deb: ${f} is missing: run npm run build and npm run man first`);
 }
 
@@ -48,14 +48,14 @@ const src = (path) => readFileSync(join(root, path));
 const gz = (data) => gzipSync(data, { level: 9 });
 
 // The CLI: the bundle beside a package.json (`nft-mwan --version` reads it), run by node through /usr/sbin.
-put('usr/lib/nft-mwan/dist/nft-mwan.mjs', src('dist/nft-mwan.mjs'));
-// Its chunks (scripts/bundle.mjs splits the code per command): the entry imports them from dist/chunks/.
-for (const chunk of readdirSync(join(root, 'dist/chunks'))) put(`usr/lib/nft-mwan/dist/chunks/${chunk}`, src(`dist/chunks/${chunk}`));
+put('usr/lib/nft-mwan/dist/nft-mwan.cjs', src('dist/nft-mwan.cjs'));
 put('usr/lib/nft-mwan/dist/THIRD-PARTY-LICENSES', src('dist/THIRD-PARTY-LICENSES'));
 put('usr/lib/nft-mwan/package.json', `${JSON.stringify({ name: pkg.name, version, type: 'module', private: true }, null, 2)}\n`);
-// bin/nft-mwan (Node's compile cache where there is one, then the bundle), run by node through /usr/sbin. exec: the
+// bin/nft-mwan (the bundle, compiled with its code cache in /var/cache/nft-mwan) and the package.json that makes it
+// CommonJS, run by node through /usr/sbin. exec: the
 // daemon's pid is node's own, the MAINPID systemd watches.
 put('usr/lib/nft-mwan/bin/nft-mwan', src('bin/nft-mwan'), 0o755);
+put('usr/lib/nft-mwan/bin/package.json', src('bin/package.json'));
 put('usr/sbin/nft-mwan', '#!/bin/sh\nexec /usr/bin/node /usr/lib/nft-mwan/bin/nft-mwan "$@"\n', 0o755);
 put('usr/lib/nft-mwan/nft-mwan-dispatch', src('contrib/dispatch/nft-mwan-dispatch'), 0o755);
 

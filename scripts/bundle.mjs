@@ -1,37 +1,36 @@
-// Bundles the compiled CLI (dist/src/cli/main.js) and its dependencies (execa, ajv's runtime helpers) into ES modules:
-// the entry dist/nft-mwan.mjs, which bin/nft-mwan loads, and its chunks in dist/chunks/ (all but koffi, the FFI package
-// with a native binary). Node then reads and compiles a few files at start-up instead of some 200 modules, which takes
-// about a third off every command's run time. Code splitting: each command is a dynamic import() of main.ts, so it is a
-// chunk of its own with what only it uses (the daemon's probes, HTTP and timers; import-uci's parser...), and a command
-// loads only the chunks it needs (Node's own modules too: an import of node:http is in the chunk that uses it). The
-// licences of the bundled packages go beside them, in dist/THIRD-PARTY-LICENSES.
+// Bundles the compiled CLI (dist/src/cli/main.js) and its dependencies (execa, ajv's runtime helpers) into ONE CommonJS
+// script, dist/nft-mwan.cjs (all but koffi, the FFI package with a native binary), which bin/nft-mwan compiles with V8's
+// code cache (see there). One script: Node resolves and reads one file instead of some 200 modules, and a code cache
+// made after a run holds every function that run compiled, so the next run of that command compiles almost nothing.
+// Each command is a dynamic import() in main.ts: in one script esbuild makes it a lazily run module, so a command
+// still runs only the code it uses (the daemon's probes, HTTP and timers; import-uci's parser...). The licences of
+// the bundled packages go beside it, in dist/THIRD-PARTY-LICENSES.
 import { build } from 'esbuild';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const root = new URL('../', import.meta.url).pathname;
-// A chunk's name carries a hash of its content: a rebuild must not leave stale ones behind (npm pack takes the folder).
+// The split bundle of earlier builds (an entry module and its chunks) must not linger beside the script.
 await rm(join(root, 'dist/chunks'), { recursive: true, force: true });
+await rm(join(root, 'dist/nft-mwan.mjs'), { force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { 'nft-mwan': 'dist/src/cli/main.js' },
-  outdir: 'dist',
-  outExtension: { '.js': '.mjs' },
-  splitting: true,
-  chunkNames: 'chunks/[name]-[hash]',
+  entryPoints: ['dist/src/cli/main.js'],
+  outfile: 'dist/nft-mwan.cjs',
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   // jsonc-parser's default entry is a UMD build whose lazy require()s esbuild cannot follow: take its ES module build.
   mainFields: ['module', 'main'],
   // koffi loads its native build (node_modules/@koromix/koffi-PLATFORM) relative to its own files: it stays a package
-  // beside the bundle (a dependency in package.json, node_modules in the .deb), imported on first use.
+  // beside the bundle (a dependency in package.json, node_modules in the .deb), required on first use.
   external: ['koffi'],
+  // The one import.meta of the sources (main.ts finds package.json from it): the script's own URL.
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   metafile: true,
   logLevel: 'warning',
-  // Bundled CommonJS (cross-spawn and others) calls require() for Node's own modules (the banner is in every chunk).
-  banner: { js: "import { createRequire as bundleRequire } from 'node:module'; const require = bundleRequire(import.meta.url);" },
 });
 
 // Every package that has a file in the bundle, by its directory under node_modules.
@@ -50,5 +49,5 @@ for (const name of [...packages].sort()) {
 }
 await writeFile(
   join(root, 'dist/THIRD-PARTY-LICENSES'),
-  `dist/nft-mwan.mjs and dist/chunks/ bundle these packages (scripts/bundle.mjs):\n\n${sections.join(`\n${'-'.repeat(72)}\n\n`)}`,
+  `dist/nft-mwan.cjs bundles these packages (scripts/bundle.mjs):\n\n${sections.join(`\n${'-'.repeat(72)}\n\n`)}`,
 );

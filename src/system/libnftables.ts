@@ -1,4 +1,5 @@
 // libnftables in this process (through koffi): one JSON context per process, calls one at a time, text out of its buffers.
+import { createRequire } from 'node:module';
 import type { RunResult } from './runner.js';
 
 /** The library's own name: the soname every nftables install has (libnftables1 on Debian). */
@@ -81,9 +82,12 @@ export function openLibnftables(path: string = LIBNFTABLES): Promise<NftLibrary>
   return lib;
 }
 
+// async: a failure to load is a rejection, as the caller's fallback expects.
+// eslint-disable-next-line @typescript-eslint/require-await
 async function load(path: string): Promise<{ f: Bindings; ctx: Ctx; malloc: MallocControl | null }> {
-  // Imported on first use: a missing koffi (or its native build) must only cost the in-process path.
-  const koffi = (await import('koffi')).default;
+  // Required on first use: a missing koffi (or its native build) must only cost the in-process path. require, not
+  // import(): the bundle is a script (bin/nft-mwan compiles it with a code cache), which has no dynamic import.
+  const koffi = createRequire(import.meta.url)('koffi') as (typeof import('koffi'))['default'];
   const so = koffi.load(path);
   const ctxType = koffi.pointer('nft_ctx', koffi.opaque());
   const bind = <A extends unknown[], R>(name: string, result: string | object, args: (string | object)[]) =>

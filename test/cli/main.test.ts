@@ -29,7 +29,7 @@ describe('nft-mwan --version', () => {
     mkdirSync(join(root, 'dist', 'src', 'cli'), { recursive: true });
     writeFileSync(join(root, 'dist', 'package.json'), JSON.stringify({ name: 'something-else', version: '1.0.0' }));
     expect(version(join(root, 'dist', 'src', 'cli', 'main.js'))).toBe('9.8.7');
-    expect(version(join(root, 'dist', 'nft-mwan.mjs'))).toBe('9.8.7');
+    expect(version(join(root, 'dist', 'nft-mwan.cjs'))).toBe('9.8.7');
   });
 
   it('is an internal error when no package.json of nft-mwan is above the module', () => {

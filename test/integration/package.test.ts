@@ -6,7 +6,7 @@ import { execa, execaSync } from 'execa';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -18,8 +18,10 @@ const REQUIRED = [
   'package.json',
   'README.md',
   'bin/nft-mwan',
-  // The compiled CLI bundled into an entry module and its chunks (dist/chunks/), the config's generated validator inside.
-  'dist/nft-mwan.mjs',
+  // What makes bin/nft-mwan CommonJS in an ES module package.
+  'bin/package.json',
+  // The compiled CLI bundled into one script, the config's generated validator inside.
+  'dist/nft-mwan.cjs',
   'dist/THIRD-PARTY-LICENSES',
   'schema/config.schema.json',
   'contrib/nft-mwan.service',
@@ -151,11 +153,7 @@ describePackage('the npm package', () => {
     const paths = new Set(pack.files.map((f) => f.path));
     expect(REQUIRED.filter((p) => !paths.has(p))).toEqual([]);
     const dist = [...paths].filter((p) => p.startsWith('dist/'));
-    expect(dist.filter((p) => !p.startsWith('dist/chunks/')).sort()).toEqual(['dist/THIRD-PARTY-LICENSES', 'dist/nft-mwan.mjs']);
-    // The chunks: ES modules only, the command apply's among them.
-    const chunks = dist.filter((p) => p.startsWith('dist/chunks/'));
-    expect(chunks.filter((p) => !/^dist\/chunks\/[\w-]+\.mjs$/.test(p))).toEqual([]);
-    expect(chunks.some((p) => /^dist\/chunks\/apply-[\w-]+\.mjs$/.test(p))).toBe(true);
+    expect(dist.sort()).toEqual(['dist/THIRD-PARTY-LICENSES', 'dist/nft-mwan.cjs']);
     expect(pack.files.find((f) => f.path === 'bin/nft-mwan')!.mode & 0o111).not.toBe(0);
   });
 
@@ -164,26 +162,18 @@ describePackage('the npm package', () => {
     expect(bad).toEqual([]);
   });
 
-  it('installed, the CLI is a bundled entry and its chunks that import nothing but Node itself, koffi and one another, with the bundled licences', async () => {
+  it('installed, the CLI is one bundled script that requires nothing but Node itself and koffi, with the bundled licences', async () => {
     const pkg = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
     // execa and ajv's runtime helpers are inside the bundle; koffi (the FFI with its native build) is installed beside it.
     expect(Object.keys(pkg.dependencies ?? {})).toEqual(['koffi']);
-    const files = (await walk(join(installed, 'dist'))).filter((f) => /\.m?js$/.test(f));
-    expect(files.filter((f) => !f.startsWith('chunks/'))).toEqual(['nft-mwan.mjs']);
-    const specs = new Set<string>();
-    for (const f of files) {
-      for (const s of importSpecifiers(await readFile(join(installed, 'dist', f), 'utf8'))) {
-        // A chunk's import of another: the file is installed.
-        if (s.startsWith('.')) expect(files, `${f} imports ${s}`).toContain(join(dirname(f), s));
-        else specs.add(s);
-      }
-    }
-    // The scan finds imports (Node's own modules), and none but koffi leaves the bundle.
+    const files = (await walk(join(installed, 'dist'))).filter((f) => /\.[mc]?js$/.test(f));
+    expect(files).toEqual(['nft-mwan.cjs']);
+    const specs = new Set(importSpecifiers(await readFile(join(installed, 'dist', 'nft-mwan.cjs'), 'utf8')));
+    // The scan finds requires (Node's own modules), and none but koffi leaves the bundle; no import() (a script
+    // compiled with vm.Script, as bin/nft-mwan does, has no dynamic import).
     expect(specs).toContain('node:child_process');
     expect([...specs].filter((s) => !s.startsWith('node:'))).toEqual(['koffi']);
-    // Each command is loaded on its own: the entry imports apply's chunk dynamically.
-    const entry = importSpecifiers(await readFile(join(installed, 'dist', 'nft-mwan.mjs'), 'utf8'));
-    expect(entry.some((s) => /^\.\/chunks\/apply-[\w-]+\.mjs$/.test(s))).toBe(true);
+    expect(await readFile(join(installed, 'dist', 'nft-mwan.cjs'), 'utf8')).not.toMatch(/\bimport\(\s*['"]/);
     // What the bundle holds, with each package's licence text.
     const licences = await readFile(join(installed, 'dist', 'THIRD-PARTY-LICENSES'), 'utf8');
     for (const name of ['execa', 'ajv', 'cross-spawn']) expect(licences).toMatch(new RegExp(`^${name} \\d+\\.\\d+\\.\\d+ \\(`, 'm'));

@@ -2,7 +2,7 @@
 // checks, applies (nft in process, through the packaged koffi) and stops inside a namespace this test creates
 // (never the host's), and purge removes it all.
 import { execa, type Options } from 'execa';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ const { version } = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8'
 const ARCH = (await execa('dpkg', ['--print-architecture'], { reject: false })).stdout.trim();
 const DEB = join(REPO, 'dist', `nft-mwan_${version}_${ARCH}.deb`);
 const NS = `nmdeb-${process.pid}`;
+const CODE_CACHE = '/var/cache/nft-mwan/code-cache';
 const TOOLS = ['dpkg-deb', 'lintian', 'pandoc', 'systemd-analyze', 'man', 'ip', 'nft'];
 const missing = TOOLS.filter((t) => !existsSync(`/usr/bin/${t}`) && !existsSync(`/usr/sbin/${t}`) && !existsSync(`/sbin/${t}`));
 // CI installs every tool (.ci/run): there the test never skips.
@@ -64,7 +65,8 @@ describe.skipIf(!canRun)('the Debian package', () => {
     const paths = listing.split('\n').map((l) => l.replace(/^.* \.(\/\S*).*$/, '$1').replace(/ -> .*$/, ''));
     for (const p of [
       '/usr/sbin/nft-mwan',
-      '/usr/lib/nft-mwan/dist/nft-mwan.mjs',
+      '/usr/lib/nft-mwan/dist/nft-mwan.cjs',
+      '/usr/lib/nft-mwan/bin/package.json',
       '/usr/lib/nft-mwan/bin/nft-mwan',
       '/usr/lib/nft-mwan/nft-mwan-dispatch',
       '/usr/lib/nft-mwan/node_modules/koffi/package.json',
@@ -81,8 +83,8 @@ describe.skipIf(!canRun)('the Debian package', () => {
       '/etc/nft-mwan/hooks.d/',
     ])
       expect(paths, p).toContain(p);
-    // The bundle's chunks beside its entry (scripts/bundle.mjs splits the code per command), apply's among them.
-    expect(paths.some((p) => /^\/usr\/lib\/nft-mwan\/dist\/chunks\/apply-[\w-]+\.mjs$/.test(p))).toBe(true);
+    // One script: no module of the split bundle of earlier versions.
+    expect(paths.filter((p) => p.startsWith('/usr/lib/nft-mwan/dist/') && /\.m?js$/.test(p))).toEqual([]);
     // koffi's native build: this architecture's glibc one, nothing else.
     expect(paths.filter((p) => p.endsWith('.node'))).toEqual([
       `/usr/lib/nft-mwan/node_modules/@koromix/koffi-${ARCH === 'amd64' ? 'linux-x64' : 'linux-arm64'}/${ARCH === 'amd64' ? 'linux_x64' : 'linux_arm64'}/koffi.node`,
@@ -145,10 +147,16 @@ describe.skipIf(!canRun)('the Debian package', () => {
     r = await inNs('/usr/sbin/nft-mwan', ['stop', '--config', config, ...state]);
     expect(r.exitCode, r.all).toBe(0);
     expect(await tables()).toBe('');
+    // The installed bundle's code cache (bin/nft-mwan names each file after the bundle's size, time and inode).
+    const b = statSync('/usr/lib/nft-mwan/dist/nft-mwan.cjs');
+    const key = `-${b.size}-${Math.trunc(b.mtimeMs)}-${b.ino}.`;
+    const cached = () => (existsSync(CODE_CACHE) ? readdirSync(CODE_CACHE).filter((f) => f.includes(key)) : []);
+    expect(cached()).toEqual(expect.arrayContaining([expect.stringMatching(/\.apply\.bin$/), expect.stringMatching(/\.stop\.bin$/)]));
     expect((await ok(inNs('ip', ['rule', 'show']))).stdout).not.toMatch(/fwmark/);
 
     await ok(inNs('dpkg', ['--purge', 'nft-mwan']));
     expect((await sh('dpkg-query', ['-W', 'nft-mwan'])).exitCode).not.toBe(0);
+    expect(cached()).toEqual([]);
     for (const p of [
       '/usr/sbin/nft-mwan',
       '/usr/lib/nft-mwan',

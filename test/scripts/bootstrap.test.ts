@@ -31,7 +31,7 @@ function checkout(options: { nodeMajor: number; aptNode: number; installed: bool
   tool('dpkg-query', options.installed ? "printf 'install ok installed'" : 'exit 1');
   tool('perf', 'exit 0');
   tool('node', `case "$1" in --version) echo v${options.nodeMajor}.0.0;; *) printf ${options.nodeMajor};; esac`);
-  tool('npm', 'mkdir -p node_modules dist && touch dist/nft-mwan.mjs');
+  tool('npm', 'mkdir -p node_modules dist && touch dist/nft-mwan.cjs');
   // The stand-ins log as they are called; the log file itself is not called.
   const run = async () => {
     writeFileSync(calls, '');
