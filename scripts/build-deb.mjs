@@ -59,14 +59,14 @@ put('usr/lib/nft-mwan/bin/package.json', src('bin/package.json'));
 put('usr/sbin/nft-mwan', '#!/bin/sh\nexec /usr/bin/node /usr/lib/nft-mwan/bin/nft-mwan "$@"\n', 0o755);
 put('usr/lib/nft-mwan/nft-mwan-dispatch', src('contrib/dispatch/nft-mwan-dispatch'), 0o755);
 
-// koffi beside the bundle (it imports it on first use; without it nft runs as a command): the files Node loads,
+// koffi beside the bundle (it requires it on first use; without it nft runs as a command): the files require() loads,
 // and of its native builds only this architecture's glibc one (not the musl one, sources or build tooling).
 const koffi = JSON.parse(src('node_modules/koffi/package.json').toString());
 const koffiNative = `node_modules/@koromix/koffi-${koffiPlatform.pkg}`;
 if (!existsSync(join(root, koffiNative, koffiPlatform.dir, 'koffi.node'))) {
   throw new Error(`deb: ${koffiNative}/${koffiPlatform.dir}/koffi.node is missing: run npm ci on a ${arch} machine`);
 }
-for (const f of ['package.json', 'index.js', 'src/koffi/index.js', 'src/koffi/src/static.js']) {
+for (const f of ['package.json', 'index.cjs', 'src/koffi/index.cjs', 'src/koffi/src/static.cjs']) {
   put(`usr/lib/nft-mwan/node_modules/koffi/${f}`, src(`node_modules/koffi/${f}`));
 }
 for (const f of ['package.json', 'index.js', `${koffiPlatform.dir}/koffi.node`]) {

@@ -87,7 +87,8 @@ export function openLibnftables(path: string = LIBNFTABLES): Promise<NftLibrary>
 async function load(path: string): Promise<{ f: Bindings; ctx: Ctx; malloc: MallocControl | null }> {
   // Required on first use: a missing koffi (or its native build) must only cost the in-process path. require, not
   // import(): the bundle is a script (bin/nft-mwan compiles it with a code cache), which has no dynamic import.
-  const koffi = createRequire(import.meta.url)('koffi') as (typeof import('koffi'))['default'];
+  const require = createRequire(import.meta.url);
+  const koffi = require('koffi') as (typeof import('koffi'))['default'];
   const so = koffi.load(path);
   const ctxType = koffi.pointer('nft_ctx', koffi.opaque());
   const bind = <A extends unknown[], R>(name: string, result: string | object, args: (string | object)[]) =>
