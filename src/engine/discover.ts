@@ -5,8 +5,8 @@ import type { Route, RoutingRule } from '../model/plan.js';
 import { classifiesIpv6 } from '../config/families.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { listTable } from '../system/nft.js';
-import { readIpState, readLinks, readRoutesWithProtocol, readRules, type IpState, type ListedRule, type MainRoute } from '../system/ip.js';
-import { runChecked, type Runner } from '../system/runner.js';
+import { readIpState, readRoutesWithProtocol, readRules, type IpState, type ListedRule, type MainRoute } from '../system/ip.js';
+import type { Runner } from '../system/runner.js';
 import { protocolHasName } from '../system/rt-protos.js';
 import { markLayout } from '../model/marks.js';
 import type { JsonObject, NftObject } from '../model/json.js';
@@ -71,18 +71,15 @@ export async function discover(run: Runner, config: ResolvedConfig, known: NftOb
   const protocol = config.globals.routeProtocol;
   const has6 = classifiesIpv6(config);
   const reuse = ip !== null && ip.protocol === protocol && (ip.ip6 !== null) === has6;
-  // One ip process per family; IPv6 only with an IPv6 WAN (a stale IPv6 setup is read below when the table shows one).
-  // Others' routes in nft-mwan's tables: read when discovering afresh (a check, an apply), not on the daemon's fast path.
+  // IPv6 is read only with an IPv6 WAN (a stale IPv6 setup is read below when the table shows one). Others' routes in
+  // nft-mwan's tables are looked for when discovering afresh (a check, an apply), not on the daemon's fast path.
+  // The ip processes are spawned before nft is asked: listing the table in process first loads libnftables, which
+  // then overlaps their run instead of delaying their start.
   const tables = { first: config.globals.routeTableBase + 1, last: config.globals.routeTableBase + markLayout(config.globals.markMask).maxId };
   const fresh = known === null && ip === null;
-  const [listing, ip4, ip6, devices, strangers] = await Promise.all([
-    known ?? listTable(run, 'inet', name),
-    reuse ? ip.ip4 : readIpState(run, 4, protocol),
-    reuse ? ip.ip6 : has6 ? readIpState(run, 6, protocol) : Promise.resolve(null),
-    reuse ? ip.devices : readLinks(run).then((links) => [...links.keys()]),
-    // Only a warning depends on it: a failed read must not fail the apply.
-    fresh ? foreignRoutes(run, has6 ? [4, 6] : [4], protocol, tables).catch((): string[] => []) : Promise.resolve([]),
-  ]);
+  const reading = reuse ? Promise.resolve({ ip, strangers: [] }) : readIp(run, protocol, has6, fresh ? tables : null);
+  const [{ ip: snapshot, strangers }, listing] = await Promise.all([reading, known ?? listTable(run, 'inet', name)]);
+  const { ip4, ip6, devices } = snapshot;
   const main = ip4.main;
   const main6 = ip6?.main ?? [];
   const deviceAddresses = ip4.addresses;
@@ -138,7 +135,7 @@ export async function discover(run: Runner, config: ResolvedConfig, known: NftOb
     facts.connected6 = specificRoutes(main6);
     facts.subnets6 = subnetsByDevice(main6);
   }
-  return { facts, listing, routing, routingFamilies, ip: { protocol, ip4, ip6, devices } };
+  return { facts, listing, routing, routingFamilies, ip: snapshot };
 }
 
 /** Per device, the specific unicast routes through it: where a configured gateway must lie to be reachable. */
@@ -151,15 +148,27 @@ export function subnetsByDevice(routes: readonly MainRoute[]): Record<string, st
   return out;
 }
 
-/** Routes of another protocol in the tables nft-mwan's interfaces may use (`routeTableBase` + 1 .. + the largest id). */
-async function foreignRoutes(run: Runner, families: readonly (4 | 6)[], protocol: number, tables: { first: number; last: number }): Promise<string[]> {
-  const read = await Promise.all(
-    families.map(async (f) => {
-      const r = await runChecked(run, 'cannot read routes', 'ip', ['-j', `-${f}`, 'route', 'show', 'table', 'all']);
-      return { family: f, routes: JSON.parse(r.stdout || '[]') as JsonObject[] };
-    }),
-  );
-  return read.flatMap(({ family, routes }) => foreignIn(routes, family, protocol, tables));
+/**
+ * The ip state afresh: one ip process per family, the device list in IPv4's, and with `strangerTables` every route
+ * too, for others' routes in those tables. Only a warning depends on these: a listing that failed or did not parse
+ * (allRoutes null) loses the warning, not the discovery.
+ */
+async function readIp(
+  run: Runner,
+  protocol: number,
+  has6: boolean,
+  strangerTables: { first: number; last: number } | null,
+): Promise<{ ip: IpSnapshot; strangers: string[] }> {
+  const allRoutes = strangerTables !== null;
+  const [r4, r6] = await Promise.all([
+    readIpState(run, 4, protocol, { links: true, allRoutes }),
+    has6 ? readIpState(run, 6, protocol, { allRoutes }) : Promise.resolve(null),
+  ]);
+  const strangers =
+    strangerTables === null
+      ? []
+      : [...foreignIn(r4.allRoutes ?? [], 4, protocol, strangerTables), ...foreignIn(r6?.allRoutes ?? [], 6, protocol, strangerTables)];
+  return { ip: { protocol, ip4: r4.state, ip6: r6?.state ?? null, devices: [...(r4.links ?? new Map<string, unknown>()).keys()] }, strangers };
 }
 
 /** Pure: the routes of `ip -j route show table all` that sit in nft-mwan's tables without its protocol. */

@@ -1,7 +1,7 @@
 // Adapter around iproute2 `ip -j`: read ip rules and routes, apply rule/route changes as one `ip -batch`.
 import { MwanError } from '../model/errors.js';
 import type { IpFamily, Route, RoutingOp, RoutingRule } from '../model/plan.js';
-import { runChecked, type Runner } from './runner.js';
+import { commandLine, runChecked, type Runner } from './runner.js';
 import type { JsonObject } from '../model/json.js';
 import { protocolNumber } from './rt-protos.js';
 
@@ -200,8 +200,12 @@ export interface LinkInfo {
 /** Every device with its carrier; a device that does not exist is absent from the map. */
 export async function readLinks(run: Runner): Promise<Map<string, LinkInfo>> {
   const r = await runChecked(run, 'cannot read links', 'ip', ['-j', 'link', 'show']);
+  return parseLinks(r.stdout);
+}
+
+function parseLinks(stdout: string): Map<string, LinkInfo> {
   const out = new Map<string, LinkInfo>();
-  for (const link of JSON.parse(r.stdout || '[]') as JsonObject[]) {
+  for (const link of JSON.parse(stdout || '[]') as JsonObject[]) {
     if (typeof link.ifname !== 'string') continue;
     const flags = Array.isArray(link.flags) ? (link.flags as unknown[]) : [];
     out.set(link.ifname, {
@@ -222,29 +226,67 @@ export interface IpState {
   addresses: AddressFacts;
 }
 
+/** What a read of one family's ip state may carry besides it, so a discovery runs one ip process per family. */
+export interface IpStateExtras {
+  /** `link show`: every device (under -4 iproute2 6.1 still lists them all, with or without an IPv4 address). */
+  links?: boolean;
+  /** `route show table all`: every route of the family, for the warning about others' routes in nft-mwan's tables. */
+  allRoutes?: boolean;
+}
+
+export interface IpStateRead {
+  state: IpState;
+  /** Null unless asked for. */
+  links: Map<string, LinkInfo> | null;
+  /** Null unless asked for, or when that listing failed or did not parse: only a warning depends on it. */
+  allRoutes: JsonObject[] | null;
+}
+
 /**
  * Everything discovery needs of one family in ONE `ip -j -batch` (a process per family, not per listing):
- * iproute2 prints one JSON document per line, one line per command, in order.
+ * iproute2 prints one JSON document per line, one line per command, in order, and stops at a failing command,
+ * leaving that command's document unfinished (no closing bracket, no newline). The listing of all routes goes
+ * last, so its failure is told apart: every other document is whole.
  */
-export async function readIpState(run: Runner, family: IpFamily, protocol: number): Promise<IpState> {
-  const commands = ['rule show', `route show table all proto ${token(protocol)}`, 'route show table main', 'addr show'];
-  const r = await runChecked(run, 'cannot read ip rules, routes and addresses', 'ip', ['-j', familyFlag(family), '-batch', '-'], {
-    input: `${commands.join('\n')}\n`,
-  });
-  const docs = r.stdout.split('\n').filter((l) => l.trim() !== '');
-  if (docs.length !== commands.length) {
-    throw new MwanError({
+export async function readIpState(run: Runner, family: IpFamily, protocol: number, extras: IpStateExtras = {}): Promise<IpStateRead> {
+  const required = ['rule show', `route show table all proto ${token(protocol)}`, 'route show table main', 'addr show', ...(extras.links ? ['link show'] : [])];
+  const commands = extras.allRoutes ? [...required, 'route show table all'] : required;
+  const args = ['-j', familyFlag(family), '-batch', '-'];
+  const summary = 'cannot read ip rules, routes and addresses';
+  const r = await run('ip', args, { input: `${commands.join('\n')}\n` });
+  // Whole documents only: an unfinished last one (a failed command) has no newline after it.
+  const lines = r.stdout.split('\n').slice(0, -1);
+  const docs = lines.filter((l) => l.trim() !== '');
+  const fail = (why: string) =>
+    new MwanError({
       code: 'COMMAND_FAILED',
-      summary: `ip -j -batch printed ${docs.length} JSON documents for ${commands.length} commands`,
-      command: `ip -j ${familyFlag(family)} -batch -`,
+      summary: why,
+      command: commandLine('ip', args),
+      ...(r.exitCode !== 0 ? { exitCode: r.exitCode } : {}),
       stderr: r.stderr,
     });
+  if (r.exitCode !== 0 && !(extras.allRoutes && docs.length >= required.length)) throw fail(summary);
+  if (docs.length < required.length || (r.exitCode === 0 && docs.length !== commands.length)) {
+    throw fail(`ip -j -batch printed ${docs.length} JSON documents for ${commands.length} commands`);
   }
-  const [rules, owned, main, addresses] = docs as [string, string, string, string];
+  const [rules, owned, main, addresses, links] = docs as [string, string, string, string, string | undefined];
   return {
-    rules: parseRules(rules, family),
-    owned: parseOwnedRoutes(owned, family, protocol),
-    main: parseMainRoutes(main),
-    addresses: parseAddresses(addresses, family),
+    state: {
+      rules: parseRules(rules, family),
+      owned: parseOwnedRoutes(owned, family, protocol),
+      main: parseMainRoutes(main),
+      addresses: parseAddresses(addresses, family),
+    },
+    links: extras.links ? parseLinks(links ?? '[]') : null,
+    allRoutes: extras.allRoutes && r.exitCode === 0 ? routeList(docs[required.length]) : null,
   };
+}
+
+function routeList(doc: string | undefined): JsonObject[] | null {
+  try {
+    const routes: unknown = JSON.parse(doc ?? '');
+    return Array.isArray(routes) ? routes.filter((o): o is JsonObject => typeof o === 'object' && o !== null && !Array.isArray(o)) : null;
+  } catch {
+    return null;
+  }
 }

@@ -161,7 +161,8 @@ function fakeSystem() {
       return ok('', `conntrack v1.4.7 (conntrack-tools): ${n} flow entries have been deleted.\n`);
     }
     const wans = Object.entries(DEVICES) as [Wan, (typeof DEVICES)[Wan]][];
-    if (cmd === 'ip -j link show') {
+    // Every device, with or without an address of the family: as a batch line, `link show` runs under -4.
+    if (cmd === 'ip -j link show' || cmd === 'ip -j -4 link show') {
       return ok(
         JSON.stringify(
           wans.map(([dev]) => ({
@@ -177,6 +178,10 @@ function fakeSystem() {
       return ok(JSON.stringify(wans.map(([dev, d]) => ({ ifname: dev, addr_info: [{ family: 'inet', scope: 'global', local: d.address, prefixlen: 24 }] }))));
     if (cmd === 'ip -j -4 rule show') return ok(JSON.stringify([...routing.rules.values()]));
     if (/^ip -j -4 route show table all proto \d+$/.test(cmd)) return ok(JSON.stringify([...routing.routes.values()]));
+    if (cmd === 'ip -j -4 route show table all') {
+      const main = wans.map(([dev, d]) => ({ dst: d.net, dev, protocol: 'kernel', scope: 'link' }));
+      return ok(JSON.stringify([...routing.routes.values(), ...main]));
+    }
     if (cmd === 'ip -4 -batch -') {
       for (const line of (opts?.input ?? '').split('\n').filter((l) => l.trim() !== '')) changeRouting(line.trim().split(/\s+/));
       return ok();
