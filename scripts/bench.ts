@@ -1,9 +1,11 @@
 // `npm run bench`: every benchmark in one go, in namespace labs it builds and removes; prints markdown
 // tables and writes the raw figures as JSON. Repeated, interleaved measurements; medians and ratios.
 // Usage: node dist/scripts/bench.js [--only control,apply,daemon,dataplane,ablation,balance,failover,footprint] [--rounds N] [--json FILE] [--quick]
+//   [--baseline DIR]  (apply: also time DIR/bin/nft-mwan, another build, in the same rounds)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { join, resolve } from 'node:path';
 import { endpoint, startTcpServer } from '../lab/agents.js';
 import { withLab } from '../lab/netns.js';
 import { buildMultiWan, LAB_NET } from '../lab/topology.js';
@@ -30,6 +32,8 @@ async function main(): Promise<void> {
       rounds: { type: 'string' },
       json: { type: 'string', default: 'bench-results.json' },
       quick: { type: 'boolean' },
+      // apply: another build (a checkout with its own npm ci) whose bin/nft-mwan is timed in the same rounds.
+      baseline: { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -74,7 +78,8 @@ async function main(): Promise<void> {
     const { floorRatios, runApplyFloor } = (await import('./bench/apply-floor.js')) as typeof import('./bench/apply-floor.js');
     await withLab(async (lab) => {
       await prepareControlNamespace(lab, 3);
-      const a = await runApplyFloor(lab, 'ctl', { rounds: quick ? 4 : 3 * rounds, wans: 3, rules: 1000, modes: NFT_MODES, bin: BIN, log: say });
+      const baseline = values.baseline === undefined ? undefined : join(resolve(values.baseline), 'bin/nft-mwan');
+      const a = await runApplyFloor(lab, 'ctl', { rounds: quick ? 4 : 3 * rounds, wans: 3, rules: 1000, modes: NFT_MODES, bin: BIN, baseline, log: say });
       results.apply = a;
       const floor = median(a.nodeMs) + median(a.nftMs);
       tables.push(
@@ -84,7 +89,7 @@ async function main(): Promise<void> {
         '',
         '| NFT_MWAN_NFT | runs | wall median (ms) | p90 (ms) | / floor (medians) | / floor (median of per-round ratios) |',
         '|---|---|---|---|---|---|',
-        ...NFT_MODES.map((m) => {
+        ...Object.keys(a.applyMs).map((m) => {
           const xs = a.applyMs[m] ?? [];
           return `| ${m} | ${xs.length} | ${fmt(median(xs), 0)} | ${fmt(pct90(xs), 0)} | ${fmt(median(xs) / floor, 2)} | ${fmt(median(floorRatios(xs, a.nodeMs, a.nftMs)), 2)} |`;
         }),

@@ -10,7 +10,7 @@ import { benchConfig, median } from './control.js';
 export interface ApplyFloorRun {
   wans: number;
   rules: number;
-  /** Per NFT_MWAN_NFT value: wall time of each `nft-mwan apply` (ms). */
+  /** Per NFT_MWAN_NFT value (and `baseline`: another build's bin, in process): wall time of each `nft-mwan apply` (ms). */
   applyMs: Record<string, number[]>;
   /** `node -e 0`, and `nft -j -f` of the printed batch, each timed on its own (ms), one pair per apply round. */
   nodeMs: number[];
@@ -43,7 +43,7 @@ async function wall(lab: Lab, ns: string, file: string, args: string[], env: Rec
 export async function runApplyFloor(
   lab: Lab,
   ns: string,
-  o: { rounds: number; wans: number; rules: number; modes: readonly string[]; bin: string; log: (l: string) => void },
+  o: { rounds: number; wans: number; rules: number; modes: readonly string[]; bin: string; baseline?: string; log: (l: string) => void },
 ): Promise<ApplyFloorRun> {
   const dir = mkdtempSync(join(tmpdir(), 'nft-mwan-bench-af-'));
   const files = [1, 2].map((w) => {
@@ -51,7 +51,9 @@ export async function runApplyFloor(
     writeFileSync(f, JSON.stringify(benchConfig(o.wans, o.rules, w)), { mode: 0o600 });
     return f;
   }) as [string, string];
-  const out: ApplyFloorRun = { wans: o.wans, rules: o.rules, applyMs: Object.fromEntries(o.modes.map((m) => [m, []])), nodeMs: [], nftMs: [], stages: {} };
+  // The baseline: an earlier build (`--baseline DIR`), timed in the same rounds, nft in process as it would be.
+  const labels = [...o.modes, ...(o.baseline ? ['baseline'] : [])];
+  const out: ApplyFloorRun = { wans: o.wans, rules: o.rules, applyMs: Object.fromEntries(labels.map((m) => [m, []])), nodeMs: [], nftMs: [], stages: {} };
   let flip = 0;
   const next = () => files[flip++ % 2] as string;
   // Installed once (untimed), so every timed apply changes one weight of a table that is there.
@@ -66,10 +68,12 @@ export async function runApplyFloor(
   };
   for (let round = 0; round < o.rounds; round++) {
     // A rotating order: drift on a shared machine hits every case alike.
-    const cases = [...o.modes.map((m) => ({ mode: m as string | null })), { mode: null }];
+    const cases = [...labels.map((m) => ({ mode: m as string | null })), { mode: null }];
     for (let i = 0; i < cases.length; i++) {
       const c = cases[(i + round) % cases.length] as { mode: string | null };
       if (c.mode === null) await floorOnce();
+      else if (c.mode === 'baseline')
+        (out.applyMs.baseline as number[]).push(await wall(lab, ns, o.baseline as string, ['apply', '-q', '--config', next()], { NFT_MWAN_NFT: 'lib' }));
       else (out.applyMs[c.mode] as number[]).push(await wall(lab, ns, o.bin, ['apply', '-q', '--config', next()], { NFT_MWAN_NFT: c.mode }));
     }
     const s = await lab.exec(ns, process.execPath, [STAGES, files[0], files[1], '3'], { timeoutMs: 120_000 });
@@ -78,7 +82,7 @@ export async function runApplyFloor(
   const floor = median(out.nodeMs) + median(out.nftMs);
   o.log(
     `  apply end to end, ${o.wans} WANs, ${o.rules} rules: ` +
-      o.modes.map((m) => `${m} ${median(out.applyMs[m] ?? []).toFixed(0)} ms`).join(', ') +
+      labels.map((m) => `${m} ${median(out.applyMs[m] ?? []).toFixed(0)} ms`).join(', ') +
       `; floor ${floor.toFixed(0)} ms (node ${median(out.nodeMs).toFixed(0)} + nft ${median(out.nftMs).toFixed(0)})`,
   );
   return out;
