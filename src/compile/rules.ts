@@ -6,6 +6,7 @@ import { normaliseIpIntervals, parseIpElement, parsePort, type IpFamilyName, typ
 import { maskPrefix, parseMaskedIpv4, type MaskedIpv4 } from '../model/masked.js';
 import { formatIpv4 } from '../model/net.js';
 import * as x from './nft-expr.js';
+import { DisjointIndex, type Interval } from './classify-index.js';
 
 type Field = 'srcIface' | 'srcIp' | 'destIp' | 'srcPort' | 'destPort';
 const FIELDS: readonly Field[] = ['srcIface', 'srcIp', 'destIp', 'srcPort', 'destPort'];
@@ -21,6 +22,8 @@ interface Parsed {
   masked: Partial<Record<'srcIp' | 'destIp', MaskedIpv4>>;
   /** Shape: the rules that can share one map lookup have the same one. */
   shape: string;
+  /** The one field present, when there is one (a group keyed on it is indexed). */
+  key: Field | null;
   /** Named-set, log and catch-all rules are always emitted on their own. */
   alone: boolean;
   target: string;
@@ -65,81 +68,25 @@ export function compileRules(
       groups.set(p.family, group);
     }
     group.members.push(p);
-    group.index.add(p);
+    addToIndex(group.index, p);
     if (p.alone) flush(p.family);
   }
   for (const f of ['any', 'ipv4', 'ipv6'] as const) flush(f);
   return out.filter((r): r is ClassifyRule => r !== null);
 }
 
-type Bound = number | bigint;
-
-/**
- * For groups keyed on ONE field, whose members never overlap: their values are disjoint intervals, kept
- * sorted, so a new rule is checked against its neighbours only (1,000 rules: log n each, not n).
- */
-class DisjointIndex {
-  private starts: Bound[] = [];
-  private ends: Bound[] = [];
-  private names = new Set<string>();
-
-  add(p: Parsed): void {
-    const f = singleField(p);
-    if (f === null) return;
-    const v = p.fields[f] as { first: Bound; last: Bound }[] | string[];
-    if (f === 'srcIface') {
-      for (const n of v as string[]) this.names.add(n);
-      return;
-    }
-    // A rule's own values may overlap each other: merged first, so the index stays disjoint.
-    const sorted = [...(v as { first: Bound; last: Bound }[])].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
-    const merged: { first: Bound; last: Bound }[] = [];
-    for (const iv of sorted) {
-      const last = merged[merged.length - 1];
-      if (last && iv.first <= last.last) last.last = iv.last > last.last ? iv.last : last.last;
-      else merged.push({ ...iv });
-    }
-    for (const iv of merged) {
-      const at = this.upper(iv.first);
-      this.starts.splice(at, 0, iv.first);
-      this.ends.splice(at, 0, iv.last);
-    }
-  }
-
-  /** Does any value of `p` (a single-field rule) meet a value already in the group? */
-  meets(p: Parsed, f: Field): boolean {
-    const v = p.fields[f] as { first: Bound; last: Bound }[] | string[];
-    if (f === 'srcIface') return (v as string[]).some((n) => this.names.has(n));
-    return (v as { first: Bound; last: Bound }[]).some((iv) => {
-      // The last interval starting at or before iv.last is the only one that can reach into it.
-      const i = this.upper(iv.last) - 1;
-      return i >= 0 && (this.ends[i] as Bound) >= iv.first;
-    });
-  }
-
-  /** Index of the first start greater than x. */
-  private upper(x: Bound): number {
-    let lo = 0;
-    let hi = this.starts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((this.starts[mid] as Bound) <= x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-}
-
-function singleField(p: Parsed): Field | null {
-  const present = FIELDS.filter((f) => p.fields[f] !== undefined);
-  return present.length === 1 ? (present[0] as Field) : null;
-}
-
 function overlapsGroup(group: readonly Parsed[], index: DisjointIndex, p: Parsed): boolean {
-  const f = singleField(p);
+  const f = p.key;
   // One key field: the group's values are disjoint, the index answers. Several: compare rule by rule.
-  if (f !== null) return index.meets(p, f);
+  if (f === 'srcIface') return index.meetsNames(p.fields.srcIface as string[]);
+  if (f !== null) return index.meetsIntervals(p.fields[f] as Interval[]);
   return group.some((g) => overlaps(g, p));
+}
+
+/** Adds a single-field rule's values to its group's index (a rule keyed on several fields is compared rule by rule). */
+function addToIndex(index: DisjointIndex, p: Parsed): void {
+  if (p.key === 'srcIface') index.addNames(p.fields.srcIface as string[]);
+  else if (p.key !== null) index.addIntervals(p.fields[p.key] as Interval[]);
 }
 
 /**
@@ -206,6 +153,7 @@ function parse(rule: ResolvedRule, target: string, sets: Readonly<Record<string,
         fields,
         masked,
         shape: JSON.stringify([proto, family, present2]),
+        key: present2.length === 1 ? (present2[0] as Field) : null,
         alone: rule.set !== undefined || rule.log || present2.length === 0 || Object.keys(masked).length > 0,
         target,
       },
@@ -297,7 +245,12 @@ function mapped(group: Parsed[]): ClassifyRule {
   const present = FIELDS.filter((f) => first.fields[f] !== undefined);
   const key = present.length === 1 ? keyOf(first, present[0] as Field) : { concat: present.map((f) => keyOf(first, f)) };
   const entries: [x.Expr, x.Stmt][] = [];
+  const only = present.length === 1 ? (present[0] as Field) : null;
   for (const p of group) {
+    if (only !== null) {
+      for (const e of elementsOf(p, only)) entries.push([e, x.goTo(p.target)]);
+      continue;
+    }
     // Every combination of the rule's values is one element (a rule's own values never overlap each other).
     let combos: x.Expr[][] = [[]];
     for (const f of present) combos = combos.flatMap((c) => elementsOf(p, f).map((e) => [...c, e]));

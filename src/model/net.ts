@@ -91,6 +91,8 @@ function parseIpv4Interval(text: string): (Ipv4Interval & ({ kind: 'addr' | 'ran
  * nft 1.0.6 rejects overlapping elements in interval sets, and prefixes read back unchanged.
  */
 export function normaliseIntervals(intervals: readonly Ipv4Interval[]): Ipv4Element[] {
+  // One interval (most rules' one address): nothing to sort or merge.
+  if (intervals.length === 1) return intervalToPrefixes(intervals[0] as Ipv4Interval);
   const sorted = [...intervals].sort((a, b) => a.first - b.first || a.last - b.last);
   const merged: Ipv4Interval[] = [];
   for (const iv of sorted) {
@@ -248,6 +250,9 @@ export function parseIpElement(text: string): { interval: IpInterval } | { error
 /** As normaliseIntervals, for one family of big-integer intervals: merged, then the fewest prefixes. */
 export function normaliseIpIntervals(family: IpFamilyName, intervals: readonly IpInterval[]): Ipv4Element[] {
   // IPv4 fits a double exactly: the number path, without big-integer arithmetic per address.
+  if (family === 'ipv4' && intervals.length === 1 && intervals[0]?.family === 'ipv4') {
+    return intervalToPrefixes({ first: Number(intervals[0].first), last: Number(intervals[0].last) });
+  }
   if (family === 'ipv4') return normaliseIntervals(intervals.filter((i) => i.family === 'ipv4').map((i) => ({ first: Number(i.first), last: Number(i.last) })));
   const bits = BITS[family];
   const sorted = intervals.filter((i) => i.family === family).sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
