@@ -43,7 +43,8 @@ export function compileRules(
   target: (rule: ResolvedRule) => string,
   sets: Readonly<Record<string, { type: string }>> = {},
 ): ClassifyRule[] {
-  const parsed = rules.flatMap((r) => parse(r, target(r), sets));
+  const parsed: Parsed[] = [];
+  for (const r of rules) for (const p of parse(r, target(r), sets)) parsed.push(p);
   const out: (ClassifyRule | null)[] = [];
   // One open group per family: a packet is only ever one family, so an IPv4 rule and an IPv6 rule never
   // compete and the order between them is free. A group stays open across the other family's rules (rules
@@ -94,71 +95,104 @@ function addToIndex(index: DisjointIndex, p: Parsed): void {
  * of them, so first-match order is kept).
  */
 function parse(rule: ResolvedRule, target: string, sets: Readonly<Record<string, { type: string }>>): Parsed[] {
-  const addresses: Partial<Record<'srcIp' | 'destIp', IpInterval[]>> = {};
+  // Written as plain loops with flags: an apply runs this cold, once per rule, where every array and closure counts.
   const masked: Parsed['masked'] = {};
-  for (const f of ['srcIp', 'destIp'] as const) {
-    const texts = rule[f];
-    if (!texts) continue;
-    const m = texts.length === 1 ? parseMaskedIpv4(texts[0]) : undefined;
-    // A contiguous mask is a prefix: nft lists `& 255.255.0.0 == 10.1.0.0` back as 10.1.0.0/16, so it is sent as one.
-    const prefix = m === undefined ? undefined : maskPrefix(m.mask);
-    if (m !== undefined && prefix === undefined) {
-      masked[f] = m;
-      continue;
+  const src = rule.srcIp === undefined ? undefined : addressesOf(rule.srcIp, 'srcIp', masked);
+  const dest = rule.destIp === undefined ? undefined : addressesOf(rule.destIp, 'destIp', masked);
+  const isMasked = masked.srcIp !== undefined || masked.destIp !== undefined;
+  let has4 = isMasked || rule.proto === 'icmp' || (rule.set !== undefined && sets[rule.set]?.type !== 'ipv6_addr');
+  let has6 = rule.proto === 'icmpv6' || (rule.set !== undefined && sets[rule.set]?.type === 'ipv6_addr');
+  for (const list of [src, dest]) {
+    for (const i of list ?? []) {
+      if (i.family === 'ipv4') has4 = true;
+      else has6 = true;
     }
-    addresses[f] = texts.map((t) => {
-      const e = parseIpElement(m === undefined ? t : `${formatIpv4(m.addr)}/${String(prefix)}`);
-      if ('error' in e) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated address ${t}` });
-      return e.interval;
-    });
   }
-  const present = new Set([...(addresses.srcIp ?? []), ...(addresses.destIp ?? [])].map((i) => i.family));
-  if (rule.set !== undefined) present.add(sets[rule.set]?.type === 'ipv6_addr' ? 'ipv6' : 'ipv4');
-  if (masked.srcIp !== undefined || masked.destIp !== undefined) present.add('ipv4');
-  if (rule.proto === 'icmp') present.add('ipv4');
-  if (rule.proto === 'icmpv6') present.add('ipv6');
-  const wanted = rule.family === 'ipv4' || rule.family === 'ipv6' ? [rule.family] : present.size > 0 ? [...present].sort() : ['any' as const];
-  // icmp is IPv4's and icmpv6 IPv6's: an icmpv6 rule's IPv4 addresses (and the reverse) can never match.
-  const possible = wanted.filter((f) => !(rule.proto === 'icmp' && f === 'ipv6') && !(rule.proto === 'icmpv6' && f === 'ipv4'));
-  return possible.flatMap((family) => {
-    const fields: Parsed['fields'] = {};
-    if (rule.srcIface) fields.srcIface = [...new Set(rule.srcIface)].sort();
-    for (const f of ['srcIp', 'destIp'] as const) {
-      if (masked[f] !== undefined && family !== 'ipv4') return [];
-      const all = addresses[f];
-      if (!all) continue;
-      const mine = all.filter((i) => i.family === family);
-      // This family has no address in a field the rule restricts: the rule cannot match it.
-      if (mine.length === 0) return [];
-      fields[f] = mine;
-    }
-    for (const f of ['srcPort', 'destPort'] as const) {
-      const ports = rule[f];
-      if (!ports) continue;
-      fields[f] = mergePorts(
-        ports.map((p) => {
-          const r = parsePort(p);
-          if ('error' in r) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated port ${p}` });
-          return r;
-        }),
-      );
-    }
-    const present2 = FIELDS.filter((f) => fields[f] !== undefined);
-    const proto = rule.proto;
-    return [
-      {
-        rule,
-        proto,
-        family,
-        fields,
-        masked,
-        shape: JSON.stringify([proto, family, present2]),
-        key: present2.length === 1 ? (present2[0] as Field) : null,
-        alone: rule.set !== undefined || rule.log || present2.length === 0 || Object.keys(masked).length > 0,
-        target,
-      },
-    ];
-  });
+  const out: Parsed[] = [];
+  const one = (family: Parsed['family']) => {
+    // icmp is IPv4's and icmpv6 IPv6's: an icmpv6 rule's IPv4 addresses (and the reverse) can never match.
+    if ((rule.proto === 'icmp' && family === 'ipv6') || (rule.proto === 'icmpv6' && family === 'ipv4')) return;
+    const p = parsedFor(rule, target, family, src, dest, masked, isMasked);
+    if (p !== null) out.push(p);
+  };
+  if (rule.family === 'ipv4' || rule.family === 'ipv6') one(rule.family);
+  else if (has4 || has6) {
+    if (has4) one('ipv4');
+    if (has6) one('ipv6');
+  } else one('any');
+  return out;
+}
+
+/** A field's addresses as intervals, or (a lone non-contiguous ADDR/MASK) recorded in `masked` instead. */
+function addressesOf(texts: readonly string[], f: 'srcIp' | 'destIp', masked: Parsed['masked']): IpInterval[] | undefined {
+  const m = texts.length === 1 ? parseMaskedIpv4(texts[0] as string) : undefined;
+  // A contiguous mask is a prefix: nft lists `& 255.255.0.0 == 10.1.0.0` back as 10.1.0.0/16, so it is sent as one.
+  const prefix = m === undefined ? undefined : maskPrefix(m.mask);
+  if (m !== undefined && prefix === undefined) {
+    masked[f] = m;
+    return undefined;
+  }
+  const out: IpInterval[] = [];
+  for (const t of texts) {
+    const e = parseIpElement(m === undefined ? t : `${formatIpv4(m.addr)}/${String(prefix)}`);
+    if ('error' in e) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated address ${t}` });
+    out.push(e.interval);
+  }
+  return out;
+}
+
+/** The rule as one family sees it, or null when no packet of that family can match it. */
+function parsedFor(
+  rule: ResolvedRule,
+  target: string,
+  family: Parsed['family'],
+  src: IpInterval[] | undefined,
+  dest: IpInterval[] | undefined,
+  masked: Parsed['masked'],
+  isMasked: boolean,
+): Parsed | null {
+  if (isMasked && family !== 'ipv4') return null;
+  const fields: Parsed['fields'] = {};
+  if (rule.srcIface) fields.srcIface = [...new Set(rule.srcIface)].sort();
+  const srcIp = src === undefined ? undefined : ofFamily(src, family);
+  const destIp = dest === undefined ? undefined : ofFamily(dest, family);
+  // This family has no address in a field the rule restricts: the rule cannot match it.
+  if (srcIp === null || destIp === null) return null;
+  if (srcIp !== undefined) fields.srcIp = srcIp;
+  if (destIp !== undefined) fields.destIp = destIp;
+  if (rule.srcPort) fields.srcPort = portsOf(rule.srcPort);
+  if (rule.destPort) fields.destPort = portsOf(rule.destPort);
+  const present = FIELDS.filter((f) => fields[f] !== undefined);
+  const proto = rule.proto;
+  return {
+    rule,
+    proto,
+    family,
+    fields,
+    masked,
+    shape: JSON.stringify([proto, family, present]),
+    key: present.length === 1 ? (present[0] as Field) : null,
+    alone: rule.set !== undefined || rule.log || present.length === 0 || isMasked,
+    target,
+  };
+}
+
+/** The intervals of one family (the list itself when all are), or null when there is none. */
+function ofFamily(all: IpInterval[], family: Parsed['family']): IpInterval[] | null {
+  let n = 0;
+  for (const i of all) if (i.family === family) n++;
+  if (n === 0) return null;
+  return n === all.length ? all : all.filter((i) => i.family === family);
+}
+
+function portsOf(ports: readonly (number | string)[]): PortRange[] {
+  return mergePorts(
+    ports.map((p) => {
+      const r = parsePort(p);
+      if ('error' in r) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated port ${p}` });
+      return r;
+    }),
+  );
 }
 
 function mergePorts(ranges: PortRange[]): PortRange[] {

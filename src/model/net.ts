@@ -10,21 +10,26 @@ export interface Ipv4Interval {
 export type Ipv4Element = { kind: 'addr'; addr: string } | { kind: 'prefix'; addr: string; len: number } | { kind: 'range'; from: string; to: string };
 
 export function parseIpv4(text: string): number | undefined {
+  return parseIpv4Between(text, 0, text.length);
+}
+
+/** The address written in text[start, end), read in place (validate and compile read every address of every rule). */
+function parseIpv4Between(text: string, start: number, end: number): number | undefined {
   // By character code, not a regular expression: compile parses every address of every rule.
   let value = 0;
   let octet = 0;
   let digits = 0;
   let dots = 0;
-  for (let i = 0; i <= text.length; i++) {
-    const c = i < text.length ? text.charCodeAt(i) : 46; // the end closes the last octet like a '.'
+  for (let i = start; i <= end; i++) {
+    const c = i < end ? text.charCodeAt(i) : 46; // the end closes the last octet like a '.'
     if (c >= 48 && c <= 57) {
       // Leading zeros are ambiguous (octal in some tools), so refuse them.
       if (digits === 1 && octet === 0) return undefined;
       octet = octet * 10 + (c - 48);
       if (++digits > 3 || octet > 255) return undefined;
-    } else if (c === 46 && digits > 0 && (i < text.length ? dots < 3 : dots === 3)) {
+    } else if (c === 46 && digits > 0 && (i < end ? dots < 3 : dots === 3)) {
       value = value * 256 + octet;
-      if (i < text.length) dots++;
+      if (i < end) dots++;
       octet = 0;
       digits = 0;
     } else {
@@ -69,9 +74,8 @@ function parseIpv4Interval(text: string): (Ipv4Interval & ({ kind: 'addr' | 'ran
   }
   const slash = text.indexOf('/');
   if (slash >= 0) {
-    const addr = parseIpv4(text.slice(0, slash));
-    const lenText = text.slice(slash + 1);
-    const len = /^\d{1,2}$/.test(lenText) ? Number(lenText) : NaN;
+    const addr = parseIpv4Between(text, 0, slash);
+    const len = prefixLength(text, slash + 1, 2);
     if (addr === undefined || !(len >= 0 && len <= 32)) {
       return { error: `"${text}" is not an IPv4 CIDR (expected a.b.c.d/0-32)` };
     }
@@ -84,6 +88,19 @@ function parseIpv4Interval(text: string): (Ipv4Interval & ({ kind: 'addr' | 'ran
   const addr = parseIpv4(text);
   if (addr === undefined) return { error: `"${text}" is not an IPv4 address, CIDR or range` };
   return { kind: 'addr', first: addr, last: addr };
+}
+
+/** The one to `maxDigits` decimal digits from `start` to the end of text as a number, else NaN (as /^\d{1,N}$/ would). */
+function prefixLength(text: string, start: number, maxDigits: number): number {
+  const n = text.length - start;
+  if (n < 1 || n > maxDigits) return NaN;
+  let value = 0;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return NaN;
+    value = value * 10 + c;
+  }
+  return value;
 }
 
 /**
@@ -239,8 +256,7 @@ export function parseIpElement(text: string): { interval: IpInterval } | { error
     if (addr === undefined) return { error: `"${text}" is not an IPv6 address, CIDR or range` };
     return { interval: { family: 'ipv6', first: addr, last: addr } };
   }
-  const lenText = text.slice(slash + 1);
-  const len = /^\d{1,3}$/.test(lenText) ? Number(lenText) : NaN;
+  const len = prefixLength(text, slash + 1, 3);
   if (addr === undefined || !(len >= 0 && len <= 128)) return { error: `"${text}" is not an IPv6 CIDR (expected a:b::/0-128)` };
   const size = 1n << BigInt(128 - len);
   if (addr % size !== 0n) return { error: `"${text}" has host bits set (did you mean ${formatIpv6(addr - (addr % size))}/${len}?)` };
