@@ -79,21 +79,20 @@ export function canonical(value: unknown): string {
     return JSON.stringify(value) ?? 'null';
   }
   if (Array.isArray(value)) {
-    let text = '[';
-    for (let i = 0; i < value.length; i++) text += i === 0 ? canonical(value[i]) : `,${canonical(value[i])}`;
-    return `${text}]`;
+    const parts: string[] = [];
+    for (const v of value as unknown[]) parts.push(canonical(v));
+    return `[${parts.join(',')}]`;
   }
   const o = value as NftObject;
   const keys = Object.keys(o);
   if (keys.length > 1) keys.sort();
-  let text = '{';
+  const parts: string[] = [];
   for (const k of keys) {
     const v = o[k];
     if (v === undefined) continue;
-    const member = k === 'set' && Array.isArray(v) ? sortedMembers(v) : canonical(v);
-    text += `${text.length === 1 ? '' : ','}${JSON.stringify(k)}:${member}`;
+    parts.push(`${JSON.stringify(k)}:${k === 'set' && Array.isArray(v) ? sortedMembers(v) : canonical(v)}`);
   }
-  return `${text}}`;
+  return `{${parts.join(',')}}`;
 }
 
 function sortedMembers(members: readonly unknown[]): string {
