@@ -235,8 +235,28 @@ export function formatIp(family: IpFamilyName, value: bigint): string {
   return family === 'ipv4' ? formatIpv4(Number(value)) : formatIpv6(value);
 }
 
-/** An address, CIDR or range of either family; errors say what is valid, as parseIpv4Element does. */
+/**
+ * Results by text, frozen, shared by every caller: validation and compile read the same addresses in one apply
+ * (cold, where each parse costs), and a daemon compiles them again on every state change. Bounded: cleared when
+ * full (a config holds far fewer addresses).
+ */
+const elements = new Map<string, { interval: IpInterval } | { error: string }>();
+const ELEMENTS_KEPT = 16_384;
+
+/** An address, CIDR or range of either family; errors say what is valid, as parseIpv4Element does. The result is frozen. */
 export function parseIpElement(text: string): { interval: IpInterval } | { error: string } {
+  let r = elements.get(text);
+  if (r === undefined) {
+    r = readIpElement(text);
+    if ('interval' in r) Object.freeze(r.interval);
+    Object.freeze(r);
+    if (elements.size >= ELEMENTS_KEPT) elements.clear();
+    elements.set(text, r);
+  }
+  return r;
+}
+
+function readIpElement(text: string): { interval: IpInterval } | { error: string } {
   if (!text.includes(':')) {
     const v4 = parseIpv4Interval(text);
     if ('error' in v4) return v4;

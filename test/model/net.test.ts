@@ -224,3 +224,23 @@ describe('parseIpElement on IPv4 CIDRs: the address and the length read in place
     expect(parseIpElement(text)).toEqual({ error });
   });
 });
+
+describe('parseIpElement keeps its results', () => {
+  it('gives the same frozen result for the same text (validation and compile parse each address once)', () => {
+    const a = parseIpElement('198.51.100.0/24');
+    expect(parseIpElement('198.51.100.0/24')).toBe(a);
+    expect(a).toEqual({ interval: { family: 'ipv4', first: 3325256704n, last: 3325256959n } });
+    expect(Object.isFrozen(a) && 'interval' in a && Object.isFrozen(a.interval)).toBe(true);
+    const e = parseIpElement('198.51.100.1/24');
+    expect(parseIpElement('198.51.100.1/24')).toBe(e);
+    expect(Object.isFrozen(e)).toBe(true);
+  });
+
+  it('stays bounded: a flood of distinct texts starts it afresh, with the same answers', () => {
+    const first = parseIpElement('2001:db8::/32');
+    for (let i = 0; i < 20_000; i++) parseIpElement(`10.${i >> 8}.${i & 255}.0/24`);
+    const again = parseIpElement('2001:db8::/32');
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+  });
+});
