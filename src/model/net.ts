@@ -236,20 +236,19 @@ export function formatIp(family: IpFamilyName, value: bigint): string {
 }
 
 /**
- * Results by text, frozen, shared by every caller: validation and compile read the same addresses in one apply
- * (cold, where each parse costs), and a daemon compiles them again on every state change. Bounded: cleared when
- * full (a config holds far fewer addresses).
+ * Results by text, shared by every caller (read-only: none changes them): validation and compile read the same
+ * addresses in one apply (cold, where each parse costs), and a daemon compiles them again on every state change.
+ * Bounded: cleared when full (a config holds far fewer addresses).
  */
-const elements = new Map<string, { interval: IpInterval } | { error: string }>();
+export type IpElement = { readonly interval: Readonly<IpInterval> } | { readonly error: string };
+const elements = new Map<string, IpElement>();
 const ELEMENTS_KEPT = 16_384;
 
-/** An address, CIDR or range of either family; errors say what is valid, as parseIpv4Element does. The result is frozen. */
-export function parseIpElement(text: string): { interval: IpInterval } | { error: string } {
+/** An address, CIDR or range of either family; errors say what is valid, as parseIpv4Element does. */
+export function parseIpElement(text: string): IpElement {
   let r = elements.get(text);
   if (r === undefined) {
     r = readIpElement(text);
-    if ('interval' in r) Object.freeze(r.interval);
-    Object.freeze(r);
     if (elements.size >= ELEMENTS_KEPT) elements.clear();
     elements.set(text, r);
   }

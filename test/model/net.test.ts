@@ -226,14 +226,13 @@ describe('parseIpElement on IPv4 CIDRs: the address and the length read in place
 });
 
 describe('parseIpElement keeps its results', () => {
-  it('gives the same frozen result for the same text (validation and compile parse each address once)', () => {
+  it('gives the same result for the same text (validation and compile parse each address once)', () => {
     const a = parseIpElement('198.51.100.0/24');
     expect(parseIpElement('198.51.100.0/24')).toBe(a);
     expect(a).toEqual({ interval: { family: 'ipv4', first: 3325256704n, last: 3325256959n } });
-    expect(Object.isFrozen(a) && 'interval' in a && Object.isFrozen(a.interval)).toBe(true);
     const e = parseIpElement('198.51.100.1/24');
     expect(parseIpElement('198.51.100.1/24')).toBe(e);
-    expect(Object.isFrozen(e)).toBe(true);
+    expect(e).toEqual({ error: '"198.51.100.1/24" has host bits set (did you mean 198.51.100.0/24?)' });
   });
 
   it('stays bounded: a flood of distinct texts starts it afresh, with the same answers', () => {
