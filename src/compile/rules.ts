@@ -6,6 +6,7 @@ import { normaliseIpIntervals, parseIpElement, parsePort, type IpFamilyName, typ
 import { maskPrefix, parseMaskedIpv4, type MaskedIpv4 } from '../model/masked.js';
 import { formatIpv4 } from '../model/net.js';
 import * as x from './nft-expr.js';
+import { DisjointIndex, type Interval } from './classify-index.js';
 
 type Field = 'srcIface' | 'srcIp' | 'destIp' | 'srcPort' | 'destPort';
 const FIELDS: readonly Field[] = ['srcIface', 'srcIp', 'destIp', 'srcPort', 'destPort'];
@@ -21,6 +22,8 @@ interface Parsed {
   masked: Partial<Record<'srcIp' | 'destIp', MaskedIpv4>>;
   /** Shape: the rules that can share one map lookup have the same one. */
   shape: string;
+  /** The one field present, when there is one (a group keyed on it is indexed). */
+  key: Field | null;
   /** Named-set, log and catch-all rules are always emitted on their own. */
   alone: boolean;
   target: string;
@@ -40,7 +43,8 @@ export function compileRules(
   target: (rule: ResolvedRule) => string,
   sets: Readonly<Record<string, { type: string }>> = {},
 ): ClassifyRule[] {
-  const parsed = rules.flatMap((r) => parse(r, target(r), sets));
+  const parsed: Parsed[] = [];
+  for (const r of rules) for (const p of parse(r, target(r), sets)) parsed.push(p);
   const out: (ClassifyRule | null)[] = [];
   // One open group per family: a packet is only ever one family, so an IPv4 rule and an IPv6 rule never
   // compete and the order between them is free. A group stays open across the other family's rules (rules
@@ -65,81 +69,25 @@ export function compileRules(
       groups.set(p.family, group);
     }
     group.members.push(p);
-    group.index.add(p);
+    addToIndex(group.index, p);
     if (p.alone) flush(p.family);
   }
   for (const f of ['any', 'ipv4', 'ipv6'] as const) flush(f);
   return out.filter((r): r is ClassifyRule => r !== null);
 }
 
-type Bound = number | bigint;
-
-/**
- * For groups keyed on ONE field, whose members never overlap: their values are disjoint intervals, kept
- * sorted, so a new rule is checked against its neighbours only (1,000 rules: log n each, not n).
- */
-class DisjointIndex {
-  private starts: Bound[] = [];
-  private ends: Bound[] = [];
-  private names = new Set<string>();
-
-  add(p: Parsed): void {
-    const f = singleField(p);
-    if (f === null) return;
-    const v = p.fields[f] as { first: Bound; last: Bound }[] | string[];
-    if (f === 'srcIface') {
-      for (const n of v as string[]) this.names.add(n);
-      return;
-    }
-    // A rule's own values may overlap each other: merged first, so the index stays disjoint.
-    const sorted = [...(v as { first: Bound; last: Bound }[])].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
-    const merged: { first: Bound; last: Bound }[] = [];
-    for (const iv of sorted) {
-      const last = merged[merged.length - 1];
-      if (last && iv.first <= last.last) last.last = iv.last > last.last ? iv.last : last.last;
-      else merged.push({ ...iv });
-    }
-    for (const iv of merged) {
-      const at = this.upper(iv.first);
-      this.starts.splice(at, 0, iv.first);
-      this.ends.splice(at, 0, iv.last);
-    }
-  }
-
-  /** Does any value of `p` (a single-field rule) meet a value already in the group? */
-  meets(p: Parsed, f: Field): boolean {
-    const v = p.fields[f] as { first: Bound; last: Bound }[] | string[];
-    if (f === 'srcIface') return (v as string[]).some((n) => this.names.has(n));
-    return (v as { first: Bound; last: Bound }[]).some((iv) => {
-      // The last interval starting at or before iv.last is the only one that can reach into it.
-      const i = this.upper(iv.last) - 1;
-      return i >= 0 && (this.ends[i] as Bound) >= iv.first;
-    });
-  }
-
-  /** Index of the first start greater than x. */
-  private upper(x: Bound): number {
-    let lo = 0;
-    let hi = this.starts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((this.starts[mid] as Bound) <= x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-}
-
-function singleField(p: Parsed): Field | null {
-  const present = FIELDS.filter((f) => p.fields[f] !== undefined);
-  return present.length === 1 ? (present[0] as Field) : null;
-}
-
 function overlapsGroup(group: readonly Parsed[], index: DisjointIndex, p: Parsed): boolean {
-  const f = singleField(p);
+  const f = p.key;
   // One key field: the group's values are disjoint, the index answers. Several: compare rule by rule.
-  if (f !== null) return index.meets(p, f);
+  if (f === 'srcIface') return index.meetsNames(p.fields.srcIface as string[]);
+  if (f !== null) return index.meetsIntervals(p.fields[f] as Interval[]);
   return group.some((g) => overlaps(g, p));
+}
+
+/** Adds a single-field rule's values to its group's index (a rule keyed on several fields is compared rule by rule). */
+function addToIndex(index: DisjointIndex, p: Parsed): void {
+  if (p.key === 'srcIface') index.addNames(p.fields.srcIface as string[]);
+  else if (p.key !== null) index.addIntervals(p.fields[p.key] as Interval[]);
 }
 
 /**
@@ -147,70 +95,104 @@ function overlapsGroup(group: readonly Parsed[], index: DisjointIndex, p: Parsed
  * of them, so first-match order is kept).
  */
 function parse(rule: ResolvedRule, target: string, sets: Readonly<Record<string, { type: string }>>): Parsed[] {
-  const addresses: Partial<Record<'srcIp' | 'destIp', IpInterval[]>> = {};
+  // Written as plain loops with flags: an apply runs this cold, once per rule, where every array and closure counts.
   const masked: Parsed['masked'] = {};
-  for (const f of ['srcIp', 'destIp'] as const) {
-    const texts = rule[f];
-    if (!texts) continue;
-    const m = texts.length === 1 ? parseMaskedIpv4(texts[0]) : undefined;
-    // A contiguous mask is a prefix: nft lists `& 255.255.0.0 == 10.1.0.0` back as 10.1.0.0/16, so it is sent as one.
-    const prefix = m === undefined ? undefined : maskPrefix(m.mask);
-    if (m !== undefined && prefix === undefined) {
-      masked[f] = m;
-      continue;
+  const src = rule.srcIp === undefined ? undefined : addressesOf(rule.srcIp, 'srcIp', masked);
+  const dest = rule.destIp === undefined ? undefined : addressesOf(rule.destIp, 'destIp', masked);
+  const isMasked = masked.srcIp !== undefined || masked.destIp !== undefined;
+  let has4 = isMasked || rule.proto === 'icmp' || (rule.set !== undefined && sets[rule.set]?.type !== 'ipv6_addr');
+  let has6 = rule.proto === 'icmpv6' || (rule.set !== undefined && sets[rule.set]?.type === 'ipv6_addr');
+  for (const list of [src, dest]) {
+    for (const i of list ?? []) {
+      if (i.family === 'ipv4') has4 = true;
+      else has6 = true;
     }
-    addresses[f] = texts.map((t) => {
-      const e = parseIpElement(m === undefined ? t : `${formatIpv4(m.addr)}/${String(prefix)}`);
-      if ('error' in e) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated address ${t}` });
-      return e.interval;
-    });
   }
-  const present = new Set([...(addresses.srcIp ?? []), ...(addresses.destIp ?? [])].map((i) => i.family));
-  if (rule.set !== undefined) present.add(sets[rule.set]?.type === 'ipv6_addr' ? 'ipv6' : 'ipv4');
-  if (masked.srcIp !== undefined || masked.destIp !== undefined) present.add('ipv4');
-  if (rule.proto === 'icmp') present.add('ipv4');
-  if (rule.proto === 'icmpv6') present.add('ipv6');
-  const wanted = rule.family === 'ipv4' || rule.family === 'ipv6' ? [rule.family] : present.size > 0 ? [...present].sort() : ['any' as const];
-  // icmp is IPv4's and icmpv6 IPv6's: an icmpv6 rule's IPv4 addresses (and the reverse) can never match.
-  const possible = wanted.filter((f) => !(rule.proto === 'icmp' && f === 'ipv6') && !(rule.proto === 'icmpv6' && f === 'ipv4'));
-  return possible.flatMap((family) => {
-    const fields: Parsed['fields'] = {};
-    if (rule.srcIface) fields.srcIface = [...new Set(rule.srcIface)].sort();
-    for (const f of ['srcIp', 'destIp'] as const) {
-      if (masked[f] !== undefined && family !== 'ipv4') return [];
-      const all = addresses[f];
-      if (!all) continue;
-      const mine = all.filter((i) => i.family === family);
-      // This family has no address in a field the rule restricts: the rule cannot match it.
-      if (mine.length === 0) return [];
-      fields[f] = mine;
-    }
-    for (const f of ['srcPort', 'destPort'] as const) {
-      const ports = rule[f];
-      if (!ports) continue;
-      fields[f] = mergePorts(
-        ports.map((p) => {
-          const r = parsePort(p);
-          if ('error' in r) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated port ${p}` });
-          return r;
-        }),
-      );
-    }
-    const present2 = FIELDS.filter((f) => fields[f] !== undefined);
-    const proto = rule.proto;
-    return [
-      {
-        rule,
-        proto,
-        family,
-        fields,
-        masked,
-        shape: JSON.stringify([proto, family, present2]),
-        alone: rule.set !== undefined || rule.log || present2.length === 0 || Object.keys(masked).length > 0,
-        target,
-      },
-    ];
-  });
+  const out: Parsed[] = [];
+  const one = (family: Parsed['family']) => {
+    // icmp is IPv4's and icmpv6 IPv6's: an icmpv6 rule's IPv4 addresses (and the reverse) can never match.
+    if ((rule.proto === 'icmp' && family === 'ipv6') || (rule.proto === 'icmpv6' && family === 'ipv4')) return;
+    const p = parsedFor(rule, target, family, src, dest, masked, isMasked);
+    if (p !== null) out.push(p);
+  };
+  if (rule.family === 'ipv4' || rule.family === 'ipv6') one(rule.family);
+  else if (has4 || has6) {
+    if (has4) one('ipv4');
+    if (has6) one('ipv6');
+  } else one('any');
+  return out;
+}
+
+/** A field's addresses as intervals, or (a lone non-contiguous ADDR/MASK) recorded in `masked` instead. */
+function addressesOf(texts: readonly string[], f: 'srcIp' | 'destIp', masked: Parsed['masked']): IpInterval[] | undefined {
+  const m = texts.length === 1 ? parseMaskedIpv4(texts[0] as string) : undefined;
+  // A contiguous mask is a prefix: nft lists `& 255.255.0.0 == 10.1.0.0` back as 10.1.0.0/16, so it is sent as one.
+  const prefix = m === undefined ? undefined : maskPrefix(m.mask);
+  if (m !== undefined && prefix === undefined) {
+    masked[f] = m;
+    return undefined;
+  }
+  const out: IpInterval[] = [];
+  for (const t of texts) {
+    const e = parseIpElement(m === undefined ? t : `${formatIpv4(m.addr)}/${String(prefix)}`);
+    if ('error' in e) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated address ${t}` });
+    out.push(e.interval);
+  }
+  return out;
+}
+
+/** The rule as one family sees it, or null when no packet of that family can match it. */
+function parsedFor(
+  rule: ResolvedRule,
+  target: string,
+  family: Parsed['family'],
+  src: IpInterval[] | undefined,
+  dest: IpInterval[] | undefined,
+  masked: Parsed['masked'],
+  isMasked: boolean,
+): Parsed | null {
+  if (isMasked && family !== 'ipv4') return null;
+  const fields: Parsed['fields'] = {};
+  if (rule.srcIface) fields.srcIface = [...new Set(rule.srcIface)].sort();
+  const srcIp = src === undefined ? undefined : ofFamily(src, family);
+  const destIp = dest === undefined ? undefined : ofFamily(dest, family);
+  // This family has no address in a field the rule restricts: the rule cannot match it.
+  if (srcIp === null || destIp === null) return null;
+  if (srcIp !== undefined) fields.srcIp = srcIp;
+  if (destIp !== undefined) fields.destIp = destIp;
+  if (rule.srcPort) fields.srcPort = portsOf(rule.srcPort);
+  if (rule.destPort) fields.destPort = portsOf(rule.destPort);
+  const present = FIELDS.filter((f) => fields[f] !== undefined);
+  const proto = rule.proto;
+  return {
+    rule,
+    proto,
+    family,
+    fields,
+    masked,
+    shape: JSON.stringify([proto, family, present]),
+    key: present.length === 1 ? (present[0] as Field) : null,
+    alone: rule.set !== undefined || rule.log || present.length === 0 || isMasked,
+    target,
+  };
+}
+
+/** The intervals of one family (the list itself when all are), or null when there is none. */
+function ofFamily(all: IpInterval[], family: Parsed['family']): IpInterval[] | null {
+  let n = 0;
+  for (const i of all) if (i.family === family) n++;
+  if (n === 0) return null;
+  return n === all.length ? all : all.filter((i) => i.family === family);
+}
+
+function portsOf(ports: readonly (number | string)[]): PortRange[] {
+  return mergePorts(
+    ports.map((p) => {
+      const r = parsePort(p);
+      if ('error' in r) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated port ${p}` });
+      return r;
+    }),
+  );
 }
 
 function mergePorts(ranges: PortRange[]): PortRange[] {
@@ -297,7 +279,12 @@ function mapped(group: Parsed[]): ClassifyRule {
   const present = FIELDS.filter((f) => first.fields[f] !== undefined);
   const key = present.length === 1 ? keyOf(first, present[0] as Field) : { concat: present.map((f) => keyOf(first, f)) };
   const entries: [x.Expr, x.Stmt][] = [];
+  const only = present.length === 1 ? (present[0] as Field) : null;
   for (const p of group) {
+    if (only !== null) {
+      for (const e of elementsOf(p, only)) entries.push([e, x.goTo(p.target)]);
+      continue;
+    }
     // Every combination of the rule's values is one element (a rule's own values never overlap each other).
     let combos: x.Expr[][] = [[]];
     for (const f of present) combos = combos.flatMap((c) => elementsOf(p, f).map((e) => [...c, e]));

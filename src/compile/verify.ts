@@ -18,7 +18,9 @@ export class RuleImage {
 
   /** Canonical JSON, with l4proto matches as numbers. */
   canonical(): string {
-    this.key ??= canonical({ expr: normaliseProtocols(this.rule.expr), comment: this.rule.comment ?? null });
+    // The keys sorted: comment, then expr (as canonical({expr, comment}) writes them).
+    const comment = canonical(this.rule.comment ?? null);
+    this.key ??= this.rule.expr === undefined ? `{"comment":${comment}}` : `{"comment":${comment},"expr":${exprCanonical(this.rule.expr)}}`;
     return this.key;
   }
 
@@ -36,6 +38,15 @@ function exprText(expr: unknown): string {
   if (expr === null || typeof expr !== 'object' || !Object.isFrozen(expr)) return JSON.stringify(expr);
   let text = frozenExprText.get(expr);
   if (text === undefined) frozenExprText.set(expr, (text = JSON.stringify(expr)));
+  return text;
+}
+
+/** The same for the canonical form: an apply compares its plan twice (the incremental batch, then the read-back). */
+const frozenExprCanonical = new WeakMap<object, string>();
+function exprCanonical(expr: unknown): string {
+  if (expr === null || typeof expr !== 'object' || !Object.isFrozen(expr)) return canonical(normaliseProtocols(expr));
+  let text = frozenExprCanonical.get(expr);
+  if (text === undefined) frozenExprCanonical.set(expr, (text = canonical(normaliseProtocols(expr))));
   return text;
 }
 
@@ -61,24 +72,34 @@ function pick(o: NftObject, keys: readonly string[]): Record<string, unknown> {
 
 /** Canonical JSON: object keys sorted, anonymous set members sorted (nft may reorder them). */
 export function canonical(value: unknown): string {
-  // Built as a string in one pass: a large verdict map is compared on every apply.
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  // JSON.stringify is typed `string`, but returns undefined for undefined, a function or a symbol.
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  // Built as a string in one pass with plain loops: a large verdict map is compared on every apply, cold.
+  if (value === null || typeof value !== 'object') {
+    // JSON.stringify is typed `string`, but returns undefined for undefined, a function or a symbol.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+    return JSON.stringify(value) ?? 'null';
+  }
+  if (Array.isArray(value)) {
+    const parts: string[] = [];
+    for (const v of value as unknown[]) parts.push(canonical(v));
+    return `[${parts.join(',')}]`;
+  }
   const o = value as NftObject;
+  const keys = Object.keys(o);
+  if (keys.length > 1) keys.sort();
   const parts: string[] = [];
-  for (const k of Object.keys(o).sort()) {
+  for (const k of keys) {
     const v = o[k];
     if (v === undefined) continue;
-    const text = k === 'set' && Array.isArray(v) ? `[${v.map(canonical).sort(cmp).join(',')}]` : canonical(v);
-    parts.push(`${JSON.stringify(k)}:${text}`);
+    parts.push(`${JSON.stringify(k)}:${k === 'set' && Array.isArray(v) ? sortedMembers(v) : canonical(v)}`);
   }
   return `{${parts.join(',')}}`;
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+function sortedMembers(members: readonly unknown[]): string {
+  const texts: string[] = [];
+  for (const m of members) texts.push(canonical(m));
+  // Without a comparator: strings sort by their UTF-16 code units, natively (a JS comparator costs a call per comparison).
+  return `[${texts.sort().join(',')}]`;
 }
 
 /**
@@ -93,22 +114,24 @@ function protocolNumber(v: unknown): unknown {
 
 /** The same value with l4proto matches as numbers; untouched parts are shared, not copied. */
 function normaliseProtocols(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
-    value.forEach((v, i) => {
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
       const n = normaliseProtocols(v);
       if (n !== v) (out ??= [...(value as unknown[])])[i] = n;
-    });
+    }
     return out ?? value;
   }
-  if (value === null || typeof value !== 'object') return value;
   const o = value as NftObject;
   const m = o.match as NftObject | undefined;
   if (m && (m.left as NftObject | undefined)?.meta !== undefined && ((m.left as NftObject).meta as NftObject).key === 'l4proto') {
     return { ...o, match: { ...m, right: protocolNumber(m.right) } };
   }
   let out: NftObject | undefined;
-  for (const [k, v] of Object.entries(o)) {
+  for (const k of Object.keys(o)) {
+    const v = o[k];
     const n = normaliseProtocols(v);
     if (n !== v) (out ??= { ...o })[k] = n;
   }
@@ -216,7 +239,7 @@ export function diffImages(expected: TableImage, actual: TableImage, o: DiffOpti
       const present = new Set(a.elements);
       const missing = s.elements.filter((e) => !present.has(e));
       if (missing.length > 0) out.push(`set ${name}: missing elements ${missing.join(' ')}`);
-    } else if (s.elements.length !== a.elements.length || [...s.elements].sort(cmp).join('\n') !== [...a.elements].sort(cmp).join('\n')) {
+    } else if (s.elements.length !== a.elements.length || [...s.elements].sort().join('\n') !== [...a.elements].sort().join('\n')) {
       out.push(`set ${name}: expected elements ${s.elements.join(' ')}, found ${a.elements.join(' ')}`);
     }
   }

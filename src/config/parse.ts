@@ -37,11 +37,12 @@ const MESSAGES: Readonly<Record<string, string>> = {
  * error, a duplicate key and excessive nesting come back as issues with their line and column and the line itself.
  */
 export function parseDocument(text: string): ParsedDocument {
-  // Most files are plain JSON without a duplicate key: one scan proves it, and JSON.parse reads the value, which
-  // spares building the tree with positions (a third of `apply`'s own CPU at 1,000 rules). The tree is built
-  // only when a problem must be located; anything else (comments, a duplicate, an error) takes the full path.
-  const fast = plainJson(text) ? tryJsonParse(text) : undefined;
-  if (fast !== undefined) {
+  // Most files are plain JSON without a duplicate key: JSON.parse reads them, and the checks of plainParsed prove
+  // them plain without a scan in JS, which spares building the tree with positions (a third of `apply`'s own CPU
+  // at 1,000 rules). The tree is built only when a problem must be located; anything else (comments, a
+  // duplicate, an error) takes the full path.
+  const fast = tryJsonParse(text);
+  if (fast !== undefined && plainParsed(text, fast.value)) {
     let tree: Node | undefined;
     return {
       ok: true,
@@ -122,6 +123,32 @@ export function plainJson(text: string): boolean {
     }
   }
   return true;
+}
+
+/**
+ * plainJson(text) for a text JSON.parse has read as `value`, answered with a few calls into the engine's own
+ * code instead of a scan in JS (an apply runs cold: the scan alone cost more than JSON.parse). A text without a
+ * backslash holds every string literally, so JSON.stringify writes the same strings back: its colons equal the
+ * text's unless JSON.parse dropped a duplicate key (and its value) on the way, and its one-space indentation
+ * reaches 64 only below 64 levels of nesting. A backslash or a "__proto__" anywhere leaves it to the scan.
+ */
+export function plainParsed(text: string, value: unknown): boolean {
+  if (text.includes('\\') || text.includes('"__proto__"')) return plainJson(text);
+  let written: string;
+  try {
+    written = JSON.stringify(value, null, 1);
+  } catch {
+    return plainJson(text); // nesting too deep for the engine's recursion, far beyond the limit
+  }
+  if (count(written, ':') !== count(text, ':')) return false;
+  // A line indented 64 spaces lies inside 64 levels: deeper than allowed, or exactly at the limit (the scan tells).
+  return written.includes(`\n${' '.repeat(MAX_DEPTH)}`) ? plainJson(text) : true;
+}
+
+function count(text: string, char: string): number {
+  let n = 0;
+  for (let i = text.indexOf(char); i >= 0; i = text.indexOf(char, i + 1)) n++;
+  return n;
 }
 
 function tryJsonParse(text: string): { value: unknown } | undefined {

@@ -151,6 +151,24 @@ function splitPointer(p: string): string[] {
         .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
+const ADDRESS_FIELDS = ['srcIp', 'destIp'] as const;
+
+/** What is wrong with one address of a rule (one of `count` in its field), or undefined. */
+function addressIssue(text: string, count: number, ruleFamily: string, carries6: boolean): string | undefined {
+  const masked = parseMaskedIpv4(text);
+  if (masked) return maskedIssue(masked, count, ruleFamily);
+  const parsed = parseIpElement(text);
+  if ('error' in parsed) return parsed.error;
+  const family = parsed.interval.family;
+  if (ruleFamily !== 'any' && family !== ruleFamily) {
+    return `${text} is ${family === 'ipv6' ? 'an IPv6' : 'an IPv4'} address but the rule is "family": "${ruleFamily}"`;
+  }
+  if (family === 'ipv6' && !carries6) {
+    return `${text} is IPv6 but no interface carries IPv6 (set "family": "both" or "ipv6" on one, or globals.ipv6WithoutWan "lastResort")`;
+  }
+  return undefined;
+}
+
 function list(names: Iterable<string>): string {
   return [...names].map((n) => `"${n}"`).join(', ');
 }
@@ -278,20 +296,13 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
       add(at('policy'), `unknown policy "${rule.policy}" (policies: ${list([...policyNames, ...RESERVED_POLICIES])})`);
     }
     const ruleFamily = rule.family ?? DEFAULTS.ruleFamily;
-    for (const field of ['srcIp', 'destIp'] as const) {
-      rule[field]?.forEach((text, j) => {
-        const parsed = parseIpElement(text);
-        const masked = parseMaskedIpv4(text);
-        const issue = masked && maskedIssue(masked, rule[field]?.length ?? 0, ruleFamily);
-        if (issue) add(at(field, j), issue);
-        else if (masked) return;
-        else if ('error' in parsed) add(at(field, j), parsed.error);
-        else if (ruleFamily !== 'any' && parsed.interval.family !== ruleFamily) {
-          add(at(field, j), `${text} is ${parsed.interval.family === 'ipv6' ? 'an IPv6' : 'an IPv4'} address but the rule is "family": "${ruleFamily}"`);
-        } else if (parsed.interval.family === 'ipv6' && !carries6) {
-          add(at(field, j), `${text} is IPv6 but no interface carries IPv6 (set "family": "both" or "ipv6" on one, or globals.ipv6WithoutWan "lastResort")`);
-        }
-      });
+    for (const field of ADDRESS_FIELDS) {
+      const texts = rule[field];
+      if (texts === undefined) continue;
+      for (let j = 0; j < texts.length; j++) {
+        const issue = addressIssue(texts[j] as string, texts.length, ruleFamily, carries6);
+        if (issue !== undefined) add(at(field, j), issue);
+      }
     }
     if ((rule.proto === 'icmp' && ruleFamily === 'ipv6') || (rule.proto === 'icmpv6' && ruleFamily === 'ipv4')) {
       add(at('proto'), `${rule.proto} does not exist in ${ruleFamily}`);

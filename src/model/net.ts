@@ -10,21 +10,26 @@ export interface Ipv4Interval {
 export type Ipv4Element = { kind: 'addr'; addr: string } | { kind: 'prefix'; addr: string; len: number } | { kind: 'range'; from: string; to: string };
 
 export function parseIpv4(text: string): number | undefined {
+  return parseIpv4Between(text, 0, text.length);
+}
+
+/** The address written in text[start, end), read in place (validate and compile read every address of every rule). */
+function parseIpv4Between(text: string, start: number, end: number): number | undefined {
   // By character code, not a regular expression: compile parses every address of every rule.
   let value = 0;
   let octet = 0;
   let digits = 0;
   let dots = 0;
-  for (let i = 0; i <= text.length; i++) {
-    const c = i < text.length ? text.charCodeAt(i) : 46; // the end closes the last octet like a '.'
+  for (let i = start; i <= end; i++) {
+    const c = i < end ? text.charCodeAt(i) : 46; // the end closes the last octet like a '.'
     if (c >= 48 && c <= 57) {
       // Leading zeros are ambiguous (octal in some tools), so refuse them.
       if (digits === 1 && octet === 0) return undefined;
       octet = octet * 10 + (c - 48);
       if (++digits > 3 || octet > 255) return undefined;
-    } else if (c === 46 && digits > 0 && (i < text.length ? dots < 3 : dots === 3)) {
+    } else if (c === 46 && digits > 0 && (i < end ? dots < 3 : dots === 3)) {
       value = value * 256 + octet;
-      if (i < text.length) dots++;
+      if (i < end) dots++;
       octet = 0;
       digits = 0;
     } else {
@@ -69,9 +74,8 @@ function parseIpv4Interval(text: string): (Ipv4Interval & ({ kind: 'addr' | 'ran
   }
   const slash = text.indexOf('/');
   if (slash >= 0) {
-    const addr = parseIpv4(text.slice(0, slash));
-    const lenText = text.slice(slash + 1);
-    const len = /^\d{1,2}$/.test(lenText) ? Number(lenText) : NaN;
+    const addr = parseIpv4Between(text, 0, slash);
+    const len = prefixLength(text, slash + 1, 2);
     if (addr === undefined || !(len >= 0 && len <= 32)) {
       return { error: `"${text}" is not an IPv4 CIDR (expected a.b.c.d/0-32)` };
     }
@@ -86,11 +90,26 @@ function parseIpv4Interval(text: string): (Ipv4Interval & ({ kind: 'addr' | 'ran
   return { kind: 'addr', first: addr, last: addr };
 }
 
+/** The one to `maxDigits` decimal digits from `start` to the end of text as a number, else NaN (as /^\d{1,N}$/ would). */
+function prefixLength(text: string, start: number, maxDigits: number): number {
+  const n = text.length - start;
+  if (n < 1 || n > maxDigits) return NaN;
+  let value = 0;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return NaN;
+    value = value * 10 + c;
+  }
+  return value;
+}
+
 /**
  * Merges overlapping and adjacent intervals and re-expresses them as the fewest CIDR prefixes.
  * nft 1.0.6 rejects overlapping elements in interval sets, and prefixes read back unchanged.
  */
 export function normaliseIntervals(intervals: readonly Ipv4Interval[]): Ipv4Element[] {
+  // One interval (most rules' one address): nothing to sort or merge.
+  if (intervals.length === 1) return intervalToPrefixes(intervals[0] as Ipv4Interval);
   const sorted = [...intervals].sort((a, b) => a.first - b.first || a.last - b.last);
   const merged: Ipv4Interval[] = [];
   for (const iv of sorted) {
@@ -216,8 +235,27 @@ export function formatIp(family: IpFamilyName, value: bigint): string {
   return family === 'ipv4' ? formatIpv4(Number(value)) : formatIpv6(value);
 }
 
+/**
+ * Results by text, shared by every caller (read-only: none changes them): validation and compile read the same
+ * addresses in one apply (cold, where each parse costs), and a daemon compiles them again on every state change.
+ * Bounded: cleared when full (a config holds far fewer addresses).
+ */
+export type IpElement = { readonly interval: Readonly<IpInterval> } | { readonly error: string };
+const elements = new Map<string, IpElement>();
+const ELEMENTS_KEPT = 16_384;
+
 /** An address, CIDR or range of either family; errors say what is valid, as parseIpv4Element does. */
-export function parseIpElement(text: string): { interval: IpInterval } | { error: string } {
+export function parseIpElement(text: string): IpElement {
+  let r = elements.get(text);
+  if (r === undefined) {
+    r = readIpElement(text);
+    if (elements.size >= ELEMENTS_KEPT) elements.clear();
+    elements.set(text, r);
+  }
+  return r;
+}
+
+function readIpElement(text: string): { interval: IpInterval } | { error: string } {
   if (!text.includes(':')) {
     const v4 = parseIpv4Interval(text);
     if ('error' in v4) return v4;
@@ -237,8 +275,7 @@ export function parseIpElement(text: string): { interval: IpInterval } | { error
     if (addr === undefined) return { error: `"${text}" is not an IPv6 address, CIDR or range` };
     return { interval: { family: 'ipv6', first: addr, last: addr } };
   }
-  const lenText = text.slice(slash + 1);
-  const len = /^\d{1,3}$/.test(lenText) ? Number(lenText) : NaN;
+  const len = prefixLength(text, slash + 1, 3);
   if (addr === undefined || !(len >= 0 && len <= 128)) return { error: `"${text}" is not an IPv6 CIDR (expected a:b::/0-128)` };
   const size = 1n << BigInt(128 - len);
   if (addr % size !== 0n) return { error: `"${text}" has host bits set (did you mean ${formatIpv6(addr - (addr % size))}/${len}?)` };
@@ -248,6 +285,9 @@ export function parseIpElement(text: string): { interval: IpInterval } | { error
 /** As normaliseIntervals, for one family of big-integer intervals: merged, then the fewest prefixes. */
 export function normaliseIpIntervals(family: IpFamilyName, intervals: readonly IpInterval[]): Ipv4Element[] {
   // IPv4 fits a double exactly: the number path, without big-integer arithmetic per address.
+  if (family === 'ipv4' && intervals.length === 1 && intervals[0]?.family === 'ipv4') {
+    return intervalToPrefixes({ first: Number(intervals[0].first), last: Number(intervals[0].last) });
+  }
   if (family === 'ipv4') return normaliseIntervals(intervals.filter((i) => i.family === 'ipv4').map((i) => ({ first: Number(i.first), last: Number(i.last) })));
   const bits = BITS[family];
   const sorted = intervals.filter((i) => i.family === family).sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));

@@ -1,7 +1,7 @@
 // Read-back verification: what nft lists is compared with what was applied, tolerating only listing noise.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { diffImages, imageOfBatch, imageOfListing } from '../../src/compile/verify.js';
+import { canonical, diffImages, imageOfBatch, imageOfListing, RuleImage } from '../../src/compile/verify.js';
 import { batchRestoring } from '../../src/compile/restore.js';
 import type { NftBatch } from '../../src/model/plan.js';
 
@@ -92,5 +92,85 @@ describe('batchRestoring', () => {
       { add: { table: { family: 'inet', name: 't' } } },
       { delete: { table: { family: 'inet', name: 't' } } },
     ]);
+  });
+});
+
+describe('canonical', () => {
+  // The definition: JSON with every object's keys sorted (undefined members left out) and the members of a `set`
+  // array sorted by their own canonical text.
+  const reference = (v: unknown): string => {
+    if (Array.isArray(v)) return `[${v.map((e) => reference(e)).join(',')}]`;
+    if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+    const o = v as Record<string, unknown>;
+    const parts = Object.keys(o)
+      .sort()
+      .filter((k) => o[k] !== undefined)
+      .map((k) => {
+        const x = o[k];
+        const text =
+          k === 'set' && Array.isArray(x)
+            ? `[${x
+                .map((e) => reference(e))
+                .sort()
+                .join(',')}]`
+            : reference(x);
+        return `${JSON.stringify(k)}:${text}`;
+      });
+    return `{${parts.join(',')}}`;
+  };
+
+  it.each<[string, unknown]>([
+    ['a scalar', 'a"b'],
+    ['null', null],
+    ['an empty object and array', { b: [], a: {} }],
+    ['keys out of order, one undefined first', { z: 1, a: undefined, m: [true, null, 'x'] }],
+    ['a set reordered', { set: [{ prefix: { len: 24, addr: '10.0.0.0' } }, '10.0.0.1', '1.2.3.4'] }],
+    ['a set array that is not a member list', { set: 'name', sets: ['b', 'a'] }],
+    ['an undefined array member', [1, undefined, 2]],
+  ])('%s: as the definition says', (_what, value) => {
+    expect(canonical(value)).toBe(reference(value));
+  });
+
+  it('gives a verdict map the same text whatever order its members are listed in', () => {
+    const entries = Array.from({ length: 50 }, (_, i) => [
+      i % 3 ? `10.0.0.${i}` : { prefix: { addr: `10.${i}.0.0`, len: 16 } },
+      { goto: { target: `t${i % 4}` } },
+    ]);
+    const rule = (list: unknown[]) => [{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: { set: list } } }];
+    expect(canonical(rule([...entries].reverse()))).toBe(canonical(rule(entries)));
+    expect(canonical(rule(entries))).toBe(reference(rule(entries)));
+  });
+});
+
+describe('RuleImage.canonical', () => {
+  const expr = () => [
+    { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'gre' } },
+    {
+      vmap: {
+        key: { payload: { protocol: 'ip', field: 'daddr' } },
+        data: {
+          set: [
+            ['10.0.0.2', { goto: { target: 'b' } }],
+            ['10.0.0.1', { goto: { target: 'a' } }],
+          ],
+        },
+      },
+    },
+  ];
+
+  it.each<[string, () => unknown[]]>([
+    ['a statement list', expr],
+    ['a frozen statement list (kept for the next comparison)', () => Object.freeze(expr())],
+  ])('%s: keys sorted, l4proto names as numbers, set members sorted', (_what, make) => {
+    const want = canonical({ comment: 'rule x', expr: JSON.parse(JSON.stringify(expr()).replace('"gre"', '47')) as unknown });
+    const list = make();
+    expect(new RuleImage({ expr: list, comment: 'rule x' }).canonical()).toBe(want);
+    // A second image of the same frozen list (the read-back after the incremental batch) gives the same text.
+    expect(new RuleImage({ expr: list, comment: 'rule x' }).canonical()).toBe(want);
+    expect(new RuleImage({ expr: list }).canonical()).toBe(want.replace('"rule x"', 'null'));
+  });
+
+  it('a rule without statements has none in its canonical form', () => {
+    expect(new RuleImage({ comment: 'c' }).canonical()).toBe(canonical({ comment: 'c' }));
   });
 });

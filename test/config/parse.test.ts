@@ -2,7 +2,7 @@
 // allowed; every schema and semantic issue carries its place in the file; everything is reported in one pass.
 import { describe, expect, it } from 'vitest';
 import { configOrThrow, parseConfigText } from '../../src/config/load.js';
-import { MAX_DEPTH, parseDocument, plainJson } from '../../src/config/parse.js';
+import { MAX_DEPTH, parseDocument, plainJson, plainParsed } from '../../src/config/parse.js';
 import { MwanError } from '../../src/model/errors.js';
 
 const FILE = '/etc/nft-mwan/config.json';
@@ -149,5 +149,36 @@ describe('plainJson: the fast path is taken only where it gives what the tree gi
     // A trailing comment sends the same document down the full path.
     const viaTree = parseConfigText(FILE, `${text}\n// end\n`);
     expect(parseConfigText(FILE, text)).toEqual(viaTree);
+  });
+});
+
+describe('plainParsed: what plainJson says, without scanning the text', () => {
+  const nested = (depth: number, inner = '1') => `${'{"k":['.repeat(depth / 2)}${inner}${']}'.repeat(depth / 2)}`;
+  it.each<[string, string]>([
+    ['plain JSON', '{ "a": { "b": [1, "x", { "c": null }] }, "d": "a" }'],
+    ['colons, brackets and newlines written in strings', '{ "a:b": "c: [{", "d": ["::", "}]\\n"], "e": "\\"x\\": 1" }'],
+    ['a duplicate key', '{ "a": 1,\n "a": 2 }'],
+    ['a duplicate key whose first value held colons', '{ "a": "x:y", "a": ":" }'],
+    ['a duplicate key in a nested object', '{ "a": [{ "k": 1, "k": 1 }], "b": "::" }'],
+    ['a duplicate key written with an escape', '{ "a": 1, "\\u0061": 2 }'],
+    ['a duplicate key beside an escaped colon', '{ "a": 1, "a": 2, "b": "\\u003a" }'],
+    ['a __proto__ key', '{ "__proto__": { "a": 1 } }'],
+    ['a __proto__ string value', '{ "a": "__proto__" }'],
+    ['nesting beyond the limit', nested(MAX_DEPTH + 2)],
+    ['nesting at the limit', nested(MAX_DEPTH)],
+    ['nesting at the limit, empty inside', `${'['.repeat(MAX_DEPTH)}${']'.repeat(MAX_DEPTH)}`],
+    ['nesting just below the limit', nested(MAX_DEPTH - 2, '{"x": [1]}')],
+    ['far deeper nesting than the engine recurses', `${'['.repeat(100_000)}${']'.repeat(100_000)}`],
+    ['a bare string', '"a:b"'],
+    ['a config as written by JSON.stringify', JSON.stringify({ interfaces: { w: { device: 'e' } }, rules: [{ name: 'r', destIp: ['10.0.0.0/8'] }] }, null, 2)],
+  ])('%s', (_what, text) => {
+    expect(plainParsed(text, JSON.parse(text))).toBe(plainJson(text));
+  });
+
+  it('a duplicate key is still refused at its place when the text has no backslash', () => {
+    const r = parseDocument('{\n  "a": "x:y",\n  "a": 1\n}');
+    expect(r.ok ? r.value : r.issues).toEqual([
+      expect.objectContaining({ path: '/a', line: 3, column: 3, message: 'duplicate key "a" (the first is at line 2)' }),
+    ]);
   });
 });

@@ -180,3 +180,66 @@ describe('parseIpv4 and formatIpv4 (the hand-written scanner against a plain def
     ]);
   });
 });
+
+describe('parseIpElement on IPv4 CIDRs: the address and the length read in place', () => {
+  // The definition: an address parseIpv4 accepts, '/', one or two decimal digits (leading zero allowed) up to 32.
+  const reference = (text: string): { first: bigint; last: bigint } | undefined => {
+    const m = /^([^/]*)\/(\d{1,2})$/.exec(text);
+    const addr = m ? parseIpv4(m[1] as string) : undefined;
+    const len = m ? Number(m[2]) : NaN;
+    if (addr === undefined || len > 32 || addr % 2 ** (32 - len) !== 0) return undefined;
+    return { first: BigInt(addr), last: BigInt(addr + 2 ** (32 - len) - 1) };
+  };
+
+  it.each([
+    '10.0.0.0/8',
+    '10.0.0.0/08',
+    '0.0.0.0/0',
+    '0.0.0.0/00',
+    '192.0.2.1/32',
+    '192.0.2.0/33',
+    '192.0.2.0/',
+    '192.0.2.0/024',
+    '192.0.2.0/2a',
+    '192.0.2.0/-1',
+    '192.0.2.0/ 24',
+    '192.0.2.0/24 ',
+    '192.0.2.0/٢',
+    '192.0.2/24',
+    '/24',
+    '192.0.2.1/24',
+  ])('%j', (text) => {
+    const got = parseIpElement(text);
+    const want = reference(text);
+    expect('error' in got ? undefined : { first: got.interval.first, last: got.interval.last }).toEqual(want);
+  });
+
+  it.each<[string, string]>([
+    ['192.0.2.0/33', '"192.0.2.0/33" is not an IPv4 CIDR (expected a.b.c.d/0-32)'],
+    ['192.0.2.0/2a', '"192.0.2.0/2a" is not an IPv4 CIDR (expected a.b.c.d/0-32)'],
+    ['192.0.2.1/24', '"192.0.2.1/24" has host bits set (did you mean 192.0.2.0/24?)'],
+    ['2001:db8::/1290', '"2001:db8::/1290" is not an IPv6 CIDR (expected a:b::/0-128)'],
+    ['2001:db8::/x', '"2001:db8::/x" is not an IPv6 CIDR (expected a:b::/0-128)'],
+  ])('%j is refused with what is valid', (text, error) => {
+    expect(parseIpElement(text)).toEqual({ error });
+  });
+});
+
+describe('parseIpElement keeps its results', () => {
+  it('gives the same result for the same text (validation and compile parse each address once)', () => {
+    const a = parseIpElement('198.51.100.0/24');
+    expect(parseIpElement('198.51.100.0/24')).toBe(a);
+    expect(a).toEqual({ interval: { family: 'ipv4', first: 3325256704n, last: 3325256959n } });
+    const e = parseIpElement('198.51.100.1/24');
+    expect(parseIpElement('198.51.100.1/24')).toBe(e);
+    expect(e).toEqual({ error: '"198.51.100.1/24" has host bits set (did you mean 198.51.100.0/24?)' });
+  });
+
+  it('stays bounded: a flood of distinct texts starts it afresh, with the same answers', () => {
+    const first = parseIpElement('2001:db8::/32');
+    for (let i = 0; i < 20_000; i++) parseIpElement(`10.${i >> 8}.${i & 255}.0/24`);
+    const again = parseIpElement('2001:db8::/32');
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+  });
+});
