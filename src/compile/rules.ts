@@ -325,17 +325,21 @@ function mapped(group: Parsed[]): ClassifyRule {
   const key = present.length === 1 ? keyOf(first, present[0] as Field) : { concat: present.map((f) => keyOf(first, f)) };
   const entries: [x.Expr, x.Stmt][] = [];
   const only = present.length === 1 ? (present[0] as Field) : null;
+  // One verdict per target, shared by its entries (the JSON is the same; a thousand entries name a few chains).
+  const verdicts = new Map<string, x.Stmt>();
   for (let i = 0; i < group.length; i++) {
     const p = group[i] as Parsed;
+    let verdict = verdicts.get(p.target);
+    if (verdict === undefined) verdicts.set(p.target, (verdict = x.goTo(p.target)));
     if (only !== null) {
       const elements = elementsOf(p, only);
-      for (let j = 0; j < elements.length; j++) entries.push([elements[j], x.goTo(p.target)]);
+      for (let j = 0; j < elements.length; j++) entries.push([elements[j], verdict]);
       continue;
     }
     // Every combination of the rule's values is one element (a rule's own values never overlap each other).
     let combos: x.Expr[][] = [[]];
     for (const f of present) combos = combos.flatMap((c) => elementsOf(p, f).map((e) => [...c, e]));
-    for (const c of combos) entries.push([c.length === 1 ? c[0] : { concat: c }, x.goTo(p.target)]);
+    for (const c of combos) entries.push([c.length === 1 ? c[0] : { concat: c }, verdict]);
   }
   const names = group.map((p) => p.rule.name);
   const comment = `rules ${names.length > 4 ? `${names.slice(0, 3).join(', ')} ... ${names.at(-1) ?? ''} (${names.length})` : names.join(', ')}`;
