@@ -51,7 +51,8 @@ export class DisjointIndex {
 
   /** Does any of the values meet (share a point with) a value already here? */
   meetsIntervals(values: readonly Interval[]): boolean {
-    for (const iv of values) {
+    for (let k = 0; k < values.length; k++) {
+      const iv = values[k] as Interval;
       // The last interval starting at or before iv.last is the only one that can reach into it.
       const i = this.upper(iv.last) - 1;
       if (i >= 0 && (this.ends[i] as Bound) >= iv.first) return true;

@@ -1,5 +1,5 @@
 // The classify chain's tail: the user rules compiled to statements, each going to its policy, sticky or special chain.
-import type { ResolvedConfig } from '../config/resolved.js';
+import type { ResolvedConfig, ResolvedRule } from '../config/resolved.js';
 import { chainName, isSpecial } from '../model/names.js';
 import type { ChainRule } from './chain-collector.js';
 import { compileRules, type ClassifyRule } from './rules.js';
@@ -21,7 +21,15 @@ function classifyTail(config: ResolvedConfig): readonly ClassifyRule[] {
   const sets = config.sets;
   const key = JSON.stringify([rules, Object.entries(sets).map(([n, st]) => [n, st.type])]);
   if (lastClassify?.key === key) return lastClassify.tail;
-  const tail = freezeRules(compileRules(rules, (rule) => (rule.sticky ? chainName.sticky(rule.name) : policyTarget(rule.policy)), sets));
+  // A thousand rules name a few policies: each policy's chain name is built once (one string the batch's JSON reads).
+  const targets = new Map<string, string>();
+  const target = (rule: ResolvedRule): string => {
+    if (rule.sticky) return chainName.sticky(rule.name);
+    let t = targets.get(rule.policy);
+    if (t === undefined) targets.set(rule.policy, (t = policyTarget(rule.policy)));
+    return t;
+  };
+  const tail = freezeRules(compileRules(rules, target, sets));
   lastClassify = { key, tail };
   return tail;
 }

@@ -20,8 +20,11 @@ interface Parsed {
   fields: Partial<Record<Field, IpInterval[] | PortRange[] | string[]>>;
   /** An address with a non-contiguous mask (`ip saddr & MASK == ADDR`): no interval, so the rule stands alone. */
   masked: Partial<Record<'srcIp' | 'destIp', MaskedIpv4>>;
-  /** Shape: the rules that can share one map lookup have the same one. */
-  shape: string;
+  /**
+   * Shape: the rules that can share one map lookup have the same one, the protocol, family and fields present
+   * (a bit per field, in FIELDS' order): compared as they are, no key text built per rule.
+   */
+  present: number;
   /** The one field present, when there is one (a group keyed on it is indexed). */
   key: Field | null;
   /** Named-set, log and catch-all rules are always emitted on their own. */
@@ -43,8 +46,12 @@ export function compileRules(
   target: (rule: ResolvedRule) => string,
   sets: Readonly<Record<string, { type: string }>> = {},
 ): ClassifyRule[] {
+  // Indexed loops here and below: an apply runs this cold, once per rule, where an iterator per loop counts.
   const parsed: Parsed[] = [];
-  for (const r of rules) for (const p of parse(r, target(r), sets)) parsed.push(p);
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i] as ResolvedRule;
+    parse(parsed, r, target(r), sets);
+  }
   const out: (ClassifyRule | null)[] = [];
   // One open group per family: a packet is only ever one family, so an IPv4 rule and an IPv6 rule never
   // compete and the order between them is free. A group stays open across the other family's rules (rules
@@ -58,10 +65,16 @@ export function compileRules(
     out[group.slot] = group.members.length === 1 ? single(group.members[0] as Parsed) : mapped(group.members);
     groups.delete(family);
   };
-  for (const p of parsed) {
-    for (const f of p.family === 'any' ? (['ipv4', 'ipv6'] as const) : (['any'] as const)) flush(f);
+  for (let i = 0; i < parsed.length; i++) {
+    const p = parsed[i] as Parsed;
+    if (p.family === 'any') {
+      flush('ipv4');
+      flush('ipv6');
+    } else {
+      flush('any');
+    }
     const open = groups.get(p.family);
-    const fits = open !== undefined && !p.alone && open.members[0]?.shape === p.shape && !overlapsGroup(open.members, open.index, p);
+    const fits = open !== undefined && !p.alone && sameShape(open.members[0] as Parsed, p) && !overlapsGroup(open.members, open.index, p);
     if (!fits) flush(p.family);
     let group = groups.get(p.family);
     if (group === undefined) {
@@ -74,6 +87,10 @@ export function compileRules(
   }
   for (const f of ['any', 'ipv4', 'ipv6'] as const) flush(f);
   return out.filter((r): r is ClassifyRule => r !== null);
+}
+
+function sameShape(a: Parsed, b: Parsed): boolean {
+  return a.present === b.present && a.proto === b.proto && a.family === b.family;
 }
 
 function overlapsGroup(group: readonly Parsed[], index: DisjointIndex, p: Parsed): boolean {
@@ -92,9 +109,9 @@ function addToIndex(index: DisjointIndex, p: Parsed): void {
 
 /**
  * A rule whose addresses hold both families becomes one parsed rule per family (a packet is only ever one
- * of them, so first-match order is kept).
+ * of them, so first-match order is kept), appended to `out`.
  */
-function parse(rule: ResolvedRule, target: string, sets: Readonly<Record<string, { type: string }>>): Parsed[] {
+function parse(out: Parsed[], rule: ResolvedRule, target: string, sets: Readonly<Record<string, { type: string }>>): void {
   // Written as plain loops with flags: an apply runs this cold, once per rule, where every array and closure counts.
   const masked: Parsed['masked'] = {};
   const src = rule.srcIp === undefined ? undefined : addressesOf(rule.srcIp, 'srcIp', masked);
@@ -102,25 +119,39 @@ function parse(rule: ResolvedRule, target: string, sets: Readonly<Record<string,
   const isMasked = masked.srcIp !== undefined || masked.destIp !== undefined;
   let has4 = isMasked || rule.proto === 'icmp' || (rule.set !== undefined && sets[rule.set]?.type !== 'ipv6_addr');
   let has6 = rule.proto === 'icmpv6' || (rule.set !== undefined && sets[rule.set]?.type === 'ipv6_addr');
-  for (const list of [src, dest]) {
-    for (const i of list ?? []) {
-      if (i.family === 'ipv4') has4 = true;
+  if (src !== undefined) {
+    for (let i = 0; i < src.length; i++) {
+      if ((src[i] as IpInterval).family === 'ipv4') has4 = true;
       else has6 = true;
     }
   }
-  const out: Parsed[] = [];
-  const one = (family: Parsed['family']) => {
-    // icmp is IPv4's and icmpv6 IPv6's: an icmpv6 rule's IPv4 addresses (and the reverse) can never match.
-    if ((rule.proto === 'icmp' && family === 'ipv6') || (rule.proto === 'icmpv6' && family === 'ipv4')) return;
-    const p = parsedFor(rule, target, family, src, dest, masked, isMasked);
-    if (p !== null) out.push(p);
-  };
-  if (rule.family === 'ipv4' || rule.family === 'ipv6') one(rule.family);
+  if (dest !== undefined) {
+    for (let i = 0; i < dest.length; i++) {
+      if ((dest[i] as IpInterval).family === 'ipv4') has4 = true;
+      else has6 = true;
+    }
+  }
+  if (rule.family === 'ipv4' || rule.family === 'ipv6') parseOne(out, rule, target, rule.family, src, dest, masked, isMasked);
   else if (has4 || has6) {
-    if (has4) one('ipv4');
-    if (has6) one('ipv6');
-  } else one('any');
-  return out;
+    if (has4) parseOne(out, rule, target, 'ipv4', src, dest, masked, isMasked);
+    if (has6) parseOne(out, rule, target, 'ipv6', src, dest, masked, isMasked);
+  } else parseOne(out, rule, target, 'any', src, dest, masked, isMasked);
+}
+
+function parseOne(
+  out: Parsed[],
+  rule: ResolvedRule,
+  target: string,
+  family: Parsed['family'],
+  src: IpInterval[] | undefined,
+  dest: IpInterval[] | undefined,
+  masked: Parsed['masked'],
+  isMasked: boolean,
+): void {
+  // icmp is IPv4's and icmpv6 IPv6's: an icmpv6 rule's IPv4 addresses (and the reverse) can never match.
+  if ((rule.proto === 'icmp' && family === 'ipv6') || (rule.proto === 'icmpv6' && family === 'ipv4')) return;
+  const p = parsedFor(rule, target, family, src, dest, masked, isMasked);
+  if (p !== null) out.push(p);
 }
 
 /** A field's addresses as intervals, or (a lone non-contiguous ADDR/MASK) recorded in `masked` instead. */
@@ -133,7 +164,8 @@ function addressesOf(texts: readonly string[], f: 'srcIp' | 'destIp', masked: Pa
     return undefined;
   }
   const out: IpInterval[] = [];
-  for (const t of texts) {
+  for (let i = 0; i < texts.length; i++) {
+    const t = texts[i] as string;
     const e = parseIpElement(m === undefined ? t : `${formatIpv4(m.addr)}/${String(prefix)}`);
     if ('error' in e) throw new MwanError({ code: 'INTERNAL', summary: `unvalidated address ${t}` });
     out.push(e.interval);
@@ -162,17 +194,25 @@ function parsedFor(
   if (destIp !== undefined) fields.destIp = destIp;
   if (rule.srcPort) fields.srcPort = portsOf(rule.srcPort);
   if (rule.destPort) fields.destPort = portsOf(rule.destPort);
-  const present = FIELDS.filter((f) => fields[f] !== undefined);
-  const proto = rule.proto;
+  let present = 0;
+  let count = 0;
+  let key: Field | null = null;
+  for (let i = 0; i < FIELDS.length; i++) {
+    const f = FIELDS[i] as Field;
+    if (fields[f] === undefined) continue;
+    present |= 1 << i;
+    count++;
+    key = f;
+  }
   return {
     rule,
-    proto,
+    proto: rule.proto,
     family,
     fields,
     masked,
-    shape: JSON.stringify([proto, family, present]),
-    key: present.length === 1 ? (present[0] as Field) : null,
-    alone: rule.set !== undefined || rule.log || present.length === 0 || isMasked,
+    present,
+    key: count === 1 ? key : null,
+    alone: rule.set !== undefined || rule.log || count === 0 || isMasked,
     target,
   };
 }
@@ -180,7 +220,7 @@ function parsedFor(
 /** The intervals of one family (the list itself when all are), or null when there is none. */
 function ofFamily(all: IpInterval[], family: Parsed['family']): IpInterval[] | null {
   let n = 0;
-  for (const i of all) if (i.family === family) n++;
+  for (let i = 0; i < all.length; i++) if ((all[i] as IpInterval).family === family) n++;
   if (n === 0) return null;
   return n === all.length ? all : all.filter((i) => i.family === family);
 }
@@ -242,7 +282,12 @@ function keyOf(p: Parsed, f: Field): x.Expr {
 function elementsOf(p: Parsed, f: Field): x.Expr[] {
   const v = p.fields[f] as IpInterval[] | PortRange[] | string[];
   if (f === 'srcIface') return v;
-  if (f === 'srcIp' || f === 'destIp') return normaliseIpIntervals(p.family as IpFamilyName, v as IpInterval[]).map(x.addrElement);
+  if (f === 'srcIp' || f === 'destIp') {
+    const one = v.length === 1 ? (v[0] as IpInterval) : undefined;
+    // One IPv4 address (most rules): the element normaliseIpIntervals gives it, without its intervals and prefixes.
+    if (one !== undefined && one.family === 'ipv4' && p.family === 'ipv4' && one.first === one.last) return [formatIpv4(Number(one.first))];
+    return normaliseIpIntervals(p.family as IpFamilyName, v as IpInterval[]).map(x.addrElement);
+  }
   return (v as PortRange[]).map(x.portElement);
 }
 
@@ -280,15 +325,21 @@ function mapped(group: Parsed[]): ClassifyRule {
   const key = present.length === 1 ? keyOf(first, present[0] as Field) : { concat: present.map((f) => keyOf(first, f)) };
   const entries: [x.Expr, x.Stmt][] = [];
   const only = present.length === 1 ? (present[0] as Field) : null;
-  for (const p of group) {
+  // One verdict per target, shared by its entries (the JSON is the same; a thousand entries name a few chains).
+  const verdicts = new Map<string, x.Stmt>();
+  for (let i = 0; i < group.length; i++) {
+    const p = group[i] as Parsed;
+    let verdict = verdicts.get(p.target);
+    if (verdict === undefined) verdicts.set(p.target, (verdict = x.goTo(p.target)));
     if (only !== null) {
-      for (const e of elementsOf(p, only)) entries.push([e, x.goTo(p.target)]);
+      const elements = elementsOf(p, only);
+      for (let j = 0; j < elements.length; j++) entries.push([elements[j], verdict]);
       continue;
     }
     // Every combination of the rule's values is one element (a rule's own values never overlap each other).
     let combos: x.Expr[][] = [[]];
     for (const f of present) combos = combos.flatMap((c) => elementsOf(p, f).map((e) => [...c, e]));
-    for (const c of combos) entries.push([c.length === 1 ? c[0] : { concat: c }, x.goTo(p.target)]);
+    for (const c of combos) entries.push([c.length === 1 ? c[0] : { concat: c }, verdict]);
   }
   const names = group.map((p) => p.rule.name);
   const comment = `rules ${names.length > 4 ? `${names.slice(0, 3).join(', ')} ... ${names.at(-1) ?? ''} (${names.length})` : names.join(', ')}`;

@@ -138,8 +138,22 @@ function normaliseProtocols(value: unknown): unknown {
   return out ?? o;
 }
 
+/**
+ * A plan's batch is never changed once compiled either: an apply images it for the incremental batch, then
+ * again for the read-back, so its image is kept with it.
+ */
+const batchImages = new WeakMap<NftBatch, { tableName: string; img: TableImage }>();
+
 /** What the batch leaves in the table (it starts with add+flush, so earlier content does not matter). */
 export function imageOfBatch(batch: NftBatch, tableName: string): TableImage {
+  const kept = batchImages.get(batch);
+  if (kept?.tableName === tableName) return kept.img;
+  const img = buildBatchImage(batch, tableName);
+  batchImages.set(batch, { tableName, img });
+  return img;
+}
+
+function buildBatchImage(batch: NftBatch, tableName: string): TableImage {
   const img: TableImage = { chains: {}, sets: {} };
   for (const cmd of batch.nftables) {
     const [verb, body] = Object.entries(cmd)[0] as [string, NftObject];

@@ -1,7 +1,8 @@
 // The intent journal: what an apply is about to change, written before it changes anything, so the next command can finish or undo it.
-import { readFile, unlink, mkdir } from 'node:fs/promises';
+import { mkdirSync, unlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../system/atomic-file.js';
+import { writeFileAtomicSync } from '../system/atomic-file.js';
 import { batchRestoring } from '../compile/restore.js';
 import { diffRouting } from '../compile/routing-diff.js';
 import { diffPlan } from '../compile/verify.js';
@@ -27,10 +28,14 @@ export interface Intent {
   snapshot: { listing: NftObject[] | null; routing: OwnedRouting };
 }
 
+/**
+ * Written synchronously, like clearIntent: an apply waits for the journal before it changes anything, and the
+ * few system calls cost less done at once than waiting a turn of the event loop each (a cold apply: ~1 ms).
+ */
 export async function writeIntent(dir: string, intent: Intent): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  const path = join(dir, INTENT_FILE);
-  await writeFileAtomic(path, JSON.stringify(intent), 0o600);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  writeFileAtomicSync(join(dir, INTENT_FILE), JSON.stringify(intent), 0o600);
+  return Promise.resolve();
 }
 
 /** writeIntent for an apply: a state filesystem that takes no write costs the crash record, not the apply (said so). */
@@ -44,7 +49,12 @@ export async function recordIntent(dir: string, log: Pick<Logger, 'warn'>, inten
 }
 
 export async function clearIntent(dir: string): Promise<void> {
-  await unlink(join(dir, INTENT_FILE)).catch(() => undefined);
+  try {
+    unlinkSync(join(dir, INTENT_FILE));
+  } catch {
+    // No journal: nothing to clear.
+  }
+  return Promise.resolve();
 }
 
 export async function readIntent(dir: string): Promise<Intent | null> {

@@ -2,9 +2,14 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../src/system/atomic-file.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../../src/system/atomic-file.js';
 
-describe('writeFileAtomic', () => {
+const writers = [
+  { name: 'writeFileAtomic', write: writeFileAtomic },
+  { name: 'writeFileAtomicSync', write: async (path: string, text: string, mode: number) => Promise.resolve(writeFileAtomicSync(path, text, mode)) },
+];
+
+describe.each(writers)('$name', ({ write: writeFileAtomic }) => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'nft-mwan-atomic-'));
