@@ -138,22 +138,6 @@ function parse(out: Parsed[], rule: ResolvedRule, target: string, sets: Readonly
   } else parseOne(out, rule, target, 'any', src, dest, masked, isMasked);
 }
 
-function parseOne(
-  out: Parsed[],
-  rule: ResolvedRule,
-  target: string,
-  family: Parsed['family'],
-  src: IpInterval[] | undefined,
-  dest: IpInterval[] | undefined,
-  masked: Parsed['masked'],
-  isMasked: boolean,
-): void {
-  // icmp is IPv4's and icmpv6 IPv6's: an icmpv6 rule's IPv4 addresses (and the reverse) can never match.
-  if ((rule.proto === 'icmp' && family === 'ipv6') || (rule.proto === 'icmpv6' && family === 'ipv4')) return;
-  const p = parsedFor(rule, target, family, src, dest, masked, isMasked);
-  if (p !== null) out.push(p);
-}
-
 /** A field's addresses as intervals, or (a lone non-contiguous ADDR/MASK) recorded in `masked` instead. */
 function addressesOf(texts: readonly string[], f: 'srcIp' | 'destIp', masked: Parsed['masked']): IpInterval[] | undefined {
   const m = texts.length === 1 ? parseMaskedIpv4(texts[0] as string) : undefined;
@@ -173,8 +157,9 @@ function addressesOf(texts: readonly string[], f: 'srcIp' | 'destIp', masked: Pa
   return out;
 }
 
-/** The rule as one family sees it, or null when no packet of that family can match it. */
-function parsedFor(
+/** Appends the rule as one family sees it, unless no packet of that family can match it. */
+function parseOne(
+  out: Parsed[],
   rule: ResolvedRule,
   target: string,
   family: Parsed['family'],
@@ -182,14 +167,16 @@ function parsedFor(
   dest: IpInterval[] | undefined,
   masked: Parsed['masked'],
   isMasked: boolean,
-): Parsed | null {
-  if (isMasked && family !== 'ipv4') return null;
+): void {
+  if (isMasked && family !== 'ipv4') return;
+  // icmp is IPv4's and icmpv6 IPv6's: an icmpv6 rule's IPv4 addresses (and the reverse) can never match.
+  if ((rule.proto === 'icmp' && family === 'ipv6') || (rule.proto === 'icmpv6' && family === 'ipv4')) return;
   const fields: Parsed['fields'] = {};
   if (rule.srcIface) fields.srcIface = [...new Set(rule.srcIface)].sort();
   const srcIp = src === undefined ? undefined : ofFamily(src, family);
   const destIp = dest === undefined ? undefined : ofFamily(dest, family);
   // This family has no address in a field the rule restricts: the rule cannot match it.
-  if (srcIp === null || destIp === null) return null;
+  if (srcIp === null || destIp === null) return;
   if (srcIp !== undefined) fields.srcIp = srcIp;
   if (destIp !== undefined) fields.destIp = destIp;
   if (rule.srcPort) fields.srcPort = portsOf(rule.srcPort);
@@ -204,7 +191,7 @@ function parsedFor(
     count++;
     key = f;
   }
-  return {
+  out.push({
     rule,
     proto: rule.proto,
     family,
@@ -214,7 +201,7 @@ function parsedFor(
     key: count === 1 ? key : null,
     alone: rule.set !== undefined || rule.log || count === 0 || isMasked,
     target,
-  };
+  });
 }
 
 /** The intervals of one family (the list itself when all are), or null when there is none. */
