@@ -60,20 +60,21 @@ describe('mark targets and their chains', () => {
   });
 });
 
-describe('prerouting and output', () => {
-  const wan1 = planned('wan1', 1);
-  const input = (over: Partial<HookInput> = {}): HookInput => ({
-    targets: markTargets([wan1], layout),
-    enabled: [wan1],
-    layout,
-    v6: false,
-    gidBase: 1000,
-    probePairs: [],
-    probePairs6: [],
-    probePairSets: [],
-    ...over,
-  });
+/** The hooks' input for one WAN, wan1 (mark 1), without IPv6 or probe pairs unless `over` says. */
+const wan1 = planned('wan1', 1);
+const input = (over: Partial<HookInput> = {}): HookInput => ({
+  targets: markTargets([wan1], layout),
+  enabled: [wan1],
+  layout,
+  v6: false,
+  gidBase: 1000,
+  probePairs: [],
+  probePairs6: [],
+  probePairSets: [],
+  ...over,
+});
 
+describe('prerouting and output', () => {
   it('output first lets neighbour discovery and related ICMP errors through, then what is marked, then restores', () => {
     const out = text(hookRules(input()), 'output');
     expect(out[0]).toContain('nd-neighbor-solicit');
@@ -166,18 +167,6 @@ describe('probePairs', () => {
 });
 
 describe('host-name targets: the probe-pair set', () => {
-  const wan1 = planned('wan1', 1);
-  const input = (over: Partial<HookInput> = {}): HookInput => ({
-    targets: markTargets([wan1], layout),
-    enabled: [wan1],
-    layout,
-    v6: false,
-    gidBase: 1000,
-    probePairs: [],
-    probePairs6: [],
-    probePairSets: [],
-    ...over,
-  });
   const config = resolved({
     interfaces: {
       tcp: { device: 'eth1', gateway: '192.0.2.1', track: { method: 'tcp', targets: ['203.0.113.5:443', 'www.example.net:443'] } },

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { BackgroundProcess, Lab } from '../../lab/netns.js';
 import { readState } from '../../src/daemon/state-file.js';
 import { type DaemonState, type InterfaceRecord } from '../../src/model/state.js';
-import { BIN } from './helpers.js';
+import { expect, onTestFailed } from 'vitest';
+import { BIN, cli } from './helpers.js';
 
 export interface RunningDaemon {
   proc: BackgroundProcess;
@@ -67,4 +68,23 @@ export async function startDaemon(
     { timeoutMs: 15_000, intervalMs: 50, what: 'the daemon to start' },
   );
   return running;
+}
+
+/** Prints `lines` of the daemon's log should the running test fail (the test's own daemon, not a shared slot's). */
+export function logOnFailure(d: RunningDaemon, lines: (log: string[]) => string[] = (l) => l): void {
+  onTestFailed(() => {
+    console.error(`daemon log:\n${lines(d.log()).join('\n')}`);
+  });
+}
+
+/** After a test: stops its daemon, if one started (undefined when a beforeAll failed first), expecting exit 0; the config it ran with, for removeNftMwan. */
+export async function stopTestDaemon(d: RunningDaemon | null | undefined): Promise<string | null> {
+  if (!d) return null;
+  expect(await d.stop()).toBe(0);
+  return d.configPath;
+}
+
+/** `nft-mwan stop` in the gateway: its rules outlive the daemon by design, and each test starts without them. */
+export async function removeNftMwan(lab: Lab, configPath: string | null): Promise<void> {
+  if (configPath) expect((await cli(lab, 'gw', 'stop', '--config', configPath)).exitCode).toBe(0);
 }

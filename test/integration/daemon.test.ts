@@ -2,13 +2,13 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, expect, it, onTestFailed } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { endpoint, runTcpClient, startDnsServer, startHttpServer, startTcpHold, startTcpServer } from '../../lab/agents.js';
 import { Lab } from '../../lab/netns.js';
 import { buildMultiWan, LAB_NET, type MultiWan, type WanIndex } from '../../lab/topology.js';
 import { describeLab } from '../../lab/vitest.js';
 import { cli, configFile, conntrackMarks } from './helpers.js';
-import { startDaemon, type RunningDaemon } from './daemon-helpers.js';
+import { logOnFailure, removeNftMwan, startDaemon, stopTestDaemon, type RunningDaemon } from './daemon-helpers.js';
 import { untilWan2InPolicy, wan2InPolicy } from '../../lab/policy.js';
 
 const W1 = LAB_NET.wan[1];
@@ -77,19 +77,15 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
   });
 
   afterEach(async () => {
-    const configPath = daemon?.configPath;
-    if (daemon) {
-      expect(await daemon.stop()).toBe(0);
-      daemon = null;
-    }
+    const configPath = await stopTestDaemon(daemon);
+    daemon = null;
     for (const k of net.wans) {
       await net.setUpstream(k, 'up');
       await net.setLoss(k, 0);
       await net.setCarrier(k, 'up');
     }
     await lab.ip('gw', ['route', 'del', 'default', 'via', W2.gateway, 'dev', W2.dev], { reject: false });
-    // Each test starts from a gateway without nft-mwan (its rules outlive the daemon by design).
-    if (configPath) expect((await cli(lab, 'gw', 'stop', '--config', configPath)).exitCode).toBe(0);
+    await removeNftMwan(lab, configPath);
   });
 
   afterAll(async () => {
@@ -99,15 +95,7 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
   const start = async (c: unknown, args: string[] = []) => {
     const d = await startDaemon(lab, c, args);
     daemon = d;
-    // Runs after afterEach: the log is read from this test's daemon, not the shared slot.
-    onTestFailed(() => {
-      console.error(
-        `daemon log:\n${d
-          .log()
-          .filter((l) => !l.includes('debug: run:'))
-          .join('\n')}`,
-      );
-    });
+    logOnFailure(d, (l) => l.filter((line) => !line.includes('debug: run:')));
     return d;
   };
 

@@ -4,13 +4,13 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, afterEach, beforeAll, expect, it, onTestFailed } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { endpoint, runTcpClient, startTcpServer } from '../../lab/agents.js';
 import { Lab } from '../../lab/netns.js';
 import { buildMultiWan, LAB_NET } from '../../lab/topology.js';
 import { describeLab } from '../../lab/vitest.js';
 import { BIN, cli } from './helpers.js';
-import { startDaemon, type RunningDaemon } from './daemon-helpers.js';
+import { logOnFailure, removeNftMwan, startDaemon, stopTestDaemon, type RunningDaemon } from './daemon-helpers.js';
 
 const W2 = LAB_NET.wan[2];
 const [SRV1] = LAB_NET.server.addrs as [string, string];
@@ -64,12 +64,9 @@ describeLab('nft-mwan daemon hardening: self-repair, bounded hooks, a full state
   });
 
   afterEach(async () => {
-    const configPath = daemon?.configPath;
-    if (daemon) {
-      expect(await daemon.stop()).toBe(0);
-      daemon = null;
-    }
-    if (configPath) expect((await cli(lab, 'gw', 'stop', '--config', configPath)).exitCode).toBe(0);
+    const configPath = await stopTestDaemon(daemon);
+    daemon = null;
+    await removeNftMwan(lab, configPath);
   });
 
   afterAll(async () => {
@@ -79,9 +76,7 @@ describeLab('nft-mwan daemon hardening: self-repair, bounded hooks, a full state
   const start = async (c: unknown, args: string[] = []) => {
     const d = await startDaemon(lab, c, args);
     daemon = d;
-    onTestFailed(() => {
-      console.error(`daemon log:\n${d.log().slice(-60).join('\n')}`);
-    });
+    logOnFailure(d, (l) => l.slice(-60));
     await d.waitFor('wan1', 'online');
     await d.waitFor('wan2', 'online');
     return d;

@@ -5,13 +5,12 @@
 // wan2's upstream cut. The name is looked up at every round: re-pointed, it is followed without a re-apply.
 import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, expect, it, onTestFailed } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { endpoint, startTcpServer } from '../../lab/agents.js';
 import { Lab } from '../../lab/netns.js';
 import { buildMultiWan, LAB_NET, type MultiWan } from '../../lab/topology.js';
 import { describeLab } from '../../lab/vitest.js';
-import { cli } from './helpers.js';
-import { startDaemon, type RunningDaemon } from './daemon-helpers.js';
+import { logOnFailure, removeNftMwan, startDaemon, stopTestDaemon, type RunningDaemon } from './daemon-helpers.js';
 
 const W2 = LAB_NET.wan[2];
 const [SRV1] = LAB_NET.server.addrs as [string, string];
@@ -68,14 +67,11 @@ describeLab('host-name track targets under the daemon', () => {
   });
 
   afterEach(async () => {
-    const configPath = daemon?.configPath;
-    if (daemon) {
-      expect(await daemon.stop()).toBe(0);
-      daemon = null;
-    }
+    const configPath = await stopTestDaemon(daemon);
+    daemon = null;
     await net.setUpstream(2, 'up');
     pointName(SRV1);
-    if (configPath) expect((await cli(lab, 'gw', 'stop', '--config', configPath)).exitCode).toBe(0);
+    await removeNftMwan(lab, configPath);
   });
 
   afterAll(async () => {
@@ -85,9 +81,7 @@ describeLab('host-name track targets under the daemon', () => {
   const start = async () => {
     const d = await startDaemon(lab, config);
     daemon = d;
-    onTestFailed(() => {
-      console.error(`daemon log:\n${d.log().join('\n')}`);
-    });
+    logOnFailure(d);
     return d;
   };
 

@@ -32,7 +32,7 @@ import { addServerHosts, buildMultiWan, LAB_NET, type MultiWan, type WanIndex } 
 import { describeLab } from '../../lab/vitest.js';
 import { stickySetName } from '../../src/model/names.js';
 import { BIN, binomialBounds, cli, cliOk } from './helpers.js';
-import { startDaemon, type RunningDaemon } from './daemon-helpers.js';
+import { removeNftMwan, startDaemon, stopTestDaemon, type RunningDaemon } from './daemon-helpers.js';
 
 const real = new URL('../uci/fixtures/real/', import.meta.url).pathname;
 const [SRV1] = LAB_NET.server.addrs as [string, string];
@@ -198,10 +198,7 @@ describeLab('real mwan3 configs in the lab', () => {
     });
     afterAll(async () => {
       try {
-        if (d) {
-          expect(await d.stop()).toBe(0);
-          await cli(lab, 'gw', 'stop', '--config', d.configPath);
-        }
+        await removeNftMwan(lab, await stopTestDaemon(d));
       } finally {
         await lab.teardown();
       }
@@ -284,10 +281,7 @@ describeLab('real mwan3 configs in the lab', () => {
     });
     afterAll(async () => {
       try {
-        if (d) {
-          expect(await d.stop()).toBe(0);
-          await cli(lab, 'gw', 'stop', '--config', d.configPath);
-        }
+        await removeNftMwan(lab, await stopTestDaemon(d));
       } finally {
         await lab.teardown();
       }
