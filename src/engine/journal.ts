@@ -1,8 +1,7 @@
 // The intent journal: what an apply is about to change, written before it changes anything, so the next command can finish or undo it.
 import { mkdirSync, unlinkSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomicSync } from '../system/atomic-file.js';
+import { readJsonFile, writeFileAtomicSync } from '../system/atomic-file.js';
 import { batchRestoring } from '../compile/restore.js';
 import { diffRouting } from '../compile/routing-diff.js';
 import { diffPlan } from '../compile/verify.js';
@@ -58,11 +57,7 @@ export async function clearIntent(dir: string): Promise<void> {
 }
 
 export async function readIntent(dir: string): Promise<Intent | null> {
-  try {
-    return JSON.parse(await readFile(join(dir, INTENT_FILE), 'utf8')) as Intent;
-  } catch {
-    return null;
-  }
+  return (await readJsonFile(join(dir, INTENT_FILE))) as Intent | null;
 }
 
 /**

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, rename, stat, unlink, utimes, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../system/atomic-file.js';
+import { readJsonFile, writeFileAtomic } from '../system/atomic-file.js';
 import { batchRestoring } from '../compile/restore.js';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { MwanError } from '../model/errors.js';
@@ -58,11 +58,7 @@ export function configHash(config: ResolvedConfig): string {
 }
 
 export async function readTry(dir: string): Promise<TryRecord | null> {
-  try {
-    return JSON.parse(await readFile(join(dir, TRY_FILE), 'utf8')) as TryRecord;
-  } catch {
-    return null;
-  }
+  return (await readJsonFile(join(dir, TRY_FILE))) as TryRecord | null;
 }
 
 export async function writeTry(dir: string, record: TryRecord): Promise<void> {
@@ -100,11 +96,7 @@ export async function settleTry(dir: string, outcome: 'confirm' | 'rollback'): P
 }
 
 export async function readTryOutcome(dir: string): Promise<TryOutcome | null> {
-  try {
-    return JSON.parse(await readFile(join(dir, TRY_OUTCOME_FILE), 'utf8')) as TryOutcome;
-  } catch {
-    return null;
-  }
+  return (await readJsonFile(join(dir, TRY_OUTCOME_FILE))) as TryOutcome | null;
 }
 
 /**

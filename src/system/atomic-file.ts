@@ -1,6 +1,6 @@
 // Whole-file replacement: a reader sees the old file or the new one, never half of one.
 import { closeSync, fchmodSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 
 let writes = 0;
 
@@ -49,5 +49,14 @@ export function writeFileAtomicSync(path: string, text: string, mode: number): v
       // Never created, or already gone.
     }
     throw e;
+  }
+}
+
+/** A JSON file this module wrote, read whole; null when it is missing or not JSON (the caller checks its shape). */
+export async function readJsonFile(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as unknown;
+  } catch {
+    return null;
   }
 }

@@ -1,8 +1,9 @@
 // A lock between processes: a file created with link(2), holding the owner's pid and start time, taken over when its owner is gone.
-import { link, mkdir, readFile, rename, rm, unlink, writeFile, stat } from 'node:fs/promises';
+import { link, mkdir, rename, rm, unlink, writeFile, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MwanError } from '../model/errors.js';
+import { readJsonFile } from './atomic-file.js';
 
 /*
  * Why this and not flock(2): Node has no flock, and holding one through a helper process (flock(1)) would cost
@@ -43,12 +44,8 @@ export function ownerAlive(o: Owner): boolean {
 }
 
 export async function readOwner(path: string): Promise<Owner | null> {
-  try {
-    const o = JSON.parse(await readFile(path, 'utf8')) as Partial<Owner>;
-    return typeof o.pid === 'number' ? { pid: o.pid, start: typeof o.start === 'string' ? o.start : null } : null;
-  } catch {
-    return null;
-  }
+  const o = (await readJsonFile(path)) as Partial<Owner> | null;
+  return typeof o?.pid === 'number' ? { pid: o.pid, start: typeof o.start === 'string' ? o.start : null } : null;
 }
 
 const POLL_MS = 25;

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeFileAtomic, writeFileAtomicSync } from '../../src/system/atomic-file.js';
+import { readJsonFile, writeFileAtomic, writeFileAtomicSync } from '../../src/system/atomic-file.js';
 
 const writers = [
   { name: 'writeFileAtomic', write: writeFileAtomic },
@@ -45,5 +45,21 @@ describe.each(writers)('$name', ({ write: writeFileAtomic }) => {
     const text = await readFile(path, 'utf8');
     expect([`${'a'.repeat(100_000)}`, `${'b'.repeat(100_000)}`]).toContain(text);
     expect(await readdir(dir)).toEqual(['f']);
+  });
+});
+
+describe('readJsonFile', () => {
+  it('reads back what was written, and gives null for a missing file or one that is not JSON', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nft-mwan-atomic-'));
+    try {
+      const path = join(dir, 'record.json');
+      expect(await readJsonFile(path)).toBeNull();
+      await writeFileAtomic(path, JSON.stringify({ pid: 7, at: [1, 2] }), 0o600);
+      expect(await readJsonFile(path)).toEqual({ pid: 7, at: [1, 2] });
+      await writeFileAtomic(path, '{"pid": 7', 0o600);
+      expect(await readJsonFile(path)).toBeNull();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
