@@ -61,9 +61,10 @@ export class NftCommits extends ChangeMonitor {
     // thread of this process is this process.
     const pid = reported !== process.pid && this.isOwnThread(reported) ? process.pid : reported;
     const seen = this.take(pid);
-    if (seen === undefined) return true;
-    seen();
-    return false;
+    seen?.();
+    // In process every commit of this process is its own, watched or not: the daemon's probe-pair updates (elements
+    // only, never watched) must not drop its verified listing, nor take the watch of an apply committed after them.
+    return seen === undefined && pid !== process.pid;
   }
 
   /** The oldest own transaction of `pid` still waiting for its commit, now forgotten. */

@@ -79,6 +79,38 @@ describe('NftCommits', () => {
     c.stop();
   });
 
+  it("in process, a commit of its own needs no watch: a probe-pair update neither drops the verified listing nor takes an apply's watch", async () => {
+    const { m, starter } = fakeMonitor();
+    const WORKER = 9_999_001;
+    let repairs = 0;
+    const c = new NftCommits(
+      starter,
+      () => undefined,
+      () => repairs++,
+      (tid) => tid === WORKER,
+    );
+    c.start();
+    m.listen();
+    await tick();
+    const mark = c.mark();
+    // The daemon's probe pairs, unwatched.
+    line(m.listener, 'add element inet nft_mwan probe_pairs { 192.0.2.2 . 198.51.100.7 timeout 3s }');
+    line(m.listener, `# new generation 7 by process ${WORKER} (node)`);
+    expect(c.unchangedSince(mark)).toBe(true);
+    // An apply watched, with a probe-pair update committed just before its own commit.
+    let seen = false;
+    void c.watch(process.pid)?.then(() => (seen = true));
+    line(m.listener, 'add element inet nft_mwan probe_pairs { 192.0.2.2 . 198.51.100.7 timeout 3s }');
+    line(m.listener, `# new generation 8 by process ${WORKER} (node)`);
+    line(m.listener, 'add rule inet nft_mwan policy_balanced goto mark_wan1');
+    line(m.listener, `# new generation 9 by process ${WORKER} (node)`);
+    await tick();
+    expect(seen).toBe(true);
+    expect(repairs).toBe(0);
+    expect(c.unchangedSince(mark)).toBe(true);
+    c.stop();
+  });
+
   it("its own commits resolve their watch and leave the mark standing; anyone else's, or lost events, do not", async () => {
     const { m, starter } = fakeMonitor();
     const c = new NftCommits(starter, () => undefined);
