@@ -1,13 +1,14 @@
 // Adapter around conntrack(8): delete the connections one WAN's mark owns, never anything else.
 import { commandLine, type Runner } from './runner.js';
 import { MwanError } from '../model/errors.js';
+import type { Family } from '../model/names.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 /** `-f FAMILY` when only one family's connections are meant (a WAN with a state per family); otherwise every family. */
-const only = (family: 'ipv4' | 'ipv6' | undefined) => (family === undefined ? [] : ['-f', family]);
+const only = (family: Family | undefined) => (family === undefined ? [] : ['-f', family]);
 
 /** Deletes conntrack entries whose mark, under `mask`, is `mark`; returns how many were deleted. */
-export async function flushByMark(run: Runner, mark: number, mask: number, family?: 'ipv4' | 'ipv6'): Promise<number> {
+export async function flushByMark(run: Runner, mark: number, mask: number, family?: Family): Promise<number> {
   return deleteEntries(run, ['-D', ...only(family), '-m', `${hex(mark)}/${hex(mask)}`]);
 }
 
@@ -28,7 +29,7 @@ export interface Unanswered {
  * retrying from one port (a VPN, SIP) refreshes the entry with every packet, for as long as it retries.
  * Deleted, the next packet is a NEW connection and is balanced again.
  */
-export async function flushUnanswered(run: Runner, mark: number, mask: number, family?: 'ipv4' | 'ipv6'): Promise<Unanswered> {
+export async function flushUnanswered(run: Runner, mark: number, mask: number, family?: Family): Promise<Unanswered> {
   const tcp = await deleteEntries(run, ['-D', ...only(family), '-p', 'tcp', '--state', 'SYN_SENT', '-m', `${hex(mark)}/${hex(mask)}`]);
   const { deleted: udp, left: udpLeft } = await flushUnansweredUdp(run, mark, mask, family);
   return { tcp, udp, udpLeft };
@@ -63,7 +64,7 @@ const UDP_DELETE_PARALLEL = 8;
  * flushUnanswered's UDP half: lists the mark's UDP flows and deletes the unreplied ones by tuple. Returns
  * how many were deleted, and how many were left because there were more than UDP_DELETE_LIMIT.
  */
-export async function flushUnansweredUdp(run: Runner, mark: number, mask: number, family?: 'ipv4' | 'ipv6'): Promise<{ deleted: number; left: number }> {
+export async function flushUnansweredUdp(run: Runner, mark: number, mask: number, family?: Family): Promise<{ deleted: number; left: number }> {
   const m = `${hex(mark)}/${hex(mask)}`;
   const args = ['-L', ...only(family), '-p', 'udp', '-m', m];
   const r = await run('conntrack', args);

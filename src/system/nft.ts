@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NftBatch } from '../model/plan.js';
 import type { NftLibrary } from './libnftables.js';
-import { commandLine, type RunResult, type Runner } from './runner.js';
+import { commandLine, succeeded, type InProcessNft, type RunResult, type Runner } from './runner.js';
 import { MwanError } from '../model/errors.js';
 import type { NftObject } from '../model/json.js';
 
@@ -44,7 +44,7 @@ export function startBatch(run: Runner, batch: NftBatch, o: { check?: boolean; w
         const args = ['-j', ...(o.check ? ['-c'] : []), '-f', '-'];
         // This process commits: `nft monitor` reports its pid. Told first, so the commit is known as its own.
         if (!o.check) void o.watch?.(process.pid);
-        checked(summary, args, await inProcess(run, lib, args, JSON.stringify(batch), o.check));
+        checked(summary, args, await inProcess(lib, args, JSON.stringify(batch), o.check));
         return;
       }
       await batchFromFile(run, batch, summary, o.check === true, (pid) => {
@@ -135,18 +135,25 @@ export function listCounters(run: Runner, family: string, table: string): Promis
 export async function runScript(run: Runner, text: string, summary: string): Promise<void> {
   const args = ['-f', '-'];
   const lib = await library(run);
-  checked(summary, args, lib ? await inProcess(run, lib, args, text) : await run('nft', args, { input: text }));
+  checked(summary, args, lib ? await inProcess(lib, args, text) : await run('nft', args, { input: text }));
 }
 
-/** The in-process library when the runner has one and it loaded; null: run the nft command. */
-async function library(run: Runner): Promise<NftLibrary | null> {
-  return (await run.nft?.library()) ?? null;
+/** The runner's in-process nft with its library, when it has one and it loaded; null: run the nft command. */
+async function library(run: Runner): Promise<Loaded | null> {
+  const nft = run.nft;
+  const lib = nft ? await nft.library() : null;
+  return nft && lib ? { nft, lib } : null;
+}
+
+interface Loaded {
+  nft: InProcessNft;
+  lib: NftLibrary;
 }
 
 /** `nft -j WORDS...`: the library is given the words joined by spaces, as nft's own main() does with its arguments. */
 async function nft(run: Runner, words: readonly string[]): Promise<RunResult> {
   const lib = await library(run);
-  return lib ? inProcess(run, lib, ['-j', ...words], words.join(' ')) : run('nft', ['-j', ...words]);
+  return lib ? inProcess(lib, ['-j', ...words], words.join(' ')) : run('nft', ['-j', ...words]);
 }
 
 /**
@@ -154,14 +161,14 @@ async function nft(run: Runner, words: readonly string[]): Promise<RunResult> {
  * holds the context, so the library is abandoned for the rest of the process (its later nft runs as a command, which
  * is how the caller's read-back of a transaction that may or may not have committed works).
  */
-async function inProcess(run: Runner, lib: NftLibrary, args: readonly string[], buffer: string, dryRun = false): Promise<RunResult> {
+async function inProcess({ nft, lib }: Loaded, args: readonly string[], buffer: string, dryRun = false): Promise<RunResult> {
   const shown = `${commandLine('nft', args)} (libnftables)`;
-  run.nft?.log(`run: ${shown}`);
-  const timeoutMs = run.nft?.timeoutMs ?? 10_000;
+  nft.log(`run: ${shown}`);
+  const timeoutMs = nft.timeoutMs;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      run.nft?.abandon?.(`a libnftables call did not return within ${timeoutMs} ms`);
+      nft.abandon(`a libnftables call did not return within ${timeoutMs} ms`);
       reject(new MwanError({ code: 'COMMAND_TIMEOUT', summary: `nft (libnftables) did not finish within ${timeoutMs} ms`, command: shown }));
     }, timeoutMs);
   });
@@ -176,12 +183,7 @@ async function inProcess(run: Runner, lib: NftLibrary, args: readonly string[], 
 }
 
 /** A failed nft run as COMMAND_FAILED with its stderr (the library's error buffer, or the command's stderr). */
-function checked(summary: string, args: readonly string[], r: RunResult): RunResult {
-  if (r.exitCode !== 0) {
-    throw new MwanError({ code: 'COMMAND_FAILED', summary, command: commandLine('nft', args), exitCode: r.exitCode, stderr: r.stderr });
-  }
-  return r;
-}
+const checked = (summary: string, args: readonly string[], r: RunResult): RunResult => succeeded(summary, 'nft', args, r);
 
 function nftItems(stdout: string): NftObject[] {
   const parsed = JSON.parse(stdout) as { nftables?: NftObject[] };

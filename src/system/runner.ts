@@ -35,12 +35,12 @@ export interface InProcessNft {
   /** The runner's log of commands run. */
   log(line: string): void;
   /** How long one call may take (the command's timeout): past it the call is given up (COMMAND_TIMEOUT). */
-  readonly timeoutMs?: number;
+  readonly timeoutMs: number;
   /**
    * Stops using the library for the rest of the process: a call that never returned holds the context (calls run one
    * at a time), so every nft after it runs as a command.
    */
-  abandon?(why: string): void;
+  abandon(why: string): void;
 }
 
 /** Quotes a word for display only: commands are never run through a shell. */
@@ -171,7 +171,11 @@ function inProcessNft(mode: 'auto' | 'lib', path: string, log: (line: string) =>
 
 /** Runs a command that must succeed; a failure becomes COMMAND_FAILED with its stderr. */
 export async function runChecked(run: Runner, summary: string, file: string, args: readonly string[], opts?: RunOptions): Promise<RunResult> {
-  const r = await run(file, args, opts);
+  return succeeded(summary, file, args, await run(file, args, opts));
+}
+
+/** `r`, a run of `file args` that must have succeeded; else COMMAND_FAILED with its stderr (also for nft in process). */
+export function succeeded(summary: string, file: string, args: readonly string[], r: RunResult): RunResult {
   if (r.exitCode !== 0) {
     throw new MwanError({ code: 'COMMAND_FAILED', summary, command: commandLine(file, args), exitCode: r.exitCode, stderr: r.stderr });
   }

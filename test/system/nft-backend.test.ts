@@ -115,7 +115,7 @@ describe('a transaction in process', () => {
       async (file: string): Promise<RunResult> => {
         throw new Error(`${file} was run as a command`);
       },
-      { nft: { library: () => Promise.resolve(lib), log: () => undefined } },
+      { nft: { library: () => Promise.resolve(lib), log: () => undefined, timeoutMs: 10_000, abandon: () => undefined } },
     );
 
   it('gives the batch as JSON text, tells the watch this process commits, and is committed once the call returns', async () => {
