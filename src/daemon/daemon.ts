@@ -17,14 +17,13 @@ import { serveControl, type ControlReply } from './control.js';
 import { operatorCommands } from './operator.js';
 import { runFlushes } from './flush.js';
 import { HookQueue } from './hook-queue.js';
-import { EMPTY_LEDGER, flushOrders, putBack, recordBetween, recordChange, settle, take, type Ledger, type Transition } from './ledger.js';
+import { decidedAt, EMPTY_LEDGER, flushOrders, putBack, recordBetween, recordChange, settle, take, type Ledger, type Transition } from './ledger.js';
 import { LinkWatcher } from './link-watcher.js';
 import { MetricsOutlets } from './metrics.js';
 import type { DaemonOptions } from './options.js';
 import { ProbeLoops } from './probe-loops.js';
 import { allowProbePairs } from '../system/probe-pairs.js';
 import { CONTROL_SOCKET, previousState, stateSnapshot } from './state-file.js';
-import { DecisionClock } from './decision-clock.js';
 import { StateWriter } from './state-writer.js';
 import { roundFailure, WanTrackers } from './trackers.js';
 import { TryFollower } from './try-follower.js';
@@ -51,7 +50,6 @@ export class Daemon {
   private stopping = false;
   /** Why a repair was asked for since the last attempt began (null: none). */
   private repairWhy: string | null = null;
-  private readonly decisions = new DecisionClock();
   private readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
 
@@ -234,11 +232,11 @@ export class Daemon {
   /** Records the trackers' state changes in the ledger; any change queues an apply. */
   private refresh(reason: Reason): boolean {
     const { recorded, transitions } = this.trackers.refresh(reason, Date.now());
+    const decided = performance.now();
     for (const tr of transitions) {
       this.o.log.info(`${tr.name}${tr.family ? ` (${tr.family})` : ''}: ${tr.from} -> ${tr.to} (${tr.detail})`);
-      this.ledger = recordChange(this.ledger, tr);
+      this.ledger = recordChange(this.ledger, { ...tr, decidedAt: decided });
     }
-    if (transitions.length > 0) this.decisions.decided();
     if (recorded) this.queue.request();
     return recorded;
   }
@@ -261,7 +259,8 @@ export class Daemon {
     this.ledger = ledger;
     const repairWhy = this.repairWhy;
     this.repairWhy = null;
-    const [t0, decidedAt] = [performance.now(), this.decisions.take()];
+    const t0 = performance.now();
+    const decided = decidedAt(taken);
     let plan: Plan;
     try {
       const r = await this.engine.apply(this.config, states);
@@ -271,13 +270,14 @@ export class Daemon {
       }
     } catch (e) {
       // Nothing changed (apply rolls back); the transitions are still owed their flush and hooks.
-      this.decisions.putBack(decidedAt);
       this.ledger = putBack(this.ledger, taken);
       throw e;
     }
     // The WANs' marks and devices are known (or changed): continuous probes start or follow.
     this.loops.follow(plan.interfaces);
-    this.o.log.info(`states applied in ${(performance.now() - t0).toFixed(0)} ms${this.decisions.since(decidedAt)}: ${this.trackers.summary()}`);
+    this.o.log.info(
+      `states applied in ${(performance.now() - t0).toFixed(0)} ms${decided === null ? '' : `, ${(performance.now() - decided).toFixed(1)} ms after the state change`}: ${this.trackers.summary()}`,
+    );
     await this.afterApply(taken, plan);
     // Reported once the state change is complete: rules in place, the failed WAN's connections flushed.
     this.lastApply = { at: new Date().toISOString(), ok: true, error: null };

@@ -14,6 +14,8 @@ export interface Transition {
   detail: string;
   /** A tracker-only step (no state change, no apply): only its hook is owed. */
   action?: 'connecting' | 'disconnecting';
+  /** When the trackers decided this state change (the caller's monotonic clock, in ms): the apply landing it is timed from it. */
+  decidedAt?: number;
 }
 
 export interface Ledger {
@@ -44,6 +46,13 @@ export function recordBetween(l: Ledger, tr: Transition): { ledger: Ledger; due:
 /** An apply starts: it takes everything pending. */
 export function take(l: Ledger): { ledger: Ledger; taken: Transition[] } {
   return { ledger: { ...l, pending: [] }, taken: [...l.pending] };
+}
+
+/** The oldest decision among what an apply took (a failed apply's are taken again, so they stay the oldest); null: none. */
+export function decidedAt(taken: readonly Transition[]): number | null {
+  let oldest: number | null = null;
+  for (const tr of taken) if (tr.decidedAt !== undefined && (oldest === null || tr.decidedAt < oldest)) oldest = tr.decidedAt;
+  return oldest;
 }
 
 /** The apply failed (nothing changed): what it took is owed again, ahead of what came meanwhile. */

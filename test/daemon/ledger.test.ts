@@ -1,6 +1,17 @@
 // The transition ledger: which state changes are owed their flush and hooks, and in which order (pure, table-driven).
 import { describe, expect, it } from 'vitest';
-import { EMPTY_LEDGER, flushOrders, putBack, recordBetween, recordChange, settle, take, type Ledger, type Transition } from '../../src/daemon/ledger.js';
+import {
+  decidedAt,
+  EMPTY_LEDGER,
+  flushOrders,
+  putBack,
+  recordBetween,
+  recordChange,
+  settle,
+  take,
+  type Ledger,
+  type Transition,
+} from '../../src/daemon/ledger.js';
 import type { LinkState } from '../../src/model/facts.js';
 
 const change = (name: string, from: LinkState, to: LinkState): Transition => ({ name, from, to, reason: 'probes', detail: `${from}->${to}` });
@@ -52,6 +63,33 @@ describe('an apply takes everything pending; a failed one puts it back ahead of 
     expect(taken.map(label)).toEqual(['wan1 online->offline', 'wan2 online->down']);
     const meanwhile = recordChange(ledger, change('wan1', 'offline', 'online'));
     expect(putBack(meanwhile, taken).pending.map(label)).toEqual(['wan1 online->offline', 'wan2 online->down', 'wan1 offline->online']);
+  });
+});
+
+describe('the time from the decision to the apply that lands it', () => {
+  const at = (tr: Transition, t: number): Transition => ({ ...tr, decidedAt: t });
+
+  it('an apply is timed from the oldest decision it takes; the next apply starts afresh', () => {
+    const { ledger, taken } = take(ledgerOf(at(change('wan1', 'online', 'offline'), 100), at(change('wan2', 'online', 'down'), 105)));
+    expect(decidedAt(taken)).toBe(100);
+    expect(decidedAt(take(ledger).taken)).toBeNull();
+  });
+
+  it('a decision made while an apply runs is timed by the next apply', () => {
+    const first = take(ledgerOf(at(change('wan1', 'online', 'offline'), 10)));
+    const next = take(recordChange(first.ledger, at(change('wan2', 'online', 'offline'), 20)));
+    expect([decidedAt(first.taken), decidedAt(next.taken)]).toEqual([10, 20]);
+  });
+
+  it('a failed apply puts its decision back, older than one made meanwhile', () => {
+    const first = take(ledgerOf(at(change('wan1', 'online', 'offline'), 10)));
+    const meanwhile = recordChange(first.ledger, at(change('wan2', 'online', 'offline'), 30));
+    expect(decidedAt(take(putBack(meanwhile, first.taken)).taken)).toBe(10);
+  });
+
+  it('an apply that took no state change (a repair, connecting/disconnecting hooks) is not timed', () => {
+    expect(decidedAt([])).toBeNull();
+    expect(decidedAt([between('wan1', 'connecting')])).toBeNull();
   });
 });
 
