@@ -17,7 +17,6 @@ export class WanTrackers {
   private readonly trackers = new Map<string, Tracker>();
   private readonly settings = new Map<string, TrackSettings | null>();
   /** The family each tracker decides for when its interface keeps a state per family. */
-  private readonly families = new Map<string, Family | undefined>();
   /** The state compile was last told per tracker, and since when it holds. */
   private readonly states = new Map<string, { state: LinkState; since: number }>();
   /** State changes per tracker since the daemon started (a metric). */
@@ -39,11 +38,9 @@ export class WanTrackers {
       this.trackers.delete(key);
       this.states.delete(key);
       this.settings.delete(key);
-      this.families.delete(key);
     }
     for (const [key, w] of wanted) {
       this.settings.set(key, w.track);
-      this.families.set(key, w.family);
       if (this.trackers.has(key)) continue;
       const iface = config.interfaces[w.name] as ResolvedConfig['interfaces'][string];
       const before = w.family === 'ipv6' ? previous?.[w.name]?.ipv6 : previous?.[w.name];
@@ -111,8 +108,10 @@ export class WanTrackers {
 
   /** The interface and, when it keeps a state per family, the family a tracker decides for. */
   private who(key: string): FamilyOf {
-    const family = this.families.get(key);
-    return { name: ofKey(key).name, ...(family ? { family } : {}) };
+    const { name, family } = ofKey(key);
+    // An interface's own tracker decides for IPv4 alone when an IPv6 one (track6) sits beside it.
+    const decides = family ?? (this.trackers.has(key6(name)) ? 'ipv4' : undefined);
+    return { name, ...(decides ? { family: decides } : {}) };
   }
 
   /** The states recorded, as compile takes them: per interface, or per family for one with track6. */
