@@ -4,7 +4,7 @@ import type { LinkState } from '../model/facts.js';
 import { flushByMark, flushUnanswered, UDP_DELETE_LIMIT } from '../system/conntrack.js';
 import type { Runner } from '../system/runner.js';
 import type { FlushOrder } from './ledger.js';
-import { keyOf } from './tracker-keys.js';
+import { keyOf } from '../model/tracker-keys.js';
 
 /** `stateOf`: the WAN's state now (by tracker key); one that moved on during an earlier deletion is skipped (its next apply flushes). */
 export async function runFlushes(

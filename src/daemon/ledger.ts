@@ -2,7 +2,7 @@
 import type { LinkState } from '../model/facts.js';
 import type { Family } from '../model/names.js';
 import type { Reason } from '../model/tracking.js';
-import { keyOf } from './tracker-keys.js';
+import { keyOf } from '../model/tracker-keys.js';
 
 export interface Transition {
   name: string;

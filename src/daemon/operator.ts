@@ -1,7 +1,7 @@
 // The control socket's commands (reload, ifup, ifdown): what the daemon answers an operator, and what it asks of itself.
 import type { Logger } from '../model/logger.js';
 import type { ControlReply, ControlRequest } from './control.js';
-import { key6 } from './tracker-keys.js';
+import { key6 } from '../model/tracker-keys.js';
 import type { WanTrackers } from './trackers.js';
 
 export interface OperatorDeps {

@@ -7,7 +7,7 @@ import { PingSession, type EchoResult } from '../track/ping-session.js';
 import { parseTarget } from '../model/targets.js';
 import { roundWith, type Egress, type Prober, type RoundDeps } from '../track/probes.js';
 import { systemLookup } from '../track/resolve.js';
-import { ofKey } from './tracker-keys.js';
+import { ofKey } from '../model/tracker-keys.js';
 
 export interface ProbeLoopsOptions {
   /** A probe run per round; without it, the real one, with one long-running ping per target where it can. */

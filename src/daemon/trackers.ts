@@ -7,7 +7,7 @@ import type { Reason } from '../model/tracking.js';
 import { initialTracker, linkState, progress, step, type TrackEvent, type Tracker } from '../track/machine.js';
 import type { Transition } from './ledger.js';
 import { interfaceRecord } from './state-file.js';
-import { key6, ofKey, type FamilyOf } from './tracker-keys.js';
+import { key6, ofKey, type FamilyOf } from '../model/tracker-keys.js';
 
 /**
  * Trackers by key (see tracker-keys.ts): one per interface, and a second, NAME/ipv6, for an interface with track6,

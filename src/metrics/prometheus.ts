@@ -1,5 +1,6 @@
 // The daemon's state and the per-WAN counters as Prometheus text exposition format 0.0.4 (pure: the clock is passed in).
 import type { DaemonState, WanCounters } from '../model/state.js';
+import { key6 } from '../model/tracker-keys.js';
 
 export interface MetricsInput {
   state: DaemonState;
@@ -38,7 +39,7 @@ export function renderMetrics(input: MetricsInput): string {
     r.ipv6
       ? [
           [{ interface: name, family: 'ipv4' }, r, name],
-          [{ interface: name, family: 'ipv6' }, r.ipv6, `${name}/ipv6`],
+          [{ interface: name, family: 'ipv6' }, r.ipv6, key6(name)],
         ]
       : [[{ interface: name }, r, name]],
   );

@@ -1,5 +1,5 @@
-// Which tracker is which: an interface's own (IPv4, or both families) under its name, its IPv6 one (track6) under NAME/ipv6.
-import type { Family } from '../model/names.js';
+// The daemon's tracker keys (also the metrics' and state counters' keys). Which tracker is which: an interface's own (IPv4, or both families) under its name, its IPv6 one (track6) under NAME/ipv6.
+import type { Family } from './names.js';
 
 /** A transition's or order's WAN, and the family it concerns when the WAN keeps a state per family. */
 export interface FamilyOf {
