@@ -175,7 +175,16 @@ describe('a state per family (track6)', () => {
       ['ds', 'ipv4', 'offline', 'operator'],
       ['ds', 'ipv6', 'offline', 'operator'],
     ]);
-    t.step('ds/ipv6', { type: 'round', at: 3_000, results: G6 });
+    // Forced down holds: good IPv6 probes change nothing until the operator lifts it.
+    expect(t.step('ds/ipv6', { type: 'round', at: 3_000, results: G6 })?.between).toBeNull();
+    expect(t.refresh('probes', 3_000).transitions).toEqual([]);
+    expect(t.linkStates()).toEqual({ ds: { ipv4: 'offline', ipv6: 'offline' }, wan2: 'online' });
+    expect(t.records().ds?.ipv6).toMatchObject({ state: 'offline', forcedDown: true, lastRound: { ok: true } });
+    for (const key of t.keysOf('ds')) t.step(key, { type: 'force', at: 4_000, down: false });
+    expect(t.refresh('operator', 4_000).transitions.map((x) => [x.name, x.family, x.to, x.reason])).toEqual([
+      ['ds', 'ipv4', 'online', 'operator'],
+      ['ds', 'ipv6', 'online', 'operator'],
+    ]);
   });
 
   it('a reload without track6 drops the IPv6 tracker: one state again', () => {

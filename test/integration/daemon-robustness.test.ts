@@ -2,14 +2,14 @@
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, expect, it, onTestFailed } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { endpoint, runTcpClient, runUdpClient, startTcpServer, startUdpServer } from '../../lab/agents.js';
 import { Lab } from '../../lab/netns.js';
 import { whichOnPath } from '../../lab/prereqs.js';
 import { buildMultiWan, LAB_NET, type MultiWan } from '../../lab/topology.js';
 import { describeLab } from '../../lab/vitest.js';
 import { cli } from './helpers.js';
-import { startDaemon, type RunningDaemon } from './daemon-helpers.js';
+import { logOnFailure, removeNftMwan, startDaemon, stopTestDaemon, type RunningDaemon } from './daemon-helpers.js';
 
 const W1 = LAB_NET.wan[1];
 const W2 = LAB_NET.wan[2];
@@ -76,14 +76,7 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
   const start = async (env: Record<string, string> = {}) => {
     const d = await startDaemon(lab, config, [], { path: `${wrap.dir}:/usr/sbin:/usr/bin:/sbin:/bin`, env });
     daemon = d;
-    onTestFailed(() =>
-      console.error(
-        `daemon log:\n${d
-          .log()
-          .filter((l) => !l.includes('debug: run:'))
-          .join('\n')}`,
-      ),
-    );
+    logOnFailure(d, (log) => log.filter((l) => !l.includes('debug: run:')));
     await d.waitFor('wan1', 'online');
     await d.waitFor('wan2', 'online');
     return d;
@@ -131,11 +124,9 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     wrap.set('ping', null);
     wrap.set('nft', null);
     await net.setUpstream(2, 'up');
-    if (daemon) {
-      expect(await daemon.stop()).toBe(0);
-      expect((await cli(lab, 'gw', 'stop', '--config', daemon.configPath)).exitCode).toBe(0);
-      daemon = null;
-    }
+    const configPath = await stopTestDaemon(daemon);
+    daemon = null;
+    await removeNftMwan(lab, configPath);
   });
 
   afterAll(async () => {

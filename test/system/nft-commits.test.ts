@@ -14,6 +14,16 @@ function fakeMonitor() {
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
+
+/** Started on a fake monitor that listens: `o` as NftCommits takes them (warnings dropped unless asked for). */
+async function listening(o: { warn?: (w: string) => void; onForeign?: () => void; isOwnThread?: (tid: number) => boolean } = {}) {
+  const { m, starter } = fakeMonitor();
+  const c = new NftCommits(starter, o.warn ?? (() => undefined), o.onForeign, o.isOwnThread);
+  c.start();
+  m.listen();
+  await tick();
+  return { m, c };
+}
 const line = (l: MonitorListener | undefined, text: string) => l?.line(text);
 
 describe('NftCommits', () => {
@@ -28,11 +38,7 @@ describe('NftCommits', () => {
   });
 
   it('two own commits under one pid (libnftables in process) are both its own, however late the monitor reports them', async () => {
-    const { m, starter } = fakeMonitor();
-    const c = new NftCommits(starter, () => undefined);
-    c.start();
-    m.listen();
-    await tick();
+    const { m, c } = await listening();
     const mark = c.mark();
     const seen: number[] = [];
     void c.watch(4321)?.then(() => seen.push(1));
@@ -52,17 +58,8 @@ describe('NftCommits', () => {
   });
 
   it("in process, the kernel reports the committing thread: a commit by one of this process's threads is its own", async () => {
-    const { m, starter } = fakeMonitor();
     const WORKER = 9_999_001;
-    const c = new NftCommits(
-      starter,
-      () => undefined,
-      undefined,
-      (tid) => tid === WORKER,
-    );
-    c.start();
-    m.listen();
-    await tick();
+    const { m, c } = await listening({ isOwnThread: (tid) => tid === WORKER });
     const mark = c.mark();
     let seen = false;
     // startBatch in process tells the watch this process's pid; the FFI's worker thread commits.
@@ -80,18 +77,9 @@ describe('NftCommits', () => {
   });
 
   it("in process, a commit of its own needs no watch: a probe-pair update neither drops the verified listing nor takes an apply's watch", async () => {
-    const { m, starter } = fakeMonitor();
     const WORKER = 9_999_001;
     let repairs = 0;
-    const c = new NftCommits(
-      starter,
-      () => undefined,
-      () => repairs++,
-      (tid) => tid === WORKER,
-    );
-    c.start();
-    m.listen();
-    await tick();
+    const { m, c } = await listening({ onForeign: () => repairs++, isOwnThread: (tid) => tid === WORKER });
     const mark = c.mark();
     // The daemon's probe pairs, unwatched.
     line(m.listener, 'add element inet nft_mwan probe_pairs { 192.0.2.2 . 198.51.100.7 timeout 3s }');
@@ -112,11 +100,7 @@ describe('NftCommits', () => {
   });
 
   it("its own commits resolve their watch and leave the mark standing; anyone else's, or lost events, do not", async () => {
-    const { m, starter } = fakeMonitor();
-    const c = new NftCommits(starter, () => undefined);
-    c.start();
-    m.listen();
-    await tick();
+    const { m, c } = await listening();
     const mark = c.mark();
     expect(mark).not.toBeNull();
     let seen = false;
@@ -143,12 +127,8 @@ describe('NftCommits', () => {
   });
 
   it('once the monitor exits, nothing read before is vouched for and commits are not watched', async () => {
-    const { m, starter } = fakeMonitor();
     const warnings: string[] = [];
-    const c = new NftCommits(starter, (w) => warnings.push(w));
-    c.start();
-    m.listen();
-    await tick();
+    const { m, c } = await listening({ warn: (w) => warnings.push(w) });
     const mark = c.mark();
     m.exit('1');
     await tick();
@@ -172,16 +152,8 @@ describe('NftCommits: which foreign commits may have damaged the table', () => {
     ],
     ['elements and a rule', ['add element inet nft_mwan streaming { 192.0.2.7 }', 'add rule inet fw4 input accept'], 1],
   ])('%s: %i repair request(s)', async (_what, events, repairs) => {
-    const { m, starter } = fakeMonitor();
     let asked = 0;
-    const c = new NftCommits(
-      starter,
-      () => undefined,
-      () => asked++,
-    );
-    c.start();
-    m.listen();
-    await tick();
+    const { m, c } = await listening({ onForeign: () => asked++ });
     const mark = c.mark();
     for (const e of events) line(m.listener, e);
     line(m.listener, '# new generation 42 by process 999 (nft)');
@@ -196,16 +168,8 @@ describe('NftCommits: which foreign commits may have damaged the table', () => {
   });
 
   it('an own commit is never a repair request, and lost events always are', async () => {
-    const { m, starter } = fakeMonitor();
     let asked = 0;
-    const c = new NftCommits(
-      starter,
-      () => undefined,
-      () => asked++,
-    );
-    c.start();
-    m.listen();
-    await tick();
+    const { m, c } = await listening({ onForeign: () => asked++ });
     void c.watch(4321);
     line(m.listener, 'delete rule inet nft_mwan classify handle 7');
     line(m.listener, '# new generation 44 by process 4321 (nft)');
