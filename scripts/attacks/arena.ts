@@ -7,8 +7,6 @@ import type { BackgroundProcess, ExecResult, Lab } from '../../lab/netns.js';
 import { nftStandIn, SUBSETS, variant, withNftStandIn } from '../../lab/nft-faults.js';
 import { buildMultiWan, LAB_NET } from '../../lab/topology.js';
 
-export { SUBSETS, variant };
-
 export const BIN = fileURLToPath(new URL('../../../bin/nft-mwan', import.meta.url));
 export const W1 = LAB_NET.wan[1];
 export const W2 = LAB_NET.wan[2];

@@ -3,7 +3,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, symlinkSync } from
 import { join } from 'node:path';
 import { execaSync } from 'execa';
 import type { ExecResult } from '../../lab/netns.js';
-import { type Arena, BIN, fail, firstLine, pass, sleep, variant, type Verdict, W1 } from './arena.js';
+import { variant } from '../../lab/nft-faults.js';
+import { type Arena, BIN, fail, firstLine, pass, sleep, type Verdict, W1 } from './arena.js';
 import { badConfigs, baseConfig, injectionSites, payloads } from './configs.js';
 
 export type Category = 'bad configs' | 'injection' | 'concurrency' | 'faults' | 'foreign objects' | 'files' | 'daemon';

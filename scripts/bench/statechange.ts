@@ -89,12 +89,6 @@ export async function runStateChanges(
   }
 }
 
-/** The NODE_OPTIONS the shipped systemd unit starts the daemon with (its `Environment=NODE_OPTIONS=` line), or null. */
-export function unitNodeOptions(unit: string): string | null {
-  const m = /^Environment=(?:"?)NODE_OPTIONS=([^"\n]*)"?\s*$/m.exec(unit);
-  return m?.[1]?.trim() ?? null;
-}
-
 /** Every variable the unit's `Environment=` lines set (systemd's syntax: "K=V with spaces" quoted whole, or K=V words). */
 export function unitEnvironment(unit: string): Record<string, string> {
   const env: Record<string, string> = {};

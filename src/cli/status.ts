@@ -3,9 +3,9 @@ import { configOrThrow, loadConfig } from '../config/load.js';
 import { hex } from '../model/marks.js';
 import { readStatus, type Status } from '../engine/status.js';
 import type { CommandContext } from './context.js';
-import type { DaemonState, InterfaceRecord } from '../model/state.js';
+import type { DaemonState } from '../model/state.js';
 import { MwanError } from '../model/errors.js';
-import { liveStates } from './live.js';
+import { familyRecords, liveStates } from './live.js';
 import { stateDir } from './state-dir.js';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
@@ -121,14 +121,7 @@ function renderDaemon(d: DaemonState | null, dir: string, installed: boolean): s
       ['NAME', 'STATE', 'FOR', 'LINK', 'RTT', 'LOSS', 'LAST PROBES'],
       // A WAN tracked per family (track6): one row per family.
       ...Object.entries(d.interfaces)
-        .flatMap(([name, r]): [string, InterfaceRecord][] =>
-          r.ipv6
-            ? [
-                [`${name} (ipv4)`, r],
-                [`${name} (ipv6)`, r.ipv6],
-              ]
-            : [[name, r]],
-        )
+        .flatMap(([name, r]) => familyRecords(name, r))
         .map(([name, i]) => {
           const probes = i.lastRound?.results.map((r) => `${r.target} ${r.ok ? `${r.rttMs?.toFixed(1) ?? 'undefined'}ms` : (r.error ?? 'failed')}`) ?? [];
           return [

@@ -25,7 +25,7 @@ export async function runTry(
   seconds: number,
   states: LinkStates,
   daemon: DaemonState | null,
-  appliedBefore: string | null = null,
+  appliedBefore: string | null,
 ): Promise<number> {
   const dir = stateDir(ctx);
   // The check for a pending try, its record and the apply are one step under the apply lock: of two tries

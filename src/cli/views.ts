@@ -4,7 +4,7 @@ import { BYPASS_SET, BYPASS_SET6 } from '../model/names.js';
 import type { PlannedPolicy } from '../model/plan.js';
 import { plan } from '../engine/apply.js';
 import { setElements } from './elements.js';
-import { liveStates } from './live.js';
+import { familyRecords, liveStates } from './live.js';
 import type { CommandContext } from './context.js';
 
 /** mwan3's duration format: 00h:14m:32s. */
@@ -35,12 +35,7 @@ export async function interfacesView(ctx: CommandContext): Promise<number> {
       continue;
     }
     // A WAN tracked per family (track6): a line per family, as mwan3 gives wan and wan6 one each.
-    for (const [label, r] of d.ipv6
-      ? ([
-          [`${i.name} (ipv4)`, d],
-          [`${i.name} (ipv6)`, d.ipv6],
-        ] as const)
-      : ([[i.name, d]] as const)) {
+    for (const [label, r] of familyRecords(i.name, d)) {
       const tracking = !r.tracking ? 'not enabled' : r.forcedDown ? 'paused (ifdown)' : r.carrier ? 'active' : 'down';
       lines.push(
         ` interface ${label} is ${r.state}${r.state === 'online' ? ` ${hms(r.since)}` : ''}, ` +

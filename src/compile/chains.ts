@@ -5,6 +5,7 @@ import { BYPASS_SET, BYPASS_SET6, chainName, counterName, probePairSetName, SPEC
 import type { NftCommand } from '../model/plan.js';
 import type { PlannedInterface } from '../model/plan.js';
 import { parseTarget } from '../model/targets.js';
+import { ipProtocol } from './family.js';
 import type { ChainRule } from './chain-collector.js';
 import * as x from './nft-expr.js';
 
@@ -125,16 +126,14 @@ export function hookRules(o: HookInput): ChainRule[] {
       ),
     ]);
   }
-  if (o.probePairs.length > 0) {
-    rule('output', [x.match('==', { concat: [x.payload('ip', 'saddr'), x.payload('ip', 'daddr')] }, { set: [...o.probePairs] }), x.accept]);
+  const pairKey = (family: Family) => ({ concat: [x.payload(ipProtocol(family), 'saddr'), x.payload(ipProtocol(family), 'daddr')] });
+  for (const [family, pairs] of [
+    ['ipv4', o.probePairs],
+    ['ipv6', o.probePairs6],
+  ] as const) {
+    if (pairs.length > 0) rule('output', [x.match('==', pairKey(family), { set: [...pairs] }), x.accept]);
   }
-  if (o.probePairs6.length > 0) {
-    rule('output', [x.match('==', { concat: [x.payload('ip6', 'saddr'), x.payload('ip6', 'daddr')] }, { set: [...o.probePairs6] }), x.accept]);
-  }
-  for (const family of o.probePairSets) {
-    const proto = family === 'ipv4' ? 'ip' : 'ip6';
-    rule('output', [x.match('==', { concat: [x.payload(proto, 'saddr'), x.payload(proto, 'daddr')] }, `@${probePairSetName(family)}`), x.accept]);
-  }
+  for (const family of o.probePairSets) rule('output', [x.match('==', pairKey(family), `@${probePairSetName(family)}`), x.accept]);
   // Without an IPv6 WAN the router's IPv6 connections are left to the main table.
   rule('output', [...(o.v6 ? [] : [x.match('==', x.meta('nfproto'), 'ipv4')]), x.match('in', x.ct('state'), 'new'), x.goTo('classify')]);
   return out;

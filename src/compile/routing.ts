@@ -1,17 +1,13 @@
 // The routing state one plan wants: each WAN's table and default route, and the ip rules that lead marked traffic there.
 import type { MarkLayout } from '../model/marks.js';
 import type { Plan, PlannedInterface, Route, RoutingRule } from '../model/plan.js';
-import { carries, has6 } from './family.js';
+import { carries } from './family.js';
 
 /** `v6`: IPv6 is classified (some enabled WAN carries it, or IPv6 gets the last resorts without one): its special marks need rules. */
-export function planRouting(
-  enabled: readonly PlannedInterface[],
-  layout: MarkLayout,
-  o: { priority: number; protocol: number; v6?: boolean },
-): Plan['routing'] {
+export function planRouting(enabled: readonly PlannedInterface[], layout: MarkLayout, o: { priority: number; protocol: number; v6: boolean }): Plan['routing'] {
   const rules: RoutingRule[] = [];
   const routes: Route[] = [];
-  const families: (4 | 6)[] = (o.v6 ?? enabled.some(has6)) ? [4, 6] : [4];
+  const families: (4 | 6)[] = o.v6 ? [4, 6] : [4];
   for (const family of families) {
     const fw = (mark: number) => ({ family, fwmark: mark, fwmask: layout.mask, protocol: o.protocol });
     for (const i of enabled) {

@@ -270,9 +270,6 @@ function elementsOf(p: Parsed, f: Field): x.Expr[] {
   const v = p.fields[f] as IpInterval[] | PortRange[] | string[];
   if (f === 'srcIface') return v;
   if (f === 'srcIp' || f === 'destIp') {
-    const one = v.length === 1 ? (v[0] as IpInterval) : undefined;
-    // One IPv4 address (most rules): the element normaliseIpIntervals gives it, without its intervals and prefixes.
-    if (one !== undefined && one.family === 'ipv4' && p.family === 'ipv4' && one.first === one.last) return [formatIpv4(Number(one.first))];
     return normaliseIpIntervals(p.family as IpFamilyName, v as IpInterval[]).map(x.addrElement);
   }
   return (v as PortRange[]).map(x.portElement);
@@ -308,10 +305,10 @@ function single(p: Parsed): ClassifyRule {
 
 function mapped(group: Parsed[]): ClassifyRule {
   const first = group[0] as Parsed;
-  const present = FIELDS.filter((f) => first.fields[f] !== undefined);
-  const key = present.length === 1 ? keyOf(first, present[0] as Field) : { concat: present.map((f) => keyOf(first, f)) };
+  const only = first.key;
+  const present = FIELDS.filter((_, i) => (first.present & (1 << i)) !== 0);
+  const key = only !== null ? keyOf(first, only) : { concat: present.map((f) => keyOf(first, f)) };
   const entries: [x.Expr, x.Stmt][] = [];
-  const only = present.length === 1 ? (present[0] as Field) : null;
   // One verdict per target, shared by its entries (the JSON is the same; a thousand entries name a few chains).
   const verdicts = new Map<string, x.Stmt>();
   for (let i = 0; i < group.length; i++) {

@@ -19,8 +19,9 @@ export class RuleImage {
   /** Canonical JSON, with l4proto matches as numbers. */
   canonical(): string {
     // The keys sorted: comment, then expr (as canonical({expr, comment}) writes them).
+    if (this.key !== undefined) return this.key;
     const comment = canonical(this.rule.comment ?? null);
-    this.key ??= this.rule.expr === undefined ? `{"comment":${comment}}` : `{"comment":${comment},"expr":${exprCanonical(this.rule.expr)}}`;
+    this.key = this.rule.expr === undefined ? `{"comment":${comment}}` : `{"comment":${comment},"expr":${exprCanonical(this.rule.expr)}}`;
     return this.key;
   }
 
@@ -41,7 +42,11 @@ function exprText(expr: unknown): string {
   return text;
 }
 
-/** The same for the canonical form: an apply compares its plan twice (the incremental batch, then the read-back). */
+/**
+ * The same for the canonical form. Within one plan its batch's image is kept (batchImages); this serves the next
+ * plans: the classify tail is kept from compile to compile, so a daemon's state change, a new plan and batch,
+ * does not canonicalise its 1,000-element verdict map again when the listing does not read back as sent.
+ */
 const frozenExprCanonical = new WeakMap<object, string>();
 function exprCanonical(expr: unknown): string {
   if (expr === null || typeof expr !== 'object' || !Object.isFrozen(expr)) return canonical(normaliseProtocols(expr));

@@ -44,13 +44,16 @@ export function parseDocument(text: string): ParsedDocument {
   const fast = tryJsonParse(text);
   if (fast !== undefined && plainParsed(text, fast.value)) {
     let tree: Node | undefined;
+    let lines: LineIndex | undefined;
     return {
       ok: true,
       value: fast.value,
       locate: (pointer) => {
         tree ??= parseTree(text, [], { disallowComments: false, allowTrailingComma: false, allowEmptyContent: false });
         const node = tree === undefined ? undefined : nearestNode(tree, pointer);
-        return node === undefined ? undefined : new LineIndex(text).at(node.offset);
+        if (node === undefined) return undefined;
+        lines ??= new LineIndex(text);
+        return lines.at(node.offset);
       },
     };
   }

@@ -202,6 +202,7 @@ function semanticIssues(config: NftMwanConfig): ConfigIssue[] {
 
   const tableBase = g.routeTableBase ?? DEFAULTS.routeTableBase;
   // An IPv6 address in a rule means something with an IPv6 WAN, or when IPv6 gets the policies' last resorts without one.
+  // The same test as classifiesIpv6 (families.ts), here on the raw config, its defaults not yet filled in.
   const carries6 =
     (g.ipv6WithoutWan ?? DEFAULTS.ipv6WithoutWan) === 'lastResort' || Object.values(config.interfaces).some((i) => (i.family ?? DEFAULTS.family) !== 'ipv4');
   const idOwner = new Map<number, string>();

@@ -285,9 +285,6 @@ function readIpElement(text: string): { interval: IpInterval } | { error: string
 /** As normaliseIntervals, for one family of big-integer intervals: merged, then the fewest prefixes. */
 export function normaliseIpIntervals(family: IpFamilyName, intervals: readonly IpInterval[]): Ipv4Element[] {
   // IPv4 fits a double exactly: the number path, without big-integer arithmetic per address.
-  if (family === 'ipv4' && intervals.length === 1 && intervals[0]?.family === 'ipv4') {
-    return intervalToPrefixes({ first: Number(intervals[0].first), last: Number(intervals[0].last) });
-  }
   if (family === 'ipv4') return normaliseIntervals(intervals.filter((i) => i.family === 'ipv4').map((i) => ({ first: Number(i.first), last: Number(i.last) })));
   const bits = BITS[family];
   const sorted = intervals.filter((i) => i.family === family).sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));

@@ -1,8 +1,7 @@
 // One mwan3 interface section -> one nft-mwan interface: its tracking, its conntrack flush events, and what a
 // wan6 merged into its wan on the same device brings along or loses. Pure.
 import type { Interface, Track } from '../generated/config.js';
-import { parseIpv4, parseIpv6 } from '../model/net.js';
-import { isHostName } from '../model/targets.js';
+import { addressFamily, isHostName } from '../model/targets.js';
 import { sectionId, type UciSection } from './parse.js';
 
 /** Records one option mapped differently or not at all: where (`interface wan.track_ip`) and why. */
@@ -77,10 +76,18 @@ function noteUnknownFlush(s: UciSection, note: Note): void {
  */
 function familyTargets(s: UciSection, name: string, family: 'ipv4' | 'ipv6', note: Note): string[] {
   const targets = s.lists.track_ip ?? [];
-  const of = (t: string) => (parseIpv4(t) !== undefined ? 'ipv4' : parseIpv6(t) !== undefined ? 'ipv6' : isHostName(t) ? 'name' : null);
-  const kept = targets.filter((t) => of(t) === family || of(t) === 'name');
-  const other = targets.filter((t) => of(t) === 'ipv4' || of(t) === 'ipv6').filter((t) => of(t) !== family);
-  const junk = targets.filter((t) => of(t) === null);
+  const kept: string[] = [];
+  const names: string[] = [];
+  const other: string[] = [];
+  const junk: string[] = [];
+  for (const t of targets) {
+    const kind = addressFamily(t) ?? (isHostName(t) ? 'name' : null);
+    if (kind === null) junk.push(t);
+    else if (kind === 'name') {
+      kept.push(t);
+      names.push(t);
+    } else (kind === family ? kept : other).push(t);
+  }
   const label = family === 'ipv4' ? 'IPv4' : 'IPv6';
   if (other.length > 0) {
     note(
@@ -89,7 +96,6 @@ function familyTargets(s: UciSection, name: string, family: 'ipv4' | 'ipv6', not
     );
   }
   if (junk.length > 0) note(`interface ${name}.track_ip`, `${junk.join(', ')} dropped: neither an address nor a host name`);
-  const names = kept.filter((t) => of(t) === 'name');
   if (names.length > 0) {
     // mwan3 runs ping/httping under its socket wrapper, which binds every socket the tool opens (its
     // resolver's too) to the WAN; nft-mwan looks names up as any of the router's own traffic.

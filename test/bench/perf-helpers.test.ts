@@ -1,9 +1,9 @@
-// The apply and daemon benchmarks' pure helpers: the daemon's timing lines, /proc status, the unit's NODE_OPTIONS,
+// The apply and daemon benchmarks' pure helpers: the daemon's timing lines, /proc status, the unit's environment,
 // the printed plan's batch and the ratios to the floor.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { batchOfPrint, floorRatios } from '../../scripts/bench/apply-floor.js';
-import { decisionTimes, residentMb, unitEnvironment, unitNodeOptions } from '../../scripts/bench/statechange.js';
+import { decisionTimes, residentMb, unitEnvironment } from '../../scripts/bench/statechange.js';
 
 describe('decisionTimes', () => {
   it('reads the time after the state change from each timed line, and skips the lines without one', () => {
@@ -23,19 +23,6 @@ describe('residentMb', () => {
   });
   it('refuses a status without VmRSS (a kernel thread, an exited process)', () => {
     expect(() => residentMb('Name:\tkthreadd\n')).toThrow(/VmRSS/);
-  });
-});
-
-describe('unitNodeOptions', () => {
-  it.each<[string, string, string | null]>([
-    ['quoted whole', 'ExecStart=/x\nEnvironment="NODE_OPTIONS=--a=1 --b=2"\n', '--a=1 --b=2'],
-    ['unquoted', 'Environment=NODE_OPTIONS=--a=1\n', '--a=1'],
-    ['absent', 'Environment=LC_ALL=C\n', null],
-  ])('%s', (_what, unit, options) => {
-    expect(unitNodeOptions(unit)).toBe(options);
-  });
-  it('finds the options in the shipped unit', () => {
-    expect(unitNodeOptions(readFileSync(new URL('../../contrib/nft-mwan.service', import.meta.url), 'utf8'))).toMatch(/--max-semi-space-size=\d+/);
   });
 });
 

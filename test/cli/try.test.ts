@@ -65,7 +65,7 @@ describe('apply --try', () => {
   ])('is refused while another try is pending: %s', async (_, pids) => {
     const { ctx } = context();
     await pending(ctx, pids);
-    const error = await runTry(ctx, config, 30, {}, null).catch((e: unknown) => e);
+    const error = await runTry(ctx, config, 30, {}, null, null).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MwanError);
     expect((error as MwanError).code).toBe('TRY_REFUSED');
     expect((error as MwanError).message).toContain(`another try is pending (pid ${pids.pid}`);
@@ -77,7 +77,7 @@ describe('apply --try', () => {
   ])('goes on to read the installed table when %s', async (_, pids) => {
     const { ctx } = context();
     if (pids) await pending(ctx, pids);
-    await expect(runTry(ctx, config, 30, {}, null)).rejects.toBeInstanceOf(SnapshotReached);
+    await expect(runTry(ctx, config, 30, {}, null, null)).rejects.toBeInstanceOf(SnapshotReached);
   });
 });
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { planRouting } from '../../src/compile/routing.js';
 import { layout, planned } from './fixtures.js';
 
-const o = { priority: 1000, protocol: 77 };
+const o = { priority: 1000, protocol: 77, v6: false };
 
 describe('planRouting', () => {
   it('gives an IPv4 WAN a default route in its table, a fwmark lookup and an unreachable fallback, then the specials', () => {
@@ -42,16 +42,16 @@ describe('planRouting', () => {
   });
 
   it.each([
-    ['IPv4 only: no IPv6 rule at all', [planned('wan1', 1)], [4]],
-    ['a dual-stack WAN: both families', [planned('wan1', 1, { family: 'both', gateway6: 'fe80::1' })], [4, 6]],
-  ])('%s', (_name, enabled, families) => {
-    const routing = planRouting(enabled, layout, o);
+    ['IPv4 only: no IPv6 rule at all', [planned('wan1', 1)], false, [4]],
+    ['a dual-stack WAN: both families', [planned('wan1', 1, { family: 'both', gateway6: 'fe80::1' })], true, [4, 6]],
+  ])('%s', (_name, enabled, v6, families) => {
+    const routing = planRouting(enabled, layout, { ...o, v6 });
     expect([...new Set(routing.rules.map((r) => r.family))]).toEqual(families);
   });
 
   it('gives an IPv6-only WAN no IPv4 route or fwmark rule, only the IPv4 specials', () => {
     const wan = planned('wan6', 2, { family: 'ipv6', gateway: null, gateway6: 'fe80::1', address6: '2001:db8::2' });
-    const routing = planRouting([wan], layout, o);
+    const routing = planRouting([wan], layout, { ...o, v6: true });
     expect(routing.routes).toEqual([{ family: 6, table: wan.table, dst: 'default', gateway: 'fe80::1', dev: 'dev2', protocol: 77 }]);
     expect(routing.rules.filter((r) => r.family === 4).map((r) => r.action)).toEqual(['unreachable', 'blackhole']);
     expect(routing.rules.some((r) => r.src === '2001:db8::2/128')).toBe(true);
