@@ -27,12 +27,7 @@ export class WanTrackers {
    * their initialState), none for removed ones. `usable`: which links can carry traffic now.
    */
   adopt(config: ResolvedConfig, usable: ReadonlyMap<string, boolean>, now: number, previous?: DaemonState['interfaces']): void {
-    const wanted = new Map<string, { name: string; track: TrackSettings | null; family: Family | undefined }>();
-    for (const [name, iface] of Object.entries(config.interfaces)) {
-      const split = iface.track6 !== null;
-      wanted.set(name, { name, track: iface.track, family: split ? 'ipv4' : undefined });
-      if (split) wanted.set(key6(name), { name, track: iface.track6, family: 'ipv6' });
-    }
+    const wanted = wantedTrackers(config);
     for (const key of [...this.trackers.keys()]) {
       if (wanted.has(key)) continue;
       this.trackers.delete(key);
@@ -46,6 +41,11 @@ export class WanTrackers {
       const before = w.family === 'ipv6' ? previous?.[w.name]?.ipv6 : previous?.[w.name];
       this.trackers.set(key, initialTracker(before?.tracked ?? iface.initialState, usable.get(w.name) ?? false, now, before?.forcedDown ?? false));
     }
+  }
+
+  /** Whether adopting `config` starts a tracker (a WAN, or a family tracked apart, new here): only those need the links as they are now. */
+  startsTrackers(config: ResolvedConfig): boolean {
+    return [...wantedTrackers(config).keys()].some((key) => !this.trackers.has(key));
   }
 
   /** The keys of an interface's trackers: carrier and operator events concern each. */
@@ -193,4 +193,15 @@ export function describe(reason: Reason, t: Tracker): string {
     case 'start':
       return 'start';
   }
+}
+
+/** The trackers `config` asks for, by key: one per interface, and one for IPv6 where it has track6. */
+function wantedTrackers(config: ResolvedConfig): Map<string, { name: string; track: TrackSettings | null; family: Family | undefined }> {
+  const wanted = new Map<string, { name: string; track: TrackSettings | null; family: Family | undefined }>();
+  for (const [name, iface] of Object.entries(config.interfaces)) {
+    const split = iface.track6 !== null;
+    wanted.set(name, { name, track: iface.track, family: split ? 'ipv4' : undefined });
+    if (split) wanted.set(key6(name), { name, track: iface.track6, family: 'ipv6' });
+  }
+  return wanted;
 }

@@ -92,6 +92,8 @@ function fakeSystem() {
     nftFails: false,
     lists: 0,
     ipReads: 0,
+    /** `ip -j link show` runs: the link watcher's reads (and a reload's, for a new WAN). */
+    linkReads: 0,
     carrier: { wan1: true, wan2: true } as Record<Wan, boolean>,
     /** Chains listed one by one, and whether an nft transaction was still running (not yet exited) then. */
     chainLists: [] as { chain: string; duringTransaction: boolean }[],
@@ -162,6 +164,7 @@ function fakeSystem() {
     }
     const wans = Object.entries(DEVICES) as [Wan, (typeof DEVICES)[Wan]][];
     // Every device, with or without an address of the family: as a batch line, `link show` runs under -4.
+    if (cmd === 'ip -j link show') state.linkReads++;
     if (cmd === 'ip -j link show' || cmd === 'ip -j -4 link show') {
       return ok(
         JSON.stringify(
@@ -213,7 +216,7 @@ async function until<T>(what: string, f: () => T | false | undefined, timeoutMs 
 }
 
 /** Starts a daemon on the fake system: rounds every 50 ms, 2 to go offline, 2 to come back. */
-async function start(o: { globals?: Obj; monitor?: MonitorStarter; nftMonitor?: MonitorStarter } = {}) {
+async function start(o: { globals?: Obj; monitor?: MonitorStarter; nftMonitor?: MonitorStarter; linkPollS?: number } = {}) {
   const sys = fakeSystem();
   const answers: Record<Wan, boolean> = { wan1: true, wan2: true };
   const prober: Prober = async (s, egress) => {
@@ -248,7 +251,7 @@ async function start(o: { globals?: Obj; monitor?: MonitorStarter; nftMonitor?: 
     run: sys.run,
     log,
     prober,
-    linkPollS: 0.05,
+    linkPollS: o.linkPollS ?? 0.05,
     monitor: o.monitor ?? false,
     nftMonitor: o.nftMonitor ?? false,
   });
@@ -343,6 +346,47 @@ describe('a WAN without flushConntrack that fails: only its unanswered attempts 
     await until('the apply with it', () => sys.events.length >= before + 2);
     await new Promise((r) => setTimeout(r, 100));
     expect(sys.events.slice(before).filter((e) => e.startsWith('conntrack'))).toEqual([]);
+  });
+});
+
+describe('reload', () => {
+  it('applies without reading the links when it starts no tracker; a WAN new to the daemon is read first', async () => {
+    // No poll in this test's time: every link read is the reload's own.
+    const { d, sys, lines } = await start({ linkPollS: 3600 });
+    const configPath = join(dir, 'config.json');
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { interfaces: Record<string, Obj>; policies: { balanced: { members: Obj[] } } };
+    const reads = sys.state.linkReads;
+    const applies = sys.events.length;
+    // The same WANs, one weight changed.
+    config.policies.balanced.members = [{ interface: 'wan1', weight: 2 }, { interface: 'wan2' }];
+    writeFileSync(configPath, JSON.stringify(config));
+    expect(await d.reload()).toEqual({ ok: true, message: 'config reloaded and applied' });
+    expect(sys.events.length).toBe(applies + 2);
+    expect(sys.state.linkReads).toBe(reads);
+    // wan2 dropped, then back: its tracker starts again, from its link as it is now.
+    const wan2 = config.interfaces.wan2 as Obj;
+    delete config.interfaces.wan2;
+    config.policies.balanced.members = [{ interface: 'wan1' }];
+    writeFileSync(configPath, JSON.stringify(config));
+    expect((await d.reload()).ok).toBe(true);
+    expect(sys.state.linkReads).toBe(reads);
+    config.interfaces.wan2 = wan2;
+    config.policies.balanced.members = [{ interface: 'wan1' }, { interface: 'wan2' }];
+    writeFileSync(configPath, JSON.stringify(config));
+    expect((await d.reload()).ok).toBe(true);
+    expect(sys.state.linkReads).toBe(reads + 1);
+    expect(lines.filter((l) => l.startsWith('error'))).toEqual([]);
+  });
+
+  it('a WAN moved to another gateway is read again soon after the reload', async () => {
+    const { d, sys } = await start({ linkPollS: 3600 });
+    const configPath = join(dir, 'config.json');
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { interfaces: Record<string, Obj> };
+    const reads = sys.state.linkReads;
+    (config.interfaces.wan2 as Obj).gateway = '198.51.100.254';
+    writeFileSync(configPath, JSON.stringify(config));
+    expect((await d.reload()).ok).toBe(true);
+    await until('the links read again', () => sys.state.linkReads > reads);
   });
 });
 

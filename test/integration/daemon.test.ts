@@ -482,6 +482,14 @@ describeLab('nft-mwan daemon: tracking and failover in a namespace lab', () => {
     const other = await cli(lab, 'gw', 'apply', '--config', configFile(config()), '--state-dir', d.stateDir);
     expect(other.exitCode).toBe(1);
     expect(other.stderr).toMatch(/the running daemon \(pid \d+\) uses .*config\.json, not /);
+    // An invalid edit of its own file: the daemon refuses it and keeps its config; apply shows why, as without it.
+    writeFileSync(d.configPath, JSON.stringify(config()).replace('"interface":"wan2"', '"interface":"wan9"'));
+    const invalid = await cli(lab, 'gw', 'apply', '--config', d.configPath, '--state-dir', d.stateDir);
+    expect(invalid.exitCode).toBe(78);
+    expect(invalid.stderr).toMatch(/refused .*config\.json and keeps running its previous config/);
+    expect(invalid.stderr).toMatch(/\/members\/1\/interface: .*wan9/);
+    expect(d.log().some((l) => /error: reload: keeping the running config/.test(l))).toBe(true);
+    expect(await flows(20)).toMatchObject({ ok: 20, wan2: 0 });
   });
 
   it('serves Prometheus metrics on loopback and writes the textfile: states, probes, connections, bytes per WAN', async () => {
