@@ -189,12 +189,7 @@ export class Daemon {
   private async adopt(config: ResolvedConfig): Promise<void> {
     const before = this.config;
     this.config = config;
-    // A new tracker starts from its link as it is now. The others follow theirs already (the link watcher), so a
-    // reload that starts none applies without reading the links first; a WAN moved to another device or
-    // gateway is read again soon after, as after any link event.
-    const usable = this.trackers.startsTrackers(config) ? await this.links.read() : new Map<string, boolean>();
-    this.trackers.adopt(config, usable, Date.now());
-    if (linksMoved(before, config)) this.links.queueRead();
+    this.trackers.adopt(config, await this.links.forReload(before, this.trackers.startsTrackers(config)), Date.now());
     this.refresh('operator');
     this.loops.restart(this.trackers.tracked(config));
   }
@@ -301,13 +296,4 @@ export class Daemon {
     this.ledger = ledger;
     for (const tr of hooks) this.hooks.queue(tr);
   }
-}
-
-/** Whether an interface of both configs names another device or gateway in `after`. */
-function linksMoved(before: ResolvedConfig, after: ResolvedConfig): boolean {
-  const where = (i: ResolvedConfig['interfaces'][string]) => `${i.device} ${i.gateway ?? ''} ${i.gateway6 ?? ''}`;
-  return Object.entries(after.interfaces).some(([name, i]) => {
-    const b = before.interfaces[name];
-    return b !== undefined && where(b) !== where(i);
-  });
 }

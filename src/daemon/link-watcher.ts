@@ -92,6 +92,16 @@ export class LinkWatcher {
     return usable;
   }
 
+  /**
+   * The links as a reload to the config now given needs them: read at once when it starts trackers (a new one starts
+   * from its link as it is now; the others follow theirs already), else none. A WAN moved to another device or
+   * gateway is read again soon after, as after a link event.
+   */
+  async forReload(before: ResolvedConfig, startsTrackers: boolean): Promise<ReadonlyMap<string, boolean>> {
+    if (linksMoved(before, this.o.config())) this.queueRead();
+    return startsTrackers ? this.read() : new Map<string, boolean>();
+  }
+
   start(): void {
     this.ipChanges?.start();
     // Polling as well: a missed netlink event must not leave a dead link in service for long.
@@ -131,4 +141,13 @@ export class LinkWatcher {
         });
     }, this.o.gatherMs ?? 20);
   }
+}
+
+/** Whether an interface of both configs names another device or gateway in `after`. */
+function linksMoved(before: ResolvedConfig, after: ResolvedConfig): boolean {
+  const where = (i: ResolvedConfig['interfaces'][string]) => `${i.device} ${i.gateway ?? ''} ${i.gateway6 ?? ''}`;
+  return Object.entries(after.interfaces).some(([name, i]) => {
+    const b = before.interfaces[name];
+    return b !== undefined && where(b) !== where(i);
+  });
 }
