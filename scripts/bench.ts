@@ -75,13 +75,12 @@ async function main(): Promise<void> {
 
   if (only.has('apply')) {
     say('apply end to end against its floor ...');
-    const { DAEMON_CASE, floorRatios, prepareWanNamespace, runApplyFloor } =
-      (await import('./bench/apply-floor.js')) as typeof import('./bench/apply-floor.js');
+    const { DAEMON_CASE, floorRatios, runApplyFloor } = (await import('./bench/apply-floor.js')) as typeof import('./bench/apply-floor.js');
     const { unitEnvironment } = (await import('./bench/statechange.js')) as typeof import('./bench/statechange.js');
     await withLab(async (lab) => {
       await prepareControlNamespace(lab, 3);
       // The daemon case in a namespace of its own: its table, its state, its apply lock.
-      await prepareWanNamespace(lab, 'dmn', 3);
+      await prepareControlNamespace(lab, 3, 'dmn');
       const baseline = values.baseline === undefined ? undefined : join(resolve(values.baseline), 'bin/nft-mwan');
       // The daemon started as the shipped unit starts it (its Environment=).
       const daemonEnv = unitEnvironment(readFileSync(fileURLToPath(new URL('../../contrib/nft-mwan.service', import.meta.url)), 'utf8'));

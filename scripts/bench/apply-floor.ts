@@ -95,17 +95,6 @@ export function daemonApplyProblem(cliStderr: string, daemonLogSince: string): s
   return p === null ? null : `the daemon's log: ${p}`;
 }
 
-/** WANs wan1..wanN, veth pairs with both ends inside namespace `ns` (as prepareControlNamespace makes 'ctl'). */
-export async function prepareWanNamespace(lab: Lab, ns: string, wans: number): Promise<void> {
-  await lab.addNamespace(ns);
-  for (let k = 1; k <= wans; k++) {
-    await lab.ip(ns, ['link', 'add', `wan${k}`, 'type', 'veth', 'peer', 'name', `wan${k}p`]);
-    await lab.ip(ns, ['addr', 'add', `10.${k}.0.2/24`, 'dev', `wan${k}`]);
-    await lab.ip(ns, ['link', 'set', `wan${k}`, 'up']);
-    await lab.ip(ns, ['link', 'set', `wan${k}p`, 'up']);
-  }
-}
-
 /** One timed command: `env -u ... K=V file args` inside the namespace, as every case (and the floor) is run. */
 async function wall(lab: Lab, ns: string, file: string, args: string[], set: Record<string, string> = {}): Promise<{ ms: number; stderr: string }> {
   const prefix = envPrefix(ENV_REMOVED, set);

@@ -60,13 +60,14 @@ export function benchConfig(wans: number, rules: number, weight = 1): unknown {
   };
 }
 
-export async function prepareControlNamespace(lab: Lab, maxWans: number): Promise<void> {
-  await lab.addNamespace(NS);
+/** WANs wan1..wanN in namespace `ns` (default 'ctl'): veth pairs with both ends inside it. */
+export async function prepareControlNamespace(lab: Lab, maxWans: number, ns: string = NS): Promise<void> {
+  await lab.addNamespace(ns);
   for (let k = 1; k <= maxWans; k++) {
-    await lab.ip(NS, ['link', 'add', `wan${k}`, 'type', 'veth', 'peer', 'name', `wan${k}p`]);
-    await lab.ip(NS, ['addr', 'add', `10.${k}.0.2/24`, 'dev', `wan${k}`]);
-    await lab.ip(NS, ['link', 'set', `wan${k}`, 'up']);
-    await lab.ip(NS, ['link', 'set', `wan${k}p`, 'up']);
+    await lab.ip(ns, ['link', 'add', `wan${k}`, 'type', 'veth', 'peer', 'name', `wan${k}p`]);
+    await lab.ip(ns, ['addr', 'add', `10.${k}.0.2/24`, 'dev', `wan${k}`]);
+    await lab.ip(ns, ['link', 'set', `wan${k}`, 'up']);
+    await lab.ip(ns, ['link', 'set', `wan${k}p`, 'up']);
   }
 }
 
