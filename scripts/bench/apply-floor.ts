@@ -171,7 +171,7 @@ export async function runApplyFloor(
   // Untimed: c1 installed (by the baseline first, so that its cache is made by an apply that changes the table),
   // then both printed batches (the floor re-installs the one the table holds).
   if (o.baseline)
-    await lab.exec(ns, 'env', [...Object.entries(baselineEnv).map(([k, v]) => `${k}=${v}`), o.baseline, 'apply', '-q', '--config', files[1]], {
+    await lab.exec(ns, 'env', [...envPrefix(ENV_REMOVED, baselineEnv), o.baseline, 'apply', '-q', '--config', files[1]], {
       timeoutMs: TIMEOUT_MS,
     });
   await lab.exec(ns, o.bin, ['apply', '-q', '--config', files[0]], { timeoutMs: TIMEOUT_MS });

@@ -42,13 +42,9 @@ export default async function applyCommand(ctx: CommandContext): Promise<number>
     ctx.out(printPlan(p));
     return 0;
   }
-  if (daemon && trySeconds !== null) {
-    const { runTry } = await tryModule();
-    return recordedOnTrial(ctx, (before) => runTry(ctx, config, trySeconds, states, daemon, before));
-  }
   if (trySeconds !== null) {
     const { runTry } = await tryModule();
-    return recordedOnTrial(ctx, (before) => runTry(ctx, config, trySeconds, states, null, before));
+    return recordedOnTrial(ctx, (before) => runTry(ctx, config, trySeconds, states, daemon, before));
   }
   await apply(ctx.run, config, ctx.log, {}, { stateDir: dir });
   recordAppliedConfig(ctx);

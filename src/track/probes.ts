@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import type { ProbeResult } from '../model/tracking.js';
 import type { TrackSettings } from '../config/resolved.js';
 import { parseTarget, type Target } from '../model/targets.js';
-import { resolveHost, systemLookup, type Lookup } from './resolve.js';
+import { resolveHost, type Lookup } from './resolve.js';
 
 /** How a probe leaves through its WAN. */
 export interface Egress {
@@ -57,8 +57,6 @@ export function roundWith(deps: RoundDeps): Prober {
     return perTarget.flat();
   };
 }
-
-export const runRound: Prober = roundWith({ lookup: systemLookup });
 
 /** A target ready to probe (a name replaced by its address, the first probe's time shortened by the lookup), or why not. */
 type Ready = { target: Target; timeoutMs: number } | { text: string; error: string; probes: number };

@@ -48,11 +48,11 @@ describe('roundSteps', () => {
     { start: { ctl: 0, daemon: 0 } as const, labels: LABELS },
     { start: { ctl: 1, daemon: 1 } as const, labels: ['lib', 'cli', DAEMON_CASE] },
   ])('has every apply install the other config than its table holds, also right after the floor ($start)', ({ start, labels }) => {
-    const applies = simulate(labels, 9, start).filter((s) => s.label !== FLOOR_CASE);
+    const all = simulate(labels, 9, start);
+    const applies = all.filter((s) => s.label !== FLOOR_CASE);
     expect(applies).toHaveLength(9 * labels.length);
     for (const a of applies) expect(a.config).not.toBe(a.before);
     // An apply right after the floor, in the floor's namespace: the case the old bench timed as a no-op.
-    const all = simulate(labels, 9, start);
     const afterFloor = all.filter((s, i) => i > 0 && all[i - 1]?.label === FLOOR_CASE && s.label !== DAEMON_CASE && s.label !== FLOOR_CASE);
     expect(afterFloor.length).toBeGreaterThan(0);
     for (const a of afterFloor) expect(a.config).not.toBe(a.before);

@@ -4,7 +4,11 @@ import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { trackSettings } from '../../src/config/normalize.js';
 import type { TrackSettings } from '../../src/config/resolved.js';
-import { dnsQuery, parsePing, pingFamily, runRound } from '../../src/track/probes.js';
+import { dnsQuery, parsePing, pingFamily, roundWith } from '../../src/track/probes.js';
+import { systemLookup } from '../../src/track/resolve.js';
+
+/** A round as the daemon's probe loops run one, with the system resolver. */
+const runRound = roundWith({ lookup: systemLookup });
 
 // LC_ALL=C ping -n -c 3 -i 0.2 -W 1 198.51.100.9
 const ALL_REPLIES = `PING 198.51.100.9 (198.51.100.9) 56(84) bytes of data.
