@@ -223,6 +223,33 @@ describeLab('nft-mwan daemon: survives bad moments', () => {
     }
   });
 
+  it('every WAN out, then one back: flows refused by the last resort (unreachable) left no conntrack entry, so their retries are balanced', async () => {
+    const d = await start();
+    const server = await startUdpServer(lab, LAB_NET.server.ns, [endpoint(SRV1, 5002)]);
+    const flows = { target: endpoint(SRV1, 5002), count: 8, sourcePort: 44000, timeoutMs: 1_000 };
+    /** This test's flows in the gateway's conntrack table (an earlier test's flows to the same port may linger). */
+    const entries = async () =>
+      (await lab.exec('gw', 'conntrack', ['-L', '-p', 'udp', '--dport', '5002'], { reject: false })).stdout.split('\n').filter((l) => /sport=4400\d /.test(l));
+    try {
+      for (const wan of ['wan1', 'wan2']) expect((await cli(lab, 'gw', 'ifdown', wan, '--state-dir', d.stateDir)).exitCode).toBe(0);
+      await d.waitFor('wan1', 'offline', 5_000);
+      await d.waitFor('wan2', 'offline', 5_000);
+      // No member online: the policy's last resort marks them unreachable and the router refuses them. The ip rule
+      // drops the packet before conntrack confirms its entry, so nothing keeps that mark for the next packet:
+      // unlike a flow stuck on a dead WAN, these need no deletion when a WAN comes back.
+      expect(await runUdpClient(lab, LAB_NET.lan.ns, flows)).toMatchObject({ ok: 0, failed: 8 });
+      expect(await entries()).toEqual([]);
+      expect((await cli(lab, 'gw', 'ifup', 'wan1', '--state-dir', d.stateDir)).exitCode).toBe(0);
+      await d.waitFor('wan1', 'online', 5_000);
+      // The same ports again at once (a VPN or SIP client's retries): balanced to the WAN that is back.
+      expect(await runUdpClient(lab, LAB_NET.lan.ns, flows)).toMatchObject({ ok: 8, failed: 0, peers: { [W1.addr]: 8 } });
+    } finally {
+      await cli(lab, 'gw', 'ifup', 'wan1', '--state-dir', d.stateDir);
+      await cli(lab, 'gw', 'ifup', 'wan2', '--state-dir', d.stateDir);
+      await server.kill();
+    }
+  });
+
   it('the ip state is read again only after ip monitor reports a change: an ip rule deleted behind its back is heard and restored at once', async () => {
     const d = await start();
     const owned = async () =>
