@@ -20,15 +20,20 @@ const read = (file) => {
   }
 };
 
+/** Lines of the runner's error sections repeated at most. */
+const SECTION_LINES = 200;
+
 /** The runner's own account of the failures: from its first "Failed ..." or "Unhandled Errors" banner to its summary. */
-function failureSections(log, maxLines = 120) {
+function failureSections(log) {
   const lines = plain(log).split('\n');
   const start = lines.findIndex((l) => /⎯+ (Failed (Suites|Tests)|Unhandled Errors?) \d*/.test(l));
   if (start < 0) return [];
   let end = lines.findIndex((l, i) => i > start && /^\s*Test Files\s/.test(l));
   if (end < 0) end = lines.length;
   const section = lines.slice(start, end);
-  return section.length > maxLines ? [...section.slice(0, maxLines), `... (${section.length - maxLines} lines more above the summary)`] : section;
+  return section.length > SECTION_LINES
+    ? [...section.slice(0, SECTION_LINES), `... (${section.length - SECTION_LINES} lines more above the summary)`]
+    : section;
 }
 
 const sum = { passed: 0, failed: 0, skipped: 0 };
@@ -68,7 +73,7 @@ for (let i = 0; i < args.length; i += 3) {
 const brief = [];
 for (const p of problems) {
   const log = read(p.log);
-  const sections = log === null ? [] : failureSections(log, 200);
+  const sections = log === null ? [] : failureSections(log);
   if (sections.length > 0) console.log(`\n--- ${p.name}: what the runner printed about it ---\n${sections.join('\n')}`);
   brief.push(`=== ${p.name}: not clean ===`, ...p.lines.slice(0, 20));
   if (p.lines.length > 20) brief.push(`... (${p.lines.length - 20} more)`);

@@ -195,9 +195,16 @@ export function describe(reason: Reason, t: Tracker): string {
   }
 }
 
+/** One tracker a config asks for: the interface, its settings, and the family it tracks apart (track6), if any. */
+interface WantedTracker {
+  name: string;
+  track: TrackSettings | null;
+  family: Family | undefined;
+}
+
 /** The trackers `config` asks for, by key: one per interface, and one for IPv6 where it has track6. */
-function wantedTrackers(config: ResolvedConfig): Map<string, { name: string; track: TrackSettings | null; family: Family | undefined }> {
-  const wanted = new Map<string, { name: string; track: TrackSettings | null; family: Family | undefined }>();
+function wantedTrackers(config: ResolvedConfig): Map<string, WantedTracker> {
+  const wanted = new Map<string, WantedTracker>();
   for (const [name, iface] of Object.entries(config.interfaces)) {
     const split = iface.track6 !== null;
     wanted.set(name, { name, track: iface.track, family: split ? 'ipv4' : undefined });
